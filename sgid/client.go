@@ -1,0 +1,210 @@
+package sgid
+
+import (
+	"crypto/rsa"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// DefaultHost is sgID's production host.
+const DefaultHost = "https://api.id.gov.sg"
+
+// DefaultScopes are the scopes every sgID client may request.
+var DefaultScopes = []string{"openid", "myinfo.name"}
+
+// Config holds what a Client needs. ClientID, ClientSecret and PrivateKey
+// are required.
+type Config struct {
+	// ClientID and ClientSecret are the credentials sgID issued at
+	// registration.
+	ClientID     string
+	ClientSecret string
+	// PrivateKey is the PEM text of the RSA key whose public half was
+	// registered with sgID; userinfo is encrypted to it. See ParsePrivateKey
+	// for the forms accepted.
+	PrivateKey string
+	// RedirectURI is the registered callback URL. Optional: every call can
+	// pass its own.
+	RedirectURI string
+	// Host is sgID's origin; default DefaultHost. Any path, query or
+	// trailing slash is dropped: the issuer is always origin + "/v2".
+	Host string
+	// Scopes requested when a call names none; default DefaultScopes.
+	Scopes []string
+	// HTTPClient sends the token, userinfo and JWKS requests; default a
+	// client with a 10-second timeout.
+	HTTPClient *http.Client
+}
+
+// Client speaks the sgID v2 protocol for one registered client. It is safe
+// for concurrent use; create one and share it, so the JWKS cache is shared.
+type Client struct {
+	clientID     string
+	clientSecret string
+	privateKey   *rsa.PrivateKey
+	redirectURI  string
+	issuer       string
+	scopes       []string
+	httpClient   *http.Client
+
+	now  func() time.Time
+	jwks jwksCache
+}
+
+// New checks cfg and returns a Client. It makes no network calls: a bad key
+// or host fails here, at start-up, not at the first login.
+func New(cfg Config) (*Client, error) {
+	if cfg.ClientID == "" {
+		return nil, fmt.Errorf("%w: client ID is empty", ErrConfig)
+	}
+	if cfg.ClientSecret == "" {
+		return nil, fmt.Errorf("%w: client secret is empty", ErrConfig)
+	}
+	key, err := ParsePrivateKey(cfg.PrivateKey)
+	if err != nil {
+		return nil, err
+	}
+	issuer, err := IssuerForHost(cfg.Host)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.RedirectURI != "" {
+		if err := checkRedirectURI(cfg.RedirectURI); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		}
+	}
+	scopes := cfg.Scopes
+	if len(scopes) == 0 {
+		scopes = DefaultScopes
+	}
+	if err := checkScopes(scopes); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	c := &Client{
+		clientID:     cfg.ClientID,
+		clientSecret: cfg.ClientSecret,
+		privateKey:   key,
+		redirectURI:  cfg.RedirectURI,
+		issuer:       issuer,
+		scopes:       append([]string(nil), scopes...),
+		httpClient:   hc,
+		now:          time.Now,
+	}
+	c.jwks.url = issuer + "/.well-known/jwks.json"
+	return c, nil
+}
+
+// IssuerForHost returns the issuer for an sgID host: its origin + "/v2".
+// An empty host means DefaultHost.
+func IssuerForHost(host string) (string, error) {
+	if host == "" {
+		host = DefaultHost
+	}
+	u, err := url.Parse(strings.TrimSpace(host))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", fmt.Errorf("%w: host %q is not an http(s) origin such as %s", ErrConfig, host, DefaultHost)
+	}
+	return u.Scheme + "://" + u.Host + "/v2", nil
+}
+
+// Issuer returns the issuer the client expects in ID tokens.
+func (c *Client) Issuer() string { return c.issuer }
+
+// ClientID returns the configured client ID.
+func (c *Client) ClientID() string { return c.clientID }
+
+// AuthParams are the inputs of an authorization URL.
+type AuthParams struct {
+	// State is echoed back to the redirect URI; it should be random and is
+	// what ties the callback to the login that started it.
+	State string
+	// Scopes default to the client's.
+	Scopes []string
+	// Nonce is generated when empty.
+	Nonce string
+	// RedirectURI defaults to the client's.
+	RedirectURI string
+	// CodeChallenge is the S256 PKCE challenge (see GeneratePKCEPair).
+	CodeChallenge string
+}
+
+// AuthorizationURL returns the sgID URL to send the user's browser to, and
+// the nonce it carries, which Exchange must be given.
+func (c *Client) AuthorizationURL(p AuthParams) (authURL, nonce string, err error) {
+	redirectURI, err := c.redirect(p.RedirectURI)
+	if err != nil {
+		return "", "", err
+	}
+	scopes := p.Scopes
+	if len(scopes) == 0 {
+		scopes = c.scopes
+	}
+	if err := checkScopes(scopes); err != nil {
+		return "", "", invalidInput("%v", err)
+	}
+	if len(p.CodeChallenge) != 43 {
+		return "", "", invalidInput("code challenge must be the 43-character S256 challenge of the code verifier (see CodeChallenge)")
+	}
+	nonce = p.Nonce
+	if nonce == "" {
+		nonce = GenerateNonce()
+	}
+	q := url.Values{
+		"client_id":             {c.clientID},
+		"scope":                 {strings.Join(scopes, " ")},
+		"response_type":         {"code"},
+		"redirect_uri":          {redirectURI},
+		"nonce":                 {nonce},
+		"code_challenge":        {p.CodeChallenge},
+		"code_challenge_method": {"S256"},
+	}
+	if p.State != "" {
+		q.Set("state", p.State)
+	}
+	return c.issuer + "/oauth/authorize?" + q.Encode(), nonce, nil
+}
+
+// redirect picks the per-call redirect URI or the client's.
+func (c *Client) redirect(perCall string) (string, error) {
+	if perCall == "" {
+		perCall = c.redirectURI
+	}
+	if perCall == "" {
+		return "", invalidInput("no redirect URI: set Config.RedirectURI or pass one with the call")
+	}
+	if err := checkRedirectURI(perCall); err != nil {
+		return "", invalidInput("%v", err)
+	}
+	return perCall, nil
+}
+
+func checkRedirectURI(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("redirect URI %q is not an absolute http(s) URL", s)
+	}
+	return nil
+}
+
+func checkScopes(scopes []string) error {
+	hasOpenID := false
+	for _, s := range scopes {
+		if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {
+			return fmt.Errorf("scope %q is not a single scope name", s)
+		}
+		if s == "openid" {
+			hasOpenID = true
+		}
+	}
+	if !hasOpenID {
+		return fmt.Errorf("scopes %q must include openid", strings.Join(scopes, " "))
+	}
+	return nil
+}

@@ -1,0 +1,19 @@
+// Package sgid is a client for the sgID v2 protocol (Singapore's government
+// OpenID Connect provider, https://docs.id.gov.sg). It has no dependency on
+// Caddy and can be used as a plain Go SDK.
+//
+// A login has three steps:
+//
+//  1. AuthorizationURL, with a random state, a PKCE challenge
+//     (GeneratePKCEPair) and a nonce; send the browser there and keep the
+//     state, verifier and nonce on the server.
+//  2. Exchange, when sgID redirects back with a code: it posts the code and
+//     the verifier and verifies the ID token (RS256 against the provider's
+//     JWKS, iss, aud, exp, iat, nonce, sub).
+//  3. Userinfo, with the access token: it checks the sub and decrypts the
+//     user's data with the client's private key.
+//
+// Errors wrap the sentinels in errors.go (ErrProvider, ErrIDToken,
+// ErrSubMismatch, ErrKeyDecryption, ErrFieldDecryption, ErrInvalidInput,
+// ErrConfig). No error message carries the client secret, a code or a token.
+package sgid
