@@ -1,0 +1,345 @@
+// sgID demo SPA for caddy-sgid.
+//
+// One index.html answers every path; this script picks the view from
+// location.pathname. It talks to the same-origin API that caddy-sgid provides
+// (the same API the official sgID demo frontend uses):
+//   GET /api/auth-url?icecream=<flavour>  -> {"url": "..."}
+//   GET /api/userinfo                      -> {"sub": "...", "data": {...}} or 401
+//   GET /api/logout                        -> answer ignored
+// Everything that comes from the server or the identity provider is inserted
+// with textContent, never as HTML.
+'use strict';
+
+(function () {
+  var FLAVOURS = ['Vanilla', 'Chocolate', 'Strawberry'];
+
+  // Friendly labels for the sgID scopes we know about. Unknown keys are shown
+  // as they are.
+  var FIELD_LABELS = {
+    'myinfo.name': 'Name',
+    'myinfo.nric_number': 'NRIC',
+    'myinfo.email': 'Email',
+    'myinfo.mobile_number': 'Mobile',
+    'myinfo.mobile_number_with_country_code': 'Mobile (with country code)',
+    'myinfo.date_of_birth': 'Date of birth',
+    'myinfo.registered_address': 'Registered address',
+    'myinfo.sex': 'Sex',
+    'myinfo.race': 'Race',
+    'myinfo.nationality': 'Nationality',
+    'myinfo.residentialstatus': 'Residential status',
+    'myinfo.birth_country': 'Country of birth',
+    'myinfo.passport_number': 'Passport number',
+    'myinfo.passport_expiry_date': 'Passport expiry date',
+    'myinfo.marital_status': 'Marital status',
+    'myinfo.housingtype': 'Housing type',
+    'myinfo.hdbtype': 'HDB flat type',
+    'myinfo.name_of_employer': 'Employer',
+    'myinfo.workpass_status': 'Work pass status',
+    'myinfo.workpass_expiry_date': 'Work pass expiry date',
+    'myinfo.vehicles': 'Vehicles',
+    'myinfo.sponsored_child_records': 'Sponsored children',
+    'pocdex.public_officer_details': 'Public officer details'
+  };
+
+  // Keys inside JSON values (vehicles, child records, ...) are snake_case;
+  // these words read better in capitals.
+  var WORD_CAPS = { nric: 'NRIC', id: 'ID', hdb: 'HDB', uen: 'UEN', dob: 'DOB' };
+
+  var ERROR_REASONS = {
+    access_denied: 'You cancelled the login at sgID, so you were not logged in.',
+    login_expired: 'The login took too long, or it was started in another browser. Please start again from this browser.',
+    state_mismatch: 'The answer from sgID did not match the login this browser started, so it was rejected to keep you safe.',
+    missing_code: 'sgID sent you back without a login code, so the login could not be finished.',
+    provider_error: 'sgID could not be reached, or it answered in a way this app did not expect.',
+    invalid_token: 'The identity token from sgID could not be verified, so it was not trusted.',
+    userinfo_failed: 'You logged in, but your details could not be fetched from sgID.',
+    no_session: 'Your login session was not found. It may have expired, or this browser may be blocking cookies.',
+    server_error: 'Something went wrong on the server while finishing your login.'
+  };
+  var ERROR_GENERIC = 'Something went wrong while logging you in.';
+
+  var app = document.getElementById('app');
+
+  // ---------------------------------------------------------------- helpers
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function show(templateId, title) {
+    var tpl = document.getElementById(templateId);
+    var view = tpl.content.cloneNode(true);
+    fillCones(view);
+    app.replaceChildren(view);
+    document.title = title ? title + ' · sgID demo' : 'sgID demo';
+    return app;
+  }
+
+  function flavourClass(flavour) {
+    var f = String(flavour || '').toLowerCase();
+    return FLAVOURS.some(function (x) { return x.toLowerCase() === f; }) ? 'flavour--' + f : 'flavour--other';
+  }
+
+  // A small ice-cream cone; the scoop colour comes from CSS (--scoop).
+  var SVG_NS = 'http://www.w3.org/2000/svg';
+  function svg(tag, attrs) {
+    var node = document.createElementNS(SVG_NS, tag);
+    Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    return node;
+  }
+  function cone() {
+    var root = svg('svg', { viewBox: '0 0 48 64', width: '48', height: '64', 'aria-hidden': 'true', focusable: 'false', 'class': 'cone' });
+    root.appendChild(svg('path', { 'class': 'cone__wafer', d: 'M11 31h26L25.6 60.5a1.8 1.8 0 0 1-3.2 0z' }));
+    root.appendChild(svg('path', { 'class': 'cone__grid', d: 'M15 31l12.5 19M21 31l9.2 13.5M27 31l5.6 8.2M33 31l1.7 2.5M33 31L20.5 50M27 31l-9.2 13.5M21 31l-5.6 8.2M15 31l-1.7 2.5' }));
+    root.appendChild(svg('circle', { 'class': 'cone__scoop', cx: '24', cy: '20', r: '13' }));
+    root.appendChild(svg('rect', { 'class': 'cone__rim', x: '9', y: '27', width: '30', height: '6', rx: '3' }));
+    root.appendChild(svg('ellipse', { 'class': 'cone__shine', cx: '19', cy: '14', rx: '4', ry: '2.6', transform: 'rotate(-30 19 14)' }));
+    return root;
+  }
+  function fillCones(root) {
+    root.querySelectorAll('[data-cone]').forEach(function (slot) { slot.appendChild(cone()); });
+  }
+
+  // Reads a response body as JSON without trusting it: returns undefined when
+  // the body is not JSON at all (a 401 may well be plain text).
+  function readJSON(response) {
+    return response.text().then(function (text) {
+      try { return JSON.parse(text); } catch (e) { return undefined; }
+    });
+  }
+
+  function isPlainObject(v) {
+    return v !== null && typeof v === 'object' && !Array.isArray(v);
+  }
+
+  // ------------------------------------------------------------------- home
+
+  function renderHome() {
+    show('tpl-home', null);
+    var form = document.getElementById('login-form');
+    var button = document.getElementById('login');
+    var errorBox = document.getElementById('login-error');
+
+    function setBusy(busy) {
+      button.disabled = busy;
+      button.classList.toggle('is-busy', busy);
+      button.setAttribute('aria-busy', busy ? 'true' : 'false');
+      button.querySelector('.button__label').textContent = busy ? 'Taking you to Singpass…' : 'Log in with Singpass';
+    }
+
+    function fail(message) {
+      setBusy(false);
+      errorBox.textContent = message;
+      errorBox.hidden = false;
+    }
+
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      if (button.disabled) return;
+      var checked = form.querySelector('input[name="icecream"]:checked');
+      var flavour = checked ? checked.value : 'Vanilla';
+      errorBox.hidden = true;
+      errorBox.textContent = '';
+      setBusy(true);
+
+      fetch('/api/auth-url?icecream=' + encodeURIComponent(flavour), { credentials: 'include' })
+        .then(function (response) {
+          return readJSON(response).then(function (body) {
+            var url = isPlainObject(body) && typeof body.url === 'string' ? body.url.trim() : '';
+            if (!url) {
+              var why = response.ok ? 'the server did not send a login address' : 'the server answered HTTP ' + response.status;
+              throw new Error('Could not start the login: ' + why + '. Please try again.');
+            }
+            var target;
+            try { target = new URL(url, window.location.href); } catch (e) { target = null; }
+            if (!target || (target.protocol !== 'https:' && target.protocol !== 'http:')) {
+              throw new Error('Could not start the login: the server sent an unusable login address.');
+            }
+            window.location.href = target.href;
+          });
+        }, function () {
+          throw new Error('Could not reach the server to start the login. Check your connection and try again.');
+        })
+        .catch(function (err) { fail(err && err.message ? err.message : 'Could not start the login. Please try again.'); });
+    });
+
+    // Coming back with the browser's Back button restores this page from the
+    // back/forward cache with the button still disabled: re-enable it.
+    window.addEventListener('pageshow', function (event) {
+      if (event.persisted) setBusy(false);
+    });
+  }
+
+  // -------------------------------------------------------------- logged in
+
+  function humanizeKey(key) {
+    var words = String(key).split(/[_\s]+/).filter(Boolean).map(function (w) {
+      return WORD_CAPS[w.toLowerCase()] || w.toLowerCase();
+    });
+    if (!words.length) return String(key);
+    words[0] = words[0].charAt(0).toUpperCase() + words[0].slice(1);
+    return words.join(' ');
+  }
+
+  // Strings that look like a JSON array/object are parsed; anything else stays
+  // as it is.
+  function maybeParse(value) {
+    if (typeof value !== 'string') return value;
+    var s = value.trim();
+    var first = s.charAt(0), last = s.charAt(s.length - 1);
+    if ((first === '[' && last === ']') || (first === '{' && last === '}')) {
+      try { return JSON.parse(s); } catch (e) { return value; }
+    }
+    return value;
+  }
+
+  // Builds a readable DOM node for a (possibly nested) value.
+  function renderValue(value, depth) {
+    value = maybeParse(value);
+    if (value === null || value === undefined || value === '' || value === 'NA') {
+      return el('span', 'value value--empty', 'Not available');
+    }
+    if (Array.isArray(value)) {
+      if (!value.length) return el('span', 'value value--empty', 'None');
+      var list = el(depth > 4 ? 'ul' : 'ol', 'value-list');
+      value.forEach(function (item) {
+        var li = el('li');
+        li.appendChild(renderValue(item, depth + 1));
+        list.appendChild(li);
+      });
+      return list;
+    }
+    if (typeof value === 'object') {
+      var keys = Object.keys(value);
+      if (!keys.length) return el('span', 'value value--empty', 'None');
+      if (depth > 6) return el('span', 'value value--text', JSON.stringify(value));
+      var dl = el('dl', 'value-object');
+      keys.forEach(function (k) {
+        var row = el('div', 'value-object__row');
+        row.appendChild(el('dt', null, humanizeKey(k)));
+        var dd = el('dd');
+        dd.appendChild(renderValue(value[k], depth + 1));
+        row.appendChild(dd);
+        dl.appendChild(row);
+      });
+      return dl;
+    }
+    if (typeof value === 'boolean') return el('span', 'value value--text', value ? 'Yes' : 'No');
+    return el('span', 'value value--text', String(value));
+  }
+
+  function renderUser(body) {
+    show('tpl-logged-in', 'Logged in');
+    var data = isPlainObject(body.data) ? body.data : {};
+    var name = typeof data['myinfo.name'] === 'string' ? data['myinfo.name'] : '';
+    var iceCream = typeof data.iceCream === 'string' ? data.iceCream : '';
+
+    var greeting = document.getElementById('greeting');
+    if (name && name !== 'NA') {
+      var nameNode = el('span', 'user-name', name);
+      nameNode.id = 'user-name';
+      greeting.append('Hello, ', nameNode, '!');
+      document.title = 'Hello, ' + name + ' · sgID demo';
+    } else {
+      greeting.textContent = 'Welcome!';
+    }
+
+    var favourite = document.getElementById('favourite');
+    if (iceCream) {
+      document.getElementById('user-icecream').textContent = iceCream;
+      favourite.classList.add(flavourClass(iceCream));
+    } else {
+      favourite.remove();
+    }
+
+    var fields = document.getElementById('user-fields');
+    var keys = Object.keys(data).filter(function (k) { return k !== 'iceCream'; });
+    keys.forEach(function (key) {
+      var row = el('div', 'fields__row');
+      row.setAttribute('data-key', key);
+      var dt = el('dt', 'fields__label', FIELD_LABELS[key] || key);
+      if (FIELD_LABELS[key]) dt.title = key;
+      var dd = el('dd', 'fields__value');
+      dd.appendChild(renderValue(data[key], 0));
+      row.appendChild(dt);
+      row.appendChild(dd);
+      fields.appendChild(row);
+    });
+    if (!keys.length) {
+      fields.hidden = true;
+      document.getElementById('user-fields-empty').hidden = false;
+    }
+
+    document.getElementById('user-sub').textContent = String(body.sub);
+
+    var logout = document.getElementById('logout');
+    logout.addEventListener('click', function () {
+      logout.disabled = true;
+      logout.textContent = 'Logging out…';
+      var done = function () { window.location.assign('/'); };
+      fetch('/api/logout', { credentials: 'include' }).then(done, done);
+    });
+  }
+
+  function renderSignedOut(detail) {
+    show('tpl-signed-out', 'Not logged in');
+    if (detail) {
+      var box = document.getElementById('signed-out-detail');
+      box.textContent = detail;
+      box.hidden = false;
+    }
+  }
+
+  function renderLoggedIn() {
+    show('tpl-loading', 'Loading');
+    fetch('/api/userinfo', { credentials: 'include' })
+      .then(function (response) {
+        return readJSON(response).then(function (body) {
+          if (response.status === 200 && isPlainObject(body) && typeof body.sub === 'string' && body.sub !== '') {
+            renderUser(body);
+          } else if (response.status >= 500) {
+            renderSignedOut('The server could not load your details (HTTP ' + response.status + '). Please log in again.');
+          } else {
+            renderSignedOut(null);
+          }
+        });
+      }, function () {
+        renderSignedOut('The server could not be reached. Check your connection and reload the page.');
+      })
+      .catch(function () { renderSignedOut(null); });
+  }
+
+  // ------------------------------------------------------------------ error
+
+  function renderError() {
+    show('tpl-error', 'Login did not complete');
+    var code = new URLSearchParams(window.location.search).get('reason') || '';
+    var known = Object.prototype.hasOwnProperty.call(ERROR_REASONS, code);
+    document.getElementById('error-reason').textContent = known ? ERROR_REASONS[code] : ERROR_GENERIC;
+    if (code) {
+      document.getElementById('error-code').textContent = code;
+    } else {
+      document.getElementById('error-code-line').remove();
+    }
+  }
+
+  // ------------------------------------------------------------------ route
+
+  function renderNotFound() {
+    show('tpl-not-found', 'Page not found');
+    document.getElementById('not-found-path').textContent = window.location.pathname;
+  }
+
+  function route() {
+    var path = window.location.pathname.replace(/\/+$/, '') || '/';
+    if (path === '/' || path === '/index.html') renderHome();
+    else if (path === '/logged-in') renderLoggedIn();
+    else if (path === '/error') renderError();
+    else renderNotFound();
+  }
+
+  route();
+})();

@@ -1,0 +1,402 @@
+package caddysgid
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/caddy-sgid/caddy-sgid/sgid"
+)
+
+// returnToParam is the auth-url query parameter naming the same-origin path
+// to land on after the login.
+const returnToParam = "return_to"
+
+// Reasons put in the error path's query (?reason=...). They are short,
+// stable and machine-readable, for the SPA to show a fitting message.
+const (
+	reasonAccessDenied   = "access_denied"   // the user cancelled at sgID
+	reasonNoSession      = "no_session"      // no login cookie: cookies blocked, or another browser
+	reasonLoginExpired   = "login_expired"   // the login timed out or was already used
+	reasonStateMismatch  = "state_mismatch"  // state does not belong to this browser's logins
+	reasonMissingCode    = "missing_code"    // the callback has no code
+	reasonProviderError  = "provider_error"  // sgID answered an error or could not be reached
+	reasonInvalidToken   = "invalid_token"   // the ID token failed a check
+	reasonUserinfoFailed = "userinfo_failed" // userinfo could not be fetched or decrypted
+	reasonServerError    = "server_error"    // our own store failed
+)
+
+// ServeHTTP serves the sgid routes and passes other requests on, with the
+// user's identity in the placeholders when a session cookie is valid.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	sess, sessKey, hasSession := h.session(r)
+	if hasSession {
+		setIdentity(r, sess)
+	}
+	switch r.URL.Path {
+	case h.AuthURLPath:
+		return h.serveAuthURL(w, r)
+	case h.CallbackPath:
+		return h.serveCallback(w, r, sessKey)
+	case h.UserinfoPath:
+		return h.serveUserinfo(w, r, sess, hasSession)
+	case h.LogoutPath:
+		return h.serveLogout(w, r, sessKey)
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// session returns the logged-in session named by the request's cookie, and
+// the store key of that cookie (even when no session is found, so the
+// callback can drop a stale one).
+func (h *Handler) session(r *http.Request) (Session, string, bool) {
+	c, err := r.Cookie(h.CookieName)
+	if err != nil || c.Value == "" {
+		return Session{}, "", false
+	}
+	key := hashID(c.Value)
+	s, err := h.store.GetSession(r.Context(), key)
+	if err != nil {
+		return Session{}, key, false
+	}
+	return s, key, true
+}
+
+// setIdentity sets the placeholders that tell later handlers and the access
+// log who the user is.
+func setIdentity(r *http.Request, s Session) {
+	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if !ok {
+		return
+	}
+	repl.Set("http.auth.user.id", s.Sub)
+	for k, v := range s.Data {
+		repl.Set("http.auth.user."+k, v)
+	}
+}
+
+func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return methodNotAllowed(w, "GET, HEAD")
+	}
+	q := r.URL.Query()
+	returnTo := q.Get(returnToParam)
+	if returnTo != "" && !isLocalPath(returnTo) {
+		return caddyhttp.Error(http.StatusBadRequest, errors.New("return_to must be a path on this site"))
+	}
+	var app map[string]string
+	for param, key := range h.AppParams {
+		if v := q.Get(param); v != "" {
+			if len(v) > maxAppValue {
+				return caddyhttp.Error(http.StatusBadRequest, errors.New("app parameter too long"))
+			}
+			if app == nil {
+				app = make(map[string]string, len(h.AppParams))
+			}
+			app[key] = v
+		}
+	}
+
+	redirectURI := h.redirectURI(r)
+	verifier, challenge := sgid.GeneratePKCEPair()
+	state := newID()
+	authURL, nonce, err := h.client.AuthorizationURL(sgid.AuthParams{
+		State:         state,
+		CodeChallenge: challenge,
+		RedirectURI:   redirectURI,
+	})
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+
+	// One login cookie per browser holds the id of its login slot; each tab's
+	// login sits in that slot under its own state, so tabs do not clobber
+	// each other.
+	loginID := ""
+	if c, err := r.Cookie(h.loginCookieName()); err == nil && validID(c.Value) {
+		loginID = c.Value
+	} else {
+		loginID = newID()
+	}
+	expires := now().Add(time.Duration(h.LoginTimeout))
+	err = h.store.AddPending(r.Context(), hashID(loginID), PendingLogin{
+		State:        state,
+		CodeVerifier: verifier,
+		Nonce:        nonce,
+		RedirectURI:  redirectURI,
+		ReturnTo:     returnTo,
+		AppValues:    app,
+		Expires:      expires,
+	}, loginsPerBrowser)
+	if err != nil {
+		return caddyhttp.Error(http.StatusServiceUnavailable, err)
+	}
+	http.SetCookie(w, h.cookie(r, h.loginCookieName(), loginID, time.Duration(h.LoginTimeout)))
+	return writeJSON(w, http.StatusOK, struct {
+		URL string `json:"url"`
+	}{authURL})
+}
+
+func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessKey string) error {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return methodNotAllowed(w, "GET, HEAD")
+	}
+	q := r.URL.Query()
+	c, err := r.Cookie(h.loginCookieName())
+	if err != nil || !validID(c.Value) {
+		return h.fail(w, r, reasonNoSession, zapcore.InfoLevel, errors.New("callback without a login cookie"))
+	}
+	loginKey := hashID(c.Value)
+	state := q.Get("state")
+	pending, err := h.store.TakePending(r.Context(), loginKey, state)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return h.fail(w, r, reasonLoginExpired, zapcore.InfoLevel, errors.New("no pending login for this browser (expired or already used)"))
+	case errors.Is(err, ErrStateMismatch):
+		return h.fail(w, r, reasonStateMismatch, zapcore.WarnLevel, errors.New("state does not match this browser's pending logins"))
+	case err != nil:
+		return h.fail(w, r, reasonServerError, zapcore.ErrorLevel, err)
+	}
+	// From here on the pending login is consumed: a replayed callback finds
+	// nothing.
+	if e := q.Get("error"); e != "" {
+		reason := reasonProviderError
+		if e == "access_denied" {
+			reason = reasonAccessDenied
+		}
+		return h.fail(w, r, reason, zapcore.InfoLevel, errors.New("sgID answered error="+truncate(e, 64)))
+	}
+	code := q.Get("code")
+	if code == "" {
+		return h.fail(w, r, reasonMissingCode, zapcore.InfoLevel, errors.New("callback without a code"))
+	}
+
+	tokens, err := h.client.Exchange(r.Context(), sgid.ExchangeParams{
+		Code:         code,
+		CodeVerifier: pending.CodeVerifier,
+		Nonce:        pending.Nonce,
+		RedirectURI:  pending.RedirectURI,
+	})
+	if err != nil {
+		if errors.Is(err, sgid.ErrIDToken) {
+			return h.fail(w, r, reasonInvalidToken, zapcore.ErrorLevel, err)
+		}
+		return h.fail(w, r, reasonProviderError, zapcore.ErrorLevel, err)
+	}
+	info, err := h.client.Userinfo(r.Context(), tokens.Sub, tokens.AccessToken)
+	if err != nil {
+		return h.fail(w, r, reasonUserinfoFailed, zapcore.ErrorLevel, err)
+	}
+
+	data := info.Data
+	for k, v := range pending.AppValues {
+		data[k] = v
+	}
+	// A new id for the logged-in session: an id planted before the login
+	// (session fixation) never becomes a logged-in one.
+	if oldSessKey != "" {
+		_ = h.store.DeleteSession(r.Context(), oldSessKey)
+	}
+	sessID := newID()
+	lifetime := time.Duration(h.SessionLifetime)
+	if err := h.store.PutSession(r.Context(), hashID(sessID), Session{Sub: info.Sub, Data: data, Expires: now().Add(lifetime)}); err != nil {
+		return h.fail(w, r, reasonServerError, zapcore.ErrorLevel, err)
+	}
+	http.SetCookie(w, h.cookie(r, h.CookieName, sessID, lifetime))
+	setIdentity(r, Session{Sub: info.Sub, Data: data})
+	h.logger.Info("user logged in", zap.String("request_id", requestID(r)))
+
+	dest := h.SuccessPath
+	if pending.ReturnTo != "" {
+		dest = pending.ReturnTo
+	}
+	http.Redirect(w, r, dest, http.StatusFound)
+	return nil
+}
+
+func (h *Handler) serveUserinfo(w http.ResponseWriter, r *http.Request, s Session, ok bool) error {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return methodNotAllowed(w, "GET, HEAD")
+	}
+	if !ok {
+		// JSON null, not an object: sgID's demo SPA treats any JSON object
+		// as a logged-in user.
+		return writeJSON(w, http.StatusUnauthorized, nil)
+	}
+	data := s.Data
+	if data == nil {
+		data = map[string]string{}
+	}
+	return writeJSON(w, http.StatusOK, userinfoBody{Sub: s.Sub, Data: data})
+}
+
+type userinfoBody struct {
+	Sub  string            `json:"sub"`
+	Data map[string]string `json:"data"`
+}
+
+func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessKey string) error {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		return methodNotAllowed(w, "GET, POST")
+	}
+	// A cross-site page cannot log the user out through a link or form:
+	// browsers that send Sec-Fetch-Site say where the request came from.
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		return caddyhttp.Error(http.StatusForbidden, errors.New("cross-site logout refused"))
+	}
+	if sessKey != "" {
+		if err := h.store.DeleteSession(r.Context(), sessKey); err != nil {
+			return caddyhttp.Error(http.StatusServiceUnavailable, err)
+		}
+	}
+	if c, err := r.Cookie(h.loginCookieName()); err == nil && validID(c.Value) {
+		_ = h.store.DeletePending(r.Context(), hashID(c.Value))
+	}
+	http.SetCookie(w, h.cookie(r, h.CookieName, "", -1))
+	http.SetCookie(w, h.cookie(r, h.loginCookieName(), "", -1))
+	return writeJSON(w, http.StatusOK, struct{}{})
+}
+
+// fail logs why a callback failed and sends the browser to the error path
+// with a short reason. Errors from the sgid package carry no secrets; the
+// request's query (code, state) is never logged.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, reason string, level zapcore.Level, err error) error {
+	if ce := h.logger.Check(level, "sgID login failed"); ce != nil {
+		ce.Write(zap.String("reason", reason), zap.Error(err), zap.String("request_id", requestID(r)))
+	}
+	http.Redirect(w, r, h.ErrorPath+"?reason="+url.QueryEscape(reason), http.StatusFound)
+	return nil
+}
+
+// redirectURI is the configured redirect URI, or the callback on the
+// request's own origin.
+func (h *Handler) redirectURI(r *http.Request) string {
+	if h.RedirectURI != "" {
+		return h.RedirectURI
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + h.CallbackPath
+}
+
+func (h *Handler) loginCookieName() string { return h.CookieName + "_login" }
+
+// cookie builds one of our cookies. maxAge < 0 deletes it. SameSite=Lax,
+// not Strict: sgID's callback is a cross-site top-level navigation, and the
+// login cookie must come with it.
+func (h *Handler) cookie(r *http.Request, name, value string, maxAge time.Duration) *http.Cookie {
+	c := &http.Cookie{
+		Name:     name,
+		Value:    value,
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   r.TLS != nil,
+		SameSite: http.SameSiteLaxMode,
+	}
+	if maxAge < 0 {
+		c.MaxAge = -1
+	} else {
+		c.MaxAge = int(maxAge / time.Second)
+	}
+	return c
+}
+
+// maxAppValue bounds an app parameter's value kept in a pending login.
+const maxAppValue = 256
+
+// newID returns 32 random bytes in base64url: a cookie value or a state.
+func newID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// validID reports whether s looks like an id newID made. Anything else in a
+// cookie is ignored without a store lookup.
+func validID(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// hashID is the store key of a cookie value: the store never holds the
+// value itself, so whoever reads the store cannot replay it as a cookie.
+func hashID(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// isLocalPath accepts only a path on this origin: one leading slash, no
+// scheme or host, no backslash (browsers read "/\evil" as "//evil"), no
+// control characters.
+func isLocalPath(p string) bool {
+	if p == "" || len(p) > 2048 || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\") {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < 0x20 || p[i] == 0x7f {
+			return false
+		}
+	}
+	u, err := url.Parse(p)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, err = w.Write(body)
+	return err
+}
+
+func methodNotAllowed(w http.ResponseWriter, allow string) error {
+	w.Header().Set("Allow", allow)
+	return caddyhttp.Error(http.StatusMethodNotAllowed, errors.New("method not allowed"))
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// requestID returns Caddy's request id placeholder, if set, so log lines
+// can be tied to the access log without logging anything personal.
+func requestID(r *http.Request) string {
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		if v, ok := repl.GetString("http.request.uuid"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+var _ = context.Background

@@ -1,0 +1,334 @@
+// Package caddysgid is a Caddy v2 HTTP handler that logs users in with sgID
+// (Singapore's government OpenID Connect provider) for a single-page app
+// served by the same Caddy, so the SPA, its login routes and its APIs share
+// one origin: no CORS, first-party cookies.
+package caddysgid
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-sgid/caddy-sgid/sgid"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Defaults of the Handler's fields.
+const (
+	DefaultAuthURLPath      = "/api/auth-url"
+	DefaultCallbackPath     = "/api/redirect"
+	DefaultUserinfoPath     = "/api/userinfo"
+	DefaultLogoutPath       = "/api/logout"
+	DefaultSuccessPath      = "/logged-in"
+	DefaultErrorPath        = "/error"
+	DefaultCookieName       = "sgid_session"
+	DefaultLoginTimeout     = 10 * time.Minute
+	DefaultSessionLifetime  = 12 * time.Hour
+	DefaultMaxPendingLogins = 10_000
+	DefaultMaxSessions      = 100_000
+
+	// loginsPerBrowser is how many logins one browser may have in flight
+	// (one per tab that pressed "log in").
+	loginsPerBrowser = 5
+)
+
+// Handler serves the sgID login routes of a single-page app (by default the
+// paths of sgID's own SPA example: /api/auth-url, /api/redirect,
+// /api/userinfo, /api/logout) and passes every other request to the next
+// handler.
+//
+// For every request from a logged-in user, on its own routes and on those it
+// passes on, it sets these placeholders, as Caddy's authentication handler
+// does:
+//
+//	{http.auth.user.id}       the user's sgID sub (the access log records it as user_id)
+//	{http.auth.user.<field>}  each field of the user's data, e.g.
+//	                          {http.auth.user.myinfo.name}, and each app
+//	                          value, e.g. {http.auth.user.iceCream}
+type Handler struct {
+	// ClientID is the client ID sgID issued at registration. Required;
+	// takes placeholders such as {env.SGID_CLIENT_ID}.
+	ClientID string `json:"client_id,omitempty"`
+	// ClientSecret is the client secret sgID issued. Required; takes
+	// placeholders such as {env.SGID_CLIENT_SECRET} or
+	// {file./run/secrets/sgid-secret}.
+	ClientSecret string `json:"client_secret,omitempty"`
+	// PrivateKey is the PEM text (PKCS#1 or PKCS#8) of the RSA key whose
+	// public half was registered with sgID. Required; takes placeholders,
+	// typically {file./etc/caddy/sgid-key.pem}. Literal `\n` escapes from
+	// environment variables are accepted.
+	PrivateKey string `json:"private_key,omitempty"`
+	// Host is sgID's origin. Default https://api.id.gov.sg. Takes
+	// placeholders.
+	Host string `json:"host,omitempty"`
+	// RedirectURI is the callback URL registered with sgID. Default: the
+	// request's scheme and host plus CallbackPath. Takes placeholders.
+	RedirectURI string `json:"redirect_uri,omitempty"`
+	// Scopes requested from sgID. Default ["openid", "myinfo.name"]; must
+	// include openid.
+	Scopes []string `json:"scopes,omitempty"`
+	// AppParams maps query parameters of auth-url that the SPA may pass to
+	// the key under which userinfo hands them back in `data`, e.g.
+	// {"icecream": "iceCream"}. Values are kept server-side in the pending
+	// login, never in the state sent to sgID. Parameters not listed are
+	// ignored.
+	AppParams map[string]string `json:"app_params,omitempty"`
+
+	// AuthURLPath answers GET with {"url": "<sgID authorization URL>"}.
+	// Default /api/auth-url.
+	AuthURLPath string `json:"auth_url_path,omitempty"`
+	// CallbackPath is where sgID sends the browser back (the path of the
+	// registered redirect URI). Default /api/redirect.
+	CallbackPath string `json:"callback_path,omitempty"`
+	// UserinfoPath answers GET with {"sub": ..., "data": {...}} for a
+	// logged-in user, 401 otherwise. Default /api/userinfo.
+	UserinfoPath string `json:"userinfo_path,omitempty"`
+	// LogoutPath ends the session on GET or POST. Default /api/logout.
+	LogoutPath string `json:"logout_path,omitempty"`
+	// SuccessPath is where the callback sends the browser after a login
+	// when auth-url got no return_to. Default /logged-in.
+	SuccessPath string `json:"success_path,omitempty"`
+	// ErrorPath is where the callback sends the browser when a login
+	// fails, with ?reason=<code>. Default /error.
+	ErrorPath string `json:"error_path,omitempty"`
+
+	// CookieName names the session cookie; the pending-login cookie is
+	// CookieName + "_login". Default sgid_session.
+	CookieName string `json:"cookie_name,omitempty"`
+	// LoginTimeout is how long a started login may take. Default 10m.
+	LoginTimeout caddy.Duration `json:"login_timeout,omitempty"`
+	// SessionLifetime is how long a login lasts. Default 12h.
+	SessionLifetime caddy.Duration `json:"session_lifetime,omitempty"`
+	// MaxPendingLogins bounds the browsers with a login in flight; past
+	// it, the oldest is dropped. Default 10000.
+	MaxPendingLogins int `json:"max_pending_logins,omitempty"`
+	// MaxSessions bounds the logged-in sessions; past it, the oldest is
+	// dropped. Default 100000.
+	MaxSessions int `json:"max_sessions,omitempty"`
+
+	client  *sgid.Client
+	store   Store
+	poolKey string
+	logger  *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.sgid",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision resolves placeholders, applies defaults and builds the sgID
+// client. It makes no network calls, since it also runs for caddy validate
+// and caddy adapt.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+	h.ClientID = strings.TrimSpace(repl.ReplaceAll(h.ClientID, ""))
+	h.ClientSecret = strings.TrimSpace(repl.ReplaceAll(h.ClientSecret, ""))
+	h.PrivateKey = repl.ReplaceAll(h.PrivateKey, "")
+	h.Host = strings.TrimSpace(repl.ReplaceAll(h.Host, ""))
+	h.RedirectURI = strings.TrimSpace(repl.ReplaceAll(h.RedirectURI, ""))
+	h.applyDefaults()
+
+	client, err := sgid.New(sgid.Config{
+		ClientID:     h.ClientID,
+		ClientSecret: h.ClientSecret,
+		PrivateKey:   h.PrivateKey,
+		Host:         h.Host,
+		RedirectURI:  h.RedirectURI,
+		Scopes:       h.Scopes,
+	})
+	if err != nil {
+		return fieldError(err)
+	}
+	h.client = client
+
+	h.poolKey = h.storeKey()
+	st, _, err := stores.LoadOrNew(h.poolKey, func() (caddy.Destructor, error) {
+		return newPooledStore(h.MaxPendingLogins, h.MaxSessions), nil
+	})
+	if err != nil {
+		return err
+	}
+	h.store = st.(*pooledStore)
+	return nil
+}
+
+func (h *Handler) applyDefaults() {
+	setDefault(&h.AuthURLPath, DefaultAuthURLPath)
+	setDefault(&h.CallbackPath, DefaultCallbackPath)
+	setDefault(&h.UserinfoPath, DefaultUserinfoPath)
+	setDefault(&h.LogoutPath, DefaultLogoutPath)
+	setDefault(&h.SuccessPath, DefaultSuccessPath)
+	setDefault(&h.ErrorPath, DefaultErrorPath)
+	setDefault(&h.CookieName, DefaultCookieName)
+	if h.LoginTimeout == 0 {
+		h.LoginTimeout = caddy.Duration(DefaultLoginTimeout)
+	}
+	if h.SessionLifetime == 0 {
+		h.SessionLifetime = caddy.Duration(DefaultSessionLifetime)
+	}
+	if h.MaxPendingLogins == 0 {
+		h.MaxPendingLogins = DefaultMaxPendingLogins
+	}
+	if h.MaxSessions == 0 {
+		h.MaxSessions = DefaultMaxSessions
+	}
+}
+
+func setDefault(s *string, def string) {
+	if *s == "" {
+		*s = def
+	}
+}
+
+// fieldError turns an sgid.Config error into one that names the Caddy
+// field, so caddy validate points at the line to fix.
+func fieldError(err error) error {
+	msg := err.Error()
+	for _, m := range []struct{ hint, field string }{
+		{"client ID", "client_id"},
+		{"client secret", "client_secret"},
+		{"private key", "private_key"},
+		{"host", "host"},
+		{"redirect URI", "redirect_uri"},
+		{"scope", "scopes"},
+	} {
+		if strings.Contains(msg, m.hint) {
+			return fmt.Errorf("sgid: %s: %w", m.field, err)
+		}
+	}
+	return fmt.Errorf("sgid: %w", err)
+}
+
+// cookieNameRE is the token syntax of RFC 6265 cookie names, minus the
+// characters that need quoting anywhere.
+var cookieNameRE = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+\-.^_|~]+$`)
+
+// Validate checks the configuration after Provision.
+func (h *Handler) Validate() error {
+	paths := map[string]string{
+		"auth_url_path": h.AuthURLPath,
+		"callback_path": h.CallbackPath,
+		"userinfo_path": h.UserinfoPath,
+		"logout_path":   h.LogoutPath,
+	}
+	seen := map[string]string{}
+	for field, p := range paths {
+		if !strings.HasPrefix(p, "/") {
+			return fmt.Errorf("sgid: %s: %q must start with /", field, p)
+		}
+		if other, dup := seen[p]; dup {
+			return fmt.Errorf("sgid: %s: %q is also %s", field, p, other)
+		}
+		seen[p] = field
+	}
+	for field, p := range map[string]string{"success_path": h.SuccessPath, "error_path": h.ErrorPath} {
+		if !isLocalPath(p) {
+			return fmt.Errorf("sgid: %s: %q must be a path on this site, starting with a single /", field, p)
+		}
+	}
+	if h.RedirectURI != "" {
+		u, _ := url.Parse(h.RedirectURI)
+		if u.Path != h.CallbackPath {
+			return fmt.Errorf("sgid: redirect_uri: its path %q must be callback_path %q, or sgID's callback would not reach this handler", u.Path, h.CallbackPath)
+		}
+	}
+	if !cookieNameRE.MatchString(h.CookieName) {
+		return fmt.Errorf("sgid: cookie_name: %q is not a valid cookie name", h.CookieName)
+	}
+	for param, key := range h.AppParams {
+		if param == "" || key == "" {
+			return fmt.Errorf("sgid: app_params: empty parameter or key (%q -> %q)", param, key)
+		}
+		if param == returnToParam {
+			return fmt.Errorf("sgid: app_params: %q is reserved for the return path", param)
+		}
+	}
+	if time.Duration(h.LoginTimeout) < time.Minute {
+		return fmt.Errorf("sgid: login_timeout: %s is too short for a person to log in; use at least 1m", time.Duration(h.LoginTimeout))
+	}
+	if time.Duration(h.SessionLifetime) < time.Minute {
+		return fmt.Errorf("sgid: session_lifetime: %s must be at least 1m", time.Duration(h.SessionLifetime))
+	}
+	if h.MaxPendingLogins < 0 || h.MaxSessions < 0 {
+		return fmt.Errorf("sgid: max_pending_logins and max_sessions must be positive")
+	}
+	return nil
+}
+
+// Cleanup releases this config's reference to the shared session store;
+// the store lives on while a newer config (after a reload) still uses it.
+func (h *Handler) Cleanup() error {
+	if h.poolKey != "" {
+		_, err := stores.Delete(h.poolKey)
+		return err
+	}
+	return nil
+}
+
+// storeKey identifies the sessions this config can share with the config
+// it replaces on reload: sessions stay valid as long as they come from the
+// same sgID client at the same provider under the same cookie and bounds.
+func (h *Handler) storeKey() string {
+	b, _ := json.Marshal([]any{h.client.Issuer(), h.ClientID, h.CookieName, h.MaxPendingLogins, h.MaxSessions})
+	sum := sha256.Sum256(b)
+	return "sgid-store-" + hex.EncodeToString(sum[:])
+}
+
+// stores holds the session stores across config reloads.
+var stores = caddy.NewUsagePool()
+
+// pooledStore is the in-memory store with a sweeper goroutine that ends
+// when the last config using it is cleaned up.
+type pooledStore struct {
+	*memoryStore
+	stop chan struct{}
+}
+
+func newPooledStore(maxPending, maxSessions int) *pooledStore {
+	ps := &pooledStore{memoryStore: newMemoryStore(maxPending, maxSessions), stop: make(chan struct{})}
+	go func() {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				ps.sweep()
+			case <-ps.stop:
+				return
+			}
+		}
+	}()
+	return ps
+}
+
+// Destruct stops the sweeper; the UsagePool calls it when the last
+// reference goes.
+func (ps *pooledStore) Destruct() error {
+	close(ps.stop)
+	return nil
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

@@ -1,0 +1,267 @@
+package caddysgid
+
+import (
+	"container/list"
+	"context"
+	"crypto/subtle"
+	"errors"
+	"sync"
+	"time"
+)
+
+// ErrNotFound is returned by a Store for an id it does not hold or that has
+// expired.
+var ErrNotFound = errors.New("sgid: not found or expired")
+
+// PendingLogin is a login that was started by auth-url and waits for sgID's
+// callback. It is server-side only: the browser holds just the random id of
+// its login slot.
+type PendingLogin struct {
+	State        string            `json:"state"`
+	CodeVerifier string            `json:"code_verifier"`
+	Nonce        string            `json:"nonce"`
+	RedirectURI  string            `json:"redirect_uri"`
+	ReturnTo     string            `json:"return_to,omitempty"`
+	AppValues    map[string]string `json:"app_values,omitempty"`
+	Expires      time.Time         `json:"expires"`
+}
+
+// Session is a logged-in user.
+type Session struct {
+	Sub     string            `json:"sub"`
+	Data    map[string]string `json:"data"`
+	Expires time.Time         `json:"expires"`
+}
+
+// Store keeps pending logins and sessions. Keys are already hashed by the
+// handler, so a Store never sees a cookie value. Implementations must be
+// safe for concurrent use and must expire entries at their Expires time.
+type Store interface {
+	// AddPending adds a login to the browser's slot, keeping at most
+	// maxPerBrowser logins per slot (the oldest are dropped), so several tabs
+	// can log in at once.
+	AddPending(ctx context.Context, key string, p PendingLogin, maxPerBrowser int) error
+	// TakePending removes and returns the login of the slot whose state
+	// equals state. It returns ErrNotFound when the slot is unknown or
+	// expired, and ErrStateMismatch when no login in it has that state. A
+	// login can be taken once.
+	TakePending(ctx context.Context, key, state string) (PendingLogin, error)
+	// DeletePending drops the whole slot.
+	DeletePending(ctx context.Context, key string) error
+
+	PutSession(ctx context.Context, key string, s Session) error
+	GetSession(ctx context.Context, key string) (Session, error)
+	DeleteSession(ctx context.Context, key string) error
+}
+
+// ErrStateMismatch is returned by TakePending when the slot exists but no
+// login in it carries the given state.
+var ErrStateMismatch = errors.New("sgid: state does not match any pending login")
+
+// takeByState finds the login with the given state, comparing in constant
+// time, and returns it with the remaining logins.
+func takeByState(logins []PendingLogin, state string, now time.Time) (PendingLogin, []PendingLogin, bool) {
+	found := -1
+	for i := range logins {
+		if subtle.ConstantTimeCompare([]byte(logins[i].State), []byte(state)) == 1 && now.Before(logins[i].Expires) {
+			found = i
+		}
+	}
+	if found < 0 {
+		return PendingLogin{}, logins, false
+	}
+	p := logins[found]
+	rest := append(logins[:found:found], logins[found+1:]...)
+	return p, rest, true
+}
+
+// memoryStore is the default Store: two bounded maps in memory, each with
+// entries in a list ordered by expiry so sweeping is cheap. Pending logins
+// and sessions have separate bounds, so a flood of auth-url calls can only
+// push out other pending logins, never a logged-in user.
+type memoryStore struct {
+	pending *boundedMap[[]PendingLogin]
+	session *boundedMap[Session]
+}
+
+func newMemoryStore(maxPending, maxSessions int) *memoryStore {
+	return &memoryStore{
+		pending: newBoundedMap[[]PendingLogin](maxPending),
+		session: newBoundedMap[Session](maxSessions),
+	}
+}
+
+func (m *memoryStore) AddPending(_ context.Context, key string, p PendingLogin, maxPerBrowser int) error {
+	m.pending.update(key, p.Expires, func(logins []PendingLogin, ok bool) []PendingLogin {
+		logins = append(logins, p)
+		if len(logins) > maxPerBrowser {
+			logins = append([]PendingLogin(nil), logins[len(logins)-maxPerBrowser:]...)
+		}
+		return logins
+	})
+	return nil
+}
+
+func (m *memoryStore) TakePending(_ context.Context, key, state string) (PendingLogin, error) {
+	m.pending.mu.Lock()
+	defer m.pending.mu.Unlock()
+	logins, ok := m.pending.getLocked(key)
+	if !ok {
+		return PendingLogin{}, ErrNotFound
+	}
+	taken, rest, found := takeByState(logins, state, now())
+	if !found {
+		return PendingLogin{}, ErrStateMismatch
+	}
+	if len(rest) == 0 {
+		m.pending.deleteLocked(key)
+	} else {
+		m.pending.setValueLocked(key, rest)
+	}
+	return taken, nil
+}
+
+func (m *memoryStore) DeletePending(_ context.Context, key string) error {
+	m.pending.delete(key)
+	return nil
+}
+
+func (m *memoryStore) PutSession(_ context.Context, key string, s Session) error {
+	m.session.update(key, s.Expires, func(Session, bool) Session { return s })
+	return nil
+}
+
+func (m *memoryStore) GetSession(_ context.Context, key string) (Session, error) {
+	m.session.mu.Lock()
+	defer m.session.mu.Unlock()
+	s, ok := m.session.getLocked(key)
+	if !ok {
+		return Session{}, ErrNotFound
+	}
+	return s, nil
+}
+
+func (m *memoryStore) DeleteSession(_ context.Context, key string) error {
+	m.session.delete(key)
+	return nil
+}
+
+// sweep drops expired entries of both maps.
+func (m *memoryStore) sweep() {
+	m.pending.sweep()
+	m.session.sweep()
+}
+
+// len reports the number of live slots and sessions (for tests and metrics).
+func (m *memoryStore) len() (pending, sessions int) {
+	return m.pending.len(), m.session.len()
+}
+
+// boundedMap is a map with expiring entries and a maximum size. Its list is
+// kept in insertion order; since every entry of one map gets the same
+// lifetime, that is also expiry order, so the front is always the next to
+// expire and, when the map is full, the one to evict.
+type boundedMap[V any] struct {
+	mu    sync.Mutex
+	max   int
+	items map[string]*list.Element
+	order *list.List // of *entry[V]
+}
+
+type entry[V any] struct {
+	key     string
+	value   V
+	expires time.Time
+}
+
+func newBoundedMap[V any](max int) *boundedMap[V] {
+	return &boundedMap[V]{max: max, items: make(map[string]*list.Element), order: list.New()}
+}
+
+// update sets key to f(old, existed) with a new expiry, moving it to the
+// back. When adding would exceed the bound, the expired entries go first,
+// then the oldest.
+func (b *boundedMap[V]) update(key string, expires time.Time, f func(old V, ok bool) V) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if el, ok := b.items[key]; ok {
+		e := el.Value.(*entry[V])
+		var old V
+		live := now().Before(e.expires)
+		if live {
+			old = e.value
+		}
+		e.value = f(old, live)
+		e.expires = expires
+		b.order.MoveToBack(el)
+		return
+	}
+	b.sweepLocked()
+	for len(b.items) >= b.max {
+		b.deleteLocked(b.order.Front().Value.(*entry[V]).key)
+	}
+	var zero V
+	b.items[key] = b.order.PushBack(&entry[V]{key: key, value: f(zero, false), expires: expires})
+}
+
+func (b *boundedMap[V]) getLocked(key string) (V, bool) {
+	var zero V
+	el, ok := b.items[key]
+	if !ok {
+		return zero, false
+	}
+	e := el.Value.(*entry[V])
+	if !now().Before(e.expires) {
+		b.deleteLocked(key)
+		return zero, false
+	}
+	return e.value, true
+}
+
+func (b *boundedMap[V]) setValueLocked(key string, v V) {
+	if el, ok := b.items[key]; ok {
+		el.Value.(*entry[V]).value = v
+	}
+}
+
+func (b *boundedMap[V]) delete(key string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.deleteLocked(key)
+}
+
+func (b *boundedMap[V]) deleteLocked(key string) {
+	if el, ok := b.items[key]; ok {
+		b.order.Remove(el)
+		delete(b.items, key)
+	}
+}
+
+func (b *boundedMap[V]) sweep() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.sweepLocked()
+}
+
+// sweepLocked drops expired entries from the front. It stops at the first
+// live entry: behind it, entries expire later (see the type's comment); an
+// entry whose lifetime changed with a config reload is caught by getLocked.
+func (b *boundedMap[V]) sweepLocked() {
+	t := now()
+	for el := b.order.Front(); el != nil; el = b.order.Front() {
+		e := el.Value.(*entry[V])
+		if t.Before(e.expires) {
+			return
+		}
+		b.deleteLocked(e.key)
+	}
+}
+
+func (b *boundedMap[V]) len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.items)
+}
+
+// now is the clock; tests replace it.
+var now = time.Now
