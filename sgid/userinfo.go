@@ -79,12 +79,10 @@ func (c *Client) Userinfo(ctx context.Context, sub, accessToken string) (*UserIn
 	if accessToken == "" {
 		return nil, invalidInput("access token is empty")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.issuer+"/oauth/userinfo", nil)
+	req, err := newUserinfoRequest(ctx, c, accessToken)
 	if err != nil {
-		return nil, fmt.Errorf("%w: userinfo request: %v", ErrProvider, err)
+		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+accessToken)
-	req.Header.Set("Accept", "application/json")
 	var ur userinfoResponse
 	if err := c.doJSON(req, "userinfo", &ur); err != nil {
 		return nil, err
@@ -97,6 +95,16 @@ func (c *Client) Userinfo(ctx context.Context, sub, accessToken string) (*UserIn
 		return nil, err
 	}
 	return &UserInfo{Sub: ur.Sub, Data: data}, nil
+}
+
+func newUserinfoRequest(ctx context.Context, c *Client, accessToken string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.issuer+"/oauth/userinfo", nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: userinfo request: %v", ErrProvider, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	req.Header.Set("Accept", "application/json")
+	return req, nil
 }
 
 // decryptData opens the two layers of userinfo encryption: `key` holds a

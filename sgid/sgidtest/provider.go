@@ -1,0 +1,505 @@
+package sgidtest
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Encoding selects how userinfo values are encrypted. Real sgID and mockpass
+// use different JWE algorithms, and a client must follow each JWE's header
+// within an allow-list, so tests should exercise both.
+type Encoding int
+
+const (
+	// EncodingSgID is what real sgID sends: the `key` JWE is RSA-OAEP-256 +
+	// A256GCM and carries a 128-bit JWK {"kty":"oct","alg":"A128GCM"}; each
+	// field JWE is A128GCMKW + A128GCM under that key.
+	EncodingSgID Encoding = iota
+	// EncodingMockpass is what mockpass sends: the `key` JWE is RSA-OAEP +
+	// A128CBC-HS256 and carries a 256-bit JWK {"kty":"oct","alg":"A256GCM"};
+	// each field JWE is dir + A256GCM under that key.
+	EncodingMockpass
+)
+
+// String names the encoding for test and error messages.
+func (e Encoding) String() string {
+	switch e {
+	case EncodingSgID:
+		return "sgid"
+	case EncodingMockpass:
+		return "mockpass"
+	}
+	return fmt.Sprintf("Encoding(%d)", int(e))
+}
+
+// Options configures a Provider. The zero value is usable: every field has a
+// default.
+type Options struct {
+	// ClientID is the only client the provider knows. Default
+	// "sgidtest-client".
+	ClientID string
+	// ClientSecret is checked at the token endpoint (client_secret_post).
+	// Default "sgidtest-secret".
+	ClientSecret string
+	// ClientPublicKey is the relying party's key that userinfo encrypts to.
+	// When nil, a 2048-bit key pair is generated and its private half is
+	// available from ClientPrivateKeyPEM.
+	ClientPublicKey *rsa.PublicKey
+	// RedirectURIs lists the allowed redirect URIs, compared exactly. When
+	// empty, any absolute http or https URL without a fragment is allowed,
+	// which suits tests whose server port is only known at run time.
+	RedirectURIs []string
+	// Personas are the people the provider can log in. Default
+	// DefaultPersonas().
+	Personas []Persona
+	// CodeTTL is the lifetime of an authorization code. Default 1 minute.
+	CodeTTL time.Duration
+	// TokenTTL is the lifetime of ID tokens and access tokens. Default 1
+	// hour.
+	TokenTTL time.Duration
+	// Now is the provider's clock, so tests can expire codes and tokens
+	// without sleeping. Default time.Now.
+	Now func() time.Time
+	// LoginPage makes the authorize endpoint show an HTML page on which a
+	// person picks a persona or cancels. When false, the authorize endpoint
+	// approves at once with the selected persona (see SelectPersona), which
+	// is what automated tests want.
+	LoginPage bool
+	// Encoding selects the userinfo JWE algorithms. Default EncodingSgID.
+	Encoding Encoding
+}
+
+// Stats counts requests per endpoint, including failed ones, so that tests can
+// assert how often a client talks to the provider (for example that a JWKS is
+// cached and refetched at most once).
+type Stats struct {
+	Discovery int64
+	Authorize int64
+	Token     int64
+	Userinfo  int64
+	JWKS      int64
+}
+
+// Provider is a fake sgID v2 provider. It is an http.Handler serving the
+// sgID endpoints under the path prefix /v2 relative to where it is mounted.
+// All methods are safe for concurrent use.
+type Provider struct {
+	// The fields below are set once by NewProvider and never change.
+	issuer        string
+	clientID      string
+	clientSecret  string
+	clientPub     *rsa.PublicKey
+	clientPrivPEM string
+	redirectURIs  []string
+	personas      []Persona
+	codeTTL       time.Duration
+	tokenTTL      time.Duration
+	now           func() time.Time
+	loginPage     bool
+	encoding      Encoding
+
+	// strayKey is an RSA key pair that belongs to nobody. Faults use it to
+	// sign or encrypt with the wrong key; it is generated on first use
+	// because most tests never need it and RSA key generation is slow.
+	strayKey func() *rsa.PrivateKey
+
+	stats struct {
+		discovery, authorize, token, userinfo, jwks atomic.Int64
+	}
+
+	// mu guards everything below.
+	mu       sync.Mutex
+	signKey  *rsa.PrivateKey
+	signKID  string
+	selected string
+	faults   Faults
+	pending  map[string]*pendingLogin
+	codes    map[string]*authCode
+	tokens   map[string]*accessToken
+}
+
+// authRequest is a validated authorize request.
+type authRequest struct {
+	redirectURI string
+	scopes      []string
+	state       string
+	nonce       string
+	challenge   string
+}
+
+// pendingLogin is an authorize request waiting for a decision on the login
+// page. Its id is the only thing protecting the POST, so it is random and
+// single use.
+type pendingLogin struct {
+	req     authRequest
+	expires time.Time
+}
+
+// authCode is an issued authorization code. Used codes are kept until they
+// expire so that a replay can be recognised and the tokens issued for the
+// code revoked, as RFC 6749 section 4.1.2 recommends.
+type authCode struct {
+	req         authRequest
+	sub         string
+	expires     time.Time
+	used        bool
+	revoked     bool
+	accessToken string
+}
+
+// accessToken is an issued access token.
+type accessToken struct {
+	sub     string
+	scopes  []string
+	expires time.Time
+}
+
+// pendingTTL bounds how long a login page stays usable. It is not an Option
+// because no test needs to tune it; expiry is still driven by Options.Now.
+const pendingTTL = 10 * time.Minute
+
+// NewProvider creates a provider whose ID tokens carry issuer as iss.
+// issuer must be an absolute http or https URL, normally the origin the
+// handler is reachable at plus "/v2" (for example "http://127.0.0.1:1234/v2");
+// a trailing slash is removed. The issuer only feeds iss and the discovery
+// document: routing always uses the /v2 prefix relative to the mount point.
+func NewProvider(issuer string, opts Options) (*Provider, error) {
+	issuer = strings.TrimRight(issuer, "/")
+	u, err := url.Parse(issuer)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("sgidtest: issuer %q must be an absolute http(s) URL without query or fragment", issuer)
+	}
+	p := &Provider{
+		issuer:       issuer,
+		clientID:     cmp.Or(opts.ClientID, "sgidtest-client"),
+		clientSecret: cmp.Or(opts.ClientSecret, "sgidtest-secret"),
+		clientPub:    opts.ClientPublicKey,
+		redirectURIs: slices.Clone(opts.RedirectURIs),
+		codeTTL:      opts.CodeTTL,
+		tokenTTL:     opts.TokenTTL,
+		now:          opts.Now,
+		loginPage:    opts.LoginPage,
+		encoding:     opts.Encoding,
+		pending:      map[string]*pendingLogin{},
+		codes:        map[string]*authCode{},
+		tokens:       map[string]*accessToken{},
+	}
+	if p.codeTTL <= 0 {
+		p.codeTTL = time.Minute
+	}
+	if p.tokenTTL <= 0 {
+		p.tokenTTL = time.Hour
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.encoding != EncodingSgID && p.encoding != EncodingMockpass {
+		return nil, fmt.Errorf("sgidtest: unknown encoding %v", p.encoding)
+	}
+	for _, ru := range p.redirectURIs {
+		if !isAbsoluteHTTPURL(ru) {
+			return nil, fmt.Errorf("sgidtest: redirect URI %q must be an absolute http(s) URL without fragment", ru)
+		}
+	}
+
+	if len(opts.Personas) == 0 {
+		p.personas = DefaultPersonas()
+	} else {
+		p.personas = clonePersonas(opts.Personas)
+	}
+	seen := map[string]bool{}
+	for _, pe := range p.personas {
+		if pe.Sub == "" {
+			return nil, errors.New("sgidtest: every persona needs a non-empty Sub")
+		}
+		if seen[pe.Sub] {
+			return nil, fmt.Errorf("sgidtest: duplicate persona Sub %q", pe.Sub)
+		}
+		seen[pe.Sub] = true
+	}
+	p.selected = p.personas[0].Sub
+
+	if p.clientPub == nil {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, fmt.Errorf("sgidtest: generating the client key: %w", err)
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return nil, fmt.Errorf("sgidtest: encoding the client key: %w", err)
+		}
+		p.clientPub = &key.PublicKey
+		p.clientPrivPEM = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	}
+
+	p.signKey, p.signKID, err = newSigningKey()
+	if err != nil {
+		return nil, err
+	}
+	p.strayKey = sync.OnceValue(func() *rsa.PrivateKey {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			// crypto/rand does not fail on supported platforms, so this
+			// is unreachable in practice; a panic is the honest answer.
+			panic("sgidtest: generating a stray RSA key: " + err.Error())
+		}
+		return key
+	})
+	return p, nil
+}
+
+func newSigningKey() (*rsa.PrivateKey, string, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, "", fmt.Errorf("sgidtest: generating the signing key: %w", err)
+	}
+	return key, "sgidtest-" + randomToken(9), nil
+}
+
+// isAbsoluteHTTPURL reports whether s is an absolute http(s) URL with a host
+// and no fragment, the minimum OAuth requires of a redirect URI.
+func isAbsoluteHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Fragment == "" && !strings.Contains(s, "#")
+}
+
+// randomToken returns n random bytes as unpadded base64url, for identifiers
+// that travel in URLs and headers.
+func randomToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never returns an error.
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Issuer returns the issuer as it appears in ID tokens and discovery.
+func (p *Provider) Issuer() string { return p.issuer }
+
+// ClientID returns the client ID the provider accepts.
+func (p *Provider) ClientID() string { return p.clientID }
+
+// ClientSecret returns the client secret the provider accepts.
+func (p *Provider) ClientSecret() string { return p.clientSecret }
+
+// ClientPrivateKeyPEM returns the generated client private key as PKCS#8 PEM,
+// or "" when Options.ClientPublicKey was given (the caller then holds the
+// private key).
+func (p *Provider) ClientPrivateKeyPEM() string { return p.clientPrivPEM }
+
+// Personas returns a copy of the personas the provider can log in.
+func (p *Provider) Personas() []Persona { return clonePersonas(p.personas) }
+
+// SelectPersona chooses the persona that non-interactive approvals log in.
+func (p *Provider) SelectPersona(sub string) error {
+	if _, ok := p.persona(sub); !ok {
+		return fmt.Errorf("sgidtest: no persona with sub %q", sub)
+	}
+	p.mu.Lock()
+	p.selected = sub
+	p.mu.Unlock()
+	return nil
+}
+
+// SetFaults makes the provider misbehave as described by f from now on. The
+// zero Faults restores correct behaviour.
+func (p *Provider) SetFaults(f Faults) {
+	p.mu.Lock()
+	p.faults = f
+	p.mu.Unlock()
+}
+
+// RotateSigningKey replaces the ID token signing key with a new one under a
+// new kid. Afterwards the JWKS lists only the new key and new ID tokens are
+// signed with it, which is how a client's JWKS cache refresh gets tested.
+func (p *Provider) RotateSigningKey() {
+	// Generate outside the lock: RSA key generation is slow and would
+	// otherwise stall concurrent requests.
+	key, kid, err := newSigningKey()
+	if err != nil {
+		// crypto/rand does not fail on supported platforms.
+		panic(err)
+	}
+	p.mu.Lock()
+	p.signKey, p.signKID = key, kid
+	p.mu.Unlock()
+}
+
+// Stats returns the request counters.
+func (p *Provider) Stats() Stats {
+	return Stats{
+		Discovery: p.stats.discovery.Load(),
+		Authorize: p.stats.authorize.Load(),
+		Token:     p.stats.token.Load(),
+		Userinfo:  p.stats.userinfo.Load(),
+		JWKS:      p.stats.jwks.Load(),
+	}
+}
+
+func (p *Provider) persona(sub string) (Persona, bool) {
+	for _, pe := range p.personas {
+		if pe.Sub == sub {
+			return pe, true
+		}
+	}
+	return Persona{}, false
+}
+
+func (p *Provider) currentFaults() Faults {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.faults
+}
+
+// sweepLocked drops expired pending logins, codes and tokens. It runs on
+// every request that touches them, so no background goroutine is needed
+// (and none can leak). p.mu must be held.
+func (p *Provider) sweepLocked(now time.Time) {
+	for id, pl := range p.pending {
+		if !now.Before(pl.expires) {
+			delete(p.pending, id)
+		}
+	}
+	for c, ac := range p.codes {
+		if !now.Before(ac.expires) {
+			delete(p.codes, c)
+		}
+	}
+	for t, at := range p.tokens {
+		if !now.Before(at.expires) {
+			delete(p.tokens, t)
+		}
+	}
+}
+
+// ServeHTTP serves the sgID v2 endpoints under /v2 and answers 404 to
+// everything else.
+func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/v2/.well-known/openid-configuration":
+		p.stats.discovery.Add(1)
+		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
+			p.serveDiscovery(w)
+		}
+	case "/v2/.well-known/jwks.json":
+		p.stats.jwks.Add(1)
+		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
+			p.serveJWKS(w, r)
+		}
+	case "/v2/oauth/authorize":
+		p.stats.authorize.Add(1)
+		// HEAD is not served: a new authorize request has side effects
+		// (it issues a code or a pending login).
+		switch r.Method {
+		case http.MethodGet:
+			p.serveAuthorize(w, r)
+		case http.MethodPost:
+			p.serveLoginDecision(w, r)
+		default:
+			allowMethods(w, r, http.MethodGet, http.MethodPost)
+		}
+	case "/v2/oauth/token":
+		p.stats.token.Add(1)
+		if allowMethods(w, r, http.MethodPost) {
+			p.serveToken(w, r)
+		}
+	case "/v2/oauth/userinfo":
+		p.stats.userinfo.Add(1)
+		if allowMethods(w, r, http.MethodGet) {
+			p.serveUserinfo(w, r)
+		}
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// allowMethods answers 405 and reports false unless r uses one of methods.
+func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+	if slices.Contains(methods, r.Method) {
+		return true
+	}
+	w.Header().Set("Allow", strings.Join(methods, ", "))
+	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	return false
+}
+
+func (p *Provider) serveDiscovery(w http.ResponseWriter) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"issuer":                                p.issuer,
+		"authorization_endpoint":                p.issuer + "/oauth/authorize",
+		"token_endpoint":                        p.issuer + "/oauth/token",
+		"userinfo_endpoint":                     p.issuer + "/oauth/userinfo",
+		"jwks_uri":                              p.issuer + "/.well-known/jwks.json",
+		"response_types_supported":              []string{"code"},
+		"grant_types_supported":                 []string{"authorization_code"},
+		"subject_types_supported":               []string{"pairwise"},
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"code_challenge_methods_supported":      []string{"S256"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_post"},
+		"scopes_supported":                      supportedScopes(p.personas),
+	})
+}
+
+// writeJSON writes v as a JSON answer that no cache may keep, since token
+// and userinfo answers carry secrets.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "sgidtest: encoding JSON: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// writeFaultStatus answers an injected HTTP error with a small plain-text
+// body, which is what a proxy in front of a failing provider tends to send.
+func writeFaultStatus(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintf(w, "sgidtest: injected fault, status %d\n", status)
+}
+
+// writeMalformedJSON answers 200 with a JSON document cut off in the middle,
+// as a truncated response would look.
+func writeMalformedJSON(w http.ResponseWriter, prefix string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(prefix))
+}
+
+// sleepCtx waits for d or until ctx ends, whichever is first, and reports
+// whether the full delay elapsed. A stopped timer instead of time.After
+// keeps nothing alive once the request is gone.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
