@@ -1,0 +1,503 @@
+package caddysgid
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+
+	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
+)
+
+// The root package's caddytest servers use these ports; other packages that
+// start Caddy use others, since `go test ./...` runs packages in parallel.
+const (
+	testOrigin    = "http://localhost:9080"
+	testAdminPort = 2999
+)
+
+// env is one Caddy with the sgid handler in front of a fake sgID.
+type env struct {
+	t        *testing.T
+	provider *sgidtest.Server
+	tester   *caddytest.Tester
+	keyFile  string
+	logFile  string
+	extra    string // more sgid subdirectives
+	routes   string // more site routes
+}
+
+func newEnv(t *testing.T, opts sgidtest.Options, extra string) *env {
+	t.Helper()
+	p := sgidtest.NewServer(opts)
+	t.Cleanup(p.Close)
+	dir := t.TempDir()
+	e := &env{t: t, provider: p, keyFile: filepath.Join(dir, "key.pem"), logFile: filepath.Join(dir, "access.log"), extra: extra}
+	if err := os.WriteFile(e.keyFile, []byte(p.ClientPrivateKeyPEM()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.tester = caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: testAdminPort})
+	e.load("")
+	return e
+}
+
+// load (re)loads the config; marker changes a response body so that a
+// reload with otherwise equal sgid config is a real reload.
+func (e *env) load(marker string) {
+	e.t.Helper()
+	cfg := fmt.Sprintf(`{
+	admin localhost:%d
+	http_port 9080
+	https_port 9443
+	grace_period 1ns
+	skip_install_trust
+}
+%s {
+	log {
+		output file %s
+		format filter {
+			request>uri query {
+				replace code REDACTED
+				replace state REDACTED
+			}
+		}
+	}
+	sgid {
+		client_id     %s
+		client_secret %s
+		private_key   {file.%s}
+		host          %s
+		scopes        openid myinfo.name myinfo.email
+		app_param     icecream iceCream
+		%s
+	}
+	%s
+	respond /logged-in "logged in as {http.auth.user.id}%s" 200
+	respond /error "error {query.reason}" 200
+	respond "next: {path} user={http.auth.user.id} name={http.auth.user.myinfo.name}" 200
+}`, testAdminPort, testOrigin, e.logFile, e.provider.ClientID(), e.provider.ClientSecret(), e.keyFile, e.provider.URL, e.extra, e.routes, marker)
+	e.tester.InitServer(cfg, "caddyfile")
+}
+
+// browser is a client with its own cookie jar that does not follow
+// redirects, so each hop can be checked.
+type browser struct {
+	t  *testing.T
+	c  *http.Client
+	jr *cookiejar.Jar
+}
+
+func newBrowser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, jr: jar, c: &http.Client{
+		Jar:           jar,
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+func (b *browser) get(u string, header ...string) (*http.Response, string) {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return b.do(req)
+}
+
+func (b *browser) do(req *http.Request) (*http.Response, string) {
+	b.t.Helper()
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+// startLogin calls auth-url and returns the authorization URL.
+func (b *browser) startLogin(query string) string {
+	b.t.Helper()
+	resp, body := b.get(testOrigin + "/api/auth-url?" + query)
+	if resp.StatusCode != http.StatusOK {
+		b.t.Fatalf("auth-url: %d %s", resp.StatusCode, body)
+	}
+	var out struct{ URL string }
+	if err := json.Unmarshal([]byte(body), &out); err != nil || out.URL == "" {
+		b.t.Fatalf("auth-url body %q", body)
+	}
+	return out.URL
+}
+
+// atProvider follows the authorization URL at the fake sgID and returns
+// the callback URL it redirects to.
+func (b *browser) atProvider(authURL string) string {
+	b.t.Helper()
+	resp, _ := b.get(authURL)
+	if resp.StatusCode != http.StatusFound {
+		b.t.Fatalf("authorize answered %d", resp.StatusCode)
+	}
+	return resp.Header.Get("Location")
+}
+
+// callback visits the callback URL and returns where it redirects.
+func (b *browser) callback(u string) string {
+	b.t.Helper()
+	resp, body := b.get(u)
+	if resp.StatusCode != http.StatusFound {
+		b.t.Fatalf("callback answered %d %s, want 302", resp.StatusCode, body)
+	}
+	return resp.Header.Get("Location")
+}
+
+func (b *browser) login(query string) string {
+	b.t.Helper()
+	return b.callback(b.atProvider(b.startLogin(query)))
+}
+
+func (b *browser) cookie(name string) *http.Cookie {
+	u, _ := url.Parse(testOrigin)
+	for _, c := range b.jr.Cookies(u) {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func (b *browser) userinfo() (int, map[string]any, string) {
+	b.t.Helper()
+	resp, body := b.get(testOrigin + "/api/userinfo")
+	var out map[string]any
+	_ = json.Unmarshal([]byte(body), &out)
+	return resp.StatusCode, out, body
+}
+
+func TestDemoContract(t *testing.T) {
+	e := newEnv(t, sgidtest.Options{}, "")
+	persona := e.provider.Personas()[0]
+	b := newBrowser(t)
+
+	// Not logged in: 401 whose body is not a JSON object.
+	status, obj, body := b.userinfo()
+	if status != http.StatusUnauthorized || obj != nil || strings.HasPrefix(strings.TrimSpace(body), "{") {
+		t.Fatalf("userinfo without session: %d %q", status, body)
+	}
+	// Logout without a session: 200 {}.
+	resp, body := b.get(testOrigin + "/api/logout")
+	if resp.StatusCode != http.StatusOK || body != "{}" {
+		t.Fatalf("logout without session: %d %q", resp.StatusCode, body)
+	}
+
+	authURL := b.startLogin("icecream=Chocolate")
+	u, _ := url.Parse(authURL)
+	if !strings.HasPrefix(authURL, e.provider.URL+"/v2/oauth/authorize?") {
+		t.Fatalf("auth url %q", authURL)
+	}
+	if got := u.Query().Get("redirect_uri"); got != testOrigin+"/api/redirect" {
+		t.Errorf("redirect_uri = %q, want it derived from the request", got)
+	}
+	if st := u.Query().Get("state"); len(st) < 43 || strings.Contains(st, "Chocolate") {
+		t.Errorf("state %q must be random, not app data", st)
+	}
+	if loc := b.callback(b.atProvider(authURL)); loc != "/logged-in" {
+		t.Fatalf("callback redirected to %q", loc)
+	}
+
+	status, obj, body = b.userinfo()
+	if status != http.StatusOK {
+		t.Fatalf("userinfo: %d %s", status, body)
+	}
+	data, _ := obj["data"].(map[string]any)
+	if obj["sub"] != persona.Sub || data["myinfo.name"] != persona.Data["myinfo.name"] ||
+		data["myinfo.email"] != persona.Data["myinfo.email"] || data["iceCream"] != "Chocolate" || len(obj) != 2 {
+		t.Errorf("userinfo = %s", body)
+	}
+	// Served from the session: no userinfo call to sgID per request.
+	before := e.provider.Stats().Userinfo
+	for i := 0; i < 3; i++ {
+		b.userinfo()
+	}
+	if after := e.provider.Stats().Userinfo; after != before {
+		t.Errorf("userinfo called sgID %d times for 3 requests", after-before)
+	}
+
+	// Requests passed on carry the identity placeholders.
+	_, body = b.get(testOrigin + "/anything")
+	if want := "next: /anything user=" + persona.Sub + " name=" + persona.Data["myinfo.name"]; body != want {
+		t.Errorf("pass-through body %q, want %q", body, want)
+	}
+
+	resp, body = b.get(testOrigin + "/api/logout")
+	if resp.StatusCode != http.StatusOK || body != "{}" {
+		t.Fatalf("logout: %d %q", resp.StatusCode, body)
+	}
+	if c := b.cookie(DefaultCookieName); c != nil {
+		t.Errorf("session cookie still set after logout")
+	}
+	if status, _, _ = b.userinfo(); status != http.StatusUnauthorized {
+		t.Errorf("userinfo after logout: %d", status)
+	}
+}
+
+func TestCookies(t *testing.T) {
+	newEnv(t, sgidtest.Options{}, "")
+	b := newBrowser(t)
+	resp, _ := b.get(testOrigin + "/api/auth-url")
+	checkCookie := func(resp *http.Response, name string) {
+		t.Helper()
+		for _, c := range resp.Cookies() {
+			if c.Name != name {
+				continue
+			}
+			if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Secure {
+				t.Errorf("%s: HttpOnly=%v SameSite=%v Path=%q Secure=%v", name, c.HttpOnly, c.SameSite, c.Path, c.Secure)
+			}
+			if !validID(c.Value) {
+				t.Errorf("%s value %q is not a bare random id", name, c.Value)
+			}
+			return
+		}
+		t.Errorf("no %s cookie", name)
+	}
+	checkCookie(resp, DefaultCookieName+"_login")
+	var out struct{ URL string }
+	_, body := b.get(testOrigin + "/api/auth-url")
+	json.Unmarshal([]byte(body), &out)
+	resp, _ = b.get(b.atProvider(out.URL))
+	checkCookie(resp, DefaultCookieName)
+}
+
+func TestCallbackFailures(t *testing.T) {
+	e := newEnv(t, sgidtest.Options{}, "")
+	reasonOf := func(loc string) string {
+		u, err := url.Parse(loc)
+		if err != nil || u.Path != "/error" {
+			t.Fatalf("redirected to %q, want /error", loc)
+		}
+		return u.Query().Get("reason")
+	}
+	withQuery := func(cb string, set map[string]string) string {
+		u, _ := url.Parse(cb)
+		q := u.Query()
+		for k, v := range set {
+			if v == "" {
+				q.Del(k)
+			} else {
+				q.Set(k, v)
+			}
+		}
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	tests := []struct {
+		name   string
+		faults sgidtest.Faults
+		mangle func(b *browser, cb string) string
+		reason string
+	}{
+		{"no cookie", sgidtest.Faults{}, func(_ *browser, cb string) string { return cb }, "no_session"},
+		{"state mismatch", sgidtest.Faults{}, func(_ *browser, cb string) string { return withQuery(cb, map[string]string{"state": "x"}) }, "state_mismatch"},
+		{"user cancelled", sgidtest.Faults{}, func(_ *browser, cb string) string {
+			return withQuery(cb, map[string]string{"code": "", "error": "access_denied"})
+		}, "access_denied"},
+		{"missing code", sgidtest.Faults{}, func(_ *browser, cb string) string { return withQuery(cb, map[string]string{"code": ""}) }, "missing_code"},
+		{"provider 500", sgidtest.Faults{TokenStatus: 500}, nil, "provider_error"},
+		{"malformed token JSON", sgidtest.Faults{MalformedTokenJSON: true}, nil, "provider_error"},
+		{"bad ID token", sgidtest.Faults{WrongIssuer: true}, nil, "invalid_token"},
+		{"bad signature", sgidtest.Faults{WrongSignature: true}, nil, "invalid_token"},
+		{"undecryptable field", sgidtest.Faults{UndecryptableField: true}, nil, "userinfo_failed"},
+		{"userinfo sub mismatch", sgidtest.Faults{UserinfoSubMismatch: true}, nil, "userinfo_failed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e.provider.SetFaults(tc.faults)
+			defer e.provider.SetFaults(sgidtest.Faults{})
+			b := newBrowser(t)
+			cb := b.atProvider(b.startLogin(""))
+			target := cb
+			if tc.mangle != nil {
+				if tc.name == "no cookie" {
+					b = newBrowser(t) // another browser: no login cookie
+				}
+				target = tc.mangle(b, cb)
+			}
+			if got := reasonOf(b.callback(target)); got != tc.reason {
+				t.Errorf("reason = %q, want %q", got, tc.reason)
+			}
+			if status, _, _ := b.userinfo(); status != http.StatusUnauthorized {
+				t.Errorf("userinfo after a failed login: %d", status)
+			}
+		})
+	}
+
+	t.Run("expired login", func(t *testing.T) {
+		b := newBrowser(t)
+		cb := b.atProvider(b.startLogin(""))
+		now = func() time.Time { return time.Now().Add(DefaultLoginTimeout + time.Second) }
+		defer func() { now = time.Now }()
+		if got := reasonOf(b.callback(cb)); got != "login_expired" {
+			t.Errorf("reason = %q", got)
+		}
+	})
+	t.Run("odd query strings", func(t *testing.T) {
+		b := newBrowser(t)
+		b.startLogin("")
+		for _, q := range []string{"", "?state=%zz", "?code=a&code=b&state=", "?" + strings.Repeat("x", 4000)} {
+			resp, _ := b.get(testOrigin + "/api/redirect" + q)
+			if resp.StatusCode >= 500 {
+				t.Errorf("callback%s answered %d", q, resp.StatusCode)
+			}
+		}
+	})
+	t.Run("malformed cookies", func(t *testing.T) {
+		b := newBrowser(t)
+		for _, v := range []string{"x", strings.Repeat("a", 4000), "%00", "a.b.c"} {
+			req, _ := http.NewRequest(http.MethodGet, testOrigin+"/api/userinfo", nil)
+			req.Header.Set("Cookie", DefaultCookieName+"="+v+"; "+DefaultCookieName+"_login="+v)
+			if resp, _ := b.do(req); resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("cookie %.10q: userinfo %d", v, resp.StatusCode)
+			}
+			req, _ = http.NewRequest(http.MethodGet, testOrigin+"/api/redirect?code=a&state=b", nil)
+			req.Header.Set("Cookie", DefaultCookieName+"_login="+v)
+			if resp, _ := b.do(req); resp.StatusCode != http.StatusFound {
+				t.Errorf("cookie %.10q: callback %d", v, resp.StatusCode)
+			}
+		}
+	})
+}
+
+func TestTwoTabsReplayAndFixation(t *testing.T) {
+	e := newEnv(t, sgidtest.Options{}, "")
+	b := newBrowser(t)
+
+	// An attacker-chosen session cookie planted before the login...
+	u, _ := url.Parse(testOrigin)
+	planted := newID()
+	b.jr.SetCookies(u, []*http.Cookie{{Name: DefaultCookieName, Value: planted, Path: "/"}})
+
+	// ...two tabs start logins, and finish in the other order.
+	cb1 := b.atProvider(b.startLogin("icecream=Vanilla"))
+	cb2 := b.atProvider(b.startLogin("icecream=Strawberry"))
+	if loc := b.callback(cb2); loc != "/logged-in" {
+		t.Fatalf("tab 2: %q", loc)
+	}
+	if _, obj, _ := b.userinfo(); obj["data"].(map[string]any)["iceCream"] != "Strawberry" {
+		t.Errorf("tab 2 data: %v", obj)
+	}
+	if c := b.cookie(DefaultCookieName); c == nil || c.Value == planted {
+		t.Errorf("session id after login = planted id: session fixation")
+	}
+	if loc := b.callback(cb1); loc != "/logged-in" {
+		t.Fatalf("tab 1: %q", loc)
+	}
+	if _, obj, _ := b.userinfo(); obj["data"].(map[string]any)["iceCream"] != "Vanilla" {
+		t.Errorf("tab 1 data: %v", obj)
+	}
+
+	// A replayed callback (same code and state) is refused.
+	if loc := b.callback(cb1); loc != "/error?reason=login_expired" {
+		t.Errorf("replay redirected to %q", loc)
+	}
+	// The fake provider counted one token call per login, none for the replay.
+	if n := e.provider.Stats().Token; n != 2 {
+		t.Errorf("token endpoint called %d times, want 2", n)
+	}
+}
+
+func TestReturnTo(t *testing.T) {
+	newEnv(t, sgidtest.Options{}, "")
+	b := newBrowser(t)
+	if loc := b.login("return_to=" + url.QueryEscape("/app/orders?id=7")); loc != "/app/orders?id=7" {
+		t.Errorf("return_to: redirected to %q", loc)
+	}
+	for _, bad := range []string{"//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", "evil", "/a\x00b"} {
+		resp, _ := b.get(testOrigin + "/api/auth-url?return_to=" + url.QueryEscape(bad))
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("return_to %q: %d, want 400", bad, resp.StatusCode)
+		}
+	}
+}
+
+func TestReloadKeepsSessions(t *testing.T) {
+	e := newEnv(t, sgidtest.Options{}, "")
+	b := newBrowser(t)
+	b.login("")
+	pendingCB := b.atProvider(b.startLogin("icecream=Vanilla"))
+	e.load(" (reloaded)")
+	_, body := b.get(testOrigin + "/logged-in")
+	if !strings.HasSuffix(body, "(reloaded)") {
+		t.Fatalf("config was not reloaded: %q", body)
+	}
+	if status, _, _ := b.userinfo(); status != http.StatusOK {
+		t.Errorf("session lost on reload: %d", status)
+	}
+	if loc := b.callback(pendingCB); loc != "/logged-in" {
+		t.Errorf("pending login lost on reload: %q", loc)
+	}
+}
+
+func TestAccessLogRecordsUserIDAndNoSecrets(t *testing.T) {
+	e := newEnv(t, sgidtest.Options{}, "")
+	persona := e.provider.Personas()[0]
+	b := newBrowser(t)
+	cb := b.atProvider(b.startLogin("icecream=Vanilla"))
+	b.callback(cb)
+	b.get(testOrigin + "/somewhere")
+	var logText string
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		raw, _ := os.ReadFile(e.logFile)
+		logText = string(raw)
+		if strings.Contains(logText, `"uri":"/somewhere"`) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	found := false
+	for _, line := range strings.Split(logText, "\n") {
+		if strings.Contains(line, `"uri":"/somewhere"`) {
+			found = strings.Contains(line, `"user_id":"`+persona.Sub+`"`)
+		}
+	}
+	if !found {
+		t.Errorf("access log has no user_id for /somewhere:\n%s", logText)
+	}
+	// Caddy logs request URIs; the log filter (as in Caddyfile.example)
+	// keeps the callback's code and state out. Cookies are never logged.
+	code := url.QueryEscape(mustQuery(t, cb, "code"))
+	for name, secret := range map[string]string{
+		"client secret": e.provider.ClientSecret(),
+		"session id":    b.cookie(DefaultCookieName).Value,
+		"code":          code,
+		"name":          persona.Data["myinfo.name"],
+	} {
+		if strings.Contains(logText, secret) {
+			t.Errorf("access log contains the %s", name)
+		}
+	}
+	if !strings.Contains(logText, "code=REDACTED") {
+		t.Errorf("the callback is not in the log with its code redacted:\n%s", logText)
+	}
+}
+
+func mustQuery(t *testing.T, raw, key string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query().Get(key)
+}
