@@ -44,6 +44,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    session_lifetime <duration>
 //	    max_pending_logins <n>
 //	    max_sessions     <n>
+//	    mock
 //	}
 func (s *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
@@ -115,6 +116,11 @@ func (s *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			} else {
 				s.MaxSessions = n
 			}
+		case "mock":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			s.Mock = true
 		default:
 			return d.Errf("unknown sgid subdirective %q", sub)
 		}

@@ -55,6 +55,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	case h.LogoutPath:
 		return h.serveLogout(w, r, sessKey)
 	}
+	if h.mock != nil && strings.HasPrefix(r.URL.Path, mockPrefix+"/") {
+		return h.serveMock(w, r)
+	}
 	return next.ServeHTTP(w, r)
 }
 
@@ -119,6 +122,9 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	})
 	if err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	if h.mock != nil {
+		authURL = mockBrowserURL(authURL)
 	}
 
 	// One login cookie per browser holds the id of its login slot; each tab's

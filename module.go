@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-sgid/caddy-sgid/sgid"
+	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
 func init() {
@@ -118,7 +120,15 @@ type Handler struct {
 	// dropped. Default 100000.
 	MaxSessions int `json:"max_sessions,omitempty"`
 
+	// Mock replaces sgID with a built-in mock provider for development:
+	// no credentials, a same-origin login page (under /sgid-mock/) where you
+	// pick a made-up persona, and the real protocol otherwise. It cannot be
+	// combined with client_id, client_secret, private_key or host, and it
+	// logs a warning at start-up. Never use it in production.
+	Mock bool `json:"mock,omitempty"`
+
 	client  *sgid.Client
+	mock    *sgidtest.Provider
 	store   Store
 	poolKey string
 	logger  *zap.Logger
@@ -145,6 +155,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.RedirectURI = strings.TrimSpace(repl.ReplaceAll(h.RedirectURI, ""))
 	h.applyDefaults()
 
+	var httpClient *http.Client
+	if h.Mock {
+		if err := h.provisionMock(); err != nil {
+			return err
+		}
+		httpClient = h.mockHTTPClient()
+	}
 	client, err := sgid.New(sgid.Config{
 		ClientID:     h.ClientID,
 		ClientSecret: h.ClientSecret,
@@ -152,6 +169,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Host:         h.Host,
 		RedirectURI:  h.RedirectURI,
 		Scopes:       h.Scopes,
+		HTTPClient:   httpClient,
 	})
 	if err != nil {
 		return fieldError(err)
@@ -275,6 +293,11 @@ func (h *Handler) Validate() error {
 // Cleanup releases this config's reference to the shared session store;
 // the store lives on while a newer config (after a reload) still uses it.
 func (h *Handler) Cleanup() error {
+	if h.mock != nil {
+		if _, err := mockProviders.Delete("sgid-mock"); err != nil {
+			return err
+		}
+	}
 	if h.poolKey != "" {
 		_, err := stores.Delete(h.poolKey)
 		return err

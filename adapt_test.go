@@ -1,0 +1,143 @@
+package caddysgid
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+var update = flag.Bool("update", false, "rewrite the adapt golden files")
+
+// TestAdaptGolden adapts each testdata/adapt/*.caddyfile (and
+// Caddyfile.example) to JSON and compares with the .json beside it. Run
+// `go test -run TestAdaptGolden -update` after an intended change.
+func TestAdaptGolden(t *testing.T) {
+	inputs, _ := filepath.Glob("testdata/adapt/*.caddyfile")
+	inputs = append(inputs, "Caddyfile.example")
+	for _, in := range inputs {
+		t.Run(filepath.Base(in), func(t *testing.T) {
+			src, err := os.ReadFile(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			adapter := caddyconfig.GetAdapter("caddyfile")
+			out, warnings, err := adapter.Adapt(src, map[string]any{"filename": in})
+			if err != nil {
+				t.Fatalf("adapt: %v", err)
+			}
+			if len(warnings) > 0 {
+				t.Errorf("warnings: %v", warnings)
+			}
+			var pretty bytes.Buffer
+			if err := json.Indent(&pretty, out, "", "\t"); err != nil {
+				t.Fatal(err)
+			}
+			pretty.WriteByte('\n')
+			golden := strings.TrimSuffix(in, ".caddyfile") + ".json"
+			if in == "Caddyfile.example" {
+				golden = "testdata/adapt/Caddyfile.example.json"
+			}
+			if *update {
+				if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if !bytes.Equal(pretty.Bytes(), want) {
+				t.Errorf("adapted JSON differs from %s:\n%s", golden, pretty.String())
+			}
+		})
+	}
+}
+
+// TestExampleValidates provisions Caddyfile.example's sgid handler as
+// `caddy validate` would, with no network.
+func TestExampleValidates(t *testing.T) {
+	src, _ := os.ReadFile("Caddyfile.example")
+	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg caddy.Config
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := caddy.Validate(&cfg); err != nil {
+		t.Fatalf("caddy validate: %v", err)
+	}
+}
+
+// TestProvisionErrorsNameTheField checks that a bad config fails with a
+// message an operator can act on.
+func TestProvisionErrorsNameTheField(t *testing.T) {
+	_, keyPEM := testKey(t)
+	good := func() map[string]any {
+		return map[string]any{"client_id": "id", "client_secret": "secret", "private_key": keyPEM}
+	}
+	tests := []struct {
+		name   string
+		mutate func(map[string]any)
+		want   string
+	}{
+		{"empty client_id from an unset env var", func(m map[string]any) { m["client_id"] = "{env.SGID_TEST_UNSET_VAR}" }, "client_id"},
+		{"no secret", func(m map[string]any) { delete(m, "client_secret") }, "client_secret"},
+		{"bad key", func(m map[string]any) { m["private_key"] = "not a key" }, "private_key"},
+		{"bad host", func(m map[string]any) { m["host"] = "api.id.gov.sg" }, "host"},
+		{"scopes without openid", func(m map[string]any) { m["scopes"] = []string{"myinfo.name"} }, "scopes"},
+		{"redirect_uri off the callback", func(m map[string]any) { m["redirect_uri"] = "https://a.example/other" }, "redirect_uri"},
+		{"relative path", func(m map[string]any) { m["userinfo_path"] = "api/me" }, "userinfo_path"},
+		{"duplicate paths", func(m map[string]any) { m["logout_path"] = "/api/userinfo" }, "is also"},
+		{"open redirect in error_path", func(m map[string]any) { m["error_path"] = "//evil.example" }, "error_path"},
+		{"bad cookie name", func(m map[string]any) { m["cookie_name"] = "a b" }, "cookie_name"},
+		{"tiny login timeout", func(m map[string]any) { m["login_timeout"] = "1s" }, "login_timeout"},
+		{"return_to as app param", func(m map[string]any) { m["app_params"] = map[string]string{"return_to": "x"} }, "app_params"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := good()
+			tc.mutate(m)
+			raw, _ := json.Marshal(m)
+			var h Handler
+			if err := json.Unmarshal(raw, &h); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := caddy.NewContext(caddy.Context{Context: t.Context()})
+			defer cancel()
+			err := h.Provision(ctx)
+			if err == nil {
+				err = h.Validate()
+				h.Cleanup()
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to name %q", err, tc.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "secret\"") {
+				t.Errorf("error repeats a secret: %v", err)
+			}
+		})
+	}
+	// The good config passes.
+	raw, _ := json.Marshal(good())
+	var h Handler
+	json.Unmarshal(raw, &h)
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: t.Context()})
+	defer cancel()
+	if err := h.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer h.Cleanup()
+	if err := h.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,100 @@
+package caddysgid
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
+)
+
+// Mock mode: like `tls internal` for TLS, one line in the sgid block gives a
+// working login without registered credentials. The provider is sgidtest's,
+// run inside Caddy: its login page is served same-origin under mockPrefix,
+// and the handler's back-channel calls (token, userinfo, JWKS) reach it
+// in-process through mockTransport. Everything else is the real protocol
+// path: authorize URL with PKCE and nonce, single-use code, RS256 ID-token
+// checks, encrypted userinfo.
+const (
+	// mockPrefix is where the browser sees the mock provider.
+	mockPrefix = "/sgid-mock"
+	// mockHost is the mock's issuer origin. The .invalid TLD never resolves
+	// (RFC 2606), so nothing can leave the process.
+	mockHost = "https://mock.sgid.invalid"
+	// mock credentials; the mock accepts only these.
+	mockClientID     = "sgid-mock-client"
+	mockClientSecret = "sgid-mock-secret"
+)
+
+// mockProviders keeps the mock's keys, codes and personas across config
+// reloads, so a reload does not break logins in progress or the sessions
+// the store keeps.
+var mockProviders = caddy.NewUsagePool()
+
+type pooledProvider struct{ *sgidtest.Provider }
+
+func (pooledProvider) Destruct() error { return nil }
+
+// provisionMock sets up the built-in mock provider, or fails when mock is
+// combined with settings that belong to real sgID.
+func (h *Handler) provisionMock() error {
+	for field, v := range map[string]string{
+		"client_id": h.ClientID, "client_secret": h.ClientSecret, "private_key": h.PrivateKey, "host": h.Host,
+	} {
+		if v != "" {
+			return fmt.Errorf("sgid: mock: cannot be combined with %s; the mock is for development and needs no credentials (remove %s, or remove mock to use real sgID)", field, field)
+		}
+	}
+	v, _, err := mockProviders.LoadOrNew("sgid-mock", func() (caddy.Destructor, error) {
+		p, err := sgidtest.NewProvider(mockHost+"/v2", sgidtest.Options{
+			ClientID:     mockClientID,
+			ClientSecret: mockClientSecret,
+			LoginPage:    true,
+		})
+		return pooledProvider{p}, err
+	})
+	if err != nil {
+		return fmt.Errorf("sgid: mock: %v", err)
+	}
+	h.mock = v.(pooledProvider).Provider
+	h.ClientID = mockClientID
+	h.ClientSecret = mockClientSecret
+	h.PrivateKey = h.mock.ClientPrivateKeyPEM()
+	h.Host = mockHost
+	h.logger.Warn("sgID MOCK is on: logins are fake and anyone can log in as any persona; never use `mock` in production",
+		zap.String("login_page", mockPrefix+"/v2/oauth/authorize"))
+	return nil
+}
+
+// mockHTTPClient sends the handler's back-channel requests straight to the
+// in-process mock.
+func (h *Handler) mockHTTPClient() *http.Client {
+	return &http.Client{Transport: mockTransport{h.mock}}
+}
+
+type mockTransport struct{ h http.Handler }
+
+func (t mockTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+// mockBrowserURL turns the mock's authorization URL into a same-origin
+// relative URL the browser can open.
+func mockBrowserURL(authURL string) string {
+	return mockPrefix + strings.TrimPrefix(authURL, mockHost)
+}
+
+// serveMock serves the mock provider's pages under mockPrefix.
+func (h *Handler) serveMock(w http.ResponseWriter, r *http.Request) error {
+	http.StripPrefix(mockPrefix, h.mock).ServeHTTP(w, r)
+	return nil
+}

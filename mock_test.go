@@ -1,0 +1,83 @@
+package caddysgid
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddytest"
+
+	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
+)
+
+var pendingRE = regexp.MustCompile(`name="pending" value="([^"]+)"`)
+
+// TestMockLogin walks the mock's login page as a person would: the whole
+// real protocol runs behind it.
+func TestMockLogin(t *testing.T) {
+	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: testAdminPort})
+	tester.InitServer(`{
+	admin localhost:2999
+	http_port 9080
+	https_port 9443
+	grace_period 1ns
+	skip_install_trust
+}
+http://localhost:9080 {
+	sgid {
+		mock
+		scopes openid myinfo.name myinfo.vehicles
+		app_param icecream iceCream
+	}
+	respond "next"
+}`, "caddyfile")
+	persona := sgidtest.DefaultPersonas()[0]
+	b := newBrowser(t)
+	authURL := b.startLogin("icecream=Strawberry")
+	if !strings.HasPrefix(authURL, "/sgid-mock/v2/oauth/authorize?") {
+		t.Fatalf("mock auth url %q is not a same-origin path", authURL)
+	}
+	resp, page := b.get(testOrigin + authURL)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "Mock sgID") || !strings.Contains(page, "development only") {
+		t.Fatalf("mock login page %d lacks its banner:\n%.400s", resp.StatusCode, page)
+	}
+	m := pendingRE.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no pending id on the login page")
+	}
+	form := url.Values{"pending": {m[1]}, "sub": {persona.Sub}}
+	req, _ := http.NewRequest(http.MethodPost, testOrigin+"/sgid-mock/v2/oauth/authorize", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, _ = b.do(req)
+	if loc := b.callback(resp.Header.Get("Location")); loc != "/logged-in" {
+		t.Fatalf("callback redirected to %q", loc)
+	}
+	_, obj, body := b.userinfo()
+	data, _ := obj["data"].(map[string]any)
+	if obj["sub"] != persona.Sub || data["myinfo.name"] != persona.Data["myinfo.name"] || data["myinfo.vehicles"] != persona.Data["myinfo.vehicles"] || data["iceCream"] != "Strawberry" {
+		t.Errorf("userinfo = %s", body)
+	}
+	if !strings.HasPrefix(persona.Sub, "sgidtest:") {
+		t.Errorf("mock sub %q could collide with real sgID subs", persona.Sub)
+	}
+}
+
+func TestMockRefusesRealSettings(t *testing.T) {
+	for _, field := range []string{"client_id", "client_secret", "private_key", "host"} {
+		h := Handler{Mock: true}
+		raw, _ := json.Marshal(map[string]any{"mock": true, field: "x"})
+		if err := json.Unmarshal(raw, &h); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: t.Context()})
+		err := h.Provision(ctx)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "mock: cannot be combined with "+field) {
+			t.Errorf("mock + %s: err = %v", field, err)
+		}
+	}
+}
