@@ -91,12 +91,12 @@ func (e *env) load(marker string) {
 // browser is a client with its own cookie jar that does not follow
 // redirects, so each hop can be checked.
 type browser struct {
-	t  *testing.T
+	t  testing.TB
 	c  *http.Client
 	jr *cookiejar.Jar
 }
 
-func newBrowser(t *testing.T) *browser {
+func newBrowser(t testing.TB) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, jr: jar, c: &http.Client{
 		Jar:           jar,

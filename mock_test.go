@@ -41,19 +41,7 @@ http://localhost:9080 {
 	if !strings.HasPrefix(authURL, "/sgid-mock/v2/oauth/authorize?") {
 		t.Fatalf("mock auth url %q is not a same-origin path", authURL)
 	}
-	resp, page := b.get(testOrigin + authURL)
-	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "Mock sgID") || !strings.Contains(page, "development only") {
-		t.Fatalf("mock login page %d lacks its banner:\n%.400s", resp.StatusCode, page)
-	}
-	m := pendingRE.FindStringSubmatch(page)
-	if m == nil {
-		t.Fatal("no pending id on the login page")
-	}
-	form := url.Values{"pending": {m[1]}, "sub": {persona.Sub}}
-	req, _ := http.NewRequest(http.MethodPost, testOrigin+"/sgid-mock/v2/oauth/authorize", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, _ = b.do(req)
-	if loc := b.callback(resp.Header.Get("Location")); loc != "/logged-in" {
+	if loc := b.mockApprove(authURL, persona.Sub); loc != "/logged-in" {
 		t.Fatalf("callback redirected to %q", loc)
 	}
 	_, obj, body := b.userinfo()
@@ -80,4 +68,35 @@ func TestMockRefusesRealSettings(t *testing.T) {
 			t.Errorf("mock + %s: err = %v", field, err)
 		}
 	}
+}
+
+// mockApprove opens the mock's login page at authURL, checks its banner,
+// picks the persona and follows the callback; it returns where the
+// callback redirected.
+func (b *browser) mockApprove(authURL, sub string) string {
+	b.t.Helper()
+	resp, page := b.get(testOrigin + authURL)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "Mock sgID") || !strings.Contains(page, "development only") {
+		b.t.Fatalf("mock login page %d lacks its banner:\n%.400s", resp.StatusCode, page)
+	}
+	m := pendingRE.FindStringSubmatch(page)
+	if m == nil {
+		b.t.Fatal("no pending id on the login page")
+	}
+	form := url.Values{"pending": {m[1]}, "sub": {sub}}
+	req, _ := http.NewRequest(http.MethodPost, testOrigin+mockPrefix+"/v2/oauth/authorize", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, _ = b.do(req)
+	return b.callback(resp.Header.Get("Location"))
+}
+
+// mockLoginCookie logs in through the mock and returns the session cookie.
+func mockLoginCookie(tb testing.TB) *http.Cookie {
+	b := newBrowser(tb)
+	b.mockApprove(b.startLogin("icecream=Vanilla"), sgidtest.DefaultPersonas()[0].Sub)
+	c := b.cookie(DefaultCookieName)
+	if c == nil {
+		tb.Fatal("no session cookie after the mock login")
+	}
+	return c
 }

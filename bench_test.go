@@ -1,0 +1,167 @@
+package caddysgid
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddytest"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
+)
+
+// benchHandler is a handler with defaults and an in-memory store holding
+// one session for a typical user, and the cookie naming it.
+func benchHandler(b *testing.B) (*Handler, *http.Cookie) {
+	h := &Handler{logger: zap.NewNop()}
+	h.applyDefaults()
+	h.store = newMemoryStore(h.MaxPendingLogins, h.MaxSessions)
+	id := newID()
+	persona := sgidtest.DefaultPersonas()[0]
+	data := map[string]string{"myinfo.name": persona.Data["myinfo.name"], "myinfo.email": persona.Data["myinfo.email"], "iceCream": "Vanilla"}
+	if err := h.store.PutSession(context.Background(), hashID(id), Session{Sub: persona.Sub, Data: data, Expires: time.Now().Add(time.Hour)}); err != nil {
+		b.Fatal(err)
+	}
+	return h, &http.Cookie{Name: h.CookieName, Value: id}
+}
+
+// serve runs one request through the handler as Caddy would, with a
+// replacer in the context.
+func serve(b *testing.B, h *Handler, req *http.Request, next caddyhttp.Handler) int {
+	repl := caddy.NewReplacer()
+	req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, repl))
+	w := httptest.NewRecorder()
+	if err := h.ServeHTTP(w, req, next); err != nil {
+		b.Fatal(err)
+	}
+	return w.Code
+}
+
+var okNext = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+})
+
+// BenchmarkUserinfoFromSession: /api/userinfo answered from the session.
+func BenchmarkUserinfoFromSession(b *testing.B) {
+	h, cookie := benchHandler(b)
+	req := httptest.NewRequest(http.MethodGet, "/api/userinfo", nil)
+	req.AddCookie(cookie)
+	b.ReportAllocs()
+	for b.Loop() {
+		if serve(b, h, req, okNext) != http.StatusOK {
+			b.Fatal("not 200")
+		}
+	}
+}
+
+// BenchmarkPassThrough: a request for another path, without and with a
+// logged-in cookie (the latter sets the identity placeholders).
+func BenchmarkPassThrough(b *testing.B) {
+	h, cookie := benchHandler(b)
+	for _, loggedIn := range []bool{false, true} {
+		b.Run(fmt.Sprintf("logged_in=%v", loggedIn), func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, "/app/page", nil)
+			if loggedIn {
+				req.AddCookie(cookie)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if serve(b, h, req, okNext) != http.StatusNoContent {
+					b.Fatal("not passed on")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkStoreMemory reports the heap bytes one pending login and one
+// session (without user data) cost at 100,000 of each.
+func BenchmarkStoreMemory(b *testing.B) {
+	const n = 100_000
+	measure := func(fill func(*memoryStore)) float64 {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		st := newMemoryStore(n, n)
+		fill(st)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(st)
+		return float64(after.HeapAlloc-before.HeapAlloc) / n
+	}
+	for b.Loop() {
+		exp := time.Now().Add(time.Hour)
+		perPending := measure(func(st *memoryStore) {
+			for i := 0; i < n; i++ {
+				st.AddPending(context.Background(), hashID(newID()), PendingLogin{
+					State: newID(), CodeVerifier: newID(), Nonce: newID(),
+					RedirectURI: "https://app.example.gov.sg/api/redirect",
+					AppValues:   map[string]string{"iceCream": "Chocolate"},
+					Expires:     exp,
+				}, loginsPerBrowser)
+			}
+		})
+		perSession := measure(func(st *memoryStore) {
+			for i := 0; i < n; i++ {
+				st.PutSession(context.Background(), hashID(newID()), Session{Sub: "sgidtest:0000000000000000000000000000", Expires: exp})
+			}
+		})
+		b.ReportMetric(perPending, "B/pending")
+		b.ReportMetric(perSession, "B/session")
+	}
+}
+
+// BenchmarkCaddyUserinfoVsRespond drives a running Caddy over loopback:
+// /api/userinfo from a session against a `respond` route answering the same
+// JSON, in one run. Compare the two ns/op (or their inverse, req/s).
+func BenchmarkCaddyUserinfoVsRespond(b *testing.B) {
+	tester := caddytest.NewTester(b).WithDefaultOverrides(caddytest.Config{AdminPort: testAdminPort})
+	tester.InitServer(`{
+	admin localhost:2999
+	http_port 9080
+	https_port 9443
+	grace_period 1ns
+	skip_install_trust
+}
+http://localhost:9080 {
+	sgid {
+		mock
+		app_param icecream iceCream
+	}
+	respond /baseline `+"`"+`{"sub":"sgidtest:tan-wei-ming","data":{"iceCream":"Vanilla","myinfo.name":"TAN WEI MING (陈伟明)"}}`+"`"+` 200
+}`, "caddyfile")
+	// Log in once through the mock's page.
+	cookie := mockLoginCookie(b)
+	for _, path := range []string{"/baseline", "/api/userinfo"} {
+		b.Run(path, func(b *testing.B) {
+			b.SetParallelism(4)
+			b.RunParallel(func(pb *testing.PB) {
+				client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+				for pb.Next() {
+					req, _ := http.NewRequest(http.MethodGet, testOrigin+path, nil)
+					req.AddCookie(cookie)
+					resp, err := client.Do(req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						b.Errorf("%s: %d", path, resp.StatusCode)
+						return
+					}
+				}
+			})
+		})
+	}
+}
