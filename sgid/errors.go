@@ -66,11 +66,14 @@ const (
 	RuleKeys      IDTokenRule = "jwks"      // the provider's JWKS could not be fetched
 	RuleSignature IDTokenRule = "signature" // no JWKS key (by kid) verifies the signature
 	RuleIssuer    IDTokenRule = "iss"       // iss differs from the issuer
-	RuleAudience  IDTokenRule = "aud"       // aud does not hold the client ID
+	RuleAudience  IDTokenRule = "aud"       // aud does not hold the client ID, or azp is wrong
 	RuleExpiry    IDTokenRule = "exp"       // missing, or in the past beyond the leeway
+	RuleNotBefore IDTokenRule = "nbf"       // in the future beyond the leeway
 	RuleIssuedAt  IDTokenRule = "iat"       // missing, or in the future beyond the leeway
 	RuleNonce     IDTokenRule = "nonce"     // differs from the nonce sent, or absent
 	RuleSubject   IDTokenRule = "sub"       // missing or empty
+
+	RuleAccessTokenHash IDTokenRule = "at_hash" // present but not the access token's hash
 )
 
 // IDTokenError reports which rule an ID token broke.

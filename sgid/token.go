@@ -2,6 +2,9 @@ package sgid
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -88,7 +91,7 @@ func (c *Client) Exchange(ctx context.Context, p ExchangeParams) (*Tokens, error
 	if tr.AccessToken == "" || tr.IDToken == "" {
 		return nil, fmt.Errorf("%w: token answer lacks access_token or id_token", ErrProvider)
 	}
-	sub, err := c.VerifyIDToken(ctx, tr.IDToken, p.Nonce)
+	sub, err := c.verifyIDToken(ctx, tr.IDToken, p.Nonce, tr.AccessToken)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +99,12 @@ func (c *Client) Exchange(ctx context.Context, p ExchangeParams) (*Tokens, error
 }
 
 // VerifyIDToken checks an ID token as Exchange does and returns its sub.
+// Without the access token it cannot check at_hash; Exchange does.
 func (c *Client) VerifyIDToken(ctx context.Context, idToken, nonce string) (string, error) {
+	return c.verifyIDToken(ctx, idToken, nonce, "")
+}
+
+func (c *Client) verifyIDToken(ctx context.Context, idToken, nonce, accessToken string) (string, error) {
 	if nonce == "" {
 		return "", invalidInput("nonce is empty")
 	}
@@ -108,15 +116,68 @@ func (c *Client) VerifyIDToken(ctx context.Context, idToken, nonce string) (stri
 	if hdr.Algorithm() != jwa.RS256 {
 		return "", &IDTokenError{Rule: RuleAlgorithm, Reason: fmt.Sprintf("alg is %q; sgID signs with RS256", hdr.Algorithm())}
 	}
+	// RFC 7515 section 4.1.11: extensions named in crit must be understood;
+	// we understand none.
+	if _, ok := hdr.Get(jws.CriticalKey); ok {
+		return "", &IDTokenError{Rule: RuleMalformed, Reason: "header has crit extensions, which this client does not support"}
+	}
 	payload, err := c.verifySignature(ctx, []byte(idToken), hdr.KeyID())
 	if err != nil {
+		return "", err
+	}
+	if err := checkNumericDates(payload); err != nil {
 		return "", err
 	}
 	tok, err := jwt.Parse(payload, jwt.WithVerify(false), jwt.WithValidate(false))
 	if err != nil {
 		return "", &IDTokenError{Rule: RuleMalformed, Reason: "payload is not a JWT claim set", Err: err}
 	}
-	return c.checkClaims(tok, nonce)
+	sub, err := c.checkClaims(tok, nonce)
+	if err != nil {
+		return "", err
+	}
+	if accessToken != "" {
+		if err := checkAtHash(tok, accessToken); err != nil {
+			return "", err
+		}
+	}
+	return sub, nil
+}
+
+// checkNumericDates rejects exp, iat and nbf that are not JSON numbers
+// (RFC 7519 NumericDate): the JWT library would accept numeric strings.
+func checkNumericDates(payload []byte) error {
+	var claims map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return &IDTokenError{Rule: RuleMalformed, Reason: "payload is not a JSON object", Err: err}
+	}
+	for _, name := range []string{"exp", "iat", "nbf"} {
+		raw, ok := claims[name]
+		if !ok {
+			continue
+		}
+		var n json.Number
+		if err := json.Unmarshal(raw, &n); err != nil || len(raw) == 0 || raw[0] == '"' {
+			return &IDTokenError{Rule: RuleMalformed, Reason: name + " is not a number"}
+		}
+	}
+	return nil
+}
+
+// checkAtHash checks at_hash when the token has one (OIDC Core 3.1.3.6:
+// optional in the code flow): base64url of the left half of SHA-256 of
+// the access token.
+func checkAtHash(tok jwt.Token, accessToken string) error {
+	v, ok := tok.Get("at_hash")
+	if !ok {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(accessToken))
+	want := base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+	if got, _ := v.(string); got != want {
+		return &IDTokenError{Rule: RuleAccessTokenHash, Reason: "at_hash does not match the access token"}
+	}
+	return nil
 }
 
 // verifySignature verifies the JWS with the JWKS key named by kid, refetching
@@ -144,7 +205,14 @@ func (c *Client) verifySignature(ctx context.Context, token []byte, kid string) 
 }
 
 func verifyWithSet(token []byte, set jwk.Set, kid string) ([]byte, error) {
-	key, ok := set.LookupKeyID(kid)
+	var key jwk.Key
+	var ok bool
+	if kid != "" {
+		key, ok = set.LookupKeyID(kid)
+	} else if set.Len() == 1 {
+		// OIDC Core 10.1: kid may be left out when the JWKS has one key.
+		key, ok = set.Key(0)
+	}
 	if !ok {
 		return nil, fmt.Errorf("no key with kid %q in the provider's JWKS", kid)
 	}
@@ -166,11 +234,20 @@ func (c *Client) checkClaims(tok jwt.Token, nonce string) (string, error) {
 	if !slices.Contains(tok.Audience(), c.clientID) {
 		return "", &IDTokenError{Rule: RuleAudience, Reason: fmt.Sprintf("aud %q does not name this client; check the client ID", tok.Audience())}
 	}
+	// OIDC Core 3.1.3.7: with several audiences azp must be present, and
+	// when present it must be this client.
+	azp, hasAzp := tok.PrivateClaims()["azp"]
+	if hasAzp && azp != c.clientID || !hasAzp && len(tok.Audience()) > 1 {
+		return "", &IDTokenError{Rule: RuleAudience, Reason: "azp is missing for several audiences, or names another client"}
+	}
 	if tok.Expiration().IsZero() {
 		return "", &IDTokenError{Rule: RuleExpiry, Reason: "exp is missing"}
 	}
 	if now.After(tok.Expiration().Add(clockLeeway)) {
 		return "", &IDTokenError{Rule: RuleExpiry, Reason: "token has expired; check this machine's clock"}
+	}
+	if nbf := tok.NotBefore(); !nbf.IsZero() && nbf.After(now.Add(clockLeeway)) {
+		return "", &IDTokenError{Rule: RuleNotBefore, Reason: "nbf is in the future; check this machine's clock"}
 	}
 	if tok.IssuedAt().IsZero() {
 		return "", &IDTokenError{Rule: RuleIssuedAt, Reason: "iat is missing"}
