@@ -20,7 +20,7 @@ import (
 
 // benchHandler is a handler with defaults and an in-memory store holding
 // one session for a typical user, and the cookie naming it.
-func benchHandler(b *testing.B) (*Handler, *http.Cookie) {
+func benchHandler(b testing.TB) (*Handler, *http.Cookie) {
 	h := &Handler{logger: zap.NewNop()}
 	h.applyDefaults()
 	h.store = newMemoryStore(h.MaxPendingLogins, h.MaxSessions)
@@ -35,14 +35,17 @@ func benchHandler(b *testing.B) (*Handler, *http.Cookie) {
 
 // serve runs one request through the handler as Caddy would, with a
 // replacer in the context.
-func serve(b *testing.B, h *Handler, req *http.Request, next caddyhttp.Handler) int {
-	repl := caddy.NewReplacer()
-	req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, repl))
+func serve(b testing.TB, h *Handler, req *http.Request, next caddyhttp.Handler) int {
+	req = req.WithContext(contextWithReplacer(req))
 	w := httptest.NewRecorder()
 	if err := h.ServeHTTP(w, req, next); err != nil {
 		b.Fatal(err)
 	}
 	return w.Code
+}
+
+func contextWithReplacer(req *http.Request) context.Context {
+	return context.WithValue(req.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer())
 }
 
 var okNext = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {

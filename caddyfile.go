@@ -45,6 +45,12 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    max_pending_logins <n>
 //	    max_sessions     <n>
 //	    mock
+//	    protect          <path pattern...>
+//	    login_page       <path>
+//	    identity_header  <field> <Header-Name>
+//	    allow_sub        <sub...>
+//	    allow_field      <field> <value...>
+//	    forward_cookie
 //	}
 func (s *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
@@ -121,6 +127,10 @@ func (s *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			s.Mock = true
+		case "protect", "login_page", "identity_header", "allow_sub", "allow_field", "forward_cookie":
+			if err := s.unmarshalGuard(d, sub); err != nil {
+				return err
+			}
 		default:
 			return d.Errf("unknown sgid subdirective %q", sub)
 		}

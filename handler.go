@@ -1,7 +1,6 @@
 package caddysgid
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -41,6 +40,7 @@ const (
 // ServeHTTP serves the sgid routes and passes other requests on, with the
 // user's identity in the placeholders when a session cookie is valid.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	h.Guard.dropClientIdentity(r)
 	sess, sessKey, hasSession := h.session(r)
 	if hasSession {
 		setIdentity(r, sess)
@@ -57,6 +57,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if h.mock != nil && strings.HasPrefix(r.URL.Path, mockPrefix+"/") {
 		return h.serveMock(w, r)
+	}
+	if answered, err := h.guardPassOn(w, r, sess, hasSession); answered {
+		return err
 	}
 	return next.ServeHTTP(w, r)
 }
@@ -91,8 +94,10 @@ func setIdentity(r *http.Request, s Session) {
 }
 
 func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return methodNotAllowed(w, "GET, HEAD")
+	// GET only: auth-url and the callback change server state, and HEAD
+	// (link previews, prefetchers) must not start or consume a login.
+	if r.Method != http.MethodGet {
+		return methodNotAllowed(w, "GET")
 	}
 	q := r.URL.Query()
 	returnTo := q.Get(returnToParam)
@@ -156,8 +161,8 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessKey string) error {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return methodNotAllowed(w, "GET, HEAD")
+	if r.Method != http.MethodGet {
+		return methodNotAllowed(w, "GET")
 	}
 	q := r.URL.Query()
 	c, err := r.Cookie(h.loginCookieName())
@@ -206,9 +211,13 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessK
 		return h.fail(w, r, reasonUserinfoFailed, zapcore.ErrorLevel, err)
 	}
 
+	// App values never override what sgID vouched for (Validate keeps their
+	// keys out of the scopes' dotted namespace; this holds regardless).
 	data := info.Data
 	for k, v := range pending.AppValues {
-		data[k] = v
+		if _, fromSgID := data[k]; !fromSgID {
+			data[k] = v
+		}
 	}
 	// A new id for the logged-in session: an id planted before the login
 	// (session fixation) never becomes a logged-in one.
@@ -404,5 +413,3 @@ func requestID(r *http.Request) string {
 	}
 	return ""
 }
-
-var _ = context.Background

@@ -448,6 +448,10 @@ func TestReloadKeepsSessions(t *testing.T) {
 	if loc := b.callback(pendingCB); loc != "/logged-in" {
 		t.Errorf("pending login lost on reload: %q", loc)
 	}
+	// The sgID client, with its JWKS cache, was kept too.
+	if n := e.provider.Stats().JWKS; n != 1 {
+		t.Errorf("JWKS fetched %d times across a reload, want 1", n)
+	}
 }
 
 func TestAccessLogRecordsUserIDAndNoSecrets(t *testing.T) {
@@ -500,4 +504,15 @@ func mustQuery(t *testing.T, raw, key string) string {
 		t.Fatal(err)
 	}
 	return u.Query().Get(key)
+}
+
+// An app value never overrides a field sgID returned under the same key.
+func TestAppValueCannotOverrideSgIDData(t *testing.T) {
+	persona := sgidtest.Persona{Sub: "sgidtest:flavour", Data: map[string]string{"myinfo.name": "A", "flavour": "from sgID"}}
+	newEnv(t, sgidtest.Options{Personas: []sgidtest.Persona{persona}}, "scopes flavour\n\t\tapp_param flavour")
+	b := newBrowser(t)
+	b.login("flavour=forged")
+	if _, obj, body := b.userinfo(); obj["data"].(map[string]any)["flavour"] != "from sgID" {
+		t.Errorf("app value overrode sgID data: %s", body)
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -19,6 +21,7 @@ var pendingRE = regexp.MustCompile(`name="pending" value="([^"]+)"`)
 // TestMockLogin walks the mock's login page as a person would: the whole
 // real protocol runs behind it.
 func TestMockLogin(t *testing.T) {
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
 	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: testAdminPort})
 	tester.InitServer(`{
 	admin localhost:2999
@@ -26,6 +29,10 @@ func TestMockLogin(t *testing.T) {
 	https_port 9443
 	grace_period 1ns
 	skip_install_trust
+	log {
+		output file `+logFile+`
+		format json
+	}
 }
 http://localhost:9080 {
 	sgid {
@@ -48,6 +55,11 @@ http://localhost:9080 {
 	data, _ := obj["data"].(map[string]any)
 	if obj["sub"] != persona.Sub || data["myinfo.name"] != persona.Data["myinfo.name"] || data["myinfo.vehicles"] != persona.Data["myinfo.vehicles"] || data["iceCream"] != "Strawberry" {
 		t.Errorf("userinfo = %s", body)
+	}
+	// The mock announces itself loudly at start-up.
+	logged, _ := os.ReadFile(logFile)
+	if !strings.Contains(string(logged), `"level":"warn"`) || !strings.Contains(string(logged), "sgID MOCK is on") {
+		t.Errorf("no start-up warning about the mock in the log:\n%s", logged)
 	}
 	if !strings.HasPrefix(persona.Sub, "sgidtest:") {
 		t.Errorf("mock sub %q could collide with real sgID subs", persona.Sub)

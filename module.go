@@ -127,11 +127,18 @@ type Handler struct {
 	// logs a warning at start-up. Never use it in production.
 	Mock bool `json:"mock,omitempty"`
 
-	client  *sgid.Client
-	mock    *sgidtest.Provider
-	store   Store
-	poolKey string
-	logger  *zap.Logger
+	// Guard protects the paths this handler passes on, sets identity
+	// headers for them and deletes client-sent copies of those headers;
+	// see Guard. Default: nothing protected, no identity headers, and the
+	// session cookies cut from the requests passed on.
+	Guard *Guard `json:"guard,omitempty"`
+
+	client    *sgid.Client
+	mock      *sgidtest.Provider
+	store     Store
+	poolKey   string
+	clientKey string
+	logger    *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -154,6 +161,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.Host = strings.TrimSpace(repl.ReplaceAll(h.Host, ""))
 	h.RedirectURI = strings.TrimSpace(repl.ReplaceAll(h.RedirectURI, ""))
 	h.applyDefaults()
+	if err := h.provisionGuard(ctx); err != nil {
+		return err
+	}
 
 	var httpClient *http.Client
 	if h.Mock {
@@ -162,7 +172,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		httpClient = h.mockHTTPClient()
 	}
-	client, err := sgid.New(sgid.Config{
+	cfg := sgid.Config{
 		ClientID:     h.ClientID,
 		ClientSecret: h.ClientSecret,
 		PrivateKey:   h.PrivateKey,
@@ -170,11 +180,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		RedirectURI:  h.RedirectURI,
 		Scopes:       h.Scopes,
 		HTTPClient:   httpClient,
+	}
+	// The client (with its JWKS cache) is shared with the config this one
+	// replaces when nothing it was built from changed.
+	h.clientKey = "sgid-client-" + hashJSON(cfg.ClientID, cfg.ClientSecret, cfg.PrivateKey, cfg.Host, cfg.RedirectURI, cfg.Scopes, h.Mock)
+	c, _, err := clients.LoadOrNew(h.clientKey, func() (caddy.Destructor, error) {
+		client, err := sgid.New(cfg)
+		return pooledClient{client}, err
 	})
 	if err != nil {
+		h.clientKey = ""
 		return fieldError(err)
 	}
-	h.client = client
+	h.client = c.(pooledClient).Client
 
 	h.poolKey = h.storeKey()
 	st, _, err := stores.LoadOrNew(h.poolKey, func() (caddy.Destructor, error) {
@@ -277,6 +295,11 @@ func (h *Handler) Validate() error {
 		if param == returnToParam {
 			return fmt.Errorf("sgid: app_params: %q is reserved for the return path", param)
 		}
+		// sgID's fields are named like scopes (myinfo.name); an app value
+		// under such a key could pass for data sgID vouched for.
+		if strings.Contains(key, ".") || key == "sub" || key == "openid" {
+			return fmt.Errorf("sgid: app_params: data key %q looks like an sgID field; pick a key without a dot", key)
+		}
 	}
 	if time.Duration(h.LoginTimeout) < time.Minute {
 		return fmt.Errorf("sgid: login_timeout: %s is too short for a person to log in; use at least 1m", time.Duration(h.LoginTimeout))
@@ -287,7 +310,7 @@ func (h *Handler) Validate() error {
 	if h.MaxPendingLogins < 0 || h.MaxSessions < 0 {
 		return fmt.Errorf("sgid: max_pending_logins and max_sessions must be positive")
 	}
-	return nil
+	return h.validateGuard()
 }
 
 // Cleanup releases this config's reference to the shared session store;
@@ -295,6 +318,11 @@ func (h *Handler) Validate() error {
 func (h *Handler) Cleanup() error {
 	if h.mock != nil {
 		if _, err := mockProviders.Delete("sgid-mock"); err != nil {
+			return err
+		}
+	}
+	if h.clientKey != "" {
+		if _, err := clients.Delete(h.clientKey); err != nil {
 			return err
 		}
 	}
@@ -309,13 +337,27 @@ func (h *Handler) Cleanup() error {
 // it replaces on reload: sessions stay valid as long as they come from the
 // same sgID client at the same provider under the same cookie and bounds.
 func (h *Handler) storeKey() string {
-	b, _ := json.Marshal([]any{h.client.Issuer(), h.ClientID, h.CookieName, h.MaxPendingLogins, h.MaxSessions})
-	sum := sha256.Sum256(b)
-	return "sgid-store-" + hex.EncodeToString(sum[:])
+	return "sgid-store-" + hashJSON(h.client.Issuer(), h.ClientID, h.CookieName, h.MaxPendingLogins, h.MaxSessions)
 }
 
-// stores holds the session stores across config reloads.
-var stores = caddy.NewUsagePool()
+// hashJSON is a pool key for values that may include secrets: a hash, so
+// the secrets do not sit in the pool's keys.
+func hashJSON(v ...any) string {
+	b, _ := json.Marshal(v)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// stores holds the session stores, and clients the sgID clients, across
+// config reloads.
+var (
+	stores  = caddy.NewUsagePool()
+	clients = caddy.NewUsagePool()
+)
+
+type pooledClient struct{ *sgid.Client }
+
+func (pooledClient) Destruct() error { return nil }
 
 // pooledStore is the in-memory store with a sweeper goroutine that ends
 // when the last config using it is cleaned up.
