@@ -79,6 +79,38 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{name: "bad duration", input: "sgid {\n login_timeout soon\n}", wantErr: "login_timeout:"},
 		{name: "bad number", input: "sgid {\n max_sessions lots\n}", wantErr: `max_sessions: "lots" is not a positive number`},
 		{name: "zero number", input: "sgid {\n max_pending_logins 0\n}", wantErr: "is not a positive number"},
+		{
+			name: "guard",
+			input: `sgid {
+				protect         /api/* /app/*
+				protect         /admin
+				login_page      /login
+				identity_header sub         X-Sgid-Sub
+				identity_header myinfo.name X-Sgid-Name
+				allow_sub       s1 s2
+				allow_sub       s3
+				allow_field     myinfo.residentialstatus CITIZEN PR
+				allow_field     role admin
+				forward_cookie
+			}`,
+			want: Handler{Guard: &Guard{
+				Protect:         []string{"/api/*", "/app/*", "/admin"},
+				LoginPage:       "/login",
+				IdentityHeaders: map[string]string{"X-Sgid-Sub": "sub", "X-Sgid-Name": "myinfo.name"},
+				AllowSubs:       []string{"s1", "s2", "s3"},
+				AllowFields:     []FieldRule{{"myinfo.residentialstatus", []string{"CITIZEN", "PR"}}, {"role", []string{"admin"}}},
+				ForwardCookie:   true,
+			}},
+		},
+		{name: "guard: one line", input: "sgid {\n protect /api/*\n}", want: Handler{Guard: &Guard{Protect: []string{"/api/*"}}}},
+		{name: "protect without patterns", input: "sgid {\n protect\n}", wantErr: "protect needs at least one path pattern"},
+		{name: "login_page without path", input: "sgid {\n login_page\n}", wantErr: "login_page takes one path, got 0"},
+		{name: "login_page twice", input: "sgid {\n login_page /a\n login_page /b\n}", wantErr: "login_page is given twice"},
+		{name: "identity_header without header", input: "sgid {\n identity_header sub\n}", wantErr: "identity_header takes a field and a header name, got 1"},
+		{name: "identity_header twice", input: "sgid {\n identity_header sub X-User\n identity_header myinfo.name x-user\n}", wantErr: "identity_header x-user is given twice"},
+		{name: "allow_sub without subjects", input: "sgid {\n allow_sub\n}", wantErr: "allow_sub needs at least one subject"},
+		{name: "allow_field without values", input: "sgid {\n allow_field role\n}", wantErr: "allow_field takes a field and at least one value, got 1"},
+		{name: "forward_cookie with a value", input: "sgid {\n forward_cookie yes\n}", wantErr: "forward_cookie takes no value"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -91,14 +91,15 @@ func (e *env) load(marker string) {
 // browser is a client with its own cookie jar that does not follow
 // redirects, so each hop can be checked.
 type browser struct {
-	t  testing.TB
-	c  *http.Client
-	jr *cookiejar.Jar
+	t    testing.TB
+	c    *http.Client
+	jr   *cookiejar.Jar
+	base string // origin for relative URLs and cookies; default testOrigin
 }
 
 func newBrowser(t testing.TB) *browser {
 	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, jr: jar, c: &http.Client{
+	return &browser{t: t, jr: jar, base: testOrigin, c: &http.Client{
 		Jar:           jar,
 		Timeout:       10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -169,7 +170,7 @@ func (b *browser) login(query string) string {
 }
 
 func (b *browser) cookie(name string) *http.Cookie {
-	u, _ := url.Parse(testOrigin)
+	u, _ := url.Parse(b.base)
 	for _, c := range b.jr.Cookies(u) {
 		if c.Name == name {
 			return c

@@ -87,7 +87,7 @@ func TestMockRefusesRealSettings(t *testing.T) {
 // callback redirected.
 func (b *browser) mockApprove(authURL, sub string) string {
 	b.t.Helper()
-	resp, page := b.get(testOrigin + authURL)
+	resp, page := b.get(b.base + authURL)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "Mock sgID") || !strings.Contains(page, "development only") {
 		b.t.Fatalf("mock login page %d lacks its banner:\n%.400s", resp.StatusCode, page)
 	}
@@ -96,7 +96,7 @@ func (b *browser) mockApprove(authURL, sub string) string {
 		b.t.Fatal("no pending id on the login page")
 	}
 	form := url.Values{"pending": {m[1]}, "sub": {sub}}
-	req, _ := http.NewRequest(http.MethodPost, testOrigin+mockPrefix+"/v2/oauth/authorize", strings.NewReader(form.Encode()))
+	req, _ := http.NewRequest(http.MethodPost, b.base+mockPrefix+"/v2/oauth/authorize", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, _ = b.do(req)
 	return b.callback(resp.Header.Get("Location"))

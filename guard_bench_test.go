@@ -1,0 +1,237 @@
+package caddysgid
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddytest"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
+)
+
+// BenchmarkGuardedProxy drives a running Caddy over loopback with a
+// logged-in cookie: a GET reverse-proxied to one upstream, through an sgid
+// handler that guards it (/api/*: login check, an allow_field rule, three
+// identity headers including a non-ASCII name, session cookie cut out) and
+// through one that only resolves the session, as before the guard existed
+// (/open/*). Both routes are in one site and share the session store, so
+// one login serves both. Compare the two ns/op.
+//
+//	go test -run '^$' -bench BenchmarkGuardedProxy -count 6 .
+func BenchmarkGuardedProxy(b *testing.B) {
+	p := sgidtest.NewServer(sgidtest.Options{})
+	b.Cleanup(p.Close)
+	keyFile := filepath.Join(b.TempDir(), "key.pem")
+	if err := os.WriteFile(keyFile, []byte(p.ClientPrivateKeyPEM()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"orders":[1,2,3]}`)
+	}))
+	b.Cleanup(upstream.Close)
+
+	sgid := func(extra string) string {
+		return fmt.Sprintf(`sgid {
+			client_id     %s
+			client_secret %s
+			private_key   {file.%s}
+			host          %s
+			scopes        openid myinfo.name myinfo.residentialstatus
+			%s
+		}
+		reverse_proxy %s`, p.ClientID(), p.ClientSecret(), keyFile, p.URL, extra, upstream.Listener.Addr())
+	}
+	tester := caddytest.NewTester(b).WithDefaultOverrides(caddytest.Config{AdminPort: testAdminPort})
+	tester.InitServer(fmt.Sprintf(`{
+	admin localhost:%d
+	http_port 9080
+	https_port 9443
+	grace_period 1ns
+	skip_install_trust
+}
+%s {
+	route /api/* {
+		%s
+	}
+	route /open/* {
+		%s
+	}
+}`, testAdminPort, testOrigin, sgid(`protect /api/*
+			login_page /login
+			allow_field myinfo.residentialstatus CITIZEN PR
+			identity_header sub X-Sgid-Sub
+			identity_header myinfo.name X-Sgid-Name
+			identity_header myinfo.residentialstatus X-Sgid-Status`), sgid("forward_cookie")), "caddyfile")
+
+	cookie := benchLogin(b)
+	// get sends one API call as a browser's fetch would and returns how
+	// long it took. It runs on RunParallel's goroutines, so it reports
+	// errors with b.Error (b.Fatal must stay on the benchmark's own).
+	get := func(b *testing.B, client *http.Client, path string) (time.Duration, bool) {
+		req, _ := http.NewRequest(http.MethodGet, testOrigin+path, nil)
+		req.Header.Set("Accept", "*/*")
+		req.Header.Set("Sec-Fetch-Mode", "cors")
+		req.Header.Set("Sec-Fetch-Dest", "empty")
+		req.AddCookie(cookie)
+		req.AddCookie(&http.Cookie{Name: "theme", Value: "dark"})
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Error(err)
+			return 0, false
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		took := time.Since(start)
+		if resp.StatusCode != http.StatusOK {
+			b.Errorf("%s: %d", path, resp.StatusCode)
+			return 0, false
+		}
+		return took, true
+	}
+	for _, route := range []struct{ name, path string }{
+		{"unguarded", "/open/data"},
+		{"guarded", "/api/data"},
+	} {
+		b.Run(route.name, func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+				defer client.CloseIdleConnections()
+				for pb.Next() {
+					if _, ok := get(b, client, route.path); !ok {
+						return
+					}
+				}
+			})
+		})
+	}
+	// The two in alternation, so that load from elsewhere on the machine
+	// weighs on both alike: ns/op is one guarded plus one unguarded call,
+	// and the custom metrics split it.
+	b.Run("alternating", func(b *testing.B) {
+		var open, guarded atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+			defer client.CloseIdleConnections()
+			for i := 0; pb.Next(); i++ {
+				// Alternate which goes first, in case order matters.
+				first, second := "/open/data", "/api/data"
+				if i%2 == 1 {
+					first, second = second, first
+				}
+				for _, path := range []string{first, second} {
+					took, ok := get(b, client, path)
+					if !ok {
+						return
+					}
+					if path == "/api/data" {
+						guarded.Add(int64(took))
+					} else {
+						open.Add(int64(took))
+					}
+				}
+			}
+		})
+		o, g := float64(open.Load())/float64(b.N), float64(guarded.Load())/float64(b.N)
+		b.ReportMetric(o, "ns-latency-unguarded")
+		b.ReportMetric(g, "ns-latency-guarded")
+		b.ReportMetric(100*(g-o)/o, "%overhead")
+	})
+}
+
+// benchLogin logs in at the fake sgID through the Caddy on testOrigin and
+// returns the session cookie.
+func benchLogin(tb testing.TB) *http.Cookie {
+	tb.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(u string) *http.Response {
+		resp, err := c.Get(u)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return resp
+	}
+	resp := get(testOrigin + "/api/auth-url")
+	var out struct{ URL string }
+	err := json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if err != nil || out.URL == "" {
+		tb.Fatalf("auth-url: %d %v", resp.StatusCode, err)
+	}
+	resp = get(out.URL)
+	resp.Body.Close()
+	resp = get(resp.Header.Get("Location"))
+	resp.Body.Close()
+	for _, ck := range resp.Cookies() {
+		if ck.Name == DefaultCookieName {
+			return &http.Cookie{Name: ck.Name, Value: ck.Value}
+		}
+	}
+	tb.Fatalf("no session cookie after the login (callback answered %d)", resp.StatusCode)
+	return nil
+}
+
+// BenchmarkGuardHooks measures the guard's own work per request in
+// process, without network: the sgid handler passing a logged-in browser's
+// API call on, without a guard and with the guard of BenchmarkGuardedProxy.
+func BenchmarkGuardHooks(b *testing.B) {
+	persona := sgidtest.DefaultPersonas()[0]
+	for _, tc := range []struct {
+		name  string
+		guard *Guard
+	}{
+		{"unguarded", &Guard{ForwardCookie: true}},
+		{"guarded", &Guard{
+			Protect:         []string{"/api/*"},
+			LoginPage:       "/login",
+			AllowFields:     []FieldRule{{"myinfo.residentialstatus", []string{"CITIZEN", "PR"}}},
+			IdentityHeaders: map[string]string{"X-Sgid-Sub": "sub", "X-Sgid-Name": "myinfo.name", "X-Sgid-Status": "myinfo.residentialstatus"},
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			h := testGuardHandler(b, tc.guard)
+			id := newID()
+			data := map[string]string{"myinfo.name": persona.Data["myinfo.name"], "myinfo.residentialstatus": persona.Data["myinfo.residentialstatus"]}
+			h.store.PutSession(context.Background(), hashID(id), Session{Sub: persona.Sub, Data: data, Expires: time.Now().Add(time.Hour)})
+			header := http.Header{
+				"Accept":          {"*/*"},
+				"Accept-Encoding": {"gzip, deflate, br"},
+				"Accept-Language": {"en-SG,en;q=0.9"},
+				"Connection":      {"keep-alive"},
+				"Cookie":          {"theme=dark; " + DefaultCookieName + "=" + id + "; lang=en"},
+				"Referer":         {"http://localhost:9080/app"},
+				"Sec-Fetch-Dest":  {"empty"},
+				"Sec-Fetch-Mode":  {"cors"},
+				"Sec-Fetch-Site":  {"same-origin"},
+				"User-Agent":      {"Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0 Safari/537.36"},
+			}
+			ctx := context.WithValue(context.Background(), caddy.ReplacerCtxKey, caddy.NewReplacer())
+			w := httptest.NewRecorder()
+			next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
+			b.ReportAllocs()
+			for b.Loop() {
+				r := (&http.Request{Method: http.MethodGet, URL: &urlAPIData, Header: header.Clone(), Host: "localhost:9080"}).WithContext(ctx)
+				if err := h.ServeHTTP(w, r, next); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+var urlAPIData = url.URL{Path: "/api/data"}
