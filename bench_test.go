@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
@@ -139,21 +138,13 @@ func BenchmarkStoreMemory(b *testing.B) {
 // /api/userinfo from a session against a `respond` route answering the same
 // JSON, in one run. Compare the two ns/op (or their inverse, req/s).
 func BenchmarkCaddyUserinfoVsRespond(b *testing.B) {
-	tester := caddytest.NewTester(b).WithDefaultOverrides(caddytest.Config{AdminPort: testAdminPort})
-	tester.InitServer(`{
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
-	grace_period 1ns
-	skip_install_trust
-}
-http://localhost:9080 {
+	startCaddy(b, `http://localhost:9080 {
 	sgid {
 		mock
 		app_param icecream iceCream
 	}
 	respond /baseline `+"`"+`{"sub":"sgidtest:tan-wei-ming","data":{"iceCream":"Vanilla","myinfo.name":"TAN WEI MING (陈伟明)"}}`+"`"+` 200
-}`, "caddyfile")
+}`)
 	// Log in once through the mock's page.
 	cookie := mockLoginCookie(b)
 	for _, path := range []string{"/baseline", "/api/userinfo"} {

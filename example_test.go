@@ -2,12 +2,9 @@ package caddysgid
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"testing"
-
-	"github.com/caddyserver/caddy/v2/caddytest"
 
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
@@ -20,8 +17,7 @@ func TestExampleAPIGetsTrustworthyIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := withGlobalOptions(string(raw), fmt.Sprintf("admin localhost:%d", testAdminPort), "grace_period 1ns", "skip_install_trust")
-	caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: testAdminPort}).InitServer(cfg, "caddyfile")
+	startCaddy(t, string(raw))
 	const origin = "http://localhost:5001"
 	api := func(b *browser) (int, map[string]string) {
 		t.Helper()

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
@@ -55,27 +54,19 @@ func BenchmarkGuardedProxy(b *testing.B) {
 		}
 		reverse_proxy %s`, p.ClientID(), p.ClientSecret(), keyFile, p.URL, extra, upstream.Listener.Addr())
 	}
-	tester := caddytest.NewTester(b).WithDefaultOverrides(caddytest.Config{AdminPort: testAdminPort})
-	tester.InitServer(fmt.Sprintf(`{
-	admin localhost:%d
-	http_port 9080
-	https_port 9443
-	grace_period 1ns
-	skip_install_trust
-}
-%s {
+	startCaddy(b, fmt.Sprintf(`%s {
 	route /api/* {
 		%s
 	}
 	route /open/* {
 		%s
 	}
-}`, testAdminPort, testOrigin, sgid(`protect /api/*
+}`, testOrigin, sgid(`protect /api/*
 			login_page /login
 			allow_field myinfo.residentialstatus CITIZEN PR
 			identity_header sub X-Sgid-Sub
 			identity_header myinfo.name X-Sgid-Name
-			identity_header myinfo.residentialstatus X-Sgid-Status`), sgid("forward_cookie")), "caddyfile")
+			identity_header myinfo.residentialstatus X-Sgid-Status`), sgid("forward_cookie")))
 
 	cookie := benchLogin(b)
 	// get sends one API call as a browser's fetch would and returns how

@@ -25,11 +25,28 @@ const (
 	testAdminPort = 2999
 )
 
+// testGlobals are the global options of every Caddy this package's tests
+// start.
+var testGlobals = []string{
+	fmt.Sprintf("admin localhost:%d", testAdminPort),
+	"http_port 9080",
+	"https_port 9443",
+	"grace_period 1ns",
+	"skip_install_trust",
+}
+
+// startCaddy (re)loads the in-process Caddy with caddyfile, under
+// testGlobals (merged into its own global options block, if it has one).
+func startCaddy(tb testing.TB, caddyfile string) {
+	tb.Helper()
+	caddytest.NewTester(tb).WithDefaultOverrides(caddytest.Config{AdminPort: testAdminPort}).
+		InitServer(withGlobalOptions(caddyfile, testGlobals...), "caddyfile")
+}
+
 // env is one Caddy with the sgid handler in front of a fake sgID.
 type env struct {
 	t        *testing.T
 	provider *sgidtest.Server
-	tester   *caddytest.Tester
 	keyFile  string
 	logFile  string
 	extra    string // more sgid subdirectives
@@ -45,7 +62,6 @@ func newEnv(t *testing.T, opts sgidtest.Options, extra string) *env {
 	if err := os.WriteFile(e.keyFile, []byte(p.ClientPrivateKeyPEM()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e.tester = caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: testAdminPort})
 	e.load("")
 	return e
 }
@@ -54,14 +70,7 @@ func newEnv(t *testing.T, opts sgidtest.Options, extra string) *env {
 // reload with otherwise equal sgid config is a real reload.
 func (e *env) load(marker string) {
 	e.t.Helper()
-	cfg := fmt.Sprintf(`{
-	admin localhost:%d
-	http_port 9080
-	https_port 9443
-	grace_period 1ns
-	skip_install_trust
-}
-%s {
+	cfg := fmt.Sprintf(`%s {
 	log {
 		output file %s
 		format filter {
@@ -84,8 +93,8 @@ func (e *env) load(marker string) {
 	respond /logged-in "logged in as {http.auth.user.id}%s" 200
 	respond /error "error {query.reason}" 200
 	respond "next: {path} user={http.auth.user.id} name={http.auth.user.myinfo.name}" 200
-}`, testAdminPort, testOrigin, e.logFile, e.provider.ClientID(), e.provider.ClientSecret(), e.keyFile, e.provider.URL, e.extra, e.routes, marker)
-	e.tester.InitServer(cfg, "caddyfile")
+}`, testOrigin, e.logFile, e.provider.ClientID(), e.provider.ClientSecret(), e.keyFile, e.provider.URL, e.extra, e.routes, marker)
+	startCaddy(e.t, cfg)
 }
 
 // browser is a client with its own cookie jar that does not follow

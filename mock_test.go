@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddytest"
 
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
@@ -22,13 +21,7 @@ var pendingRE = regexp.MustCompile(`name="pending" value="([^"]+)"`)
 // real protocol runs behind it.
 func TestMockLogin(t *testing.T) {
 	logFile := filepath.Join(t.TempDir(), "caddy.log")
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: testAdminPort})
-	tester.InitServer(`{
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
-	grace_period 1ns
-	skip_install_trust
+	startCaddy(t, `{
 	log {
 		output file `+logFile+`
 		format json
@@ -41,7 +34,7 @@ http://localhost:9080 {
 		app_param icecream iceCream
 	}
 	respond "next"
-}`, "caddyfile")
+}`)
 	persona := sgidtest.DefaultPersonas()[0]
 	b := newBrowser(t)
 	authURL := b.startLogin("icecream=Strawberry")

@@ -503,3 +503,19 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
+
+// misbehave applies the faults every back-channel endpoint shares: the
+// Delay, then the forced HTTP status that status picks from the faults. It
+// reports whether the endpoint should go on to answer, with the faults it
+// read.
+func (p *Provider) misbehave(w http.ResponseWriter, r *http.Request, status func(Faults) int) (Faults, bool) {
+	f := p.currentFaults()
+	if !sleepCtx(r.Context(), f.Delay) {
+		return f, false
+	}
+	if s := status(f); s != 0 {
+		writeFaultStatus(w, s)
+		return f, false
+	}
+	return f, true
+}

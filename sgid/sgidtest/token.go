@@ -16,12 +16,8 @@ import (
 )
 
 func (p *Provider) serveJWKS(w http.ResponseWriter, r *http.Request) {
-	f := p.currentFaults()
-	if !sleepCtx(r.Context(), f.Delay) {
-		return
-	}
-	if f.JWKSStatus != 0 {
-		writeFaultStatus(w, f.JWKSStatus)
+	_, ok := p.misbehave(w, r, func(f Faults) int { return f.JWKSStatus })
+	if !ok {
 		return
 	}
 	p.mu.Lock()
@@ -61,12 +57,8 @@ func tokenError(w http.ResponseWriter, status int, code, description string) {
 }
 
 func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
-	f := p.currentFaults()
-	if !sleepCtx(r.Context(), f.Delay) {
-		return
-	}
-	if f.TokenStatus != 0 {
-		writeFaultStatus(w, f.TokenStatus)
+	f, ok := p.misbehave(w, r, func(f Faults) int { return f.TokenStatus })
+	if !ok {
 		return
 	}
 

@@ -48,12 +48,8 @@ func userinfoError(w http.ResponseWriter, status int, code, description string) 
 }
 
 func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
-	f := p.currentFaults()
-	if !sleepCtx(r.Context(), f.Delay) {
-		return
-	}
-	if f.UserinfoStatus != 0 {
-		writeFaultStatus(w, f.UserinfoStatus)
+	f, ok := p.misbehave(w, r, func(f Faults) int { return f.UserinfoStatus })
+	if !ok {
 		return
 	}
 
