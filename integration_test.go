@@ -48,7 +48,8 @@ type env struct {
 	t        *testing.T
 	provider *sgidtest.Server
 	keyFile  string
-	logFile  string
+	logFile  string // the access log
+	caddyLog string // every other log, at DEBUG
 	extra    string // more sgid subdirectives
 	routes   string // more site routes
 }
@@ -58,7 +59,7 @@ func newEnv(t *testing.T, opts sgidtest.Options, extra string) *env {
 	p := sgidtest.NewServer(opts)
 	t.Cleanup(p.Close)
 	dir := t.TempDir()
-	e := &env{t: t, provider: p, keyFile: filepath.Join(dir, "key.pem"), logFile: filepath.Join(dir, "access.log"), extra: extra}
+	e := &env{t: t, provider: p, keyFile: filepath.Join(dir, "key.pem"), logFile: filepath.Join(dir, "access.log"), caddyLog: filepath.Join(dir, "caddy.log"), extra: extra}
 	if err := os.WriteFile(e.keyFile, []byte(p.ClientPrivateKeyPEM()), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,14 @@ func newEnv(t *testing.T, opts sgidtest.Options, extra string) *env {
 // reload with otherwise equal sgid config is a real reload.
 func (e *env) load(marker string) {
 	e.t.Helper()
-	cfg := fmt.Sprintf(`%s {
+	cfg := fmt.Sprintf(`{
+	log {
+		output file %s
+		format json
+		level DEBUG
+	}
+}
+%s {
 	log {
 		output file %s
 		format filter {
@@ -93,7 +101,7 @@ func (e *env) load(marker string) {
 	respond /logged-in "logged in as {http.auth.user.id}%s" 200
 	respond /error "error {query.reason}" 200
 	respond "next: {path} user={http.auth.user.id} name={http.auth.user.myinfo.name}" 200
-}`, testOrigin, e.logFile, e.provider.ClientID(), e.provider.ClientSecret(), e.keyFile, e.provider.URL, e.extra, e.routes, marker)
+}`, e.caddyLog, testOrigin, e.logFile, e.provider.ClientID(), e.provider.ClientSecret(), e.keyFile, e.provider.URL, e.extra, e.routes, marker)
 	startCaddy(e.t, cfg)
 }
 
@@ -524,5 +532,67 @@ func TestAppValueCannotOverrideSgIDData(t *testing.T) {
 	b.login("flavour=forged")
 	if _, obj, body := b.userinfo(); obj["data"].(map[string]any)["flavour"] != "from sgID" {
 		t.Errorf("app value overrode sgID data: %s", body)
+	}
+}
+
+// TestFailuresAreLoggedWithoutSecrets: each failed callback logs its reason
+// at a level fitting whose fault it is, and no log line holds the code, the
+// state, the client secret, a cookie or the user's data.
+func TestFailuresAreLoggedWithoutSecrets(t *testing.T) {
+	e := newEnv(t, sgidtest.Options{}, "")
+	persona := e.provider.Personas()[0]
+	var secrets []string
+
+	b := newBrowser(t)
+	cb := b.atProvider(b.startLogin("icecream=Vanilla"))
+	secrets = append(secrets, mustQuery(t, cb, "code"), mustQuery(t, cb, "state"), b.cookie(DefaultCookieName+"_login").Value)
+	e.provider.SetFaults(sgidtest.Faults{TokenStatus: 500})
+	b.callback(cb) // provider_error: sgID's fault, logged as an error
+	e.provider.SetFaults(sgidtest.Faults{})
+
+	cb = b.atProvider(b.startLogin(""))
+	u, _ := url.Parse(cb)
+	q := u.Query()
+	q.Set("state", "forged")
+	u.RawQuery = q.Encode()
+	secrets = append(secrets, mustQuery(t, cb, "code"))
+	b.callback(u.String()) // state_mismatch: a warning
+
+	b.login("") // and one success
+	secrets = append(secrets, b.cookie(DefaultCookieName).Value, e.provider.ClientSecret(), persona.Data["myinfo.name"], persona.Data["myinfo.email"])
+
+	want := map[string]string{"provider_error": "error", "state_mismatch": "warn"}
+	var text string
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		raw, _ := os.ReadFile(e.caddyLog)
+		text = string(raw)
+		if strings.Contains(text, "user logged in") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, line := range strings.Split(text, "\n") {
+		var entry map[string]any
+		if json.Unmarshal([]byte(line), &entry) != nil || entry["msg"] != "sgID login failed" {
+			continue
+		}
+		reason, _ := entry["reason"].(string)
+		if level, ok := want[reason]; ok {
+			if entry["level"] != level {
+				t.Errorf("%s logged at %v, want %s", reason, entry["level"], level)
+			}
+			delete(want, reason)
+		}
+	}
+	for reason := range want {
+		t.Errorf("no log line for %s:\n%s", reason, text)
+	}
+	for _, s := range secrets {
+		for _, form := range []string{s, url.QueryEscape(s)} {
+			if form != "" && strings.Contains(text, form) {
+				t.Errorf("the log holds a secret or personal value (%.6s...)", form)
+			}
+		}
 	}
 }

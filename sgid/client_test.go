@@ -507,3 +507,23 @@ func TestParseData(t *testing.T) {
 		t.Errorf("ParseData = %#v\nwant %#v", got, want)
 	}
 }
+
+// FuzzParsePrivateKey: any text gives a usable key or an ErrConfig, never
+// a panic.
+func FuzzParsePrivateKey(f *testing.F) {
+	f.Add("-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----")
+	f.Add(`"-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----"`)
+	f.Add("-----BEGIN X-----")
+	f.Fuzz(func(t *testing.T, text string) {
+		key, err := ParsePrivateKey(text)
+		if err != nil {
+			if !errors.Is(err, ErrConfig) {
+				t.Errorf("error %v is not an ErrConfig", err)
+			}
+			return
+		}
+		if key.N.BitLen() < 2048 {
+			t.Errorf("accepted a %d-bit key", key.N.BitLen())
+		}
+	})
+}
