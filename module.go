@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -233,23 +234,26 @@ func setDefault(s *string, def string) {
 	}
 }
 
-// fieldError turns an sgid.Config error into one that names the Caddy
-// field, so caddy validate points at the line to fix.
+// fieldError names the Caddy field of an sgid.Config error, so that caddy
+// validate points at the line to fix.
 func fieldError(err error) error {
-	msg := err.Error()
-	for _, m := range []struct{ hint, field string }{
-		{"client ID", "client_id"},
-		{"client secret", "client_secret"},
-		{"private key", "private_key"},
-		{"host", "host"},
-		{"redirect URI", "redirect_uri"},
-		{"scope", "scopes"},
-	} {
-		if strings.Contains(msg, m.hint) {
-			return fmt.Errorf("sgid: %s: %w", m.field, err)
+	var ce *sgid.ConfigError
+	if errors.As(err, &ce) {
+		if field, ok := configFields[ce.Field]; ok {
+			return fmt.Errorf("sgid: %s: %w", field, err)
 		}
 	}
 	return fmt.Errorf("sgid: %w", err)
+}
+
+// configFields maps sgid.Config's fields to the handler's JSON names.
+var configFields = map[string]string{
+	"ClientID":     "client_id",
+	"ClientSecret": "client_secret",
+	"PrivateKey":   "private_key",
+	"Host":         "host",
+	"RedirectURI":  "redirect_uri",
+	"Scopes":       "scopes",
 }
 
 // cookieNameRE is the token syntax of RFC 6265 cookie names, minus the

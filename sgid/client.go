@@ -58,22 +58,22 @@ type Client struct {
 // or host fails here, at start-up, not at the first login.
 func New(cfg Config) (*Client, error) {
 	if cfg.ClientID == "" {
-		return nil, fmt.Errorf("%w: client ID is empty", ErrConfig)
+		return nil, &ConfigError{"ClientID", fmt.Errorf("%w: client ID is empty", ErrConfig)}
 	}
 	if cfg.ClientSecret == "" {
-		return nil, fmt.Errorf("%w: client secret is empty", ErrConfig)
+		return nil, &ConfigError{"ClientSecret", fmt.Errorf("%w: client secret is empty", ErrConfig)}
 	}
 	key, err := ParsePrivateKey(cfg.PrivateKey)
 	if err != nil {
-		return nil, err
+		return nil, &ConfigError{"PrivateKey", err}
 	}
 	issuer, err := IssuerForHost(cfg.Host)
 	if err != nil {
-		return nil, err
+		return nil, &ConfigError{"Host", err}
 	}
 	if cfg.RedirectURI != "" {
 		if err := checkRedirectURI(cfg.RedirectURI); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+			return nil, &ConfigError{"RedirectURI", fmt.Errorf("%w: %v", ErrConfig, err)}
 		}
 	}
 	scopes := cfg.Scopes
@@ -81,7 +81,7 @@ func New(cfg Config) (*Client, error) {
 		scopes = DefaultScopes
 	}
 	if err := checkScopes(scopes); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		return nil, &ConfigError{"Scopes", fmt.Errorf("%w: %v", ErrConfig, err)}
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {

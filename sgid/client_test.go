@@ -467,17 +467,20 @@ func TestNewChecksConfig(t *testing.T) {
 	srv, _ := newPair(t, sgidtest.Options{})
 	base := Config{ClientID: "id", ClientSecret: "secret", PrivateKey: srv.ClientPrivateKeyPEM()}
 	tests := map[string]func(*Config){
-		"no client ID":      func(c *Config) { c.ClientID = "" },
-		"no secret":         func(c *Config) { c.ClientSecret = "" },
-		"bad host":          func(c *Config) { c.Host = "api.id.gov.sg" },
-		"bad redirect":      func(c *Config) { c.RedirectURI = "/cb" },
-		"scopes w/o openid": func(c *Config) { c.Scopes = []string{"myinfo.name"} },
+		"ClientID":     func(c *Config) { c.ClientID = "" },
+		"ClientSecret": func(c *Config) { c.ClientSecret = "" },
+		"PrivateKey":   func(c *Config) { c.PrivateKey = "not a key" },
+		"Host":         func(c *Config) { c.Host = "api.id.gov.sg" },
+		"RedirectURI":  func(c *Config) { c.RedirectURI = "/cb" },
+		"Scopes":       func(c *Config) { c.Scopes = []string{"myinfo.name"} },
 	}
-	for name, mutate := range tests {
+	for field, mutate := range tests {
 		cfg := base
 		mutate(&cfg)
-		if _, err := New(cfg); !errors.Is(err, ErrConfig) {
-			t.Errorf("%s: err = %v, want ErrConfig", name, err)
+		_, err := New(cfg)
+		var ce *ConfigError
+		if !errors.Is(err, ErrConfig) || !errors.As(err, &ce) || ce.Field != field {
+			t.Errorf("bad %s: err = %v, want a ConfigError for that field", field, err)
 		}
 	}
 	c, err := New(base)

@@ -38,6 +38,19 @@ var (
 	ErrFieldDecryption = errors.New("sgid: cannot decrypt a userinfo field")
 )
 
+// ConfigError names the Config field that New refused. It wraps ErrConfig.
+type ConfigError struct {
+	// Field is the Config field: ClientID, ClientSecret, PrivateKey, Host,
+	// RedirectURI or Scopes.
+	Field string
+	Err   error
+}
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the error that says what is wrong; it wraps ErrConfig.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
 // ProviderError is an HTTP error answer from sgID.
 type ProviderError struct {
 	// Endpoint is "token", "userinfo" or "jwks".
