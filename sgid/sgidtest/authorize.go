@@ -85,8 +85,15 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	now := p.now()
 	p.mu.Lock()
 	p.sweepLocked(now)
-	p.pending[id] = &pendingLogin{req: req, expires: now.Add(pendingTTL)}
+	full := len(p.pending) >= maxPendingLogins
+	if !full {
+		p.pending[id] = &pendingLogin{req: req, expires: now.Add(pendingTTL)}
+	}
 	p.mu.Unlock()
+	if full {
+		p.errorPage(w, http.StatusServiceUnavailable, "Too many logins in progress", "Too many login pages are open at once. Finish or cancel one, or wait a few minutes, then try again.")
+		return
+	}
 	p.loginPageFor(w, id, req)
 }
 

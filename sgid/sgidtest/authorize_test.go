@@ -292,3 +292,27 @@ func TestMountedUnderPrefix(t *testing.T) {
 		t.Errorf("discovery under a prefix: %s", body)
 	}
 }
+
+// The login pages open at once are bounded, so a flood of authorize
+// requests (the provider also runs inside Caddy as the handler's mock)
+// cannot grow memory without end.
+func TestLoginPagesBounded(t *testing.T) {
+	p, err := sgidtest.NewProvider("https://mock.example/v2", sgidtest.Options{LoginPage: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	challenge := strings.Repeat("a", 43)
+	u := "/v2/oauth/authorize?client_id=sgidtest-client&response_type=code&scope=openid&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&code_challenge=" + challenge + "&code_challenge_method=S256&state=s"
+	var last int
+	for i := 0; i <= 10_000; i++ {
+		w := httptest.NewRecorder()
+		p.ServeHTTP(w, httptest.NewRequest(http.MethodGet, u, nil))
+		last = w.Code
+		if i < 10_000 && last != http.StatusOK {
+			t.Fatalf("login page %d answered %d", i, last)
+		}
+	}
+	if last != http.StatusServiceUnavailable {
+		t.Errorf("login page beyond the bound answered %d, want 503", last)
+	}
+}

@@ -173,6 +173,11 @@ type accessToken struct {
 // because no test needs to tune it; expiry is still driven by Options.Now.
 const pendingTTL = 10 * time.Minute
 
+// maxPendingLogins bounds the login pages open at once. The provider also
+// runs inside Caddy (the sgid handler's mock), where a flood of authorize
+// requests must not grow memory without end.
+const maxPendingLogins = 10_000
+
 // NewProvider creates a provider whose ID tokens carry issuer as iss.
 // issuer must be an absolute http or https URL, normally the origin the
 // handler is reachable at plus "/v2" (for example "http://127.0.0.1:1234/v2");
