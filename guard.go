@@ -396,7 +396,6 @@ func userField(s Session, field string) (string, bool) {
 // denyAnonymous answers a protected request that has no login: navigations
 // go to the login page when there is one, everything else gets 401.
 func (h *Handler) denyAnonymous(w http.ResponseWriter, r *http.Request) error {
-	h.logDenial(r, http.StatusUnauthorized)
 	nav := isNavigation(r)
 	if lp := h.Guard.LoginPage; nav && lp != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		dest := lp
@@ -407,10 +406,12 @@ func (h *Handler) denyAnonymous(w http.ResponseWriter, r *http.Request) error {
 			}
 			dest += sep + returnToParam + "=" + url.QueryEscape(back)
 		}
+		h.logDenial(r, http.StatusFound)
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, dest, http.StatusFound)
 		return nil
 	}
+	h.logDenial(r, http.StatusUnauthorized)
 	return writeDenial(w, nav, http.StatusUnauthorized, "login_required", "Please log in to see this page.")
 }
 
@@ -433,7 +434,10 @@ func writeDenial(w http.ResponseWriter, navigation bool, status int, code, text 
 	return err
 }
 
+// logDenial counts and logs (at DEBUG) a protected request the guard
+// answered itself.
 func (h *Handler) logDenial(r *http.Request, status int) {
+	h.metrics.denial(strconv.Itoa(status))
 	if h.logger == nil {
 		return
 	}

@@ -231,6 +231,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessK
 	}
 	http.SetCookie(w, h.cookie(r, h.CookieName, sessID, lifetime))
 	setIdentity(r, Session{Sub: info.Sub, Data: data})
+	h.metrics.login("ok")
 	h.logger.Info("user logged in", zap.String("request_id", requestID(r)))
 
 	dest := h.SuccessPath
@@ -288,6 +289,7 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessKey st
 // with a short reason. Errors from the sgid package carry no secrets; the
 // request's query (code, state) is never logged.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, reason string, level zapcore.Level, err error) error {
+	h.metrics.login(reason)
 	if ce := h.logger.Check(level, "sgID login failed"); ce != nil {
 		ce.Write(zap.String("reason", reason), zap.Error(err), zap.String("request_id", requestID(r)))
 	}

@@ -135,6 +135,7 @@ type Handler struct {
 	Guard *Guard `json:"guard,omitempty"`
 
 	client    *sgid.Client
+	metrics   *metrics
 	mock      *sgidtest.Provider
 	store     Store
 	poolKey   string
@@ -155,6 +156,11 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // and caddy adapt.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	m, err := newMetrics(ctx.GetMetricsRegistry())
+	if err != nil {
+		return fmt.Errorf("sgid: metrics: %v", err)
+	}
+	h.metrics = m
 	repl := caddy.NewReplacer()
 	h.ClientID = strings.TrimSpace(repl.ReplaceAll(h.ClientID, ""))
 	h.ClientSecret = strings.TrimSpace(repl.ReplaceAll(h.ClientSecret, ""))
