@@ -69,7 +69,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // callback can drop a stale one).
 func (h *Handler) session(r *http.Request) (Session, string, bool) {
 	c, err := r.Cookie(h.CookieName)
-	if err != nil || c.Value == "" {
+	if err != nil || !validID(c.Value) {
 		return Session{}, "", false
 	}
 	key := hashID(c.Value)
