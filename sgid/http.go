@@ -24,18 +24,18 @@ func (c *Client) doJSON(req *http.Request, endpoint string, dst any) error {
 		return fmt.Errorf("%w: %s request: %v", ErrProvider, endpoint, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		// Only the start of an error answer is kept, however long it is,
+		// so the status is never lost to the size limit.
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		return &ProviderError{Endpoint: endpoint, StatusCode: resp.StatusCode, Body: string(body)}
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBodySize+1))
 	if err != nil {
 		return fmt.Errorf("%w: reading %s answer: %v", ErrProvider, endpoint, err)
 	}
 	if len(body) > maxBodySize {
 		return fmt.Errorf("%w: %s answer is larger than %d bytes", ErrProvider, endpoint, maxBodySize)
-	}
-	if resp.StatusCode != http.StatusOK {
-		if len(body) > maxErrorBody {
-			body = body[:maxErrorBody]
-		}
-		return &ProviderError{Endpoint: endpoint, StatusCode: resp.StatusCode, Body: string(body)}
 	}
 	if err := json.Unmarshal(body, dst); err != nil {
 		return fmt.Errorf("%w: %s answer is not the expected JSON: %v", ErrProvider, endpoint, err)
