@@ -277,19 +277,17 @@ func TestCookies(t *testing.T) {
 	resp, _ := b.get(testOrigin + "/api/auth-url")
 	checkCookie := func(resp *http.Response, name string) {
 		t.Helper()
-		for _, c := range resp.Cookies() {
-			if c.Name != name {
-				continue
-			}
-			if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Secure {
-				t.Errorf("%s: HttpOnly=%v SameSite=%v Path=%q Secure=%v", name, c.HttpOnly, c.SameSite, c.Path, c.Secure)
-			}
-			if !validID(c.Value) {
-				t.Errorf("%s value %q is not a bare random id", name, c.Value)
-			}
+		c := responseCookie(resp, name)
+		if c == nil {
+			t.Errorf("no %s cookie", name)
 			return
 		}
-		t.Errorf("no %s cookie", name)
+		if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Secure {
+			t.Errorf("%s: HttpOnly=%v SameSite=%v Path=%q Secure=%v", name, c.HttpOnly, c.SameSite, c.Path, c.Secure)
+		}
+		if !validID(c.Value) {
+			t.Errorf("%s value %q is not a bare random id", name, c.Value)
+		}
 	}
 	checkCookie(resp, DefaultCookieName+"_login")
 	var out struct{ URL string }
@@ -620,4 +618,71 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+}
+
+// A session ends session_lifetime after the login; the cookies' Max-Age
+// says the same to the browser; the store never holds a cookie value.
+func TestSessionLifetimeAndStoreKeys(t *testing.T) {
+	newEnv(t, sgidtest.Options{}, "session_lifetime 2h")
+	b := newBrowser(t)
+	resp, body := b.get(testOrigin + "/api/auth-url")
+	if c := responseCookie(resp, DefaultCookieName+"_login"); c == nil || c.MaxAge != int(DefaultLoginTimeout/time.Second) {
+		t.Errorf("login cookie %+v, want Max-Age %d", c, int(DefaultLoginTimeout/time.Second))
+	}
+	var start struct{ URL string }
+	json.Unmarshal([]byte(body), &start)
+	resp, _ = b.get(b.atProvider(start.URL))
+	c := responseCookie(resp, DefaultCookieName)
+	if c == nil || c.MaxAge != int((2*time.Hour)/time.Second) {
+		t.Fatalf("session cookie %+v, want Max-Age 7200", c)
+	}
+
+	// The store knows the session by the hash of the cookie value only.
+	found := false
+	stores.Range(func(_, v any) bool {
+		st := v.(*pooledStore)
+		st.session.mu.Lock()
+		_, raw := st.session.items[c.Value]
+		_, hashed := st.session.items[hashID(c.Value)]
+		st.session.mu.Unlock()
+		if raw {
+			t.Error("the store holds the cookie value as a key")
+		}
+		found = found || hashed
+		return true
+	})
+	if !found {
+		t.Error("no session under the hash of the cookie value")
+	}
+
+	now = func() time.Time { return time.Now().Add(2*time.Hour - time.Minute) }
+	if status, _, _ := b.userinfo(); status != http.StatusOK {
+		t.Errorf("session gone before its lifetime: %d", status)
+	}
+	now = func() time.Time { return time.Now().Add(2*time.Hour + time.Second) }
+	defer func() { now = time.Now }()
+	if status, _, _ := b.userinfo(); status != http.StatusUnauthorized {
+		t.Errorf("session alive after its lifetime: %d", status)
+	}
+}
+
+// App values are bounded in length.
+func TestAppValueTooLong(t *testing.T) {
+	newEnv(t, sgidtest.Options{}, "")
+	b := newBrowser(t)
+	if resp, _ := b.get(testOrigin + "/api/auth-url?icecream=" + strings.Repeat("v", maxAppValue)); resp.StatusCode != http.StatusOK {
+		t.Errorf("value at the bound: %d", resp.StatusCode)
+	}
+	if resp, _ := b.get(testOrigin + "/api/auth-url?icecream=" + strings.Repeat("v", maxAppValue+1)); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("value over the bound: %d, want 400", resp.StatusCode)
+	}
+}
+
+func responseCookie(resp *http.Response, name string) *http.Cookie {
+	for _, c := range resp.Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
 }
