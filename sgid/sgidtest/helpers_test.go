@@ -121,22 +121,24 @@ func get(t *testing.T, s *sgidtest.Server, u string, header http.Header) (*http.
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	resp, err := noRedirect(s).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(body)
+	return do(t, s, req)
 }
 
 // postForm performs a form POST without following redirects.
 func postForm(t *testing.T, s *sgidtest.Server, u string, form url.Values) (*http.Response, string) {
 	t.Helper()
-	resp, err := noRedirect(s).PostForm(u, form)
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return do(t, s, req)
+}
+
+// do sends req without following redirects and reads the body.
+func do(t *testing.T, s *sgidtest.Server, req *http.Request) (*http.Response, string) {
+	t.Helper()
+	resp, err := noRedirect(s).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
