@@ -149,7 +149,7 @@ func BenchmarkGuardedProxy(b *testing.B) {
 func benchLogin(tb testing.TB) *http.Cookie {
 	tb.Helper()
 	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c := &http.Client{Transport: testTransport, Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	get := func(u string) *http.Response {
 		resp, err := c.Get(u)
 		if err != nil {

@@ -754,7 +754,7 @@ func TestGuardNoRedirectLoop(t *testing.T) {
 	}
 	// A client that follows redirects lands on the login page after one hop.
 	hops := 0
-	follow := &http.Client{Jar: b.jr, Timeout: 10 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+	follow := &http.Client{Transport: testTransport, Jar: b.jr, Timeout: 10 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		hops = len(via)
 		if hops > 3 {
 			return fmt.Errorf("redirect loop through %s", req.URL)

@@ -114,9 +114,15 @@ type browser struct {
 	base string // origin for relative URLs and cookies; default testOrigin
 }
 
+// testTransport opens a new connection for every request. The in-process
+// Caddy is reloaded between tests (and within some), and a kept-alive
+// connection to a server that a reload has just stopped fails with EOF.
+var testTransport = &http.Transport{DisableKeepAlives: true}
+
 func newBrowser(t testing.TB) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, jr: jar, base: testOrigin, c: &http.Client{
+		Transport:     testTransport,
 		Jar:           jar,
 		Timeout:       10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
