@@ -2,6 +2,7 @@ package caddysgid
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -114,10 +116,35 @@ type browser struct {
 	base string // origin for relative URLs and cookies; default testOrigin
 }
 
-// testTransport opens a new connection for every request. The in-process
-// Caddy is reloaded between tests (and within some), and a kept-alive
-// connection to a server that a reload has just stopped fails with EOF.
-var testTransport = &http.Transport{DisableKeepAlives: true}
+// testTransport is the HTTP client side of the tests that reload Caddy.
+// A reload stops the old servers asynchronously: right after it, a new
+// connection may still be accepted by an old server, which then closes it
+// without an answer (EOF). So every request gets a new connection, and a
+// request that met such a close before any answer is sent once more. The
+// handler itself never closes a connection, so this hides nothing of
+// ours.
+var testTransport http.RoundTripper = retryOnReload{&http.Transport{DisableKeepAlives: true}}
+
+type retryOnReload struct{ http.RoundTripper }
+
+func (t retryOnReload) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.RoundTripper.RoundTrip(r)
+	if err == nil || !(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+		return resp, err
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		if r.GetBody == nil {
+			return resp, err
+		}
+		body, gerr := r.GetBody()
+		if gerr != nil {
+			return resp, err
+		}
+		r = r.Clone(r.Context())
+		r.Body = body
+	}
+	return t.RoundTripper.RoundTrip(r)
+}
 
 func newBrowser(t testing.TB) *browser {
 	jar, _ := cookiejar.New(nil)
