@@ -52,6 +52,9 @@ func get(tb testing.TB, c *http.Client, u string, cookies ...*http.Cookie) (*htt
 		tb.Fatal(err)
 	}
 	for _, ck := range cookies {
+		if ck == nil {
+			tb.Fatalf("GET %s: a cookie to send is missing", u)
+		}
 		req.AddCookie(ck)
 	}
 	resp, err := c.Do(req)
