@@ -284,7 +284,8 @@ func (i *Instance) run(bin string) {
 	i.proc = p
 	i.mu.Unlock()
 	if err := i.waitReady(p); err != nil {
-		i.tb.Fatalf("instance %s did not come up: %v\nlast lines of %s:\n%s", i.Name, err, i.LogFile, i.LogTail(40))
+		// The cleanup Start registered prints the log's tail.
+		i.tb.Fatalf("instance %s did not come up: %v", i.Name, err)
 	}
 }
 
