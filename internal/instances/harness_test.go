@@ -224,37 +224,45 @@ func TestStopEscalatesToKillForTheWholeGroup(t *testing.T) {
 	}
 }
 
-// helperEnv makes TestHelperFailsWithAnInstance run: it is set only in the
-// child test binary TestCleanupAfterAFailedTest starts.
-const helperEnv = "SGID_INSTANCES_HELPER_PIDFILE"
+// childEnv is set in the test binary TestCleanupAfterAFailedTest starts
+// (to the file for the pid); there the test plays the failing test.
+const childEnv = "SGID_INSTANCES_CHILD_PIDFILE"
 
-func TestHelperFailsWithAnInstance(t *testing.T) {
-	pidFile := os.Getenv(helperEnv)
-	if pidFile == "" {
-		t.Skip("helper of TestCleanupAfterAFailedTest; runs only in the test binary that test starts")
-	}
-	i := Start(t, Options{Name: "doomed", Site: "\trespond 200"})
-	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(i.PID())), 0o600); err != nil {
-		t.Error(err)
-	}
-	t.Fatal("failing on purpose with an instance running")
-}
-
+// TestCleanupAfterAFailedTest runs itself once more in a child test
+// binary, where it starts an instance and fails; the parent then checks
+// that the instance is gone and that its log was printed.
 func TestCleanupAfterAFailedTest(t *testing.T) {
+	if pidFile := os.Getenv(childEnv); pidFile != "" {
+		// The subtest fails; its cleanups have run when t.Run returns, while
+		// this process (whose death would also kill the instance) lives on.
+		pid := 0
+		t.Run("doomed", func(t *testing.T) {
+			i := Start(t, Options{Name: "doomed", Site: "\trespond 200"})
+			pid = i.PID()
+			t.Fatal("failing on purpose with an instance running")
+		})
+		if err := os.WriteFile(pidFile, []byte(strconv.Itoa(pid)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if pid != 0 && waitGone(pid) {
+			t.Log("child: the failed test's instance is gone")
+		}
+		return
+	}
+
 	pidFile := filepath.Join(t.TempDir(), "pid")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperFailsWithAnInstance$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), helperEnv+"="+pidFile, binaryEnv+"="+Binary(t))
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCleanupAfterAFailedTest$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), childEnv+"="+pidFile, binaryEnv+"="+Binary(t))
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "failing on purpose") {
-		t.Fatalf("the helper test should fail on purpose; it ended with %v:\n%s", err, out)
+		t.Fatalf("the child test should fail on purpose; it ended with %v:\n%s", err, out)
 	}
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
-		t.Fatalf("the helper wrote no pid: %v\n%s", err, out)
+		t.Fatalf("the child wrote no pid: %v\n%s", err, out)
 	}
-	pid, _ := strconv.Atoi(string(b))
-	if pid == 0 || !waitGone(pid) {
-		t.Errorf("the failed test's Caddy (pid %q) still runs", b)
+	if !strings.Contains(string(out), "child: the failed test's instance is gone") {
+		t.Errorf("the cleanup of the failed test did not stop its Caddy (pid %s):\n%s", b, out)
 	}
 	// The failure printed the end of the instance's log, for diagnosis.
 	if !strings.Contains(string(out), "instance doomed") || !strings.Contains(string(out), "--- harness: run 1 of instance doomed ---") {
