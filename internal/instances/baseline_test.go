@@ -109,3 +109,22 @@ func TestGapDefaultStoreCallbackOnTheOtherInstance(t *testing.T) {
 		t.Errorf("a failed callback set a session cookie")
 	}
 }
+
+// GAP of issue 10 while storesLanded is false: a reload that changes
+// max_sessions drops every session without a word. Once the stores land,
+// a reload keeps them whatever it changes.
+func TestGapReloadWithANewMaxSessions(t *testing.T) {
+	p := NewProvider(t, sgidtest.Options{})
+	sub := p.Personas()[0].Sub
+	a := Start(t, Options{Name: "A", Site: sgidSite(p, "")})
+	br := NewBrowser(t)
+	if loc := br.Login(a, a, "icecream=Lychee"); loc != "/logged-in" {
+		t.Fatalf("login ended at %q", loc)
+	}
+	a.Reload(sgidSite(p, "max_sessions 500"))
+	if storesLanded {
+		wantUser(t, br, a, sub, "Lychee")
+	} else {
+		wantLoggedOut(t, a, br.Cookie(sessionCookie))
+	}
+}

@@ -2,10 +2,12 @@ package instances
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -47,19 +49,31 @@ func (b *Browser) Get(u string) (*http.Response, string) {
 
 func get(tb testing.TB, c *http.Client, u string, cookies ...*http.Cookie) (*http.Response, string) {
 	tb.Helper()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	for _, ck := range cookies {
 		if ck == nil {
 			tb.Fatalf("GET %s: a cookie to send is missing", u)
 		}
-		req.AddCookie(ck)
 	}
-	resp, err := c.Do(req)
-	if err != nil {
-		tb.Fatalf("GET %s: %v", u, err)
+	var resp *http.Response
+	// Right after a reload, the old config's server may still accept a
+	// connection and then close it unanswered as it shuts down. Such a
+	// request never reached the handler, so it is sent once more; every
+	// other error fails the test.
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequest(http.MethodGet, u, nil)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, ck := range cookies {
+			req.AddCookie(ck)
+		}
+		resp, err = c.Do(req)
+		if err == nil {
+			break
+		}
+		if attempt > 0 || !(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+			tb.Fatalf("GET %s: %v", u, err)
+		}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)

@@ -181,6 +181,7 @@ type Instance struct {
 	LogFile string
 
 	tb        testing.TB
+	opts      Options
 	caddyfile string
 	token     string
 	env       []string
@@ -199,7 +200,7 @@ func Start(tb testing.TB, opts Options) *Instance {
 	if opts.Name == "" {
 		opts.Name = "caddy"
 	}
-	i := &Instance{Name: opts.Name, tb: tb, Dir: tb.TempDir(), Port: opts.Port, AdminPort: opts.AdminPort}
+	i := &Instance{Name: opts.Name, tb: tb, opts: opts, Dir: tb.TempDir(), Port: opts.Port, AdminPort: opts.AdminPort}
 	if i.Port == 0 {
 		i.Port = FreePort(tb)
 	}
@@ -219,13 +220,8 @@ func Start(tb testing.TB, opts Options) *Instance {
 			tb.Fatal(err)
 		}
 	}
-	tok := make([]byte, 16)
-	rand.Read(tok)
-	i.token = hex.EncodeToString(tok)
 	i.caddyfile = filepath.Join(i.Dir, "Caddyfile")
-	if err := os.WriteFile(i.caddyfile, []byte(i.config(opts)), 0o600); err != nil {
-		tb.Fatal(err)
-	}
+	i.writeConfig()
 	i.env = append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+i.DataDir, "XDG_CONFIG_HOME="+configDir)
 
 	tb.Cleanup(func() {
@@ -238,9 +234,52 @@ func Start(tb testing.TB, opts Options) *Instance {
 	return i
 }
 
+// writeConfig writes the Caddyfile for i.opts with a new token, so that
+// an answer tells which config served it.
+func (i *Instance) writeConfig() []byte {
+	i.tb.Helper()
+	tok := make([]byte, 16)
+	rand.Read(tok)
+	i.token = hex.EncodeToString(tok)
+	cfg := []byte(i.config())
+	if err := os.WriteFile(i.caddyfile, cfg, 0o600); err != nil {
+		i.tb.Fatal(err)
+	}
+	return cfg
+}
+
+// Reload gives the running instance a new site body through the admin
+// API's /load, as `caddy reload` does, and waits until the new config
+// answers. A later Restart keeps the new config.
+func (i *Instance) Reload(site string) {
+	i.tb.Helper()
+	i.mu.Lock()
+	p := i.proc
+	i.mu.Unlock()
+	if p == nil {
+		i.tb.Fatalf("instance %s is not running", i.Name)
+	}
+	i.opts.Site = site
+	cfg := i.writeConfig()
+	c := &http.Client{Timeout: startTimeout}
+	resp, err := c.Post(i.adminURL("/load"), "text/caddyfile", bytes.NewReader(cfg))
+	if err != nil {
+		i.tb.Fatalf("reloading instance %s: %v", i.Name, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		i.tb.Fatalf("reloading instance %s: %d %s", i.Name, resp.StatusCode, body)
+	}
+	if err := i.waitReady(p); err != nil {
+		i.tb.Fatalf("instance %s after the reload: %v", i.Name, err)
+	}
+}
+
 // config is the instance's Caddyfile: loopback only, no HTTPS, no
 // autosave, a JSON log, and a header naming this start on every answer.
-func (i *Instance) config(opts Options) string {
+func (i *Instance) config() string {
+	opts := i.opts
 	var b strings.Builder
 	fmt.Fprintf(&b, "{\n\tadmin 127.0.0.1:%d\n\thttp_port %d\n", i.AdminPort, i.Port)
 	b.WriteString("\tdefault_bind 127.0.0.1\n\tauto_https off\n\tpersist_config off\n\tgrace_period 1s\n")

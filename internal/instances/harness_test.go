@@ -95,16 +95,28 @@ func TestStartStopRestart(t *testing.T) {
 	if resp, _ := br.Get(a.URL("/")); resp.StatusCode != http.StatusOK || resp.Header.Get(instanceHeader) != a.token {
 		t.Errorf("A after restart answered %d as %q", resp.StatusCode, resp.Header.Get(instanceHeader))
 	}
+
+	// A reload takes effect without a new process, and a restart keeps it.
+	oldToken := a.token
+	a.Reload("\trespond \"reloaded\" 200")
+	if resp, body := br.Get(a.URL("/")); body != "reloaded" || a.token == oldToken || resp.Header.Get(instanceHeader) != a.token {
+		t.Errorf("A after the reload answered %q as %q", body, resp.Header.Get(instanceHeader))
+	}
+	a.Restart()
+	if _, body := br.Get(a.URL("/")); body != "reloaded" {
+		t.Errorf("A restarted after a reload answered %q, want the reloaded config", body)
+	}
+
 	log, err := os.ReadFile(a.LogFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(string(log), "--- harness: run "); n != 2 {
-		t.Errorf("log of A has %d run markers, want 2", n)
+	if n := strings.Count(string(log), "--- harness: run "); n != 3 {
+		t.Errorf("log of A has %d run markers, want 3", n)
 	}
-	// Caddy's own JSON log lines reach the file, from both runs.
-	if n := strings.Count(string(log), `"msg":"serving initial configuration"`); n != 2 {
-		t.Errorf("log of A has %d 'serving initial configuration' lines, want 2:\n%s", n, a.LogTail(20))
+	// Caddy's own JSON log lines reach the file, from every run.
+	if n := strings.Count(string(log), `"msg":"serving initial configuration"`); n != 3 {
+		t.Errorf("log of A has %d 'serving initial configuration' lines, want 3:\n%s", n, a.LogTail(20))
 	}
 }
 

@@ -107,6 +107,10 @@ func testStore(t *testing.T, k storeKind) {
 		wantLoggedOut(t, b, session)
 	}
 
+	// A reload that changes a bound keeps the session, with every store.
+	a.Reload(sgidSite(p, sharedStore+"\n\t\tmax_sessions 500"))
+	wantUser(t, br, a, sub, "Pandan")
+
 	// The session cookie copied to an instance with another store.
 	wantLoggedOut(t, c, session)
 	if resp, body := GetWithCookies(t, c, "/private/x", session); resp.StatusCode != http.StatusUnauthorized {
