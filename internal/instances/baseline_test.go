@@ -63,22 +63,33 @@ func TestEachInstanceLogsInItsOwnUsers(t *testing.T) {
 
 // GAP of issue 10 while storesLanded is false: with the default store, a
 // restart logs the user out, even though the instance's storage folder is
-// still there. Once the stores land, the default store is that folder and
-// the user stays logged in.
-func TestGapDefaultStoreAcrossARestart(t *testing.T) {
-	p := NewProvider(t, sgidtest.Options{})
-	sub := p.Personas()[0].Sub
-	a := Start(t, Options{Name: "A", Site: sgidSite(p, "")})
-	br := NewBrowser(t)
-	if loc := br.Login(a, a, "icecream=Kaya"); loc != "/logged-in" {
-		t.Fatalf("login ended at %q", loc)
-	}
-	wantUser(t, br, a, sub, "Kaya")
-	a.Restart()
-	if storesLanded {
-		wantUser(t, br, a, sub, "Kaya")
-	} else {
-		wantLoggedOut(t, a, br.Cookie(sessionCookie))
+// still there, and so does a reload that changes max_sessions. Once the
+// stores land, the default store is that folder and the user stays logged
+// in through both.
+func TestGapDefaultStoreKeepsNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		do   func(a *Instance, p *Provider)
+	}{
+		{"restart", func(a *Instance, _ *Provider) { a.Restart() }},
+		{"reload with a new max_sessions", func(a *Instance, p *Provider) { a.Reload(sgidSite(p, "max_sessions 500")) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := NewProvider(t, sgidtest.Options{})
+			sub := p.Personas()[0].Sub
+			a := Start(t, Options{Name: "A", Site: sgidSite(p, "")})
+			br := NewBrowser(t)
+			if loc := br.Login(a, a, "icecream=Kaya"); loc != "/logged-in" {
+				t.Fatalf("login ended at %q", loc)
+			}
+			wantUser(t, br, a, sub, "Kaya")
+			tc.do(a, p)
+			if storesLanded {
+				wantUser(t, br, a, sub, "Kaya")
+			} else {
+				wantLoggedOut(t, a, br.Cookie(sessionCookie))
+			}
+		})
 	}
 }
 
@@ -107,24 +118,5 @@ func TestGapDefaultStoreCallbackOnTheOtherInstance(t *testing.T) {
 	}
 	if c := br.Cookie(sessionCookie); c != nil {
 		t.Errorf("a failed callback set a session cookie")
-	}
-}
-
-// GAP of issue 10 while storesLanded is false: a reload that changes
-// max_sessions drops every session without a word. Once the stores land,
-// a reload keeps them whatever it changes.
-func TestGapReloadWithANewMaxSessions(t *testing.T) {
-	p := NewProvider(t, sgidtest.Options{})
-	sub := p.Personas()[0].Sub
-	a := Start(t, Options{Name: "A", Site: sgidSite(p, "")})
-	br := NewBrowser(t)
-	if loc := br.Login(a, a, "icecream=Lychee"); loc != "/logged-in" {
-		t.Fatalf("login ended at %q", loc)
-	}
-	a.Reload(sgidSite(p, "max_sessions 500"))
-	if storesLanded {
-		wantUser(t, br, a, sub, "Lychee")
-	} else {
-		wantLoggedOut(t, a, br.Cookie(sessionCookie))
 	}
 }
