@@ -22,7 +22,7 @@ import (
 // connections.
 const (
 	floodCalls   = 100_000
-	floodWorkers = 8
+	floodWorkers = 4
 	warmupCalls  = 2_000
 )
 
