@@ -80,8 +80,8 @@ func loginForAtRest(t *testing.T, p *Provider, persona sgidtest.Persona, a, b *I
 	rand.Read(r)
 	appValue := "flavour-" + hex.EncodeToString(r)
 	br := NewBrowser(t)
-	callback := br.AtProvider(br.StartLogin(a, "icecream="+appValue))
-	if loc := br.Callback(b, callback); loc != "/logged-in" {
+	loc, callback := loginAcross(br, NewBalancer(t), a, b, "icecream="+appValue)
+	if loc != "/logged-in" {
 		t.Fatalf("login ended at %q", loc)
 	}
 	wantUser(t, br, a, persona.Sub, appValue)

@@ -104,7 +104,7 @@ func TestGapDefaultStoreCallbackOnTheOtherInstance(t *testing.T) {
 	a := Start(t, Options{Name: "A", Site: sgidSite(p, ""), StorageDir: shared})
 	b := Start(t, Options{Name: "B", Site: sgidSite(p, ""), StorageDir: shared})
 	br := NewBrowser(t)
-	loc := br.Login(a, b, "icecream=Chendol")
+	loc, _ := loginAcross(br, NewBalancer(t), a, b, "icecream=Chendol")
 	if storesLanded {
 		if loc != "/logged-in" {
 			t.Fatalf("login started on A, finished on B, ended at %q", loc)

@@ -83,14 +83,23 @@ func get(tb testing.TB, c *http.Client, u string, cookies ...*http.Cookie) (*htt
 	return resp, string(body)
 }
 
+// Target is where a browser sends a request: an Instance, or a Balancer
+// in front of instances.
+type Target interface {
+	// URL is path on the target's origin.
+	URL(path string) string
+	// String names the target in messages.
+	String() string
+}
+
 // StartLogin calls auth-url on i with the query and returns the
 // authorization URL at sgID.
-func (b *Browser) StartLogin(i *Instance, query string) string {
+func (b *Browser) StartLogin(i Target, query string) string {
 	b.tb.Helper()
 	resp, body := b.Get(i.URL("/api/auth-url?" + query))
 	var out struct{ URL string }
 	if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &out) != nil || out.URL == "" {
-		b.tb.Fatalf("auth-url on %s: %d %q", i.Name, resp.StatusCode, body)
+		b.tb.Fatalf("auth-url on %s: %d %q", i, resp.StatusCode, body)
 	}
 	return out.URL
 }
@@ -107,49 +116,49 @@ func (b *Browser) AtProvider(authURL string) string {
 	return loc
 }
 
-// Callback visits the callback URL on instance i (whatever instance sgID
-// named in it, as a load balancer may send it anywhere) and returns where
-// it redirects.
-func (b *Browser) Callback(i *Instance, callbackURL string) string {
+// Callback visits the callback URL on i (whatever origin sgID named in
+// it, as a load balancer may send it anywhere) and returns where it
+// redirects.
+func (b *Browser) Callback(i Target, callbackURL string) string {
 	b.tb.Helper()
-	resp, body := b.Get(OnInstance(b.tb, i, callbackURL))
+	resp, body := b.Get(OnTarget(b.tb, i, callbackURL))
 	if resp.StatusCode != http.StatusFound {
-		b.tb.Fatalf("callback on %s answered %d %q, want 302", i.Name, resp.StatusCode, body)
+		b.tb.Fatalf("callback on %s answered %d %q, want 302", i, resp.StatusCode, body)
 	}
 	return resp.Header.Get("Location")
 }
 
-// OnInstance is u with its scheme and host replaced by i's origin.
-func OnInstance(tb testing.TB, i *Instance, u string) string {
+// OnTarget is u with its scheme and host replaced by i's origin.
+func OnTarget(tb testing.TB, i Target, u string) string {
 	tb.Helper()
 	pu, err := url.Parse(u)
 	if err != nil {
 		tb.Fatalf("bad URL %q: %v", u, err)
 	}
-	o, _ := url.Parse(i.Origin)
+	o, _ := url.Parse(i.URL(""))
 	pu.Scheme, pu.Host = o.Scheme, o.Host
 	return pu.String()
 }
 
 // Login starts a login on start and finishes it on finish, and returns
 // where the callback redirected.
-func (b *Browser) Login(start, finish *Instance, query string) string {
+func (b *Browser) Login(start, finish Target, query string) string {
 	b.tb.Helper()
 	return b.Callback(finish, b.AtProvider(b.StartLogin(start, query)))
 }
 
 // Userinfo asks i who is logged in and returns the status and body.
-func (b *Browser) Userinfo(i *Instance) (int, string) {
+func (b *Browser) Userinfo(i Target) (int, string) {
 	b.tb.Helper()
 	resp, body := b.Get(i.URL("/api/userinfo"))
 	return resp.StatusCode, body
 }
 
 // Logout logs out on i and fails the test unless i answers 200.
-func (b *Browser) Logout(i *Instance) {
+func (b *Browser) Logout(i Target) {
 	b.tb.Helper()
 	if resp, body := b.Get(i.URL("/api/logout")); resp.StatusCode != http.StatusOK {
-		b.tb.Fatalf("logout on %s: %d %q", i.Name, resp.StatusCode, body)
+		b.tb.Fatalf("logout on %s: %d %q", i, resp.StatusCode, body)
 	}
 }
 
@@ -167,7 +176,7 @@ func (b *Browser) Cookie(name string) *http.Cookie {
 
 // GetWithCookies fetches path on i with exactly these cookies and no jar:
 // what a client holding a copied cookie sees.
-func GetWithCookies(tb testing.TB, i *Instance, path string, cookies ...*http.Cookie) (*http.Response, string) {
+func GetWithCookies(tb testing.TB, i Target, path string, cookies ...*http.Cookie) (*http.Response, string) {
 	tb.Helper()
 	return get(tb, newClient(nil), i.URL(path), cookies...)
 }

@@ -412,6 +412,9 @@ func (i *Instance) PID() int {
 // URL is path on the instance's origin.
 func (i *Instance) URL(path string) string { return i.Origin + path }
 
+// String names the instance in messages.
+func (i *Instance) String() string { return i.Name }
+
 func (i *Instance) adminURL(path string) string {
 	return "http://127.0.0.1:" + strconv.Itoa(i.AdminPort) + path
 }

@@ -18,7 +18,10 @@
 // A Browser keeps one cookie jar for all instances. Every instance is
 // http://localhost:<port>, and cookies are not scoped by port, so the jar
 // sends the same cookies to each of them, just as a browser behind a load
-// balancer would.
+// balancer would. A login that spans instances goes through a Balancer, a
+// reverse proxy in the test process that passes each request to the
+// instance the test chose: every instance then sees the same Host, so the
+// redirect URI it derives is the same, as in production.
 //
 // Two switches wait for the session stores of issue 10:
 //   - the scenarios that need the `store` subdirective are built only with

@@ -281,3 +281,29 @@ func TestCleanupAfterAFailedTest(t *testing.T) {
 		t.Errorf("the failed test did not print the instance's log:\n%s", out)
 	}
 }
+
+func TestBalancerPassesTheHostToTheChosenInstance(t *testing.T) {
+	site := func(name string) string {
+		return "\trespond \"{http.request.hostport} {uri} from " + name + "\" 200\n\theader Set-Cookie \"seen=1; Path=/\""
+	}
+	a := Start(t, Options{Name: "A", Site: site("A")})
+	b := Start(t, Options{Name: "B", Site: site("B")})
+	lb := NewBalancer(t)
+	br := NewBrowser(t)
+	if resp, body := br.Get(lb.URL("/x")); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("balancer with no instance chosen: %d %q", resp.StatusCode, body)
+	}
+	host := strings.TrimPrefix(lb.Origin, "http://")
+	for _, i := range []*Instance{a, b, a} {
+		lb.Send(i)
+		resp, body := br.Get(lb.URL("/x?y=1"))
+		if want := host + " /x?y=1 from " + i.Name; resp.StatusCode != http.StatusOK || body != want {
+			t.Errorf("balancer to %s: %d %q, want %q", i.Name, resp.StatusCode, body, want)
+		}
+	}
+	// A cookie an instance sets through the balancer is the browser's for
+	// every instance: cookies are not scoped by port.
+	if c := br.Cookie("seen"); c == nil || c.Value != "1" {
+		t.Errorf("cookie set through the balancer: %v", c)
+	}
+}

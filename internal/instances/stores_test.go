@@ -76,8 +76,9 @@ func testStore(t *testing.T, k storeKind) {
 	c := Start(t, Options{Name: "C", Site: sgidSite(p, otherStore)})
 
 	// A login started on A, its callback on B.
+	lb := NewBalancer(t)
 	br := NewBrowser(t)
-	loc := br.Login(a, b, "icecream=Pandan")
+	loc, _ := loginAcross(br, lb, a, b, "icecream=Pandan")
 	if !k.shared {
 		if reason := wantErrorRedirect(t, loc); reason == "server_error" {
 			t.Errorf("a login cookie from another instance's memory store is bad input, not a server error")
@@ -119,18 +120,20 @@ func testStore(t *testing.T, k storeKind) {
 
 	// Restart both, with a second login in flight across the restart.
 	late := NewBrowser(t)
-	lateAuth := late.StartLogin(a, "icecream=Gula")
+	lb.Send(a)
+	lateAuth := late.StartLogin(lb, "icecream=Gula")
 	a.Restart()
 	b.Restart()
 	if k.durable {
 		wantUser(t, br, a, sub, "Pandan")
 		wantUser(t, br, b, sub, "Pandan")
-		if loc := late.Callback(b, late.AtProvider(lateAuth)); loc != "/logged-in" {
+		lb.Send(b)
+		if loc := late.Callback(lb, late.AtProvider(lateAuth)); loc != "/logged-in" {
 			t.Errorf("a login started before the restart ended at %q", loc)
 		}
 	} else {
 		wantLoggedOut(t, a, session)
-		if reason := wantErrorRedirect(t, late.Callback(a, late.AtProvider(lateAuth))); reason == "server_error" {
+		if reason := wantErrorRedirect(t, late.Callback(lb, late.AtProvider(lateAuth))); reason == "server_error" {
 			t.Errorf("a login cookie sealed before a memory store's restart is bad input, not a server error")
 		}
 		return
@@ -229,7 +232,7 @@ func TestRedisOutage(t *testing.T) {
 		t.Errorf("userinfo on A after Redis came back: %d %q", resp.StatusCode, body)
 	}
 	again := NewBrowser(t)
-	if loc := again.Login(a, b, "icecream=Ondeh"); loc != "/logged-in" {
+	if loc, _ := loginAcross(again, NewBalancer(t), a, b, "icecream=Ondeh"); loc != "/logged-in" {
 		t.Fatalf("login after Redis came back ended at %q", loc)
 	}
 	wantUser(t, again, a, sub, "Ondeh")
