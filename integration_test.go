@@ -17,6 +17,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
@@ -42,7 +43,7 @@ var testGlobals = []string{
 func startCaddy(tb testing.TB, caddyfile string) {
 	tb.Helper()
 	caddytest.NewTester(tb).WithDefaultOverrides(caddytest.Config{AdminPort: testAdminPort}).
-		InitServer(withGlobalOptions(caddyfile, testGlobals...), "caddyfile")
+		InitServer(testcaddy.WithGlobalOptions(caddyfile, testGlobals...), "caddyfile")
 }
 
 // env is one Caddy with the sgid handler in front of a fake sgID.
