@@ -405,7 +405,7 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/v2/oauth/authorize":
 		p.stats.authorize.Add(1)
 		// HEAD is not served: a new authorize request has side effects
-		// (it issues a code or a pending login).
+		// (without the login page it issues a code).
 		switch r.Method {
 		case http.MethodGet:
 			p.serveAuthorize(w, r)
