@@ -3,10 +3,8 @@ package caddysgid
 import (
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -14,8 +12,6 @@ import (
 
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
-
-var pendingRE = regexp.MustCompile(`name="pending" value="([^"]+)"`)
 
 // TestMockLogin walks the mock's login page as a person would: the whole
 // real protocol runs behind it.
@@ -84,11 +80,11 @@ func (b *browser) mockApprove(authURL, sub string) string {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "Mock sgID") || !strings.Contains(page, "development only") {
 		b.t.Fatalf("mock login page %d lacks its banner:\n%.400s", resp.StatusCode, page)
 	}
-	m := pendingRE.FindStringSubmatch(page)
-	if m == nil {
-		b.t.Fatal("no pending id on the login page")
+	form := sgidtest.LoginForm(page)
+	if form == nil {
+		b.t.Fatal("no login form on the mock's page")
 	}
-	form := url.Values{"pending": {m[1]}, "sub": {sub}}
+	form.Set("sub", sub)
 	req, _ := http.NewRequest(http.MethodPost, b.base+mockPrefix+"/v2/oauth/authorize", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, _ = b.do(req)

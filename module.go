@@ -241,15 +241,16 @@ func setDefault(s *string, def string) {
 }
 
 // fieldError names the Caddy field of an sgid.Config error, so that caddy
-// validate points at the line to fix.
+// validate points at the line to fix. sgid's errors already begin with
+// "sgid:", so the field goes at the end rather than another prefix.
 func fieldError(err error) error {
 	var ce *sgid.ConfigError
 	if errors.As(err, &ce) {
 		if field, ok := configFields[ce.Field]; ok {
-			return fmt.Errorf("sgid: %s: %w", field, err)
+			return fmt.Errorf("%w (setting %s)", err, field)
 		}
 	}
-	return fmt.Errorf("sgid: %w", err)
+	return err
 }
 
 // configFields maps sgid.Config's fields to the handler's JSON names.
