@@ -437,7 +437,7 @@ func writeDenial(w http.ResponseWriter, navigation bool, status int, code, text 
 // logDenial counts and logs (at DEBUG) a protected request the guard
 // answered itself.
 func (h *Handler) logDenial(r *http.Request, status int) {
-	h.metrics.denial(strconv.Itoa(status))
+	h.metrics.denial(siteOf(r), strconv.Itoa(status))
 	if h.logger == nil {
 		return
 	}

@@ -53,7 +53,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	case h.UserinfoPath:
 		return h.serveUserinfo(w, r, sess, hasSession)
 	case h.LogoutPath:
-		return h.serveLogout(w, r, sessKey)
+		return h.serveLogout(w, r, sessKey, hasSession)
 	}
 	if h.mock != nil && strings.HasPrefix(r.URL.Path, mockPrefix+"/") {
 		return h.serveMock(w, r)
@@ -231,7 +231,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessK
 	}
 	http.SetCookie(w, h.cookie(r, h.CookieName, sessID, lifetime))
 	setIdentity(r, Session{Sub: info.Sub, Data: data})
-	h.metrics.login("ok")
+	h.metrics.login(siteOf(r), "ok")
 	h.logger.Info("user logged in", zap.String("request_id", requestID(r)))
 
 	dest := h.SuccessPath
@@ -263,7 +263,7 @@ type userinfoBody struct {
 	Data map[string]string `json:"data"`
 }
 
-func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessKey string) error {
+func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessKey string, hasSession bool) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return methodNotAllowed(w, "GET, POST")
 	}
@@ -275,6 +275,9 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessKey st
 	if sessKey != "" {
 		if err := h.store.DeleteSession(r.Context(), sessKey); err != nil {
 			return caddyhttp.Error(http.StatusServiceUnavailable, err)
+		}
+		if hasSession {
+			h.metrics.logout(siteOf(r))
 		}
 	}
 	if c, err := r.Cookie(h.loginCookieName()); err == nil && validID(c.Value) {
@@ -289,7 +292,7 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessKey st
 // with a short reason. Errors from the sgid package carry no secrets; the
 // request's query (code, state) is never logged.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, reason string, level zapcore.Level, err error) error {
-	h.metrics.login(reason)
+	h.metrics.login(siteOf(r), reason)
 	if ce := h.logger.Check(level, "sgID login failed"); ce != nil {
 		ce.Write(zap.String("reason", reason), zap.Error(err), zap.String("request_id", requestID(r)))
 	}
