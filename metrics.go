@@ -21,34 +21,20 @@ import (
 // name Caddy's own caddy_http_* metrics use), so two sites never share a
 // counter.
 var (
-	loginsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "caddy", Subsystem: "sgid", Name: "logins_total",
-		Help: "sgID login callbacks by result: ok, or the reason of the failure.",
-	}, []string{"server", "result"})
-	denialsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "caddy", Subsystem: "sgid", Name: "guard_denials_total",
-		Help: "Protected requests the sgid guard answered itself, by HTTP status.",
-	}, []string{"server", "status"})
-	logoutsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "caddy", Subsystem: "sgid", Name: "logouts_total",
-		Help: "Sessions ended by the user at the logout route.",
-	}, []string{"server"})
-	revocationsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "caddy", Subsystem: "sgid", Name: "revocations_total",
-		Help: "Sessions ended through the admin API.",
-	}, []string{"server"})
-	evictionsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "caddy", Subsystem: "sgid", Name: "sessions_evicted_total",
-		Help: "Sessions dropped, oldest first, to stay within max_sessions.",
-	}, []string{"server"})
-	idleExpiriesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "caddy", Subsystem: "sgid", Name: "idle_expiries_total",
-		Help: "Sessions ended by session_idle_timeout.",
-	}, []string{"server"})
-	storeErrorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "caddy", Subsystem: "sgid", Name: "store_errors_total",
-		Help: "Failed session store calls, by operation.",
-	}, []string{"server", "operation"})
+	loginsTotal = counter("logins_total",
+		"sgID login callbacks by result: ok, or the reason of the failure.", "result")
+	denialsTotal = counter("guard_denials_total",
+		"Protected requests the sgid guard answered itself, by HTTP status.", "status")
+	logoutsTotal = counter("logouts_total",
+		"Sessions ended by the user at the logout route.")
+	revocationsTotal = counter("revocations_total",
+		"Sessions ended through the admin API.")
+	evictionsTotal = counter("sessions_evicted_total",
+		"Sessions dropped, oldest first, to stay within max_sessions.")
+	idleExpiriesTotal = counter("idle_expiries_total",
+		"Sessions ended by session_idle_timeout.")
+	storeErrorsTotal = counter("store_errors_total",
+		"Failed session store calls, by operation.", "operation")
 	sessionsHeldGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "caddy", Subsystem: "sgid", Name: "sessions",
 		Help: "Logged-in sessions held, where the store can count them cheaply (memory: exact).",
@@ -61,6 +47,14 @@ var (
 		Buckets: []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"server", "endpoint", "outcome"})
 )
+
+// counter makes a caddy_sgid_ counter labelled by server and the labels
+// given.
+func counter(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "sgid", Name: name, Help: help,
+	}, append([]string{"server"}, labels...))
+}
 
 var collectors = []prometheus.Collector{
 	loginsTotal, denialsTotal, logoutsTotal, revocationsTotal, evictionsTotal,

@@ -26,22 +26,16 @@ func observedClient(t *testing.T, srv *sgidtest.Server) (*Client, func() []obser
 	t.Helper()
 	var mu sync.Mutex
 	var seen []observation
-	c, err := New(Config{
-		ClientID:     srv.ClientID(),
-		ClientSecret: srv.ClientSecret(),
-		PrivateKey:   srv.ClientPrivateKeyPEM(),
-		RedirectURI:  testRedirect,
-		Host:         srv.URL,
-		HTTPClient:   srv.Client(),
-		Observe: func(ctx context.Context, endpoint, outcome string, d time.Duration) {
-			if d < 0 {
-				t.Errorf("negative duration %v", d)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			seen = append(seen, observation{endpoint, outcome, ctx.Value(ctxTag{}) == "login"})
-		},
-	})
+	cfg := pairConfig(srv)
+	cfg.Observe = func(ctx context.Context, endpoint, outcome string, d time.Duration) {
+		if d < 0 {
+			t.Errorf("negative duration %v", d)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, observation{endpoint, outcome, ctx.Value(ctxTag{}) == "login"})
+	}
+	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
