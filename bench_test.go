@@ -26,7 +26,7 @@ func benchHandler(b testing.TB) (*Handler, *http.Cookie) {
 	id := newID()
 	persona := sgidtest.DefaultPersonas()[0]
 	data := map[string]string{"myinfo.name": persona.Data["myinfo.name"], "myinfo.email": persona.Data["myinfo.email"], "iceCream": "Vanilla"}
-	if err := h.store.PutSession(context.Background(), hashID(id), Session{Sub: persona.Sub, Data: data, Expires: time.Now().Add(time.Hour)}); err != nil {
+	if err := h.store.PutSession(context.Background(), hashID(id), session{Sub: persona.Sub, Data: data, Expires: time.Now().Add(time.Hour)}); err != nil {
 		b.Fatal(err)
 	}
 	return h, &http.Cookie{Name: h.CookieName, Value: id}
@@ -116,7 +116,7 @@ func BenchmarkStoreMemory(b *testing.B) {
 		exp := time.Now().Add(time.Hour)
 		perPending := measure(func(st *memoryStore) {
 			for i := 0; i < n; i++ {
-				st.AddPending(context.Background(), hashID(newID()), PendingLogin{
+				st.AddPending(context.Background(), hashID(newID()), pendingLogin{
 					State: newID(), CodeVerifier: newID(), Nonce: newID(),
 					RedirectURI: "https://app.example.gov.sg/api/redirect",
 					AppValues:   map[string]string{"iceCream": "Chocolate"},
@@ -126,7 +126,7 @@ func BenchmarkStoreMemory(b *testing.B) {
 		})
 		perSession := measure(func(st *memoryStore) {
 			for i := 0; i < n; i++ {
-				st.PutSession(context.Background(), hashID(newID()), Session{Sub: "sgidtest:0000000000000000000000000000", Expires: exp})
+				st.PutSession(context.Background(), hashID(newID()), session{Sub: "sgidtest:0000000000000000000000000000", Expires: exp})
 			}
 		})
 		b.ReportMetric(perPending, "B/pending")

@@ -328,7 +328,7 @@ func (t *trailerScrub) Read(p []byte) (int, error) {
 // It answers the request itself (and returns true) when a protected path
 // is asked for without a fitting login; otherwise it sets the identity
 // headers and cuts the session cookies out of the request.
-func (h *Handler) guardPassOn(w http.ResponseWriter, r *http.Request, s Session, loggedIn bool) (bool, error) {
+func (h *Handler) guardPassOn(w http.ResponseWriter, r *http.Request, s session, loggedIn bool) (bool, error) {
 	g := h.Guard
 	if g != nil && g.protects(r) {
 		if !loggedIn {
@@ -371,7 +371,7 @@ func (g *Guard) protects(r *http.Request) bool {
 }
 
 // allows reports whether the user passes every rule.
-func (g *Guard) allows(s Session) bool {
+func (g *Guard) allows(s session) bool {
 	if len(g.AllowSubs) > 0 && !slices.Contains(g.AllowSubs, s.Sub) {
 		return false
 	}
@@ -385,7 +385,7 @@ func (g *Guard) allows(s Session) bool {
 }
 
 // userField is the value of "sub" or of a data key of the session.
-func userField(s Session, field string) (string, bool) {
+func userField(s session, field string) (string, bool) {
 	if field == "sub" {
 		return s.Sub, s.Sub != ""
 	}

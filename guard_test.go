@@ -234,7 +234,7 @@ var guardNext = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Reques
 })
 
 func TestGuardAllows(t *testing.T) {
-	s := Session{Sub: "s1", Data: map[string]string{"myinfo.residentialstatus": "PR", "role": "admin"}}
+	s := session{Sub: "s1", Data: map[string]string{"myinfo.residentialstatus": "PR", "role": "admin"}}
 	tests := []struct {
 		name string
 		g    Guard

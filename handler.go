@@ -41,7 +41,7 @@ const (
 // user's identity in the placeholders when a session cookie is valid.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	h.Guard.dropClientIdentity(r)
-	sess, sessKey, hasSession := h.session(r)
+	sess, sessKey, hasSession := h.lookupSession(r)
 	if hasSession {
 		setIdentity(r, sess)
 	}
@@ -67,22 +67,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // session returns the logged-in session named by the request's cookie, and
 // the store key of that cookie (even when no session is found, so the
 // callback can drop a stale one).
-func (h *Handler) session(r *http.Request) (Session, string, bool) {
+func (h *Handler) lookupSession(r *http.Request) (session, string, bool) {
 	c, err := r.Cookie(h.CookieName)
 	if err != nil || !validID(c.Value) {
-		return Session{}, "", false
+		return session{}, "", false
 	}
 	key := hashID(c.Value)
 	s, err := h.store.GetSession(r.Context(), key)
 	if err != nil {
-		return Session{}, key, false
+		return session{}, key, false
 	}
 	return s, key, true
 }
 
 // setIdentity sets the placeholders that tell later handlers and the access
 // log who the user is.
-func setIdentity(r *http.Request, s Session) {
+func setIdentity(r *http.Request, s session) {
 	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if !ok {
 		return
@@ -142,7 +142,7 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 		loginID = newID()
 	}
 	expires := now().Add(time.Duration(h.LoginTimeout))
-	err = h.store.AddPending(r.Context(), hashID(loginID), PendingLogin{
+	err = h.store.AddPending(r.Context(), hashID(loginID), pendingLogin{
 		State:        state,
 		CodeVerifier: verifier,
 		Nonce:        nonce,
@@ -173,9 +173,9 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessK
 	state := q.Get("state")
 	pending, err := h.store.TakePending(r.Context(), loginKey, state)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, errNotFound):
 		return h.fail(w, r, reasonLoginExpired, zapcore.InfoLevel, errors.New("no pending login for this browser (expired or already used)"))
-	case errors.Is(err, ErrStateMismatch):
+	case errors.Is(err, errStateMismatch):
 		return h.fail(w, r, reasonStateMismatch, zapcore.WarnLevel, errors.New("state does not match this browser's pending logins"))
 	case err != nil:
 		return h.fail(w, r, reasonServerError, zapcore.ErrorLevel, err)
@@ -226,11 +226,11 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessK
 	}
 	sessID := newID()
 	lifetime := time.Duration(h.SessionLifetime)
-	if err := h.store.PutSession(r.Context(), hashID(sessID), Session{Sub: info.Sub, Data: data, Expires: now().Add(lifetime)}); err != nil {
+	if err := h.store.PutSession(r.Context(), hashID(sessID), session{Sub: info.Sub, Data: data, Expires: now().Add(lifetime)}); err != nil {
 		return h.fail(w, r, reasonServerError, zapcore.ErrorLevel, err)
 	}
 	http.SetCookie(w, h.cookie(r, h.CookieName, sessID, lifetime))
-	setIdentity(r, Session{Sub: info.Sub, Data: data})
+	setIdentity(r, session{Sub: info.Sub, Data: data})
 	h.metrics.login("ok")
 	h.logger.Info("user logged in", zap.String("request_id", requestID(r)))
 
@@ -242,7 +242,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessK
 	return nil
 }
 
-func (h *Handler) serveUserinfo(w http.ResponseWriter, r *http.Request, s Session, ok bool) error {
+func (h *Handler) serveUserinfo(w http.ResponseWriter, r *http.Request, s session, ok bool) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return methodNotAllowed(w, "GET, HEAD")
 	}

@@ -137,7 +137,7 @@ type Handler struct {
 	client    *sgid.Client
 	metrics   *metrics
 	mock      *sgidtest.Provider
-	store     Store
+	store     sessionStore
 	poolKey   string
 	clientKey string
 	logger    *zap.Logger
