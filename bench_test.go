@@ -20,7 +20,7 @@ import (
 // benchHandler is a handler with defaults and an in-memory store holding
 // one session for a typical user, and the cookie naming it.
 func benchHandler(b testing.TB) (*Handler, *http.Cookie) {
-	h := &Handler{logger: zap.NewNop()}
+	h := &Handler{logger: zap.NewNop(), now: time.Now}
 	h.applyDefaults()
 	h.store = newMemoryStore(h.MaxPendingLogins, h.MaxSessions)
 	id := newID()

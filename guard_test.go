@@ -160,7 +160,7 @@ func TestStripSessionCookies(t *testing.T) {
 // given guard, provisioned as Caddy would.
 func testGuardHandler(t testing.TB, g *Guard) *Handler {
 	t.Helper()
-	h := &Handler{Guard: g}
+	h := &Handler{Guard: g, now: time.Now}
 	h.applyDefaults()
 	h.store = newMemoryStore(10, 10)
 	if err := h.provisionGuard(caddy.Context{}); err != nil {

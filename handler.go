@@ -141,7 +141,7 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		loginID = newID()
 	}
-	expires := now().Add(time.Duration(h.LoginTimeout))
+	expires := h.now().Add(time.Duration(h.LoginTimeout))
 	err = h.store.AddPending(r.Context(), hashID(loginID), pendingLogin{
 		State:        state,
 		CodeVerifier: verifier,
@@ -226,7 +226,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessK
 	}
 	sessID := newID()
 	lifetime := time.Duration(h.SessionLifetime)
-	if err := h.store.PutSession(r.Context(), hashID(sessID), session{Sub: info.Sub, Data: data, Expires: now().Add(lifetime)}); err != nil {
+	if err := h.store.PutSession(r.Context(), hashID(sessID), session{Sub: info.Sub, Data: data, Expires: h.now().Add(lifetime)}); err != nil {
 		return h.fail(w, r, reasonServerError, zapcore.ErrorLevel, err)
 	}
 	http.SetCookie(w, h.cookie(r, h.CookieName, sessID, lifetime))

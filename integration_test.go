@@ -396,8 +396,7 @@ func TestCallbackFailures(t *testing.T) {
 	t.Run("expired login", func(t *testing.T) {
 		b := newBrowser(t)
 		cb := b.atProvider(b.startLogin(""))
-		now = func() time.Time { return time.Now().Add(DefaultLoginTimeout + time.Second) }
-		defer func() { now = time.Now }()
+		setStoreClock(func() time.Time { return time.Now().Add(DefaultLoginTimeout + time.Second) })
 		if got := reasonOf(b.callback(cb)); got != "login_expired" {
 			t.Errorf("reason = %q", got)
 		}
@@ -688,12 +687,11 @@ func TestSessionLifetimeAndStoreKeys(t *testing.T) {
 		t.Error("no session under the hash of the cookie value")
 	}
 
-	now = func() time.Time { return time.Now().Add(2*time.Hour - time.Minute) }
+	setStoreClock(func() time.Time { return time.Now().Add(2*time.Hour - time.Minute) })
 	if status, _, _ := b.userinfo(); status != http.StatusOK {
 		t.Errorf("session gone before its lifetime: %d", status)
 	}
-	now = func() time.Time { return time.Now().Add(2*time.Hour + time.Second) }
-	defer func() { now = time.Now }()
+	setStoreClock(func() time.Time { return time.Now().Add(2*time.Hour + time.Second) })
 	if status, _, _ := b.userinfo(); status != http.StatusUnauthorized {
 		t.Errorf("session alive after its lifetime: %d", status)
 	}

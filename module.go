@@ -141,6 +141,8 @@ type Handler struct {
 	poolKey   string
 	clientKey string
 	logger    *zap.Logger
+	// now is the clock that dates pending logins and sessions.
+	now func() time.Time
 }
 
 // CaddyModule returns the Caddy module information.
@@ -156,6 +158,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // and caddy adapt.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.now = time.Now
 	m, err := newMetrics(ctx.GetMetricsRegistry())
 	if err != nil {
 		return fmt.Errorf("sgid: metrics: %v", err)

@@ -82,17 +82,21 @@ func takeByState(logins []pendingLogin, state string, now time.Time) (pendingLog
 type memoryStore struct {
 	pending *boundedMap[[]pendingLogin]
 	session *boundedMap[session]
+	// now is the clock that decides expiry; tests move it forward instead
+	// of waiting.
+	now func() time.Time
 }
 
 func newMemoryStore(maxPending, maxSessions int) *memoryStore {
 	return &memoryStore{
 		pending: newBoundedMap[[]pendingLogin](maxPending),
 		session: newBoundedMap[session](maxSessions),
+		now:     time.Now,
 	}
 }
 
 func (m *memoryStore) AddPending(_ context.Context, key string, p pendingLogin, maxPerBrowser int) error {
-	m.pending.update(key, p.Expires, func(logins []pendingLogin, ok bool) []pendingLogin {
+	m.pending.update(key, p.Expires, m.now(), func(logins []pendingLogin, ok bool) []pendingLogin {
 		logins = append(logins, p)
 		if len(logins) > maxPerBrowser {
 			logins = append([]pendingLogin(nil), logins[len(logins)-maxPerBrowser:]...)
@@ -103,13 +107,14 @@ func (m *memoryStore) AddPending(_ context.Context, key string, p pendingLogin, 
 }
 
 func (m *memoryStore) TakePending(_ context.Context, key, state string) (pendingLogin, error) {
+	t := m.now()
 	m.pending.mu.Lock()
 	defer m.pending.mu.Unlock()
-	logins, ok := m.pending.getLocked(key)
+	logins, ok := m.pending.getLocked(key, t)
 	if !ok {
 		return pendingLogin{}, errNotFound
 	}
-	taken, rest, found := takeByState(logins, state, now())
+	taken, rest, found := takeByState(logins, state, t)
 	if !found {
 		return pendingLogin{}, errStateMismatch
 	}
@@ -127,14 +132,15 @@ func (m *memoryStore) DeletePending(_ context.Context, key string) error {
 }
 
 func (m *memoryStore) PutSession(_ context.Context, key string, s session) error {
-	m.session.update(key, s.Expires, func(session, bool) session { return s })
+	m.session.update(key, s.Expires, m.now(), func(session, bool) session { return s })
 	return nil
 }
 
 func (m *memoryStore) GetSession(_ context.Context, key string) (session, error) {
+	t := m.now()
 	m.session.mu.Lock()
 	defer m.session.mu.Unlock()
-	s, ok := m.session.getLocked(key)
+	s, ok := m.session.getLocked(key, t)
 	if !ok {
 		return session{}, errNotFound
 	}
@@ -148,8 +154,9 @@ func (m *memoryStore) DeleteSession(_ context.Context, key string) error {
 
 // sweep drops expired entries of both maps.
 func (m *memoryStore) sweep() {
-	m.pending.sweep()
-	m.session.sweep()
+	t := m.now()
+	m.pending.sweep(t)
+	m.session.sweep(t)
 }
 
 // len reports the number of live slots and sessions (for tests and metrics).
@@ -179,15 +186,15 @@ func newBoundedMap[V any](max int) *boundedMap[V] {
 }
 
 // update sets key to f(old, existed) with a new expiry, moving it to the
-// back. When adding would exceed the bound, the expired entries go first,
-// then the oldest.
-func (b *boundedMap[V]) update(key string, expires time.Time, f func(old V, ok bool) V) {
+// back. When adding would exceed the bound, the entries expired at now go
+// first, then the oldest.
+func (b *boundedMap[V]) update(key string, expires, now time.Time, f func(old V, ok bool) V) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if el, ok := b.items[key]; ok {
 		e := el.Value.(*entry[V])
 		var old V
-		live := now().Before(e.expires)
+		live := now.Before(e.expires)
 		if live {
 			old = e.value
 		}
@@ -196,7 +203,7 @@ func (b *boundedMap[V]) update(key string, expires time.Time, f func(old V, ok b
 		b.order.MoveToBack(el)
 		return
 	}
-	b.sweepLocked()
+	b.sweepLocked(now)
 	for len(b.items) >= b.max {
 		b.deleteLocked(b.order.Front().Value.(*entry[V]).key)
 	}
@@ -204,14 +211,15 @@ func (b *boundedMap[V]) update(key string, expires time.Time, f func(old V, ok b
 	b.items[key] = b.order.PushBack(&entry[V]{key: key, value: f(zero, false), expires: expires})
 }
 
-func (b *boundedMap[V]) getLocked(key string) (V, bool) {
+// getLocked returns the value of key unless it has expired at now.
+func (b *boundedMap[V]) getLocked(key string, now time.Time) (V, bool) {
 	var zero V
 	el, ok := b.items[key]
 	if !ok {
 		return zero, false
 	}
 	e := el.Value.(*entry[V])
-	if !now().Before(e.expires) {
+	if !now.Before(e.expires) {
 		b.deleteLocked(key)
 		return zero, false
 	}
@@ -237,20 +245,19 @@ func (b *boundedMap[V]) deleteLocked(key string) {
 	}
 }
 
-func (b *boundedMap[V]) sweep() {
+func (b *boundedMap[V]) sweep(now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.sweepLocked()
+	b.sweepLocked(now)
 }
 
-// sweepLocked drops expired entries from the front. It stops at the first
+// sweepLocked drops the entries expired at now from the front. It stops at the first
 // live entry: behind it, entries expire later (see the type's comment); an
 // entry whose lifetime changed with a config reload is caught by getLocked.
-func (b *boundedMap[V]) sweepLocked() {
-	t := now()
+func (b *boundedMap[V]) sweepLocked(now time.Time) {
 	for el := b.order.Front(); el != nil; el = b.order.Front() {
 		e := el.Value.(*entry[V])
-		if t.Before(e.expires) {
+		if now.Before(e.expires) {
 			return
 		}
 		b.deleteLocked(e.key)
@@ -262,6 +269,3 @@ func (b *boundedMap[V]) len() int {
 	defer b.mu.Unlock()
 	return len(b.items)
 }
-
-// now is the clock; tests replace it.
-var now = time.Now

@@ -9,10 +9,11 @@ import (
 )
 
 func pendingWithState(state string) pendingLogin {
-	return pendingLogin{State: state, Expires: now().Add(time.Minute)}
+	return pendingLogin{State: state, Expires: time.Now().Add(time.Minute)}
 }
 
 func TestPendingLoginsSingleUseAndPerTab(t *testing.T) {
+	t.Parallel()
 	st := newMemoryStore(10, 10)
 	ctx := context.Background()
 	for _, s := range []string{"tab1", "tab2", "tab3"} {
@@ -42,13 +43,13 @@ func TestPendingLoginsSingleUseAndPerTab(t *testing.T) {
 }
 
 func TestStoreExpiry(t *testing.T) {
+	t.Parallel()
 	st := newMemoryStore(10, 10)
 	ctx := context.Background()
 	st.AddPending(ctx, "b", pendingWithState("s"), 5)
-	st.PutSession(ctx, "s", session{Sub: "u", Expires: now().Add(time.Hour)})
+	st.PutSession(ctx, "s", session{Sub: "u", Expires: time.Now().Add(time.Hour)})
 	clock := time.Now().Add(2 * time.Minute)
-	now = func() time.Time { return clock }
-	defer func() { now = time.Now }()
+	st.now = func() time.Time { return clock }
 	if _, err := st.TakePending(ctx, "b", "s"); !errors.Is(err, errNotFound) {
 		t.Errorf("expired pending login: %v", err)
 	}
@@ -65,10 +66,11 @@ func TestStoreExpiry(t *testing.T) {
 // A flood of auth-url calls (new browsers, each a new slot) is bounded and
 // never pushes out a logged-in user.
 func TestFloodOfLoginsKeepsSessions(t *testing.T) {
+	t.Parallel()
 	st := newMemoryStore(100, 100)
 	ctx := context.Background()
 	for i := 0; i < 50; i++ {
-		st.PutSession(ctx, fmt.Sprint("session", i), session{Sub: "u", Expires: now().Add(time.Hour)})
+		st.PutSession(ctx, fmt.Sprint("session", i), session{Sub: "u", Expires: time.Now().Add(time.Hour)})
 	}
 	for i := 0; i < 10_000; i++ {
 		st.AddPending(ctx, fmt.Sprint("browser", i), pendingWithState("s"), 5)
@@ -89,7 +91,7 @@ func TestFloodOfLoginsKeepsSessions(t *testing.T) {
 	}
 	// Sessions have their own bound.
 	for i := 0; i < 150; i++ {
-		st.PutSession(ctx, fmt.Sprint("more", i), session{Sub: "u", Expires: now().Add(time.Hour)})
+		st.PutSession(ctx, fmt.Sprint("more", i), session{Sub: "u", Expires: time.Now().Add(time.Hour)})
 	}
 	if _, sessions := st.len(); sessions != 100 {
 		t.Errorf("%d sessions, want the bound 100", sessions)
@@ -97,9 +99,10 @@ func TestFloodOfLoginsKeepsSessions(t *testing.T) {
 }
 
 func TestDeleteSessionAndPending(t *testing.T) {
+	t.Parallel()
 	st := newMemoryStore(10, 10)
 	ctx := context.Background()
-	st.PutSession(ctx, "s", session{Sub: "u", Expires: now().Add(time.Hour)})
+	st.PutSession(ctx, "s", session{Sub: "u", Expires: time.Now().Add(time.Hour)})
 	st.AddPending(ctx, "b", pendingWithState("x"), 5)
 	st.DeleteSession(ctx, "s")
 	st.DeletePending(ctx, "b")
