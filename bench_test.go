@@ -23,6 +23,9 @@ func benchHandler(b testing.TB) (*Handler, *http.Cookie) {
 	h := &Handler{logger: zap.NewNop(), now: time.Now}
 	h.applyDefaults()
 	h.store = newMemoryStore(h.MaxPendingLogins, h.MaxSessions)
+	if err := h.provisionGuard(caddy.Context{}); err != nil {
+		b.Fatal(err)
+	}
 	id := newID()
 	persona := sgidtest.DefaultPersonas()[0]
 	data := map[string]string{"myinfo.name": persona.Data["myinfo.name"], "myinfo.email": persona.Data["myinfo.email"], "iceCream": "Vanilla"}

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -166,7 +168,7 @@ func testGuardHandler(t testing.TB, g *Guard) *Handler {
 	if err := h.provisionGuard(caddy.Context{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.validateGuard(); err != nil {
+	if err := h.guard.Validate(nil); err != nil {
 		t.Fatal(err)
 	}
 	return h
@@ -189,7 +191,7 @@ func TestDropClientIdentity(t *testing.T) {
 		"Connection":  {"keep-alive, X-Sgid-Sub", "x_sgid_name"},
 	}
 	r.Trailer = http.Header{"X-Sgid-Name": nil, "X-Checksum": nil}
-	g.dropClientIdentity(r)
+	g.scrubIdentity(r)
 	want := http.Header{"X-Sgid-Subx": {"keep"}, "X-Other": {"keep"}, "Connection": {"keep-alive"}}
 	if fmt.Sprint(r.Header) != fmt.Sprint(want) {
 		t.Errorf("headers = %v, want %v", r.Header, want)
@@ -205,12 +207,12 @@ func TestDropClientIdentity(t *testing.T) {
 	}
 
 	r.Header = http.Header{"Connection": {"X-Sgid-Sub"}}
-	g.dropClientIdentity(r)
+	g.scrubIdentity(r)
 	if _, ok := r.Header["Connection"]; ok {
 		t.Errorf("empty Connection header left: %q", r.Header["Connection"])
 	}
 	var nilGuard *Guard
-	nilGuard.dropClientIdentity(r) // a handler without guard config
+	nilGuard.scrubIdentity(r) // a handler without guard config
 }
 
 // TestSgidRoutesDropClientIdentity: the handler's own routes, which pass
@@ -290,7 +292,7 @@ func TestValidateGuard(t *testing.T) {
 		if err := h.provisionGuard(caddy.Context{}); err != nil {
 			t.Fatal(err)
 		}
-		err := h.validateGuard()
+		err := h.guard.Validate(slices.Collect(maps.Values(h.AppParams)))
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%s: %v", tc.name, err)
