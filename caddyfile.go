@@ -120,12 +120,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.Mock = true
 		case "protect":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.Errf("protect needs at least one path pattern")
-			}
-			g := h.guardConfig()
-			g.Protect = append(g.Protect, args...)
+			err = appendArgs(d, &h.guardConfig().Protect, "path pattern")
 		case "login_page":
 			args := d.RemainingArgs()
 			if len(args) != 1 {
@@ -135,12 +130,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "identity_header":
 			err = h.unmarshalIdentityHeader(d)
 		case "allow_sub":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.Errf("allow_sub needs at least one subject")
-			}
-			g := h.guardConfig()
-			g.AllowSubs = append(g.AllowSubs, args...)
+			err = appendArgs(d, &h.guardConfig().AllowSubs, "subject")
 		case "allow_field":
 			args := d.RemainingArgs()
 			if len(args) < 2 {
@@ -231,6 +221,18 @@ func oneArg(d *caddyfile.Dispenser, dst *string) error {
 	if d.NextArg() {
 		return d.Errf("%s takes one value, got more", name)
 	}
+	return nil
+}
+
+// appendArgs adds the line's arguments, at least one, to dst: repeated
+// lines add up.
+func appendArgs[S ~[]string](d *caddyfile.Dispenser, dst *S, what string) error {
+	name := d.Val()
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return d.Errf("%s needs at least one %s", name, what)
+	}
+	*dst = append(*dst, args...)
 	return nil
 }
 
