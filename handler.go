@@ -56,7 +56,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return next.ServeHTTP(w, r)
 }
 
-// session returns the logged-in session named by the request's cookie, and
+// lookupSession returns the logged-in session named by the request's cookie, and
 // the store key of that cookie (even when no session is found, so the
 // callback can drop a stale one).
 func (h *Handler) lookupSession(r *http.Request) (session, string, bool) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 )
 
+// identityHeader is one entry of IdentityHeaders, compiled by Provision.
 type identityHeader struct {
 	name  string // canonical header name
 	field string
