@@ -27,30 +27,30 @@ func parseCaddyfile(helper httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, e
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
 //
 //	sgid [<matcher>] {
-//	    client_id          <id>
-//	    client_secret      <secret>
-//	    private_key        <pem>
-//	    host               <origin>
-//	    redirect_uri       <url>
-//	    scopes             <scope...>
-//	    app_param          <query_param> [<data_key>]
-//	    auth_url_path      <path>
-//	    callback_path      <path>
-//	    userinfo_path      <path>
-//	    logout_path        <path>
-//	    success_path       <path>
-//	    error_path         <path>
-//	    cookie_name        <name>
-//	    login_timeout      <duration>
-//	    session_lifetime   <duration>
+//	    client_id        <id>
+//	    client_secret    <secret>
+//	    private_key      <pem>
+//	    host             <origin>
+//	    redirect_uri     <url>
+//	    scopes           <scope...>
+//	    app_param        <query_param> [<data_key>]
+//	    auth_url_path    <path>
+//	    callback_path    <path>
+//	    userinfo_path    <path>
+//	    logout_path      <path>
+//	    success_path     <path>
+//	    error_path       <path>
+//	    cookie_name      <name>
+//	    login_timeout    <duration>
+//	    session_lifetime <duration>
 //	    max_pending_logins <n>
-//	    max_sessions       <n>
+//	    max_sessions     <n>
 //	    mock
-//	    protect            <path_pattern...>
-//	    login_page         <path>
-//	    identity_header    <field> <header_name>
-//	    allow_sub          <sub...>
-//	    allow_field        <field> <value...>
+//	    protect          <path pattern...>
+//	    login_page       <path>
+//	    identity_header  <field> <Header-Name>
+//	    allow_sub        <sub...>
+//	    allow_field      <field> <value...>
 //	    forward_cookie
 //	}
 //
