@@ -1,10 +1,13 @@
 package store_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	_ "github.com/caddyserver/caddy/v2/modules/filestorage"
 
 	"github.com/caddy-sgid/caddy-sgid/store"
 	"github.com/caddy-sgid/caddy-sgid/store/storetest"
@@ -49,4 +52,76 @@ func TestCachedContract(t *testing.T) {
 		}
 		return store.Cached(s, 500*time.Millisecond, 100)
 	})
+}
+
+// storeHolder stands for the handler: a guest module field loaded the way
+// the handler loads its store.
+type storeHolder struct {
+	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=http.handlers.sgid.stores inline_key=module"`
+}
+
+// loadBackend provisions a real Caddy context whose storage is the file
+// system under dir, and loads the store module from its JSON, as Caddy
+// does for the handler. The context is cancelled (modules cleaned up) when
+// the test ends.
+func loadBackend(t *testing.T, dir, storeJSON string) store.Backend {
+	t.Helper()
+	root, err := caddy.ProvisionContext(&caddy.Config{
+		StorageRaw: json.RawMessage(fmt.Sprintf(`{"module":"file_system","root":%q}`, dir)),
+	})
+	if err != nil {
+		t.Fatalf("provisioning a Caddy context: %v", err)
+	}
+	c, cancel := caddy.NewContext(root)
+	t.Cleanup(cancel)
+	h := storeHolder{StoreRaw: json.RawMessage(storeJSON)}
+	mod, err := c.LoadModule(&h, "StoreRaw")
+	if err != nil {
+		t.Fatalf("loading %s: %v", storeJSON, err)
+	}
+	b, ok := mod.(store.Backend)
+	if !ok {
+		t.Fatalf("%T is not a store.Backend", mod)
+	}
+	return b
+}
+
+// TestStorageContract runs the contract on Caddy's file system storage in
+// a temporary folder, reached through a real Caddy context.
+func TestStorageContract(t *testing.T) {
+	dir := t.TempDir()
+	storetest.Run(t, openWith(loadBackend(t, dir, `{"module":"storage"}`)))
+}
+
+// TestStorageSharedFolder opens one scope through two Caddy contexts on
+// one folder, as two instances sharing a storage would: each sees the
+// other's records, and a restart (new context) keeps them.
+func TestStorageSharedFolder(t *testing.T) {
+	dir := t.TempDir()
+	scope := storetest.RandomKey(t)
+	a, err := loadBackend(t, dir, `{"module":"storage"}`).Open(scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := loadBackend(t, dir, `{"module":"storage"}`).Open(scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := storetest.RandomKey(t)
+	if err := a.Put(t.Context(), k, []byte("v"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.Get(t.Context(), k); err != nil || string(got) != "v" {
+		t.Fatalf("other instance Get = %q, %v", got, err)
+	}
+	a.Close()
+	b.Close()
+	c, err := loadBackend(t, dir, `{"module":"storage"}`).Open(scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got, err := c.Get(t.Context(), k); err != nil || string(got) != "v" {
+		t.Fatalf("after a restart Get = %q, %v", got, err)
+	}
 }
