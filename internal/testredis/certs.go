@@ -43,7 +43,7 @@ func writeCerts(tb testing.TB, dir string) (string, *tls.Config) {
 	}
 	caFile := filepath.Join(dir, "ca.crt")
 	for name, block := range map[string]*pem.Block{
-		caFile:                            {Type: "CERTIFICATE", Bytes: caDER},
+		caFile:                           {Type: "CERTIFICATE", Bytes: caDER},
 		filepath.Join(dir, "server.crt"): {Type: "CERTIFICATE", Bytes: srvDER},
 		filepath.Join(dir, "server.key"): {Type: "EC PRIVATE KEY", Bytes: keyDER},
 	} {
