@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	_ "github.com/caddyserver/caddy/v2/modules/filestorage"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/testredis"
 	"github.com/caddy-sgid/caddy-sgid/store"
 	"github.com/caddy-sgid/caddy-sgid/store/storetest"
 )
@@ -124,4 +125,18 @@ func TestStorageSharedFolder(t *testing.T) {
 	if got, err := c.Get(t.Context(), k); err != nil || string(got) != "v" {
 		t.Fatalf("after a restart Get = %q, %v", got, err)
 	}
+}
+
+// TestCachedRedisContract runs the contract through a cache in front of
+// Redis, the setup of several instances sharing one Redis.
+func TestCachedRedisContract(t *testing.T) {
+	srv := testredis.Start(t, testredis.Options{})
+	r := redisBackend(t, &store.Redis{Addresses: []string{srv.Addr}})
+	storetest.Run(t, func(t *testing.T, scope string) store.Store {
+		s, err := r.Open(scope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return store.Cached(s, 500*time.Millisecond, 100)
+	})
 }
