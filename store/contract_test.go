@@ -27,7 +27,7 @@ func openWith(b store.Backend) storetest.Open {
 	}
 }
 
-func provisioned[T caddy.Provisioner](t *testing.T, m T) T {
+func provisioned[T caddy.Provisioner](t testing.TB, m T) T {
 	t.Helper()
 	c, cancel := caddy.NewContext(caddy.Context{Context: t.Context()})
 	t.Cleanup(cancel)
@@ -65,7 +65,7 @@ type storeHolder struct {
 // system under dir, and loads the store module from its JSON, as Caddy
 // does for the handler. The context is cancelled (modules cleaned up) when
 // the test ends.
-func loadBackend(t *testing.T, dir, storeJSON string) store.Backend {
+func loadBackend(t testing.TB, dir, storeJSON string) store.Backend {
 	t.Helper()
 	root, err := caddy.ProvisionContext(&caddy.Config{
 		StorageRaw: json.RawMessage(fmt.Sprintf(`{"module":"file_system","root":%q}`, dir)),

@@ -18,7 +18,7 @@ import (
 
 // redisBackend provisions the Redis module for srv and cleans it up when
 // the test ends.
-func redisBackend(t *testing.T, r *store.Redis) *store.Redis {
+func redisBackend(t testing.TB, r *store.Redis) *store.Redis {
 	t.Helper()
 	c, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)

@@ -211,8 +211,12 @@ func (s *storageStore) Put(ctx context.Context, key string, value []byte, ttl ti
 	}
 	expires := s.now().Add(ttl)
 	idx := s.indexDir() + "/" + strconv.FormatInt(bucketEnd(expires), 10) + "/" + key
-	if err := s.st.Store(ctx, idx, nil); err != nil {
-		return storageErr("store index", err)
+	// A renewal within the same bucket finds its entry there already; a
+	// stat is much cheaper than a synced write.
+	if !s.st.Exists(ctx, idx) {
+		if err := s.st.Store(ctx, idx, nil); err != nil {
+			return storageErr("store index", err)
+		}
 	}
 	if err := s.st.Store(ctx, s.recordKey(key), encodeRecord(value, expires)); err != nil {
 		return storageErr("store", err)
