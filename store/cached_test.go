@@ -45,9 +45,7 @@ func newCachedOverMemory(t *testing.T, ttl time.Duration, max int) (*cached, *co
 
 func TestCachedServesFromMemoryWithinTTL(t *testing.T) {
 	c, back, _, clk := newCachedOverMemory(t, 10*time.Second, 10)
-	if err := c.Put(ctx, key("s"), []byte("v"), time.Hour); err != nil {
-		t.Fatal(err)
-	}
+	putValue(t, c, key("s"), "v", time.Hour)
 	for i := 0; i < 5; i++ {
 		if got := mustGet(t, c, key("s")); got != "v" {
 			t.Fatalf("Get = %q", got)
@@ -64,9 +62,7 @@ func TestCachedServesFromMemoryWithinTTL(t *testing.T) {
 func TestCachedLogoutBound(t *testing.T) {
 	const ttl = 10 * time.Second
 	c, _, other, clk := newCachedOverMemory(t, ttl, 10)
-	if err := other.Put(ctx, key("s"), []byte("v"), time.Hour); err != nil {
-		t.Fatal(err)
-	}
+	putValue(t, other, key("s"), "v", time.Hour)
 	if got := mustGet(t, c, key("s")); got != "v" {
 		t.Fatalf("Get = %q", got)
 	}
@@ -87,13 +83,9 @@ func TestCachedLogoutBound(t *testing.T) {
 // at once, and a Put here replaces the cached value at once.
 func TestCachedLocalWritesAreImmediate(t *testing.T) {
 	c, _, _, _ := newCachedOverMemory(t, time.Hour, 10)
-	if err := c.Put(ctx, key("s"), []byte("v1"), time.Hour); err != nil {
-		t.Fatal(err)
-	}
+	putValue(t, c, key("s"), "v1", time.Hour)
 	mustGet(t, c, key("s"))
-	if err := c.Put(ctx, key("s"), []byte("v2"), time.Hour); err != nil {
-		t.Fatal(err)
-	}
+	putValue(t, c, key("s"), "v2", time.Hour)
 	if got := mustGet(t, c, key("s")); got != "v2" {
 		t.Fatalf("after Put Get = %q, want v2", got)
 	}
@@ -112,9 +104,7 @@ func TestCachedDoesNotCacheMisses(t *testing.T) {
 	if _, err := c.Get(ctx, key("s")); !errors.Is(err, ErrNotFound) {
 		t.Fatal(err)
 	}
-	if err := other.Put(ctx, key("s"), []byte("v"), time.Hour); err != nil {
-		t.Fatal(err)
-	}
+	putValue(t, other, key("s"), "v", time.Hour)
 	if got := mustGet(t, c, key("s")); got != "v" {
 		t.Fatalf("Get = %q, want v", got)
 	}
@@ -124,9 +114,7 @@ func TestCachedDoesNotCacheMisses(t *testing.T) {
 // own ttl when that is shorter than the cache's.
 func TestCachedShortRecordTTL(t *testing.T) {
 	c, back, _, clk := newCachedOverMemory(t, time.Hour, 10)
-	if err := c.Put(ctx, key("s"), []byte("v"), time.Minute); err != nil {
-		t.Fatal(err)
-	}
+	putValue(t, c, key("s"), "v", time.Minute)
 	clk.add(time.Minute)
 	mustGet(t, c, key("s")) // the memory store runs on the real clock
 	if n := back.gets.Load(); n != 1 {
@@ -137,9 +125,7 @@ func TestCachedShortRecordTTL(t *testing.T) {
 func TestCachedBound(t *testing.T) {
 	c, back, _, _ := newCachedOverMemory(t, time.Hour, 3)
 	for _, k := range []string{"a", "b", "c", "d"} {
-		if err := c.Put(ctx, key(k), []byte(k), time.Hour); err != nil {
-			t.Fatal(err)
-		}
+		putValue(t, c, key(k), k, time.Hour)
 	}
 	if n := c.len(); n != 3 {
 		t.Fatalf("cache holds %d, want the bound 3", n)
@@ -158,9 +144,7 @@ func TestCachedBound(t *testing.T) {
 // Delete on this instance must not put it back into the cache.
 func TestCachedGetRacingDelete(t *testing.T) {
 	c, back, _, _ := newCachedOverMemory(t, time.Hour, 10)
-	if err := back.Store.Put(ctx, key("s"), []byte("v"), time.Hour); err != nil {
-		t.Fatal(err)
-	}
+	putValue(t, back.Store, key("s"), "v", time.Hour)
 	back.holdGet = make(chan chan struct{})
 	done := make(chan error, 1)
 	go func() {

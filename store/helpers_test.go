@@ -3,32 +3,21 @@ package store
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// fakeClock is a clock tests move by hand; it starts at a fixed date.
+type fakeClock struct{ offset atomic.Int64 }
 
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
+var clockStart = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
+func newFakeClock() *fakeClock { return new(fakeClock) }
 
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func (c *fakeClock) now() time.Time { return clockStart.Add(time.Duration(c.offset.Load())) }
+
+func (c *fakeClock) add(d time.Duration) { c.offset.Add(int64(d)) }
 
 // key returns a valid key made from a short name, for readable tests.
 func key(name string) string { return "k_" + name }
@@ -51,4 +40,12 @@ func randomKey(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// putValue stores v under k, failing the test on an error.
+func putValue(t *testing.T, s Store, k, v string, ttl time.Duration) {
+	t.Helper()
+	if err := s.Put(ctx, k, []byte(v), ttl); err != nil {
+		t.Fatalf("Put(%s): %v", k, err)
+	}
 }

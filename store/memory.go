@@ -36,8 +36,7 @@ type Memory struct {
 	// first). Default: 100000. No placeholders.
 	MaxEntries int `json:"max_entries,omitempty"`
 
-	mu      sync.Mutex
-	handles []*memoryStore
+	handles openStores
 }
 
 // CaddyModule returns the Caddy module information.
@@ -83,22 +82,14 @@ func (m *Memory) Open(scope string) (Store, error) {
 	t := v.(*memTable)
 	t.setMax(max)
 	s := &memoryStore{table: t, scope: scope}
-	m.mu.Lock()
-	m.handles = append(m.handles, s)
-	m.mu.Unlock()
+	m.handles.add(s)
 	return s, nil
 }
 
 // Cleanup releases every scope this config opened and did not close, so
 // the old config's references do not keep a table alive forever.
 func (m *Memory) Cleanup() error {
-	m.mu.Lock()
-	handles := m.handles
-	m.handles = nil
-	m.mu.Unlock()
-	for _, s := range handles {
-		_ = s.Close()
-	}
+	m.handles.closeAll()
 	return nil
 }
 

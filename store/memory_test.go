@@ -29,24 +29,25 @@ func memTableOf(t *testing.T, s Store) (*memTable, *fakeClock) {
 	return tbl, clk
 }
 
-func TestMemoryEvictsSoonestExpiringFirst(t *testing.T) {
-	m := &Memory{MaxEntries: 3}
-	s := openMemory(t, m, randomKey(t))
-	defer s.Close()
+// boundedMemory opens a fresh scope of a memory store bounded to max,
+// with a fake clock, closed when the test ends.
+func boundedMemory(t *testing.T, max int) (Store, *memTable, *fakeClock) {
+	t.Helper()
+	s := openMemory(t, &Memory{MaxEntries: max}, randomKey(t))
+	t.Cleanup(func() { _ = s.Close() })
 	tbl, clk := memTableOf(t, s)
+	return s, tbl, clk
+}
+
+func TestMemoryEvictsSoonestExpiringFirst(t *testing.T) {
+	s, tbl, clk := boundedMemory(t, 3)
 	for _, k := range []string{"a", "b", "c"} {
-		if err := s.Put(ctx, key(k), []byte(k), time.Hour); err != nil {
-			t.Fatal(err)
-		}
+		putValue(t, s, key(k), k, time.Hour)
 		clk.add(time.Second)
 	}
 	// Renewing a moves it behind c, so b is now the oldest.
-	if err := s.Put(ctx, key("a"), []byte("a2"), time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Put(ctx, key("d"), []byte("d"), time.Hour); err != nil {
-		t.Fatal(err)
-	}
+	putValue(t, s, key("a"), "a2", time.Hour)
+	putValue(t, s, key("d"), "d", time.Hour)
 	if _, err := s.Get(ctx, key("b")); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("b: %v, want evicted", err)
 	}
@@ -63,16 +64,12 @@ func TestMemoryEvictsSoonestExpiringFirst(t *testing.T) {
 // TestMemoryKeepsKeyMaterial checks that a flood of ordinary records does
 // not evict a record made by PutIfAbsent (shared key material).
 func TestMemoryKeepsKeyMaterial(t *testing.T) {
-	m := &Memory{MaxEntries: 3}
-	s := openMemory(t, m, randomKey(t))
-	defer s.Close()
+	s, _, _ := boundedMemory(t, 3)
 	if _, err := s.PutIfAbsent(ctx, key("sealing"), []byte("K"), time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 100; i++ {
-		if err := s.Put(ctx, randomKey(t), []byte("x"), time.Hour); err != nil {
-			t.Fatal(err)
-		}
+		putValue(t, s, randomKey(t), "x", time.Hour)
 	}
 	if got := mustGet(t, s, key("sealing")); got != "K" {
 		t.Fatalf("key material = %q", got)
@@ -80,23 +77,14 @@ func TestMemoryKeepsKeyMaterial(t *testing.T) {
 }
 
 func TestMemorySweepsExpired(t *testing.T) {
-	m := &Memory{MaxEntries: 10}
-	s := openMemory(t, m, randomKey(t))
-	defer s.Close()
-	tbl, clk := memTableOf(t, s)
+	s, tbl, clk := boundedMemory(t, 10)
 	for _, k := range []string{"a", "b", "c"} {
-		if err := s.Put(ctx, key(k), []byte(k), time.Minute); err != nil {
-			t.Fatal(err)
-		}
+		putValue(t, s, key(k), k, time.Minute)
 	}
-	if err := s.Put(ctx, key("long"), []byte("l"), time.Hour); err != nil {
-		t.Fatal(err)
-	}
+	putValue(t, s, key("long"), "l", time.Hour)
 	clk.add(2 * time.Minute)
 	// A write sweeps the expired records without anyone reading them.
-	if err := s.Put(ctx, key("new"), []byte("n"), time.Hour); err != nil {
-		t.Fatal(err)
-	}
+	putValue(t, s, key("new"), "n", time.Hour)
 	if n := tbl.len(); n != 2 {
 		t.Fatalf("table holds %d records after the sweep, want 2 (long, new)", n)
 	}
@@ -112,9 +100,7 @@ func TestMemoryReloadKeepsRecords(t *testing.T) {
 	s1 := openMemory(t, old, scope)
 	_, clk := memTableOf(t, s1)
 	for _, k := range []string{"a", "b", "c", "d", "e"} {
-		if err := s1.Put(ctx, key(k), []byte(k), time.Hour); err != nil {
-			t.Fatal(err)
-		}
+		putValue(t, s1, key(k), k, time.Hour)
 		clk.add(time.Second)
 	}
 
@@ -130,9 +116,7 @@ func TestMemoryReloadKeepsRecords(t *testing.T) {
 	}
 	// The new bound holds: more than the old 5 fit now.
 	for _, k := range []string{"f", "g"} {
-		if err := s2.Put(ctx, key(k), []byte(k), time.Hour); err != nil {
-			t.Fatal(err)
-		}
+		putValue(t, s2, key(k), k, time.Hour)
 		clk.add(time.Second)
 	}
 	if got := mustGet(t, s2, key("a")); got != "a" {

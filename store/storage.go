@@ -40,8 +40,7 @@ type Storage struct {
 	storage certmagic.Storage
 	logger  *zap.Logger
 
-	mu      sync.Mutex
-	handles []*storageStore
+	handles openStores
 }
 
 // CaddyModule returns the Caddy module information.
@@ -73,21 +72,13 @@ func (s *Storage) Open(scope string) (Store, error) {
 		return nil, err
 	}
 	st.startSweeper()
-	s.mu.Lock()
-	s.handles = append(s.handles, st)
-	s.mu.Unlock()
+	s.handles.add(st)
 	return st, nil
 }
 
 // Cleanup stops the sweepers of every store this config opened.
 func (s *Storage) Cleanup() error {
-	s.mu.Lock()
-	handles := s.handles
-	s.handles = nil
-	s.mu.Unlock()
-	for _, st := range handles {
-		_ = st.Close()
-	}
+	s.handles.closeAll()
 	return nil
 }
 

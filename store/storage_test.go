@@ -23,33 +23,42 @@ type recordingStorage struct {
 	fail  error
 }
 
-func (r *recordingStorage) List(ctx context.Context, p string, recursive bool) ([]string, error) {
+// record notes a call and returns the failure set for every call.
+func (r *recordingStorage) record(calls *[]string, k string) error {
 	r.mu.Lock()
-	r.lists = append(r.lists, p)
-	fail := r.fail
-	r.mu.Unlock()
-	if fail != nil {
-		return nil, fail
+	defer r.mu.Unlock()
+	*calls = append(*calls, k)
+	return r.fail
+}
+
+func (r *recordingStorage) List(ctx context.Context, p string, recursive bool) ([]string, error) {
+	if err := r.record(&r.lists, p); err != nil {
+		return nil, err
 	}
 	return r.FileStorage.List(ctx, p, recursive)
 }
 
 func (r *recordingStorage) Load(ctx context.Context, k string) ([]byte, error) {
-	r.mu.Lock()
-	r.loads = append(r.loads, k)
-	fail := r.fail
-	r.mu.Unlock()
-	if fail != nil {
-		return nil, fail
+	if err := r.record(&r.loads, k); err != nil {
+		return nil, err
 	}
 	return r.FileStorage.Load(ctx, k)
 }
 
 func (r *recordingStorage) Store(ctx context.Context, k string, v []byte) error {
-	if r.fail != nil {
-		return r.fail
+	r.mu.Lock()
+	fail := r.fail
+	r.mu.Unlock()
+	if fail != nil {
+		return fail
 	}
 	return r.FileStorage.Store(ctx, k, v)
+}
+
+func (r *recordingStorage) setFail(err error) {
+	r.mu.Lock()
+	r.fail = err
+	r.mu.Unlock()
 }
 
 func (r *recordingStorage) reset() {
@@ -77,11 +86,10 @@ func newTestStorageStore(t *testing.T, fst *certmagic.FileStorage, scope string)
 	return s, rec, clk
 }
 
+// put stores k as its own value.
 func put(t *testing.T, s Store, k string, ttl time.Duration) {
 	t.Helper()
-	if err := s.Put(ctx, k, []byte(k), ttl); err != nil {
-		t.Fatal(err)
-	}
+	putValue(t, s, k, k, ttl)
 }
 
 // onDisk reports whether the record file of key exists, whatever its
@@ -234,7 +242,7 @@ func TestStorageSweeperRunsAndStops(t *testing.T) {
 func TestStorageErrorsAreNotNotFound(t *testing.T) {
 	s, rec, _ := newTestStorageStore(t, &certmagic.FileStorage{Path: t.TempDir()}, randomKey(t))
 	put(t, s, key("a"), time.Hour)
-	rec.fail = errors.New("disk on fire")
+	rec.setFail(errors.New("disk on fire"))
 	if _, err := s.Get(ctx, key("a")); err == nil || errors.Is(err, ErrNotFound) {
 		t.Fatalf("Get on a failing storage = %v, want an error other than ErrNotFound", err)
 	}
@@ -244,7 +252,7 @@ func TestStorageErrorsAreNotNotFound(t *testing.T) {
 	if _, err := s.PutIfAbsent(ctx, key("c"), nil, time.Hour); err == nil || errors.Is(err, ErrNotFound) {
 		t.Fatalf("PutIfAbsent on a failing storage = %v", err)
 	}
-	rec.fail = nil
+	rec.setFail(nil)
 	if got := mustGet(t, s, key("a")); got != key("a") {
 		t.Fatalf("after recovery Get = %q", got)
 	}

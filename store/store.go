@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -109,4 +110,28 @@ func checkScope(scope string) error {
 // other's bytes; it keeps an empty value non-nil.
 func clone(b []byte) []byte {
 	return append(make([]byte, 0, len(b)), b...)
+}
+
+// openStores is what a backend module opened, so that its Cleanup can
+// close what the handler left open: an old config's handles must not keep
+// a pooled table alive or a sweeper running.
+type openStores struct {
+	mu     sync.Mutex
+	stores []Store
+}
+
+func (o *openStores) add(s Store) {
+	o.mu.Lock()
+	o.stores = append(o.stores, s)
+	o.mu.Unlock()
+}
+
+func (o *openStores) closeAll() {
+	o.mu.Lock()
+	stores := o.stores
+	o.stores = nil
+	o.mu.Unlock()
+	for _, s := range stores {
+		_ = s.Close()
+	}
 }

@@ -7,23 +7,22 @@ import (
 	"syscall"
 )
 
-// terminate is the signal Stop sends: redis-server shuts down cleanly on
-// it, flushing its append-only file.
-var terminate = syscall.SIGTERM
-
-// setProcessGroup puts the child in a process group of its own, so that
-// killProcessGroup also ends any child it forked (an AOF rewrite).
+// setProcessGroup gives the server a process group of its own, so the
+// signals below also reach a child it forked (an append-only file
+// rewrite), and only processes this package started.
 func setProcessGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 }
 
-// killProcessGroup kills the group setProcessGroup made: only the
-// processes this test started.
-func killProcessGroup(cmd *exec.Cmd) {
-	if cmd.Process == nil {
-		return
-	}
-	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
-		_ = cmd.Process.Kill()
+// terminate asks the server to shut down cleanly (it flushes its
+// append-only file on SIGTERM).
+func terminate(cmd *exec.Cmd) { signalGroup(cmd, syscall.SIGTERM) }
+
+// kill ends the server at once.
+func kill(cmd *exec.Cmd) { signalGroup(cmd, syscall.SIGKILL) }
+
+func signalGroup(cmd *exec.Cmd, sig syscall.Signal) {
+	if syscall.Kill(-cmd.Process.Pid, sig) != nil {
+		_ = cmd.Process.Signal(sig)
 	}
 }

@@ -196,21 +196,28 @@ func (s *Server) ping() bool {
 // its append-only file first when Persist is set).
 func (s *Server) Stop() {
 	s.tb.Helper()
-	s.mu.Lock()
-	cmd, exit := s.cmd, s.exit
-	s.cmd = nil
-	s.mu.Unlock()
+	cmd, exit := s.take()
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Signal(terminate)
+	terminate(cmd)
 	select {
 	case <-exit:
 	case <-time.After(15 * time.Second):
-		killProcessGroup(cmd)
+		kill(cmd)
 		<-exit
 		s.tb.Fatalf("redis-server did not stop on SIGTERM within 15s: %s", s.logTail())
 	}
+}
+
+// take hands the running process to the caller that stops it, so that
+// Stop and the Cleanup never both wait for it.
+func (s *Server) take() (*exec.Cmd, chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cmd, exit := s.cmd, s.exit
+	s.cmd = nil
+	return cmd, exit
 }
 
 // Restart stops the server and starts it again on the same port and
@@ -225,14 +232,11 @@ func (s *Server) Restart() {
 // kill ends the server and everything it started, whatever state the test
 // left it in; it runs in the test's Cleanup.
 func (s *Server) kill() {
-	s.mu.Lock()
-	cmd, exit := s.cmd, s.exit
-	s.cmd = nil
-	s.mu.Unlock()
+	cmd, exit := s.take()
 	if cmd == nil {
 		return
 	}
-	killProcessGroup(cmd)
+	kill(cmd)
 	<-exit
 	if s.tb.Failed() {
 		s.tb.Logf("redis-server output: %s", s.logTail())
