@@ -20,6 +20,7 @@ var update = flag.Bool("update", false, "rewrite the adapt golden files")
 // Caddyfile.example) to JSON and compares with the .json beside it. Run
 // `go test -run TestAdaptGolden -update` after an intended change.
 func TestAdaptGolden(t *testing.T) {
+	t.Parallel()
 	inputs, _ := filepath.Glob("testdata/adapt/*.caddyfile")
 	inputs = append(inputs, "Caddyfile.example")
 	for _, in := range inputs {
@@ -81,6 +82,7 @@ func TestExampleValidates(t *testing.T) {
 // TestProvisionErrorsNameTheField checks that a bad config fails with a
 // message an operator can act on.
 func TestProvisionErrorsNameTheField(t *testing.T) {
+	t.Parallel()
 	_, keyPEM := testKey(t)
 	good := func() map[string]any {
 		return map[string]any{"client_id": "id", "client_secret": "secret", "private_key": keyPEM}

@@ -12,45 +12,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"go.uber.org/zap"
-
-	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
-
-// benchHandler is a handler with defaults and an in-memory store holding
-// one session for a typical user, and the cookie naming it.
-func benchHandler(b testing.TB) (*Handler, *http.Cookie) {
-	h := &Handler{logger: zap.NewNop()}
-	h.applyDefaults()
-	h.store = newMemoryStore(h.MaxPendingLogins, h.MaxSessions)
-	id := newID()
-	persona := sgidtest.DefaultPersonas()[0]
-	data := map[string]string{"myinfo.name": persona.Data["myinfo.name"], "myinfo.email": persona.Data["myinfo.email"], "iceCream": "Vanilla"}
-	if err := h.store.PutSession(context.Background(), hashID(id), Session{Sub: persona.Sub, Data: data, Expires: time.Now().Add(time.Hour)}); err != nil {
-		b.Fatal(err)
-	}
-	return h, &http.Cookie{Name: h.CookieName, Value: id}
-}
-
-// serve runs one request through the handler as Caddy would, with a
-// replacer in the context.
-func serve(b testing.TB, h *Handler, req *http.Request, next caddyhttp.Handler) int {
-	req = req.WithContext(contextWithReplacer(req))
-	w := httptest.NewRecorder()
-	if err := h.ServeHTTP(w, req, next); err != nil {
-		b.Fatal(err)
-	}
-	return w.Code
-}
-
-func contextWithReplacer(req *http.Request) context.Context {
-	return context.WithValue(req.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer())
-}
-
-var okNext = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-})
 
 // BenchmarkUserinfoFromSession: /api/userinfo answered from the session.
 func BenchmarkUserinfoFromSession(b *testing.B) {
@@ -116,7 +78,7 @@ func BenchmarkStoreMemory(b *testing.B) {
 		exp := time.Now().Add(time.Hour)
 		perPending := measure(func(st *memoryStore) {
 			for i := 0; i < n; i++ {
-				st.AddPending(context.Background(), hashID(newID()), PendingLogin{
+				st.AddPending(context.Background(), hashID(newID()), pendingLogin{
 					State: newID(), CodeVerifier: newID(), Nonce: newID(),
 					RedirectURI: "https://app.example.gov.sg/api/redirect",
 					AppValues:   map[string]string{"iceCream": "Chocolate"},
@@ -126,7 +88,7 @@ func BenchmarkStoreMemory(b *testing.B) {
 		})
 		perSession := measure(func(st *memoryStore) {
 			for i := 0; i < n; i++ {
-				st.PutSession(context.Background(), hashID(newID()), Session{Sub: "sgidtest:0000000000000000000000000000", Expires: exp})
+				st.PutSession(context.Background(), hashID(newID()), session{Sub: "sgidtest:0000000000000000000000000000", Expires: exp})
 			}
 		})
 		b.ReportMetric(perPending, "B/pending")

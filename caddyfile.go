@@ -1,6 +1,7 @@
 package caddysgid
 
 import (
+	"net/http"
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
@@ -17,10 +18,10 @@ func init() {
 	httpcaddyfile.RegisterDirectiveOrder("sgid", httpcaddyfile.Before, "rewrite")
 }
 
-func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	var s Handler
-	err := s.UnmarshalCaddyfile(h.Dispenser)
-	return &s, err
+func parseCaddyfile(helper httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var h Handler
+	err := h.UnmarshalCaddyfile(helper.Dispenser)
+	return &h, err
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
@@ -52,93 +53,165 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    allow_field      <field> <value...>
 //	    forward_cookie
 //	}
-func (s *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+//
+// The last six lines configure the Guard. scopes, app_param, protect,
+// identity_header, allow_sub and allow_field may be repeated: repeated
+// scopes, protect and allow_sub lines add up, each app_param and
+// identity_header line adds one entry, and each allow_field line is a rule
+// of its own. Every other subdirective may appear once, so that a second
+// line cannot silently override the first.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
 	if d.NextArg() {
 		return d.ArgErr()
 	}
+	seen := make(map[string]bool)
 	for d.NextBlock(0) {
 		sub := d.Val()
+		if seen[sub] && !repeatable[sub] {
+			return d.Errf("%s is given twice", sub)
+		}
+		seen[sub] = true
+		var err error
 		switch sub {
-		case "client_id", "client_secret", "private_key", "host", "redirect_uri",
-			"auth_url_path", "callback_path", "userinfo_path", "logout_path",
-			"success_path", "error_path", "cookie_name":
-			var v string
-			if err := oneArg(d, &v); err != nil {
-				return err
-			}
-			field := s.stringField(sub)
-			if *field != "" {
-				return d.Errf("%s is given twice", sub)
-			}
-			*field = v
+		case "client_id":
+			err = oneArg(d, &h.ClientID)
+		case "client_secret":
+			err = oneArg(d, &h.ClientSecret)
+		case "private_key":
+			err = oneArg(d, &h.PrivateKey)
+		case "host":
+			err = oneArg(d, &h.Host)
+		case "redirect_uri":
+			err = oneArg(d, &h.RedirectURI)
 		case "scopes":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
 				return d.ArgErr()
 			}
-			s.Scopes = append(s.Scopes, args...)
+			h.Scopes = append(h.Scopes, args...)
 		case "app_param":
-			args := d.RemainingArgs()
-			if len(args) < 1 || len(args) > 2 {
-				return d.Errf("app_param takes a query parameter and an optional data key, got %d arguments", len(args))
-			}
-			key := args[0]
-			if len(args) == 2 {
-				key = args[1]
-			}
-			if s.AppParams == nil {
-				s.AppParams = make(map[string]string)
-			}
-			if _, dup := s.AppParams[args[0]]; dup {
-				return d.Errf("app_param %q is given twice", args[0])
-			}
-			s.AppParams[args[0]] = key
-		case "login_timeout", "session_lifetime":
-			var v string
-			if err := oneArg(d, &v); err != nil {
-				return err
-			}
-			dur, err := caddy.ParseDuration(v)
-			if err != nil {
-				return d.Errf("%s: %v", sub, err)
-			}
-			if sub == "login_timeout" {
-				s.LoginTimeout = caddy.Duration(dur)
-			} else {
-				s.SessionLifetime = caddy.Duration(dur)
-			}
-		case "max_pending_logins", "max_sessions":
-			var v string
-			if err := oneArg(d, &v); err != nil {
-				return err
-			}
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				return d.Errf("%s: %q is not a positive number", sub, v)
-			}
-			if sub == "max_pending_logins" {
-				s.MaxPendingLogins = n
-			} else {
-				s.MaxSessions = n
-			}
+			err = h.unmarshalAppParam(d)
+		case "auth_url_path":
+			err = oneArg(d, &h.AuthURLPath)
+		case "callback_path":
+			err = oneArg(d, &h.CallbackPath)
+		case "userinfo_path":
+			err = oneArg(d, &h.UserinfoPath)
+		case "logout_path":
+			err = oneArg(d, &h.LogoutPath)
+		case "success_path":
+			err = oneArg(d, &h.SuccessPath)
+		case "error_path":
+			err = oneArg(d, &h.ErrorPath)
+		case "cookie_name":
+			err = oneArg(d, &h.CookieName)
+		case "login_timeout":
+			err = durationArg(d, &h.LoginTimeout)
+		case "session_lifetime":
+			err = durationArg(d, &h.SessionLifetime)
+		case "max_pending_logins":
+			err = countArg(d, &h.MaxPendingLogins)
+		case "max_sessions":
+			err = countArg(d, &h.MaxSessions)
 		case "mock":
 			if d.NextArg() {
 				return d.ArgErr()
 			}
-			s.Mock = true
-		case "protect", "login_page", "identity_header", "allow_sub", "allow_field", "forward_cookie":
-			if err := s.unmarshalGuard(d, sub); err != nil {
-				return err
+			h.Mock = true
+		case "protect":
+			err = appendArgs(d, &h.guardConfig().Protect, "path pattern")
+		case "login_page":
+			args := d.RemainingArgs()
+			if len(args) != 1 {
+				return d.Errf("login_page takes one path, got %d arguments", len(args))
 			}
+			h.guardConfig().LoginPage = args[0]
+		case "identity_header":
+			err = h.unmarshalIdentityHeader(d)
+		case "allow_sub":
+			err = appendArgs(d, &h.guardConfig().AllowSubs, "subject")
+		case "allow_field":
+			args := d.RemainingArgs()
+			if len(args) < 2 {
+				return d.Errf("allow_field takes a field and at least one value, got %d arguments", len(args))
+			}
+			g := h.guardConfig()
+			g.AllowFields = append(g.AllowFields, FieldRule{Field: args[0], Values: args[1:]})
+		case "forward_cookie":
+			if d.NextArg() {
+				return d.Errf("forward_cookie takes no value")
+			}
+			h.guardConfig().ForwardCookie = true
 		default:
 			return d.Errf("unknown sgid subdirective %q", sub)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// oneArg reads exactly one argument, failing on none or more.
+// repeatable are the subdirectives that may be given more than once; every
+// other one is refused the second time.
+var repeatable = map[string]bool{
+	"scopes": true, "app_param": true, "protect": true,
+	"identity_header": true, "allow_sub": true, "allow_field": true,
+}
+
+// guardConfig returns the handler's Guard, creating it for the first guard
+// subdirective, so that a block without any has no guard in its JSON.
+func (h *Handler) guardConfig() *Guard {
+	if h.Guard == nil {
+		h.Guard = new(Guard)
+	}
+	return h.Guard
+}
+
+// unmarshalAppParam reads `app_param <query_param> [<data_key>]`.
+func (h *Handler) unmarshalAppParam(d *caddyfile.Dispenser) error {
+	args := d.RemainingArgs()
+	if len(args) < 1 || len(args) > 2 {
+		return d.Errf("app_param takes a query parameter and an optional data key, got %d arguments", len(args))
+	}
+	key := args[0]
+	if len(args) == 2 {
+		key = args[1]
+	}
+	if _, dup := h.AppParams[args[0]]; dup {
+		return d.Errf("app_param %q is given twice", args[0])
+	}
+	if h.AppParams == nil {
+		h.AppParams = make(map[string]string)
+	}
+	h.AppParams[args[0]] = key
+	return nil
+}
+
+// unmarshalIdentityHeader reads `identity_header <field> <header_name>`;
+// a header name may be given once, in any case.
+func (h *Handler) unmarshalIdentityHeader(d *caddyfile.Dispenser) error {
+	args := d.RemainingArgs()
+	if len(args) != 2 {
+		return d.Errf("identity_header takes a field and a header name, got %d arguments", len(args))
+	}
+	field, name := args[0], args[1]
+	g := h.guardConfig()
+	for other := range g.IdentityHeaders {
+		if http.CanonicalHeaderKey(other) == http.CanonicalHeaderKey(name) {
+			return d.Errf("identity_header %s is given twice", name)
+		}
+	}
+	if g.IdentityHeaders == nil {
+		g.IdentityHeaders = make(map[string]string)
+	}
+	g.IdentityHeaders[name] = field
+	return nil
+}
+
+// oneArg reads exactly one argument, failing on none or more. The error
+// never repeats the value, which may be a secret.
 func oneArg(d *caddyfile.Dispenser, dst *string) error {
 	name := d.Val()
 	if !d.NextArg() {
@@ -151,34 +224,47 @@ func oneArg(d *caddyfile.Dispenser, dst *string) error {
 	return nil
 }
 
-func (s *Handler) stringField(name string) *string {
-	switch name {
-	case "client_id":
-		return &s.ClientID
-	case "client_secret":
-		return &s.ClientSecret
-	case "private_key":
-		return &s.PrivateKey
-	case "host":
-		return &s.Host
-	case "redirect_uri":
-		return &s.RedirectURI
-	case "auth_url_path":
-		return &s.AuthURLPath
-	case "callback_path":
-		return &s.CallbackPath
-	case "userinfo_path":
-		return &s.UserinfoPath
-	case "logout_path":
-		return &s.LogoutPath
-	case "success_path":
-		return &s.SuccessPath
-	case "error_path":
-		return &s.ErrorPath
-	case "cookie_name":
-		return &s.CookieName
+// appendArgs adds the line's arguments, at least one, to dst: repeated
+// lines add up.
+func appendArgs[S ~[]string](d *caddyfile.Dispenser, dst *S, what string) error {
+	name := d.Val()
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return d.Errf("%s needs at least one %s", name, what)
 	}
-	panic("sgid: no string field " + name)
+	*dst = append(*dst, args...)
+	return nil
+}
+
+// durationArg reads one duration, in Caddy's syntax (which adds d for
+// days to Go's).
+func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	name := d.Val()
+	var v string
+	if err := oneArg(d, &v); err != nil {
+		return err
+	}
+	dur, err := caddy.ParseDuration(v)
+	if err != nil {
+		return d.Errf("%s: %v", name, err)
+	}
+	*dst = caddy.Duration(dur)
+	return nil
+}
+
+// countArg reads one positive whole number.
+func countArg(d *caddyfile.Dispenser, dst *int) error {
+	name := d.Val()
+	var v string
+	if err := oneArg(d, &v); err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return d.Errf("%s: %q is not a positive number", name, v)
+	}
+	*dst = n
+	return nil
 }
 
 // Interface guard.

@@ -1,7 +1,15 @@
 package caddysgid
 
 import (
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
 	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +19,7 @@ import (
 )
 
 func TestUnmarshalCaddyfile(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		input   string
@@ -112,8 +121,30 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{name: "allow_field without values", input: "sgid {\n allow_field role\n}", wantErr: "allow_field takes a field and at least one value, got 1"},
 		{name: "forward_cookie with a value", input: "sgid {\n forward_cookie yes\n}", wantErr: "forward_cookie takes no value"},
 	}
+	// Every subdirective that takes a single value (or none) refuses a
+	// second line, which would otherwise silently override the first.
+	for sub, arg := range map[string]string{
+		"client_id": "a", "client_secret": "a", "private_key": "a", "host": "https://a.example",
+		"redirect_uri": "https://a.example/cb", "auth_url_path": "/a", "callback_path": "/a",
+		"userinfo_path": "/a", "logout_path": "/a", "success_path": "/a", "error_path": "/a",
+		"cookie_name": "a", "login_timeout": "5m", "session_lifetime": "1h",
+		"max_pending_logins": "5", "max_sessions": "5", "mock": "", "login_page": "/a",
+		"forward_cookie": "",
+	} {
+		tests = append(tests, struct {
+			name    string
+			input   string
+			want    Handler
+			wantErr string
+		}{
+			name:    "second " + sub,
+			input:   fmt.Sprintf("sgid {\n %s %s\n %s %s\n}", sub, arg, sub, arg),
+			wantErr: sub + " is given twice",
+		})
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			var got Handler
 			err := got.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
 			if tc.wantErr != "" {
@@ -137,6 +168,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 }
 
 func TestUnmarshalCaddyfileDoesNotEchoSecrets(t *testing.T) {
+	t.Parallel()
 	var h Handler
 	err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("sgid {\n client_secret s3cr3t-value extra\n}"))
 	if err == nil {
@@ -144,5 +176,97 @@ func TestUnmarshalCaddyfileDoesNotEchoSecrets(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "s3cr3t") {
 		t.Errorf("error %q repeats the secret", err)
+	}
+}
+
+// syntaxBlock returns the subdirective lines of the syntax block in
+// UnmarshalCaddyfile's doc comment, and the subdirectives its switch has a
+// case for, both read from caddyfile.go.
+func syntaxBlock(t *testing.T) (lines, cases []string) {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "caddyfile.go", nil, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, decl := range f.Decls {
+		fn, ok := decl.(*ast.FuncDecl)
+		if !ok || fn.Name.Name != "UnmarshalCaddyfile" {
+			continue
+		}
+		// The block is the comment's code: its lines start with a tab.
+		for line := range strings.SplitSeq(fn.Doc.Text(), "\n") {
+			if strings.HasPrefix(line, "\t    ") {
+				lines = append(lines, strings.TrimSpace(line))
+			}
+		}
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			if cc, ok := n.(*ast.CaseClause); ok {
+				for _, e := range cc.List {
+					if lit, ok := e.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						v, _ := strconv.Unquote(lit.Value)
+						cases = append(cases, v)
+					}
+				}
+			}
+			return true
+		})
+	}
+	if len(lines) == 0 || len(cases) == 0 {
+		t.Fatalf("no syntax block (%d lines) or no cases (%d) found in UnmarshalCaddyfile", len(lines), len(cases))
+	}
+	return lines, cases
+}
+
+// The syntax block in the doc comment lists every subdirective the parser
+// knows, one line each, and nothing else.
+func TestCaddyfileSyntaxIsComplete(t *testing.T) {
+	t.Parallel()
+	lines, cases := syntaxBlock(t)
+	var documented []string
+	for _, line := range lines {
+		documented = append(documented, strings.Fields(line)[0])
+	}
+	for _, c := range cases {
+		if !slices.Contains(documented, c) {
+			t.Errorf("subdirective %s has a case in the parser but no line in the syntax block", c)
+		}
+	}
+	for _, d := range documented {
+		if !slices.Contains(cases, d) {
+			t.Errorf("the syntax block shows %s, which the parser has no case for", d)
+		}
+	}
+	if len(documented) != len(cases) {
+		t.Errorf("the syntax block has %d lines for the parser's %d subdirectives; give each one line", len(documented), len(cases))
+	}
+}
+
+// fencedBlockRE finds the fenced code blocks of a Markdown file.
+var fencedBlockRE = regexp.MustCompile("(?ms)^```[^\n]*\n(.*?)^```")
+
+// The README shows the same syntax as the doc comment: every subdirective
+// line of the comment's block stands, white space aside, in one of the
+// README's fenced code blocks.
+func TestReadmeShowsCaddyfileSyntax(t *testing.T) {
+	t.Parallel()
+	lines, _ := syntaxBlock(t)
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inFences := map[string]bool{}
+	for _, m := range fencedBlockRE.FindAllStringSubmatch(string(readme), -1) {
+		for line := range strings.SplitSeq(m[1], "\n") {
+			inFences[strings.Join(strings.Fields(line), " ")] = true
+		}
+	}
+	var missing []string
+	for _, line := range lines {
+		if !inFences[strings.Join(strings.Fields(line), " ")] {
+			missing = append(missing, line)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("README.md has no fenced code block line for these lines of UnmarshalCaddyfile's syntax block (caddyfile.go):\n\t%s", strings.Join(missing, "\n\t"))
 	}
 }

@@ -3,7 +3,6 @@ package caddysgid
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -12,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 )
@@ -90,6 +88,11 @@ type Guard struct {
 	// exempt are the paths that Protect never covers (LoginPage's and
 	// error_path), compared ignoring case.
 	exempt []string
+	// cookieName is the handler's session cookie; its login cookie is
+	// named after it (see loginCookieName).
+	cookieName string
+	metrics    *metrics
+	logger     *zap.Logger
 }
 
 // FieldRule passes for a user whose Field equals one of Values.
@@ -100,18 +103,11 @@ type FieldRule struct {
 	Values []string `json:"values"`
 }
 
-type identityHeader struct {
-	name  string // canonical header name
-	field string
-}
-
-// provisionGuard compiles the guard's configuration; Validate checks it
-// afterwards.
-func (h *Handler) provisionGuard(ctx caddy.Context) error {
-	g := h.Guard
-	if g == nil {
-		return nil
-	}
+// Provision compiles the guard's configuration. The handler passes in the
+// few values of its own the guard needs: its error path (never protected,
+// like LoginPage), the session cookie's name (cut from requests passed
+// on), and its metrics and logger. Validate checks the result.
+func (g *Guard) Provision(ctx caddy.Context, errorPath, cookieName string, m *metrics, logger *zap.Logger) error {
 	if err := g.Protect.Provision(ctx); err != nil {
 		return err
 	}
@@ -121,32 +117,20 @@ func (h *Handler) provisionGuard(ctx caddy.Context) error {
 	}
 	sort.Slice(g.headers, func(i, j int) bool { return g.headers[i].name < g.headers[j].name })
 	g.exempt = g.exempt[:0]
-	for _, p := range []string{g.LoginPage, h.ErrorPath} {
+	for _, p := range []string{g.LoginPage, errorPath} {
 		if p, _, _ = strings.Cut(p, "?"); p != "" {
 			g.exempt = append(g.exempt, strings.ToLower(p))
 		}
 	}
+	g.cookieName = cookieName
+	g.metrics = m
+	g.logger = logger
 	return nil
 }
 
-// forbiddenIdentityHeaders may not carry an identity: hop-by-hop headers
-// are dropped by proxies, the framing and routing headers would break the
-// request or be overwritten by reverse_proxy, and Authorization holds the
-// client's own credentials, which deleting every copy would break.
-var forbiddenIdentityHeaders = map[string]bool{
-	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true,
-	"Proxy-Authenticate": true, "Proxy-Authorization": true, "Te": true,
-	"Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
-	"Host": true, "Cookie": true, "Content-Length": true, "Content-Type": true,
-	"Expect": true, "Forwarded": true, "Authorization": true,
-}
-
-// validateGuard checks the guard's configuration.
-func (h *Handler) validateGuard() error {
-	g := h.Guard
-	if g == nil {
-		return nil
-	}
+// Validate checks the guard's configuration after Provision. appKeys are
+// the data keys of the handler's app values, which rules may not use.
+func (g *Guard) Validate(appKeys []string) error {
 	for _, p := range g.Protect {
 		if !strings.HasPrefix(p, "/") {
 			return fmt.Errorf("sgid: protect: pattern %q must start with / (use /* for the whole site)", p)
@@ -155,24 +139,8 @@ func (h *Handler) validateGuard() error {
 	if g.LoginPage != "" && !isLocalPath(g.LoginPage) {
 		return fmt.Errorf("sgid: login_page: %q must be a path on this site, starting with a single /", g.LoginPage)
 	}
-	seen := map[string]string{}
-	for _, ih := range g.headers {
-		if !isToken(ih.name) {
-			return fmt.Errorf("sgid: identity_header: %q is not a valid header name", ih.name)
-		}
-		if forbiddenIdentityHeaders[ih.name] || strings.HasPrefix(ih.name, "X-Forwarded-") {
-			return fmt.Errorf("sgid: identity_header: %s cannot carry an identity", ih.name)
-		}
-		if ih.field == "" {
-			return fmt.Errorf("sgid: identity_header: %s has no field", ih.name)
-		}
-		// X-User-Id and X_User_Id are one header to upstreams that map
-		// names to CGI-style variables (HTTP_X_USER_ID).
-		key := strings.ReplaceAll(strings.ToLower(ih.name), "_", "-")
-		if other, dup := seen[key]; dup {
-			return fmt.Errorf("sgid: identity_header: %s and %s name the same header", other, ih.name)
-		}
-		seen[key] = ih.name
+	if err := g.validateIdentityHeaders(); err != nil {
+		return err
 	}
 	for _, sub := range g.AllowSubs {
 		if sub == "" {
@@ -185,10 +153,8 @@ func (h *Handler) validateGuard() error {
 		}
 		// The browser picks app values at auth-url: a rule on one would
 		// let anyone who logs in choose to pass it.
-		for _, key := range h.AppParams {
-			if rule.Field == key {
-				return fmt.Errorf("sgid: allow_field: %q is an app value the browser chooses; rules must use sub or data from sgID", key)
-			}
+		if slices.Contains(appKeys, rule.Field) {
+			return fmt.Errorf("sgid: allow_field: %q is an app value the browser chooses; rules must use sub or data from sgID", rule.Field)
 		}
 	}
 	if (len(g.AllowSubs) > 0 || len(g.AllowFields) > 0) && len(g.Protect) == 0 {
@@ -197,157 +163,26 @@ func (h *Handler) validateGuard() error {
 	return nil
 }
 
-// dropClientIdentity deletes every identity header the client sent. It runs
-// first on every request, before the handler routes it.
-func (g *Guard) dropClientIdentity(r *http.Request) {
-	if g == nil || len(g.headers) == 0 {
-		return
-	}
-	// Go canonicalizes the case of names it parses, so "x-sgid-sub" and
-	// "X-SGID-SUB" arrive as one key holding every copy; names with an
-	// underscore stay apart, so every key is compared.
-	for k := range r.Header {
-		if g.isIdentityName(k) {
-			delete(r.Header, k)
-		}
-	}
-	// "Connection: X-Sgid-Sub" would make reverse_proxy delete the value
-	// set below, as a hop-by-hop header.
-	if conn := r.Header["Connection"]; len(conn) > 0 {
-		if conn = g.withoutIdentityTokens(conn); len(conn) > 0 {
-			r.Header["Connection"] = conn
-		} else {
-			delete(r.Header, "Connection")
-		}
-	}
-	// Request trailers are forwarded upstream too, and some upstreams merge
-	// them into the headers. Declared ones are deleted now; the values
-	// arrive with the end of the body, where trailerScrub deletes them.
-	if r.Trailer != nil {
-		for k := range r.Trailer {
-			if g.isIdentityName(k) {
-				delete(r.Trailer, k)
-			}
-		}
-		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = &trailerScrub{ReadCloser: r.Body, g: g, trailer: r.Trailer}
-		}
-	}
-}
-
-// isIdentityName reports whether a header name equals one of the identity
-// headers ignoring case, with '_' and '-' taken as equal.
-func (g *Guard) isIdentityName(name string) bool {
-	for _, ih := range g.headers {
-		if len(name) == len(ih.name) && sameHeaderName(name, ih.name) {
-			return true
-		}
-	}
-	return false
-}
-
-func sameHeaderName(a, b string) bool {
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if x == y {
-			continue
-		}
-		if x == '_' {
-			x = '-'
-		}
-		if y == '_' {
-			y = '-'
-		}
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
-// withoutIdentityTokens drops identity header names from Connection
-// values, leaving the values untouched when none is named.
-func (g *Guard) withoutIdentityTokens(values []string) []string {
-	var out []string
-	for i, v := range values {
-		var kept []string
-		changed := false
-		for tok := range strings.SplitSeq(v, ",") {
-			if g.isIdentityName(strings.TrimSpace(tok)) {
-				changed = true
-				continue
-			}
-			kept = append(kept, tok)
-		}
-		if changed && out == nil {
-			out = append(make([]string, 0, len(values)), values[:i]...)
-		}
-		if out != nil {
-			if changed {
-				v = strings.TrimSpace(strings.Join(kept, ","))
-			}
-			if v != "" {
-				out = append(out, v)
-			}
-		}
-	}
-	if out == nil {
-		return values
-	}
-	return out
-}
-
-// trailerScrub deletes identity trailers once net/http has read them,
-// which it does when the body reaches EOF, before the next handler sees
-// the EOF.
-type trailerScrub struct {
-	io.ReadCloser
-	g       *Guard
-	trailer http.Header
-}
-
-func (t *trailerScrub) Read(p []byte) (int, error) {
-	n, err := t.ReadCloser.Read(p)
-	if err != nil {
-		for k := range t.trailer {
-			if t.g.isIdentityName(k) {
-				delete(t.trailer, k)
-			}
-		}
-	}
-	return n, err
-}
-
-// guardPassOn runs for a request about to be passed to the next handler.
-// It answers the request itself (and returns true) when a protected path
-// is asked for without a fitting login; otherwise it sets the identity
-// headers and cuts the session cookies out of the request.
-func (h *Handler) guardPassOn(w http.ResponseWriter, r *http.Request, s Session, loggedIn bool) (bool, error) {
-	g := h.Guard
-	if g != nil && g.protects(r) {
+// serve runs for a request about to be passed to the next handler. It
+// answers the request itself (and returns true) when a protected path is
+// asked for without a fitting login; otherwise it sets the identity
+// headers and, unless ForwardCookie, cuts the session cookies out of the
+// request.
+func (g *Guard) serve(w http.ResponseWriter, r *http.Request, s session, loggedIn bool) (answered bool, err error) {
+	if g.protects(r) {
 		if !loggedIn {
-			return true, h.denyAnonymous(w, r)
+			return true, g.denyAnonymous(w, r)
 		}
 		if !g.allows(s) {
-			h.logDenial(r, http.StatusForbidden)
+			g.logDenial(r, http.StatusForbidden)
 			return true, writeDenial(w, isNavigation(r), http.StatusForbidden, "forbidden", "You are not allowed to see this page.")
 		}
 	}
-	if loggedIn && g != nil {
-		for _, ih := range g.headers {
-			if v, ok := userField(s, ih.field); ok && v != "" {
-				r.Header[ih.name] = []string{encodeIdentityValue(v)}
-			}
-		}
+	if loggedIn {
+		g.setIdentityHeaders(r, s)
 	}
-	if g == nil || !g.ForwardCookie {
-		stripSessionCookies(r.Header, h.CookieName)
+	if !g.ForwardCookie {
+		stripSessionCookies(r.Header, g.cookieName)
 	}
 	return false, nil
 }
@@ -371,7 +206,7 @@ func (g *Guard) protects(r *http.Request) bool {
 }
 
 // allows reports whether the user passes every rule.
-func (g *Guard) allows(s Session) bool {
+func (g *Guard) allows(s session) bool {
 	if len(g.AllowSubs) > 0 && !slices.Contains(g.AllowSubs, s.Sub) {
 		return false
 	}
@@ -385,7 +220,7 @@ func (g *Guard) allows(s Session) bool {
 }
 
 // userField is the value of "sub" or of a data key of the session.
-func userField(s Session, field string) (string, bool) {
+func userField(s session, field string) (string, bool) {
 	if field == "sub" {
 		return s.Sub, s.Sub != ""
 	}
@@ -395,9 +230,9 @@ func userField(s Session, field string) (string, bool) {
 
 // denyAnonymous answers a protected request that has no login: navigations
 // go to the login page when there is one, everything else gets 401.
-func (h *Handler) denyAnonymous(w http.ResponseWriter, r *http.Request) error {
+func (g *Guard) denyAnonymous(w http.ResponseWriter, r *http.Request) error {
 	nav := isNavigation(r)
-	if lp := h.Guard.LoginPage; nav && lp != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+	if lp := g.LoginPage; nav && lp != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		dest := lp
 		if back := originalRequestURI(r); isLocalPath(back) {
 			sep := "?"
@@ -406,42 +241,23 @@ func (h *Handler) denyAnonymous(w http.ResponseWriter, r *http.Request) error {
 			}
 			dest += sep + returnToParam + "=" + url.QueryEscape(back)
 		}
-		h.logDenial(r, http.StatusFound)
+		g.logDenial(r, http.StatusFound)
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, dest, http.StatusFound)
 		return nil
 	}
-	h.logDenial(r, http.StatusUnauthorized)
+	g.logDenial(r, http.StatusUnauthorized)
 	return writeDenial(w, nav, http.StatusUnauthorized, "login_required", "Please log in to see this page.")
-}
-
-// writeDenial answers {"error": code} to API calls and a line of text to
-// navigations. There is no WWW-Authenticate: no standard scheme fits a
-// cookie login, and Basic would make browsers prompt for a password.
-func writeDenial(w http.ResponseWriter, navigation bool, status int, code, text string) error {
-	if !navigation {
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		return writeJSON(w, status, struct {
-			Error string `json:"error"`
-		}{code})
-	}
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/plain; charset=utf-8")
-	hdr.Set("Cache-Control", "no-store")
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, err := io.WriteString(w, strconv.Itoa(status)+" "+http.StatusText(status)+": "+text+"\n")
-	return err
 }
 
 // logDenial counts and logs (at DEBUG) a protected request the guard
 // answered itself.
-func (h *Handler) logDenial(r *http.Request, status int) {
-	h.metrics.denial(strconv.Itoa(status))
-	if h.logger == nil {
+func (g *Guard) logDenial(r *http.Request, status int) {
+	g.metrics.denial(strconv.Itoa(status))
+	if g.logger == nil {
 		return
 	}
-	if ce := h.logger.Check(zap.DebugLevel, "sgid guard answered a protected request"); ce != nil {
+	if ce := g.logger.Check(zap.DebugLevel, "sgid guard answered a protected request"); ce != nil {
 		ce.Write(zap.Int("status", status), zap.String("request_id", requestID(r)))
 	}
 }
@@ -502,172 +318,4 @@ func acceptPrefersHTML(values []string) bool {
 		}
 	}
 	return htmlQ > 0 && htmlQ >= otherQ
-}
-
-// stripSessionCookies cuts the session cookie (name) and the login cookie
-// (name + "_login") out of the Cookie header, keeping every other cookie as
-// the client sent it, and removes the header when nothing is left.
-func stripSessionCookies(hdr http.Header, name string) {
-	values := hdr["Cookie"]
-	if len(values) == 0 {
-		return
-	}
-	out := make([]string, 0, len(values))
-	changed := false
-	for _, v := range values {
-		if !strings.Contains(v, name) {
-			out = append(out, v)
-			continue
-		}
-		var kept strings.Builder
-		for part := range strings.SplitSeq(v, ";") {
-			part = strings.TrimSpace(part)
-			n, _, _ := strings.Cut(part, "=")
-			n = strings.TrimSpace(n)
-			if n == name || len(n) == len(name)+len("_login") && strings.HasPrefix(n, name) && strings.HasSuffix(n, "_login") {
-				changed = true
-				continue
-			}
-			if part != "" {
-				if kept.Len() > 0 {
-					kept.WriteString("; ")
-				}
-				kept.WriteString(part)
-			}
-		}
-		if kept.Len() > 0 {
-			out = append(out, kept.String())
-		}
-	}
-	if !changed {
-		return
-	}
-	if len(out) == 0 {
-		delete(hdr, "Cookie")
-		return
-	}
-	hdr["Cookie"] = out
-}
-
-// encodeIdentityValue makes a user's value safe for a header line, in a
-// form every upstream can decode back exactly: each byte of the UTF-8 value
-// that is a control character (0x00-0x1F, 0x7F), not ASCII (0x80-0xFF),
-// '%' or '+', and a space at the start or end (which header parsers trim),
-// is written as %XX with upper-case hex; every other byte is left as it is.
-// So plain ASCII text without '%' and '+' passes unchanged, and
-// decodeURIComponent (JavaScript), url.PathUnescape and url.QueryUnescape
-// (Go), urllib.parse.unquote and unquote_plus (Python) and rawurldecode and
-// urldecode (PHP) all give back the original value.
-func encodeIdentityValue(s string) string {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if mustEncode(s, i) {
-			n++
-		}
-	}
-	if n == 0 {
-		return s
-	}
-	const hex = "0123456789ABCDEF"
-	b := make([]byte, 0, len(s)+2*n)
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; mustEncode(s, i) {
-			b = append(b, '%', hex[c>>4], hex[c&0xf])
-		} else {
-			b = append(b, c)
-		}
-	}
-	return string(b)
-}
-
-func mustEncode(s string, i int) bool {
-	switch c := s[i]; {
-	case c < 0x20 || c >= 0x7f, c == '%', c == '+':
-		return true
-	case c == ' ':
-		return i == 0 || i == len(s)-1
-	}
-	return false
-}
-
-// isToken reports whether s is an RFC 9110 token, the syntax of a header
-// name.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
-}
-
-// unmarshalGuard reads the guard's subdirectives of the sgid block:
-//
-//	protect         <path pattern...>
-//	login_page      <path>
-//	identity_header <field> <Header-Name>
-//	allow_sub       <sub...>
-//	allow_field     <field> <value...>
-//	forward_cookie
-//
-// protect, identity_header, allow_sub and allow_field may be repeated;
-// repeated protect and allow_sub lines add up, each allow_field line is a
-// rule of its own.
-func (s *Handler) unmarshalGuard(d *caddyfile.Dispenser, sub string) error {
-	if s.Guard == nil {
-		s.Guard = new(Guard)
-	}
-	g := s.Guard
-	args := d.RemainingArgs()
-	switch sub {
-	case "protect":
-		if len(args) == 0 {
-			return d.Errf("protect needs at least one path pattern")
-		}
-		g.Protect = append(g.Protect, args...)
-	case "login_page":
-		if len(args) != 1 {
-			return d.Errf("login_page takes one path, got %d arguments", len(args))
-		}
-		if g.LoginPage != "" {
-			return d.Errf("login_page is given twice")
-		}
-		g.LoginPage = args[0]
-	case "identity_header":
-		if len(args) != 2 {
-			return d.Errf("identity_header takes a field and a header name, got %d arguments", len(args))
-		}
-		field, name := args[0], args[1]
-		for other := range g.IdentityHeaders {
-			if http.CanonicalHeaderKey(other) == http.CanonicalHeaderKey(name) {
-				return d.Errf("identity_header %s is given twice", name)
-			}
-		}
-		if g.IdentityHeaders == nil {
-			g.IdentityHeaders = make(map[string]string)
-		}
-		g.IdentityHeaders[name] = field
-	case "allow_sub":
-		if len(args) == 0 {
-			return d.Errf("allow_sub needs at least one subject")
-		}
-		g.AllowSubs = append(g.AllowSubs, args...)
-	case "allow_field":
-		if len(args) < 2 {
-			return d.Errf("allow_field takes a field and at least one value, got %d arguments", len(args))
-		}
-		g.AllowFields = append(g.AllowFields, FieldRule{Field: args[0], Values: args[1:]})
-	case "forward_cookie":
-		if len(args) != 0 {
-			return d.Errf("forward_cookie takes no value")
-		}
-		g.ForwardCookie = true
-	default:
-		return d.Errf("unknown sgid subdirective %q", sub)
-	}
-	return nil
 }

@@ -198,7 +198,7 @@ func BenchmarkGuardHooks(b *testing.B) {
 			h := testGuardHandler(b, tc.guard)
 			id := newID()
 			data := map[string]string{"myinfo.name": persona.Data["myinfo.name"], "myinfo.residentialstatus": persona.Data["myinfo.residentialstatus"]}
-			h.store.PutSession(context.Background(), hashID(id), Session{Sub: persona.Sub, Data: data, Expires: time.Now().Add(time.Hour)})
+			h.store.PutSession(context.Background(), hashID(id), session{Sub: persona.Sub, Data: data, Expires: time.Now().Add(time.Hour)})
 			header := http.Header{
 				"Accept":          {"*/*"},
 				"Accept-Encoding": {"gzip, deflate, br"},

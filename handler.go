@@ -1,10 +1,6 @@
 package caddysgid
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -18,10 +14,6 @@ import (
 
 	"github.com/caddy-sgid/caddy-sgid/sgid"
 )
-
-// returnToParam is the auth-url query parameter naming the same-origin path
-// to land on after the login.
-const returnToParam = "return_to"
 
 // Reasons put in the error path's query (?reason=...). They are short,
 // stable and machine-readable, for the SPA to show a fitting message.
@@ -40,8 +32,8 @@ const (
 // ServeHTTP serves the sgid routes and passes other requests on, with the
 // user's identity in the placeholders when a session cookie is valid.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	h.Guard.dropClientIdentity(r)
-	sess, sessKey, hasSession := h.session(r)
+	h.guard.scrubIdentity(r)
+	sess, sessKey, hasSession := h.lookupSession(r)
 	if hasSession {
 		setIdentity(r, sess)
 	}
@@ -58,31 +50,31 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if h.mock != nil && strings.HasPrefix(r.URL.Path, mockPrefix+"/") {
 		return h.serveMock(w, r)
 	}
-	if answered, err := h.guardPassOn(w, r, sess, hasSession); answered {
+	if answered, err := h.guard.serve(w, r, sess, hasSession); answered {
 		return err
 	}
 	return next.ServeHTTP(w, r)
 }
 
-// session returns the logged-in session named by the request's cookie, and
+// lookupSession returns the logged-in session named by the request's cookie, and
 // the store key of that cookie (even when no session is found, so the
 // callback can drop a stale one).
-func (h *Handler) session(r *http.Request) (Session, string, bool) {
+func (h *Handler) lookupSession(r *http.Request) (session, string, bool) {
 	c, err := r.Cookie(h.CookieName)
 	if err != nil || !validID(c.Value) {
-		return Session{}, "", false
+		return session{}, "", false
 	}
 	key := hashID(c.Value)
 	s, err := h.store.GetSession(r.Context(), key)
 	if err != nil {
-		return Session{}, key, false
+		return session{}, key, false
 	}
 	return s, key, true
 }
 
 // setIdentity sets the placeholders that tell later handlers and the access
 // log who the user is.
-func setIdentity(r *http.Request, s Session) {
+func setIdentity(r *http.Request, s session) {
 	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if !ok {
 		return
@@ -136,13 +128,13 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	// login sits in that slot under its own state, so tabs do not clobber
 	// each other.
 	loginID := ""
-	if c, err := r.Cookie(h.loginCookieName()); err == nil && validID(c.Value) {
+	if c, err := r.Cookie(loginCookieName(h.CookieName)); err == nil && validID(c.Value) {
 		loginID = c.Value
 	} else {
 		loginID = newID()
 	}
-	expires := now().Add(time.Duration(h.LoginTimeout))
-	err = h.store.AddPending(r.Context(), hashID(loginID), PendingLogin{
+	expires := h.now().Add(time.Duration(h.LoginTimeout))
+	err = h.store.AddPending(r.Context(), hashID(loginID), pendingLogin{
 		State:        state,
 		CodeVerifier: verifier,
 		Nonce:        nonce,
@@ -154,7 +146,7 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return caddyhttp.Error(http.StatusServiceUnavailable, err)
 	}
-	http.SetCookie(w, h.cookie(r, h.loginCookieName(), loginID, time.Duration(h.LoginTimeout)))
+	http.SetCookie(w, newCookie(r, loginCookieName(h.CookieName), loginID, time.Duration(h.LoginTimeout)))
 	return writeJSON(w, http.StatusOK, struct {
 		URL string `json:"url"`
 	}{authURL})
@@ -165,7 +157,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessK
 		return methodNotAllowed(w, "GET")
 	}
 	q := r.URL.Query()
-	c, err := r.Cookie(h.loginCookieName())
+	c, err := r.Cookie(loginCookieName(h.CookieName))
 	if err != nil || !validID(c.Value) {
 		return h.fail(w, r, reasonNoSession, zapcore.InfoLevel, errors.New("callback without a login cookie"))
 	}
@@ -173,9 +165,9 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessK
 	state := q.Get("state")
 	pending, err := h.store.TakePending(r.Context(), loginKey, state)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, errNotFound):
 		return h.fail(w, r, reasonLoginExpired, zapcore.InfoLevel, errors.New("no pending login for this browser (expired or already used)"))
-	case errors.Is(err, ErrStateMismatch):
+	case errors.Is(err, errStateMismatch):
 		return h.fail(w, r, reasonStateMismatch, zapcore.WarnLevel, errors.New("state does not match this browser's pending logins"))
 	case err != nil:
 		return h.fail(w, r, reasonServerError, zapcore.ErrorLevel, err)
@@ -226,11 +218,11 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessK
 	}
 	sessID := newID()
 	lifetime := time.Duration(h.SessionLifetime)
-	if err := h.store.PutSession(r.Context(), hashID(sessID), Session{Sub: info.Sub, Data: data, Expires: now().Add(lifetime)}); err != nil {
+	if err := h.store.PutSession(r.Context(), hashID(sessID), session{Sub: info.Sub, Data: data, Expires: h.now().Add(lifetime)}); err != nil {
 		return h.fail(w, r, reasonServerError, zapcore.ErrorLevel, err)
 	}
-	http.SetCookie(w, h.cookie(r, h.CookieName, sessID, lifetime))
-	setIdentity(r, Session{Sub: info.Sub, Data: data})
+	http.SetCookie(w, newCookie(r, h.CookieName, sessID, lifetime))
+	setIdentity(r, session{Sub: info.Sub, Data: data})
 	h.metrics.login("ok")
 	h.logger.Info("user logged in", zap.String("request_id", requestID(r)))
 
@@ -242,7 +234,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessK
 	return nil
 }
 
-func (h *Handler) serveUserinfo(w http.ResponseWriter, r *http.Request, s Session, ok bool) error {
+func (h *Handler) serveUserinfo(w http.ResponseWriter, r *http.Request, s session, ok bool) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return methodNotAllowed(w, "GET, HEAD")
 	}
@@ -277,11 +269,11 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessKey st
 			return caddyhttp.Error(http.StatusServiceUnavailable, err)
 		}
 	}
-	if c, err := r.Cookie(h.loginCookieName()); err == nil && validID(c.Value) {
+	if c, err := r.Cookie(loginCookieName(h.CookieName)); err == nil && validID(c.Value) {
 		_ = h.store.DeletePending(r.Context(), hashID(c.Value))
 	}
-	http.SetCookie(w, h.cookie(r, h.CookieName, "", -1))
-	http.SetCookie(w, h.cookie(r, h.loginCookieName(), "", -1))
+	http.SetCookie(w, newCookie(r, h.CookieName, "", -1))
+	http.SetCookie(w, newCookie(r, loginCookieName(h.CookieName), "", -1))
 	return writeJSON(w, http.StatusOK, struct{}{})
 }
 
@@ -310,108 +302,5 @@ func (h *Handler) redirectURI(r *http.Request) string {
 	return scheme + "://" + r.Host + h.CallbackPath
 }
 
-func (h *Handler) loginCookieName() string { return h.CookieName + "_login" }
-
-// cookie builds one of our cookies. maxAge < 0 deletes it. SameSite=Lax,
-// not Strict: sgID's callback is a cross-site top-level navigation, and the
-// login cookie must come with it.
-func (h *Handler) cookie(r *http.Request, name, value string, maxAge time.Duration) *http.Cookie {
-	c := &http.Cookie{
-		Name:     name,
-		Value:    value,
-		Path:     "/",
-		HttpOnly: true,
-		Secure:   r.TLS != nil,
-		SameSite: http.SameSiteLaxMode,
-	}
-	if maxAge < 0 {
-		c.MaxAge = -1
-	} else {
-		c.MaxAge = int(maxAge / time.Second)
-	}
-	return c
-}
-
 // maxAppValue bounds an app parameter's value kept in a pending login.
 const maxAppValue = 256
-
-// newID returns 32 random bytes in base64url: a cookie value or a state.
-func newID() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// validID reports whether s looks like an id newID made. Anything else in a
-// cookie is ignored without a store lookup.
-func validID(s string) bool {
-	if len(s) != 43 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-// hashID is the store key of a cookie value: the store never holds the
-// value itself, so whoever reads the store cannot replay it as a cookie.
-func hashID(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
-// isLocalPath accepts only a path on this origin: one leading slash, no
-// scheme or host, no backslash (browsers read "/\evil" as "//evil"), no
-// control characters.
-func isLocalPath(p string) bool {
-	if p == "" || len(p) > 2048 || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\") {
-		return false
-	}
-	for i := 0; i < len(p); i++ {
-		if p[i] < 0x20 || p[i] == 0x7f {
-			return false
-		}
-	}
-	u, err := url.Parse(p)
-	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return caddyhttp.Error(http.StatusInternalServerError, err)
-	}
-	hdr := w.Header()
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, err = w.Write(body)
-	return err
-}
-
-func methodNotAllowed(w http.ResponseWriter, allow string) error {
-	w.Header().Set("Allow", allow)
-	return caddyhttp.Error(http.StatusMethodNotAllowed, errors.New("method not allowed"))
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
-
-// requestID returns Caddy's request id placeholder, if set, so log lines
-// can be tied to the access log without logging anything personal.
-func requestID(r *http.Request) string {
-	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		if v, ok := repl.GetString("http.request.uuid"); ok {
-			return v
-		}
-	}
-	return ""
-}

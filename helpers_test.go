@@ -1,13 +1,41 @@
 package caddysgid
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddytest"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
+	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
+// Helpers shared by the tests and benchmarks of this package.
+
+// --- Keys and clocks ---------------------------------------------------------
+
+// testKey makes an RSA key, for a client or a provider, and its PEM text.
 func testKey(t testing.TB) (*rsa.PrivateKey, string) {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -15,4 +43,416 @@ func testKey(t testing.TB) (*rsa.PrivateKey, string) {
 		t.Fatal(err)
 	}
 	return key, string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
+}
+
+// setStoreClock sets the clock of every pooled session store, which is the
+// one of the running Caddy: it decides which logins and sessions have
+// expired. Each test env has a store of its own (the store key includes
+// the fake provider's URL), so the clock goes with the env.
+func setStoreClock(now func() time.Time) {
+	stores.Range(func(_, v any) bool {
+		v.(*pooledStore).now = now
+		return true
+	})
+}
+
+// --- In-process handlers, without Caddy --------------------------------------
+
+// benchHandler is a handler with defaults and an in-memory store holding
+// one session for a typical user, and the cookie naming it.
+func benchHandler(b testing.TB) (*Handler, *http.Cookie) {
+	h := &Handler{logger: zap.NewNop(), now: time.Now}
+	h.applyDefaults()
+	h.store = newMemoryStore(h.MaxPendingLogins, h.MaxSessions)
+	if err := h.provisionGuard(caddy.Context{}); err != nil {
+		b.Fatal(err)
+	}
+	id := newID()
+	persona := sgidtest.DefaultPersonas()[0]
+	data := map[string]string{"myinfo.name": persona.Data["myinfo.name"], "myinfo.email": persona.Data["myinfo.email"], "iceCream": "Vanilla"}
+	if err := h.store.PutSession(context.Background(), hashID(id), session{Sub: persona.Sub, Data: data, Expires: time.Now().Add(time.Hour)}); err != nil {
+		b.Fatal(err)
+	}
+	return h, &http.Cookie{Name: h.CookieName, Value: id}
+}
+
+// testGuardHandler is a handler with defaults, an in-memory store and the
+// given guard, provisioned as Caddy would.
+func testGuardHandler(t testing.TB, g *Guard) *Handler {
+	t.Helper()
+	h := &Handler{Guard: g, now: time.Now}
+	h.applyDefaults()
+	h.store = newMemoryStore(10, 10)
+	if err := h.provisionGuard(caddy.Context{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.guard.Validate(nil); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// serve runs one request through the handler as Caddy would, with a
+// replacer in the context.
+func serve(b testing.TB, h *Handler, req *http.Request, next caddyhttp.Handler) int {
+	req = req.WithContext(contextWithReplacer(req))
+	w := httptest.NewRecorder()
+	if err := h.ServeHTTP(w, req, next); err != nil {
+		b.Fatal(err)
+	}
+	return w.Code
+}
+
+func contextWithReplacer(req *http.Request) context.Context {
+	return context.WithValue(req.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer())
+}
+
+func withReplacer(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer()))
+}
+
+var okNext = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+})
+
+var guardNext = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+})
+
+// --- Caddy with the sgid handler in front of a fake sgID ---------------------
+
+// The root package's caddytest servers use these ports; other packages that
+// start Caddy use others, since `go test ./...` runs packages in parallel.
+const (
+	testOrigin    = "http://localhost:9080"
+	testAdminPort = 2999
+)
+
+// testGlobals are the global options of every Caddy this package's tests
+// start.
+var testGlobals = []string{
+	fmt.Sprintf("admin localhost:%d", testAdminPort),
+	"http_port 9080",
+	"https_port 9443",
+	"grace_period 1ns",
+	"skip_install_trust",
+}
+
+// startCaddy (re)loads the in-process Caddy with caddyfile, under
+// testGlobals (merged into its own global options block, if it has one).
+func startCaddy(tb testing.TB, caddyfile string) {
+	tb.Helper()
+	caddytest.NewTester(tb).WithDefaultOverrides(caddytest.Config{AdminPort: testAdminPort}).
+		InitServer(testcaddy.WithGlobalOptions(caddyfile, testGlobals...), "caddyfile")
+}
+
+// env is one Caddy with the sgid handler in front of a fake sgID.
+type env struct {
+	t        *testing.T
+	provider *sgidtest.Server
+	keyFile  string
+	logFile  string // the access log
+	caddyLog string // every other log, at DEBUG
+	extra    string // more sgid subdirectives
+	routes   string // more site routes
+}
+
+func newEnv(t *testing.T, opts sgidtest.Options, extra string) *env {
+	t.Helper()
+	p := sgidtest.NewServer(opts)
+	t.Cleanup(p.Close)
+	dir := t.TempDir()
+	e := &env{t: t, provider: p, keyFile: filepath.Join(dir, "key.pem"), logFile: filepath.Join(dir, "access.log"), caddyLog: filepath.Join(dir, "caddy.log"), extra: extra}
+	if err := os.WriteFile(e.keyFile, []byte(p.ClientPrivateKeyPEM()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.load("")
+	return e
+}
+
+// load (re)loads the config; marker changes a response body so that a
+// reload with otherwise equal sgid config is a real reload.
+func (e *env) load(marker string) {
+	e.t.Helper()
+	cfg := fmt.Sprintf(`{
+	log {
+		output file %s
+		format json
+		level DEBUG
+	}
+}
+%s {
+	log {
+		output file %s
+		format filter {
+			request>uri query {
+				replace code REDACTED
+				replace state REDACTED
+			}
+		}
+	}
+	sgid {
+		client_id     %s
+		client_secret %s
+		private_key   {file.%s}
+		host          %s
+		scopes        openid myinfo.name myinfo.email
+		app_param     icecream iceCream
+		%s
+	}
+	%s
+	respond /logged-in "logged in as {http.auth.user.id}%s" 200
+	respond /error "error {query.reason}" 200
+	respond "next: {path} user={http.auth.user.id} name={http.auth.user.myinfo.name}" 200
+}`, e.caddyLog, testOrigin, e.logFile, e.provider.ClientID(), e.provider.ClientSecret(), e.keyFile, e.provider.URL, e.extra, e.routes, marker)
+	startCaddy(e.t, cfg)
+}
+
+// echoUpstream is an API behind reverse_proxy that answers with what it
+// received.
+type echoUpstream struct {
+	srv  *httptest.Server
+	hits atomic.Int64
+}
+
+type echoed struct {
+	Path    string      `json:"path"`
+	Header  http.Header `json:"header"`
+	Trailer http.Header `json:"trailer"`
+}
+
+func newEchoUpstream(t *testing.T) *echoUpstream {
+	u := &echoUpstream{}
+	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.hits.Add(1)
+		io.Copy(io.Discard, r.Body) // trailers arrive at the end of the body
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Echo", "1")
+		json.NewEncoder(w).Encode(echoed{Path: r.URL.Path, Header: r.Header, Trailer: r.Trailer})
+	}))
+	t.Cleanup(u.srv.Close)
+	return u
+}
+
+// The identity headers of the guard tests.
+const guardIdentity = `
+		scopes          myinfo.registered_address myinfo.residentialstatus
+		identity_header sub                       X-Sgid-Sub
+		identity_header myinfo.name               X-Sgid-Name
+		identity_header myinfo.registered_address X-Sgid-Address
+		identity_header myinfo.email              X-Sgid-Email
+		identity_header iceCream                  X-Sgid-Icecream`
+
+// newGuardEnv starts Caddy with the sgid handler configured by extra, an
+// echo upstream behind /api/*, /app/* and /pub/*, and a login page.
+func newGuardEnv(t *testing.T, extra string) (*env, *echoUpstream) {
+	t.Helper()
+	up := newEchoUpstream(t)
+	e := newEnv(t, sgidtest.Options{}, extra)
+	e.routes = fmt.Sprintf(`@upstream path /api/* /app/* /pub/*
+	handle @upstream {
+		reverse_proxy %s
+	}
+	respond /login "login page" 200`, up.srv.Listener.Addr())
+	e.load("")
+	return e, up
+}
+
+// --- A browser talking to that Caddy -----------------------------------------
+
+// browser is a client with its own cookie jar that does not follow
+// redirects, so each hop can be checked.
+type browser struct {
+	t    testing.TB
+	c    *http.Client
+	jr   *cookiejar.Jar
+	base string // origin for relative URLs and cookies; default testOrigin
+}
+
+// testTransport is the HTTP client side of the tests that reload Caddy.
+// A reload stops the old servers asynchronously: right after it, a new
+// connection may still be accepted by an old server, which then closes it
+// without an answer (EOF). So every request gets a new connection, and a
+// request that met such a close before any answer is sent once more. The
+// handler itself never closes a connection, so this hides nothing of
+// ours.
+var testTransport http.RoundTripper = retryOnReload{&http.Transport{DisableKeepAlives: true}}
+
+type retryOnReload struct{ http.RoundTripper }
+
+func (t retryOnReload) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.RoundTripper.RoundTrip(r)
+	if err == nil || !(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+		return resp, err
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		if r.GetBody == nil {
+			return resp, err
+		}
+		body, gerr := r.GetBody()
+		if gerr != nil {
+			return resp, err
+		}
+		r = r.Clone(r.Context())
+		r.Body = body
+	}
+	return t.RoundTripper.RoundTrip(r)
+}
+
+func newBrowser(t testing.TB) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, jr: jar, base: testOrigin, c: &http.Client{
+		Transport:     testTransport,
+		Jar:           jar,
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+func (b *browser) get(u string, header ...string) (*http.Response, string) {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return b.do(req)
+}
+
+// send makes a request with headers set exactly as given (names are not
+// canonicalized, values may repeat).
+func (b *browser) sendRaw(method, path string, header http.Header, body io.Reader) (*http.Response, string) {
+	b.t.Helper()
+	req, err := http.NewRequest(method, testOrigin+path, body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	return b.do(req)
+}
+
+func (b *browser) do(req *http.Request) (*http.Response, string) {
+	b.t.Helper()
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+// startLogin calls auth-url and returns the authorization URL.
+func (b *browser) startLogin(query string) string {
+	b.t.Helper()
+	resp, body := b.get(testOrigin + "/api/auth-url?" + query)
+	if resp.StatusCode != http.StatusOK {
+		b.t.Fatalf("auth-url: %d %s", resp.StatusCode, body)
+	}
+	var out struct{ URL string }
+	if err := json.Unmarshal([]byte(body), &out); err != nil || out.URL == "" {
+		b.t.Fatalf("auth-url body %q", body)
+	}
+	return out.URL
+}
+
+// atProvider follows the authorization URL at the fake sgID and returns
+// the callback URL it redirects to.
+func (b *browser) atProvider(authURL string) string {
+	b.t.Helper()
+	resp, _ := b.get(authURL)
+	if resp.StatusCode != http.StatusFound {
+		b.t.Fatalf("authorize answered %d", resp.StatusCode)
+	}
+	return resp.Header.Get("Location")
+}
+
+// callback visits the callback URL and returns where it redirects.
+func (b *browser) callback(u string) string {
+	b.t.Helper()
+	resp, body := b.get(u)
+	if resp.StatusCode != http.StatusFound {
+		b.t.Fatalf("callback answered %d %s, want 302", resp.StatusCode, body)
+	}
+	return resp.Header.Get("Location")
+}
+
+func (b *browser) login(query string) string {
+	b.t.Helper()
+	return b.callback(b.atProvider(b.startLogin(query)))
+}
+
+// mockApprove opens the mock's login page at authURL, checks its banner,
+// picks the persona and follows the callback; it returns where the
+// callback redirected.
+func (b *browser) mockApprove(authURL, sub string) string {
+	b.t.Helper()
+	resp, page := b.get(b.base + authURL)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "Mock sgID") || !strings.Contains(page, "development only") {
+		b.t.Fatalf("mock login page %d lacks its banner:\n%.400s", resp.StatusCode, page)
+	}
+	form := sgidtest.LoginForm(page)
+	if form == nil {
+		b.t.Fatal("no login form on the mock's page")
+	}
+	form.Set("sub", sub)
+	req, _ := http.NewRequest(http.MethodPost, b.base+mockPrefix+"/v2/oauth/authorize", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, _ = b.do(req)
+	return b.callback(resp.Header.Get("Location"))
+}
+
+// mockLoginCookie logs in through the mock and returns the session cookie.
+func mockLoginCookie(tb testing.TB) *http.Cookie {
+	b := newBrowser(tb)
+	b.mockApprove(b.startLogin("icecream=Vanilla"), sgidtest.DefaultPersonas()[0].Sub)
+	c := b.cookie(DefaultCookieName)
+	if c == nil {
+		tb.Fatal("no session cookie after the mock login")
+	}
+	return c
+}
+
+func (b *browser) cookie(name string) *http.Cookie {
+	u, _ := url.Parse(b.base)
+	for _, c := range b.jr.Cookies(u) {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func (b *browser) userinfo() (int, map[string]any, string) {
+	b.t.Helper()
+	resp, body := b.get(testOrigin + "/api/userinfo")
+	var out map[string]any
+	_ = json.Unmarshal([]byte(body), &out)
+	return resp.StatusCode, out, body
+}
+
+// upstreamSaw decodes what the echo upstream received, failing when the
+// answer did not come from it.
+func (b *browser) upstreamSaw(resp *http.Response, body string) echoed {
+	b.t.Helper()
+	var got echoed
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Echo") != "1" || json.Unmarshal([]byte(body), &got) != nil {
+		b.t.Fatalf("not answered by the upstream: %d %q", resp.StatusCode, body)
+	}
+	return got
+}
+
+func responseCookie(resp *http.Response, name string) *http.Cookie {
+	for _, c := range resp.Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
 }

@@ -2,240 +2,16 @@ package caddysgid
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
-
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
-
-// The root package's caddytest servers use these ports; other packages that
-// start Caddy use others, since `go test ./...` runs packages in parallel.
-const (
-	testOrigin    = "http://localhost:9080"
-	testAdminPort = 2999
-)
-
-// testGlobals are the global options of every Caddy this package's tests
-// start.
-var testGlobals = []string{
-	fmt.Sprintf("admin localhost:%d", testAdminPort),
-	"http_port 9080",
-	"https_port 9443",
-	"grace_period 1ns",
-	"skip_install_trust",
-}
-
-// startCaddy (re)loads the in-process Caddy with caddyfile, under
-// testGlobals (merged into its own global options block, if it has one).
-func startCaddy(tb testing.TB, caddyfile string) {
-	tb.Helper()
-	caddytest.NewTester(tb).WithDefaultOverrides(caddytest.Config{AdminPort: testAdminPort}).
-		InitServer(withGlobalOptions(caddyfile, testGlobals...), "caddyfile")
-}
-
-// env is one Caddy with the sgid handler in front of a fake sgID.
-type env struct {
-	t        *testing.T
-	provider *sgidtest.Server
-	keyFile  string
-	logFile  string // the access log
-	caddyLog string // every other log, at DEBUG
-	extra    string // more sgid subdirectives
-	routes   string // more site routes
-}
-
-func newEnv(t *testing.T, opts sgidtest.Options, extra string) *env {
-	t.Helper()
-	p := sgidtest.NewServer(opts)
-	t.Cleanup(p.Close)
-	dir := t.TempDir()
-	e := &env{t: t, provider: p, keyFile: filepath.Join(dir, "key.pem"), logFile: filepath.Join(dir, "access.log"), caddyLog: filepath.Join(dir, "caddy.log"), extra: extra}
-	if err := os.WriteFile(e.keyFile, []byte(p.ClientPrivateKeyPEM()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e.load("")
-	return e
-}
-
-// load (re)loads the config; marker changes a response body so that a
-// reload with otherwise equal sgid config is a real reload.
-func (e *env) load(marker string) {
-	e.t.Helper()
-	cfg := fmt.Sprintf(`{
-	log {
-		output file %s
-		format json
-		level DEBUG
-	}
-}
-%s {
-	log {
-		output file %s
-		format filter {
-			request>uri query {
-				replace code REDACTED
-				replace state REDACTED
-			}
-		}
-	}
-	sgid {
-		client_id     %s
-		client_secret %s
-		private_key   {file.%s}
-		host          %s
-		scopes        openid myinfo.name myinfo.email
-		app_param     icecream iceCream
-		%s
-	}
-	%s
-	respond /logged-in "logged in as {http.auth.user.id}%s" 200
-	respond /error "error {query.reason}" 200
-	respond "next: {path} user={http.auth.user.id} name={http.auth.user.myinfo.name}" 200
-}`, e.caddyLog, testOrigin, e.logFile, e.provider.ClientID(), e.provider.ClientSecret(), e.keyFile, e.provider.URL, e.extra, e.routes, marker)
-	startCaddy(e.t, cfg)
-}
-
-// browser is a client with its own cookie jar that does not follow
-// redirects, so each hop can be checked.
-type browser struct {
-	t    testing.TB
-	c    *http.Client
-	jr   *cookiejar.Jar
-	base string // origin for relative URLs and cookies; default testOrigin
-}
-
-// testTransport is the HTTP client side of the tests that reload Caddy.
-// A reload stops the old servers asynchronously: right after it, a new
-// connection may still be accepted by an old server, which then closes it
-// without an answer (EOF). So every request gets a new connection, and a
-// request that met such a close before any answer is sent once more. The
-// handler itself never closes a connection, so this hides nothing of
-// ours.
-var testTransport http.RoundTripper = retryOnReload{&http.Transport{DisableKeepAlives: true}}
-
-type retryOnReload struct{ http.RoundTripper }
-
-func (t retryOnReload) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := t.RoundTripper.RoundTrip(r)
-	if err == nil || !(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
-		return resp, err
-	}
-	if r.Body != nil && r.Body != http.NoBody {
-		if r.GetBody == nil {
-			return resp, err
-		}
-		body, gerr := r.GetBody()
-		if gerr != nil {
-			return resp, err
-		}
-		r = r.Clone(r.Context())
-		r.Body = body
-	}
-	return t.RoundTripper.RoundTrip(r)
-}
-
-func newBrowser(t testing.TB) *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, jr: jar, base: testOrigin, c: &http.Client{
-		Transport:     testTransport,
-		Jar:           jar,
-		Timeout:       10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
-}
-
-func (b *browser) get(u string, header ...string) (*http.Response, string) {
-	b.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	return b.do(req)
-}
-
-func (b *browser) do(req *http.Request) (*http.Response, string) {
-	b.t.Helper()
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, string(body)
-}
-
-// startLogin calls auth-url and returns the authorization URL.
-func (b *browser) startLogin(query string) string {
-	b.t.Helper()
-	resp, body := b.get(testOrigin + "/api/auth-url?" + query)
-	if resp.StatusCode != http.StatusOK {
-		b.t.Fatalf("auth-url: %d %s", resp.StatusCode, body)
-	}
-	var out struct{ URL string }
-	if err := json.Unmarshal([]byte(body), &out); err != nil || out.URL == "" {
-		b.t.Fatalf("auth-url body %q", body)
-	}
-	return out.URL
-}
-
-// atProvider follows the authorization URL at the fake sgID and returns
-// the callback URL it redirects to.
-func (b *browser) atProvider(authURL string) string {
-	b.t.Helper()
-	resp, _ := b.get(authURL)
-	if resp.StatusCode != http.StatusFound {
-		b.t.Fatalf("authorize answered %d", resp.StatusCode)
-	}
-	return resp.Header.Get("Location")
-}
-
-// callback visits the callback URL and returns where it redirects.
-func (b *browser) callback(u string) string {
-	b.t.Helper()
-	resp, body := b.get(u)
-	if resp.StatusCode != http.StatusFound {
-		b.t.Fatalf("callback answered %d %s, want 302", resp.StatusCode, body)
-	}
-	return resp.Header.Get("Location")
-}
-
-func (b *browser) login(query string) string {
-	b.t.Helper()
-	return b.callback(b.atProvider(b.startLogin(query)))
-}
-
-func (b *browser) cookie(name string) *http.Cookie {
-	u, _ := url.Parse(b.base)
-	for _, c := range b.jr.Cookies(u) {
-		if c.Name == name {
-			return c
-		}
-	}
-	return nil
-}
-
-func (b *browser) userinfo() (int, map[string]any, string) {
-	b.t.Helper()
-	resp, body := b.get(testOrigin + "/api/userinfo")
-	var out map[string]any
-	_ = json.Unmarshal([]byte(body), &out)
-	return resp.StatusCode, out, body
-}
 
 func TestDemoContract(t *testing.T) {
 	e := newEnv(t, sgidtest.Options{}, "")
@@ -396,8 +172,7 @@ func TestCallbackFailures(t *testing.T) {
 	t.Run("expired login", func(t *testing.T) {
 		b := newBrowser(t)
 		cb := b.atProvider(b.startLogin(""))
-		now = func() time.Time { return time.Now().Add(DefaultLoginTimeout + time.Second) }
-		defer func() { now = time.Now }()
+		setStoreClock(func() time.Time { return time.Now().Add(DefaultLoginTimeout + time.Second) })
 		if got := reasonOf(b.callback(cb)); got != "login_expired" {
 			t.Errorf("reason = %q", got)
 		}
@@ -688,12 +463,11 @@ func TestSessionLifetimeAndStoreKeys(t *testing.T) {
 		t.Error("no session under the hash of the cookie value")
 	}
 
-	now = func() time.Time { return time.Now().Add(2*time.Hour - time.Minute) }
+	setStoreClock(func() time.Time { return time.Now().Add(2*time.Hour - time.Minute) })
 	if status, _, _ := b.userinfo(); status != http.StatusOK {
 		t.Errorf("session gone before its lifetime: %d", status)
 	}
-	now = func() time.Time { return time.Now().Add(2*time.Hour + time.Second) }
-	defer func() { now = time.Now }()
+	setStoreClock(func() time.Time { return time.Now().Add(2*time.Hour + time.Second) })
 	if status, _, _ := b.userinfo(); status != http.StatusUnauthorized {
 		t.Errorf("session alive after its lifetime: %d", status)
 	}
@@ -709,13 +483,4 @@ func TestAppValueTooLong(t *testing.T) {
 	if resp, _ := b.get(testOrigin + "/api/auth-url?icecream=" + strings.Repeat("v", maxAppValue+1)); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("value over the bound: %d, want 400", resp.StatusCode)
 	}
-}
-
-func responseCookie(resp *http.Response, name string) *http.Cookie {
-	for _, c := range resp.Cookies() {
-		if c.Name == name {
-			return c
-		}
-	}
-	return nil
 }

@@ -1,6 +1,7 @@
 package caddysgid
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -54,6 +55,10 @@ func (h *Handler) provisionMock() error {
 			ClientID:     mockClientID,
 			ClientSecret: mockClientSecret,
 			LoginPage:    true,
+			// Only the callback serveMock names for each request: the
+			// provider is shared by every handler with mock, so the
+			// allowance cannot be part of its options.
+			AllowRedirect: mockRedirectAllowed,
 		})
 		return pooledProvider{p}, err
 	})
@@ -93,8 +98,25 @@ func mockBrowserURL(authURL string) string {
 	return mockPrefix + strings.TrimPrefix(authURL, mockHost)
 }
 
-// serveMock serves the mock provider's pages under mockPrefix.
+// mockRedirectKey is the context key under which serveMock tells the mock
+// the one redirect URI a request may use.
+type mockRedirectKey struct{}
+
+// mockRedirectAllowed lets the mock send the browser only to the redirect
+// URI that serveMock put in the request's context. A request that did not
+// come through serveMock carries none and may redirect nowhere.
+func mockRedirectAllowed(r *http.Request, uri string) bool {
+	allowed, ok := r.Context().Value(mockRedirectKey{}).(string)
+	return ok && uri == allowed
+}
+
+// serveMock serves the mock provider's pages under mockPrefix. The mock is
+// served same-origin, so the only place it may send a browser back to is
+// this handler's own callback: the configured redirect_uri, or the
+// callback on the origin of this very request. Anything else would make
+// the mock an open redirector that hands out codes and states.
 func (h *Handler) serveMock(w http.ResponseWriter, r *http.Request) error {
-	http.StripPrefix(mockPrefix, h.mock).ServeHTTP(w, r)
+	ctx := context.WithValue(r.Context(), mockRedirectKey{}, h.redirectURI(r))
+	http.StripPrefix(mockPrefix, h.mock).ServeHTTP(w, r.WithContext(ctx))
 	return nil
 }

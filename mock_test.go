@@ -2,11 +2,8 @@ package caddysgid
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -14,8 +11,6 @@ import (
 
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
-
-var pendingRE = regexp.MustCompile(`name="pending" value="([^"]+)"`)
 
 // TestMockLogin walks the mock's login page as a person would: the whole
 // real protocol runs behind it.
@@ -60,6 +55,7 @@ http://localhost:9080 {
 }
 
 func TestMockRefusesRealSettings(t *testing.T) {
+	t.Parallel()
 	for _, field := range []string{"client_id", "client_secret", "private_key", "host"} {
 		h := Handler{Mock: true}
 		raw, _ := json.Marshal(map[string]any{"mock": true, field: "x"})
@@ -73,35 +69,4 @@ func TestMockRefusesRealSettings(t *testing.T) {
 			t.Errorf("mock + %s: err = %v", field, err)
 		}
 	}
-}
-
-// mockApprove opens the mock's login page at authURL, checks its banner,
-// picks the persona and follows the callback; it returns where the
-// callback redirected.
-func (b *browser) mockApprove(authURL, sub string) string {
-	b.t.Helper()
-	resp, page := b.get(b.base + authURL)
-	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "Mock sgID") || !strings.Contains(page, "development only") {
-		b.t.Fatalf("mock login page %d lacks its banner:\n%.400s", resp.StatusCode, page)
-	}
-	m := pendingRE.FindStringSubmatch(page)
-	if m == nil {
-		b.t.Fatal("no pending id on the login page")
-	}
-	form := url.Values{"pending": {m[1]}, "sub": {sub}}
-	req, _ := http.NewRequest(http.MethodPost, b.base+mockPrefix+"/v2/oauth/authorize", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, _ = b.do(req)
-	return b.callback(resp.Header.Get("Location"))
-}
-
-// mockLoginCookie logs in through the mock and returns the session cookie.
-func mockLoginCookie(tb testing.TB) *http.Cookie {
-	b := newBrowser(tb)
-	b.mockApprove(b.startLogin("icecream=Vanilla"), sgidtest.DefaultPersonas()[0].Sub)
-	c := b.cookie(DefaultCookieName)
-	if c == nil {
-		tb.Fatal("no session cookie after the mock login")
-	}
-	return c
 }

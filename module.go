@@ -10,9 +10,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -135,12 +137,15 @@ type Handler struct {
 	Guard *Guard `json:"guard,omitempty"`
 
 	client    *sgid.Client
+	guard     *Guard // Guard, or an empty one when there is none
 	metrics   *metrics
 	mock      *sgidtest.Provider
-	store     Store
+	store     sessionStore
 	poolKey   string
 	clientKey string
 	logger    *zap.Logger
+	// now is the clock that dates pending logins and sessions.
+	now func() time.Time
 }
 
 // CaddyModule returns the Caddy module information.
@@ -156,6 +161,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // and caddy adapt.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.now = time.Now
 	m, err := newMetrics(ctx.GetMetricsRegistry())
 	if err != nil {
 		return fmt.Errorf("sgid: metrics: %v", err)
@@ -241,15 +247,16 @@ func setDefault(s *string, def string) {
 }
 
 // fieldError names the Caddy field of an sgid.Config error, so that caddy
-// validate points at the line to fix.
+// validate points at the line to fix. sgid's errors already begin with
+// "sgid:", so the field goes at the end rather than another prefix.
 func fieldError(err error) error {
 	var ce *sgid.ConfigError
 	if errors.As(err, &ce) {
 		if field, ok := configFields[ce.Field]; ok {
-			return fmt.Errorf("sgid: %s: %w", field, err)
+			return fmt.Errorf("%w (setting %s)", err, field)
 		}
 	}
-	return fmt.Errorf("sgid: %w", err)
+	return err
 }
 
 // configFields maps sgid.Config's fields to the handler's JSON names.
@@ -320,7 +327,19 @@ func (h *Handler) Validate() error {
 	if h.MaxPendingLogins < 0 || h.MaxSessions < 0 {
 		return fmt.Errorf("sgid: max_pending_logins and max_sessions must be positive")
 	}
-	return h.validateGuard()
+	return h.guard.Validate(slices.Collect(maps.Values(h.AppParams)))
+}
+
+// provisionGuard provisions the configured guard, or an empty one, which
+// protects nothing and only cuts the session cookies from the requests
+// passed on, so the handler always hands those requests to a guard.
+func (h *Handler) provisionGuard(ctx caddy.Context) error {
+	g := h.Guard
+	if g == nil {
+		g = new(Guard)
+	}
+	h.guard = g
+	return g.Provision(ctx, h.ErrorPath, h.CookieName, h.metrics, h.logger)
 }
 
 // Cleanup releases this config's reference to the shared session store;

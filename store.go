@@ -9,14 +9,14 @@ import (
 	"time"
 )
 
-// ErrNotFound is returned by a Store for an id it does not hold or that has
+// errNotFound is returned by a sessionStore for an id it does not hold or that has
 // expired.
-var ErrNotFound = errors.New("sgid: not found or expired")
+var errNotFound = errors.New("sgid: not found or expired")
 
-// PendingLogin is a login that was started by auth-url and waits for sgID's
+// pendingLogin is a login that was started by auth-url and waits for sgID's
 // callback. It is server-side only: the browser holds just the random id of
 // its login slot.
-type PendingLogin struct {
+type pendingLogin struct {
 	State        string            `json:"state"`
 	CodeVerifier string            `json:"code_verifier"`
 	Nonce        string            `json:"nonce"`
@@ -26,41 +26,41 @@ type PendingLogin struct {
 	Expires      time.Time         `json:"expires"`
 }
 
-// Session is a logged-in user.
-type Session struct {
+// session is a logged-in user.
+type session struct {
 	Sub     string            `json:"sub"`
 	Data    map[string]string `json:"data"`
 	Expires time.Time         `json:"expires"`
 }
 
-// Store keeps pending logins and sessions. Keys are already hashed by the
-// handler, so a Store never sees a cookie value. Implementations must be
+// sessionStore keeps pending logins and sessions. Keys are already hashed by the
+// handler, so a sessionStore never sees a cookie value. Implementations must be
 // safe for concurrent use and must expire entries at their Expires time.
-type Store interface {
+type sessionStore interface {
 	// AddPending adds a login to the browser's slot, keeping at most
 	// maxPerBrowser logins per slot (the oldest are dropped), so several tabs
 	// can log in at once.
-	AddPending(ctx context.Context, key string, p PendingLogin, maxPerBrowser int) error
+	AddPending(ctx context.Context, key string, p pendingLogin, maxPerBrowser int) error
 	// TakePending removes and returns the login of the slot whose state
-	// equals state. It returns ErrNotFound when the slot is unknown or
-	// expired, and ErrStateMismatch when no login in it has that state. A
+	// equals state. It returns errNotFound when the slot is unknown or
+	// expired, and errStateMismatch when no login in it has that state. A
 	// login can be taken once.
-	TakePending(ctx context.Context, key, state string) (PendingLogin, error)
+	TakePending(ctx context.Context, key, state string) (pendingLogin, error)
 	// DeletePending drops the whole slot.
 	DeletePending(ctx context.Context, key string) error
 
-	PutSession(ctx context.Context, key string, s Session) error
-	GetSession(ctx context.Context, key string) (Session, error)
+	PutSession(ctx context.Context, key string, s session) error
+	GetSession(ctx context.Context, key string) (session, error)
 	DeleteSession(ctx context.Context, key string) error
 }
 
-// ErrStateMismatch is returned by TakePending when the slot exists but no
+// errStateMismatch is returned by TakePending when the slot exists but no
 // login in it carries the given state.
-var ErrStateMismatch = errors.New("sgid: state does not match any pending login")
+var errStateMismatch = errors.New("sgid: state does not match any pending login")
 
 // takeByState finds the login with the given state, comparing in constant
 // time, and returns it with the remaining logins.
-func takeByState(logins []PendingLogin, state string, now time.Time) (PendingLogin, []PendingLogin, bool) {
+func takeByState(logins []pendingLogin, state string, now time.Time) (pendingLogin, []pendingLogin, bool) {
 	found := -1
 	for i := range logins {
 		if subtle.ConstantTimeCompare([]byte(logins[i].State), []byte(state)) == 1 && now.Before(logins[i].Expires) {
@@ -68,50 +68,55 @@ func takeByState(logins []PendingLogin, state string, now time.Time) (PendingLog
 		}
 	}
 	if found < 0 {
-		return PendingLogin{}, logins, false
+		return pendingLogin{}, logins, false
 	}
 	p := logins[found]
 	rest := append(logins[:found:found], logins[found+1:]...)
 	return p, rest, true
 }
 
-// memoryStore is the default Store: two bounded maps in memory, each with
+// memoryStore is the default sessionStore: two bounded maps in memory, each with
 // entries in a list ordered by expiry so sweeping is cheap. Pending logins
 // and sessions have separate bounds, so a flood of auth-url calls can only
 // push out other pending logins, never a logged-in user.
 type memoryStore struct {
-	pending *boundedMap[[]PendingLogin]
-	session *boundedMap[Session]
+	pending *boundedMap[[]pendingLogin]
+	session *boundedMap[session]
+	// now is the clock that decides expiry; tests move it forward instead
+	// of waiting.
+	now func() time.Time
 }
 
 func newMemoryStore(maxPending, maxSessions int) *memoryStore {
 	return &memoryStore{
-		pending: newBoundedMap[[]PendingLogin](maxPending),
-		session: newBoundedMap[Session](maxSessions),
+		pending: newBoundedMap[[]pendingLogin](maxPending),
+		session: newBoundedMap[session](maxSessions),
+		now:     time.Now,
 	}
 }
 
-func (m *memoryStore) AddPending(_ context.Context, key string, p PendingLogin, maxPerBrowser int) error {
-	m.pending.update(key, p.Expires, func(logins []PendingLogin, ok bool) []PendingLogin {
+func (m *memoryStore) AddPending(_ context.Context, key string, p pendingLogin, maxPerBrowser int) error {
+	m.pending.update(key, p.Expires, m.now(), func(logins []pendingLogin, ok bool) []pendingLogin {
 		logins = append(logins, p)
 		if len(logins) > maxPerBrowser {
-			logins = append([]PendingLogin(nil), logins[len(logins)-maxPerBrowser:]...)
+			logins = append([]pendingLogin(nil), logins[len(logins)-maxPerBrowser:]...)
 		}
 		return logins
 	})
 	return nil
 }
 
-func (m *memoryStore) TakePending(_ context.Context, key, state string) (PendingLogin, error) {
+func (m *memoryStore) TakePending(_ context.Context, key, state string) (pendingLogin, error) {
+	t := m.now()
 	m.pending.mu.Lock()
 	defer m.pending.mu.Unlock()
-	logins, ok := m.pending.getLocked(key)
+	logins, ok := m.pending.getLocked(key, t)
 	if !ok {
-		return PendingLogin{}, ErrNotFound
+		return pendingLogin{}, errNotFound
 	}
-	taken, rest, found := takeByState(logins, state, now())
+	taken, rest, found := takeByState(logins, state, t)
 	if !found {
-		return PendingLogin{}, ErrStateMismatch
+		return pendingLogin{}, errStateMismatch
 	}
 	if len(rest) == 0 {
 		m.pending.deleteLocked(key)
@@ -126,17 +131,18 @@ func (m *memoryStore) DeletePending(_ context.Context, key string) error {
 	return nil
 }
 
-func (m *memoryStore) PutSession(_ context.Context, key string, s Session) error {
-	m.session.update(key, s.Expires, func(Session, bool) Session { return s })
+func (m *memoryStore) PutSession(_ context.Context, key string, s session) error {
+	m.session.update(key, s.Expires, m.now(), func(session, bool) session { return s })
 	return nil
 }
 
-func (m *memoryStore) GetSession(_ context.Context, key string) (Session, error) {
+func (m *memoryStore) GetSession(_ context.Context, key string) (session, error) {
+	t := m.now()
 	m.session.mu.Lock()
 	defer m.session.mu.Unlock()
-	s, ok := m.session.getLocked(key)
+	s, ok := m.session.getLocked(key, t)
 	if !ok {
-		return Session{}, ErrNotFound
+		return session{}, errNotFound
 	}
 	return s, nil
 }
@@ -148,8 +154,9 @@ func (m *memoryStore) DeleteSession(_ context.Context, key string) error {
 
 // sweep drops expired entries of both maps.
 func (m *memoryStore) sweep() {
-	m.pending.sweep()
-	m.session.sweep()
+	t := m.now()
+	m.pending.sweep(t)
+	m.session.sweep(t)
 }
 
 // len reports the number of live slots and sessions (for tests and metrics).
@@ -179,15 +186,15 @@ func newBoundedMap[V any](max int) *boundedMap[V] {
 }
 
 // update sets key to f(old, existed) with a new expiry, moving it to the
-// back. When adding would exceed the bound, the expired entries go first,
-// then the oldest.
-func (b *boundedMap[V]) update(key string, expires time.Time, f func(old V, ok bool) V) {
+// back. When adding would exceed the bound, the entries expired at now go
+// first, then the oldest.
+func (b *boundedMap[V]) update(key string, expires, now time.Time, f func(old V, ok bool) V) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if el, ok := b.items[key]; ok {
 		e := el.Value.(*entry[V])
 		var old V
-		live := now().Before(e.expires)
+		live := now.Before(e.expires)
 		if live {
 			old = e.value
 		}
@@ -196,7 +203,7 @@ func (b *boundedMap[V]) update(key string, expires time.Time, f func(old V, ok b
 		b.order.MoveToBack(el)
 		return
 	}
-	b.sweepLocked()
+	b.sweepLocked(now)
 	for len(b.items) >= b.max {
 		b.deleteLocked(b.order.Front().Value.(*entry[V]).key)
 	}
@@ -204,14 +211,15 @@ func (b *boundedMap[V]) update(key string, expires time.Time, f func(old V, ok b
 	b.items[key] = b.order.PushBack(&entry[V]{key: key, value: f(zero, false), expires: expires})
 }
 
-func (b *boundedMap[V]) getLocked(key string) (V, bool) {
+// getLocked returns the value of key unless it has expired at now.
+func (b *boundedMap[V]) getLocked(key string, now time.Time) (V, bool) {
 	var zero V
 	el, ok := b.items[key]
 	if !ok {
 		return zero, false
 	}
 	e := el.Value.(*entry[V])
-	if !now().Before(e.expires) {
+	if !now.Before(e.expires) {
 		b.deleteLocked(key)
 		return zero, false
 	}
@@ -237,20 +245,19 @@ func (b *boundedMap[V]) deleteLocked(key string) {
 	}
 }
 
-func (b *boundedMap[V]) sweep() {
+func (b *boundedMap[V]) sweep(now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.sweepLocked()
+	b.sweepLocked(now)
 }
 
-// sweepLocked drops expired entries from the front. It stops at the first
+// sweepLocked drops the entries expired at now from the front. It stops at the first
 // live entry: behind it, entries expire later (see the type's comment); an
 // entry whose lifetime changed with a config reload is caught by getLocked.
-func (b *boundedMap[V]) sweepLocked() {
-	t := now()
+func (b *boundedMap[V]) sweepLocked(now time.Time) {
 	for el := b.order.Front(); el != nil; el = b.order.Front() {
 		e := el.Value.(*entry[V])
-		if t.Before(e.expires) {
+		if now.Before(e.expires) {
 			return
 		}
 		b.deleteLocked(e.key)
@@ -262,6 +269,3 @@ func (b *boundedMap[V]) len() int {
 	defer b.mu.Unlock()
 	return len(b.items)
 }
-
-// now is the clock; tests replace it.
-var now = time.Now

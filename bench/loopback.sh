@@ -21,9 +21,14 @@ for _ in $(seq 50); do curl -fs -o /dev/null http://localhost:7080/baseline && b
 jar="$(mktemp)"
 url="$(curl -fs -c "$jar" -b "$jar" http://localhost:7080/api/auth-url | sed 's/.*"url":"\([^"]*\)".*/\1/' | sed 's/\\u0026/\&/g')"
 page="$(curl -fs -c "$jar" -b "$jar" "http://localhost:7080$url")"
-pending="$(printf '%s' "$page" | sed -n 's/.*name="pending" value="\([^"]*\)".*/\1/p')"
-callback="$(curl -fs -o /dev/null -w '%{redirect_url}' -c "$jar" -b "$jar" \
-	--data-urlencode "pending=$pending" --data-urlencode "sub=sgidtest:tan-wei-ming" \
+# The page keeps no state on the server: its form carries the login request
+# in hidden fields, which go back with the chosen persona.
+form=(--data-urlencode "sub=sgidtest:tan-wei-ming")
+while IFS= read -r field; do
+	[ -n "$field" ] && form+=(--data-urlencode "$field")
+done < <(printf '%s\n' "$page" | sed -n 's/.*<input type="hidden" name="\([^"]*\)" value="\([^"]*\)">.*/\1=\2/p' |
+	sed 's/&#43;/+/g; s/&#34;/"/g; s/&#39;/'"'"'/g; s/&lt;/</g; s/&gt;/>/g; s/&amp;/\&/g')
+callback="$(curl -fs -o /dev/null -w '%{redirect_url}' -c "$jar" -b "$jar" "${form[@]}" \
 	http://localhost:7080/sgid-mock/v2/oauth/authorize)"
 curl -fs -o /dev/null -c "$jar" -b "$jar" "$callback"
 session="$(awk '$6 == "sgid_session" {print $7}' "$jar")"

@@ -23,8 +23,22 @@ func ParsePrivateKey(text string) (*rsa.PrivateKey, error) {
 	s = strings.ReplaceAll(s, `\r\n`, "\n")
 	s = strings.ReplaceAll(s, `\n`, "\n")
 	m := pemArmor.FindStringSubmatch(s)
-	if m == nil {
+	switch {
+	case s == "":
+		// Most often a placeholder such as {env.SGID_KEY} that resolved to
+		// nothing; the caller knows which, so the message stays neutral.
+		return nil, fmt.Errorf("%w: the private key is empty", ErrConfig)
+	case m == nil && looksLikePath(s):
+		// The path is not repeated: it came from the same setting as the
+		// key would have, and errors must never echo key material.
+		return nil, fmt.Errorf("%w: private key: this looks like a file path: use {file./path} to read the key from a file", ErrConfig)
+	case m == nil:
 		return nil, fmt.Errorf("%w: private key: no PEM block found; the key must start with -----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----", ErrConfig)
+	case isEncryptedPEM(m[1], m[2]):
+		// Checked before the base64 body: an OpenSSL-encrypted key's
+		// Proc-Type and DEK-Info headers would otherwise be reported as
+		// bad base64, which sends people looking for the wrong problem.
+		return nil, fmt.Errorf("%w: private key: the key is encrypted: sgID keys must be unencrypted PKCS#1/PKCS#8 (openssl pkey -in key.pem -out plain.pem removes the passphrase)", ErrConfig)
 	}
 	if m[1] != m[3] {
 		return nil, fmt.Errorf("%w: private key: PEM block begins %q but ends %q", ErrConfig, m[1], m[3])
@@ -60,4 +74,29 @@ func ParsePrivateKey(text string) (*rsa.PrivateKey, error) {
 		return nil, fmt.Errorf("%w: private key: %v", ErrConfig, err)
 	}
 	return rsaKey, nil
+}
+
+// looksLikePath reports whether s, which holds no PEM block, is most likely
+// a file name written where the key itself belongs (a bare path instead of
+// {file./path}). Only single-line text counts, so a mangled key is not
+// mistaken for a path.
+func looksLikePath(s string) bool {
+	if strings.ContainsAny(s, "\n\r") {
+		return false
+	}
+	for _, prefix := range []string{"/", "./", "../", "~/"} {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	lower := strings.ToLower(s)
+	return strings.HasSuffix(lower, ".pem") || strings.HasSuffix(lower, ".key")
+}
+
+// isEncryptedPEM reports whether a PEM block of type typ with the given
+// body is passphrase-protected: PKCS#8 "ENCRYPTED PRIVATE KEY", or a
+// traditional OpenSSL key with a "Proc-Type: 4,ENCRYPTED" header.
+func isEncryptedPEM(typ, body string) bool {
+	return strings.Contains(typ, "ENCRYPTED") ||
+		(strings.Contains(body, "Proc-Type:") && strings.Contains(body, "ENCRYPTED"))
 }

@@ -2,12 +2,17 @@ package sgidtest
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"html"
 	"html/template"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -15,22 +20,15 @@ import (
 // it at once or shows the login page.
 func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-
-	// Until client_id and redirect_uri are known good, errors must not be
-	// sent to redirect_uri: that would make the provider an open redirector.
-	for _, k := range []string{"client_id", "redirect_uri"} {
-		if len(q[k]) > 1 {
-			p.errorPage(w, http.StatusBadRequest, "Invalid login request", "The parameter "+k+" appears more than once.")
-			return
-		}
-	}
-	if q.Get("client_id") != p.clientID {
-		p.errorPage(w, http.StatusBadRequest, "Unknown application", "The client_id of this login request is not registered with this mock provider.")
+	redirectURI, ok := p.vetClient(w, r, q)
+	if !ok {
 		return
 	}
-	redirectURI := q.Get("redirect_uri")
-	if !p.redirectAllowed(redirectURI) {
-		p.errorPage(w, http.StatusBadRequest, "Invalid redirect URI", "The redirect_uri of this login request is missing or not registered for this application.")
+	// Only the code flow exists here. Any other response_type is refused
+	// on a page of our own rather than sent to the redirect URI, so that
+	// no request shape turns the endpoint into a redirector.
+	if len(q["response_type"]) != 1 || q.Get("response_type") != "code" {
+		p.errorPage(w, http.StatusBadRequest, "Unsupported login request", "This provider supports only response_type=code, given once.")
 		return
 	}
 
@@ -41,15 +39,11 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 			"error_description": {description},
 		}, state)
 	}
-	for _, k := range []string{"response_type", "scope", "code_challenge", "code_challenge_method", "state", "nonce"} {
+	for _, k := range []string{"scope", "code_challenge", "code_challenge_method", "state", "nonce"} {
 		if len(q[k]) > 1 {
 			fail("the parameter " + k + " appears more than once")
 			return
 		}
-	}
-	if q.Get("response_type") != "code" {
-		fail("response_type must be code")
-		return
 	}
 	scopes := uniqueFields(q.Get("scope"))
 	if !slices.Contains(scopes, "openid") {
@@ -80,56 +74,137 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		p.approve(w, r, req, sub)
 		return
 	}
+	p.loginPageFor(w, p.loginForm(req), req)
+}
 
-	id := randomToken(24)
-	now := p.now()
-	p.mu.Lock()
-	p.sweepLocked(now)
-	full := len(p.pending) >= maxPendingLogins
-	if !full {
-		p.pending[id] = &pendingLogin{req: req, expires: now.Add(pendingTTL)}
+// vetClient checks the client_id and redirect_uri in v, from an authorize
+// request or a login form, and returns the redirect URI. Until both are
+// known good, errors must not be sent to redirect_uri: that would make the
+// provider an open redirector. So every failure here is a page of our own.
+func (p *Provider) vetClient(w http.ResponseWriter, r *http.Request, v url.Values) (string, bool) {
+	for _, k := range []string{"client_id", "redirect_uri"} {
+		if len(v[k]) > 1 {
+			p.errorPage(w, http.StatusBadRequest, "Invalid login request", "The parameter "+k+" appears more than once.")
+			return "", false
+		}
 	}
-	p.mu.Unlock()
-	if full {
-		p.errorPage(w, http.StatusServiceUnavailable, "Too many logins in progress", "Too many login pages are open at once. Finish or cancel one, or wait a few minutes, then try again.")
-		return
+	if v.Get("client_id") != p.clientID {
+		p.errorPage(w, http.StatusBadRequest, "Unknown application", "The client_id of this login request is not registered with this mock provider.")
+		return "", false
 	}
-	p.loginPageFor(w, id, req)
+	redirectURI := v.Get("redirect_uri")
+	if !p.redirectAllowed(r, redirectURI) {
+		p.errorPage(w, http.StatusBadRequest, "Invalid redirect URI", "The redirect_uri of this login request is missing or not registered for this application.")
+		return "", false
+	}
+	return redirectURI, true
+}
+
+// loginFormFields are the authorize parameters the login page's form
+// carries, and the form's expiry. The MAC in the form covers all of them.
+var loginFormFields = []string{"client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge", "expires"}
+
+// loginFormInputs are all hidden inputs of the login form: the fields and
+// their MAC.
+var loginFormInputs = append(slices.Clip(loginFormFields), "mac")
+
+// loginForm is the hidden part of the login page's form for req. Showing
+// the page keeps nothing on the server: the form carries the request and
+// an expiry, and a MAC under a key made at start-up proves on the POST that
+// this provider wrote them. So no number of page views can fill a table
+// and lock out other logins.
+func (p *Provider) loginForm(req authRequest) url.Values {
+	form := url.Values{
+		"client_id":      {p.clientID},
+		"redirect_uri":   {req.redirectURI},
+		"scope":          {strings.Join(req.scopes, " ")},
+		"state":          {req.state},
+		"nonce":          {req.nonce},
+		"code_challenge": {req.challenge},
+		"expires":        {strconv.FormatInt(p.now().Add(pendingTTL).Unix(), 10)},
+	}
+	form.Set("mac", p.formMAC(form))
+	return form
+}
+
+// formMAC authenticates the loginFormFields of v. url.Values.Encode
+// escapes every value and sorts the keys, so the input is unambiguous.
+func (p *Provider) formMAC(v url.Values) string {
+	signed := url.Values{}
+	for _, k := range loginFormFields {
+		signed.Set(k, v.Get(k))
+	}
+	m := hmac.New(sha256.New, p.formKey)
+	m.Write([]byte("sgidtest login form\n" + signed.Encode()))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // serveLoginDecision handles the login page's form: approve with a persona
-// or cancel. The pending-request id is the only protection of this POST, so
-// it is random and consumed on first use, whatever the outcome.
+// or cancel. The form's MAC is its only protection, so every field it
+// covers must be there exactly once and unchanged; the client and redirect
+// URI are vetted again for this request, and a form decides only once.
 func (p *Provider) serveLoginDecision(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
 		p.errorPage(w, http.StatusBadRequest, "Invalid form", "The login form could not be read.")
 		return
 	}
-	id := r.PostForm.Get("pending")
+	form := r.PostForm
+	for _, k := range loginFormInputs {
+		if len(form[k]) != 1 {
+			p.errorPage(w, http.StatusBadRequest, "Invalid login form", "The login form is incomplete. Start the login again from the application.")
+			return
+		}
+	}
+	mac := form.Get("mac")
+	if !hmac.Equal([]byte(mac), []byte(p.formMAC(form))) {
+		p.errorPage(w, http.StatusBadRequest, "Invalid login form", "This login form was changed or does not come from this provider. Start the login again from the application.")
+		return
+	}
 	now := p.now()
+	expires, err := strconv.ParseInt(form.Get("expires"), 10, 64)
+	if err != nil || now.Unix() >= expires {
+		p.errorPage(w, http.StatusBadRequest, "Login request expired", "This login request has expired. Start the login again from the application.")
+		return
+	}
+	redirectURI, ok := p.vetClient(w, r, form)
+	if !ok {
+		return
+	}
+	// Remember the form as used, whatever the outcome, so that a replayed
+	// POST cannot mint more codes. The entry outlives the form (it is kept
+	// pendingTTL from now), and the table is bounded like the others.
 	p.mu.Lock()
 	p.sweepLocked(now)
-	pl, ok := p.pending[id]
-	delete(p.pending, id)
+	_, used := p.usedForms.get(mac, now)
+	if !used {
+		p.usedForms.add(mac, struct{}{}, now.Add(pendingTTL), now)
+	}
 	p.mu.Unlock()
-	if !ok || id == "" {
-		p.errorPage(w, http.StatusBadRequest, "Login request expired", "This login request has expired or was already used. Start the login again from the application.")
+	if used {
+		p.errorPage(w, http.StatusBadRequest, "Login request already used", "This login request was already used. Start the login again from the application.")
 		return
 	}
-	if r.PostForm.Has("cancel") {
-		redirectTo(w, r, pl.req.redirectURI, url.Values{
+	req := authRequest{
+		redirectURI: redirectURI,
+		scopes:      uniqueFields(form.Get("scope")),
+		state:       form.Get("state"),
+		nonce:       form.Get("nonce"),
+		challenge:   form.Get("code_challenge"),
+	}
+	if form.Has("cancel") {
+		redirectTo(w, r, req.redirectURI, url.Values{
 			"error":             {"access_denied"},
 			"error_description": {"The user cancelled the login."},
-		}, pl.req.state)
+		}, req.state)
 		return
 	}
-	sub := r.PostForm.Get("sub")
+	sub := form.Get("sub")
 	if _, ok := p.persona(sub); !ok {
 		p.errorPage(w, http.StatusBadRequest, "Unknown persona", "The chosen persona does not exist. Start the login again from the application.")
 		return
 	}
-	p.approve(w, r, pl.req, sub)
+	p.approve(w, r, req, sub)
 }
 
 // approve issues a code for sub and sends the browser back to the client.
@@ -138,7 +213,7 @@ func (p *Provider) approve(w http.ResponseWriter, r *http.Request, req authReque
 	now := p.now()
 	p.mu.Lock()
 	p.sweepLocked(now)
-	p.codes[code] = &authCode{req: req, sub: sub, expires: now.Add(p.codeTTL)}
+	p.codes.add(code, &authCode{req: req, sub: sub}, now.Add(p.codeTTL), now)
 	p.mu.Unlock()
 	redirectTo(w, r, req.redirectURI, url.Values{"code": {code}}, req.state)
 }
@@ -157,15 +232,19 @@ func newCode() string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-// redirectAllowed reports whether uri may receive the browser.
-func (p *Provider) redirectAllowed(uri string) bool {
-	if uri == "" {
+// redirectAllowed reports whether uri may receive the browser on request r:
+// Options.RedirectURIs lists it or Options.AllowRedirect allows it, or
+// neither is set and it is any absolute http(s) URL.
+func (p *Provider) redirectAllowed(r *http.Request, uri string) bool {
+	switch {
+	case !isAbsoluteHTTPURL(uri):
 		return false
+	case slices.Contains(p.redirectURIs, uri):
+		return true
+	case p.allowRedirect != nil:
+		return p.allowRedirect(r, uri)
 	}
-	if len(p.redirectURIs) == 0 {
-		return isAbsoluteHTTPURL(uri)
-	}
-	return slices.Contains(p.redirectURIs, uri)
+	return len(p.redirectURIs) == 0
 }
 
 // redirectTo sends a 302 to redirectURI with params (and state, when the
@@ -212,13 +291,35 @@ func validChallenge(c string) bool {
 	return err == nil
 }
 
+// hiddenInputRE matches the hidden inputs the login template writes.
+var hiddenInputRE = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
+
+// LoginForm returns the hidden fields of a login page served by a
+// Provider, for tests that drive the page without a browser: add "sub"
+// (a persona's Sub) or "cancel", and POST the form to the page's URL. It
+// reads only this package's own page, and returns nil when page has no
+// login form.
+func LoginForm(page string) url.Values {
+	var form url.Values
+	for _, m := range hiddenInputRE.FindAllStringSubmatch(page, -1) {
+		if form == nil {
+			form = url.Values{}
+		}
+		form.Add(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
+	}
+	return form
+}
+
 // personaView is what the login page shows of a persona.
 type personaView struct {
 	Sub, Name, Label, ID string
 }
 
+// hiddenField is one hidden input of the login form.
+type hiddenField struct{ Name, Value string }
+
 type loginPageData struct {
-	Pending  string
+	Fields   []hiddenField
 	ClientID string
 	ReturnTo string
 	Scopes   []string
@@ -230,12 +331,14 @@ type errorPageData struct {
 	Title, Message string
 }
 
-func (p *Provider) loginPageFor(w http.ResponseWriter, id string, req authRequest) {
+func (p *Provider) loginPageFor(w http.ResponseWriter, form url.Values, req authRequest) {
 	data := loginPageData{
-		Pending:  id,
 		ClientID: p.clientID,
 		Scopes:   req.scopes,
 		Issuer:   p.issuer,
+	}
+	for _, k := range loginFormInputs {
+		data.Fields = append(data.Fields, hiddenField{k, form.Get(k)})
 	}
 	if u, err := url.Parse(req.redirectURI); err == nil {
 		data.ReturnTo = u.Host
@@ -317,8 +420,8 @@ code{overflow-wrap:anywhere;font-family:ui-monospace,SFMono-Regular,Menlo,Consol
 <h1>Log in as a test persona</h1>
 <p class="lead"><strong>{{.ClientID}}</strong> asks for {{range $i, $s := .Scopes}}{{if $i}}, {{end}}<code>{{$s}}</code>{{end}}.{{with .ReturnTo}} You will be sent back to <strong>{{.}}</strong>.{{end}}</p>
 <form method="post" action="authorize">
-<input type="hidden" name="pending" value="{{.Pending}}">
-{{range .Personas}}<button class="persona" type="submit" name="sub" value="{{.Sub}}">
+{{range .Fields}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">
+{{end}}{{range .Personas}}<button class="persona" type="submit" name="sub" value="{{.Sub}}">
 <span class="name">{{.Name}}</span>
 {{with .Label}}<span class="label">{{.}}</span>{{end}}
 {{with .ID}}<span class="id">{{.}}</span>{{end}}

@@ -23,6 +23,12 @@ func TestAuthorizeRejectsUnsafeRequestsWithoutRedirect(t *testing.T) {
 		"missing redirect":       func(q url.Values) { q.Del("redirect_uri") },
 		"duplicate redirect":     func(q url.Values) { q.Add("redirect_uri", "http://evil.example/") },
 		"redirect with fragment": func(q url.Values) { q.Set("redirect_uri", testRedirect+"#x") },
+		// Only the code flow exists, and asking for another one must not
+		// send the browser anywhere, even to a registered URI.
+		"implicit flow":         func(q url.Values) { q.Set("response_type", "token") },
+		"hybrid flow":           func(q url.Values) { q.Set("response_type", "code id_token") },
+		"missing response_type": func(q url.Values) { q.Del("response_type") },
+		"duplicate response":    func(q url.Values) { q.Add("response_type", "code") },
 	} {
 		params, _ := authorizeParams(s, "openid")
 		mutate(params)
@@ -64,13 +70,12 @@ func TestAuthorizeAnyRedirectWhenUnconfigured(t *testing.T) {
 func TestAuthorizeErrorsRedirectWithState(t *testing.T) {
 	s := newServer(t, sgidtest.Options{})
 	for name, mutate := range map[string]func(url.Values){
-		"no openid":          func(q url.Values) { q.Set("scope", "myinfo.name") },
-		"response_type":      func(q url.Values) { q.Set("response_type", "token") },
-		"no challenge":       func(q url.Values) { q.Del("code_challenge") },
-		"short challenge":    func(q url.Values) { q.Set("code_challenge", "abc") },
-		"plain method":       func(q url.Values) { q.Set("code_challenge_method", "plain") },
-		"no method":          func(q url.Values) { q.Del("code_challenge_method") },
-		"duplicate response": func(q url.Values) { q.Add("response_type", "code") },
+		"no openid":       func(q url.Values) { q.Set("scope", "myinfo.name") },
+		"no challenge":    func(q url.Values) { q.Del("code_challenge") },
+		"short challenge": func(q url.Values) { q.Set("code_challenge", "abc") },
+		"plain method":    func(q url.Values) { q.Set("code_challenge_method", "plain") },
+		"no method":       func(q url.Values) { q.Del("code_challenge_method") },
+		"duplicate state": func(q url.Values) { q.Add("state", "other") },
 	} {
 		params, l := authorizeParams(s, "openid myinfo.name")
 		mutate(params)
@@ -115,20 +120,29 @@ func TestSelectPersona(t *testing.T) {
 	}
 }
 
-var pendingRE = regexp.MustCompile(`name="pending" value="([^"]+)"`)
-
-// loginPage fetches the interactive login page for a new request.
-func loginPage(t *testing.T, s *sgidtest.Server, base string, l *url.Values) (string, string) {
+// loginPage fetches the interactive login page for a new request and
+// returns it with its form's hidden fields.
+func loginPage(t *testing.T, s *sgidtest.Server, base string, l *url.Values) (string, url.Values) {
 	t.Helper()
 	resp, body := get(t, s, base+"/oauth/authorize?"+l.Encode(), nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("login page status %d: %s", resp.StatusCode, body)
 	}
-	m := pendingRE.FindStringSubmatch(body)
-	if m == nil {
-		t.Fatalf("no pending id in the page:\n%s", body)
+	form := sgidtest.LoginForm(body)
+	if form == nil {
+		t.Fatalf("no login form in the page:\n%s", body)
 	}
-	return body, html.UnescapeString(m[1])
+	return body, form
+}
+
+// with returns a copy of form with key set to value.
+func with(form url.Values, key, value string) url.Values {
+	out := url.Values{}
+	for k, v := range form {
+		out[k] = append([]string(nil), v...)
+	}
+	out.Set(key, value)
+	return out
 }
 
 func TestLoginPage(t *testing.T) {
@@ -141,7 +155,7 @@ func TestLoginPage(t *testing.T) {
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
 		t.Errorf("CSP %q", csp)
 	}
-	body, pending := loginPage(t, s, s.Issuer(), &params)
+	body, form := loginPage(t, s, s.Issuer(), &params)
 
 	for _, want := range []string{
 		"Mock sgID — for development only. No real Singpass login happens here.",
@@ -171,7 +185,7 @@ func TestLoginPage(t *testing.T) {
 
 	// Approve as the second persona.
 	target := s.Personas()[1]
-	resp, _ = postForm(t, s, s.Issuer()+"/oauth/authorize", url.Values{"pending": {pending}, "sub": {target.Sub}})
+	resp, _ = postForm(t, s, s.Issuer()+"/oauth/authorize", with(form, "sub", target.Sub))
 	u := location(t, resp)
 	if u.Query().Get("state") != l.state || u.Query().Get("code") == "" {
 		t.Fatalf("approve redirected to %s", u)
@@ -182,23 +196,20 @@ func TestLoginPage(t *testing.T) {
 		t.Errorf("sub %v, want %q", sub, target.Sub)
 	}
 
-	// The pending id is single use.
-	resp, _ = postForm(t, s, s.Issuer()+"/oauth/authorize", url.Values{"pending": {pending}, "sub": {target.Sub}})
-	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
-		t.Errorf("reused pending id: status %d", resp.StatusCode)
-	}
-	// A made-up one does not work either.
-	resp, _ = postForm(t, s, s.Issuer()+"/oauth/authorize", url.Values{"pending": {"guess"}, "sub": {target.Sub}})
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("guessed pending id: status %d", resp.StatusCode)
+	// A form decides once: sending it again mints no second code.
+	for _, again := range []url.Values{with(form, "sub", target.Sub), with(form, "cancel", "1")} {
+		resp, _ = postForm(t, s, s.Issuer()+"/oauth/authorize", again)
+		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+			t.Errorf("reused form: status %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
 	}
 }
 
 func TestLoginPageCancel(t *testing.T) {
 	s := newServer(t, sgidtest.Options{LoginPage: true})
 	params, l := authorizeParams(s, "openid")
-	_, pending := loginPage(t, s, s.Issuer(), &params)
-	resp, _ := postForm(t, s, s.Issuer()+"/oauth/authorize", url.Values{"pending": {pending}, "cancel": {"1"}})
+	_, form := loginPage(t, s, s.Issuer(), &params)
+	resp, _ := postForm(t, s, s.Issuer()+"/oauth/authorize", with(form, "cancel", "1"))
 	u := location(t, resp)
 	q := u.Query()
 	if q.Get("error") != "access_denied" || q.Get("error_description") == "" || q.Get("state") != l.state || q.Has("code") {
@@ -210,11 +221,17 @@ func TestLoginPageExpires(t *testing.T) {
 	clock := newFakeClock()
 	s := newServer(t, sgidtest.Options{LoginPage: true, Now: clock.Now})
 	params, _ := authorizeParams(s, "openid")
-	_, pending := loginPage(t, s, s.Issuer(), &params)
+	_, form := loginPage(t, s, s.Issuer(), &params)
+	clock.Advance(9 * time.Minute)
+	resp, page := postForm(t, s, s.Issuer()+"/oauth/authorize", with(form, "sub", s.Personas()[0].Sub))
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("a 9-minute-old form: status %d, want 302", resp.StatusCode)
+	}
+	_, form = loginPage(t, s, s.Issuer(), &params)
 	clock.Advance(11 * time.Minute)
-	resp, _ := postForm(t, s, s.Issuer()+"/oauth/authorize", url.Values{"pending": {pending}, "sub": {s.Personas()[0].Sub}})
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("stale pending id: status %d, want 400", resp.StatusCode)
+	resp, page = postForm(t, s, s.Issuer()+"/oauth/authorize", with(form, "sub", s.Personas()[0].Sub))
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "expired") {
+		t.Errorf("stale form: status %d, want 400 saying it expired", resp.StatusCode)
 	}
 }
 
@@ -226,13 +243,13 @@ func TestLoginPageEscapes(t *testing.T) {
 	}
 	s := newServer(t, sgidtest.Options{LoginPage: true, Personas: []sgidtest.Persona{evil}})
 	params, _ := authorizeParams(s, "openid <script>")
-	body, pending := loginPage(t, s, s.Issuer(), &params)
+	body, form := loginPage(t, s, s.Issuer(), &params)
 	for _, bad := range []string{"<script", "<img", "<b>"} {
 		if strings.Contains(body, bad) {
 			t.Errorf("unescaped %q in the page", bad)
 		}
 	}
-	resp, _ := postForm(t, s, s.Issuer()+"/oauth/authorize", url.Values{"pending": {pending}, "sub": {evil.Sub}})
+	resp, _ := postForm(t, s, s.Issuer()+"/oauth/authorize", with(form, "sub", evil.Sub))
 	if resp.StatusCode != http.StatusFound {
 		t.Errorf("approving the odd persona: status %d", resp.StatusCode)
 	}
@@ -265,14 +282,14 @@ func TestMountedUnderPrefix(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	m := pendingRE.FindSubmatch(body)
-	if m == nil {
+	form := sgidtest.LoginForm(string(body))
+	if form == nil {
 		t.Fatalf("no login page: %s", body)
 	}
 	action := regexp.MustCompile(`action="([^"]+)"`).FindSubmatch(body)
 	base, _ := url.Parse(pageURL)
 	target := base.ResolveReference(&url.URL{Path: string(action[1])})
-	resp, err = client.PostForm(target.String(), url.Values{"pending": {html.UnescapeString(string(m[1]))}, "sub": {p.Personas()[0].Sub}})
+	resp, err = client.PostForm(target.String(), with(form, "sub", p.Personas()[0].Sub))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,26 +310,145 @@ func TestMountedUnderPrefix(t *testing.T) {
 	}
 }
 
-// The login pages open at once are bounded, so a flood of authorize
-// requests (the provider also runs inside Caddy as the handler's mock)
-// cannot grow memory without end.
-func TestLoginPagesBounded(t *testing.T) {
-	p, err := sgidtest.NewProvider("https://mock.example/v2", sgidtest.Options{LoginPage: true})
+// TestLoginPageKeepsNoState: showing the login page stores nothing, so no
+// number of page views can fill a table and lock out other logins (an
+// earlier table of open pages did exactly that after 10,000 views).
+func TestLoginPageKeepsNoState(t *testing.T) {
+	p, err := sgidtest.NewProvider("https://mock.example/v2", sgidtest.Options{LoginPage: true, ClientPublicKey: &clientKey().PublicKey})
 	if err != nil {
 		t.Fatal(err)
 	}
 	challenge := strings.Repeat("a", 43)
-	u := "/v2/oauth/authorize?client_id=sgidtest-client&response_type=code&scope=openid&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&code_challenge=" + challenge + "&code_challenge_method=S256&state=s"
-	var last int
-	for i := 0; i <= 10_000; i++ {
+	page := "/v2/oauth/authorize?client_id=sgidtest-client&response_type=code&scope=openid&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&code_challenge=" + challenge + "&code_challenge_method=S256&state=s"
+	for i := range 20_000 {
 		w := httptest.NewRecorder()
-		p.ServeHTTP(w, httptest.NewRequest(http.MethodGet, u, nil))
-		last = w.Code
-		if i < 10_000 && last != http.StatusOK {
-			t.Fatalf("login page %d answered %d", i, last)
+		p.ServeHTTP(w, httptest.NewRequest(http.MethodGet, page, nil))
+		if w.Code != http.StatusOK {
+			t.Fatalf("login page view %d answered %d", i, w.Code)
 		}
 	}
-	if last != http.StatusServiceUnavailable {
-		t.Errorf("login page beyond the bound answered %d, want 503", last)
+	w := httptest.NewRecorder()
+	p.ServeHTTP(w, httptest.NewRequest(http.MethodGet, page, nil))
+	form := sgidtest.LoginForm(w.Body.String())
+	form.Set("sub", p.Personas()[0].Sub)
+	req := httptest.NewRequest(http.MethodPost, "/v2/oauth/authorize", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w = httptest.NewRecorder()
+	p.ServeHTTP(w, req)
+	loc, _ := url.Parse(w.Header().Get("Location"))
+	if w.Code != http.StatusFound || loc.Query().Get("code") == "" {
+		t.Errorf("login after 20,000 page views: status %d Location %q", w.Code, loc)
+	}
+}
+
+// TestLoginFormTampering: the form carries the whole login request, so
+// every field is authenticated; a changed, missing, repeated or foreign
+// field is refused on a page of our own, without a redirect.
+func TestLoginFormTampering(t *testing.T) {
+	s := newServer(t, sgidtest.Options{LoginPage: true})
+	params, l := authorizeParams(s, "openid myinfo.name")
+	_, form := loginPage(t, s, s.Issuer(), &params)
+	form.Set("sub", s.Personas()[0].Sub)
+
+	other := newServer(t, sgidtest.Options{LoginPage: true})
+	otherParams, _ := authorizeParams(other, "openid")
+	_, foreign := loginPage(t, other, other.Issuer(), &otherParams)
+	foreign.Set("sub", s.Personas()[0].Sub)
+
+	tampered := map[string]url.Values{
+		"another provider's form": foreign,
+	}
+	for _, k := range []string{"client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge", "expires", "mac"} {
+		changed := map[string]string{
+			"redirect_uri":   "https://evil.example/steal",
+			"scope":          "openid myinfo.name myinfo.nric_number",
+			"code_challenge": strings.Repeat("A", 43),
+			"expires":        "99999999999",
+		}[k]
+		if changed == "" {
+			changed = form.Get(k) + "x"
+		}
+		tampered["changed "+k] = with(form, k, changed)
+		missing := with(form, k, "")
+		missing.Del(k)
+		tampered["missing "+k] = missing
+		twice := with(form, k, form.Get(k))
+		twice.Add(k, form.Get(k))
+		tampered["repeated "+k] = twice
+	}
+	for name, f := range tampered {
+		resp, page := postForm(t, s, s.Issuer()+"/oauth/authorize", f)
+		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" || !strings.Contains(page, "Mock sgID") {
+			t.Errorf("%s: status %d Location %q, want our own 400 page", name, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	// None of that used the genuine form up.
+	resp, _ := postForm(t, s, s.Issuer()+"/oauth/authorize", form)
+	if u := location(t, resp); u.Query().Get("state") != l.state || u.Query().Get("code") == "" {
+		t.Errorf("the genuine form redirected to %s", u)
+	}
+}
+
+// TestAllowRedirect: with Options.AllowRedirect the provider asks, for
+// each request, whether that request may use the redirect URI, on the
+// authorize request and again on the login form's POST. Anything refused
+// gets a 400 page and no redirect.
+func TestAllowRedirect(t *testing.T) {
+	const listed = "https://listed.example/cb"
+	var asked []string
+	s := newServer(t, sgidtest.Options{
+		LoginPage:    true,
+		RedirectURIs: []string{listed},
+		AllowRedirect: func(r *http.Request, uri string) bool {
+			asked = append(asked, uri)
+			return uri == "http://"+r.Host+"/cb"
+		},
+	})
+	own := s.URL + "/cb"
+	refused := func(name string, resp *http.Response) {
+		t.Helper()
+		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+			t.Errorf("%s: status %d Location %q, want 400 without a redirect", name, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	for _, uri := range []string{"https://evil.example/steal", s.URL + "/other", "http://localhost/cb"} {
+		params, _ := authorizeParams(s, "openid")
+		params.Set("redirect_uri", uri)
+		resp, _ := get(t, s, s.Issuer()+"/oauth/authorize?"+params.Encode(), nil)
+		refused(uri, resp)
+	}
+	if len(asked) != 3 {
+		t.Errorf("AllowRedirect was asked about %q, want each refused URI once", asked)
+	}
+	// The listed URI needs no hook, and the hook's URI works.
+	for _, uri := range []string{listed, own} {
+		params, _ := authorizeParams(s, "openid")
+		params.Set("redirect_uri", uri)
+		loginPage(t, s, s.Issuer(), &params)
+	}
+	// The issue's request: another response_type to a refused URI, and to
+	// the allowed one.
+	for _, uri := range []string{"https://evil.example/steal", own} {
+		params, _ := authorizeParams(s, "openid")
+		params.Set("redirect_uri", uri)
+		params.Set("response_type", "token")
+		resp, _ := get(t, s, s.Issuer()+"/oauth/authorize?"+params.Encode(), nil)
+		refused("response_type=token to "+uri, resp)
+	}
+
+	// The POST is vetted for its own request: a page shown on one host is
+	// refused when its form arrives on another.
+	params, l := authorizeParams(s, "openid")
+	params.Set("redirect_uri", own)
+	_, form := loginPage(t, s, s.Issuer(), &params)
+	form.Set("sub", s.Personas()[0].Sub)
+	req, _ := http.NewRequest(http.MethodPost, s.Issuer()+"/oauth/authorize", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Host = "other.example"
+	resp, _ := do(t, s, req)
+	refused("POST on another host", resp)
+	resp, _ = postForm(t, s, s.Issuer()+"/oauth/authorize", form)
+	if u := location(t, resp); u.Scheme+"://"+u.Host+u.Path != own || u.Query().Get("state") != l.state {
+		t.Errorf("POST on its own host redirected to %s", u)
 	}
 }

@@ -29,8 +29,26 @@
 // A Provider can also be mounted in an existing mux; it serves everything
 // under the path prefix /v2 relative to its mount point:
 //
-//	p, err := sgidtest.NewProvider("http://localhost:8080/sgid/v2", sgidtest.Options{LoginPage: true})
+//	p, err := sgidtest.NewProvider("http://localhost:8080/sgid/v2", sgidtest.Options{
+//		LoginPage:    true,
+//		RedirectURIs: []string{"http://localhost:8080/callback"},
+//	})
 //	mux.Handle("/sgid/", http.StripPrefix("/sgid", p))
+//
+// By default any absolute http(s) redirect URI is accepted, which suits tests
+// whose port is only known at run time. A provider that real browsers reach
+// must pin them: Options.RedirectURIs lists fixed ones, and
+// Options.AllowRedirect decides per request (the Caddy module's mock allows
+// each request only its own site's callback). A refused URI gets a 400 page,
+// never a redirect.
+//
+// With Options.LoginPage, the page keeps nothing on the server: its form
+// carries the login request, an expiry and a MAC. LoginForm reads that form
+// for tests that drive the page without a browser.
+//
+// Codes, access tokens and used login forms are kept in tables swept in
+// expiry order and bounded at 100,000 entries each, oldest first, so a
+// long-running provider neither slows down nor grows without end.
 //
 // Nothing here is secure enough for production use: the login page lets
 // anyone pick any persona. It exists for development and tests only.

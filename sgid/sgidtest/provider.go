@@ -61,9 +61,17 @@ type Options struct {
 	// available from ClientPrivateKeyPEM.
 	ClientPublicKey *rsa.PublicKey
 	// RedirectURIs lists the allowed redirect URIs, compared exactly. When
-	// empty, any absolute http or https URL without a fragment is allowed,
-	// which suits tests whose server port is only known at run time.
+	// it is empty and AllowRedirect is nil, any absolute http or https URL
+	// without a fragment is allowed, which suits tests whose server port is
+	// only known at run time; never serve such a provider to browsers.
 	RedirectURIs []string
+	// AllowRedirect, when set, is asked about each absolute http(s)
+	// redirect URI that RedirectURIs does not list, with the request that
+	// carries it: the authorize request and the login page's POST. It lets
+	// a provider shared by several sites allow each request only its own
+	// site's callback (the Caddy mock does this). A URI it refuses gets a
+	// plain 400 page; the browser is never sent there.
+	AllowRedirect func(r *http.Request, redirectURI string) bool
 	// Personas are the people the provider can log in. Default
 	// DefaultPersonas().
 	Personas []Persona
@@ -106,12 +114,17 @@ type Provider struct {
 	clientPub     *rsa.PublicKey
 	clientPrivPEM string
 	redirectURIs  []string
+	allowRedirect func(*http.Request, string) bool
 	personas      []Persona
 	codeTTL       time.Duration
 	tokenTTL      time.Duration
 	now           func() time.Time
 	loginPage     bool
 	encoding      Encoding
+
+	// formKey authenticates the login page's form (see loginForm), so
+	// that showing the page stores nothing.
+	formKey []byte
 
 	// strayKey is an RSA key pair that belongs to nobody. Faults use it to
 	// sign or encrypt with the wrong key; it is generated on first use
@@ -128,9 +141,11 @@ type Provider struct {
 	signKID  string
 	selected string
 	faults   Faults
-	pending  map[string]*pendingLogin
-	codes    map[string]*authCode
-	tokens   map[string]*accessToken
+	codes    *expiringTable[*authCode]
+	tokens   *expiringTable[*accessToken]
+	// usedForms holds the MACs of login forms already submitted, so each
+	// page decides once; see serveLoginDecision.
+	usedForms *expiringTable[struct{}]
 }
 
 // authRequest is a validated authorize request.
@@ -142,21 +157,12 @@ type authRequest struct {
 	challenge   string
 }
 
-// pendingLogin is an authorize request waiting for a decision on the login
-// page. Its id is the only thing protecting the POST, so it is random and
-// single use.
-type pendingLogin struct {
-	req     authRequest
-	expires time.Time
-}
-
 // authCode is an issued authorization code. Used codes are kept until they
 // expire so that a replay can be recognised and the tokens issued for the
 // code revoked, as RFC 6749 section 4.1.2 recommends.
 type authCode struct {
 	req         authRequest
 	sub         string
-	expires     time.Time
 	used        bool
 	revoked     bool
 	accessToken string
@@ -164,19 +170,19 @@ type authCode struct {
 
 // accessToken is an issued access token.
 type accessToken struct {
-	sub     string
-	scopes  []string
-	expires time.Time
+	sub    string
+	scopes []string
 }
 
 // pendingTTL bounds how long a login page stays usable. It is not an Option
 // because no test needs to tune it; expiry is still driven by Options.Now.
 const pendingTTL = 10 * time.Minute
 
-// maxPendingLogins bounds the login pages open at once. The provider also
-// runs inside Caddy (the sgid handler's mock), where a flood of authorize
-// requests must not grow memory without end.
-const maxPendingLogins = 10_000
+// maxEntries bounds each of the provider's tables (codes, access tokens,
+// submitted login forms). The provider also runs inside Caddy (the sgid
+// handler's mock), where a flood of logins must not grow memory without
+// end; past the bound the oldest entries go first.
+const maxEntries = 100_000
 
 // NewProvider creates a provider whose ID tokens carry issuer as iss.
 // issuer must be an absolute http or https URL, normally the origin the
@@ -190,20 +196,23 @@ func NewProvider(issuer string, opts Options) (*Provider, error) {
 		return nil, fmt.Errorf("sgidtest: issuer %q must be an absolute http(s) URL without query or fragment", issuer)
 	}
 	p := &Provider{
-		issuer:       issuer,
-		clientID:     cmp.Or(opts.ClientID, "sgidtest-client"),
-		clientSecret: cmp.Or(opts.ClientSecret, "sgidtest-secret"),
-		clientPub:    opts.ClientPublicKey,
-		redirectURIs: slices.Clone(opts.RedirectURIs),
-		codeTTL:      opts.CodeTTL,
-		tokenTTL:     opts.TokenTTL,
-		now:          opts.Now,
-		loginPage:    opts.LoginPage,
-		encoding:     opts.Encoding,
-		pending:      map[string]*pendingLogin{},
-		codes:        map[string]*authCode{},
-		tokens:       map[string]*accessToken{},
+		issuer:        issuer,
+		clientID:      cmp.Or(opts.ClientID, "sgidtest-client"),
+		clientSecret:  cmp.Or(opts.ClientSecret, "sgidtest-secret"),
+		clientPub:     opts.ClientPublicKey,
+		redirectURIs:  slices.Clone(opts.RedirectURIs),
+		allowRedirect: opts.AllowRedirect,
+		formKey:       make([]byte, 32),
+		codeTTL:       opts.CodeTTL,
+		tokenTTL:      opts.TokenTTL,
+		now:           opts.Now,
+		loginPage:     opts.LoginPage,
+		encoding:      opts.Encoding,
+		codes:         newExpiringTable[*authCode](maxEntries),
+		tokens:        newExpiringTable[*accessToken](maxEntries),
+		usedForms:     newExpiringTable[struct{}](maxEntries),
 	}
+	_, _ = rand.Read(p.formKey) // crypto/rand.Read never returns an error.
 	if p.codeTTL <= 0 {
 		p.codeTTL = time.Minute
 	}
@@ -369,25 +378,14 @@ func (p *Provider) currentFaults() Faults {
 	return p.faults
 }
 
-// sweepLocked drops expired pending logins, codes and tokens. It runs on
+// sweepLocked drops expired codes, tokens and used login forms. It runs on
 // every request that touches them, so no background goroutine is needed
-// (and none can leak). p.mu must be held.
+// (and none can leak); each table looks only at what has expired, so the
+// cost does not grow with the number of live entries. p.mu must be held.
 func (p *Provider) sweepLocked(now time.Time) {
-	for id, pl := range p.pending {
-		if !now.Before(pl.expires) {
-			delete(p.pending, id)
-		}
-	}
-	for c, ac := range p.codes {
-		if !now.Before(ac.expires) {
-			delete(p.codes, c)
-		}
-	}
-	for t, at := range p.tokens {
-		if !now.Before(at.expires) {
-			delete(p.tokens, t)
-		}
-	}
+	p.codes.sweep(now)
+	p.tokens.sweep(now)
+	p.usedForms.sweep(now)
 }
 
 // ServeHTTP serves the sgID v2 endpoints under /v2 and answers 404 to
@@ -407,7 +405,7 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/v2/oauth/authorize":
 		p.stats.authorize.Add(1)
 		// HEAD is not served: a new authorize request has side effects
-		// (it issues a code or a pending login).
+		// (without the login page it issues a code).
 		switch r.Method {
 		case http.MethodGet:
 			p.serveAuthorize(w, r)

@@ -88,7 +88,7 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 	now := p.now()
 	p.mu.Lock()
 	p.sweepLocked(now)
-	ac, ok := p.codes[code]
+	ac, ok := p.codes.get(code, now)
 	if !ok {
 		p.mu.Unlock()
 		tokenError(w, http.StatusBadRequest, "invalid_grant", "unknown or expired authorization code")
@@ -98,7 +98,7 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 		// A replayed code means it leaked: revoke what it bought, and
 		// make sure a first use still in flight cannot add a token.
 		ac.revoked = true
-		delete(p.tokens, ac.accessToken)
+		p.tokens.remove(ac.accessToken)
 		p.mu.Unlock()
 		tokenError(w, http.StatusBadRequest, "invalid_grant", "authorization code already used")
 		return
@@ -132,7 +132,7 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	revoked := ac.revoked
 	if !revoked {
-		p.tokens[at] = &accessToken{sub: persona.Sub, scopes: ac.req.scopes, expires: now.Add(p.tokenTTL)}
+		p.tokens.add(at, &accessToken{sub: persona.Sub, scopes: ac.req.scopes}, now.Add(p.tokenTTL), now)
 		ac.accessToken = at
 	}
 	p.mu.Unlock()

@@ -62,7 +62,7 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 	now := p.now()
 	p.mu.Lock()
 	p.sweepLocked(now)
-	at, ok := p.tokens[token]
+	at, ok := p.tokens.get(token, now)
 	p.mu.Unlock()
 	if !ok {
 		userinfoError(w, http.StatusUnauthorized, "invalid_token", "unknown or expired access token")

@@ -1,4 +1,7 @@
-package caddysgid
+// Package e2e drives the shipped example through a real browser. It is a
+// module of its own so that the plugin's go.mod, which every xcaddy build
+// merges into its module graph, does not require chromedp.
+package e2e
 
 import (
 	"context"
@@ -19,11 +22,26 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	_ "github.com/caddy-sgid/caddy-sgid"
+	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
-// The example configuration's site; Caddyfile.example fixes the port.
-const exampleOrigin = "http://localhost:5001"
+// The example configuration's site and stand-in API; Caddyfile.example
+// fixes both ports. The plugin's own tests use them too, but this module is
+// run by a go test invocation of its own, after the plugin's (see .ci/run),
+// never at the same time.
+const (
+	exampleOrigin  = "http://localhost:5001"
+	exampleSite    = 5001
+	exampleAPIPort = 5002
+)
+
+// adminPort is the test Caddy's admin endpoint; no other package's tests
+// use it (the plugin's use 2999, the conformance tests 2998).
+const adminPort = 2997
 
 // TestBrowserExampleLogin runs Caddyfile.example (the demo SPA with the
 // built-in mock sgID) in-process and walks the whole login in headless
@@ -49,18 +67,21 @@ func TestBrowserExampleLogin(t *testing.T) {
 	}
 	artifacts := artifactDir(t)
 
-	// The example, as it is, with test admin settings.
+	// The example, as it is, with test admin settings. Its paths (root *
+	// example) are relative to the repository root, so Caddy runs there.
+	t.Chdir("..")
 	raw, err := os.ReadFile("Caddyfile.example")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := withGlobalOptions(string(raw),
-		fmt.Sprintf("admin localhost:%d", testAdminPort),
+	testcaddy.RequirePortsFree(t, adminPort, exampleSite, exampleAPIPort)
+	cfg := testcaddy.WithGlobalOptions(string(raw),
+		fmt.Sprintf("admin localhost:%d", adminPort),
 		"grace_period 1ns",
 		"skip_install_trust",
 	)
 	caddytest.NewTester(t).
-		WithDefaultOverrides(caddytest.Config{AdminPort: testAdminPort}).
+		WithDefaultOverrides(caddytest.Config{AdminPort: adminPort}).
 		InitServer(cfg, "caddyfile")
 
 	b := startBrowser(t, chromium, artifacts, 60*time.Second)
@@ -186,6 +207,11 @@ func findChromium() string {
 func artifactDir(t *testing.T) string {
 	t.Helper()
 	if d := os.Getenv("SGID_ARTIFACTS"); d != "" {
+		// Absolute, since the test changes its working directory.
+		d, err := filepath.Abs(d)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -198,114 +224,6 @@ func artifactDir(t *testing.T) string {
 func artifactsFlag() bool {
 	f := flag.Lookup("test.artifacts")
 	return f != nil && f.Value.String() == "true"
-}
-
-// withGlobalOptions puts opts into the Caddyfile's global options block:
-// a new block when it has none; else into the existing block, replacing the
-// same options there (an option with a sub-block is dropped whole).
-func withGlobalOptions(caddyfile string, opts ...string) string {
-	names := map[string]bool{}
-	for _, o := range opts {
-		if f := strings.Fields(o); len(f) > 0 {
-			names[f[0]] = true
-		}
-	}
-	lines := strings.SplitAfter(caddyfile, "\n")
-	first := 0
-	for first < len(lines) && stripComment(lines[first]) == "" {
-		first++
-	}
-	if first == len(lines) || stripComment(lines[first]) != "{" {
-		return "{\n\t" + strings.Join(opts, "\n\t") + "\n}\n\n" + caddyfile
-	}
-	var b strings.Builder
-	for _, l := range lines[:first+1] {
-		b.WriteString(l)
-	}
-	for _, o := range opts {
-		b.WriteString("\t" + o + "\n")
-	}
-	depth, quote, dropping := 1, rune(0), false
-	i := first + 1
-	for ; i < len(lines) && depth > 0; i++ {
-		line := lines[i]
-		if depth == 1 && quote == 0 && !dropping {
-			if f := strings.Fields(stripComment(line)); len(f) > 0 && names[f[0]] {
-				dropping = true
-			}
-		}
-		depth, quote = braceDepth(line, depth, quote)
-		if dropping {
-			if depth <= 1 {
-				dropping = false
-			}
-			if depth > 0 {
-				continue
-			}
-		}
-		b.WriteString(line)
-	}
-	for _, l := range lines[i:] {
-		b.WriteString(l)
-	}
-	return b.String()
-}
-
-// stripComment returns the line without a # comment, trimmed.
-func stripComment(line string) string {
-	line = strings.TrimSpace(line)
-	if line == "" || line[0] == '#' {
-		return ""
-	}
-	if i := strings.Index(line, " #"); i >= 0 {
-		line = line[:i]
-	}
-	if i := strings.Index(line, "\t#"); i >= 0 {
-		line = line[:i]
-	}
-	return strings.TrimSpace(line)
-}
-
-// braceDepth follows the block depth through one line, skipping quoted
-// text ("..." or `...`, which can span lines) and comments.
-func braceDepth(line string, depth int, quote rune) (int, rune) {
-	prev := ' '
-	for _, r := range line {
-		switch {
-		case quote != 0:
-			if r == quote && !(quote == '"' && prev == '\\') {
-				quote = 0
-			}
-		case r == '"' || r == '`':
-			quote = r
-		case r == '#' && (prev == ' ' || prev == '\t'):
-			return depth, quote
-		case r == '{':
-			depth++
-		case r == '}':
-			depth--
-		}
-		prev = r
-	}
-	return depth, quote
-}
-
-func TestBrowserGlobalOptionsMerge(t *testing.T) {
-	opts := []string{"admin localhost:2999", "grace_period 1ns"}
-	for _, tc := range []struct{ in, want string }{{
-		in:   "# c\nhttp://a {\n\trespond x\n}\n",
-		want: "{\n\tadmin localhost:2999\n\tgrace_period 1ns\n}\n\n# c\nhttp://a {\n\trespond x\n}\n",
-	}, {
-		in:   "# c\n\n{\n\tadmin off\n\temail a@b # {\n\tgrace_period 5s\n}\nhttp://a {\n\trespond `{\"x\": 1}`\n}\n",
-		want: "# c\n\n{\n\tadmin localhost:2999\n\tgrace_period 1ns\n\temail a@b # {\n}\nhttp://a {\n\trespond `{\"x\": 1}`\n}\n",
-	}, {
-		in:   "{\n\tadmin :2019 {\n\t\torigins x\n\t}\n\tlog {\n\t\tlevel debug\n\t}\n}\nhttp://a {\n}\n",
-		want: "{\n\tadmin localhost:2999\n\tgrace_period 1ns\n\tlog {\n\t\tlevel debug\n\t}\n}\nhttp://a {\n}\n",
-	}} {
-		if got := withGlobalOptions(tc.in, opts...); got != tc.want {
-			t.Errorf("withGlobalOptions(%q)\n got %q\nwant %q", tc.in, got, tc.want)
-		}
-	}
 }
 
 // chrome is one headless Chromium tab with the test's helpers.

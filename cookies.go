@@ -1,0 +1,118 @@
+package caddysgid
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// loginCookieSuffix makes the name of the login cookie from the session
+// cookie's: sgid_session and sgid_session_login by default.
+const loginCookieSuffix = "_login"
+
+// loginCookieName is the name of the login cookie that goes with the
+// session cookie name.
+func loginCookieName(name string) string { return name + loginCookieSuffix }
+
+// isLoginCookieName reports whether n is loginCookieName(name), without
+// building that string for every cookie of every request.
+func isLoginCookieName(n, name string) bool {
+	return len(n) == len(name)+len(loginCookieSuffix) && strings.HasPrefix(n, name) && strings.HasSuffix(n, loginCookieSuffix)
+}
+
+// newID returns 32 random bytes in base64url: a cookie value or a state.
+func newID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// validID reports whether s looks like an id newID made. Anything else in a
+// cookie is ignored without a store lookup.
+func validID(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// hashID is the store key of a cookie value: the store never holds the
+// value itself, so whoever reads the store cannot replay it as a cookie.
+func hashID(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// newCookie builds one of our cookies. maxAge < 0 deletes it. SameSite=Lax,
+// not Strict: sgID's callback is a cross-site top-level navigation, and the
+// login cookie must come with it.
+func newCookie(r *http.Request, name, value string, maxAge time.Duration) *http.Cookie {
+	c := &http.Cookie{
+		Name:     name,
+		Value:    value,
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   r.TLS != nil,
+		SameSite: http.SameSiteLaxMode,
+	}
+	if maxAge < 0 {
+		c.MaxAge = -1
+	} else {
+		c.MaxAge = int(maxAge / time.Second)
+	}
+	return c
+}
+
+// stripSessionCookies cuts the session cookie (name) and the login cookie
+// (loginCookieName(name)) out of the Cookie header, keeping every other cookie as
+// the client sent it, and removes the header when nothing is left.
+func stripSessionCookies(hdr http.Header, name string) {
+	values := hdr["Cookie"]
+	if len(values) == 0 {
+		return
+	}
+	out := make([]string, 0, len(values))
+	changed := false
+	for _, v := range values {
+		if !strings.Contains(v, name) {
+			out = append(out, v)
+			continue
+		}
+		var kept strings.Builder
+		for part := range strings.SplitSeq(v, ";") {
+			part = strings.TrimSpace(part)
+			n, _, _ := strings.Cut(part, "=")
+			n = strings.TrimSpace(n)
+			if n == name || isLoginCookieName(n, name) {
+				changed = true
+				continue
+			}
+			if part != "" {
+				if kept.Len() > 0 {
+					kept.WriteString("; ")
+				}
+				kept.WriteString(part)
+			}
+		}
+		if kept.Len() > 0 {
+			out = append(out, kept.String())
+		}
+	}
+	if !changed {
+		return
+	}
+	if len(out) == 0 {
+		delete(hdr, "Cookie")
+		return
+	}
+	hdr["Cookie"] = out
+}

@@ -1,0 +1,89 @@
+package caddysgid
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+// returnToParam is the auth-url query parameter naming the same-origin path
+// to land on after the login.
+const returnToParam = "return_to"
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, err = w.Write(body)
+	return err
+}
+
+func methodNotAllowed(w http.ResponseWriter, allow string) error {
+	w.Header().Set("Allow", allow)
+	return caddyhttp.Error(http.StatusMethodNotAllowed, errors.New("method not allowed"))
+}
+
+// writeDenial answers {"error": code} to API calls and a line of text to
+// navigations. There is no WWW-Authenticate: no standard scheme fits a
+// cookie login, and Basic would make browsers prompt for a password.
+func writeDenial(w http.ResponseWriter, navigation bool, status int, code, text string) error {
+	if !navigation {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		return writeJSON(w, status, struct {
+			Error string `json:"error"`
+		}{code})
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/plain; charset=utf-8")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, err := io.WriteString(w, strconv.Itoa(status)+" "+http.StatusText(status)+": "+text+"\n")
+	return err
+}
+
+// isLocalPath accepts only a path on this origin: one leading slash, no
+// scheme or host, no backslash (browsers read "/\evil" as "//evil"), no
+// control characters.
+func isLocalPath(p string) bool {
+	if p == "" || len(p) > 2048 || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\") {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < 0x20 || p[i] == 0x7f {
+			return false
+		}
+	}
+	u, err := url.Parse(p)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil
+}
+
+// requestID returns Caddy's request id placeholder, if set, so log lines
+// can be tied to the access log without logging anything personal.
+func requestID(r *http.Request) string {
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		if v, ok := repl.GetString("http.request.uuid"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
