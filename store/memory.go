@@ -1,0 +1,306 @@
+package store
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+func init() {
+	caddy.RegisterModule(new(Memory))
+}
+
+// DefaultMaxEntries is the bound of a memory store's scope when
+// max_entries is not set.
+const DefaultMaxEntries = 100_000
+
+// memoryTables holds one table per scope. It lives at package level so
+// that `caddy reload`, which provisions the new config before it cleans up
+// the old one, hands the same table to the new config and no record is
+// lost.
+var memoryTables = caddy.NewUsagePool()
+
+// Memory keeps records in this process's memory: fast, lost on restart,
+// not shared with other instances. It is for a single instance whose
+// users may log in again after a restart.
+type Memory struct {
+	// MaxEntries bounds the records kept per scope. When a new record would
+	// exceed it, the record that expires first is dropped; records made by
+	// PutIfAbsent (key material) go last. A reload with another value
+	// changes the bound of the live table in place, keeping its records
+	// (only the excess over a lower bound is dropped, soonest-expiring
+	// first). Default: 100000. No placeholders.
+	MaxEntries int `json:"max_entries,omitempty"`
+
+	handles openStores
+}
+
+// CaddyModule returns the Caddy module information.
+func (*Memory) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.sgid.stores.memory",
+		New: func() caddy.Module { return new(Memory) },
+	}
+}
+
+// Provision sets the default bound.
+func (m *Memory) Provision(caddy.Context) error {
+	if m.MaxEntries == 0 {
+		m.MaxEntries = DefaultMaxEntries
+	}
+	return nil
+}
+
+// Validate refuses a negative bound.
+func (m *Memory) Validate() error {
+	if m.MaxEntries < 0 {
+		return errors.New("store memory: max_entries must be positive")
+	}
+	return nil
+}
+
+// Open returns the scope's table, creating it on first use, and sets its
+// bound to this config's MaxEntries.
+func (m *Memory) Open(scope string) (Store, error) {
+	if err := checkScope(scope); err != nil {
+		return nil, err
+	}
+	max := m.MaxEntries
+	if max <= 0 {
+		max = DefaultMaxEntries
+	}
+	v, _, err := memoryTables.LoadOrNew(scope, func() (caddy.Destructor, error) {
+		return newMemTable(max), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	t := v.(*memTable)
+	t.setMax(max)
+	s := &memoryStore{table: t, scope: scope}
+	m.handles.add(s)
+	return s, nil
+}
+
+// Cleanup releases every scope this config opened and did not close, so
+// the old config's references do not keep a table alive forever.
+func (m *Memory) Cleanup() error {
+	m.handles.closeAll()
+	return nil
+}
+
+// memoryStore is one handle on a scope's table; closing it drops its
+// reference in the pool.
+type memoryStore struct {
+	table *memTable
+	scope string
+	once  sync.Once
+}
+
+func (s *memoryStore) Get(_ context.Context, key string) ([]byte, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	return s.table.get(key)
+}
+
+func (s *memoryStore) Put(_ context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := checkPut(key, ttl); err != nil {
+		return err
+	}
+	s.table.put(key, value, ttl, false)
+	return nil
+}
+
+func (s *memoryStore) Delete(_ context.Context, key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	s.table.delete(key)
+	return nil
+}
+
+func (s *memoryStore) PutIfAbsent(_ context.Context, key string, value []byte, ttl time.Duration) ([]byte, error) {
+	if err := checkPut(key, ttl); err != nil {
+		return nil, err
+	}
+	return s.table.putIfAbsent(key, value, ttl), nil
+}
+
+func (s *memoryStore) Close() error {
+	s.once.Do(func() { _, _ = memoryTables.Delete(s.scope) })
+	return nil
+}
+
+// memTable is one scope's records: a map for lookups and a heap for the
+// order in which records are swept and evicted.
+type memTable struct {
+	mu    sync.Mutex
+	max   int
+	now   func() time.Time
+	items map[string]*memEntry
+	order memHeap
+}
+
+type memEntry struct {
+	key     string
+	value   []byte
+	expires time.Time
+	// pinned marks a record made by PutIfAbsent: shared key material whose
+	// loss would break every login sealed with it, so a flood of ordinary
+	// records evicts it only after all of them.
+	pinned bool
+	index  int
+}
+
+func newMemTable(max int) *memTable {
+	return &memTable{max: max, now: time.Now, items: make(map[string]*memEntry)}
+}
+
+// Destruct lets the table live in a caddy.UsagePool; there is nothing to
+// release beyond memory.
+func (t *memTable) Destruct() error { return nil }
+
+func (t *memTable) get(key string) ([]byte, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.liveLocked(key, t.now())
+	if e == nil {
+		return nil, ErrNotFound
+	}
+	return clone(e.value), nil
+}
+
+// liveLocked returns the live record of key, dropping it when expired.
+func (t *memTable) liveLocked(key string, now time.Time) *memEntry {
+	e := t.items[key]
+	if e == nil {
+		return nil
+	}
+	if !now.Before(e.expires) {
+		t.removeLocked(e)
+		return nil
+	}
+	return e
+}
+
+func (t *memTable) put(key string, value []byte, ttl time.Duration, pinned bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.storeLocked(key, value, t.now().Add(ttl), pinned)
+}
+
+// putIfAbsent checks and stores under one lock hold, so of concurrent
+// callers exactly one stores and all return its value.
+func (t *memTable) putIfAbsent(key string, value []byte, ttl time.Duration) []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	if e := t.liveLocked(key, now); e != nil {
+		return clone(e.value)
+	}
+	t.storeLocked(key, value, now.Add(ttl), true)
+	return clone(value)
+}
+
+// storeLocked sets key, first sweeping expired records and then, if the
+// table is still full, evicting in heap order.
+func (t *memTable) storeLocked(key string, value []byte, expires time.Time, pinned bool) {
+	t.sweepLocked(t.now())
+	if e := t.items[key]; e != nil {
+		e.value = clone(value)
+		e.expires = expires
+		e.pinned = pinned
+		heap.Fix(&t.order, e.index)
+		return
+	}
+	for len(t.items) >= t.max {
+		t.removeLocked(t.order[0])
+	}
+	e := &memEntry{key: key, value: clone(value), expires: expires, pinned: pinned}
+	t.items[key] = e
+	heap.Push(&t.order, e)
+}
+
+func (t *memTable) delete(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e := t.items[key]; e != nil {
+		t.removeLocked(e)
+	}
+}
+
+// setMax changes the bound in place (a reload with another max_entries)
+// and drops only the excess over a lower bound.
+func (t *memTable) setMax(max int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.max = max
+	for len(t.items) > t.max {
+		t.removeLocked(t.order[0])
+	}
+}
+
+func (t *memTable) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.items)
+}
+
+// sweepLocked drops expired records from the front of the heap. It stops
+// at the first live one, so its cost is the number of records it drops.
+// An expired pinned record behind a live ordinary one waits for its Get,
+// PutIfAbsent or turn at the front; it still counts toward the bound.
+func (t *memTable) sweepLocked(now time.Time) {
+	for len(t.order) > 0 && !now.Before(t.order[0].expires) {
+		t.removeLocked(t.order[0])
+	}
+}
+
+func (t *memTable) removeLocked(e *memEntry) {
+	heap.Remove(&t.order, e.index)
+	delete(t.items, e.key)
+}
+
+// memHeap orders records for eviction: ordinary records before pinned
+// ones, and within each the one that expires first.
+type memHeap []*memEntry
+
+func (h memHeap) Len() int { return len(h) }
+func (h memHeap) Less(i, j int) bool {
+	if h[i].pinned != h[j].pinned {
+		return !h[i].pinned
+	}
+	return h[i].expires.Before(h[j].expires)
+}
+func (h memHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+func (h *memHeap) Push(x any) {
+	e := x.(*memEntry)
+	e.index = len(*h)
+	*h = append(*h, e)
+}
+func (h *memHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return e
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner  = (*Memory)(nil)
+	_ caddy.Validator    = (*Memory)(nil)
+	_ caddy.CleanerUpper = (*Memory)(nil)
+	_ Backend            = (*Memory)(nil)
+	_ Store              = (*memoryStore)(nil)
+	_ caddy.Destructor   = (*memTable)(nil)
+)

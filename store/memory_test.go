@@ -1,0 +1,170 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+var ctx = context.Background()
+
+func openMemory(t *testing.T, m *Memory, scope string) Store {
+	t.Helper()
+	s, err := m.Open(scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// memTableOf returns the table behind a memory store, with a fake clock.
+func memTableOf(t *testing.T, s Store) (*memTable, *fakeClock) {
+	t.Helper()
+	tbl := s.(*memoryStore).table
+	clk := newFakeClock()
+	tbl.mu.Lock()
+	tbl.now = clk.now
+	tbl.mu.Unlock()
+	return tbl, clk
+}
+
+// boundedMemory opens a fresh scope of a memory store bounded to max,
+// with a fake clock, closed when the test ends.
+func boundedMemory(t *testing.T, max int) (Store, *memTable, *fakeClock) {
+	t.Helper()
+	s := openMemory(t, &Memory{MaxEntries: max}, randomKey(t))
+	t.Cleanup(func() { _ = s.Close() })
+	tbl, clk := memTableOf(t, s)
+	return s, tbl, clk
+}
+
+func TestMemoryEvictsSoonestExpiringFirst(t *testing.T) {
+	s, tbl, clk := boundedMemory(t, 3)
+	for _, k := range []string{"a", "b", "c"} {
+		putValue(t, s, key(k), k, time.Hour)
+		clk.add(time.Second)
+	}
+	// Renewing a moves it behind c, so b is now the oldest.
+	putValue(t, s, key("a"), "a2", time.Hour)
+	putValue(t, s, key("d"), "d", time.Hour)
+	if _, err := s.Get(ctx, key("b")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("b: %v, want evicted", err)
+	}
+	for k, want := range map[string]string{"a": "a2", "c": "c", "d": "d"} {
+		if got := mustGet(t, s, key(k)); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	if n := tbl.len(); n != 3 {
+		t.Fatalf("table holds %d records, want the bound 3", n)
+	}
+}
+
+// TestMemoryKeepsKeyMaterial checks that a flood of ordinary records does
+// not evict a record made by PutIfAbsent (shared key material).
+func TestMemoryKeepsKeyMaterial(t *testing.T) {
+	s, _, _ := boundedMemory(t, 3)
+	if _, err := s.PutIfAbsent(ctx, key("sealing"), []byte("K"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		putValue(t, s, randomKey(t), "x", time.Hour)
+	}
+	if got := mustGet(t, s, key("sealing")); got != "K" {
+		t.Fatalf("key material = %q", got)
+	}
+}
+
+func TestMemorySweepsExpired(t *testing.T) {
+	s, tbl, clk := boundedMemory(t, 10)
+	for _, k := range []string{"a", "b", "c"} {
+		putValue(t, s, key(k), k, time.Minute)
+	}
+	putValue(t, s, key("long"), "l", time.Hour)
+	clk.add(2 * time.Minute)
+	// A write sweeps the expired records without anyone reading them.
+	putValue(t, s, key("new"), "n", time.Hour)
+	if n := tbl.len(); n != 2 {
+		t.Fatalf("table holds %d records after the sweep, want 2 (long, new)", n)
+	}
+}
+
+// TestMemoryReloadKeepsRecords opens a scope as a reloaded config would:
+// the new config opens it (with another bound) before the old one is
+// cleaned up. Raising the bound keeps everything; lowering it keeps the
+// latest records up to the new bound.
+func TestMemoryReloadKeepsRecords(t *testing.T) {
+	scope := randomKey(t)
+	old := &Memory{MaxEntries: 5}
+	s1 := openMemory(t, old, scope)
+	_, clk := memTableOf(t, s1)
+	for _, k := range []string{"a", "b", "c", "d", "e"} {
+		putValue(t, s1, key(k), k, time.Hour)
+		clk.add(time.Second)
+	}
+
+	bigger := &Memory{MaxEntries: 50}
+	s2 := openMemory(t, bigger, scope)
+	if err := old.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "b", "c", "d", "e"} {
+		if got := mustGet(t, s2, key(k)); got != k {
+			t.Fatalf("after reload %s = %q", k, got)
+		}
+	}
+	// The new bound holds: more than the old 5 fit now.
+	for _, k := range []string{"f", "g"} {
+		putValue(t, s2, key(k), k, time.Hour)
+		clk.add(time.Second)
+	}
+	if got := mustGet(t, s2, key("a")); got != "a" {
+		t.Fatalf("a evicted under the raised bound")
+	}
+
+	smaller := &Memory{MaxEntries: 2}
+	s3 := openMemory(t, smaller, scope)
+	if err := bigger.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "b", "c", "d", "e"} {
+		if _, err := s3.Get(ctx, key(k)); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s kept under the lowered bound 2: %v", k, err)
+		}
+	}
+	for _, k := range []string{"f", "g"} {
+		if got := mustGet(t, s3, key(k)); got != k {
+			t.Errorf("%s = %q after lowering the bound, want kept", k, got)
+		}
+	}
+	if err := smaller.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	// The last reference is gone: the pool dropped the table, so a new
+	// config starts empty rather than seeing stale records.
+	fresh := &Memory{}
+	s4 := openMemory(t, fresh, scope)
+	defer fresh.Cleanup()
+	if _, err := s4.Get(ctx, key("f")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("table outlived its last reference: %v", err)
+	}
+}
+
+func TestMemoryOpenRefusesBadScope(t *testing.T) {
+	for _, scope := range []string{"", "a/b", "..", "a:b"} {
+		if _, err := (&Memory{}).Open(scope); !errors.Is(err, ErrInvalidKey) {
+			t.Errorf("Open(%q) = %v, want ErrInvalidKey", scope, err)
+		}
+	}
+}
+
+func TestMemoryValidate(t *testing.T) {
+	if err := (&Memory{MaxEntries: -1}).Validate(); err == nil {
+		t.Fatal("negative max_entries accepted")
+	}
+	m := &Memory{}
+	if err := m.Provision(caddyCtx(t)); err != nil || m.MaxEntries != DefaultMaxEntries {
+		t.Fatalf("Provision: %v, MaxEntries %d, want %d", err, m.MaxEntries, DefaultMaxEntries)
+	}
+}

@@ -1,0 +1,391 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/certmagic"
+	"go.uber.org/zap"
+)
+
+func init() {
+	caddy.RegisterModule(new(Storage))
+}
+
+// Storage keeps records in Caddy's configured storage (the global
+// `storage` option: the file system by default, or the module operators
+// already use to share certificates between instances). Sessions therefore
+// survive restarts, and instances sharing the storage share them.
+//
+// Storage has no expiry, so each record carries its own and an expired
+// one is never returned. An index of expiry buckets, in key paths
+// sgid/<scope>/x/<bucket end, unix seconds>/<key>, lets a sweep every
+// minute list only bucket names and the entries of buckets that have
+// ended, never every session. The sweep runs under the storage's lock, so
+// of several instances sharing the storage one sweeps at a time, and it
+// is skipped when another instance swept within the last half interval.
+//
+// Layout under sgid/<scope>/: r/<key> the records, x/ the expiry index,
+// swept the time of the last sweep. Locks: sgid/<scope>/sweep and
+// sgid/<scope>/put/<key>.
+type Storage struct {
+	storage certmagic.Storage
+	logger  *zap.Logger
+
+	handles openStores
+}
+
+// CaddyModule returns the Caddy module information.
+func (*Storage) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.sgid.stores.storage",
+		New: func() caddy.Module { return new(Storage) },
+	}
+}
+
+// Provision takes the configured storage. It makes no call to it, since
+// provisioning also runs for `caddy validate` and `caddy adapt`.
+func (s *Storage) Provision(ctx caddy.Context) error {
+	s.storage = ctx.Storage()
+	s.logger = ctx.Logger()
+	if s.storage == nil {
+		return errors.New("store storage: Caddy has no storage configured")
+	}
+	return nil
+}
+
+// Open returns the scope's store and starts its sweeper.
+func (s *Storage) Open(scope string) (Store, error) {
+	if s.storage == nil {
+		return nil, errors.New("store storage: not provisioned")
+	}
+	st, err := newStorageStore(s.storage, scope, s.logger)
+	if err != nil {
+		return nil, err
+	}
+	st.startSweeper()
+	s.handles.add(st)
+	return st, nil
+}
+
+// Cleanup stops the sweepers of every store this config opened.
+func (s *Storage) Cleanup() error {
+	s.handles.closeAll()
+	return nil
+}
+
+const (
+	// bucketWidth is the span of expiry times one index bucket holds. A
+	// sweep lists every bucket name, so wider buckets make that list
+	// shorter (a 30-day session lifetime gives at most 8640 names) at the
+	// price of dropping an expired record's file up to one width later;
+	// Get refuses it from its expiry on regardless.
+	bucketWidth = 5 * time.Minute
+	// sweepInterval is how often each open store tries to sweep.
+	sweepInterval = time.Minute
+	// recordVersion is the first byte of a record, so the format can
+	// change later without misreading old records.
+	recordVersion = 1
+	headerLen     = 1 + 8
+)
+
+// errMalformed is returned for a record this package did not write (or a
+// truncated one); it is not ErrNotFound, since that would hide damage.
+var errMalformed = errors.New("store: storage: malformed record")
+
+type storageStore struct {
+	st       certmagic.Storage
+	scope    string
+	prefix   string // sgid/<scope>
+	logger   *zap.Logger
+	now      func() time.Time
+	interval time.Duration
+
+	// putMu serializes this process's PutIfAbsent calls, so only one of
+	// them at a time waits for the storage lock (the file system storage
+	// polls a held lock once a second).
+	putMu sync.Mutex
+
+	stop      chan struct{}
+	done      chan struct{}
+	startOnce sync.Once
+	closeOnce sync.Once
+}
+
+func newStorageStore(st certmagic.Storage, scope string, logger *zap.Logger) (*storageStore, error) {
+	if err := checkScope(scope); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	return &storageStore{
+		st:       st,
+		scope:    scope,
+		prefix:   "sgid/" + scope,
+		logger:   logger,
+		now:      time.Now,
+		interval: sweepInterval,
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}, nil
+}
+
+func (s *storageStore) recordKey(key string) string { return s.prefix + "/r/" + key }
+func (s *storageStore) indexDir() string            { return s.prefix + "/x" }
+func (s *storageStore) markerKey() string           { return s.prefix + "/swept" }
+func (s *storageStore) sweepLock() string           { return s.prefix + "/sweep" }
+func (s *storageStore) putLock(key string) string   { return s.prefix + "/put/" + key }
+
+// bucketEnd is the end of the expiry bucket holding t: t rounded up to a
+// multiple of bucketWidth, in unix seconds.
+func bucketEnd(t time.Time) int64 {
+	w := int64(bucketWidth / time.Second)
+	return (t.Unix() + w) / w * w
+}
+
+func encodeRecord(value []byte, expires time.Time) []byte {
+	b := make([]byte, headerLen+len(value))
+	b[0] = recordVersion
+	binary.BigEndian.PutUint64(b[1:headerLen], uint64(expires.UnixNano()))
+	copy(b[headerLen:], value)
+	return b
+}
+
+func decodeRecord(b []byte) (value []byte, expires time.Time, err error) {
+	if len(b) < headerLen || b[0] != recordVersion {
+		return nil, time.Time{}, errMalformed
+	}
+	expires = time.Unix(0, int64(binary.BigEndian.Uint64(b[1:headerLen])))
+	return b[headerLen:], expires, nil
+}
+
+func storageErr(op string, err error) error {
+	return fmt.Errorf("store: storage: %s: %w", op, err)
+}
+
+func (s *storageStore) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	b, err := s.st.Load(ctx, s.recordKey(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, storageErr("load", err)
+	}
+	v, expires, err := decodeRecord(b)
+	if err != nil {
+		return nil, err
+	}
+	if !s.now().Before(expires) {
+		return nil, ErrNotFound
+	}
+	return v, nil
+}
+
+// Put writes the index entry before the record: a record without an index
+// entry would never be swept, while an entry without a record costs the
+// sweep one failed load.
+func (s *storageStore) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := checkPut(key, ttl); err != nil {
+		return err
+	}
+	expires := s.now().Add(ttl)
+	idx := s.indexDir() + "/" + strconv.FormatInt(bucketEnd(expires), 10) + "/" + key
+	// A renewal within the same bucket finds its entry there already; a
+	// stat is much cheaper than a synced write.
+	if !s.st.Exists(ctx, idx) {
+		if err := s.st.Store(ctx, idx, nil); err != nil {
+			return storageErr("store index", err)
+		}
+	}
+	if err := s.st.Store(ctx, s.recordKey(key), encodeRecord(value, expires)); err != nil {
+		return storageErr("store", err)
+	}
+	return nil
+}
+
+func (s *storageStore) Delete(ctx context.Context, key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if err := s.st.Delete(ctx, s.recordKey(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return storageErr("delete", err)
+	}
+	return nil
+}
+
+// PutIfAbsent checks and stores under the storage lock of the key, so
+// instances sharing the storage agree on one value.
+func (s *storageStore) PutIfAbsent(ctx context.Context, key string, value []byte, ttl time.Duration) ([]byte, error) {
+	if err := checkPut(key, ttl); err != nil {
+		return nil, err
+	}
+	if v, err := s.Get(ctx, key); !errors.Is(err, ErrNotFound) {
+		return v, err
+	}
+	s.putMu.Lock()
+	defer s.putMu.Unlock()
+	// Another caller of this process may have stored it while we waited.
+	if v, err := s.Get(ctx, key); !errors.Is(err, ErrNotFound) {
+		return v, err
+	}
+	if err := s.st.Lock(ctx, s.putLock(key)); err != nil {
+		return nil, storageErr("lock", err)
+	}
+	defer s.unlock(s.putLock(key))
+	if v, err := s.Get(ctx, key); !errors.Is(err, ErrNotFound) {
+		return v, err
+	}
+	if err := s.Put(ctx, key, value, ttl); err != nil {
+		return nil, err
+	}
+	return clone(value), nil
+}
+
+// unlock releases a storage lock even when the caller's context has ended,
+// so a cancelled request cannot leave the lock to go stale.
+func (s *storageStore) unlock(name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.st.Unlock(ctx, name); err != nil {
+		s.logger.Warn("releasing a session store lock", zap.String("lock", name), zap.Error(err))
+	}
+}
+
+func (s *storageStore) startSweeper() {
+	s.startOnce.Do(func() { go s.sweepLoop() })
+}
+
+func (s *storageStore) sweepLoop() {
+	defer close(s.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	t := time.NewTicker(s.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			if err := s.sweep(ctx); err != nil && ctx.Err() == nil {
+				s.logger.Warn("sweeping expired sessions", zap.Error(err))
+			}
+		}
+	}
+}
+
+// Close stops the sweeper and waits for a sweep in progress to end.
+func (s *storageStore) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		started := true
+		s.startOnce.Do(func() { started = false })
+		if started {
+			<-s.done
+		}
+	})
+	return nil
+}
+
+// sweep deletes the records of ended buckets, and the buckets. It holds the
+// scope's sweep lock; when the storage can tell, it gives up at once if
+// another instance holds it rather than sweeping after it.
+func (s *storageStore) sweep(ctx context.Context) error {
+	if tl, ok := s.st.(certmagic.TryLocker); ok {
+		got, err := tl.TryLock(ctx, s.sweepLock())
+		if err != nil {
+			return storageErr("lock", err)
+		}
+		if !got {
+			return nil
+		}
+	} else if err := s.st.Lock(ctx, s.sweepLock()); err != nil {
+		return storageErr("lock", err)
+	}
+	defer s.unlock(s.sweepLock())
+
+	now := s.now()
+	if b, err := s.st.Load(ctx, s.markerKey()); err == nil {
+		if last, err := strconv.ParseInt(string(b), 10, 64); err == nil && now.Sub(time.Unix(0, last)) < s.interval/2 {
+			return nil
+		}
+	}
+	buckets, err := s.st.List(ctx, s.indexDir(), false)
+	if errors.Is(err, fs.ErrNotExist) {
+		buckets = nil
+	} else if err != nil {
+		return storageErr("list", err)
+	}
+	// A bucket is swept one width after its end, so an instance whose clock
+	// runs a little ahead does not delete a bucket another is writing to.
+	limit := now.Add(-bucketWidth).Unix()
+	for _, b := range buckets {
+		end, err := strconv.ParseInt(path.Base(b), 10, 64)
+		if err != nil || end > limit {
+			continue
+		}
+		if err := s.sweepBucket(ctx, b, now); err != nil {
+			return err
+		}
+	}
+	return s.st.Store(ctx, s.markerKey(), []byte(strconv.FormatInt(now.UnixNano(), 10)))
+}
+
+// sweepBucket deletes the expired records the bucket names, then the
+// bucket. A record renewed since (Put with a later expiry) is kept: its
+// newer index entry is in a later bucket.
+func (s *storageStore) sweepBucket(ctx context.Context, bucket string, now time.Time) error {
+	entries, err := s.st.List(ctx, bucket, false)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return storageErr("list", err)
+	}
+	for _, e := range entries {
+		key := path.Base(e)
+		if checkKey(key) != nil {
+			continue
+		}
+		b, err := s.st.Load(ctx, s.recordKey(key))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return storageErr("load", err)
+		}
+		if _, expires, err := decodeRecord(b); err == nil && now.Before(expires) {
+			continue
+		}
+		if err := s.st.Delete(ctx, s.recordKey(key)); err != nil {
+			return storageErr("delete", err)
+		}
+	}
+	if err := s.st.Delete(ctx, bucket); err != nil {
+		return storageErr("delete", err)
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner  = (*Storage)(nil)
+	_ caddy.CleanerUpper = (*Storage)(nil)
+	_ Backend            = (*Storage)(nil)
+	_ Store              = (*storageStore)(nil)
+)

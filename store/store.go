@@ -1,0 +1,137 @@
+// Package store holds the session stores of the sgid handler: the Store
+// and Backend interfaces, three backends as Caddy guest modules in the
+// namespace http.handlers.sgid.stores (memory, storage, redis) and Cached,
+// an in-process read cache in front of a shared store.
+//
+// Backends keep opaque, already sealed bytes under already hashed keys:
+// they never see a cookie value, a subject or personal data, so nothing
+// they write or log can reveal one.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// ErrNotFound is returned for a key that is unknown or whose record has
+// expired. Callers tell it apart from other errors (an unreachable store),
+// which must not be read as "logged out".
+var ErrNotFound = errors.New("store: not found")
+
+// ErrInvalidKey is returned for a key or scope that is not an unpadded
+// base64url string of 1 to MaxKeyLen characters. Keys become path
+// segments in the storage backend and parts of Redis keys, so anything
+// else (a slash, "..", an empty string) is refused rather than escaped.
+var ErrInvalidKey = errors.New("store: key must be 1 to 128 unpadded base64url characters")
+
+// ErrInvalidTTL is returned by Put and PutIfAbsent for a ttl that is not
+// positive: every record expires.
+var ErrInvalidTTL = errors.New("store: ttl must be positive")
+
+// MaxKeyLen is the longest key or scope accepted. It keeps a storage path
+// segment well under the 255-byte file name limit of common file systems.
+const MaxKeyLen = 128
+
+// Store is one handler's view of a backend: its records live under its
+// scope and never mix with another scope's. Implementations are safe for
+// concurrent use.
+type Store interface {
+	// Get returns the value stored under key, or ErrNotFound when there is
+	// none or it has expired. The returned slice is the caller's.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// Put stores value under key for ttl (> 0), replacing any earlier
+	// value. The store keeps its own copy of value.
+	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// Delete removes key. Deleting a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+	// PutIfAbsent stores value under key for ttl (> 0) unless a live value
+	// exists, and returns the value stored now: the existing one or value.
+	// It is for creating shared key material exactly once across
+	// instances, so concurrent callers, in one process or several, all get
+	// the same answer.
+	PutIfAbsent(ctx context.Context, key string, value []byte, ttl time.Duration) ([]byte, error)
+	// Close releases what the store holds for its scope (a reference in a
+	// pool, a sweeper). It is safe to call more than once. The records
+	// stay in the backend.
+	Close() error
+}
+
+// Backend is the guest module the handler loads from its "store" field
+// (namespace http.handlers.sgid.stores, JSON inline key "module").
+type Backend interface {
+	// Open returns the store of one scope, a hash naming a handler's site
+	// (issuer, client id and cookie name). Records of different scopes
+	// never mix; a reloaded config, or another instance sharing the
+	// backend, that opens the same scope sees the same records.
+	Open(scope string) (Store, error)
+}
+
+// checkKey refuses anything but unpadded base64url of 1 to MaxKeyLen
+// characters (see ErrInvalidKey).
+func checkKey(key string) error {
+	if len(key) == 0 || len(key) > MaxKeyLen {
+		return ErrInvalidKey
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return ErrInvalidKey
+		}
+	}
+	return nil
+}
+
+// checkPut validates the arguments every Put and PutIfAbsent takes.
+func checkPut(key string, ttl time.Duration) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if ttl <= 0 {
+		return ErrInvalidTTL
+	}
+	return nil
+}
+
+// checkScope validates a scope passed to Open; it has the same form as a
+// key because it becomes a path segment and part of Redis keys too.
+func checkScope(scope string) error {
+	if err := checkKey(scope); err != nil {
+		return fmt.Errorf("store: invalid scope: %w", err)
+	}
+	return nil
+}
+
+// clone copies b so that neither the caller nor the store can change the
+// other's bytes; it keeps an empty value non-nil.
+func clone(b []byte) []byte {
+	return append(make([]byte, 0, len(b)), b...)
+}
+
+// openStores is what a backend module opened, so that its Cleanup can
+// close what the handler left open: an old config's handles must not keep
+// a pooled table alive or a sweeper running.
+type openStores struct {
+	mu     sync.Mutex
+	stores []Store
+}
+
+func (o *openStores) add(s Store) {
+	o.mu.Lock()
+	o.stores = append(o.stores, s)
+	o.mu.Unlock()
+}
+
+func (o *openStores) closeAll() {
+	o.mu.Lock()
+	stores := o.stores
+	o.stores = nil
+	o.mu.Unlock()
+	for _, s := range stores {
+		_ = s.Close()
+	}
+}

@@ -1,0 +1,494 @@
+// Package storetest is the contract every session store passes. A
+// backend's test calls Run with a function that opens the backend's store
+// for a scope; a new backend is added by making Run pass.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddy-sgid/caddy-sgid/store"
+)
+
+// Open opens the store of scope. Each call may return a new handle; two
+// handles on one scope share its records, as a reloaded config or a second
+// instance would. Run closes every store it opens.
+type Open func(t *testing.T, scope string) store.Store
+
+// expiryDeadline is how long Run waits for a record with a one-second ttl
+// to disappear. It is generous on purpose: the suite checks that records
+// expire, not how fast a loaded machine gets there.
+const expiryDeadline = 15 * time.Second
+
+// Run runs the contract suite. Subtests run one after another, each in
+// fresh scopes, so a backend's state from one does not leak into another.
+func Run(t *testing.T, open Open) {
+	t.Helper()
+	for _, tc := range []struct {
+		name string
+		fn   func(*testing.T, *suite)
+	}{
+		{"GetMissing", testGetMissing},
+		{"PutGet", testPutGet},
+		{"Overwrite", testOverwrite},
+		{"Delete", testDelete},
+		{"DeleteMissing", testDeleteMissing},
+		{"Expiry", testExpiry},
+		{"LongerTTLKeeps", testLongerTTLKeeps},
+		{"InvalidArguments", testInvalidArguments},
+		{"Values", testValues},
+		{"NoAliasing", testNoAliasing},
+		{"PutIfAbsent", testPutIfAbsent},
+		{"PutIfAbsentAfterExpiry", testPutIfAbsentAfterExpiry},
+		{"PutIfAbsentRace", testPutIfAbsentRace},
+		{"Concurrent", testConcurrent},
+		{"ScopeIsolation", testScopeIsolation},
+		{"SharedScope", testSharedScope},
+		{"CloseTwice", testCloseTwice},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fn(t, &suite{t: t, open: open})
+		})
+	}
+}
+
+type suite struct {
+	t    *testing.T
+	open Open
+}
+
+// store opens a store in scope, closing it when the subtest ends.
+func (s *suite) store(scope string) store.Store {
+	s.t.Helper()
+	st := s.open(s.t, scope)
+	if st == nil {
+		s.t.Fatal("open returned a nil store")
+	}
+	s.t.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			s.t.Errorf("Close: %v", err)
+		}
+	})
+	return st
+}
+
+// fresh opens a store in a scope no other subtest uses.
+func (s *suite) fresh() store.Store {
+	s.t.Helper()
+	return s.store(RandomKey(s.t))
+}
+
+// RandomKey returns a new random key of the form stores accept (43
+// unpadded base64url characters, like a hashed session id).
+func RandomKey(tb testing.TB) string {
+	tb.Helper()
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		tb.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+var ctx = context.Background()
+
+const hour = time.Hour
+
+func mustPut(t *testing.T, st store.Store, key string, value []byte, ttl time.Duration) {
+	t.Helper()
+	if err := st.Put(ctx, key, value, ttl); err != nil {
+		t.Fatalf("Put(%s): %v", key, err)
+	}
+}
+
+func wantValue(t *testing.T, st store.Store, key string, want []byte) {
+	t.Helper()
+	got, err := st.Get(ctx, key)
+	if err != nil {
+		t.Fatalf("Get(%s): %v, want a value", key, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("Get(%s) = %q, want %q", key, short(got), short(want))
+	}
+}
+
+func wantNotFound(t *testing.T, st store.Store, key string) {
+	t.Helper()
+	got, err := st.Get(ctx, key)
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get(%s) = %q, %v; want ErrNotFound", key, short(got), err)
+	}
+}
+
+// short keeps failure messages readable for 64 KiB values.
+func short(b []byte) string {
+	if len(b) > 40 {
+		return fmt.Sprintf("%q... (%d bytes)", b[:40], len(b))
+	}
+	return fmt.Sprintf("%q", b)
+}
+
+// waitNotFound polls until key is gone, failing after expiryDeadline.
+func waitNotFound(t *testing.T, st store.Store, key string) {
+	t.Helper()
+	deadline := time.Now().Add(expiryDeadline)
+	for {
+		_, err := st.Get(ctx, key)
+		if errors.Is(err, store.ErrNotFound) {
+			return
+		}
+		if err != nil {
+			t.Fatalf("Get(%s) while waiting for expiry: %v", key, err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Get(%s) still answers %v after its ttl", key, expiryDeadline)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func testGetMissing(t *testing.T, s *suite) {
+	wantNotFound(t, s.fresh(), RandomKey(t))
+}
+
+func testPutGet(t *testing.T, s *suite) {
+	st := s.fresh()
+	k1, k2 := RandomKey(t), RandomKey(t)
+	mustPut(t, st, k1, []byte("one"), hour)
+	mustPut(t, st, k2, []byte("two"), hour)
+	wantValue(t, st, k1, []byte("one"))
+	wantValue(t, st, k2, []byte("two"))
+}
+
+func testOverwrite(t *testing.T, s *suite) {
+	st := s.fresh()
+	k := RandomKey(t)
+	mustPut(t, st, k, []byte("old"), hour)
+	mustPut(t, st, k, []byte("new"), hour)
+	wantValue(t, st, k, []byte("new"))
+}
+
+func testDelete(t *testing.T, s *suite) {
+	st := s.fresh()
+	k, other := RandomKey(t), RandomKey(t)
+	mustPut(t, st, k, []byte("v"), hour)
+	mustPut(t, st, other, []byte("w"), hour)
+	if err := st.Delete(ctx, k); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	wantNotFound(t, st, k)
+	wantValue(t, st, other, []byte("w"))
+}
+
+func testDeleteMissing(t *testing.T, s *suite) {
+	st := s.fresh()
+	if err := st.Delete(ctx, RandomKey(t)); err != nil {
+		t.Fatalf("Delete of a missing key: %v, want nil", err)
+	}
+	k := RandomKey(t)
+	mustPut(t, st, k, []byte("v"), hour)
+	for i := 0; i < 2; i++ {
+		if err := st.Delete(ctx, k); err != nil {
+			t.Fatalf("Delete #%d: %v, want nil", i+1, err)
+		}
+	}
+}
+
+// testExpiry checks that a record with a short ttl goes away, while a
+// record with a long ttl put at the same time stays.
+func testExpiry(t *testing.T, s *suite) {
+	st := s.fresh()
+	short, long := RandomKey(t), RandomKey(t)
+	mustPut(t, st, long, []byte("stays"), hour)
+	mustPut(t, st, short, []byte("goes"), time.Second)
+	waitNotFound(t, st, short)
+	wantValue(t, st, long, []byte("stays"))
+}
+
+// testLongerTTLKeeps checks that a Put with a longer ttl replaces the
+// earlier expiry rather than keeping the first one.
+func testLongerTTLKeeps(t *testing.T, s *suite) {
+	st := s.fresh()
+	k := RandomKey(t)
+	mustPut(t, st, k, []byte("v1"), time.Second)
+	mustPut(t, st, k, []byte("v2"), hour)
+	time.Sleep(1500 * time.Millisecond)
+	wantValue(t, st, k, []byte("v2"))
+}
+
+func testInvalidArguments(t *testing.T, s *suite) {
+	st := s.fresh()
+	for _, key := range []string{"", "a/b", "..", "a.b", "a b", "ab=", "../../etc/passwd", string(bytes.Repeat([]byte("a"), store.MaxKeyLen+1))} {
+		if _, err := st.Get(ctx, key); !errors.Is(err, store.ErrInvalidKey) {
+			t.Errorf("Get(%q) = %v, want ErrInvalidKey", key, err)
+		}
+		if err := st.Put(ctx, key, []byte("v"), hour); !errors.Is(err, store.ErrInvalidKey) {
+			t.Errorf("Put(%q) = %v, want ErrInvalidKey", key, err)
+		}
+		if err := st.Delete(ctx, key); !errors.Is(err, store.ErrInvalidKey) {
+			t.Errorf("Delete(%q) = %v, want ErrInvalidKey", key, err)
+		}
+		if _, err := st.PutIfAbsent(ctx, key, []byte("v"), hour); !errors.Is(err, store.ErrInvalidKey) {
+			t.Errorf("PutIfAbsent(%q) = %v, want ErrInvalidKey", key, err)
+		}
+	}
+	longest := string(bytes.Repeat([]byte("A"), store.MaxKeyLen))
+	mustPut(t, st, longest, []byte("v"), hour)
+	wantValue(t, st, longest, []byte("v"))
+
+	k := RandomKey(t)
+	for _, ttl := range []time.Duration{0, -time.Second} {
+		if err := st.Put(ctx, k, []byte("v"), ttl); !errors.Is(err, store.ErrInvalidTTL) {
+			t.Errorf("Put with ttl %v = %v, want ErrInvalidTTL", ttl, err)
+		}
+		if _, err := st.PutIfAbsent(ctx, k, []byte("v"), ttl); !errors.Is(err, store.ErrInvalidTTL) {
+			t.Errorf("PutIfAbsent with ttl %v = %v, want ErrInvalidTTL", ttl, err)
+		}
+	}
+	wantNotFound(t, st, k)
+}
+
+// testValues stores every byte value, an empty value and 64 KiB of random
+// bytes, and reads each back unchanged.
+func testValues(t *testing.T, s *suite) {
+	st := s.fresh()
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	big := make([]byte, 64<<10)
+	if _, err := rand.Read(big); err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string][]byte{"every byte": all, "empty": {}, "64 KiB": big, "NUL": {0}} {
+		k := RandomKey(t)
+		mustPut(t, st, k, v, hour)
+		got, err := st.Get(ctx, k)
+		if err != nil {
+			t.Fatalf("%s: Get: %v", name, err)
+		}
+		if !bytes.Equal(got, v) {
+			t.Fatalf("%s: Get = %s, want %s", name, short(got), short(v))
+		}
+	}
+}
+
+// testNoAliasing checks that neither the caller's slice nor a returned one
+// shares memory with the stored record.
+func testNoAliasing(t *testing.T, s *suite) {
+	st := s.fresh()
+	k := RandomKey(t)
+	v := []byte("original")
+	mustPut(t, st, k, v, hour)
+	v[0] = 'X'
+	got, err := st.Get(ctx, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got[1] = 'Y'
+	wantValue(t, st, k, []byte("original"))
+
+	k2 := RandomKey(t)
+	first, err := st.PutIfAbsent(ctx, k2, []byte("original"), hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first[0] = 'Z'
+	wantValue(t, st, k2, []byte("original"))
+}
+
+func testPutIfAbsent(t *testing.T, s *suite) {
+	st := s.fresh()
+	k := RandomKey(t)
+	got, err := st.PutIfAbsent(ctx, k, []byte("first"), hour)
+	if err != nil || string(got) != "first" {
+		t.Fatalf("PutIfAbsent on a missing key = %q, %v; want first", got, err)
+	}
+	got, err = st.PutIfAbsent(ctx, k, []byte("second"), hour)
+	if err != nil || string(got) != "first" {
+		t.Fatalf("PutIfAbsent on a present key = %q, %v; want the existing first", got, err)
+	}
+	wantValue(t, st, k, []byte("first"))
+	// Put still replaces a value PutIfAbsent made.
+	mustPut(t, st, k, []byte("third"), hour)
+	wantValue(t, st, k, []byte("third"))
+}
+
+func testPutIfAbsentAfterExpiry(t *testing.T, s *suite) {
+	st := s.fresh()
+	k := RandomKey(t)
+	if _, err := st.PutIfAbsent(ctx, k, []byte("old"), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitNotFound(t, st, k)
+	got, err := st.PutIfAbsent(ctx, k, []byte("new"), hour)
+	if err != nil || string(got) != "new" {
+		t.Fatalf("PutIfAbsent after expiry = %q, %v; want new", got, err)
+	}
+	wantValue(t, st, k, []byte("new"))
+}
+
+// testPutIfAbsentRace has 16 goroutines, half of them on a second handle
+// of the same scope (another instance), offer different values: exactly
+// one is stored, and every caller gets it back.
+func testPutIfAbsentRace(t *testing.T, s *suite) {
+	scope := RandomKey(t)
+	handles := []store.Store{s.store(scope), s.store(scope)}
+	k := RandomKey(t)
+	const n = 16
+	results := make([][]byte, n)
+	errs := make([]error, n)
+	var start, done sync.WaitGroup
+	start.Add(1)
+	for i := 0; i < n; i++ {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			start.Wait()
+			results[i], errs[i] = handles[i%2].PutIfAbsent(ctx, k, []byte(fmt.Sprintf("value-%02d", i)), hour)
+		}()
+	}
+	start.Done()
+	done.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("goroutine %d: PutIfAbsent: %v", i, err)
+		}
+	}
+	winner := results[0]
+	offered := false
+	for i := 0; i < n; i++ {
+		if !bytes.Equal(results[i], winner) {
+			t.Fatalf("goroutine %d got %q, goroutine 0 got %q: more than one value won", i, results[i], winner)
+		}
+		offered = offered || string(winner) == fmt.Sprintf("value-%02d", i)
+	}
+	if !offered {
+		t.Fatalf("the winner %q is none of the offered values", winner)
+	}
+	wantValue(t, handles[0], k, winner)
+	wantValue(t, handles[1], k, winner)
+}
+
+// testConcurrent has goroutines each write, read and delete their own keys
+// and all overwrite one shared key, then checks every result.
+func testConcurrent(t *testing.T, s *suite) {
+	st := s.fresh()
+	shared := RandomKey(t)
+	const workers, rounds = 8, 20
+	var wg sync.WaitGroup
+	errc := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errc <- worker(st, w, rounds, shared)
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := st.Get(ctx, shared)
+	if err != nil {
+		t.Fatalf("Get(shared): %v", err)
+	}
+	var w, r int
+	if _, err := fmt.Sscanf(string(got), "w%d-r%d", &w, &r); err != nil || w < 0 || w >= workers || r != rounds-1 {
+		t.Fatalf("shared key holds %q, want the last round of one worker", got)
+	}
+}
+
+func worker(st store.Store, w, rounds int, shared string) error {
+	own := make([]byte, 32)
+	if _, err := rand.Read(own); err != nil {
+		return err
+	}
+	key := base64.RawURLEncoding.EncodeToString(own)
+	for r := 0; r < rounds; r++ {
+		v := []byte(fmt.Sprintf("w%d-r%d", w, r))
+		if err := st.Put(ctx, key, v, hour); err != nil {
+			return fmt.Errorf("worker %d: Put: %w", w, err)
+		}
+		if err := st.Put(ctx, shared, v, hour); err != nil {
+			return fmt.Errorf("worker %d: Put shared: %w", w, err)
+		}
+		got, err := st.Get(ctx, key)
+		if err != nil || !bytes.Equal(got, v) {
+			return fmt.Errorf("worker %d: Get = %q, %v; want %q", w, got, err, v)
+		}
+		if _, err := st.Get(ctx, shared); err != nil {
+			return fmt.Errorf("worker %d: Get shared: %w", w, err)
+		}
+	}
+	if err := st.Delete(ctx, key); err != nil {
+		return fmt.Errorf("worker %d: Delete: %w", w, err)
+	}
+	if _, err := st.Get(ctx, key); !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("worker %d: Get after Delete = %v, want ErrNotFound", w, err)
+	}
+	return nil
+}
+
+// testScopeIsolation writes one key in two scopes: each sees its own
+// value, and deleting in one leaves the other.
+func testScopeIsolation(t *testing.T, s *suite) {
+	a, b := s.fresh(), s.fresh()
+	k := RandomKey(t)
+	mustPut(t, a, k, []byte("a"), hour)
+	wantNotFound(t, b, k)
+	mustPut(t, b, k, []byte("b"), hour)
+	wantValue(t, a, k, []byte("a"))
+	wantValue(t, b, k, []byte("b"))
+	if err := a.Delete(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	wantNotFound(t, a, k)
+	wantValue(t, b, k, []byte("b"))
+	got, err := b.PutIfAbsent(ctx, k, []byte("other"), hour)
+	if err != nil || string(got) != "b" {
+		t.Fatalf("PutIfAbsent in scope b = %q, %v; want b", got, err)
+	}
+}
+
+// testSharedScope opens one scope twice, as a reloaded config or a second
+// instance would, and checks that writes on one handle are read on the
+// other, and that closing one handle keeps the records for the other.
+func testSharedScope(t *testing.T, s *suite) {
+	scope := RandomKey(t)
+	a := s.store(scope)
+	b := s.open(t, scope)
+	k := RandomKey(t)
+	mustPut(t, b, k, []byte("v"), hour)
+	wantValue(t, a, k, []byte("v"))
+	if err := b.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	wantValue(t, a, k, []byte("v"))
+	c := s.store(scope)
+	wantValue(t, c, k, []byte("v"))
+	// A deletion on another handle may be seen late through a cache
+	// (Cached), but it is seen.
+	if err := c.Delete(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	waitNotFound(t, a, k)
+}
+
+func testCloseTwice(t *testing.T, s *suite) {
+	st := s.open(t, RandomKey(t))
+	for i := 0; i < 2; i++ {
+		if err := st.Close(); err != nil {
+			t.Fatalf("Close #%d: %v", i+1, err)
+		}
+	}
+}
