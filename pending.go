@@ -1,6 +1,7 @@
 package caddysgid
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -9,7 +10,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"slices"
 	"time"
+
+	"go.uber.org/zap/zapcore"
 )
 
 // pendingLogin is a login that auth-url started and sgID's callback will
@@ -46,8 +51,12 @@ const sealVersion = 1
 // and several tabs each keep their own login.
 func pendingCookieSuffix(state string) string {
 	sum := sha256.Sum256([]byte("sgid-login-cookie\x00" + state))
-	return base64.RawURLEncoding.EncodeToString(sum[:9])
+	return base64.RawURLEncoding.EncodeToString(sum[:pendingSuffixLen*3/4])
 }
+
+// pendingSuffixLen is the length of pendingCookieSuffix's result: 72 bits,
+// so two logins of one browser never share a cookie.
+const pendingSuffixLen = 12
 
 // sealPending seals p for the cookie called name. The layout is
 //
@@ -79,6 +88,21 @@ func sealPending(ctx context.Context, k *keyring, name string, p pendingLogin) (
 // openPending opens the cookie called name and checks that it belongs to
 // state and has not expired.
 func openPending(ctx context.Context, k *keyring, name, value, state string, now time.Time) (pendingLogin, error) {
+	p, err := unsealPending(ctx, k, name, value)
+	if err != nil {
+		return pendingLogin{}, err
+	}
+	if subtle.ConstantTimeCompare([]byte(p.State), []byte(state)) != 1 {
+		return pendingLogin{}, errPendingInvalid
+	}
+	if !now.Before(time.Unix(p.Expires, 0)) {
+		return pendingLogin{}, errPendingExpired
+	}
+	return p, nil
+}
+
+// unsealPending opens a value sealed by sealPending for the cookie name.
+func unsealPending(ctx context.Context, k *keyring, name, value string) (pendingLogin, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(value)
 	if err != nil || len(raw) < 2 || raw[0] != sealVersion {
 		return pendingLogin{}, errPendingInvalid
@@ -110,15 +134,89 @@ func openPending(ctx context.Context, k *keyring, name, value, state string, now
 	if err := json.Unmarshal(plain, &p); err != nil {
 		return pendingLogin{}, errPendingInvalid
 	}
-	if subtle.ConstantTimeCompare([]byte(p.State), []byte(state)) != 1 {
-		return pendingLogin{}, errPendingInvalid
-	}
-	if !now.Before(time.Unix(p.Expires, 0)) {
-		return pendingLogin{}, errPendingExpired
-	}
 	return p, nil
 }
 
 func additionalData(name string, header []byte) []byte {
 	return append([]byte(name+"\x00"), header...)
+}
+
+// usedLogin replaces a login cookie's value once its callback has been
+// handled, until the login would have expired: a replayed callback then
+// ends as login_expired rather than as a login this browser never started.
+const usedLogin = "used"
+
+// takePending finds, opens and consumes the login of state for the
+// callback. When the login cannot go on it answers the request itself (a
+// redirect to the error path) and reports answered.
+func (h *Handler) takePending(w http.ResponseWriter, r *http.Request, state string) (p pendingLogin, answered bool, err error) {
+	name := pendingCookieName(h.CookieName, state)
+	c, err := r.Cookie(name)
+	switch {
+	case err != nil && h.hasPendingCookie(r):
+		return p, true, h.fail(w, r, reasonStateMismatch, zapcore.WarnLevel, errors.New("state does not match any login of this browser"))
+	case err != nil:
+		return p, true, h.fail(w, r, reasonNoSession, zapcore.InfoLevel, errors.New("callback without a login cookie"))
+	case c.Value == usedLogin:
+		return p, true, h.fail(w, r, reasonLoginExpired, zapcore.InfoLevel, errors.New("this login was finished before"))
+	}
+	p, err = openPending(r.Context(), h.keys, name, c.Value, state, h.now())
+	switch {
+	case errors.Is(err, errPendingInvalid):
+		return p, true, h.fail(w, r, reasonStateMismatch, zapcore.WarnLevel, errors.New("the login cookie was not sealed by this site for this state"))
+	case errors.Is(err, errPendingExpired):
+		return p, true, h.fail(w, r, reasonLoginExpired, zapcore.InfoLevel, errors.New("the login expired"))
+	case err != nil:
+		h.storeFailed(r, "sealing_key", err)
+		return p, true, h.fail(w, r, reasonServerError, zapcore.ErrorLevel, err)
+	}
+	expires := time.Unix(p.Expires, 0)
+	http.SetCookie(w, newCookie(r, name, usedLogin, max(expires.Sub(h.now()), time.Second)))
+	first, err := h.claimLogin(r.Context(), state, expires)
+	if err != nil {
+		h.storeFailed(r, "claim", err)
+		return p, true, h.fail(w, r, reasonServerError, zapcore.ErrorLevel, err)
+	}
+	if !first {
+		return p, true, h.fail(w, r, reasonLoginExpired, zapcore.WarnLevel, errors.New("this login was finished before, with a copy of its cookie"))
+	}
+	return p, false, nil
+}
+
+// hasPendingCookie reports whether the request carries any login cookie.
+func (h *Handler) hasPendingCookie(r *http.Request) bool {
+	for _, c := range r.Cookies() {
+		if isPendingCookieName(c.Name, h.CookieName) {
+			return true
+		}
+	}
+	return false
+}
+
+// dropOldLogins deletes the browser's oldest login cookies when it already
+// has loginsPerBrowser of them, so that a new one fits: finished and
+// unreadable ones first, then those that expire first.
+func (h *Handler) dropOldLogins(w http.ResponseWriter, r *http.Request) {
+	type login struct {
+		name    string
+		expires int64 // 0 for finished or unreadable ones
+	}
+	var logins []login
+	for _, c := range r.Cookies() {
+		if !isPendingCookieName(c.Name, h.CookieName) {
+			continue
+		}
+		l := login{name: c.Name}
+		if p, err := unsealPending(r.Context(), h.keys, c.Name, c.Value); err == nil {
+			l.expires = p.Expires
+		}
+		logins = append(logins, l)
+	}
+	if len(logins) < loginsPerBrowser {
+		return
+	}
+	slices.SortFunc(logins, func(a, b login) int { return cmp.Compare(a.expires, b.expires) })
+	for _, l := range logins[:len(logins)-loginsPerBrowser+1] {
+		http.SetCookie(w, newCookie(r, l.name, "", -1))
+	}
 }
