@@ -161,7 +161,9 @@ type errorBody struct {
 // logins and sessions with it; tests move a running site's clock.
 var clocks = caddy.NewUsagePool()
 
-type siteClock struct{ f atomic.Pointer[func() time.Time] }
+type siteClock struct {
+	f atomic.Pointer[func() time.Time]
+}
 
 func (c *siteClock) now() time.Time { return (*c.f.Load())() }
 
