@@ -201,14 +201,14 @@ func TestCallbackFailures(t *testing.T) {
 		b := newBrowser(t)
 		for _, v := range []string{"x", strings.Repeat("a", 4000), "%00", "a.b.c"} {
 			req, _ := http.NewRequest(http.MethodGet, testOrigin+"/api/userinfo", nil)
-			req.Header.Set("Cookie", DefaultCookieName+"="+v+"; "+DefaultCookieName+"_login="+v)
+			req.Header.Set("Cookie", DefaultCookieName+"="+v+"; "+pendingCookieName(DefaultCookieName, "b")+"="+v)
 			if resp, _ := b.do(req); resp.StatusCode != http.StatusUnauthorized {
 				t.Errorf("cookie %.10q: userinfo %d", v, resp.StatusCode)
 			}
 			req, _ = http.NewRequest(http.MethodGet, testOrigin+"/api/redirect?code=a&state=b", nil)
-			req.Header.Set("Cookie", DefaultCookieName+"_login="+v)
-			if resp, _ := b.do(req); resp.StatusCode != http.StatusFound {
-				t.Errorf("cookie %.10q: callback %d", v, resp.StatusCode)
+			req.Header.Set("Cookie", pendingCookieName(DefaultCookieName, "b")+"="+v)
+			if resp, _ := b.do(req); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/error?reason=state_mismatch" {
+				t.Errorf("cookie %.10q: callback %d to %q, want the state_mismatch redirect", v, resp.StatusCode, resp.Header.Get("Location"))
 			}
 		}
 	})
