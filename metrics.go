@@ -20,6 +20,8 @@ import (
 type metrics struct {
 	logins  *prometheus.CounterVec
 	denials *prometheus.CounterVec
+	// storeErrors counts failed session-store calls by operation.
+	storeErrors *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -37,7 +39,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &metrics{logins: logins, denials: denials}, nil
+	storeErrors, err := registerCounter(reg, prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "sgid", Name: "store_errors_total",
+		Help: "Failed calls to the sgid session store, by operation.",
+	}, "operation")
+	if err != nil {
+		return nil, err
+	}
+	return &metrics{logins: logins, denials: denials, storeErrors: storeErrors}, nil
 }
 
 // registerCounter registers a counter, or returns the one another sgid
@@ -65,5 +74,12 @@ func (m *metrics) login(result string) {
 func (m *metrics) denial(status string) {
 	if m != nil {
 		m.denials.WithLabelValues(status).Inc()
+	}
+}
+
+// storeError counts a failed call to the session store by operation.
+func (m *metrics) storeError(op string) {
+	if m != nil {
+		m.storeErrors.WithLabelValues(op).Inc()
 	}
 }
