@@ -85,7 +85,8 @@ func TestProvisionErrorsNameTheField(t *testing.T) {
 	t.Parallel()
 	_, keyPEM := testKey(t)
 	good := func() map[string]any {
-		return map[string]any{"client_id": "id", "client_secret": "secret", "private_key": keyPEM}
+		// The memory store: a bare context has no storage.
+		return map[string]any{"client_id": "id", "client_secret": "secret", "private_key": keyPEM, "store": map[string]any{"module": "memory"}}
 	}
 	tests := []struct {
 		name   string
@@ -105,6 +106,13 @@ func TestProvisionErrorsNameTheField(t *testing.T) {
 		{"tiny login timeout", func(m map[string]any) { m["login_timeout"] = "1s" }, "login_timeout"},
 		{"return_to as app param", func(m map[string]any) { m["app_params"] = map[string]string{"return_to": "x"} }, "app_params"},
 		{"app value posing as sgID data", func(m map[string]any) { m["app_params"] = map[string]string{"name": "myinfo.name"} }, "looks like an sgID field"},
+		{"more app params than a login cookie holds", func(m map[string]any) {
+			m["app_params"] = map[string]string{"a": "a", "b": "b", "c": "c", "d": "d", "e": "e"}
+		}, "app_params"},
+		{"negative cache_ttl", func(m map[string]any) { m["cache_ttl"] = "-1s" }, "cache_ttl"},
+		{"key rotation shorter than a login", func(m map[string]any) { m["key_rotation"] = "5m" }, "key_rotation"},
+		{"short sealing key", func(m map[string]any) { m["sealing_key"] = "0123456789" }, "sealing_key"},
+		{"unknown store", func(m map[string]any) { m["store"] = map[string]any{"module": "disk"} }, "store"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-sgid/caddy-sgid/sgid"
 )
 
 // BenchmarkUserinfoFromSession: /api/userinfo answered from the session.
@@ -59,38 +61,46 @@ func BenchmarkPassThrough(b *testing.B) {
 	}
 }
 
-// BenchmarkStoreMemory reports the heap bytes one pending login and one
-// session (without user data) cost at 100,000 of each.
-func BenchmarkStoreMemory(b *testing.B) {
+// BenchmarkLoginMemory reports the heap bytes the server keeps per login
+// started with auth-url (none: a login travels sealed in its cookie) and
+// per session in the memory store, at 100,000 of each.
+func BenchmarkLoginMemory(b *testing.B) {
 	const n = 100_000
-	measure := func(fill func(*memoryStore)) float64 {
+	measure := func(fill func()) float64 {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		st := newMemoryStore(n, n)
-		fill(st)
+		fill()
 		runtime.GC()
 		runtime.ReadMemStats(&after)
-		runtime.KeepAlive(st)
-		return float64(after.HeapAlloc-before.HeapAlloc) / n
+		return (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / n
 	}
 	for b.Loop() {
+		h, _ := benchHandler(b)
+		h.AppParams = map[string]string{"icecream": "iceCream"}
+		_, key := testKey(b)
+		client, err := sgid.New(sgid.Config{ClientID: "c", ClientSecret: "s", PrivateKey: key, Host: "https://id.example"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		h.client = client
+		perPending := measure(func() {
+			for i := 0; i < n; i++ {
+				req := httptest.NewRequest(http.MethodGet, "http://localhost:9080"+h.AuthURLPath+"?icecream=Chocolate", nil)
+				if code := serve(b, h, req, okNext); code != http.StatusOK {
+					b.Fatalf("auth-url answered %d", code)
+				}
+			}
+		})
 		exp := time.Now().Add(time.Hour)
-		perPending := measure(func(st *memoryStore) {
+		perSession := measure(func() {
 			for i := 0; i < n; i++ {
-				st.AddPending(context.Background(), hashID(newID()), pendingLogin{
-					State: newID(), CodeVerifier: newID(), Nonce: newID(),
-					RedirectURI: "https://app.example.gov.sg/api/redirect",
-					AppValues:   map[string]string{"iceCream": "Chocolate"},
-					Expires:     exp,
-				}, loginsPerBrowser)
+				if _, err := h.putSession(context.Background(), session{Sub: "sgidtest:0000000000000000000000000000", Expires: exp}); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
-		perSession := measure(func(st *memoryStore) {
-			for i := 0; i < n; i++ {
-				st.PutSession(context.Background(), hashID(newID()), session{Sub: "sgidtest:0000000000000000000000000000", Expires: exp})
-			}
-		})
+		runtime.KeepAlive(h)
 		b.ReportMetric(perPending, "B/pending")
 		b.ReportMetric(perSession, "B/session")
 	}

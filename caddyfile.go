@@ -2,12 +2,13 @@ package caddysgid
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-sgid/caddy-sgid/store"
 )
 
 func init() {
@@ -43,8 +44,10 @@ func parseCaddyfile(helper httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, e
 //	    cookie_name      <name>
 //	    login_timeout    <duration>
 //	    session_lifetime <duration>
-//	    max_pending_logins <n>
-//	    max_sessions     <n>
+//	    store            memory|storage|redis [{ ... }]
+//	    cache_ttl        <duration>
+//	    sealing_key      <secret>
+//	    key_rotation     <duration>
 //	    mock
 //	    protect          <path pattern...>
 //	    login_page       <path>
@@ -110,10 +113,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = durationArg(d, &h.LoginTimeout)
 		case "session_lifetime":
 			err = durationArg(d, &h.SessionLifetime)
-		case "max_pending_logins":
-			err = countArg(d, &h.MaxPendingLogins)
-		case "max_sessions":
-			err = countArg(d, &h.MaxSessions)
+		case "store":
+			h.StoreRaw, err = store.UnmarshalStore(d)
+		case "cache_ttl":
+			var ttl caddy.Duration
+			err = durationArg(d, &ttl)
+			h.CacheTTL = &ttl
+		case "sealing_key":
+			err = oneArg(d, &h.SealingKey)
+		case "key_rotation":
+			err = durationArg(d, &h.KeyRotation)
 		case "mock":
 			if d.NextArg() {
 				return d.ArgErr()
@@ -249,21 +258,6 @@ func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
 		return d.Errf("%s: %v", name, err)
 	}
 	*dst = caddy.Duration(dur)
-	return nil
-}
-
-// countArg reads one positive whole number.
-func countArg(d *caddyfile.Dispenser, dst *int) error {
-	name := d.Val()
-	var v string
-	if err := oneArg(d, &v); err != nil {
-		return err
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return d.Errf("%s: %q is not a positive number", name, v)
-	}
-	*dst = n
 	return nil
 }
 

@@ -2,25 +2,28 @@ package caddysgid
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
 	"strings"
 	"time"
 )
 
-// loginCookieSuffix makes the name of the login cookie from the session
-// cookie's: sgid_session and sgid_session_login by default.
-const loginCookieSuffix = "_login"
+// pendingInfix joins the session cookie's name and a login's own part in
+// the name of that login's cookie: sgid_session_login_<12 characters> by
+// default.
+const pendingInfix = "_login_"
 
-// loginCookieName is the name of the login cookie that goes with the
-// session cookie name.
-func loginCookieName(name string) string { return name + loginCookieSuffix }
+// pendingCookieName is the name of the cookie holding the login of state.
+func pendingCookieName(name, state string) string {
+	return name + pendingInfix + pendingCookieSuffix(state)
+}
 
-// isLoginCookieName reports whether n is loginCookieName(name), without
-// building that string for every cookie of every request.
-func isLoginCookieName(n, name string) bool {
-	return len(n) == len(name)+len(loginCookieSuffix) && strings.HasPrefix(n, name) && strings.HasSuffix(n, loginCookieSuffix)
+// isPendingCookieName reports whether n names a login cookie that goes with
+// the session cookie name, without building a string for every cookie of
+// every request.
+func isPendingCookieName(n, name string) bool {
+	return len(n) == len(name)+len(pendingInfix)+pendingSuffixLen &&
+		strings.HasPrefix(n, name) && strings.HasPrefix(n[len(name):], pendingInfix)
 }
 
 // newID returns 32 random bytes in base64url: a cookie value or a state.
@@ -45,13 +48,6 @@ func validID(s string) bool {
 	return true
 }
 
-// hashID is the store key of a cookie value: the store never holds the
-// value itself, so whoever reads the store cannot replay it as a cookie.
-func hashID(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
 // newCookie builds one of our cookies. maxAge < 0 deletes it. SameSite=Lax,
 // not Strict: sgID's callback is a cross-site top-level navigation, and the
 // login cookie must come with it.
@@ -72,8 +68,8 @@ func newCookie(r *http.Request, name, value string, maxAge time.Duration) *http.
 	return c
 }
 
-// stripSessionCookies cuts the session cookie (name) and the login cookie
-// (loginCookieName(name)) out of the Cookie header, keeping every other cookie as
+// stripSessionCookies cuts the session cookie (name) and the login cookies
+// (see pendingCookieName) out of the Cookie header, keeping every other cookie as
 // the client sent it, and removes the header when nothing is left.
 func stripSessionCookies(hdr http.Header, name string) {
 	values := hdr["Cookie"]
@@ -92,7 +88,7 @@ func stripSessionCookies(hdr http.Header, name string) {
 			part = strings.TrimSpace(part)
 			n, _, _ := strings.Cut(part, "=")
 			n = strings.TrimSpace(n)
-			if n == name || isLoginCookieName(n, name) {
+			if n == name || isPendingCookieName(n, name) {
 				changed = true
 				continue
 			}

@@ -15,11 +15,11 @@ func TestStripSessionCookies(t *testing.T) {
 		{nil, nil},
 		{[]string{"theme=dark"}, []string{"theme=dark"}},
 		{[]string{"sgid_session=abc"}, nil},
-		{[]string{"sgid_session=abc; sgid_session_login=def"}, nil},
+		{[]string{"sgid_session=abc; sgid_session_login_AAAAAAAAAAAA=def"}, nil},
 		{[]string{"theme=dark; sgid_session=abc; lang=en"}, []string{"theme=dark; lang=en"}},
-		{[]string{"sgid_session_login=x;theme=dark"}, []string{"theme=dark"}},
+		{[]string{"sgid_session_login_AAAAAAAAAAAA=x;theme=dark; sgid_session_login_-_-_-_-_-_-_=y"}, []string{"theme=dark"}},
 		// Names that only start with ours, and values that contain them, stay.
-		{[]string{"sgid_session2=a; x=sgid_session; sgid_session_loginx=b"}, []string{"sgid_session2=a; x=sgid_session; sgid_session_loginx=b"}},
+		{[]string{"sgid_session2=a; x=sgid_session; sgid_session_login_x=b; sgid_session_loginAAAAAAAAAAAAA=c"}, []string{"sgid_session2=a; x=sgid_session; sgid_session_login_x=b; sgid_session_loginAAAAAAAAAAAAA=c"}},
 		// HTTP/2 may split cookies over several header lines.
 		{[]string{"a=1", "sgid_session=abc", "b=2; sgid_session=dup"}, []string{"a=1", "b=2"}},
 		{[]string{" sgid_session = abc ; a=1"}, []string{"a=1"}},

@@ -168,8 +168,14 @@ func (g *Guard) Validate(appKeys []string) error {
 // asked for without a fitting login; otherwise it sets the identity
 // headers and, unless ForwardCookie, cuts the session cookies out of the
 // request.
-func (g *Guard) serve(w http.ResponseWriter, r *http.Request, s session, loggedIn bool) (answered bool, err error) {
+func (g *Guard) serve(w http.ResponseWriter, r *http.Request, s session, loggedIn bool, storeErr error) (answered bool, err error) {
 	if g.protects(r) {
+		if storeErr != nil {
+			// Whether anyone is logged in cannot be told: neither let the
+			// request through nor say "log in".
+			g.logDenial(r, http.StatusServiceUnavailable)
+			return true, writeUnavailable(w)
+		}
 		if !loggedIn {
 			return true, g.denyAnonymous(w, r)
 		}

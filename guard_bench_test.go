@@ -196,9 +196,11 @@ func BenchmarkGuardHooks(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			h := testGuardHandler(b, tc.guard)
-			id := newID()
 			data := map[string]string{"myinfo.name": persona.Data["myinfo.name"], "myinfo.residentialstatus": persona.Data["myinfo.residentialstatus"]}
-			h.store.PutSession(context.Background(), hashID(id), session{Sub: persona.Sub, Data: data, Expires: time.Now().Add(time.Hour)})
+			id, err := h.putSession(context.Background(), session{Sub: persona.Sub, Data: data, Expires: time.Now().Add(time.Hour)})
+			if err != nil {
+				b.Fatal(err)
+			}
 			header := http.Header{
 				"Accept":          {"*/*"},
 				"Accept-Encoding": {"gzip, deflate, br"},

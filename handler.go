@@ -33,7 +33,7 @@ const (
 // user's identity in the placeholders when a session cookie is valid.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	h.guard.scrubIdentity(r)
-	sess, sessKey, hasSession := h.lookupSession(r)
+	sess, sessID, hasSession, storeErr := h.lookupSession(r)
 	if hasSession {
 		setIdentity(r, sess)
 	}
@@ -41,35 +41,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	case h.AuthURLPath:
 		return h.serveAuthURL(w, r)
 	case h.CallbackPath:
-		return h.serveCallback(w, r, sessKey)
+		return h.serveCallback(w, r, sessID)
 	case h.UserinfoPath:
-		return h.serveUserinfo(w, r, sess, hasSession)
+		return h.serveUserinfo(w, r, sess, hasSession, storeErr)
 	case h.LogoutPath:
-		return h.serveLogout(w, r, sessKey, hasSession)
+		return h.serveLogout(w, r, sessID, hasSession)
 	}
 	if h.mock != nil && strings.HasPrefix(r.URL.Path, mockPrefix+"/") {
 		return h.serveMock(w, r)
 	}
-	if answered, err := h.guard.serve(w, r, sess, hasSession); answered {
+	if answered, err := h.guard.serve(w, r, sess, hasSession, storeErr); answered {
 		return err
 	}
 	return next.ServeHTTP(w, r)
-}
-
-// lookupSession returns the logged-in session named by the request's cookie, and
-// the store key of that cookie (even when no session is found, so the
-// callback can drop a stale one).
-func (h *Handler) lookupSession(r *http.Request) (session, string, bool) {
-	c, err := r.Cookie(h.CookieName)
-	if err != nil || !validID(c.Value) {
-		return session{}, "", false
-	}
-	key := hashID(c.Value)
-	s, err := h.store.GetSession(r.Context(), key)
-	if err != nil {
-		return session{}, key, false
-	}
-	return s, key, true
 }
 
 // setIdentity sets the placeholders that tell later handlers and the access
@@ -124,56 +108,45 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 		authURL = mockBrowserURL(authURL)
 	}
 
-	// One login cookie per browser holds the id of its login slot; each tab's
-	// login sits in that slot under its own state, so tabs do not clobber
-	// each other.
-	loginID := ""
-	if c, err := r.Cookie(loginCookieName(h.CookieName)); err == nil && validID(c.Value) {
-		loginID = c.Value
-	} else {
-		loginID = newID()
-	}
-	expires := h.now().Add(time.Duration(h.LoginTimeout))
-	err = h.store.AddPending(r.Context(), hashID(loginID), pendingLogin{
+	// The login travels sealed in a cookie of its own, named after its
+	// state, so nothing is kept on the server and each tab's login is
+	// found by its own callback.
+	timeout := time.Duration(h.LoginTimeout)
+	name := pendingCookieName(h.CookieName, state)
+	sealed, err := sealPending(r.Context(), h.keys, name, pendingLogin{
 		State:        state,
 		CodeVerifier: verifier,
 		Nonce:        nonce,
 		RedirectURI:  redirectURI,
 		ReturnTo:     returnTo,
 		AppValues:    app,
-		Expires:      expires,
-	}, loginsPerBrowser)
+		Expires:      h.now().Add(timeout).Unix(),
+	})
 	if err != nil {
-		return caddyhttp.Error(http.StatusServiceUnavailable, err)
+		h.storeFailed(r, "sealing_key", err)
+		return writeUnavailable(w)
 	}
-	http.SetCookie(w, newCookie(r, loginCookieName(h.CookieName), loginID, time.Duration(h.LoginTimeout)))
+	if len(name)+len(sealed) > maxLoginCookie {
+		return writeJSON(w, http.StatusBadRequest, errorBody{Error: "login_too_large", Message: "return_to and the app parameters are too long to start a login"})
+	}
+	h.dropOldLogins(w, r)
+	http.SetCookie(w, newCookie(r, name, sealed, timeout))
 	return writeJSON(w, http.StatusOK, struct {
 		URL string `json:"url"`
 	}{authURL})
 }
 
-func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessKey string) error {
+func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessID string) error {
 	if r.Method != http.MethodGet {
 		return methodNotAllowed(w, "GET")
 	}
 	q := r.URL.Query()
-	c, err := r.Cookie(loginCookieName(h.CookieName))
-	if err != nil || !validID(c.Value) {
-		return h.fail(w, r, reasonNoSession, zapcore.InfoLevel, errors.New("callback without a login cookie"))
+	pending, answered, err := h.takePending(w, r, q.Get("state"))
+	if answered {
+		return err
 	}
-	loginKey := hashID(c.Value)
-	state := q.Get("state")
-	pending, err := h.store.TakePending(r.Context(), loginKey, state)
-	switch {
-	case errors.Is(err, errNotFound):
-		return h.fail(w, r, reasonLoginExpired, zapcore.InfoLevel, errors.New("no pending login for this browser (expired or already used)"))
-	case errors.Is(err, errStateMismatch):
-		return h.fail(w, r, reasonStateMismatch, zapcore.WarnLevel, errors.New("state does not match this browser's pending logins"))
-	case err != nil:
-		return h.fail(w, r, reasonServerError, zapcore.ErrorLevel, err)
-	}
-	// From here on the pending login is consumed: a replayed callback finds
-	// nothing.
+	// From here on the login is consumed: a replayed callback, from this
+	// browser or with a copy of its cookie, ends as login_expired.
 	if e := q.Get("error"); e != "" {
 		reason := reasonProviderError
 		if e == "access_denied" {
@@ -213,12 +186,13 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessK
 	}
 	// A new id for the logged-in session: an id planted before the login
 	// (session fixation) never becomes a logged-in one.
-	if oldSessKey != "" {
-		_ = h.store.DeleteSession(r.Context(), oldSessKey)
+	if oldSessID != "" {
+		_ = h.deleteSession(r.Context(), oldSessID)
 	}
-	sessID := newID()
 	lifetime := time.Duration(h.SessionLifetime)
-	if err := h.store.PutSession(r.Context(), hashID(sessID), session{Sub: info.Sub, Data: data, Expires: h.now().Add(lifetime)}); err != nil {
+	sessID, err := h.putSession(r.Context(), session{Sub: info.Sub, Data: data, Expires: h.now().Add(lifetime)})
+	if err != nil {
+		h.storeFailed(r, "put", err)
 		return h.fail(w, r, reasonServerError, zapcore.ErrorLevel, err)
 	}
 	http.SetCookie(w, newCookie(r, h.CookieName, sessID, lifetime))
@@ -234,9 +208,12 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessK
 	return nil
 }
 
-func (h *Handler) serveUserinfo(w http.ResponseWriter, r *http.Request, s session, ok bool) error {
+func (h *Handler) serveUserinfo(w http.ResponseWriter, r *http.Request, s session, ok bool, storeErr error) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return methodNotAllowed(w, "GET, HEAD")
+	}
+	if storeErr != nil {
+		return writeUnavailable(w)
 	}
 	if !ok {
 		// JSON null, not an object: sgID's demo SPA treats any JSON object
@@ -255,7 +232,7 @@ type userinfoBody struct {
 	Data map[string]string `json:"data"`
 }
 
-func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessKey string, hasSession bool) error {
+func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessID string, hasSession bool) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return methodNotAllowed(w, "GET, POST")
 	}
@@ -264,19 +241,21 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessKey st
 	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
 		return caddyhttp.Error(http.StatusForbidden, errors.New("cross-site logout refused"))
 	}
-	if sessKey != "" {
-		if err := h.store.DeleteSession(r.Context(), sessKey); err != nil {
-			return caddyhttp.Error(http.StatusServiceUnavailable, err)
+	if sessID != "" {
+		if err := h.deleteSession(r.Context(), sessID); err != nil {
+			h.storeFailed(r, "delete", err)
+			return writeUnavailable(w)
 		}
 		if hasSession {
 			h.metrics.logout(siteOf(r))
 		}
 	}
-	if c, err := r.Cookie(loginCookieName(h.CookieName)); err == nil && validID(c.Value) {
-		_ = h.store.DeletePending(r.Context(), hashID(c.Value))
-	}
 	http.SetCookie(w, newCookie(r, h.CookieName, "", -1))
-	http.SetCookie(w, newCookie(r, loginCookieName(h.CookieName), "", -1))
+	for _, c := range r.Cookies() {
+		if isPendingCookieName(c.Name, h.CookieName) {
+			http.SetCookie(w, newCookie(r, c.Name, "", -1))
+		}
+	}
 	return writeJSON(w, http.StatusOK, struct{}{})
 }
 
@@ -305,5 +284,13 @@ func (h *Handler) redirectURI(r *http.Request) string {
 	return scheme + "://" + r.Host + h.CallbackPath
 }
 
-// maxAppValue bounds an app parameter's value kept in a pending login.
-const maxAppValue = 256
+// Bounds on what auth-url puts in a login cookie, so that it stays under
+// the 4096 bytes browsers keep of a cookie.
+const (
+	// maxAppValue bounds an app parameter's value.
+	maxAppValue = 256
+	// maxAppParams bounds the app parameters a config may declare.
+	maxAppParams = 4
+	// maxLoginCookie bounds a login cookie's name and value together.
+	maxLoginCookie = 4000
+)

@@ -29,6 +29,8 @@ import (
 
 	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
+	"github.com/caddy-sgid/caddy-sgid/store"
+	"github.com/caddy-sgid/caddy-sgid/store/storetest"
 )
 
 // Helpers shared by the tests and benchmarks of this package.
@@ -45,15 +47,28 @@ func testKey(t testing.TB) (*rsa.PrivateKey, string) {
 	return key, string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
 }
 
-// setStoreClock sets the clock of every pooled session store, which is the
-// one of the running Caddy: it decides which logins and sessions have
-// expired. Each test env has a store of its own (the store key includes
-// the fake provider's URL), so the clock goes with the env.
-func setStoreClock(now func() time.Time) {
-	stores.Range(func(_, v any) bool {
-		v.(*pooledStore).now = now
+// setSiteClock sets the clock of every running site, which decides which
+// logins and sessions have expired. Each test env has a site of its own
+// (the scope includes the fake provider's URL), so the clock goes with the
+// env.
+func setSiteClock(now func() time.Time) {
+	clocks.Range(func(_, v any) bool {
+		v.(*siteClock).set(now)
 		return true
 	})
+}
+
+// useMemoryStore gives an unprovisioned handler a memory store of its own
+// and the keyring on it, as provisionStore would.
+func useMemoryStore(tb testing.TB, h *Handler) {
+	tb.Helper()
+	st, err := (&store.Memory{MaxEntries: 1000}).Open(storetest.RandomKey(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	h.store = st
+	h.keys = newKeyring(st, nil, time.Duration(h.KeyRotation), time.Duration(h.LoginTimeout))
 }
 
 // --- In-process handlers, without Caddy --------------------------------------
@@ -63,14 +78,14 @@ func setStoreClock(now func() time.Time) {
 func benchHandler(b testing.TB) (*Handler, *http.Cookie) {
 	h := &Handler{logger: zap.NewNop(), now: time.Now}
 	h.applyDefaults()
-	h.store = newMemoryStore(h.MaxPendingLogins, h.MaxSessions)
+	useMemoryStore(b, h)
 	if err := h.provisionGuard(caddy.Context{}); err != nil {
 		b.Fatal(err)
 	}
-	id := newID()
 	persona := sgidtest.DefaultPersonas()[0]
 	data := map[string]string{"myinfo.name": persona.Data["myinfo.name"], "myinfo.email": persona.Data["myinfo.email"], "iceCream": "Vanilla"}
-	if err := h.store.PutSession(context.Background(), hashID(id), session{Sub: persona.Sub, Data: data, Expires: time.Now().Add(time.Hour)}); err != nil {
+	id, err := h.putSession(context.Background(), session{Sub: persona.Sub, Data: data, Expires: time.Now().Add(time.Hour)})
+	if err != nil {
 		b.Fatal(err)
 	}
 	return h, &http.Cookie{Name: h.CookieName, Value: id}
@@ -82,7 +97,7 @@ func testGuardHandler(t testing.TB, g *Guard) *Handler {
 	t.Helper()
 	h := &Handler{Guard: g, now: time.Now}
 	h.applyDefaults()
-	h.store = newMemoryStore(10, 10)
+	useMemoryStore(t, h)
 	if err := h.provisionGuard(caddy.Context{}); err != nil {
 		t.Fatal(err)
 	}
@@ -417,6 +432,17 @@ func mockLoginCookie(tb testing.TB) *http.Cookie {
 		tb.Fatal("no session cookie after the mock login")
 	}
 	return c
+}
+
+// loginCookie is one of the browser's login cookies, or nil.
+func (b *browser) loginCookie() *http.Cookie {
+	u, _ := url.Parse(b.base)
+	for _, c := range b.jr.Cookies(u) {
+		if isPendingCookieName(c.Name, DefaultCookieName) {
+			return c
+		}
+	}
+	return nil
 }
 
 func (b *browser) cookie(name string) *http.Cookie {

@@ -1,13 +1,18 @@
 package caddysgid
 
 import (
+	"bytes"
 	"encoding/json"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
@@ -82,7 +87,7 @@ func TestDemoContract(t *testing.T) {
 func TestCookies(t *testing.T) {
 	newEnv(t, sgidtest.Options{}, "")
 	b := newBrowser(t)
-	resp, _ := b.get(testOrigin + "/api/auth-url")
+	resp, body := b.get(testOrigin + "/api/auth-url")
 	checkCookie := func(resp *http.Response, name string) {
 		t.Helper()
 		c := responseCookie(resp, name)
@@ -93,16 +98,21 @@ func TestCookies(t *testing.T) {
 		if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Secure {
 			t.Errorf("%s: HttpOnly=%v SameSite=%v Path=%q Secure=%v", name, c.HttpOnly, c.SameSite, c.Path, c.Secure)
 		}
-		if !validID(c.Value) {
-			t.Errorf("%s value %q is not a bare random id", name, c.Value)
-		}
 	}
-	checkCookie(resp, DefaultCookieName+"_login")
 	var out struct{ URL string }
-	_, body := b.get(testOrigin + "/api/auth-url")
 	json.Unmarshal([]byte(body), &out)
+	u, _ := url.Parse(out.URL)
+	state := u.Query().Get("state")
+	checkCookie(resp, pendingCookieName(DefaultCookieName, state))
+	// The login cookie is sealed: nothing of the login shows in it.
+	if c := responseCookie(resp, pendingCookieName(DefaultCookieName, state)); c != nil && strings.Contains(c.Value, state) {
+		t.Errorf("login cookie shows the state in clear: %q", c.Value)
+	}
 	resp, _ = b.get(b.atProvider(out.URL))
 	checkCookie(resp, DefaultCookieName)
+	if c := responseCookie(resp, DefaultCookieName); c == nil || !validID(c.Value) {
+		t.Errorf("session cookie %+v is not a bare random id", c)
+	}
 }
 
 func TestCallbackFailures(t *testing.T) {
@@ -171,7 +181,7 @@ func TestCallbackFailures(t *testing.T) {
 	t.Run("expired login", func(t *testing.T) {
 		b := newBrowser(t)
 		cb := b.atProvider(b.startLogin(""))
-		setStoreClock(func() time.Time { return time.Now().Add(DefaultLoginTimeout + time.Second) })
+		setSiteClock(func() time.Time { return time.Now().Add(DefaultLoginTimeout + time.Second) })
 		if got := reasonOf(b.callback(cb)); got != "login_expired" {
 			t.Errorf("reason = %q", got)
 		}
@@ -190,14 +200,14 @@ func TestCallbackFailures(t *testing.T) {
 		b := newBrowser(t)
 		for _, v := range []string{"x", strings.Repeat("a", 4000), "%00", "a.b.c"} {
 			req, _ := http.NewRequest(http.MethodGet, testOrigin+"/api/userinfo", nil)
-			req.Header.Set("Cookie", DefaultCookieName+"="+v+"; "+DefaultCookieName+"_login="+v)
+			req.Header.Set("Cookie", DefaultCookieName+"="+v+"; "+pendingCookieName(DefaultCookieName, "b")+"="+v)
 			if resp, _ := b.do(req); resp.StatusCode != http.StatusUnauthorized {
 				t.Errorf("cookie %.10q: userinfo %d", v, resp.StatusCode)
 			}
 			req, _ = http.NewRequest(http.MethodGet, testOrigin+"/api/redirect?code=a&state=b", nil)
-			req.Header.Set("Cookie", DefaultCookieName+"_login="+v)
-			if resp, _ := b.do(req); resp.StatusCode != http.StatusFound {
-				t.Errorf("cookie %.10q: callback %d", v, resp.StatusCode)
+			req.Header.Set("Cookie", pendingCookieName(DefaultCookieName, "b")+"="+v)
+			if resp, _ := b.do(req); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/error?reason=state_mismatch" {
+				t.Errorf("cookie %.10q: callback %d to %q, want the state_mismatch redirect", v, resp.StatusCode, resp.Header.Get("Location"))
 			}
 		}
 	})
@@ -350,7 +360,7 @@ func TestFailuresAreLoggedWithoutSecrets(t *testing.T) {
 
 	b := newBrowser(t)
 	cb := b.atProvider(b.startLogin("icecream=Vanilla"))
-	secrets = append(secrets, mustQuery(t, cb, "code"), mustQuery(t, cb, "state"), b.cookie(DefaultCookieName+"_login").Value)
+	secrets = append(secrets, mustQuery(t, cb, "code"), mustQuery(t, cb, "state"), b.loginCookie().Value)
 	e.provider.SetFaults(sgidtest.Faults{TokenStatus: 500})
 	b.callback(cb) // provider_error: sgID's fault, logged as an error
 	e.provider.SetFaults(sgidtest.Faults{})
@@ -403,45 +413,59 @@ func TestFailuresAreLoggedWithoutSecrets(t *testing.T) {
 }
 
 // A session ends session_lifetime after the login; the cookies' Max-Age
-// says the same to the browser; the store never holds a cookie value.
+// says the same to the browser; the store (Caddy's storage, by default)
+// never holds a cookie value, the sub or the user's data in clear.
 func TestSessionLifetimeAndStoreKeys(t *testing.T) {
 	newEnv(t, sgidtest.Options{}, "session_lifetime 2h")
 	b := newBrowser(t)
 	resp, body := b.get(testOrigin + "/api/auth-url")
-	if c := responseCookie(resp, DefaultCookieName+"_login"); c == nil || c.MaxAge != int(DefaultLoginTimeout/time.Second) {
-		t.Errorf("login cookie %+v, want Max-Age %d", c, int(DefaultLoginTimeout/time.Second))
-	}
 	var start struct{ URL string }
 	json.Unmarshal([]byte(body), &start)
+	u, _ := url.Parse(start.URL)
+	login := responseCookie(resp, pendingCookieName(DefaultCookieName, u.Query().Get("state")))
+	if login == nil || login.MaxAge != int(DefaultLoginTimeout/time.Second) {
+		t.Errorf("login cookie %+v, want Max-Age %d", login, int(DefaultLoginTimeout/time.Second))
+	}
 	resp, _ = b.get(b.atProvider(start.URL))
 	c := responseCookie(resp, DefaultCookieName)
 	if c == nil || c.MaxAge != int((2*time.Hour)/time.Second) {
 		t.Fatalf("session cookie %+v, want Max-Age 7200", c)
 	}
-
-	// The store knows the session by the hash of the cookie value only.
-	found := false
-	stores.Range(func(_, v any) bool {
-		st := v.(*pooledStore)
-		st.session.mu.Lock()
-		_, raw := st.session.items[c.Value]
-		_, hashed := st.session.items[hashID(c.Value)]
-		st.session.mu.Unlock()
-		if raw {
-			t.Error("the store holds the cookie value as a key")
-		}
-		found = found || hashed
-		return true
-	})
-	if !found {
-		t.Error("no session under the hash of the cookie value")
+	_, info, _ := b.userinfo()
+	sub, _ := info["sub"].(string)
+	name, _ := info["data"].(map[string]any)["myinfo.name"].(string)
+	if sub == "" || name == "" {
+		t.Fatalf("userinfo after the login: %v", info)
 	}
 
-	setStoreClock(func() time.Time { return time.Now().Add(2*time.Hour - time.Minute) })
+	// Every file the store wrote, searched for what must not be there.
+	records := 0
+	dir := filepath.Join(caddy.AppDataDir(), "sgid")
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		records++
+		for what, secret := range map[string]string{"session id": c.Value, "sub": sub, "name": name} {
+			if bytes.Contains(raw, []byte(secret)) {
+				t.Errorf("%s holds the %s in clear", path, what)
+			}
+		}
+		return nil
+	})
+	if err != nil || records == 0 {
+		t.Fatalf("searched %d files under %s: %v", records, dir, err)
+	}
+
+	setSiteClock(func() time.Time { return time.Now().Add(2*time.Hour - time.Minute) })
 	if status, _, _ := b.userinfo(); status != http.StatusOK {
 		t.Errorf("session gone before its lifetime: %d", status)
 	}
-	setStoreClock(func() time.Time { return time.Now().Add(2*time.Hour + time.Second) })
+	setSiteClock(func() time.Time { return time.Now().Add(2*time.Hour + time.Second) })
 	if status, _, _ := b.userinfo(); status != http.StatusUnauthorized {
 		t.Errorf("session alive after its lifetime: %d", status)
 	}

@@ -30,7 +30,7 @@ var (
 	revocationsTotal = counter("revocations_total",
 		"Sessions ended through the admin API.")
 	evictionsTotal = counter("sessions_evicted_total",
-		"Sessions dropped, oldest first, to stay within max_sessions.")
+		"Sessions dropped, oldest first, to stay within the memory store's max_entries.")
 	idleExpiriesTotal = counter("idle_expiries_total",
 		"Sessions ended by session_idle_timeout.")
 	storeErrorsTotal = counter("store_errors_total",
@@ -122,7 +122,8 @@ func (m *metrics) revocation(site string, n int) {
 	}
 }
 
-// evicted counts a session dropped to stay within max_sessions.
+// evicted counts a session dropped to stay within the memory store's
+// max_entries.
 func (m *metrics) evicted(site string) {
 	if m != nil {
 		evictionsTotal.WithLabelValues(site).Inc()

@@ -265,3 +265,20 @@ func TestMetricsSurviveReload(t *testing.T) {
 		t.Errorf("a login after the reload: counter %v, want %v", now, was+1)
 	}
 }
+
+// TestMetricsStoreErrors: a store that cannot be reached is counted by
+// operation, under the site that asked it.
+func TestMetricsStoreErrors(t *testing.T) {
+	// Nothing listens on port 1 of the loopback: every call is refused at
+	// once, with no network beyond this machine.
+	newEnv(t, sgidtest.Options{}, "store redis {\n\t\t\taddress 127.0.0.1:1\n\t\t\tdial_timeout 1s\n\t\t}")
+	series := []string{"server", "srv0", "operation", "get"}
+	was := scrape(t).value("caddy_sgid_store_errors_total", series...)
+	resp, _ := newBrowser(t).get(testOrigin+"/api/userinfo", "Cookie", DefaultCookieName+"="+newID())
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("userinfo with the store down: %d, want 503", resp.StatusCode)
+	}
+	if now := scrape(t).value("caddy_sgid_store_errors_total", series...); now != was+1 {
+		t.Errorf("store errors %v, want %v", now, was+1)
+	}
+}

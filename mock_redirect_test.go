@@ -19,7 +19,8 @@ import (
 // JSON settings given; no server is started.
 func mockHandler(t *testing.T, settings map[string]any) *Handler {
 	t.Helper()
-	cfg := map[string]any{"mock": true}
+	// The memory store: a bare context has no storage.
+	cfg := map[string]any{"mock": true, "store": map[string]any{"module": "memory"}}
 	for k, v := range settings {
 		cfg[k] = v
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/caddy-sgid/caddy-sgid/sgid"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
+	"github.com/caddy-sgid/caddy-sgid/store"
 )
 
 func init() {
@@ -32,17 +33,17 @@ func init() {
 
 // Defaults of the Handler's fields.
 const (
-	DefaultAuthURLPath      = "/api/auth-url"
-	DefaultCallbackPath     = "/api/redirect"
-	DefaultUserinfoPath     = "/api/userinfo"
-	DefaultLogoutPath       = "/api/logout"
-	DefaultSuccessPath      = "/logged-in"
-	DefaultErrorPath        = "/error"
-	DefaultCookieName       = "sgid_session"
-	DefaultLoginTimeout     = 10 * time.Minute
-	DefaultSessionLifetime  = 12 * time.Hour
-	DefaultMaxPendingLogins = 10_000
-	DefaultMaxSessions      = 100_000
+	DefaultAuthURLPath     = "/api/auth-url"
+	DefaultCallbackPath    = "/api/redirect"
+	DefaultUserinfoPath    = "/api/userinfo"
+	DefaultLogoutPath      = "/api/logout"
+	DefaultSuccessPath     = "/logged-in"
+	DefaultErrorPath       = "/error"
+	DefaultCookieName      = "sgid_session"
+	DefaultLoginTimeout    = 10 * time.Minute
+	DefaultSessionLifetime = 12 * time.Hour
+	DefaultCacheTTL        = 10 * time.Second
+	DefaultKeyRotation     = 24 * time.Hour
 
 	// loginsPerBrowser is how many logins one browser may have in flight
 	// (one per tab that pressed "log in").
@@ -86,8 +87,9 @@ type Handler struct {
 	Scopes []string `json:"scopes,omitempty"`
 	// AppParams maps query parameters of auth-url that the SPA may pass to
 	// the key under which userinfo hands them back in `data`, e.g.
-	// {"icecream": "iceCream"}. Values are kept server-side in the pending
-	// login, never in the state sent to sgID. Parameters not listed are
+	// {"icecream": "iceCream"}. Values (at most 256 bytes each, no control
+	// characters) travel in the sealed login cookie, never in the state
+	// sent to sgID. At most 4 parameters. Parameters not listed are
 	// ignored.
 	AppParams map[string]string `json:"app_params,omitempty"`
 
@@ -109,19 +111,42 @@ type Handler struct {
 	// fails, with ?reason=<code>. Default /error.
 	ErrorPath string `json:"error_path,omitempty"`
 
-	// CookieName names the session cookie; the pending-login cookie is
-	// CookieName + "_login". Default sgid_session.
+	// CookieName names the session cookie; each login in progress has a
+	// cookie of its own named CookieName + "_login_" + a hash of its
+	// state. Default sgid_session.
 	CookieName string `json:"cookie_name,omitempty"`
 	// LoginTimeout is how long a started login may take. Default 10m.
 	LoginTimeout caddy.Duration `json:"login_timeout,omitempty"`
 	// SessionLifetime is how long a login lasts. Default 12h.
 	SessionLifetime caddy.Duration `json:"session_lifetime,omitempty"`
-	// MaxPendingLogins bounds the browsers with a login in flight; past
-	// it, the oldest is dropped. Default 10000.
-	MaxPendingLogins int `json:"max_pending_logins,omitempty"`
-	// MaxSessions bounds the logged-in sessions; past it, the oldest is
-	// dropped. Default 100000.
-	MaxSessions int `json:"max_sessions,omitempty"`
+
+	// StoreRaw is where sessions live, a module of the namespace
+	// http.handlers.sgid.stores named by its "module" key: "storage"
+	// (Caddy's configured storage: the file system unless the operator set
+	// another storage module; sessions survive restarts and are shared by
+	// the instances that share the storage), "redis" (shared, with native
+	// expiry) or "memory" (this process only; lost on restart). Default
+	// storage. Pending logins are never stored: they travel sealed in
+	// the browser's cookies.
+	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=http.handlers.sgid.stores inline_key=module"`
+	// CacheTTL is how long this instance may answer from its in-process
+	// copy of a session kept in a shared store (storage, redis), and so
+	// the bound within which a logout on another instance takes effect
+	// here; a logout on this instance takes effect at once. Default 10s;
+	// 0 turns the cache off. The memory store needs no cache and ignores
+	// it.
+	CacheTTL *caddy.Duration `json:"cache_ttl,omitempty"`
+	// SealingKey is the secret that the keys sealing pending-login
+	// cookies are derived from, at least 32 bytes. Default: none; each
+	// key is then generated at random by the first instance that needs it
+	// and kept in the store, so every instance sharing the store shares it
+	// with no configuration. Takes placeholders such as
+	// {env.SGID_SEALING_KEY} or {file./run/secrets/sgid-sealing-key}.
+	SealingKey string `json:"sealing_key,omitempty"`
+	// KeyRotation is how often the sealing key changes. A login started
+	// under the previous key still finishes for login_timeout after a
+	// rotation. Default 24h; at least login_timeout.
+	KeyRotation caddy.Duration `json:"key_rotation,omitempty"`
 
 	// Mock replaces sgID with a built-in mock provider for development:
 	// no credentials, a same-origin login page (under /sgid-mock/) where you
@@ -140,9 +165,12 @@ type Handler struct {
 	guard     *Guard // Guard, or an empty one when there is none
 	metrics   *metrics
 	mock      *sgidtest.Provider
-	store     sessionStore
-	poolKey   string
+	backend   store.Backend
+	ownStore  *store.Storage // the default backend, cleaned up by the handler
+	store     store.Store
+	keys      *keyring
 	clientKey string
+	clockKey  string
 	logger    *zap.Logger
 	// now is the clock that dates pending logins and sessions.
 	now func() time.Time
@@ -173,6 +201,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.PrivateKey = repl.ReplaceAll(h.PrivateKey, "")
 	h.Host = strings.TrimSpace(repl.ReplaceAll(h.Host, ""))
 	h.RedirectURI = strings.TrimSpace(repl.ReplaceAll(h.RedirectURI, ""))
+	h.SealingKey = strings.TrimSpace(repl.ReplaceAll(h.SealingKey, ""))
 	h.applyDefaults()
 	if err := h.provisionGuard(ctx); err != nil {
 		return err
@@ -208,15 +237,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.client = c.(pooledClient).Client
 
-	h.poolKey = h.storeKey()
-	st, _, err := stores.LoadOrNew(h.poolKey, func() (caddy.Destructor, error) {
-		return newPooledStore(h.MaxPendingLogins, h.MaxSessions), nil
-	})
-	if err != nil {
-		return err
-	}
-	h.store = st.(*pooledStore)
-	return nil
+	return h.provisionStore(ctx)
 }
 
 func (h *Handler) applyDefaults() {
@@ -233,11 +254,12 @@ func (h *Handler) applyDefaults() {
 	if h.SessionLifetime == 0 {
 		h.SessionLifetime = caddy.Duration(DefaultSessionLifetime)
 	}
-	if h.MaxPendingLogins == 0 {
-		h.MaxPendingLogins = DefaultMaxPendingLogins
+	if h.CacheTTL == nil {
+		ttl := caddy.Duration(DefaultCacheTTL)
+		h.CacheTTL = &ttl
 	}
-	if h.MaxSessions == 0 {
-		h.MaxSessions = DefaultMaxSessions
+	if h.KeyRotation == 0 {
+		h.KeyRotation = caddy.Duration(DefaultKeyRotation)
 	}
 }
 
@@ -325,8 +347,17 @@ func (h *Handler) Validate() error {
 	if time.Duration(h.SessionLifetime) < time.Minute {
 		return fmt.Errorf("sgid: session_lifetime: %s must be at least 1m", time.Duration(h.SessionLifetime))
 	}
-	if h.MaxPendingLogins < 0 || h.MaxSessions < 0 {
-		return fmt.Errorf("sgid: max_pending_logins and max_sessions must be positive")
+	if *h.CacheTTL < 0 {
+		return fmt.Errorf("sgid: cache_ttl: %s must not be negative", time.Duration(*h.CacheTTL))
+	}
+	if h.KeyRotation < h.LoginTimeout {
+		return fmt.Errorf("sgid: key_rotation: %s is shorter than login_timeout %s; a login must be able to finish under the key it started with or the one after", time.Duration(h.KeyRotation), time.Duration(h.LoginTimeout))
+	}
+	if h.SealingKey != "" && len(h.SealingKey) < minSealingKey {
+		return fmt.Errorf("sgid: sealing_key: %d bytes is too short; use at least %d random bytes", len(h.SealingKey), minSealingKey)
+	}
+	if len(h.AppParams) > maxAppParams {
+		return fmt.Errorf("sgid: app_params: %d parameters; at most %d fit in the login cookie", len(h.AppParams), maxAppParams)
 	}
 	return h.guard.Validate(slices.Collect(maps.Values(h.AppParams)))
 }
@@ -343,9 +374,11 @@ func (h *Handler) provisionGuard(ctx caddy.Context) error {
 	return g.Provision(ctx, h.ErrorPath, h.CookieName, h.metrics, h.logger)
 }
 
-// Cleanup releases this config's reference to the shared session store;
-// the store lives on while a newer config (after a reload) still uses it.
+// Cleanup releases this config's hold on the session store (the records
+// stay: a newer config after a reload opens the same scope) and on the
+// pooled sgID client and mock.
 func (h *Handler) Cleanup() error {
+	h.closeStore()
 	if h.mock != nil {
 		if _, err := mockProviders.Delete("sgid-mock"); err != nil {
 			return err
@@ -356,18 +389,7 @@ func (h *Handler) Cleanup() error {
 			return err
 		}
 	}
-	if h.poolKey != "" {
-		_, err := stores.Delete(h.poolKey)
-		return err
-	}
 	return nil
-}
-
-// storeKey identifies the sessions this config can share with the config
-// it replaces on reload: sessions stay valid as long as they come from the
-// same sgID client at the same provider under the same cookie and bounds.
-func (h *Handler) storeKey() string {
-	return "sgid-store-" + hashJSON(h.client.Issuer(), h.ClientID, h.CookieName, h.MaxPendingLogins, h.MaxSessions)
 }
 
 // hashJSON is a pool key for values that may include secrets: a hash, so
@@ -378,47 +400,12 @@ func hashJSON(v ...any) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// stores holds the session stores, and clients the sgID clients, across
-// config reloads.
-var (
-	stores  = caddy.NewUsagePool()
-	clients = caddy.NewUsagePool()
-)
+// clients holds the sgID clients across config reloads.
+var clients = caddy.NewUsagePool()
 
 type pooledClient struct{ *sgid.Client }
 
 func (pooledClient) Destruct() error { return nil }
-
-// pooledStore is the in-memory store with a sweeper goroutine that ends
-// when the last config using it is cleaned up.
-type pooledStore struct {
-	*memoryStore
-	stop chan struct{}
-}
-
-func newPooledStore(maxPending, maxSessions int) *pooledStore {
-	ps := &pooledStore{memoryStore: newMemoryStore(maxPending, maxSessions), stop: make(chan struct{})}
-	go func() {
-		t := time.NewTicker(time.Minute)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				ps.sweep()
-			case <-ps.stop:
-				return
-			}
-		}
-	}()
-	return ps
-}
-
-// Destruct stops the sweeper; the UsagePool calls it when the last
-// reference goes.
-func (ps *pooledStore) Destruct() error {
-	close(ps.stop)
-	return nil
-}
 
 // Interface guards.
 var (

@@ -1,5 +1,3 @@
-//go:build storetests
-
 // Issue 10's encryption at rest, for the stores that keep data outside the
 // process. Remove the build constraint above when the stores land.
 
@@ -154,7 +152,7 @@ func TestNothingReadableInRedis(t *testing.T) {
 		}
 		t.Skip(msg)
 	}
-	redis := testredis.Start(t)
+	redis := testredis.Start(t, testredis.Options{})
 	persona := secretPersona()
 	p := NewProvider(t, sgidtest.Options{Personas: []sgidtest.Persona{persona}})
 	site := sgidSite(p, redisStore(redis.Addr))

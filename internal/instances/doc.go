@@ -23,11 +23,7 @@
 // instance the test chose: every instance then sees the same Host, so the
 // redirect URI it derives is the same, as in production.
 //
-// Two switches wait for the session stores of issue 10:
-//   - the scenarios that need the `store` subdirective are built only with
-//     the tag storetests (go test -tags storetests ./internal/instances/);
-//     they need internal/testredis and fail on a checkout without stores;
-//   - storesLanded in the baseline tests says what a checkout without
-//     stores does today (a restart logs everyone out, a callback on another
-//     instance fails); set it to true when the stores land.
+// The scenarios run for each session store (memory, storage, default,
+// redis); the redis ones start Debian's redis-server through
+// internal/testredis, which skips without it, or fails when CI is set.
 package instances

@@ -1,5 +1,3 @@
-//go:build storetests
-
 // Issue 10's flood: a checkout whose pending logins live in a bounded
 // server table fails this test (the flood pushes the victim's login out),
 // so it is built with the store scenarios. Remove the build constraint

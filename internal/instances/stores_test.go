@@ -1,9 +1,3 @@
-//go:build storetests
-
-// The scenarios of issue 10 that need the `store` subdirective and
-// internal/testredis. Remove the build constraint above when the stores
-// land (and set storesLanded in baseline_test.go to true).
-
 package instances
 
 import (
@@ -56,7 +50,7 @@ var storeKinds = []storeKind{
 		setup: func(*testing.T) (string, string) { return "", "" }},
 	{name: "redis", shared: true, durable: true,
 		setup: func(t *testing.T) (string, string) {
-			return redisStore(testredis.Start(t).Addr), redisStore(testredis.Start(t).Addr)
+			return redisStore(testredis.Start(t, testredis.Options{}).Addr), redisStore(testredis.Start(t, testredis.Options{}).Addr)
 		}},
 }
 
@@ -109,7 +103,7 @@ func testStore(t *testing.T, k storeKind) {
 	}
 
 	// A reload that changes a bound keeps the session, with every store.
-	a.Reload(sgidSite(p, sharedStore+"\n\t\tmax_sessions 500"))
+	a.Reload(sgidSite(p, sharedStore+"\n\t\tcache_ttl 5s"))
 	wantUser(t, br, a, sub, "Pandan")
 
 	// The session cookie copied to an instance with another store.
@@ -170,7 +164,7 @@ func wantJSON503(t *testing.T, what string, resp *http.Response, body string) {
 }
 
 func TestRedisOutage(t *testing.T) {
-	redis := testredis.Start(t)
+	redis := testredis.Start(t, testredis.Options{Persist: true})
 	p := NewProvider(t, sgidtest.Options{})
 	sub := p.Personas()[0].Sub
 	site := sgidSite(p, redisStore(redis.Addr))

@@ -1,0 +1,187 @@
+package caddysgid
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/caddy-sgid/caddy-sgid/store"
+)
+
+// minSealingKey is the shortest sealing_key accepted, in bytes.
+const minSealingKey = 32
+
+// provisionStore loads the configured session store (Caddy's storage when
+// none is configured), opens this site's scope in it, and sets up the
+// keyring that seals login cookies with keys kept in the same store.
+func (h *Handler) provisionStore(ctx caddy.Context) error {
+	if h.StoreRaw != nil {
+		mod, err := ctx.LoadModule(h, "StoreRaw")
+		if err != nil {
+			return fmt.Errorf("sgid: store: %v", err)
+		}
+		h.backend = mod.(store.Backend)
+	} else {
+		def := new(store.Storage)
+		if err := def.Provision(ctx); err != nil {
+			return fmt.Errorf("sgid: store: %v", err)
+		}
+		h.ownStore, h.backend = def, def
+	}
+	st, err := h.backend.Open(h.scope())
+	if err != nil {
+		return fmt.Errorf("sgid: store: %v", err)
+	}
+	// A shared store is read through a short-lived in-process cache, so a
+	// logged-in request costs no round trip; the memory store is local
+	// already.
+	if _, local := h.backend.(*store.Memory); !local {
+		st = store.Cached(st, time.Duration(*h.CacheTTL), 0)
+	}
+	h.store = st
+	var secret []byte
+	if h.SealingKey != "" {
+		secret = []byte(h.SealingKey)
+	}
+	h.keys = newKeyring(st, secret, time.Duration(h.KeyRotation), time.Duration(h.LoginTimeout))
+	if err := h.provisionClock(); err != nil {
+		return err
+	}
+	h.keys.now = h.now
+	return nil
+}
+
+// scope names this site's records in the store: sessions are valid for the
+// same sgID client at the same provider under the same cookie, whichever
+// instance or config made them, and for nothing else.
+func (h *Handler) scope() string {
+	return hashJSON(h.client.Issuer(), h.ClientID, h.CookieName)
+}
+
+func (h *Handler) closeStore() {
+	if h.clockKey != "" {
+		_, _ = clocks.Delete(h.clockKey)
+	}
+	if h.store != nil {
+		_ = h.store.Close()
+	}
+	if h.ownStore != nil {
+		_ = h.ownStore.Cleanup()
+	}
+}
+
+// lookupSession returns the logged-in session named by the request's
+// session cookie, and that cookie's id (also when no session is found, so
+// the callback can drop a stale one). The error is set only when the store
+// could not answer: the caller must then not say "logged out".
+func (h *Handler) lookupSession(r *http.Request) (session, string, bool, error) {
+	c, err := r.Cookie(h.CookieName)
+	if err != nil || !validID(c.Value) {
+		return session{}, "", false, nil
+	}
+	id := c.Value
+	sealed, err := h.store.Get(r.Context(), sessionKey(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return session{}, id, false, nil
+	}
+	if err != nil {
+		h.storeFailed(r, "get", err)
+		return session{}, id, false, err
+	}
+	s, err := openSession(id, sealed)
+	if err != nil || !h.now().Before(s.Expires) {
+		return session{}, id, false, nil
+	}
+	return s, id, true, nil
+}
+
+// putSession stores a new session and returns its id, the value of the
+// session cookie.
+func (h *Handler) putSession(ctx context.Context, s session) (string, error) {
+	id := newID()
+	sealed, err := sealSession(id, s)
+	if err != nil {
+		return "", err
+	}
+	return id, h.store.Put(ctx, sessionKey(id), sealed, s.Expires.Sub(h.now()))
+}
+
+func (h *Handler) deleteSession(ctx context.Context, id string) error {
+	return h.store.Delete(ctx, sessionKey(id))
+}
+
+// claimLogin marks the login of state as finished in the store, so that
+// its callback is taken once across every instance sharing the store, also
+// by someone who copied the login cookie. It reports false when the login
+// was claimed before.
+func (h *Handler) claimLogin(ctx context.Context, state string, until time.Time) (bool, error) {
+	mark := make([]byte, 16)
+	if _, err := rand.Read(mark); err != nil {
+		return false, err
+	}
+	key := "used-" + pendingCookieSuffix(state)
+	got, err := h.store.PutIfAbsent(ctx, key, mark, until.Sub(h.now())+time.Minute)
+	if err != nil {
+		return false, err
+	}
+	return string(got) == string(mark), nil
+}
+
+// storeFailed logs an unreachable or failing store at WARN with its cause
+// (never a key or value) and counts it.
+func (h *Handler) storeFailed(r *http.Request, op string, err error) {
+	h.metrics.storeError(siteOf(r), op)
+	if ce := h.logger.Check(zap.WarnLevel, "sgid session store failed"); ce != nil {
+		ce.Write(zap.String("operation", op), zap.Error(err), zap.String("request_id", requestID(r)))
+	}
+}
+
+// writeUnavailable answers a request that needs the session store while it
+// cannot be reached: 503, not 401, so nobody is told "logged out" when
+// they are not.
+func writeUnavailable(w http.ResponseWriter) error {
+	w.Header().Set("Retry-After", "5")
+	return writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "store_unavailable", Message: "The session store cannot be reached; try again shortly."})
+}
+
+// errorBody is the JSON of the handler's own error answers.
+type errorBody struct {
+	Error   string `json:"error"`
+	Message string `json:"message,omitempty"`
+}
+
+// clocks keeps one clock per scope across reloads. The handler dates
+// logins and sessions with it; tests move a running site's clock.
+var clocks = caddy.NewUsagePool()
+
+type siteClock struct {
+	f atomic.Pointer[func() time.Time]
+}
+
+func (c *siteClock) now() time.Time { return (*c.f.Load())() }
+
+func (c *siteClock) set(f func() time.Time) { c.f.Store(&f) }
+
+func (*siteClock) Destruct() error { return nil }
+
+// provisionClock takes the scope's clock, so that h.now reads it.
+func (h *Handler) provisionClock() error {
+	v, _, err := clocks.LoadOrNew(h.scope(), func() (caddy.Destructor, error) {
+		c := new(siteClock)
+		c.set(time.Now)
+		return c, nil
+	})
+	if err != nil {
+		return err
+	}
+	h.clockKey = h.scope()
+	h.now = v.(*siteClock).now
+	return nil
+}
