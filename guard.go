@@ -259,7 +259,7 @@ func (g *Guard) denyAnonymous(w http.ResponseWriter, r *http.Request) error {
 // logDenial counts and logs (at DEBUG) a protected request the guard
 // answered itself.
 func (g *Guard) logDenial(r *http.Request, status int) {
-	g.metrics.denial(strconv.Itoa(status))
+	g.metrics.denial(siteOf(r), strconv.Itoa(status))
 	if g.logger == nil {
 		return
 	}

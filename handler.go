@@ -45,7 +45,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	case h.UserinfoPath:
 		return h.serveUserinfo(w, r, sess, hasSession, storeErr)
 	case h.LogoutPath:
-		return h.serveLogout(w, r, sessID)
+		return h.serveLogout(w, r, sessID, hasSession)
 	}
 	if h.mock != nil && strings.HasPrefix(r.URL.Path, mockPrefix+"/") {
 		return h.serveMock(w, r)
@@ -197,7 +197,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessI
 	}
 	http.SetCookie(w, newCookie(r, h.CookieName, sessID, lifetime))
 	setIdentity(r, session{Sub: info.Sub, Data: data})
-	h.metrics.login("ok")
+	h.metrics.login(siteOf(r), "ok")
 	h.logger.Info("user logged in", zap.String("request_id", requestID(r)))
 
 	dest := h.SuccessPath
@@ -232,7 +232,7 @@ type userinfoBody struct {
 	Data map[string]string `json:"data"`
 }
 
-func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessID string) error {
+func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessID string, hasSession bool) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return methodNotAllowed(w, "GET, POST")
 	}
@@ -245,6 +245,9 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessID str
 		if err := h.deleteSession(r.Context(), sessID); err != nil {
 			h.storeFailed(r, "delete", err)
 			return writeUnavailable(w)
+		}
+		if hasSession {
+			h.metrics.logout(siteOf(r))
 		}
 	}
 	http.SetCookie(w, newCookie(r, h.CookieName, "", -1))
@@ -260,7 +263,7 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessID str
 // with a short reason. Errors from the sgid package carry no secrets; the
 // request's query (code, state) is never logged.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, reason string, level zapcore.Level, err error) error {
-	h.metrics.login(reason)
+	h.metrics.login(siteOf(r), reason)
 	if ce := h.logger.Check(level, "sgID login failed"); ce != nil {
 		ce.Write(zap.String("reason", reason), zap.Error(err), zap.String("request_id", requestID(r)))
 	}

@@ -3,7 +3,6 @@ package caddysgid
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -409,31 +408,6 @@ func TestFailuresAreLoggedWithoutSecrets(t *testing.T) {
 			if form != "" && strings.Contains(text, form) {
 				t.Errorf("the log holds a secret or personal value (%.6s...)", form)
 			}
-		}
-	}
-}
-
-// TestMetrics: logins by result and guard denials by status appear on the
-// admin endpoint's /metrics.
-func TestMetrics(t *testing.T) {
-	e := newEnv(t, sgidtest.Options{}, "protect /private/*")
-	b := newBrowser(t)
-	b.login("")
-	e.provider.SetFaults(sgidtest.Faults{TokenStatus: 500})
-	b.login("")
-	b.login("")
-	e.provider.SetFaults(sgidtest.Faults{})
-	anon := newBrowser(t)
-	anon.get(testOrigin+"/private/x", "Sec-Fetch-Mode", "cors")
-
-	_, body := anon.get(fmt.Sprintf("http://localhost:%d/metrics", testAdminPort))
-	for _, want := range []string{
-		`caddy_sgid_logins_total{result="ok"} 1`,
-		`caddy_sgid_logins_total{result="provider_error"} 2`,
-		`caddy_sgid_guard_denials_total{status="401"} 1`,
-	} {
-		if !strings.Contains(body, want) {
-			t.Errorf("/metrics lacks %s", want)
 		}
 	}
 }

@@ -1,85 +1,163 @@
 package caddysgid
 
 import (
+	"context"
 	"errors"
+	"net/http"
+	"time"
 
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metrics are the handler's Prometheus counters, served with Caddy's own
-// on the admin endpoint's /metrics (and by the metrics handler):
+// The handler's Prometheus collectors, served with Caddy's own on the admin
+// endpoint's /metrics and by the metrics handler. docs/operations.md lists
+// them for dashboards.
 //
-//	caddy_sgid_logins_total{result}        callbacks by result: "ok" or the
-//	                                       failure reason (see handler.go)
-//	caddy_sgid_guard_denials_total{status} protected requests answered 401,
-//	                                       302 (to the login page) or 403
-//
-// Caddy makes a new registry for every config it loads, so they are
-// registered on every Provision; several sgid handlers in one config share
-// them.
-type metrics struct {
-	logins  *prometheus.CounterVec
-	denials *prometheus.CounterVec
-	// storeErrors counts failed session-store calls by operation.
-	storeErrors *prometheus.CounterVec
+// Caddy builds a new registry for every config it loads. The collectors are
+// package-level and registered into each new registry, so their values
+// carry over a reload instead of starting at zero; a series ends only with
+// the process. Every one is labelled with the Caddy server ("server", the
+// name Caddy's own caddy_http_* metrics use), so two sites never share a
+// counter.
+var (
+	loginsTotal = counter("logins_total",
+		"sgID login callbacks by result: ok, or the reason of the failure.", "result")
+	denialsTotal = counter("guard_denials_total",
+		"Protected requests the sgid guard answered itself, by HTTP status.", "status")
+	logoutsTotal = counter("logouts_total",
+		"Sessions ended by the user at the logout route.")
+	revocationsTotal = counter("revocations_total",
+		"Sessions ended through the admin API.")
+	evictionsTotal = counter("sessions_evicted_total",
+		"Sessions dropped, oldest first, to stay within the memory store's max_entries.")
+	idleExpiriesTotal = counter("idle_expiries_total",
+		"Sessions ended by session_idle_timeout.")
+	storeErrorsTotal = counter("store_errors_total",
+		"Failed session store calls, by operation.", "operation")
+	sessionsHeldGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "caddy", Subsystem: "sgid", Name: "sessions",
+		Help: "Logged-in sessions held, where the store can count them cheaply (memory: exact).",
+	}, []string{"server"})
+	providerDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "caddy", Subsystem: "sgid", Name: "provider_request_duration_seconds",
+		Help: "Time of sgID back-channel requests until the answer was read, by endpoint and outcome.",
+		// sgID answers in tens to hundreds of milliseconds; the client
+		// gives up after 10s.
+		Buckets: []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"server", "endpoint", "outcome"})
+)
+
+// counter makes a caddy_sgid_ counter labelled by server and the labels
+// given.
+func counter(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "sgid", Name: name, Help: help,
+	}, append([]string{"server"}, labels...))
 }
 
+var collectors = []prometheus.Collector{
+	loginsTotal, denialsTotal, logoutsTotal, revocationsTotal, evictionsTotal,
+	idleExpiriesTotal, storeErrorsTotal, sessionsHeldGauge, providerDuration,
+}
+
+// metrics is the handler's handle on the collectors. Its methods take the
+// site (the Caddy server's name; see siteOf) and do nothing on a nil
+// receiver, so code that runs without Provision (unit tests) needs no
+// metrics.
+type metrics struct{}
+
+// newMetrics registers the collectors into reg, the registry of the config
+// being provisioned. Several sgid handlers in one config register the same
+// collectors; the registry says so, and that is fine.
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	logins, err := registerCounter(reg, prometheus.CounterOpts{
-		Namespace: "caddy", Subsystem: "sgid", Name: "logins_total",
-		Help: "sgID login callbacks by result: ok, or the reason of the failure.",
-	}, "result")
-	if err != nil {
-		return nil, err
-	}
-	denials, err := registerCounter(reg, prometheus.CounterOpts{
-		Namespace: "caddy", Subsystem: "sgid", Name: "guard_denials_total",
-		Help: "Protected requests the sgid guard answered itself, by HTTP status.",
-	}, "status")
-	if err != nil {
-		return nil, err
-	}
-	storeErrors, err := registerCounter(reg, prometheus.CounterOpts{
-		Namespace: "caddy", Subsystem: "sgid", Name: "store_errors_total",
-		Help: "Failed calls to the sgid session store, by operation.",
-	}, "operation")
-	if err != nil {
-		return nil, err
-	}
-	return &metrics{logins: logins, denials: denials, storeErrors: storeErrors}, nil
-}
-
-// registerCounter registers a counter, or returns the one another sgid
-// handler of the same config registered already.
-func registerCounter(reg prometheus.Registerer, opts prometheus.CounterOpts, label string) (*prometheus.CounterVec, error) {
-	c := prometheus.NewCounterVec(opts, []string{label})
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-				return existing, nil
+	for _, c := range collectors {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) || are.ExistingCollector != c {
+				return nil, err
 			}
 		}
-		return nil, err
 	}
-	return c, nil
+	return &metrics{}, nil
 }
 
-func (m *metrics) login(result string) {
+// siteOf names the Caddy server that serves r, as Caddy's own metrics do.
+func siteOf(r *http.Request) string { return siteFromContext(r.Context()) }
+
+func siteFromContext(ctx context.Context) string {
+	if srv, ok := ctx.Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); ok && srv != nil && srv.Name() != "" {
+		return srv.Name()
+	}
+	// Caddy always sets the server; a call from elsewhere (a test, or the
+	// admin API on behalf of no particular site) is counted apart.
+	return "unknown"
+}
+
+// login counts a login callback by result: "ok" or the failure reason.
+func (m *metrics) login(site, result string) {
 	if m != nil {
-		m.logins.WithLabelValues(result).Inc()
+		loginsTotal.WithLabelValues(site, result).Inc()
 	}
 }
 
-func (m *metrics) denial(status string) {
+// denial counts a protected request the guard answered, by status.
+func (m *metrics) denial(site, status string) {
 	if m != nil {
-		m.denials.WithLabelValues(status).Inc()
+		denialsTotal.WithLabelValues(site, status).Inc()
 	}
 }
 
-// storeError counts a failed call to the session store by operation.
-func (m *metrics) storeError(op string) {
+// logout counts a session ended at the logout route.
+func (m *metrics) logout(site string) {
 	if m != nil {
-		m.storeErrors.WithLabelValues(op).Inc()
+		logoutsTotal.WithLabelValues(site).Inc()
 	}
+}
+
+// revocation counts n sessions ended through the admin API.
+func (m *metrics) revocation(site string, n int) {
+	if m != nil && n > 0 {
+		revocationsTotal.WithLabelValues(site).Add(float64(n))
+	}
+}
+
+// evicted counts a session dropped to stay within the memory store's
+// max_entries.
+func (m *metrics) evicted(site string) {
+	if m != nil {
+		evictionsTotal.WithLabelValues(site).Inc()
+	}
+}
+
+// idleExpired counts a session ended by the idle timeout.
+func (m *metrics) idleExpired(site string) {
+	if m != nil {
+		idleExpiriesTotal.WithLabelValues(site).Inc()
+	}
+}
+
+// storeError counts a failed store call; op is the operation, a fixed name
+// such as "get_session" (never a key).
+func (m *metrics) storeError(site, op string) {
+	if m != nil {
+		storeErrorsTotal.WithLabelValues(site, op).Inc()
+	}
+}
+
+// sessionsHeld sets the number of sessions the site's store holds. A store
+// that can count exactly and cheaply (memory) calls it; the others leave
+// the series absent rather than guess.
+func (m *metrics) sessionsHeld(site string, n int) {
+	if m != nil {
+		sessionsHeldGauge.WithLabelValues(site).Set(float64(n))
+	}
+}
+
+// observeProvider is the sgid client's observer (sgid.Config.Observe): it
+// records a back-channel call under the site whose request made it. The
+// client may be shared by several sites, so the site comes from the call's
+// context, not from the client.
+func observeProvider(ctx context.Context, endpoint, outcome string, d time.Duration) {
+	providerDuration.WithLabelValues(siteFromContext(ctx), endpoint, outcome).Observe(d.Seconds())
 }

@@ -222,6 +222,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		RedirectURI:  h.RedirectURI,
 		Scopes:       h.Scopes,
 		HTTPClient:   httpClient,
+		Observe:      observeProvider,
 	}
 	// The client (with its JWKS cache) is shared with the config this one
 	// replaces when nothing it was built from changed.

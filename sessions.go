@@ -137,7 +137,7 @@ func (h *Handler) claimLogin(ctx context.Context, state string, until time.Time)
 // storeFailed logs an unreachable or failing store at WARN with its cause
 // (never a key or value) and counts it.
 func (h *Handler) storeFailed(r *http.Request, op string, err error) {
-	h.metrics.storeError(op)
+	h.metrics.storeError(siteOf(r), op)
 	if ce := h.logger.Check(zap.WarnLevel, "sgid session store failed"); ce != nil {
 		ce.Write(zap.String("operation", op), zap.Error(err), zap.String("request_id", requestID(r)))
 	}

@@ -1,6 +1,7 @@
 package sgid
 
 import (
+	"context"
 	"crypto/rsa"
 	"fmt"
 	"net/http"
@@ -37,6 +38,12 @@ type Config struct {
 	// HTTPClient sends the token, userinfo and JWKS requests; default a
 	// client with a 10-second timeout.
 	HTTPClient *http.Client
+	// Observe, when set, is told about every request to sgID once its
+	// answer is read: the endpoint ("token", "userinfo" or "jwks"), the
+	// outcome (see the Outcome constants) and how long it took. ctx is the
+	// context the call was made with, so an observer can tell whose request
+	// it was. It must be safe for concurrent use and should return quickly.
+	Observe func(ctx context.Context, endpoint, outcome string, d time.Duration)
 }
 
 // Client speaks the sgID v2 protocol for one registered client. It is safe
@@ -49,6 +56,7 @@ type Client struct {
 	issuer       string
 	scopes       []string
 	httpClient   *http.Client
+	observe      func(ctx context.Context, endpoint, outcome string, d time.Duration)
 
 	now  func() time.Time
 	jwks jwksCache
@@ -95,6 +103,7 @@ func New(cfg Config) (*Client, error) {
 		issuer:       issuer,
 		scopes:       append([]string(nil), scopes...),
 		httpClient:   hc,
+		observe:      cfg.Observe,
 		now:          time.Now,
 	}
 	c.jwks.url = issuer + "/.well-known/jwks.json"

@@ -24,18 +24,23 @@ func newPair(t testing.TB, opts sgidtest.Options) (*sgidtest.Server, *Client) {
 	t.Helper()
 	srv := sgidtest.NewServer(opts)
 	t.Cleanup(srv.Close)
-	c, err := New(Config{
+	c, err := New(pairConfig(srv))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return srv, c
+}
+
+// pairConfig is the config of a client of srv.
+func pairConfig(srv *sgidtest.Server) Config {
+	return Config{
 		ClientID:     srv.ClientID(),
 		ClientSecret: srv.ClientSecret(),
 		PrivateKey:   srv.ClientPrivateKeyPEM(),
 		RedirectURI:  testRedirect,
 		Host:         srv.URL,
 		HTTPClient:   srv.Client(),
-	})
-	if err != nil {
-		t.Fatalf("New: %v", err)
 	}
-	return srv, c
 }
 
 // authorize runs the browser's part: it follows the authorization URL to

@@ -53,7 +53,8 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 
 // ProviderError is an HTTP error answer from sgID.
 type ProviderError struct {
-	// Endpoint is "token", "userinfo" or "jwks".
+	// Endpoint is "token", "userinfo", "jwks" or (from Discover)
+	// "discovery".
 	Endpoint string
 	// StatusCode is the HTTP status sgID answered.
 	StatusCode int

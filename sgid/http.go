@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 )
 
 // Limits on what is read from sgID. Real answers are a few kilobytes; the
@@ -14,31 +15,55 @@ const (
 	maxErrorBody = 256
 )
 
+// Outcomes of a request to sgID, as passed to Config.Observe. They are few
+// and fixed, so that a metric labelled with them stays small.
+const (
+	// OutcomeOK: a 200 answer with the expected JSON.
+	OutcomeOK = "ok"
+	// OutcomeNetworkError: no answer (refused, reset, timed out, cancelled).
+	OutcomeNetworkError = "network_error"
+	// OutcomeHTTPError: an answer with a status other than 200.
+	OutcomeHTTPError = "http_error"
+	// OutcomeBadAnswer: a 200 answer that is too large, cut off or not the
+	// expected JSON.
+	OutcomeBadAnswer = "bad_answer"
+)
+
 // doJSON sends req and decodes a 200 JSON answer into dst. Any other status
-// is a *ProviderError with the start of the body.
+// is a *ProviderError with the start of the body. The observer, if any,
+// learns the endpoint, the outcome and the time until the answer was read.
 func (c *Client) doJSON(req *http.Request, endpoint string, dst any) error {
+	start := time.Now()
+	outcome, err := c.roundTripJSON(req, endpoint, dst)
+	if c.observe != nil {
+		c.observe(req.Context(), endpoint, outcome, time.Since(start))
+	}
+	return err
+}
+
+func (c *Client) roundTripJSON(req *http.Request, endpoint string, dst any) (string, error) {
 	resp, err := c.httpClient.Do(req)
 	if err != nil {
 		// The URL in a *url.Error holds no secret: tokens travel in the
 		// form body or the Authorization header, never in the URL.
-		return fmt.Errorf("%w: %s request: %v", ErrProvider, endpoint, err)
+		return OutcomeNetworkError, fmt.Errorf("%w: %s request: %v", ErrProvider, endpoint, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		// Only the start of an error answer is kept, however long it is,
 		// so the status is never lost to the size limit.
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		return &ProviderError{Endpoint: endpoint, StatusCode: resp.StatusCode, Body: string(body)}
+		return OutcomeHTTPError, &ProviderError{Endpoint: endpoint, StatusCode: resp.StatusCode, Body: string(body)}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBodySize+1))
 	if err != nil {
-		return fmt.Errorf("%w: reading %s answer: %v", ErrProvider, endpoint, err)
+		return OutcomeNetworkError, fmt.Errorf("%w: reading %s answer: %v", ErrProvider, endpoint, err)
 	}
 	if len(body) > maxBodySize {
-		return fmt.Errorf("%w: %s answer is larger than %d bytes", ErrProvider, endpoint, maxBodySize)
+		return OutcomeBadAnswer, fmt.Errorf("%w: %s answer is larger than %d bytes", ErrProvider, endpoint, maxBodySize)
 	}
 	if err := json.Unmarshal(body, dst); err != nil {
-		return fmt.Errorf("%w: %s answer is not the expected JSON: %v", ErrProvider, endpoint, err)
+		return OutcomeBadAnswer, fmt.Errorf("%w: %s answer is not the expected JSON: %v", ErrProvider, endpoint, err)
 	}
-	return nil
+	return OutcomeOK, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"sync"
 	"time"
 
@@ -57,13 +56,8 @@ func (c *Client) fetchKeysLocked(ctx context.Context) (jwk.Set, error) {
 	// Count a failed fetch too, so that an unreachable JWKS is not retried
 	// on every login.
 	c.jwks.fetchedAt = c.now()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.jwks.url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: jwks request: %v", ErrProvider, err)
-	}
-	req.Header.Set("Accept", "application/json")
 	var raw json.RawMessage
-	if err := c.doJSON(req, "jwks", &raw); err != nil {
+	if err := c.getJSON(ctx, c.jwks.url, "jwks", &raw); err != nil {
 		return nil, err
 	}
 	set, err := jwk.Parse(raw)
