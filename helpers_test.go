@@ -58,11 +58,11 @@ func setSiteClock(now func() time.Time) {
 	})
 }
 
-// useMemoryStore gives an unprovisioned handler a memory store of its own
-// and the keyring on it, as provisionStore would.
+// useMemoryStore gives an unprovisioned handler a memory store of its own,
+// with the default bound, and the keyring on it, as provisionStore would.
 func useMemoryStore(tb testing.TB, h *Handler) {
 	tb.Helper()
-	st, err := (&store.Memory{MaxEntries: 1000}).Open(storetest.RandomKey(tb))
+	st, err := (&store.Memory{MaxEntries: store.DefaultMaxEntries}).Open(storetest.RandomKey(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
