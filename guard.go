@@ -86,7 +86,7 @@ type Guard struct {
 	// headers are IdentityHeaders in canonical form, sorted by name.
 	headers []identityHeader
 	// exempt are the paths that Protect never covers (LoginPage's and
-	// error_path), compared ignoring case.
+	// error_path), compared ignoring ASCII case.
 	exempt []string
 	// cookieName is the handler's session cookie; its login cookie is
 	// named after it (see loginCookieName).
@@ -119,7 +119,7 @@ func (g *Guard) Provision(ctx caddy.Context, errorPath, cookieName string, m *me
 	g.exempt = g.exempt[:0]
 	for _, p := range []string{g.LoginPage, errorPath} {
 		if p, _, _ = strings.Cut(p, "?"); p != "" {
-			g.exempt = append(g.exempt, strings.ToLower(p))
+			g.exempt = append(g.exempt, p)
 		}
 	}
 	g.cookieName = cookieName
@@ -196,13 +196,37 @@ func (g *Guard) protects(r *http.Request) bool {
 		return false
 	}
 	// An exact match is enough: a variant such as /login/ stays protected,
-	// which fails closed, and its redirect goes to the exempt page.
+	// which fails closed, and its redirect goes to the exempt page. Case
+	// folds in ASCII only: strings.EqualFold would also take U+017F (ſ) for
+	// s and U+212A (K) for k, exempting paths that the upstream may treat
+	// as other paths.
 	for _, p := range g.exempt {
-		if strings.EqualFold(r.URL.Path, p) {
+		if asciiEqualFold(r.URL.Path, p) {
 			return false
 		}
 	}
 	return true
+}
+
+// asciiEqualFold reports whether a and b are equal when the ASCII letters
+// A-Z are taken as a-z; every other byte must be equal as it is.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if asciiLower(a[i]) != asciiLower(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func asciiLower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // allows reports whether the user passes every rule.

@@ -534,3 +534,30 @@ func TestGuardNoRedirectLoop(t *testing.T) {
 		t.Errorf("/anything: %d", resp.StatusCode)
 	}
 }
+
+// The login page is exempt from protect under ASCII case folding only:
+// U+017F (ſ), which strings.EqualFold takes for s, and U+212A (the Kelvin
+// sign), which it takes for k, name other paths and stay protected.
+func TestGuardExemptionFoldsASCIIOnly(t *testing.T) {
+	t.Parallel()
+	h := testGuardHandler(t, &Guard{Protect: []string{"/*"}, LoginPage: "/signin", IdentityHeaders: map[string]string{}})
+	for path, exempt := range map[string]bool{
+		"/signin":         true,
+		"/SignIn":         true,
+		"/%C5%BFignin":    false,
+		"/sign%E2%84%AAn": false,
+		"/signin/":        false,
+	} {
+		req := withReplacer(httptest.NewRequest(http.MethodGet, path, nil))
+		req.Header.Set("Sec-Fetch-Mode", "cors")
+		if got := !h.guard.protects(req); got != exempt {
+			t.Errorf("%s: exempt = %v, want %v", path, got, exempt)
+		}
+	}
+	// Through the handler: the look-alike path gets 401, not the upstream.
+	req := httptest.NewRequest(http.MethodGet, "/%C5%BFignin", nil)
+	req.Header.Set("Sec-Fetch-Mode", "cors")
+	if code := serve(t, h, req, okNext); code != http.StatusUnauthorized {
+		t.Errorf("/%%C5%%BFignin answered %d, want 401", code)
+	}
+}
