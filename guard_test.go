@@ -536,17 +536,17 @@ func TestGuardNoRedirectLoop(t *testing.T) {
 }
 
 // The login page is exempt from protect under ASCII case folding only:
-// U+017F (ſ), which strings.EqualFold takes for s, and U+212A (the Kelvin
-// sign), which it takes for k, name other paths and stay protected.
+// U+017F (ſ), which strings.EqualFold takes for s, names another path,
+// which stays protected.
 func TestGuardExemptionFoldsASCIIOnly(t *testing.T) {
 	t.Parallel()
 	h := testGuardHandler(t, &Guard{Protect: []string{"/*"}, LoginPage: "/signin", IdentityHeaders: map[string]string{}})
 	for path, exempt := range map[string]bool{
-		"/signin":         true,
-		"/SignIn":         true,
-		"/%C5%BFignin":    false,
-		"/sign%E2%84%AAn": false,
-		"/signin/":        false,
+		"/signin":      true,
+		"/SignIn":      true,
+		"/%C5%BFignin": false,
+		"/SIGNIN":      true,
+		"/signin/":     false,
 	} {
 		req := withReplacer(httptest.NewRequest(http.MethodGet, path, nil))
 		req.Header.Set("Sec-Fetch-Mode", "cors")
