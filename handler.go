@@ -94,13 +94,13 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	returnTo := q.Get(returnToParam)
 	if returnTo != "" && !isLocalPath(returnTo) {
-		return caddyhttp.Error(http.StatusBadRequest, errors.New("return_to must be a path on this site"))
+		return writeError(w, http.StatusBadRequest, "invalid_return_to", "return_to must be a path on this site.")
 	}
 	var app map[string]string
 	for param, key := range h.AppParams {
 		if v := q.Get(param); v != "" {
 			if len(v) > maxAppValue {
-				return caddyhttp.Error(http.StatusBadRequest, errors.New("app parameter too long"))
+				return writeError(w, http.StatusBadRequest, "invalid_app_param", "An app parameter is too long.")
 			}
 			if app == nil {
 				app = make(map[string]string, len(h.AppParams))
@@ -118,7 +118,7 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 		RedirectURI:   redirectURI,
 	})
 	if err != nil {
-		return caddyhttp.Error(http.StatusInternalServerError, err)
+		return h.serverError(w, r, http.StatusInternalServerError, err)
 	}
 	if h.mock != nil {
 		authURL = mockBrowserURL(authURL)
@@ -144,7 +144,7 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 		Expires:      expires,
 	}, loginsPerBrowser)
 	if err != nil {
-		return caddyhttp.Error(http.StatusServiceUnavailable, err)
+		return h.serverError(w, r, http.StatusServiceUnavailable, err)
 	}
 	http.SetCookie(w, newCookie(r, loginCookieName(h.CookieName), loginID, time.Duration(h.LoginTimeout)))
 	return writeJSON(w, http.StatusOK, struct {
@@ -262,11 +262,11 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessKey st
 	// A cross-site page cannot log the user out through a link or form:
 	// browsers that send Sec-Fetch-Site say where the request came from.
 	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
-		return caddyhttp.Error(http.StatusForbidden, errors.New("cross-site logout refused"))
+		return writeError(w, http.StatusForbidden, "cross_site", "Logout from another site is refused.")
 	}
 	if sessKey != "" {
 		if err := h.store.DeleteSession(r.Context(), sessKey); err != nil {
-			return caddyhttp.Error(http.StatusServiceUnavailable, err)
+			return h.serverError(w, r, http.StatusServiceUnavailable, err)
 		}
 	}
 	if c, err := r.Cookie(loginCookieName(h.CookieName)); err == nil && validID(c.Value) {

@@ -1,13 +1,16 @@
 package caddysgid
 
 import (
+	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddy-sgid/caddy-sgid/sgid"
 )
 
 func TestMethodsAndCrossSiteLogout(t *testing.T) {
@@ -25,6 +28,7 @@ func TestMethodsAndCrossSiteLogout(t *testing.T) {
 		{http.MethodPut, "/api/logout", [2]string{}, http.StatusMethodNotAllowed},
 		{http.MethodGet, "/api/logout", [2]string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
 		{http.MethodPost, "/api/logout", [2]string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{http.MethodGet, "/api/auth-url?return_to=%2F%2Fevil.example", [2]string{}, http.StatusBadRequest},
 	}
 	for _, tc := range tests {
 		req := httptest.NewRequest(tc.method, tc.path, nil)
@@ -32,11 +36,11 @@ func TestMethodsAndCrossSiteLogout(t *testing.T) {
 		if tc.header[0] != "" {
 			req.Header.Set(tc.header[0], tc.header[1])
 		}
-		err := h.ServeHTTP(httptest.NewRecorder(), req.WithContext(contextWithReplacer(req)), okNext)
-		var he caddyhttp.HandlerError
-		if !errors.As(err, &he) || he.StatusCode != tc.want {
-			t.Errorf("%s %s %v: err %v, want HTTP %d", tc.method, tc.path, tc.header, err, tc.want)
+		w := httptest.NewRecorder()
+		if err := h.ServeHTTP(w, req.WithContext(contextWithReplacer(req)), okNext); err != nil {
+			t.Errorf("%s %s: returned %v, want an answer written by the handler", tc.method, tc.path, err)
 		}
+		checkJSONError(t, w, tc.want)
 	}
 	// The refused cross-site logout left the session alone.
 	req := httptest.NewRequest(http.MethodGet, "/api/userinfo", nil)
@@ -74,4 +78,80 @@ func TestSecureCookieAndRedirectURIOnHTTPS(t *testing.T) {
 	if got := h.redirectURI(req); got != h.RedirectURI {
 		t.Errorf("configured redirect URI ignored: %q", got)
 	}
+}
+
+// checkJSONError checks an error the handler answered itself: the status,
+// {"error": <code>, "message": <text>} as JSON, and the headers that keep
+// it out of caches and from being sniffed as another type.
+func checkJSONError(t *testing.T, w *httptest.ResponseRecorder, status int) errorBody {
+	t.Helper()
+	var body errorBody
+	dec := json.NewDecoder(w.Body)
+	dec.DisallowUnknownFields()
+	if w.Code != status || dec.Decode(&body) != nil || body.Error == "" || body.Message == "" {
+		t.Errorf("answer %d %q, want %d with a JSON error and message", w.Code, w.Body.String(), status)
+	}
+	hdr := w.Header()
+	if hdr.Get("Content-Type") != "application/json" || hdr.Get("Cache-Control") != "no-store" || hdr.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("answer %d headers %v", w.Code, hdr)
+	}
+	return body
+}
+
+// failingStore fails every call, as a store that cannot be reached would.
+type failingStore struct{ sessionStore }
+
+func (failingStore) AddPending(context.Context, string, pendingLogin, int) error {
+	return errors.New("store unreachable")
+}
+func (failingStore) DeleteSession(context.Context, string) error { return errors.New("store unreachable") }
+func (failingStore) GetSession(context.Context, string) (session, error) {
+	return session{}, errNotFound
+}
+
+// A failing store gets a JSON 503, and its error goes to the log, not to
+// the client.
+func TestStoreFailureAnswersJSON(t *testing.T) {
+	t.Parallel()
+	h, cookie := benchHandler(t)
+	h.client = mustTestClient(t)
+	h.store = failingStore{h.store}
+	for _, path := range []string{"/api/auth-url", "/api/logout"} {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.AddCookie(cookie)
+		w := httptest.NewRecorder()
+		if err := h.ServeHTTP(w, req.WithContext(contextWithReplacer(req)), okNext); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if body := checkJSONError(t, w, http.StatusServiceUnavailable); strings.Contains(body.Message, "unreachable") {
+			t.Errorf("%s: the message repeats the store's error: %q", path, body.Message)
+		}
+	}
+}
+
+// The user's data carries nosniff, like every JSON answer.
+func TestUserinfoNoSniff(t *testing.T) {
+	t.Parallel()
+	h, cookie := benchHandler(t)
+	req := httptest.NewRequest(http.MethodGet, "/api/userinfo", nil)
+	req.AddCookie(cookie)
+	w := httptest.NewRecorder()
+	if err := h.ServeHTTP(w, req.WithContext(contextWithReplacer(req)), okNext); err != nil {
+		t.Fatal(err)
+	}
+	if w.Code != http.StatusOK || w.Header().Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("userinfo %d headers %v", w.Code, w.Header())
+	}
+}
+
+// mustTestClient is an sgID client for handler tests that never reach a
+// provider: it only builds authorization URLs.
+func mustTestClient(t *testing.T) *sgid.Client {
+	t.Helper()
+	_, pemKey := testKey(t)
+	c, err := sgid.New(sgid.Config{ClientID: "id", ClientSecret: "secret", PrivateKey: pemKey, Host: "https://sgid.invalid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
