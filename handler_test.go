@@ -104,7 +104,9 @@ type failingStore struct{ sessionStore }
 func (failingStore) AddPending(context.Context, string, pendingLogin, int) error {
 	return errors.New("store unreachable")
 }
-func (failingStore) DeleteSession(context.Context, string) error { return errors.New("store unreachable") }
+func (failingStore) DeleteSession(context.Context, string) error {
+	return errors.New("store unreachable")
+}
 func (failingStore) GetSession(context.Context, string) (session, error) {
 	return session{}, errNotFound
 }
