@@ -105,6 +105,7 @@ func TestProvisionErrorsNameTheField(t *testing.T) {
 		{"tiny login timeout", func(m map[string]any) { m["login_timeout"] = "1s" }, "login_timeout"},
 		{"return_to as app param", func(m map[string]any) { m["app_params"] = map[string]string{"return_to": "x"} }, "app_params"},
 		{"app value posing as sgID data", func(m map[string]any) { m["app_params"] = map[string]string{"name": "myinfo.name"} }, "looks like an sgID field"},
+		{"app value posing as the user id", func(m map[string]any) { m["app_params"] = map[string]string{"uid": "id"} }, "data key \"id\" is the user's identity"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -72,19 +71,6 @@ func (h *Handler) lookupSession(r *http.Request) (session, string, bool) {
 	return s, key, true
 }
 
-// setIdentity sets the placeholders that tell later handlers and the access
-// log who the user is.
-func setIdentity(r *http.Request, s session) {
-	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if !ok {
-		return
-	}
-	repl.Set("http.auth.user.id", s.Sub)
-	for k, v := range s.Data {
-		repl.Set("http.auth.user."+k, v)
-	}
-}
-
 func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	// GET only: auth-url and the callback change server state, and HEAD
 	// (link previews, prefetchers) must not start or consume a login.
@@ -101,6 +87,9 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 		if v := q.Get(param); v != "" {
 			if len(v) > maxAppValue {
 				return writeError(w, http.StatusBadRequest, "invalid_app_param", "An app parameter is too long.")
+			}
+			if !validAppValue(v) {
+				return writeError(w, http.StatusBadRequest, "invalid_app_param", "An app parameter holds a control character or is not UTF-8.")
 			}
 			if app == nil {
 				app = make(map[string]string, len(h.AppParams))

@@ -157,3 +157,37 @@ func mustTestClient(t *testing.T) *sgid.Client {
 	}
 	return c
 }
+
+// App values are kept only when they are UTF-8 without control characters:
+// a CR LF in one would split a header or log line downstream.
+func TestAppValuesRefuseControlCharacters(t *testing.T) {
+	t.Parallel()
+	h, _ := benchHandler(t)
+	h.client = mustTestClient(t)
+	h.AppParams = map[string]string{"uid": "uid"}
+	for raw, ok := range map[string]bool{
+		"Vanilla":                          true,
+		"TAN%20WEI%20MING%20(%E9%99%88)":   true,
+		"%0D%0AX-Sgid-Sub:sgidtest:forged": false,
+		"a%00b":                            false,
+		"a%09b":                            false,
+		"a%7Fb":                            false,
+		"a%C2%85b":                         false, // NEL, a C1 control
+		"a%FFb":                            false, // not UTF-8
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/api/auth-url?uid="+raw, nil)
+		w := httptest.NewRecorder()
+		if err := h.ServeHTTP(w, req.WithContext(contextWithReplacer(req)), okNext); err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		if ok {
+			if w.Code != http.StatusOK {
+				t.Errorf("uid=%s: %d %s, want 200", raw, w.Code, w.Body)
+			}
+			continue
+		}
+		if body := checkJSONError(t, w, http.StatusBadRequest); body.Error != "invalid_app_param" {
+			t.Errorf("uid=%s: error %q", raw, body.Error)
+		}
+	}
+}

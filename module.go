@@ -312,6 +312,12 @@ func (h *Handler) Validate() error {
 		if param == returnToParam {
 			return fmt.Errorf("sgid: app_params: %q is reserved for the return path", param)
 		}
+		// The handler sets {http.auth.user.id} to the sub itself: an app
+		// value under that key would replace the user's identity in every
+		// placeholder, header_up and the access log's user_id.
+		if reservedIdentityKeys[key] {
+			return fmt.Errorf("sgid: app_params: data key %q is the user's identity ({http.auth.user.%s}), which only sgID sets; pick another key", key, key)
+		}
 		// sgID's fields are named like scopes (myinfo.name); an app value
 		// under such a key could pass for data sgID vouched for.
 		if strings.Contains(key, ".") || key == "sub" || key == "openid" {
