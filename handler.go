@@ -98,7 +98,10 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	redirectURI := h.redirectURI(r)
+	redirectURI, err := h.redirectURI(r)
+	if err != nil {
+		return writeError(w, http.StatusBadRequest, "invalid_host", "The Host header is not a valid host name and port.")
+	}
 	verifier, challenge := sgid.GeneratePKCEPair()
 	state := newID()
 	authURL, nonce, err := h.client.AuthorizationURL(sgid.AuthParams{
@@ -276,19 +279,6 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, reason string, le
 	}
 	http.Redirect(w, r, h.ErrorPath+"?reason="+url.QueryEscape(reason), http.StatusFound)
 	return nil
-}
-
-// redirectURI is the configured redirect URI, or the callback on the
-// request's own origin.
-func (h *Handler) redirectURI(r *http.Request) string {
-	if h.RedirectURI != "" {
-		return h.RedirectURI
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + h.CallbackPath
 }
 
 // maxAppValue bounds an app parameter's value kept in a pending login.

@@ -71,11 +71,11 @@ func TestSecureCookieAndRedirectURIOnHTTPS(t *testing.T) {
 	if c := newCookie(req, "n", "v", 0); !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
 		t.Errorf("cookie on HTTPS: %+v", c)
 	}
-	if got := h.redirectURI(req); got != "https://app.example/api/redirect" {
-		t.Errorf("redirect URI = %q", got)
+	if got, err := h.redirectURI(req); err != nil || got != "https://app.example/api/redirect" {
+		t.Errorf("redirect URI = %q, %v", got, err)
 	}
 	h.RedirectURI = "https://fixed.example/api/redirect"
-	if got := h.redirectURI(req); got != h.RedirectURI {
+	if got, _ := h.redirectURI(req); got != h.RedirectURI {
 		t.Errorf("configured redirect URI ignored: %q", got)
 	}
 }
@@ -89,7 +89,7 @@ func checkJSONError(t *testing.T, w *httptest.ResponseRecorder, status int) erro
 	dec := json.NewDecoder(w.Body)
 	dec.DisallowUnknownFields()
 	if w.Code != status || dec.Decode(&body) != nil || body.Error == "" || body.Message == "" {
-		t.Errorf("answer %d %q, want %d with a JSON error and message", w.Code, w.Body.String(), status)
+		t.Errorf("answer %d %.300q, want %d with a JSON error and message", w.Code, w.Body.String(), status)
 	}
 	hdr := w.Header()
 	if hdr.Get("Content-Type") != "application/json" || hdr.Get("Cache-Control") != "no-store" || hdr.Get("X-Content-Type-Options") != "nosniff" {
