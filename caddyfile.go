@@ -41,6 +41,7 @@ func parseCaddyfile(helper httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, e
 //	    success_path     <path>
 //	    error_path       <path>
 //	    cookie_name      <name>
+//	    cookie_secure    on|off
 //	    login_timeout    <duration>
 //	    session_lifetime <duration>
 //	    max_pending_logins <n>
@@ -106,6 +107,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = oneArg(d, &h.ErrorPath)
 		case "cookie_name":
 			err = oneArg(d, &h.CookieName)
+		case "cookie_secure":
+			err = onOffArg(d, &h.CookieSecure)
 		case "login_timeout":
 			err = durationArg(d, &h.LoginTimeout)
 		case "session_lifetime":
@@ -222,6 +225,23 @@ func oneArg(d *caddyfile.Dispenser, dst *string) error {
 		return d.Errf("%s takes one value, got more", name)
 	}
 	return nil
+}
+
+// onOffArg reads exactly one of on and off into dst, which stays nil when
+// the line is absent so that the default can depend on the request.
+func onOffArg(d *caddyfile.Dispenser, dst **bool) error {
+	name := d.Val()
+	var v string
+	if err := oneArg(d, &v); err != nil {
+		return err
+	}
+	switch v {
+	case "on", "off":
+		b := v == "on"
+		*dst = &b
+		return nil
+	}
+	return d.Errf("%s: %q must be on or off", name, v)
 }
 
 // appendArgs adds the line's arguments, at least one, to dst: repeated

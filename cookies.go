@@ -54,14 +54,15 @@ func hashID(id string) string {
 
 // newCookie builds one of our cookies. maxAge < 0 deletes it. SameSite=Lax,
 // not Strict: sgID's callback is a cross-site top-level navigation, and the
-// login cookie must come with it.
-func newCookie(r *http.Request, name, value string, maxAge time.Duration) *http.Cookie {
+// login cookie must come with it. Secure follows h.secure.
+func (h *Handler) newCookie(r *http.Request, base, value string, maxAge time.Duration) *http.Cookie {
+	secure := h.secure(r)
 	c := &http.Cookie{
-		Name:     name,
+		Name:     base,
 		Value:    value,
 		Path:     "/",
 		HttpOnly: true,
-		Secure:   r.TLS != nil,
+		Secure:   secure,
 		SameSite: http.SameSiteLaxMode,
 	}
 	if maxAge < 0 {

@@ -138,7 +138,7 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return h.serverError(w, r, http.StatusServiceUnavailable, err)
 	}
-	http.SetCookie(w, newCookie(r, loginCookieName(h.CookieName), loginID, time.Duration(h.LoginTimeout)))
+	http.SetCookie(w, h.newCookie(r, loginCookieName(h.CookieName), loginID, time.Duration(h.LoginTimeout)))
 	return writeJSON(w, http.StatusOK, struct {
 		URL string `json:"url"`
 	}{authURL})
@@ -213,7 +213,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessK
 	if err := h.store.PutSession(r.Context(), hashID(sessID), session{Sub: info.Sub, Data: data, Expires: h.now().Add(lifetime)}); err != nil {
 		return h.fail(w, r, reasonServerError, zapcore.ErrorLevel, err)
 	}
-	http.SetCookie(w, newCookie(r, h.CookieName, sessID, lifetime))
+	http.SetCookie(w, h.newCookie(r, h.CookieName, sessID, lifetime))
 	setIdentity(r, session{Sub: info.Sub, Data: data})
 	h.metrics.login("ok")
 	h.logger.Info("user logged in", zap.String("request_id", requestID(r)))
@@ -264,8 +264,8 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessKey st
 	if c, err := r.Cookie(loginCookieName(h.CookieName)); err == nil && validID(c.Value) {
 		_ = h.store.DeletePending(r.Context(), hashID(c.Value))
 	}
-	http.SetCookie(w, newCookie(r, h.CookieName, "", -1))
-	http.SetCookie(w, newCookie(r, loginCookieName(h.CookieName), "", -1))
+	http.SetCookie(w, h.newCookie(r, h.CookieName, "", -1))
+	http.SetCookie(w, h.newCookie(r, loginCookieName(h.CookieName), "", -1))
 	return writeJSON(w, http.StatusOK, struct{}{})
 }
 

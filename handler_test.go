@@ -68,7 +68,7 @@ func TestSecureCookieAndRedirectURIOnHTTPS(t *testing.T) {
 	h.applyDefaults()
 	req := httptest.NewRequest(http.MethodGet, "https://app.example/api/auth-url", nil)
 	req.TLS = &tls.ConnectionState{}
-	if c := newCookie(req, "n", "v", 0); !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
+	if c := h.newCookie(req, "n", "v", 0); !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
 		t.Errorf("cookie on HTTPS: %+v", c)
 	}
 	if got, err := h.redirectURI(req); err != nil || got != "https://app.example/api/redirect" {

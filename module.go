@@ -112,6 +112,13 @@ type Handler struct {
 	// CookieName names the session cookie; the pending-login cookie is
 	// CookieName + "_login". Default sgid_session.
 	CookieName string `json:"cookie_name,omitempty"`
+	// CookieSecure, when set, decides the cookies' Secure attribute instead
+	// of the request: true for a site that is HTTPS to the browser whatever
+	// reaches Caddy, false for no Secure (development only). It also makes the
+	// derived redirect URI https when true. Default: Secure when the
+	// request came over TLS, or from one of the server's trusted_proxies
+	// with X-Forwarded-Proto https, as Caddy decides for its own cookies.
+	CookieSecure *bool `json:"cookie_secure,omitempty"`
 	// LoginTimeout is how long a started login may take. Default 10m.
 	LoginTimeout caddy.Duration `json:"login_timeout,omitempty"`
 	// SessionLifetime is how long a login lasts. Default 12h.

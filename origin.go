@@ -5,20 +5,51 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
-// How the handler tells the origin the browser sees, for the derived
-// redirect URI.
+// How the handler tells the origin the browser sees: whether it is HTTPS
+// (for the cookies' Secure attribute and the derived redirect URI's
+// scheme) and which host it is on.
 
 // errBadHost is the error of a request whose Host header is not a valid
 // host and port, when the redirect URI is derived from it.
 var errBadHost = errors.New("the Host header is not a valid host[:port]")
 
+// secure reports whether the browser reached the site over HTTPS, and so
+// whether the cookies are Secure: cookie_secure when it is set, otherwise
+// the connection's TLS or, as Caddy itself decides for its sticky-session
+// cookies, the last X-Forwarded-Proto of a request from one of the
+// server's trusted_proxies.
+func (h *Handler) secure(r *http.Request) bool {
+	if h.CookieSecure != nil {
+		return *h.CookieSecure
+	}
+	return requestIsHTTPS(r)
+}
+
+// requestIsHTTPS reports whether the request came over TLS, to Caddy or to
+// a trusted proxy in front of it. X-Forwarded-Proto from any other client
+// is ignored: anyone can send it.
+func requestIsHTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool)
+	if !trusted {
+		return false
+	}
+	xfp := r.Header.Values("X-Forwarded-Proto")
+	return len(xfp) > 0 && xfp[len(xfp)-1] == "https"
+}
+
 // redirectURI is the configured redirect URI, or the callback on the
 // request's own origin. The derived one follows the Host header, which the
 // client chooses, so the host must be a valid host name or IP literal with
 // an optional port of 1 to 65535 written in digits; anything else is an
-// error, which the caller answers with 400.
+// error, which the caller answers with 400. It is https when the cookies
+// are Secure by cookie_secure or the request came over HTTPS.
 func (h *Handler) redirectURI(r *http.Request) (string, error) {
 	if h.RedirectURI != "" {
 		return h.RedirectURI, nil
@@ -27,7 +58,7 @@ func (h *Handler) redirectURI(r *http.Request) (string, error) {
 		return "", errBadHost
 	}
 	scheme := "http"
-	if r.TLS != nil {
+	if requestIsHTTPS(r) || (h.CookieSecure != nil && *h.CookieSecure) {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host + h.CallbackPath, nil

@@ -1,9 +1,13 @@
 package caddysgid
 
 import (
+	"context"
+	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 func TestValidHostPort(t *testing.T) {
@@ -72,5 +76,58 @@ func TestOddHostAnswers400(t *testing.T) {
 	req.Host = "localhost:abc"
 	if code := serve(t, h, req, okNext); code != http.StatusOK {
 		t.Errorf("with redirect_uri, odd Host: %d, want 200", code)
+	}
+}
+
+// withTrustedProxy marks the request as coming from one of the server's
+// trusted_proxies, as Caddy's server does before any handler runs.
+func withTrustedProxy(r *http.Request, trusted bool) *http.Request {
+	ctx := context.WithValue(r.Context(), caddyhttp.VarsCtxKey, map[string]any{caddyhttp.TrustedProxyVarKey: trusted})
+	return r.WithContext(ctx)
+}
+
+// Secure cookies and an https redirect URI behind a load balancer that ends
+// TLS, as Caddy decides for its own cookies: X-Forwarded-Proto counts only
+// from a trusted proxy; cookie_secure overrides the request.
+func TestSecureFollowsTrustedProxies(t *testing.T) {
+	t.Parallel()
+	on, off := true, false
+	tests := []struct {
+		name     string
+		tls      bool
+		trusted  bool
+		xfp      []string
+		override *bool
+		secure   bool
+		scheme   string
+	}{
+		{"plain http", false, false, nil, nil, false, "http"},
+		{"tls", true, false, nil, nil, true, "https"},
+		{"trusted proxy, https", false, true, []string{"https"}, nil, true, "https"},
+		{"trusted proxy, last value counts", false, true, []string{"http", "https"}, nil, true, "https"},
+		{"trusted proxy, http", false, true, []string{"https", "http"}, nil, false, "http"},
+		{"untrusted client says https", false, false, []string{"https"}, nil, false, "http"},
+		{"cookie_secure on", false, false, nil, &on, true, "https"},
+		{"cookie_secure off over tls", true, false, nil, &off, false, "https"},
+		{"cookie_secure off behind a trusted proxy", false, true, []string{"https"}, &off, false, "https"},
+	}
+	for _, tc := range tests {
+		h := &Handler{CookieSecure: tc.override}
+		h.applyDefaults()
+		req := httptest.NewRequest(http.MethodGet, "http://app.example/api/auth-url", nil)
+		if tc.tls {
+			req.TLS = &tls.ConnectionState{}
+		}
+		req.Header["X-Forwarded-Proto"] = tc.xfp
+		req = withTrustedProxy(req, tc.trusted)
+		if got := h.secure(req); got != tc.secure {
+			t.Errorf("%s: secure = %v, want %v", tc.name, got, tc.secure)
+		}
+		if got, err := h.redirectURI(req); err != nil || got != tc.scheme+"://app.example/api/redirect" {
+			t.Errorf("%s: redirect URI %q %v, want scheme %s", tc.name, got, err, tc.scheme)
+		}
+		if c := h.newCookie(req, DefaultCookieName, "v", 0); c.Secure != tc.secure {
+			t.Errorf("%s: cookie Secure = %v, want %v", tc.name, c.Secure, tc.secure)
+		}
 	}
 }
