@@ -52,13 +52,38 @@ func hashID(id string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// newCookie builds one of our cookies. maxAge < 0 deletes it. SameSite=Lax,
-// not Strict: sgID's callback is a cross-site top-level navigation, and the
-// login cookie must come with it. Secure follows h.secure.
+// hostPrefix marks a cookie that the browser accepts only when it is
+// Secure, has Path=/ and no Domain, and was set by this very host: a
+// sibling subdomain (or a plain-HTTP page of this one) cannot set or
+// overwrite it, as it can a cookie without the prefix.
+const hostPrefix = "__Host-"
+
+// wireCookieName is the name one of our cookies goes by on the wire, for
+// setting and reading alike: the documented base name (sgid_session,
+// sgid_session_login, or any other of ours) on plain HTTP, where browsers
+// refuse the prefix, and "__Host-" + base on HTTPS.
+func wireCookieName(base string, secure bool) string {
+	if secure {
+		return hostPrefix + base
+	}
+	return base
+}
+
+// cookie returns the request's cookie of ours named base. On HTTPS only the
+// __Host- name counts: a cookie under the bare name may have been planted
+// by a sibling subdomain, and is ignored even when it comes first.
+func (h *Handler) cookie(r *http.Request, base string) (*http.Cookie, error) {
+	return r.Cookie(wireCookieName(base, h.secure(r)))
+}
+
+// newCookie builds one of our cookies, named base before its wire prefix.
+// maxAge < 0 deletes it. SameSite=Lax, not Strict: sgID's callback is a
+// cross-site top-level navigation, and the login cookie must come with it.
+// Path=/ and no Domain always, as the __Host- prefix requires.
 func (h *Handler) newCookie(r *http.Request, base, value string, maxAge time.Duration) *http.Cookie {
 	secure := h.secure(r)
 	c := &http.Cookie{
-		Name:     base,
+		Name:     wireCookieName(base, secure),
 		Value:    value,
 		Path:     "/",
 		HttpOnly: true,
@@ -74,8 +99,9 @@ func (h *Handler) newCookie(r *http.Request, base, value string, maxAge time.Dur
 }
 
 // stripSessionCookies cuts the session cookie (name) and the login cookie
-// (loginCookieName(name)) out of the Cookie header, keeping every other cookie as
-// the client sent it, and removes the header when nothing is left.
+// (loginCookieName(name)), each under its plain and its __Host- name, out
+// of the Cookie header, keeping every other cookie as the client sent it,
+// and removes the header when nothing is left.
 func stripSessionCookies(hdr http.Header, name string) {
 	values := hdr["Cookie"]
 	if len(values) == 0 {
@@ -92,7 +118,7 @@ func stripSessionCookies(hdr http.Header, name string) {
 		for part := range strings.SplitSeq(v, ";") {
 			part = strings.TrimSpace(part)
 			n, _, _ := strings.Cut(part, "=")
-			n = strings.TrimSpace(n)
+			n = strings.TrimPrefix(strings.TrimSpace(n), hostPrefix)
 			if n == name || isLoginCookieName(n, name) {
 				changed = true
 				continue

@@ -59,7 +59,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // the store key of that cookie (even when no session is found, so the
 // callback can drop a stale one).
 func (h *Handler) lookupSession(r *http.Request) (session, string, bool) {
-	c, err := r.Cookie(h.CookieName)
+	c, err := h.cookie(r, h.CookieName)
 	if err != nil || !validID(c.Value) {
 		return session{}, "", false
 	}
@@ -120,7 +120,7 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	// login sits in that slot under its own state, so tabs do not clobber
 	// each other.
 	loginID := ""
-	if c, err := r.Cookie(loginCookieName(h.CookieName)); err == nil && validID(c.Value) {
+	if c, err := h.cookie(r, loginCookieName(h.CookieName)); err == nil && validID(c.Value) {
 		loginID = c.Value
 	} else {
 		loginID = newID()
@@ -149,7 +149,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessK
 		return methodNotAllowed(w, "GET")
 	}
 	q := r.URL.Query()
-	c, err := r.Cookie(loginCookieName(h.CookieName))
+	c, err := h.cookie(r, loginCookieName(h.CookieName))
 	if err != nil || !validID(c.Value) {
 		return h.fail(w, r, reasonNoSession, zapcore.InfoLevel, errors.New("callback without a login cookie"))
 	}
@@ -261,7 +261,7 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessKey st
 			return h.serverError(w, r, http.StatusServiceUnavailable, err)
 		}
 	}
-	if c, err := r.Cookie(loginCookieName(h.CookieName)); err == nil && validID(c.Value) {
+	if c, err := h.cookie(r, loginCookieName(h.CookieName)); err == nil && validID(c.Value) {
 		_ = h.store.DeletePending(r.Context(), hashID(c.Value))
 	}
 	http.SetCookie(w, h.newCookie(r, h.CookieName, "", -1))

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddy-sgid/caddy-sgid/sgid"
 )
@@ -68,7 +69,7 @@ func TestSecureCookieAndRedirectURIOnHTTPS(t *testing.T) {
 	h.applyDefaults()
 	req := httptest.NewRequest(http.MethodGet, "https://app.example/api/auth-url", nil)
 	req.TLS = &tls.ConnectionState{}
-	if c := h.newCookie(req, "n", "v", 0); !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
+	if c := h.newCookie(req, "n", "v", 0); !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Name != "__Host-n" || c.Path != "/" || c.Domain != "" {
 		t.Errorf("cookie on HTTPS: %+v", c)
 	}
 	if got, err := h.redirectURI(req); err != nil || got != "https://app.example/api/redirect" {
@@ -189,5 +190,57 @@ func TestAppValuesRefuseControlCharacters(t *testing.T) {
 		if body := checkJSONError(t, w, http.StatusBadRequest); body.Error != "invalid_app_param" {
 			t.Errorf("uid=%s: error %q", raw, body.Error)
 		}
+	}
+}
+
+// On HTTPS the session is read from the __Host- cookie only: a bare
+// sgid_session cookie, which a sibling subdomain can plant, is ignored even
+// when it comes first; on plain HTTP the documented name works.
+func TestHostPrefixedCookieWinsOnHTTPS(t *testing.T) {
+	t.Parallel()
+	h, victim := benchHandler(t)
+	planted := newID()
+	if err := h.store.PutSession(context.Background(), hashID(planted), session{Sub: "sgidtest:attacker", Expires: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	userinfo := func(tlsOn bool, cookie string) (int, string) {
+		req := httptest.NewRequest(http.MethodGet, "/api/userinfo", nil)
+		if tlsOn {
+			req.TLS = &tls.ConnectionState{}
+		}
+		req.Header.Set("Cookie", cookie)
+		w := httptest.NewRecorder()
+		if err := h.ServeHTTP(w, req.WithContext(contextWithReplacer(req)), okNext); err != nil {
+			t.Fatal(err)
+		}
+		var out userinfoBody
+		json.Unmarshal(w.Body.Bytes(), &out)
+		return w.Code, out.Sub
+	}
+	bare := DefaultCookieName + "=" + planted
+	prefixed := "__Host-" + DefaultCookieName + "=" + victim.Value
+	if code, sub := userinfo(true, bare+"; "+prefixed); code != http.StatusOK || sub == "sgidtest:attacker" {
+		t.Errorf("HTTPS, planted bare cookie first: %d as %q, want the __Host- session", code, sub)
+	}
+	if code, _ := userinfo(true, bare); code != http.StatusUnauthorized {
+		t.Errorf("HTTPS, bare cookie only: %d, want 401", code)
+	}
+	if code, sub := userinfo(false, bare); code != http.StatusOK || sub != "sgidtest:attacker" {
+		t.Errorf("plain HTTP, documented name: %d as %q", code, sub)
+	}
+	if code, _ := userinfo(false, prefixed); code != http.StatusUnauthorized {
+		t.Errorf("plain HTTP, __Host- name: %d, want 401", code)
+	}
+
+	// auth-url on HTTPS sets the login cookie under its __Host- name.
+	h.client = mustTestClient(t)
+	req := httptest.NewRequest(http.MethodGet, "https://app.example/api/auth-url", nil)
+	req.TLS = &tls.ConnectionState{}
+	w := httptest.NewRecorder()
+	if err := h.ServeHTTP(w, req.WithContext(contextWithReplacer(req)), okNext); err != nil {
+		t.Fatal(err)
+	}
+	if c := responseCookie(w.Result(), "__Host-"+DefaultCookieName+"_login"); c == nil || !c.Secure || c.Path != "/" || c.Domain != "" {
+		t.Errorf("login cookie on HTTPS: %v", w.Result().Cookies())
 	}
 }

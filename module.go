@@ -112,9 +112,10 @@ type Handler struct {
 	// CookieName names the session cookie; the pending-login cookie is
 	// CookieName + "_login". Default sgid_session.
 	CookieName string `json:"cookie_name,omitempty"`
-	// CookieSecure, when set, decides the cookies' Secure attribute instead
-	// of the request: true for a site that is HTTPS to the browser whatever
-	// reaches Caddy, false for no Secure (development only). It also makes the
+	// CookieSecure, when set, decides the cookies' Secure attribute (and
+	// with it their __Host- prefix) instead of the request: true for a site
+	// that is HTTPS to the browser whatever reaches Caddy, false to keep
+	// plain names and no Secure (development only). It also makes the
 	// derived redirect URI https when true. Default: Secure when the
 	// request came over TLS, or from one of the server's trusted_proxies
 	// with X-Forwarded-Proto https, as Caddy decides for its own cookies.
@@ -311,6 +312,11 @@ func (h *Handler) Validate() error {
 	}
 	if !cookieNameRE.MatchString(h.CookieName) {
 		return fmt.Errorf("sgid: cookie_name: %q is not a valid cookie name", h.CookieName)
+	}
+	// The handler adds __Host- itself on HTTPS; a name that already has a
+	// prefix would be refused by browsers on plain HTTP, or get two.
+	if lower := strings.ToLower(h.CookieName); strings.HasPrefix(lower, "__host-") || strings.HasPrefix(lower, "__secure-") {
+		return fmt.Errorf("sgid: cookie_name: %q has a cookie prefix; give the bare name, the handler adds __Host- on HTTPS", h.CookieName)
 	}
 	for param, key := range h.AppParams {
 		if param == "" || key == "" {

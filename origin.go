@@ -10,8 +10,8 @@ import (
 )
 
 // How the handler tells the origin the browser sees: whether it is HTTPS
-// (for the cookies' Secure attribute and the derived redirect URI's
-// scheme) and which host it is on.
+// (for the cookies' Secure attribute, their __Host- prefix and the derived
+// redirect URI's scheme) and which host it is on.
 
 // errBadHost is the error of a request whose Host header is not a valid
 // host and port, when the redirect URI is derived from it.
