@@ -23,6 +23,7 @@ const (
 	reasonStateMismatch  = "state_mismatch"  // state does not belong to this browser's logins
 	reasonMissingCode    = "missing_code"    // the callback has no code
 	reasonProviderError  = "provider_error"  // sgID answered an error or could not be reached
+	reasonCodeRejected   = "code_rejected"   // sgID refused the code: replayed, expired or for another login
 	reasonInvalidToken   = "invalid_token"   // the ID token failed a check
 	reasonUserinfoFailed = "userinfo_failed" // userinfo could not be fetched or decrypted
 	reasonServerError    = "server_error"    // our own store failed
@@ -44,7 +45,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	case h.UserinfoPath:
 		return h.serveUserinfo(w, r, sess, hasSession)
 	case h.LogoutPath:
-		return h.serveLogout(w, r, sessKey)
+		return h.serveLogout(w, r, sessKey, sess.Sub)
 	}
 	if h.mock != nil && strings.HasPrefix(r.URL.Path, mockPrefix+"/") {
 		return h.serveMock(w, r)
@@ -188,6 +189,9 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessK
 		if errors.Is(err, sgid.ErrIDToken) {
 			return h.fail(w, r, reasonInvalidToken, zapcore.ErrorLevel, err)
 		}
+		if codeRejected(err) {
+			return h.fail(w, r, reasonCodeRejected, zapcore.WarnLevel, errCodeRejected)
+		}
 		return h.fail(w, r, reasonProviderError, zapcore.ErrorLevel, err)
 	}
 	info, err := h.client.Userinfo(r.Context(), tokens.Sub, tokens.AccessToken)
@@ -216,7 +220,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessK
 	http.SetCookie(w, h.newCookie(r, h.CookieName, sessID, lifetime))
 	setIdentity(r, session{Sub: info.Sub, Data: data})
 	h.metrics.login("ok")
-	h.logger.Info("user logged in", zap.String("request_id", requestID(r)))
+	h.logLogin(r, info.Sub)
 
 	dest := h.SuccessPath
 	if pending.ReturnTo != "" {
@@ -247,7 +251,7 @@ type userinfoBody struct {
 	Data map[string]string `json:"data"`
 }
 
-func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessKey string) error {
+func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessKey, sub string) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return methodNotAllowed(w, "GET, POST")
 	}
@@ -266,6 +270,7 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessKey st
 	}
 	http.SetCookie(w, h.newCookie(r, h.CookieName, "", -1))
 	http.SetCookie(w, h.newCookie(r, loginCookieName(h.CookieName), "", -1))
+	h.logLogout(r, sub)
 	return writeJSON(w, http.StatusOK, struct{}{})
 }
 
