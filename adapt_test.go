@@ -92,7 +92,10 @@ func TestProvisionErrorsNameTheField(t *testing.T) {
 		mutate func(map[string]any)
 		want   string
 	}{
-		{"empty client_id from an unset env var", func(m map[string]any) { m["client_id"] = "{env.SGID_TEST_UNSET_VAR}" }, "client_id"},
+		{"empty client_id from an unset env var", func(m map[string]any) { m["client_id"] = "{env.SGID_TEST_UNSET_VAR}" }, "client_id: {env.SGID_TEST_UNSET_VAR} resolved to an empty value (is SGID_TEST_UNSET_VAR set?)"},
+		{"empty client_secret from an unset env var", func(m map[string]any) { m["client_secret"] = " {env.SGID_TEST_UNSET_SECRET} " }, "client_secret: {env.SGID_TEST_UNSET_SECRET} resolved to an empty value (is SGID_TEST_UNSET_SECRET set?)"},
+		{"private_key from a missing file", func(m map[string]any) { m["private_key"] = "{file./nonexistent/sgid-key.pem}" }, "private_key: {file./nonexistent/sgid-key.pem} resolved to an empty value (does /nonexistent/sgid-key.pem exist"},
+		{"redirect_uri from an unset env var", func(m map[string]any) { m["redirect_uri"] = "{env.SGID_TEST_UNSET_REDIRECT}" }, "redirect_uri: {env.SGID_TEST_UNSET_REDIRECT} resolved to an empty value"},
 		{"no secret", func(m map[string]any) { delete(m, "client_secret") }, "client_secret"},
 		{"bad key", func(m map[string]any) { m["private_key"] = "not a key" }, "private_key"},
 		{"bad host", func(m map[string]any) { m["host"] = "api.id.gov.sg" }, "host"},
@@ -126,6 +129,9 @@ func TestProvisionErrorsNameTheField(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want it to name %q", err, tc.want)
+			}
+			if err != nil && strings.Count(err.Error(), "sgid:") != 1 {
+				t.Errorf("err = %v, want one \"sgid:\"", err)
 			}
 			if err != nil && strings.Contains(err.Error(), "secret\"") {
 				t.Errorf("error repeats a secret: %v", err)

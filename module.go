@@ -176,11 +176,21 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.metrics = m
 	repl := caddy.NewReplacer()
-	h.ClientID = strings.TrimSpace(repl.ReplaceAll(h.ClientID, ""))
-	h.ClientSecret = strings.TrimSpace(repl.ReplaceAll(h.ClientSecret, ""))
-	h.PrivateKey = repl.ReplaceAll(h.PrivateKey, "")
-	h.Host = strings.TrimSpace(repl.ReplaceAll(h.Host, ""))
-	h.RedirectURI = strings.TrimSpace(repl.ReplaceAll(h.RedirectURI, ""))
+	for _, f := range []struct {
+		name string
+		v    *string
+		trim bool
+	}{
+		{"client_id", &h.ClientID, true},
+		{"client_secret", &h.ClientSecret, true},
+		{"private_key", &h.PrivateKey, false},
+		{"host", &h.Host, true},
+		{"redirect_uri", &h.RedirectURI, true},
+	} {
+		if err := resolvePlaceholders(repl, f.name, f.v, f.trim); err != nil {
+			return err
+		}
+	}
 	h.applyDefaults()
 	if err := h.provisionGuard(ctx); err != nil {
 		return err
@@ -225,6 +235,46 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.store = st.(*pooledStore)
 	return nil
 }
+
+// resolvePlaceholders replaces the placeholders in *v, trimming outer
+// space when trim. A value that was written but resolves to nothing is an
+// error naming the placeholder: an unset {env.X} would otherwise surface as
+// a missing client_id, or silently bring back a default (sgID's host, the
+// redirect URI derived from the Host header). The error repeats only the
+// placeholders, which hold no secret.
+func resolvePlaceholders(repl *caddy.Replacer, name string, v *string, trim bool) error {
+	raw := *v
+	out := repl.ReplaceAll(raw, "")
+	if trim {
+		out = strings.TrimSpace(out)
+	}
+	*v = out
+	if strings.TrimSpace(out) != "" || strings.TrimSpace(raw) == "" {
+		return nil
+	}
+	var hints []string
+	for _, m := range placeholderRE.FindAllStringSubmatch(raw, -1) {
+		switch m[1] {
+		case "env":
+			hints = append(hints, "is "+m[2]+" set?")
+		case "file":
+			hints = append(hints, "does "+m[2]+" exist, readable by Caddy and not empty?")
+		}
+	}
+	placeholders := strings.Join(placeholderRE.FindAllString(raw, -1), " ")
+	if placeholders == "" {
+		return fmt.Errorf("sgid: %s: the value resolved to an empty value", name)
+	}
+	msg := fmt.Sprintf("sgid: %s: %s resolved to an empty value", name, placeholders)
+	if len(hints) > 0 {
+		msg += " (" + strings.Join(hints, " ") + ")"
+	}
+	return errors.New(msg)
+}
+
+// placeholderRE finds Caddy placeholders, and the namespace and name of the
+// {env.*} and {file.*} ones.
+var placeholderRE = regexp.MustCompile(`\{(?:(env|file)\.([^{}]+)|[^{}]+)\}`)
 
 func (h *Handler) applyDefaults() {
 	setDefault(&h.AuthURLPath, DefaultAuthURLPath)
