@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
@@ -272,5 +273,69 @@ func TestReadmeShowsCaddyfileSyntax(t *testing.T) {
 	}
 	if len(missing) > 0 {
 		t.Errorf("README.md has no fenced code block line for these lines of UnmarshalCaddyfile's syntax block (caddyfile.go):\n\t%s", strings.Join(missing, "\n\t"))
+	}
+}
+
+func TestPathWithin(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		p, scope string
+		want     bool
+	}{
+		{"/api/*", "/api/*", true},
+		{"/api/private/*", "/api/*", true},
+		{"/API/x", "/api/*", true},
+		{"/app/*.json", "/app/*", true},
+		{"/application/*", "/app*", true},
+		{"/anything", "*", true},
+		{"/anything", "/*", true},
+		{"/admin", "/admin", true},
+		{"/api/*", "/app/*", false},
+		{"/app", "/app/*", false},
+		{"/*", "/app/*", false},
+		{"*.json", "/app/*", false},
+		{"/app/x", "/app", false},
+		{"/app/*", "/app", false},
+		{"/a/x", "/a/*/b*", false},
+		{"/app/{env.X}", "/app/*", false},
+		{"/app/%2F", "/app/*", false},
+	} {
+		if got := pathWithin(tc.p, tc.scope); got != tc.want {
+			t.Errorf("pathWithin(%q, %q) = %v, want %v", tc.p, tc.scope, got, tc.want)
+		}
+	}
+}
+
+// A protect pattern the directive's own matcher keeps from sgid is refused
+// when the Caddyfile is adapted, with the reason and the fix; patterns
+// inside a path matcher are accepted.
+func TestProtectOutsideTheDirectiveMatcher(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, site, want string // want "": adapts
+	}{
+		{"no matcher", "sgid {\n\t\tprotect /api/*\n\t}", ""},
+		{"inside a path matcher", "sgid /app/* {\n\t\tprotect /app/private/* /app/admin\n\t}", ""},
+		{"matcher without protect", "@m host a.example\n\tsgid @m {\n\t\tidentity_header sub X-Sub\n\t}", ""},
+		{"outside a path matcher", "sgid /app/* {\n\t\tprotect /api/*\n\t}", "protect /api/* is not inside the directive's matcher /app/*"},
+		{"one of two outside", "sgid /app/* {\n\t\tprotect /app/x /other\n\t}", "protect /other is not inside"},
+		{"named path matcher, inside", "@m path /app/*\n\tsgid @m {\n\t\tprotect /app/*\n\t}", ""},
+		{"named path matcher, outside", "@m path /app/*\n\tsgid @m {\n\t\tprotect /api/*\n\t}", "protect /api/* is not inside"},
+		{"named matcher with more than a path", "@m {\n\t\tpath /app/*\n\t\tmethod GET\n\t}\n\tsgid @m {\n\t\tprotect /app/*\n\t}", "cannot be checked against protect"},
+		{"host matcher", "@m host a.example\n\tsgid @m {\n\t\tprotect /*\n\t}", "cannot be checked against protect"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src := "http://localhost:9080 {\n\t" + tc.site + "\n\trespond ok\n}\n"
+			_, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(src), map[string]any{"filename": "Caddyfile"})
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("adapt: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "remove the matcher from sgid")):
+				t.Errorf("adapt: %v, want an error saying %q and the fix", err, tc.want)
+			case err != nil && strings.Count(err.Error(), "sgid:") != 1:
+				t.Errorf("adapt: %v says sgid: more than once", err)
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -342,4 +343,43 @@ func acceptPrefersHTML(values []string) bool {
 		}
 	}
 	return htmlQ > 0 && htmlQ >= otherQ
+}
+
+// handlerVar is the request variable in which the first sgid handler a
+// request passes through leaves its nestingMark, so that a second one can
+// tell. The mark holds no secret: placeholders such as
+// {http.vars.sgid_handler} can print it.
+const handlerVar = "sgid_handler"
+
+// nestingMark says which sgid handler saw a request first, and whether it
+// passes the session cookies on.
+type nestingMark struct {
+	handler       *atomic.Bool // the first handler's nestingReported, as its identity
+	forwardCookie bool
+}
+
+func (m nestingMark) String() string { return "sgid" }
+
+// noteNesting leaves h's mark on the request, or, when another sgid
+// handler has already marked it, logs once (at ERROR) that the
+// configuration nests or repeats sgid where it cannot work: the outer one
+// cuts the session cookies from the requests it passes on, so the inner
+// one never sees a login and its routes and guard act as if nobody were
+// logged in. The adapter cannot see this (two sgid blocks in one site, or
+// sgid inside a handle under another sgid), so it is reported at the
+// first request that shows it. With forward_cookie on the outer one,
+// nesting works and is not reported.
+func (h *Handler) noteNesting(r *http.Request) {
+	outer, ok := caddyhttp.GetVar(r.Context(), handlerVar).(nestingMark)
+	if !ok {
+		caddyhttp.SetVar(r.Context(), handlerVar, nestingMark{handler: h.nestingReported, forwardCookie: h.guard.ForwardCookie})
+		return
+	}
+	if outer.handler == h.nestingReported || outer.forwardCookie {
+		return
+	}
+	if h.nestingReported != nil && h.nestingReported.CompareAndSwap(false, true) {
+		h.logger.Error("a request passed through two sgid handlers; the first cuts the session cookies, so this one never sees a login: use one sgid block per site, or set forward_cookie in the outer one",
+			zap.String("request_id", requestID(r)))
+	}
 }

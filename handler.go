@@ -32,6 +32,7 @@ const (
 // ServeHTTP serves the sgid routes and passes other requests on, with the
 // user's identity in the placeholders when a session cookie is valid.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	h.noteNesting(r)
 	h.guard.scrubIdentity(r)
 	sess, sessKey, hasSession := h.lookupSession(r)
 	if hasSession {

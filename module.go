@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -154,6 +155,9 @@ type Handler struct {
 	logger    *zap.Logger
 	// now is the clock that dates pending logins and sessions.
 	now func() time.Time
+	// nestingReported makes noteNesting report once per handler; an
+	// atomic, not a sync.Once, since Handler values are copied.
+	nestingReported *atomic.Bool
 }
 
 // CaddyModule returns the Caddy module information.
@@ -170,6 +174,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.now = time.Now
+	h.nestingReported = new(atomic.Bool)
 	m, err := newMetrics(ctx.GetMetricsRegistry())
 	if err != nil {
 		return fmt.Errorf("sgid: metrics: %v", err)
