@@ -6,36 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 )
-
-// fatalRecorder records a Fatalf instead of failing the test that runs it;
-// Fatalf ends the goroutine, as testing.T's does.
-type fatalRecorder struct {
-	testing.TB // nil: a call to anything else panics
-	msg        string
-}
-
-func (f *fatalRecorder) Helper() {}
-
-func (f *fatalRecorder) Fatalf(format string, args ...any) {
-	f.msg = fmt.Sprintf(format, args...)
-	runtime.Goexit()
-}
-
-func (f *fatalRecorder) run(fn func(testing.TB)) string {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		fn(f)
-	}()
-	<-done
-	return f.msg
-}
 
 // The port check runs once and fails every later caller too, naming the
 // port, even after the port has been let go (by then it could be this
@@ -49,15 +26,15 @@ func TestPortCheckFailsEveryCallerOnce(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	c := &portCheck{ports: []int{port}}
 	want := fmt.Sprintf("port %d is in use", port)
-	if msg := (&fatalRecorder{}).run(c.require); !strings.HasPrefix(msg, want) {
+	if msg := testcaddy.FatalMessage(t, c.require); !strings.HasPrefix(msg, want) {
 		t.Errorf("first check: %q, want it to start with %q", msg, want)
 	}
 	ln.Close()
-	if msg := (&fatalRecorder{}).run(c.require); !strings.HasPrefix(msg, want) {
+	if msg := testcaddy.FatalMessage(t, c.require); !strings.HasPrefix(msg, want) {
 		t.Errorf("second check: %q, want the first result again", msg)
 	}
 	free := &portCheck{ports: []int{port}}
-	if msg := (&fatalRecorder{}).run(free.require); msg != "" {
+	if msg := testcaddy.FatalMessage(t, free.require); msg != "" {
 		t.Errorf("free port: %q", msg)
 	}
 }
@@ -73,7 +50,7 @@ func TestStartCaddyChecksPortsFirst(t *testing.T) {
 	saved := testPorts
 	testPorts = &portCheck{ports: []int{port}}
 	defer func() { testPorts = saved }()
-	msg := (&fatalRecorder{}).run(func(tb testing.TB) { startCaddy(tb, "http://localhost:9080 {\n\trespond ok\n}") })
+	msg := testcaddy.FatalMessage(t, func(tb testing.TB) { startCaddy(tb, "http://localhost:9080 {\n\trespond ok\n}") })
 	if want := fmt.Sprintf("port %d is in use", port); !strings.HasPrefix(msg, want) {
 		t.Errorf("startCaddy with a busy port: %q, want it to start with %q", msg, want)
 	}
