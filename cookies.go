@@ -76,6 +76,18 @@ func (h *Handler) cookie(r *http.Request, base string) (*http.Cookie, error) {
 	return r.Cookie(wireCookieName(base, h.secure(r)))
 }
 
+// cookieBase is the base name of a request cookie called wire, for code
+// that walks r.Cookies() looking for ours (such as every login cookie,
+// <name>_login_<suffix>): on HTTPS only a __Host- name counts, and on
+// plain HTTP only a bare one, as cookie reads it. ok is false for a name
+// of the other form.
+func (h *Handler) cookieBase(r *http.Request, wire string) (base string, ok bool) {
+	if h.secure(r) {
+		return strings.CutPrefix(wire, hostPrefix)
+	}
+	return wire, !strings.HasPrefix(wire, hostPrefix)
+}
+
 // newCookie builds one of our cookies, named base before its wire prefix.
 // maxAge < 0 deletes it. SameSite=Lax, not Strict: sgID's callback is a
 // cross-site top-level navigation, and the login cookie must come with it.

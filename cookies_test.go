@@ -1,7 +1,9 @@
 package caddysgid
 
 import (
+	"crypto/tls"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -59,6 +61,36 @@ func TestWireCookieName(t *testing.T) {
 	} {
 		if got := wireCookieName(tc.base, tc.secure); got != tc.want {
 			t.Errorf("wireCookieName(%q, %v) = %q, want %q", tc.base, tc.secure, got, tc.want)
+		}
+	}
+}
+
+// Walking the request's cookies, a name counts as ours only in the form
+// this request's scheme uses, the way cookie reads one.
+func TestCookieBase(t *testing.T) {
+	t.Parallel()
+	h := &Handler{}
+	plain := httptest.NewRequest(http.MethodGet, "http://app.example/", nil)
+	secure := httptest.NewRequest(http.MethodGet, "https://app.example/", nil)
+	secure.TLS = &tls.ConnectionState{}
+	for _, tc := range []struct {
+		r    *http.Request
+		wire string
+		base string
+		ok   bool
+	}{
+		{secure, "__Host-sgid_session_login_abc", "sgid_session_login_abc", true},
+		{secure, "sgid_session_login_abc", "sgid_session_login_abc", false},
+		{plain, "sgid_session_login_abc", "sgid_session_login_abc", true},
+		{plain, "__Host-sgid_session_login_abc", "__Host-sgid_session_login_abc", false},
+	} {
+		base, ok := h.cookieBase(tc.r, tc.wire)
+		if base != tc.base || ok != tc.ok {
+			t.Errorf("cookieBase(TLS %v, %q) = %q, %v; want %q, %v", tc.r.TLS != nil, tc.wire, base, ok, tc.base, tc.ok)
+		}
+		// What it accepts is what wireCookieName sets.
+		if ok && wireCookieName(base, tc.r.TLS != nil) != tc.wire {
+			t.Errorf("wireCookieName(%q) is not %q", base, tc.wire)
 		}
 	}
 }
