@@ -93,13 +93,27 @@ func BenchmarkLoginMemory(b *testing.B) {
 			}
 		})
 		exp := time.Now().Add(time.Hour)
+		// Every 1000th id is kept (too few to weigh on the figure) to check
+		// afterwards that the store still holds what it was given: a store
+		// that dropped sessions (a bound below n) would show a cost per
+		// session far too low.
+		sample := make([]string, 0, n/1000)
 		perSession := measure(func() {
 			for i := 0; i < n; i++ {
-				if _, err := h.putSession(context.Background(), session{Sub: "sgidtest:0000000000000000000000000000", Expires: exp}); err != nil {
+				id, err := h.putSession(context.Background(), session{Sub: "sgidtest:0000000000000000000000000000", Expires: exp})
+				if err != nil {
 					b.Fatal(err)
+				}
+				if i%1000 == 0 {
+					sample = append(sample, id)
 				}
 			}
 		})
+		for _, id := range sample {
+			if _, err := h.store.Get(context.Background(), sessionKey(id)); err != nil {
+				b.Fatalf("a session put in the store is not there after %d: %v", n, err)
+			}
+		}
 		runtime.KeepAlive(h)
 		b.ReportMetric(perPending, "B/pending")
 		b.ReportMetric(perSession, "B/session")
