@@ -241,8 +241,10 @@ http://%s.localhost:9080 {
 }
 
 // mockLoginAt logs a new browser in at origin through the mock's login page
-// as sub, and fails unless the callback ends the login with a session.
-func mockLoginAt(b *testing.B, transport http.RoundTripper, origin, sub string) {
+// as sub, fails unless the callback ends the login with a session, and
+// returns the session cookie.
+func mockLoginAt(b testing.TB, transport http.RoundTripper, origin, sub string) *http.Cookie {
+	b.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Transport: transport, Jar: jar, Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -285,7 +287,9 @@ func mockLoginAt(b *testing.B, transport http.RoundTripper, origin, sub string) 
 	if loc := resp.Header.Get("Location"); loc != "/logged-in" {
 		b.Fatalf("the callback redirected to %q, not /logged-in", loc)
 	}
-	if responseCookie(resp, DefaultCookieName) == nil {
+	cookie := responseCookie(resp, DefaultCookieName)
+	if cookie == nil {
 		b.Fatal("the callback set no session cookie")
 	}
+	return cookie
 }
