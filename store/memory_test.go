@@ -168,3 +168,84 @@ func TestMemoryValidate(t *testing.T) {
 		t.Fatalf("Provision: %v, MaxEntries %d, want %d", err, m.MaxEntries, DefaultMaxEntries)
 	}
 }
+
+// TestMemoryCountsAndReportsEvictions: Count is the number of live records
+// made by Put (key material from PutIfAbsent is not a session), and the
+// eviction hook hears of each such record the bound drops, once, from the
+// latest handle only.
+func TestMemoryCountsAndReportsEvictions(t *testing.T) {
+	scope := randomKey(t)
+	m := &Memory{MaxEntries: 3}
+	old := openMemory(t, m, scope)
+	s := openMemory(t, m, scope)
+	t.Cleanup(func() { _ = s.Close() })
+	_, clk := memTableOf(t, s)
+	counter := s.(interface{ Count() int })
+	var oldHeard, heard int
+	old.(*memoryStore).OnEvict(func() { oldHeard++ })
+	s.(*memoryStore).OnEvict(func() { heard++ })
+	if _, err := s.PutIfAbsent(ctx, key("material"), []byte("k"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	putValue(t, s, key("a"), "a", time.Minute)
+	putValue(t, s, key("b"), "b", time.Hour)
+	if n := counter.Count(); n != 2 {
+		t.Fatalf("Count = %d, want 2 (key material is not counted)", n)
+	}
+	putValue(t, s, key("c"), "c", time.Hour)
+	putValue(t, s, key("d"), "d", time.Hour)
+	if heard != 2 || oldHeard != 0 {
+		t.Fatalf("eviction hook heard %d (old handle %d), want 2 (0)", heard, oldHeard)
+	}
+	if n := counter.Count(); n != 2 {
+		t.Fatalf("Count at the bound = %d, want 2", n)
+	}
+	clk.add(2 * time.Hour)
+	if n := counter.Count(); n != 0 {
+		t.Fatalf("Count after every record expired = %d, want 0", n)
+	}
+	// Closing the old handle leaves the latest handle's hook in place;
+	// closing the latest removes it.
+	_ = old.Close()
+	putValue(t, s, key("e"), "e", time.Hour)
+	putValue(t, s, key("f"), "f", time.Hour)
+	putValue(t, s, key("g"), "g", time.Hour)
+	putValue(t, s, key("h"), "h", time.Hour)
+	if heard != 3 {
+		t.Fatalf("after the old handle closed the hook heard %d, want 3", heard)
+	}
+}
+
+// TestMemoryMemberLeavesWithItsRecord: a member naming a record of the
+// scope leaves its sets when the record is deleted, expires or is evicted,
+// so the sets stay within the records' bound.
+func TestMemoryMemberLeavesWithItsRecord(t *testing.T) {
+	s, tbl, clk := boundedMemory(t, 2)
+	set := key("user")
+	for _, k := range []string{"deleted", "expired", "evicted", "kept"} {
+		if err := s.AddMember(ctx, set, key(k), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	putValue(t, s, key("deleted"), "v", time.Hour)
+	if err := s.Delete(ctx, key("deleted")); err != nil {
+		t.Fatal(err)
+	}
+	putValue(t, s, key("expired"), "v", time.Minute)
+	putValue(t, s, key("evicted"), "v", 30*time.Minute)
+	clk.add(2 * time.Minute)
+	putValue(t, s, key("kept"), "v", time.Hour) // sweeps "expired"
+	putValue(t, s, key("other"), "v", time.Hour)
+	got, err := s.Members(ctx, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != key("kept") {
+		t.Fatalf("members = %q, want only %q", got, key("kept"))
+	}
+	tbl.mu.Lock()
+	defer tbl.mu.Unlock()
+	if len(tbl.memberOf) != 1 {
+		t.Errorf("memberOf keeps %d members, want 1", len(tbl.memberOf))
+	}
+}
