@@ -44,6 +44,7 @@ func parseCaddyfile(helper httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, e
 //	    cookie_name      <name>
 //	    login_timeout    <duration>
 //	    session_lifetime <duration>
+//	    session_idle_timeout <duration>
 //	    store            memory|storage|redis [{ ... }]
 //	    cache_ttl        <duration>
 //	    sealing_key      <secret>
@@ -113,6 +114,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = durationArg(d, &h.LoginTimeout)
 		case "session_lifetime":
 			err = durationArg(d, &h.SessionLifetime)
+		case "session_idle_timeout":
+			err = durationArg(d, &h.SessionIdleTimeout)
 		case "store":
 			h.StoreRaw, err = store.UnmarshalStore(d)
 		case "cache_ttl":

@@ -186,18 +186,20 @@ func (s *memoryStore) Sets(context.Context) ([]string, error) {
 	return out, nil
 }
 
-// Count returns how many live records of the scope were made by Put (not
-// by PutIfAbsent): for the handler, its sessions. It is exact and takes
-// one lock, so a metrics scrape may call it.
-func (s *memoryStore) Count() int {
+// MemberCount returns how many members the scope's sets hold, all sets
+// together: for the handler, which files each session in one set, its
+// sessions (a member leaves with its record; see MaxEntries). It sweeps
+// expired records first and then reads a counter, so a metrics scrape may
+// call it.
+func (s *memoryStore) MemberCount() int {
 	s.table.mu.Lock()
 	defer s.table.mu.Unlock()
 	s.table.sweepLocked(s.table.now())
-	return s.table.ordinary
+	return s.table.nMembers
 }
 
-// OnEvict sets f to be called, under the table's lock, for each record
-// made by Put that the bound evicts. The scope's table is shared by every
+// OnEvict sets f to be called, under the table's lock, for each record the
+// bound evicts whose key is a set member (for the handler: a session). The scope's table is shared by every
 // handle on it (an old and a new config during a reload), and the latest
 // handle's f is the one called, so an eviction is counted once; closing
 // the handle unsets its f. f must be quick and must not call the store.
@@ -227,13 +229,11 @@ type memTable struct {
 	now   func() time.Time
 	items map[string]*memEntry
 	order memHeap
-	// ordinary counts the records made by Put (not pinned).
-	ordinary int
-
 	// sets holds each set's members and their expiry; memberOf the sets
 	// each member is in, so that a record's removal finds its memberships.
 	sets     map[string]map[string]time.Time
 	memberOf map[string]map[string]struct{}
+	nMembers int
 
 	onEvict    func()
 	evictOwner *memoryStore
@@ -311,12 +311,6 @@ func (t *memTable) putIfAbsent(key string, value []byte, ttl time.Duration) []by
 func (t *memTable) storeLocked(key string, value []byte, expires time.Time, pinned bool) {
 	t.sweepLocked(t.now())
 	if e := t.items[key]; e != nil {
-		switch {
-		case e.pinned && !pinned:
-			t.ordinary++
-		case !e.pinned && pinned:
-			t.ordinary--
-		}
 		e.value = clone(value)
 		e.expires = expires
 		e.pinned = pinned
@@ -329,17 +323,15 @@ func (t *memTable) storeLocked(key string, value []byte, expires time.Time, pinn
 	e := &memEntry{key: key, value: clone(value), expires: expires, pinned: pinned}
 	t.items[key] = e
 	heap.Push(&t.order, e)
-	if !pinned {
-		t.ordinary++
-	}
 }
 
 // evictLocked drops the record first in eviction order, telling the
-// eviction hook when it is an ordinary one.
+// eviction hook when its key is a set member.
 func (t *memTable) evictLocked() {
 	e := t.order[0]
+	_, member := t.memberOf[e.key]
 	t.removeLocked(e)
-	if !e.pinned && t.onEvict != nil {
+	if member && t.onEvict != nil {
 		t.onEvict()
 	}
 }
@@ -382,9 +374,6 @@ func (t *memTable) sweepLocked(now time.Time) {
 func (t *memTable) removeLocked(e *memEntry) {
 	heap.Remove(&t.order, e.index)
 	delete(t.items, e.key)
-	if !e.pinned {
-		t.ordinary--
-	}
 	for set := range t.memberOf[e.key] {
 		t.removeMemberLocked(set, e.key)
 	}
@@ -408,6 +397,9 @@ func (t *memTable) addMember(set, member string, ttl time.Duration) {
 	}
 	if t.sets[set] == nil {
 		t.sets[set] = members
+	}
+	if _, ok := members[member]; !ok {
+		t.nMembers++
 	}
 	members[member] = now.Add(ttl)
 	in := t.memberOf[member]
@@ -441,6 +433,7 @@ func (t *memTable) removeMemberLocked(set, member string) {
 		return
 	}
 	delete(members, member)
+	t.nMembers--
 	if len(members) == 0 {
 		delete(t.sets, set)
 	}

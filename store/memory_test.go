@@ -169,10 +169,10 @@ func TestMemoryValidate(t *testing.T) {
 	}
 }
 
-// TestMemoryCountsAndReportsEvictions: Count is the number of live records
-// made by Put (key material from PutIfAbsent is not a session), and the
-// eviction hook hears of each such record the bound drops, once, from the
-// latest handle only.
+// TestMemoryCountsAndReportsEvictions: MemberCount is the number of set
+// members, which leave with their records; the eviction hook hears of each
+// evicted record that is a set member (not of other records), once, from
+// the latest handle only.
 func TestMemoryCountsAndReportsEvictions(t *testing.T) {
 	scope := randomKey(t)
 	m := &Memory{MaxEntries: 3}
@@ -180,39 +180,42 @@ func TestMemoryCountsAndReportsEvictions(t *testing.T) {
 	s := openMemory(t, m, scope)
 	t.Cleanup(func() { _ = s.Close() })
 	_, clk := memTableOf(t, s)
-	counter := s.(interface{ Count() int })
+	counter := s.(interface{ MemberCount() int })
 	var oldHeard, heard int
 	old.(*memoryStore).OnEvict(func() { oldHeard++ })
 	s.(*memoryStore).OnEvict(func() { heard++ })
-	if _, err := s.PutIfAbsent(ctx, key("material"), []byte("k"), time.Hour); err != nil {
-		t.Fatal(err)
+	session := func(k string, ttl time.Duration) {
+		t.Helper()
+		putValue(t, s, key(k), k, ttl)
+		if err := s.AddMember(ctx, key("user"), key(k), ttl); err != nil {
+			t.Fatal(err)
+		}
 	}
-	putValue(t, s, key("a"), "a", time.Minute)
-	putValue(t, s, key("b"), "b", time.Hour)
-	if n := counter.Count(); n != 2 {
-		t.Fatalf("Count = %d, want 2 (key material is not counted)", n)
+	session("a", time.Minute)
+	putValue(t, s, key("plain"), "not a member", 2*time.Minute)
+	session("b", time.Hour)
+	if n := counter.MemberCount(); n != 2 {
+		t.Fatalf("MemberCount = %d, want 2", n)
 	}
-	putValue(t, s, key("c"), "c", time.Hour)
-	putValue(t, s, key("d"), "d", time.Hour)
-	if heard != 2 || oldHeard != 0 {
-		t.Fatalf("eviction hook heard %d (old handle %d), want 2 (0)", heard, oldHeard)
+	session("c", time.Hour) // evicts a, a member
+	session("d", time.Hour) // evicts plain, not a member
+	if heard != 1 || oldHeard != 0 {
+		t.Fatalf("eviction hook heard %d (old handle %d), want 1 (0)", heard, oldHeard)
 	}
-	if n := counter.Count(); n != 2 {
-		t.Fatalf("Count at the bound = %d, want 2", n)
+	if n := counter.MemberCount(); n != 3 {
+		t.Fatalf("MemberCount at the bound = %d, want 3", n)
 	}
 	clk.add(2 * time.Hour)
-	if n := counter.Count(); n != 0 {
-		t.Fatalf("Count after every record expired = %d, want 0", n)
+	if n := counter.MemberCount(); n != 0 {
+		t.Fatalf("MemberCount after every record expired = %d, want 0", n)
 	}
-	// Closing the old handle leaves the latest handle's hook in place;
-	// closing the latest removes it.
+	// Closing the old handle leaves the latest handle's hook in place.
 	_ = old.Close()
-	putValue(t, s, key("e"), "e", time.Hour)
-	putValue(t, s, key("f"), "f", time.Hour)
-	putValue(t, s, key("g"), "g", time.Hour)
-	putValue(t, s, key("h"), "h", time.Hour)
-	if heard != 3 {
-		t.Fatalf("after the old handle closed the hook heard %d, want 3", heard)
+	for _, k := range []string{"e", "f", "g", "h"} {
+		session(k, time.Hour)
+	}
+	if heard != 2 {
+		t.Fatalf("after the old handle closed the hook heard %d, want 2", heard)
 	}
 }
 
