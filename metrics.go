@@ -41,7 +41,7 @@ var (
 	}, []string{"server"})
 	// sessionsHeldCollector refreshes sessionsHeldGauge at each scrape.
 	sessionsHeldCollector = heldCollector{sessionsHeldGauge}
-	providerDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	providerDuration      = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "caddy", Subsystem: "sgid", Name: "provider_request_duration_seconds",
 		Help: "Time of sgID back-channel requests until the answer was read, by endpoint and outcome.",
 		// sgID answers in tens to hundreds of milliseconds; the client
