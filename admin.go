@@ -196,7 +196,9 @@ func adminRevoke(ctx context.Context, w http.ResponseWriter, r *http.Request) er
 	for _, g := range siteGroups() {
 		h := g.newest()
 		n, err := revoke(h, g.peers())
-		h.metrics.revocation(h.site, n)
+		// Sessions shared by several servers (the same client_id, host
+		// and cookie_name) are counted once, under the first name.
+		h.metrics.revocation(g.servers[0], n)
 		if err != nil {
 			return storeAPIError(g, "ending sessions", err)
 		}

@@ -202,3 +202,34 @@ func (s *failingIndex) Put(ctx context.Context, key string, value []byte, ttl ti
 func (s *failingIndex) AddMember(context.Context, string, string, time.Duration) error {
 	return errors.New("index unavailable")
 }
+
+// TestEvictionsAreCounted: sessions the memory store drops at max_entries
+// are counted under the handler's site; key material it keeps is not a
+// session and is not counted.
+func TestEvictionsAreCounted(t *testing.T) {
+	clk := newTestClock()
+	st, err := (&store.Memory{MaxEntries: 4}).Open(storetest.RandomKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h := idleHandler(t, st, clk, 0)
+	h.site = "unit-" + t.Name()
+	h.watchEvictions()
+	// The index key takes one place; three sessions fill the rest.
+	for range 3 {
+		mustPutSession(t, h, "alice")
+	}
+	if got := counterValue(t, evictionsTotal, h.site); got != 0 {
+		t.Fatalf("evictions before the bound: %v", got)
+	}
+	for range 2 {
+		mustPutSession(t, h, "bob")
+	}
+	if got := counterValue(t, evictionsTotal, h.site); got != 2 {
+		t.Errorf("evictions counted %v, want 2", got)
+	}
+	if n, exact, _ := h.countSessions(t.Context()); n != 3 || !exact {
+		t.Errorf("count = %d (exact %v), want 3 exact", n, exact)
+	}
+}

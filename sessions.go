@@ -54,10 +54,7 @@ func (h *Handler) provisionStore(ctx caddy.Context) error {
 	h.keys = newKeyring(st, secret, time.Duration(h.KeyRotation), time.Duration(h.LoginTimeout))
 	h.index = newSessionIndex(st, secret)
 	h.seen = newSeenWrites()
-	if mem, ok := h.rawStore.(evictionReporter); ok {
-		site := h.site
-		mem.OnEvict(func() { h.metrics.evicted(site) })
-	}
+	h.watchEvictions()
 	if err := h.provisionClock(); err != nil {
 		return err
 	}
@@ -70,6 +67,15 @@ func (h *Handler) provisionStore(ctx caddy.Context) error {
 // instance or config made them, and for nothing else.
 func (h *Handler) scope() string {
 	return hashJSON(h.client.Issuer(), h.ClientID, h.CookieName)
+}
+
+// watchEvictions counts the sessions a bounded store (memory) drops to
+// stay within its bound, under this handler's site.
+func (h *Handler) watchEvictions() {
+	if mem, ok := h.rawStore.(evictionReporter); ok {
+		m, site := h.metrics, h.site
+		mem.OnEvict(func() { m.evicted(site) })
+	}
 }
 
 func (h *Handler) closeStore() {
