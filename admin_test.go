@@ -77,7 +77,11 @@ func TestAdminSessions(t *testing.T) {
 		}
 	}
 
-	revokedBefore := scrape(t).value("caddy_sgid_revocations_total", "server", "srv0")
+	before := scrape(t)
+	if n := before.value("caddy_sgid_sessions", "server", "srv0"); n != 3 {
+		t.Errorf("caddy_sgid_sessions = %v, want 3", n)
+	}
+	revokedBefore := before.value("caddy_sgid_revocations_total", "server", "srv0")
 	for _, bad := range []string{"/sgid/sessions", "/sgid/sessions?confirm=yes", "/sgid/sessions?sub=", "/sgid/sessions?sub=" + alice + "&confirm=all-sessions", "/sgid/sessions?sub=" + strings.Repeat("x", 300)} {
 		if status, body := adminCall(t, http.MethodDelete, bad, nil); status != http.StatusBadRequest {
 			t.Errorf("DELETE %s: %d %s, want 400", bad, status, body)

@@ -251,3 +251,38 @@ func TestLastUseWriteDoesNotBringBackAnEndedSession(t *testing.T) {
 		t.Fatal("B's last-use write brought the revoked session back into the store")
 	}
 }
+
+// TestIdleDecidedOnTheStoresCopy: an instance whose cached copy of a
+// session's last use is old asks the store before ending the session for
+// idleness, so a use another instance recorded since keeps it alive.
+func TestIdleDecidedOnTheStoresCopy(t *testing.T) {
+	clk := newTestClock()
+	shared := memoryScope(t)
+	a := idleHandler(t, shared, clk, 10*time.Minute)
+	b := idleHandler(t, store.Cached(shared, time.Hour, 0), clk, 10*time.Minute)
+	b.rawStore = shared
+	start := clk.now()
+	id, err := a.putSession(t.Context(), session{Sub: "u", Expires: start.Add(12 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// B records a use at 2m and keeps that copy in its cache; A records
+	// later uses.
+	for _, step := range []struct {
+		h  *Handler
+		at time.Duration
+	}{{b, 2 * time.Minute}, {a, 3 * time.Minute}, {a, 8 * time.Minute}, {a, 12 * time.Minute}} {
+		clk.set(start.Add(step.at))
+		if !loggedIn(t, step.h, id) {
+			t.Fatalf("session ended at %v", step.at)
+		}
+	}
+	// 13m01s: B's copy says 11m unused; the store says 1m.
+	clk.set(start.Add(13*time.Minute + time.Second))
+	if !loggedIn(t, b, id) {
+		t.Fatal("B ended a session in use on A, on its cache's old last use")
+	}
+	if !loggedIn(t, a, id) {
+		t.Fatal("the session is gone from the store")
+	}
+}
