@@ -33,11 +33,22 @@ func (c *testClock) set(t time.Time)     { c.t.Store(&t) }
 func (c *testClock) add(d time.Duration) { c.set(c.now().Add(d)) }
 
 // countingStore counts the Puts of keys with a prefix, as a store that
-// charges per write would.
+// charges per write would. With gate set, each Get of such a key waits at
+// the gate, so that concurrent requests all read before any writes.
 type countingStore struct {
 	store.Store
 	prefix string
 	puts   atomic.Int64
+	gate   *sync.WaitGroup
+}
+
+func (s *countingStore) Get(ctx context.Context, key string) ([]byte, error) {
+	v, err := s.Store.Get(ctx, key)
+	if g := s.gate; g != nil && strings.HasPrefix(key, s.prefix) {
+		g.Done()
+		g.Wait()
+	}
+	return v, err
 }
 
 func (s *countingStore) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
@@ -193,10 +204,13 @@ func TestLastUseWrittenAtMostOncePerMinute(t *testing.T) {
 	}
 
 	// Fifty requests at once, a minute and a half in, all read the old
-	// last use.
+	// last use before any of them writes.
 	clk.set(start.Add(90 * time.Second))
-	var wg sync.WaitGroup
-	for range 50 {
+	const concurrent = 50
+	var wg, gate sync.WaitGroup
+	gate.Add(concurrent)
+	st.gate = &gate
+	for range concurrent {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -204,6 +218,7 @@ func TestLastUseWrittenAtMostOncePerMinute(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	st.gate = nil
 	if n := st.puts.Load(); n != 1 {
 		t.Fatalf("50 concurrent requests wrote the last use %d times, want 1", n)
 	}
