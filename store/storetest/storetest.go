@@ -350,19 +350,10 @@ func testPutIfAbsentRace(t *testing.T, s *suite) {
 	k := RandomKey(t)
 	const n = 16
 	results := make([][]byte, n)
-	errs := make([]error, n)
-	var start, done sync.WaitGroup
-	start.Add(1)
-	for i := 0; i < n; i++ {
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			start.Wait()
-			results[i], errs[i] = handles[i%2].PutIfAbsent(ctx, k, []byte(fmt.Sprintf("value-%02d", i)), hour)
-		}()
-	}
-	start.Done()
-	done.Wait()
+	errs := atOnce(n, func(i int) (err error) {
+		results[i], err = handles[i%2].PutIfAbsent(ctx, k, []byte(fmt.Sprintf("value-%02d", i)), hour)
+		return err
+	})
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("goroutine %d: PutIfAbsent: %v", i, err)
@@ -381,6 +372,25 @@ func testPutIfAbsentRace(t *testing.T, s *suite) {
 	}
 	wantValue(t, handles[0], k, winner)
 	wantValue(t, handles[1], k, winner)
+}
+
+// atOnce runs f(0) to f(n-1) in goroutines released together, and
+// returns their errors.
+func atOnce(n int, f func(i int) error) []error {
+	errs := make([]error, n)
+	var start, done sync.WaitGroup
+	start.Add(1)
+	for i := 0; i < n; i++ {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			start.Wait()
+			errs[i] = f(i)
+		}()
+	}
+	start.Done()
+	done.Wait()
+	return errs
 }
 
 // testConcurrent has goroutines each write, read and delete their own keys
@@ -580,19 +590,7 @@ func testSetConcurrentAdds(t *testing.T, s *suite) {
 	for i := range members {
 		members[i] = RandomKey(t)
 	}
-	errs := make([]error, n)
-	var start, done sync.WaitGroup
-	start.Add(1)
-	for i := 0; i < n; i++ {
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			start.Wait()
-			errs[i] = handles[i%2].AddMember(ctx, set, members[i], hour)
-		}()
-	}
-	start.Done()
-	done.Wait()
+	errs := atOnce(n, func(i int) error { return handles[i%2].AddMember(ctx, set, members[i], hour) })
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("goroutine %d: AddMember: %v", i, err)
