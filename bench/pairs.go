@@ -1,0 +1,569 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// opts are the knobs of a run.
+type opts struct {
+	rounds   int
+	window   time.Duration
+	pending  int64 // auth-url calls for memory per pending login
+	sessions int64 // logins for memory per session
+}
+
+// contender is one side of a pair: a name and one measuring window.
+type contender struct {
+	name string
+	run  func(context.Context) (float64, error)
+}
+
+// alternate measures base and cand in turn, rounds times, swapping which
+// goes first every round so that neither always gets the warmer or the
+// quieter slot, prints every round, and returns the ratios cand/base.
+func alternate(ctx context.Context, s *section, rounds int, unit string, base, cand contender) ([]float64, error) {
+	fmt.Printf("  %-6s %14s %14s %8s\n", "round", base.name, cand.name, "ratio")
+	s.printf("| round | %s (%s) | %s (%s) | ratio |\n|---|---|---|---|\n", base.name, unit, cand.name, unit)
+	var ratios []float64
+	for i := 1; i <= rounds; i++ {
+		var b, c float64
+		var err error
+		if i%2 == 1 {
+			if b, err = base.run(ctx); err == nil {
+				c, err = cand.run(ctx)
+			}
+		} else {
+			if c, err = cand.run(ctx); err == nil {
+				b, err = base.run(ctx)
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if b <= 0 {
+			return nil, fmt.Errorf("%s measured %v in round %d", base.name, b, i)
+		}
+		ratios = append(ratios, c/b)
+		fmt.Printf("  %-6d %14.1f %14.1f %8.3f\n", i, b, c, c/b)
+		s.printf("| %d | %.1f | %.1f | %.3f |\n", i, b, c, c/b)
+	}
+	m := median(ratios)
+	fmt.Printf("  median ratio %.3f\n", m)
+	return ratios, nil
+}
+
+// wrkContender loads one URL with wrk for a window, in requests/s.
+func (r *rig) wrkContender(name string, o opts, target string, headers ...string) contender {
+	return contender{name, func(ctx context.Context) (float64, error) {
+		res, err := runWrk(ctx, r.helpers, o.window, target, headers...)
+		if err != nil {
+			return 0, err
+		}
+		return res.RPS, r.alive()
+	}}
+}
+
+// alive fails when a child died during a window.
+func (r *rig) alive() error {
+	for _, p := range []*proc{r.mockpass, r.redis, r.caddy, r.peer} {
+		if p != nil {
+			if err := p.alive(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// warm runs each contender once for a second, unrecorded, so that the first
+// round does not pay for cold caches and connection set-up.
+func warm(ctx context.Context, cs ...contender) error {
+	for _, c := range cs {
+		if _, err := c.run(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func headerSection(s *section, title, command string) {
+	s.printf("### %s\n\n", title)
+	s.printf("Command: `%s`. Machine: %s.\n\n", command, machine())
+}
+
+func resultLine(s *section, what string, ratios []float64, target float64) float64 {
+	m := median(ratios)
+	if target > 0 {
+		s.printf("\n**%s: median %.3f× over %d rounds, %s.**\n\n", what, m, len(ratios), verdict(m, target))
+	} else {
+		s.printf("\n**%s: median %.3f× over %d rounds.**\n\n", what, m, len(ratios))
+	}
+	return m
+}
+
+// pairUserinfo: /api/userinfo against a `respond` route with the same
+// JSON, on each store's site.
+func (r *rig) pairUserinfo(o opts, command string) (*section, error) {
+	s := &section{name: "userinfo"}
+	headerSection(s, "1. `/api/userinfo` vs `respond` with the same JSON", command)
+	s.printf("Both on the same site of one Caddy; the baseline is a `handle` with `respond` and no sgid handler, so the ratio holds all the plugin does to answer userinfo from a session (cookie, store or cache, JSON). wrk, 1 thread, 16 connections, %s windows. The storage and Redis stores run with their default 10 s read cache, warm. Target ≥ 0.95×.\n\n", o.window)
+	for _, store := range stores {
+		fmt.Printf("pair 1, store %s: userinfo vs respond (req/s)\n", store)
+		cookie := "Cookie: sgid_session=" + r.sessions[store]
+		base := r.wrkContender("respond", o, r.site(store)+"/baseline", cookie)
+		cand := r.wrkContender("userinfo", o, r.site(store)+"/api/userinfo", cookie)
+		if err := warm(r.ctx, base, cand); err != nil {
+			return s, err
+		}
+		s.printf("#### Store `%s`\n\n", store)
+		ratios, err := alternate(r.ctx, s, o.rounds, "req/s", base, cand)
+		if err != nil {
+			return s, err
+		}
+		resultLine(s, "userinfo / respond, store "+store, ratios, 0.95)
+	}
+	return s, nil
+}
+
+// pairGuard: a reverse_proxy route behind the guard against the same
+// route without the sgid handler, and where the guard's time goes.
+func (r *rig) pairGuard(o opts, command string) (*section, error) {
+	s := &section{name: "guard"}
+	headerSection(s, "2. Guarded `reverse_proxy` vs the same route unguarded", command)
+	s.printf("The guarded route has an sgid handler (memory store) protecting it, with two identity headers and an `allow_sub` rule; the unguarded one has none. Both proxy to a `respond` upstream in the same Caddy. Requests carry a session cookie. wrk, 1 thread, 16 connections, %s windows. Target ≥ 0.97×.\n\n", o.window)
+	fmt.Println("pair 2: guarded vs unguarded reverse_proxy (req/s)")
+	headers := []string{"Cookie: sgid_session=" + r.sessions["memory"], "Sec-Fetch-Mode: cors"}
+	base := r.wrkContender("unguarded", o, r.site("memory")+"/unguarded/x", headers...)
+	cand := r.wrkContender("guarded", o, r.site("memory")+"/guarded/x", headers...)
+	if err := warm(r.ctx, base, cand); err != nil {
+		return s, err
+	}
+	ratios, err := alternate(r.ctx, s, o.rounds, "req/s", base, cand)
+	if err != nil {
+		return s, err
+	}
+	resultLine(s, "guarded / unguarded", ratios, 0.97)
+
+	fmt.Println("pair 2: CPU profile of Caddy under guarded load")
+	d := o.window * 3
+	prof, err := r.profileDuring(d, func(ctx context.Context, d time.Duration) error {
+		_, err := runWrk(ctx, r.helpers, d, r.site("memory")+"/guarded/x", headers...)
+		return err
+	})
+	if err != nil {
+		return s, err
+	}
+	// The handler calls reverse_proxy itself (as its next handler), so
+	// the guard's own work is the stacks through the plugin without
+	// reverse_proxy's frames.
+	own := []string{"-focus=caddy-sgid", "-ignore=reverseproxy"}
+	share, err := pprofShare(prof, own...)
+	if err != nil {
+		return s, err
+	}
+	flat, err := pprofTable(prof, append([]string{"-top", "-nodecount=20"}, own...)...)
+	if err != nil {
+		return s, err
+	}
+	cum, err := pprofTable(prof, append([]string{"-top", "-cum", "-nodecount=25"}, own...)...)
+	if err != nil {
+		return s, err
+	}
+	fmt.Printf("  the plugin's own work: %s of Caddy's CPU\n", share)
+	s.printf("Where the guard's time goes: a CPU profile of Caddy (`/debug/pprof/profile` on its admin endpoint) over %s of guarded load. The plugin's own work (stacks through `caddy-sgid` without reverse_proxy's frames: `-focus=caddy-sgid -ignore=reverseproxy`) is **%s** of Caddy's CPU samples; the garbage its allocations make is collected on other stacks and is not in this figure.\n\nBy own time (`go tool pprof -top -focus=caddy-sgid -ignore=reverseproxy`):\n\n```\n%s```\n\nBy cumulative time (`-top -cum`, same filters), which of the plugin's steps costs what:\n\n```\n%s```\n\n", d, share, flat, cum)
+	return s, nil
+}
+
+// pairAuthURL: /api/auth-url against a `respond` with a JSON answer of the
+// same size.
+func (r *rig) pairAuthURL(o opts, command string) (*section, error) {
+	s := &section{name: "auth-url"}
+	headerSection(s, "3. `/api/auth-url` vs `respond` with a JSON answer of the same size", command)
+	s.printf("Requests carry no cookie, so each one starts a login: a state, a PKCE pair, a nonce, the sealed login cookie (AES-256-GCM) and the URL. The baseline answers %d bytes of JSON, as auth-url does; auth-url also sends its login cookie. wrk, 1 thread, 16 connections, %s windows. Target ≥ 0.8×.\n\n", r.authURLSize, o.window)
+	fmt.Println("pair 3: auth-url vs respond (req/s)")
+	base := r.wrkContender("respond", o, r.site("memory")+"/authurl-baseline")
+	cand := r.wrkContender("auth-url", o, r.site("memory")+"/api/auth-url")
+	if err := warm(r.ctx, base, cand); err != nil {
+		return s, err
+	}
+	ratios, err := alternate(r.ctx, s, o.rounds, "req/s", base, cand)
+	if err != nil {
+		return s, err
+	}
+	resultLine(s, "auth-url / respond", ratios, 0.8)
+	return s, nil
+}
+
+// pairExpress: the plugin against the Express peer, both against mockpass.
+func (r *rig) pairExpress(o opts, command string) (*section, error) {
+	s := &section{name: "express"}
+	headerSection(s, "4. The plugin vs the official SDK's Express example", command)
+	s.printf("The peer (`bench/peers/express`) is shaped like the SDK's `examples/express`: sessions in a plain object keyed by a cookie-parser cookie, the code exchanged in `/api/redirect`, sgID's userinfo (with its RSA decryption) on every `/api/userinfo`. Both use scopes `%s` against the same mockpass; the plugin uses the memory store, as the example keeps sessions in memory. Caddy and the peer share one core, wrk, the login clients, mockpass and Redis the other. Ratios are plugin / Express.\n\n", scopes)
+	var summary []string
+
+	fmt.Println("pair 4: auth-url (req/s)")
+	base := r.wrkContender("Express", o, r.peerOrigin+"/api/auth-url")
+	cand := r.wrkContender("plugin", o, r.site("memory")+"/api/auth-url")
+	if err := warm(r.ctx, base, cand); err != nil {
+		return s, err
+	}
+	s.printf("#### auth-url, requests/s (wrk, 16 connections)\n\n")
+	ratios, err := alternate(r.ctx, s, o.rounds, "req/s", base, cand)
+	if err != nil {
+		return s, err
+	}
+	summary = append(summary, fmt.Sprintf("| auth-url req/s | %.2f× |", resultLine(s, "auth-url, plugin / Express", ratios, 0)))
+
+	// mockpass forgets (and crashes on) access tokens older than 5 minutes:
+	// each Express window gets a session logged in just before it.
+	fmt.Println("pair 4: userinfo (req/s)")
+	base = contender{"Express", func(ctx context.Context) (float64, error) {
+		c, err := login(ctx, r.peerOrigin)
+		if err != nil {
+			return 0, fmt.Errorf("fresh login on the peer: %w", err)
+		}
+		id, err := sessionCookie(c, r.peerOrigin, "peerSession")
+		if err != nil {
+			return 0, err
+		}
+		return r.wrkContender("", o, r.peerOrigin+"/api/userinfo", "Cookie: peerSession="+id).run(ctx)
+	}}
+	cand = r.wrkContender("plugin", o, r.site("memory")+"/api/userinfo", "Cookie: sgid_session="+r.sessions["memory"])
+	if err := warm(r.ctx, base, cand); err != nil {
+		return s, err
+	}
+	s.printf("#### userinfo, requests/s (wrk, 16 connections; the peer logged in afresh before each window)\n\n")
+	if ratios, err = alternate(r.ctx, s, o.rounds, "req/s", base, cand); err != nil {
+		return s, err
+	}
+	summary = append(summary, fmt.Sprintf("| userinfo req/s | %.1f× |", resultLine(s, "userinfo, plugin / Express", ratios, 0)))
+
+	fmt.Println("pair 4: full logins/s, 8 parallel clients")
+	loginsPerSec := func(origin string) func(context.Context) (float64, error) {
+		return func(ctx context.Context) (float64, error) {
+			n, elapsed, err := parallel(ctx, 8, o.window, 0, loginOnce(origin))
+			if err != nil {
+				return 0, err
+			}
+			return float64(n) / elapsed.Seconds(), r.alive()
+		}
+	}
+	base = contender{"Express", loginsPerSec(r.peerOrigin)}
+	cand = contender{"plugin", loginsPerSec(r.site("memory"))}
+	if err := warm(r.ctx, base, cand); err != nil {
+		return s, err
+	}
+	s.printf("#### Full logins/s, 8 parallel clients (auth-url, mockpass's authorize, callback; a fresh cookie jar per login)\n\nThe two callbacks do different work at sgID: the plugin fetches and decrypts userinfo once, at the callback, and answers every later `/api/userinfo` from the session; the peer, like the SDK's example, only exchanges the code there and calls userinfo on every `/api/userinfo`. So a plugin login asks more of mockpass (which shares a core with the clients).\n\n")
+	if ratios, err = alternate(r.ctx, s, o.rounds, "logins/s", base, cand); err != nil {
+		return s, err
+	}
+	summary = append(summary, fmt.Sprintf("| full logins/s | %.2f× |", resultLine(s, "logins/s, plugin / Express", ratios, 0)))
+
+	fmt.Println("pair 4: memory per pending login and per session")
+	s.printf("#### Memory\n\nLive heap after a forced collection, before and after the calls (Caddy: a heap profile with `gc=1` on its admin endpoint, then `HeapAlloc` from `/debug/vars`; Express: `global.gc()` twice under `node --expose-gc`, then `heapUsed`). Pending logins: %d cookie-less auth-url calls. Sessions: %d full logins (8 parallel), which also leave their pending state behind on Express.\n\n", o.pending, o.sessions)
+	s.printf("| measure | plugin | Express |\n|---|---|---|\n")
+	for _, m := range []struct {
+		what string
+		n    int64
+		work func(origin string) func(context.Context) error
+	}{
+		{"memory per pending login", o.pending, authURLOnce},
+		{"memory per session", o.sessions, loginOnce},
+	} {
+		var per [2]string
+		for i, side := range []struct {
+			origin string
+			heap   func() (float64, error)
+		}{{r.site("memory"), r.caddyHeap}, {r.peerOrigin, r.peerHeap}} {
+			h0, err := side.heap()
+			if err != nil {
+				return s, err
+			}
+			n, _, err := parallel(r.ctx, 8, 5*time.Minute, m.n, m.work(side.origin))
+			if err != nil {
+				return s, err
+			}
+			h1, err := side.heap()
+			if err != nil {
+				return s, err
+			}
+			per[i] = bytesPer(h1-h0, n)
+			fmt.Printf("  %s, %s: %s (%d calls, heap %+.0f B)\n", m.what, []string{"plugin", "Express"}[i], per[i], n, h1-h0)
+		}
+		s.printf("| %s | %s | %s |\n", m.what, per[0], per[1])
+		summary = append(summary, fmt.Sprintf("| %s | %s vs %s |", m.what, per[0], per[1]))
+	}
+	s.printf("\nSummary (plugin / Express):\n\n| measure | result |\n|---|---|\n%s\n", strings.Join(summary, "\n"))
+	return s, nil
+}
+
+// pairCPU: the plugin's CPU per login against its physical floor.
+func (r *rig) pairCPU(o opts, command string) (*section, error) {
+	s := &section{name: "cpu-per-login"}
+	headerSection(s, "5. Plugin CPU per login vs its physical floor", command)
+	fmt.Println("pair 5: CPU per login")
+	floor, oaep, rs256, err := r.floor()
+	if err != nil {
+		return s, err
+	}
+	d := o.window * 3
+	var logins int64
+	var cpu time.Duration
+	prof, err := r.profileDuring(d, func(ctx context.Context, d time.Duration) error {
+		c0, err := r.caddy.cpuTime()
+		if err != nil {
+			return err
+		}
+		logins, _, err = parallel(ctx, 8, d, 0, loginOnce(r.site("memory")))
+		if err != nil {
+			return err
+		}
+		c1, err := r.caddy.cpuTime()
+		cpu = c1 - c0
+		return err
+	})
+	if err != nil {
+		return s, err
+	}
+	if logins == 0 {
+		return s, fmt.Errorf("no login completed in %s", d)
+	}
+	handler, err := pprofCum(prof, `github.com/caddy-sgid/caddy-sgid.(*Handler).ServeHTTP`)
+	if err != nil {
+		return s, err
+	}
+	perLogin := handler / time.Duration(logins)
+	procPerLogin := cpu / time.Duration(logins)
+	fmt.Printf("  floor %s (RSA-OAEP %s + RS256 %s); handler %s/login, process %s/login; %d logins\n",
+		floor, oaep, rs256, perLogin, procPerLogin, logins)
+	top, err := pprofTable(prof, "-top", "-nodecount=25", `-focus=caddy-sgid\.\(\*Handler\)\.ServeHTTP`)
+	if err != nil {
+		return s, err
+	}
+	cum, err := pprofTable(prof, "-top", "-cum", "-nodecount=30", `-focus=caddy-sgid\.\(\*Handler\)\.ServeHTTP`)
+	if err != nil {
+		return s, err
+	}
+	whole, err := pprofTable(prof, "-top", "-nodecount=15")
+	if err != nil {
+		return s, err
+	}
+	s.printf(`Full logins (auth-url, mockpass's authorize, callback) with 8 parallel clients for %s against mockpass, a separate process; Caddy (memory store) profiled through its admin endpoint meanwhile. %d logins.
+
+The floor is what one login cannot avoid: one RSA-OAEP decryption of userinfo's key layer (%s) plus one RS256 verification of the ID token (%s), both with mockpass's 2048-bit keys, timed with Go's crypto/rsa in this run: %s.
+
+| measure | CPU per login | × floor |
+|---|---|---|
+| the handler (samples under `+"`(*Handler).ServeHTTP`"+`, its own goroutine) | %s | **%.2f×** |
+| the whole Caddy process (user + system time from /proc, incl. HTTP serving, the HTTP client's connection goroutines, GC) | %s | %.2f× |
+
+Top of the handler's stacks by own time (`+"`go tool pprof -top -focus='caddy-sgid\\.\\(\\*Handler\\)\\.ServeHTTP'`"+`):
+
+`+"```"+`
+%s`+"```"+`
+
+The same stacks by cumulative time (`+"`-top -cum`"+`), to see which step of the login costs what:
+
+`+"```"+`
+%s`+"```"+`
+
+The whole process by own time (`+"`-top`"+`):
+
+`+"```"+`
+%s`+"```"+`
+`, d, logins, oaep, rs256, floor, perLogin, float64(perLogin)/float64(floor), procPerLogin, float64(procPerLogin)/float64(floor), top, cum, whole)
+	return s, nil
+}
+
+// floor times one RSA-OAEP (SHA-1, as mockpass encrypts) decryption with
+// the client's key and one RS256 verification with the provider's key.
+func (r *rig) floor() (total, oaep, rs256 time.Duration, err error) {
+	client, err := readRSAKey(r.clientKey)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	signer, err := readRSAKey(r.signKey)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	cek := make([]byte, 32)
+	ct, err := rsa.EncryptOAEP(sha1.New(), rand.Reader, &client.PublicKey, cek, nil)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	digest := sha256.Sum256([]byte("header.payload"))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, signer, crypto.SHA256, digest[:])
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	// The floor is CPU time, like the figures it is compared with: on a
+	// shared machine, wall time would also count other programs' turns.
+	// The loop runs on one locked OS thread, whose CPU clock it reads.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	timeIt := func(f func() error) (time.Duration, error) {
+		var n int
+		c0, err := threadCPU()
+		if err != nil {
+			return 0, err
+		}
+		for t0 := time.Now(); time.Since(t0) < time.Second || n < 50; n++ {
+			if err := f(); err != nil {
+				return 0, err
+			}
+		}
+		c1, err := threadCPU()
+		return (c1 - c0) / time.Duration(n), err
+	}
+	if oaep, err = timeIt(func() error {
+		_, err := rsa.DecryptOAEP(sha1.New(), nil, client, ct, nil)
+		return err
+	}); err != nil {
+		return 0, 0, 0, err
+	}
+	if rs256, err = timeIt(func() error {
+		// Checking the ID token hashes the signed part too.
+		d := sha256.Sum256([]byte("header.payload"))
+		return rsa.VerifyPKCS1v15(&signer.PublicKey, crypto.SHA256, d[:], sig)
+	}); err != nil {
+		return 0, 0, 0, err
+	}
+	return oaep + rs256, oaep, rs256, nil
+}
+
+// threadCPU is the CPU time the calling OS thread has used.
+func threadCPU() (time.Duration, error) {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		return 0, err
+	}
+	return time.Duration(ts.Nano()), nil
+}
+
+func readRSAKey(path string) (*rsa.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, fmt.Errorf("%s: no PEM", filepath.Base(path))
+	}
+	if k, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
+		return k, nil
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s: not an RSA key", filepath.Base(path))
+	}
+	return rk, nil
+}
+
+// profileDuring takes a CPU profile of Caddy for d while load runs, and
+// returns the profile's file.
+func (r *rig) profileDuring(d time.Duration, load func(context.Context, time.Duration) error) (string, error) {
+	file := filepath.Join(r.work, fmt.Sprintf("cpu-%d.pprof", time.Now().UnixNano()))
+	got := make(chan error, 1)
+	go func() {
+		c := &http.Client{Timeout: d + 30*time.Second}
+		resp, err := c.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", r.admin, int(d.Seconds())))
+		if err != nil {
+			got <- err
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(file)
+		if err != nil {
+			got <- err
+			return
+		}
+		_, err = io.Copy(f, resp.Body)
+		got <- errorsJoin(err, f.Close())
+	}()
+	// The profile starts with the request; the load runs inside it.
+	time.Sleep(200 * time.Millisecond)
+	err := load(r.ctx, d-time.Second)
+	if perr := <-got; err == nil {
+		err = perr
+	}
+	return file, err
+}
+
+func errorsJoin(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+var showing = regexp.MustCompile(`Showing nodes accounting for ([^,]+), ([0-9.]+%) of ([^ ]+) total`)
+
+// pprof runs go tool pprof with args on a profile and returns its output.
+func pprof(file string, args ...string) (string, error) {
+	out, err := exec.Command("go", append(append([]string{"tool", "pprof"}, args...), file)...).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go tool pprof %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
+// pprofTable is the table of a -top listing, from its header on.
+func pprofTable(file string, args ...string) (string, error) {
+	text, err := pprof(file, args...)
+	if i := strings.Index(text, "      flat  flat%"); i >= 0 {
+		text = text[i:]
+	}
+	return text, err
+}
+
+// pprofShare is how much CPU the stacks that the filters (-focus,
+// -ignore) keep hold: "0.52s, 12.3% of 4.2s".
+func pprofShare(file string, filters ...string) (string, error) {
+	text, err := pprof(file, append([]string{"-top", "-nodecount=100000"}, filters...)...)
+	if err != nil {
+		return "", err
+	}
+	m := showing.FindStringSubmatch(text)
+	if m == nil {
+		return "", fmt.Errorf("go tool pprof %s: no total in its output", strings.Join(filters, " "))
+	}
+	return fmt.Sprintf("%s, %s of %s", m[1], m[2], m[3]), nil
+}
+
+// pprofCum is the cumulative time of function fn in the profile.
+func pprofCum(file, fn string) (time.Duration, error) {
+	out, err := exec.Command("go", "tool", "pprof", "-top", "-cum", "-nodecount=100000", file).CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("go tool pprof: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 6 && f[5] == fn {
+			return time.ParseDuration(f[3])
+		}
+	}
+	return 0, fmt.Errorf("%s is not in the profile", fn)
+}
