@@ -56,6 +56,7 @@ func run() error {
 	flag.DurationVar(&o.window, "window", 4*time.Second, "one measuring window (whole seconds)")
 	flag.Int64Var(&o.pending, "pending", 20000, "auth-url calls for memory per pending login")
 	flag.Int64Var(&o.sessions, "sessions", 2000, "logins for memory per session")
+	flag.StringVar(&o.profiles, "profiles", "", "a folder to keep the CPU profiles in (for go tool pprof)")
 	out := flag.String("out", "BENCHMARKS.md", "the file to write the sections into; empty: print only")
 	flag.Parse()
 	if o.rounds < 5 {
@@ -65,6 +66,8 @@ func run() error {
 		return fmt.Errorf("-window %s: whole seconds, at least 2s", o.window)
 	}
 	want := strings.Split(*pairs, ",")
+	slices.Sort(want)
+	want = slices.Compact(want)
 	for _, p := range want {
 		if !slices.Contains([]string{"1", "2", "3", "4", "5"}, p) {
 			return fmt.Errorf("-pairs: unknown pair %q (1 to 5)", p)
@@ -91,7 +94,12 @@ func run() error {
 	}
 	defer os.RemoveAll(work)
 
-	r := &rig{ctx: ctx, work: work}
+	if o.profiles != "" {
+		if err := os.MkdirAll(o.profiles, 0o755); err != nil {
+			return err
+		}
+	}
+	r := &rig{ctx: ctx, work: work, profiles: o.profiles}
 	if nproc() >= 2 {
 		r.servers, r.helpers = "0", "1"
 	}
@@ -119,6 +127,18 @@ func run() error {
 		// Each finished pair is written at once, so a later failure keeps it.
 		if *out != "" {
 			if err := writeSections(*out, []*section{s}); err != nil {
+				return err
+			}
+		}
+	}
+	// The summary covers every pair, so only a run of them all rewrites it.
+	if len(want) == 5 {
+		sum := &section{name: "summary"}
+		sum.printf("Command: `%s`. Machine: %s.\n\n| pair | measure | median | target | |\n|---|---|---|---|---|\n%s\n",
+			command, machine(), strings.Join(r.summary, "\n"))
+		secs = append([]*section{sum}, secs...)
+		if *out != "" {
+			if err := writeSections(*out, []*section{sum}); err != nil {
 				return err
 			}
 		}

@@ -27,8 +27,9 @@ import (
 type opts struct {
 	rounds   int
 	window   time.Duration
-	pending  int64 // auth-url calls for memory per pending login
-	sessions int64 // logins for memory per session
+	pending  int64  // auth-url calls for memory per pending login
+	sessions int64  // logins for memory per session
+	profiles string // where to keep CPU profiles, if anywhere
 }
 
 // contender is one side of a pair: a name and one measuring window.
@@ -110,8 +111,14 @@ func headerSection(s *section, title, command string) {
 	s.printf("Command: `%s`. Machine: %s.\n\n", command, machine())
 }
 
-func resultLine(s *section, what string, ratios []float64, target float64) float64 {
+// result writes a pair's median into its section and the run's summary.
+func (r *rig) result(s *section, pair, what string, ratios []float64, target float64) float64 {
 	m := median(ratios)
+	goal, v := "", ""
+	if target > 0 {
+		goal, v = fmt.Sprintf("≥ %.2f×", target), verdict(m, target)
+	}
+	r.summary = append(r.summary, fmt.Sprintf("| %s | %s | %.3f× | %s | %s |", pair, what, m, goal, v))
 	if target > 0 {
 		s.printf("\n**%s: median %.3f× over %d rounds, %s.**\n\n", what, m, len(ratios), verdict(m, target))
 	} else {
@@ -139,7 +146,7 @@ func (r *rig) pairUserinfo(o opts, command string) (*section, error) {
 		if err != nil {
 			return s, err
 		}
-		resultLine(s, "userinfo / respond, store "+store, ratios, 0.95)
+		r.result(s, "1", "userinfo / respond, store "+store, ratios, 0.95)
 	}
 	return s, nil
 }
@@ -161,22 +168,28 @@ func (r *rig) pairGuard(o opts, command string) (*section, error) {
 	if err != nil {
 		return s, err
 	}
-	resultLine(s, "guarded / unguarded", ratios, 0.97)
+	r.result(s, "2", "guarded / unguarded", ratios, 0.97)
 
 	fmt.Println("pair 2: CPU profile of Caddy under guarded load")
 	d := o.window * 3
-	prof, err := r.profileDuring(d, func(ctx context.Context, d time.Duration) error {
-		_, err := runWrk(ctx, r.helpers, d, r.site("memory")+"/guarded/x", headers...)
+	var reqs int64
+	prof, err := r.profileDuring("guarded", d, func(ctx context.Context, d time.Duration) error {
+		res, err := runWrk(ctx, r.helpers, d, r.site("memory")+"/guarded/x", headers...)
+		reqs = res.Requests
 		return err
 	})
 	if err != nil {
 		return s, err
 	}
 	// The handler calls reverse_proxy itself (as its next handler), so
-	// the guard's own work is the stacks through the plugin without
+	// the plugin's own work is the stacks through it without
 	// reverse_proxy's frames.
 	own := []string{"-focus=caddy-sgid", "-ignore=reverseproxy"}
 	share, err := pprofShare(prof, own...)
+	if err != nil {
+		return s, err
+	}
+	rows, err := breakdownTable(prof, guardRows, reqs, 0, "")
 	if err != nil {
 		return s, err
 	}
@@ -184,12 +197,16 @@ func (r *rig) pairGuard(o opts, command string) (*section, error) {
 	if err != nil {
 		return s, err
 	}
-	cum, err := pprofTable(prof, append([]string{"-top", "-cum", "-nodecount=25"}, own...)...)
-	if err != nil {
-		return s, err
-	}
 	fmt.Printf("  the plugin's own work: %s of Caddy's CPU\n", share)
-	s.printf("Where the guard's time goes: a CPU profile of Caddy (`/debug/pprof/profile` on its admin endpoint) over %s of guarded load. The plugin's own work (stacks through `caddy-sgid` without reverse_proxy's frames: `-focus=caddy-sgid -ignore=reverseproxy`) is **%s** of Caddy's CPU samples; the garbage its allocations make is collected on other stacks and is not in this figure.\n\nBy own time (`go tool pprof -top -focus=caddy-sgid -ignore=reverseproxy`):\n\n```\n%s```\n\nBy cumulative time (`-top -cum`, same filters), which of the plugin's steps costs what:\n\n```\n%s```\n\n", d, share, flat, cum)
+	s.printf(`Where the guard's time goes: a CPU profile of Caddy (`+"`/debug/pprof/profile`"+` on its admin endpoint) over %s of guarded load, %d requests. The plugin's own work (stacks through `+"`caddy-sgid`"+` without reverse_proxy's frames) is **%s** of Caddy's CPU samples; the garbage its allocations make is collected on other stacks and is not in that figure.
+
+%s
+The plugin's own stacks by own time (`+"`go tool pprof -top -focus=caddy-sgid -ignore=reverseproxy`"+`):
+
+`+"```"+`
+%s`+"```"+`
+
+`, d, reqs, share, rows, flat)
 	return s, nil
 }
 
@@ -209,7 +226,7 @@ func (r *rig) pairAuthURL(o opts, command string) (*section, error) {
 	if err != nil {
 		return s, err
 	}
-	resultLine(s, "auth-url / respond", ratios, 0.8)
+	r.result(s, "3", "auth-url / respond", ratios, 0.8)
 	return s, nil
 }
 
@@ -231,7 +248,7 @@ func (r *rig) pairExpress(o opts, command string) (*section, error) {
 	if err != nil {
 		return s, err
 	}
-	summary = append(summary, fmt.Sprintf("| auth-url req/s | %.2f× |", resultLine(s, "auth-url, plugin / Express", ratios, 0)))
+	summary = append(summary, fmt.Sprintf("| auth-url req/s | %.2f× |", r.result(s, "4", "auth-url req/s, plugin / Express", ratios, 0)))
 
 	// mockpass forgets (and crashes on) access tokens older than 5 minutes:
 	// each Express window gets a session logged in just before it.
@@ -255,7 +272,7 @@ func (r *rig) pairExpress(o opts, command string) (*section, error) {
 	if ratios, err = alternate(r.ctx, s, o.rounds, "req/s", base, cand); err != nil {
 		return s, err
 	}
-	summary = append(summary, fmt.Sprintf("| userinfo req/s | %.1f× |", resultLine(s, "userinfo, plugin / Express", ratios, 0)))
+	summary = append(summary, fmt.Sprintf("| userinfo req/s | %.1f× |", r.result(s, "4", "userinfo req/s, plugin / Express", ratios, 0)))
 
 	fmt.Println("pair 4: full logins/s, 8 parallel clients")
 	loginsPerSec := func(origin string) func(context.Context) (float64, error) {
@@ -276,7 +293,7 @@ func (r *rig) pairExpress(o opts, command string) (*section, error) {
 	if ratios, err = alternate(r.ctx, s, o.rounds, "logins/s", base, cand); err != nil {
 		return s, err
 	}
-	summary = append(summary, fmt.Sprintf("| full logins/s | %.2f× |", resultLine(s, "logins/s, plugin / Express", ratios, 0)))
+	summary = append(summary, fmt.Sprintf("| full logins/s | %.2f× |", r.result(s, "4", "logins/s, plugin / Express", ratios, 0)))
 
 	fmt.Println("pair 4: memory per pending login and per session")
 	s.printf("#### Memory\n\nLive heap after a forced collection, before and after the calls (Caddy: a heap profile with `gc=1` on its admin endpoint, then `HeapAlloc` from `/debug/vars`; Express: `global.gc()` twice under `node --expose-gc`, then `heapUsed`). Pending logins: %d cookie-less auth-url calls. Sessions: %d full logins (8 parallel), which also leave their pending state behind on Express.\n\n", o.pending, o.sessions)
@@ -311,6 +328,7 @@ func (r *rig) pairExpress(o opts, command string) (*section, error) {
 		}
 		s.printf("| %s | %s | %s |\n", m.what, per[0], per[1])
 		summary = append(summary, fmt.Sprintf("| %s | %s vs %s |", m.what, per[0], per[1]))
+		r.summary = append(r.summary, fmt.Sprintf("| 4 | %s, plugin vs Express | %s vs %s | | |", m.what, per[0], per[1]))
 	}
 	s.printf("\nSummary (plugin / Express):\n\n| measure | result |\n|---|---|\n%s\n", strings.Join(summary, "\n"))
 	return s, nil
@@ -328,7 +346,7 @@ func (r *rig) pairCPU(o opts, command string) (*section, error) {
 	d := o.window * 3
 	var logins int64
 	var cpu time.Duration
-	prof, err := r.profileDuring(d, func(ctx context.Context, d time.Duration) error {
+	prof, err := r.profileDuring("logins", d, func(ctx context.Context, d time.Duration) error {
 		c0, err := r.caddy.cpuTime()
 		if err != nil {
 			return err
@@ -347,19 +365,22 @@ func (r *rig) pairCPU(o opts, command string) (*section, error) {
 	if logins == 0 {
 		return s, fmt.Errorf("no login completed in %s", d)
 	}
-	handler, err := pprofCum(prof, `github.com/caddy-sgid/caddy-sgid.(*Handler).ServeHTTP`)
+	handler, err := pprofSeconds(prof, "-focus="+loginRows[0].focus)
+	if err != nil {
+		return s, err
+	}
+	rows, err := breakdownTable(prof, loginRows, logins, floor, "floor")
 	if err != nil {
 		return s, err
 	}
 	perLogin := handler / time.Duration(logins)
 	procPerLogin := cpu / time.Duration(logins)
+	r.summary = append(r.summary,
+		fmt.Sprintf("| 5 | the handler's CPU per login / floor (%s) | %.2f× | ≤ 1.5× (goal of the optimisation work) | %s |", floor.Round(time.Microsecond), float64(perLogin)/float64(floor), verdictMax(float64(perLogin)/float64(floor), 1.5)),
+		fmt.Sprintf("| 5 | Caddy's CPU per login / floor | %.2f× | | |", float64(procPerLogin)/float64(floor)))
 	fmt.Printf("  floor %s (RSA-OAEP %s + RS256 %s); handler %s/login, process %s/login; %d logins\n",
 		floor, oaep, rs256, perLogin, procPerLogin, logins)
-	top, err := pprofTable(prof, "-top", "-nodecount=25", `-focus=caddy-sgid\.\(\*Handler\)\.ServeHTTP`)
-	if err != nil {
-		return s, err
-	}
-	cum, err := pprofTable(prof, "-top", "-cum", "-nodecount=30", `-focus=caddy-sgid\.\(\*Handler\)\.ServeHTTP`)
+	top, err := pprofTable(prof, "-top", "-nodecount=15", `-focus=caddy-sgid\.\(\*Handler\)\.ServeHTTP`)
 	if err != nil {
 		return s, err
 	}
@@ -369,7 +390,7 @@ func (r *rig) pairCPU(o opts, command string) (*section, error) {
 	}
 	s.printf(`Full logins (auth-url, mockpass's authorize, callback) with 8 parallel clients for %s against mockpass, a separate process; Caddy (memory store) profiled through its admin endpoint meanwhile. %d logins.
 
-The floor is what one login cannot avoid: one RSA-OAEP decryption of userinfo's key layer (%s) plus one RS256 verification of the ID token (%s), both with mockpass's 2048-bit keys, timed with Go's crypto/rsa in this run: %s.
+The floor is what one login cannot avoid: one RSA-OAEP decryption of userinfo's key layer (%s) plus one RS256 verification of the ID token (%s), both with mockpass's 2048-bit keys, timed with Go's crypto/rsa in this run (CPU time of one thread): %s.
 
 | measure | CPU per login | × floor |
 |---|---|---|
@@ -381,16 +402,14 @@ Top of the handler's stacks by own time (`+"`go tool pprof -top -focus='caddy-sg
 `+"```"+`
 %s`+"```"+`
 
-The same stacks by cumulative time (`+"`-top -cum`"+`), to see which step of the login costs what:
+Where the time goes, from the same profile (`+"`go tool pprof -top -focus=… -ignore=…`"+`), per login and against the floor:
 
-`+"```"+`
-%s`+"```"+`
-
+%s
 The whole process by own time (`+"`-top`"+`):
 
 `+"```"+`
 %s`+"```"+`
-`, d, logins, oaep, rs256, floor, perLogin, float64(perLogin)/float64(floor), procPerLogin, float64(procPerLogin)/float64(floor), top, cum, whole)
+`, d, logins, oaep.Round(time.Microsecond), rs256.Round(time.Microsecond), floor.Round(time.Microsecond), perLogin.Round(time.Microsecond), float64(perLogin)/float64(floor), procPerLogin.Round(time.Microsecond), float64(procPerLogin)/float64(floor), top, rows, whole)
 	return s, nil
 }
 
@@ -484,8 +503,12 @@ func readRSAKey(path string) (*rsa.PrivateKey, error) {
 
 // profileDuring takes a CPU profile of Caddy for d while load runs, and
 // returns the profile's file.
-func (r *rig) profileDuring(d time.Duration, load func(context.Context, time.Duration) error) (string, error) {
-	file := filepath.Join(r.work, fmt.Sprintf("cpu-%d.pprof", time.Now().UnixNano()))
+func (r *rig) profileDuring(name string, d time.Duration, load func(context.Context, time.Duration) error) (string, error) {
+	dir := r.work
+	if r.profiles != "" {
+		dir = r.profiles
+	}
+	file := filepath.Join(dir, name+".pprof")
 	got := make(chan error, 1)
 	go func() {
 		c := &http.Client{Timeout: d + 30*time.Second}
@@ -542,7 +565,8 @@ func pprofTable(file string, args ...string) (string, error) {
 // pprofShare is how much CPU the stacks that the filters (-focus,
 // -ignore) keep hold: "0.52s, 12.3% of 4.2s".
 func pprofShare(file string, filters ...string) (string, error) {
-	text, err := pprof(file, append([]string{"-top", "-nodecount=100000"}, filters...)...)
+	// Every node counts: by default pprof drops small ones from the sum.
+	text, err := pprof(file, append([]string{"-top", "-nodecount=1000000", "-nodefraction=0", "-edgefraction=0"}, filters...)...)
 	if err != nil {
 		return "", err
 	}
@@ -553,17 +577,100 @@ func pprofShare(file string, filters ...string) (string, error) {
 	return fmt.Sprintf("%s, %s of %s", m[1], m[2], m[3]), nil
 }
 
-// pprofCum is the cumulative time of function fn in the profile.
-func pprofCum(file, fn string) (time.Duration, error) {
-	out, err := exec.Command("go", "tool", "pprof", "-top", "-cum", "-nodecount=100000", file).CombinedOutput()
+// pprofSeconds is the CPU time of the stacks the filters keep (0 when
+// they keep none).
+func pprofSeconds(file string, filters ...string) (time.Duration, error) {
+	text, err := pprof(file, append([]string{"-top", "-nodecount=1000000", "-nodefraction=0", "-edgefraction=0"}, filters...)...)
 	if err != nil {
-		return 0, fmt.Errorf("go tool pprof: %v\n%s", err, out)
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 6 && f[5] == fn {
-			return time.ParseDuration(f[3])
+		if strings.Contains(text+err.Error(), "matched no samples") {
+			return 0, nil
 		}
+		return 0, err
 	}
-	return 0, fmt.Errorf("%s is not in the profile", fn)
+	m := showing.FindStringSubmatch(text)
+	if m == nil {
+		if strings.Contains(text, "matched no samples") {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("go tool pprof %s: no total in its output:\n%s", strings.Join(filters, " "), text)
+	}
+	if m[1] == "0" {
+		return 0, nil
+	}
+	return time.ParseDuration(m[1])
+}
+
+// stackRow is one row of a breakdown: the stacks pprof's -focus and
+// -ignore keep. Rows overlap: an indented row is part of the one above,
+// and rows "anywhere" count wherever the frames are.
+type stackRow struct{ what, focus, ignore string }
+
+// breakdownTable is a markdown table of the rows' CPU time per operation
+// (n operations in the profile) and, with unit > 0, against unit.
+func breakdownTable(prof string, rows []stackRow, n int64, unit time.Duration, unitName string) (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "| stacks | CPU per operation | share of the profile |")
+	if unit > 0 {
+		fmt.Fprintf(&b, " × %s |\n|---|---|---|---|\n", unitName)
+	} else {
+		b.WriteString("\n|---|---|---|\n")
+	}
+	total, err := pprofSeconds(prof)
+	if err != nil || total == 0 {
+		return "", fmt.Errorf("empty profile: %v", err)
+	}
+	for _, row := range rows {
+		var filters []string
+		if row.focus != "" {
+			filters = append(filters, "-focus="+row.focus)
+		}
+		if row.ignore != "" {
+			filters = append(filters, "-ignore="+row.ignore)
+		}
+		t, err := pprofSeconds(prof, filters...)
+		if err != nil {
+			return "", err
+		}
+		indent := len(row.what) - len(strings.TrimLeft(row.what, " "))
+		per := time.Duration(float64(t) / float64(n))
+		fmt.Fprintf(&b, "| %s%s | %s | %.1f%% |", strings.Repeat("&nbsp;", 2*indent), strings.TrimSpace(row.what),
+			per.Round(100*time.Nanosecond), 100*float64(t)/float64(total))
+		if unit > 0 {
+			fmt.Fprintf(&b, " %.2f× |", float64(per)/float64(unit))
+		}
+		b.WriteString("\n")
+	}
+	return b.String(), nil
+}
+
+// guardRows: where a guarded request's plugin time goes.
+var guardRows = []stackRow{
+	{"the plugin's own work (stacks through caddy-sgid without reverse_proxy)", `caddy-sgid`, `reverseproxy`},
+	{"  scrubbing client copies of identity headers", `caddy-sgid\.\(\*Guard\)\.scrubIdentity`, ""},
+	{"  looking the session up (cookie, cache, store)", `caddy-sgid\.\(\*Handler\)\.lookupSession`, ""},
+	{"    of which opening the sealed record", `caddy-sgid\.openSession`, ""},
+	{"  setting the identity placeholders", `caddy-sgid\.setIdentity$`, ""},
+	{"  the guard: rules, identity headers, cookie stripping", `caddy-sgid\.\(\*Guard\)\.serve$`, `reverseproxy`},
+	{"    identity headers", `caddy-sgid\.\(\*Guard\)\.setIdentityHeaders`, ""},
+	{"    cutting the session cookies", `caddy-sgid\.stripSessionCookies`, ""},
+	{"reverse_proxy (for scale)", `reverseproxy`, ""},
+	{"garbage collection in the background (everyone's garbage)", `runtime\.gcBgMarkWorker`, ""},
+	{"the whole profile", "", ""},
+}
+
+var loginRows = []stackRow{
+	{"the handler, all of it", `caddy-sgid\.\(\*Handler\)\.ServeHTTP`, ""},
+	{"  auth-url", `caddy-sgid\.\(\*Handler\)\.serveAuthURL`, ""},
+	{"  callback", `caddy-sgid\.\(\*Handler\)\.serveCallback`, ""},
+	{"    token exchange (request and ID token checks)", `sgid\.\(\*Client\)\.Exchange`, ""},
+	{"      of which the RS256 verification", `crypto/rsa\.VerifyPKCS1v15`, ""},
+	{"    userinfo (request and decryption)", `sgid\.\(\*Client\)\.Userinfo`, ""},
+	{"      of which the RSA-OAEP decryption", `crypto/rsa\.DecryptOAEP`, ""},
+	{"    storing the session", `caddy-sgid\.\(\*Handler\)\.putSession`, ""},
+	{"Caddy's HTTP server outside the handler", `net/http\.\(\*conn\)\.serve`, `caddy-sgid`},
+	{"the HTTP client's connection goroutines (calls to sgID)", `net/http\.\(\*persistConn\)`, ""},
+	{"garbage collection in the background", `runtime\.gcBgMarkWorker`, ""},
+	{"JSON, anywhere (encoding/json frames)", `^encoding/json\.`, ""},
+	{"allocation, anywhere (runtime.mallocgc)", `runtime\.mallocgc`, ""},
+	{"the whole profile", "", ""},
 }

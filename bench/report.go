@@ -99,6 +99,14 @@ func verdict(ratio, min float64) string {
 	return fmt.Sprintf("**misses ≥ %.2f×**", min)
 }
 
+// verdictMax says whether ratio stays within a goal of at most max.
+func verdictMax(ratio, max float64) string {
+	if ratio <= max {
+		return fmt.Sprintf("meets ≤ %.2f×", max)
+	}
+	return fmt.Sprintf("**misses ≤ %.2f×**", max)
+}
+
 // bytesPer formats a memory figure per item.
 func bytesPer(delta float64, n int64) string {
 	if n == 0 {

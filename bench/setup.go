@@ -28,6 +28,7 @@ var stores = []string{"memory", "storage", "redis"}
 type rig struct {
 	ctx       context.Context
 	work      string // temporary folder: Caddy's binary, config, data, profiles
+	profiles  string // a folder to keep the profiles in instead
 	servers   cpuSet // the core of the systems under test
 	helpers   cpuSet // the core of load generators, mockpass and Redis
 	clientKey string
@@ -49,6 +50,8 @@ type rig struct {
 	sub          string
 	authURLSize  int
 	sessions     map[string]string // store -> a session cookie's value
+
+	summary []string // one table row per result of this run
 }
 
 func (r *rig) site(store string) string { return fmt.Sprintf("http://127.0.0.1:%d", r.sites[store]) }
