@@ -134,7 +134,7 @@ func run() error {
 	// The summary covers every pair, so only a run of them all rewrites it.
 	if len(want) == 5 {
 		sum := &section{name: "summary"}
-		sum.printf("Command: `%s`. Machine: %s.\n\n| pair | measure | median | target | |\n|---|---|---|---|---|\n%s\n",
+		sum.printf("Command: `%s`. Machine: %s.\n\n| pair | measure | throughput ratio | CPU-per-operation ratio | target | verdict |\n|---|---|---|---|---|---|\n%s\n",
 			command, machine(), strings.Join(r.summary, "\n"))
 		secs = append([]*section{sum}, secs...)
 		if *out != "" {
