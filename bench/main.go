@@ -11,7 +11,7 @@
 //
 // Run it from the repository's root, through bench/run.sh:
 //
-//	bench/run.sh                       # every pair, 5 rounds of 4 s
+//	bench/run.sh                       # every pair, 9 rounds of 3 s
 //	bench/run.sh -pairs 2,5 -rounds 7  # some pairs, more rounds
 //
 // The pairs: 1 userinfo vs respond, per store; 2 guarded vs unguarded
@@ -52,8 +52,8 @@ func nproc() int {
 func run() error {
 	var o opts
 	pairs := flag.String("pairs", "1,2,3,4,5", "the pairs to run, comma-separated")
-	flag.IntVar(&o.rounds, "rounds", 5, "rounds per pair (at least 5)")
-	flag.DurationVar(&o.window, "window", 4*time.Second, "one measuring window (whole seconds)")
+	flag.IntVar(&o.rounds, "rounds", 9, "rounds per pair (at least 5)")
+	flag.DurationVar(&o.window, "window", 3*time.Second, "one measuring window (whole seconds)")
 	flag.Int64Var(&o.pending, "pending", 20000, "auth-url calls for memory per pending login")
 	flag.Int64Var(&o.sessions, "sessions", 2000, "logins for memory per session")
 	flag.StringVar(&o.profiles, "profiles", "", "a folder to keep the CPU profiles in (for go tool pprof)")

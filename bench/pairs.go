@@ -164,12 +164,15 @@ func (r *rig) result(s *section, pair, what string, rs pairRatios, target float6
 	m, mc := median(rs.rate), median(rs.cpu)
 	goal, v := "", ""
 	if target > 0 {
-		goal, v = fmt.Sprintf("≥ %.2f×", target), verdict(m, target)+"; by CPU: "+verdict(mc, target)
+		// The CPU figure decides: on a quiet machine, with the server the
+		// bottleneck, throughput follows it, and on a shared one it holds
+		// when throughput swings.
+		goal, v = fmt.Sprintf("≥ %.2f×", target), "by CPU: "+verdict(mc, target)+"; by throughput: "+verdict(m, target)
 	}
 	r.summary = append(r.summary, fmt.Sprintf("| %s | %s | %.3f× | %.3f× | %s | %s |", pair, what, m, mc, goal, v))
 	s.printf("\n**%s: median %.3f× over %d rounds; by CPU per operation %.3f×.**", what, m, len(rs.rate), mc)
 	if target > 0 {
-		s.printf(" Target %s: throughput %s.", goal, v)
+		s.printf(" Target %s: %s.", goal, v)
 	}
 	s.printf("\n\n")
 	return m
