@@ -23,6 +23,9 @@ func TestStripSessionCookies(t *testing.T) {
 		// HTTP/2 may split cookies over several header lines.
 		{[]string{"a=1", "sgid_session=abc", "b=2; sgid_session=dup"}, []string{"a=1", "b=2"}},
 		{[]string{" sgid_session = abc ; a=1"}, []string{"a=1"}},
+		// Our names are found behind any space; other cookies keep theirs,
+		// so a part that was no cookie does not become one.
+		{[]string{"\u00a0sgid_session=abc; \u00a0foo=bar; a=1"}, []string{"\u00a0foo=bar; a=1"}},
 	} {
 		h := http.Header{}
 		if tc.in != nil {
