@@ -1,13 +1,11 @@
 package instances
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,16 +100,13 @@ func wantEndings(t *testing.T, what string, out []outcome, want string) time.Dur
 	return longest
 }
 
-// resident asks userinfo for a logged-in user in a loop until stop is
-// closed, and counts the answers that are not the user's 200.
+// resident is a logged-in user who asks userinfo in a loop while logins
+// run into sgID's faults, and must notice none of them.
 type resident struct {
 	session *http.Cookie
 	sub     string
 	i       *Instance
-
-	ok, bad atomic.Int64
-	mu      sync.Mutex
-	first   string
+	stats   *loadStats
 }
 
 func (r *resident) run(stop <-chan struct{}) {
@@ -119,7 +114,7 @@ func (r *resident) run(stop <-chan struct{}) {
 	// Each round asks first and checks stop after, so even logins that
 	// end at once meet one request of the resident's.
 	for {
-		r.ask(c)
+		askUserinfo(c, r.i, r.session, r.sub, r.stats)
 		select {
 		case <-stop:
 			return
@@ -128,52 +123,23 @@ func (r *resident) run(stop <-chan struct{}) {
 	}
 }
 
-// ask asks userinfo once and counts the answer.
-func (r *resident) ask(c *http.Client) {
-	req, _ := http.NewRequest(http.MethodGet, r.i.URL("/api/userinfo"), nil)
-	req.AddCookie(r.session)
-	resp, err := c.Do(req)
-	var got struct{ Sub string }
-	var msg string
-	if err != nil {
-		msg = err.Error()
-	} else {
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &got) != nil || got.Sub != r.sub {
-			msg = fmt.Sprintf("%d %s", resp.StatusCode, body)
-		}
-	}
-	if msg == "" {
-		r.ok.Add(1)
-		return
-	}
-	r.bad.Add(1)
-	r.mu.Lock()
-	if r.first == "" {
-		r.first = msg
-	}
-	r.mu.Unlock()
-}
-
 // during runs f while the resident asks userinfo, and fails unless each of
 // the resident's requests was answered as the logged-in user.
 func (r *resident) during(t *testing.T, what string, f func()) {
 	t.Helper()
+	r.stats = new(loadStats)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() { r.run(stop) })
 	f()
 	close(stop)
 	wg.Wait()
-	if r.bad.Load() != 0 {
-		t.Errorf("%s: %d of the logged-in user's userinfo requests failed, the first: %s", what, r.bad.Load(), r.first)
+	if n := r.stats.failures(); n != 0 {
+		t.Errorf("%s: %d of the logged-in user's userinfo requests failed, the first: %v", what, n, r.stats.sample)
 	}
-	if r.ok.Load() == 0 {
+	if r.stats.ok.Load() == 0 {
 		t.Errorf("%s: the logged-in user's userinfo was not answered while the logins ran", what)
 	}
-	r.ok.Store(0)
-	r.bad.Store(0)
 }
 
 // TestProviderFaults runs logins through a real Caddy while sgID
