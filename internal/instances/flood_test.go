@@ -27,7 +27,7 @@ const (
 
 // floodCallsEnv sets the size of the auth-url flood. The default keeps
 // `go test ./...` to about half a minute on a 2-core machine; CI runs the
-// full 1,000,000 of issue 13 (about four minutes there).
+// full 1,000,000 of issue 13 (about two and a half minutes there).
 const floodCallsEnv = "SGID_FLOOD_CALLS"
 
 func floodCalls(t *testing.T) int {

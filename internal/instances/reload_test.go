@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"sync"
@@ -37,12 +38,20 @@ const (
 // connection (counted in resentByTransport). On a new connection it
 // cannot tell, so the client here does the same: once, and only when the
 // connection ended (EOF or reset) before a single byte of an answer came
-// (counted in resentByClient). A browser does not resend on a new
-// connection, so those requests are what a reload costs a user under
-// load; the test reports them and fails on everything else.
+// (counted in resentByClient).
+//
+// Rarer still, the dial of a new connection is reset, most likely because
+// the connection was still in the handshake or the accept queue of the old
+// config's listening socket when that socket closed (Caddy opens a socket
+// of its own for each config, with SO_REUSEPORT). The request was never
+// sent; it is sent once more too (counted in resetAtDial).
+//
+// A browser does not resend in either case on a new connection, so those
+// requests are what a reload costs a user under load; the test reports
+// them and fails on everything else.
 type loadStats struct {
-	ok, transportErrors, badStatus, wrongUser atomic.Int64
-	resentByTransport, resentByClient         atomic.Int64
+	ok, transportErrors, badStatus, wrongUser      atomic.Int64
+	resentByTransport, resentByClient, resetAtDial atomic.Int64
 
 	mu     sync.Mutex
 	sample []string // the first few failures, for the message
@@ -91,7 +100,13 @@ func askUserinfo(c *http.Client, i *Instance, session *http.Cookie, sub string, 
 	if conns > 1 {
 		s.resentByTransport.Add(1)
 	}
-	if err != nil && !reused && !answered && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+	closed := !answered && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET))
+	var op *net.OpError
+	switch {
+	case closed && errors.As(err, &op) && op.Op == "dial":
+		s.resetAtDial.Add(1)
+		resp, _, reused, _, err = getTraced(c, req)
+	case closed && !reused:
 		s.resentByClient.Add(1)
 		resp, _, reused, _, err = getTraced(c, req)
 	}
@@ -212,9 +227,10 @@ func testReloadUnderLoad(t *testing.T, storeLine string) {
 	stopLoad()
 
 	t.Logf("%d reloads: %d userinfo answers, %d transport errors, %d bad statuses, %d wrong users; "+
-		"closed unanswered by the old config's server and sent again: %d on kept-alive connections (by net/http), %d on new ones (by the test)",
+		"closed unanswered by the old config's server and sent again: %d on kept-alive connections (by net/http), %d on new ones (by the test); "+
+		"reset while connecting and sent again: %d",
 		reloads, stats.ok.Load(), stats.transportErrors.Load(), stats.badStatus.Load(), stats.wrongUser.Load(),
-		stats.resentByTransport.Load(), stats.resentByClient.Load())
+		stats.resentByTransport.Load(), stats.resentByClient.Load(), stats.resetAtDial.Load())
 	if f := stats.failures(); f != 0 {
 		t.Errorf("%d of %d userinfo requests failed during the reloads; the first ones:\n%v", f, f+stats.ok.Load(), stats.sample)
 	}
