@@ -154,25 +154,30 @@ func FuzzValidID(f *testing.F) {
 
 // FuzzStripSessionCookies feeds arbitrary Cookie headers (two lines) to
 // the guard's stripping. As Go's cookie parser reads the result, neither
-// the session cookie nor a login cookie is left, and every other cookie is
-// passed on as it came.
+// the session cookie nor a login cookie is left, under its plain or its
+// __Host- name, and every other cookie is passed on as it came.
 func FuzzStripSessionCookies(f *testing.F) {
 	f.Add("sgid_session=abc; theme=dark", "")
 	f.Add(" sgid_session = x ;a=1", "sgid_session_login_AAAAAAAAAAAA=v")
 	f.Add("sgid_session", "b=2; sgid_session=\"q\"")
+	f.Add("__Host-sgid_session=abc; __Secure-sgid_session=x", "__Host-sgid_session_login_AAAAAAAAAAAA=v")
+	ours := func(n string) bool {
+		base := strings.TrimPrefix(n, hostPrefix)
+		return base == DefaultCookieName || isPendingCookieName(base, DefaultCookieName)
+	}
 	f.Fuzz(func(t *testing.T, line1, line2 string) {
 		in := http.Header{"Cookie": {line1, line2}}
 		out := in.Clone()
 		stripSessionCookies(out, DefaultCookieName)
 		var want []string
 		for _, c := range (&http.Request{Header: in}).Cookies() {
-			if c.Name != DefaultCookieName && !isPendingCookieName(c.Name, DefaultCookieName) {
+			if !ours(c.Name) {
 				want = append(want, c.String())
 			}
 		}
 		var got []string
 		for _, c := range (&http.Request{Header: out}).Cookies() {
-			if c.Name == DefaultCookieName || isPendingCookieName(c.Name, DefaultCookieName) {
+			if ours(c.Name) {
 				t.Fatalf("Cookie %q still passes on %s after stripping: %q", in["Cookie"], c.Name, out["Cookie"])
 			}
 			got = append(got, c.String())
