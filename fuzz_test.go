@@ -39,7 +39,7 @@ func fuzzKeyring() *keyring {
 func FuzzUnmarshalCaddyfile(f *testing.F) {
 	f.Add("sgid")
 	f.Add("sgid {\n}")
-	f.Add("sgid {\n\tstore redis {\n\t\taddress 127.0.0.1:6379\n\t}\n\tidentity_header\n}")
+	f.Add("sgid {\n\tstore redis {\n\t\taddress redis.internal:6379\n\t}\n\tidentity_header\n}")
 	f.Fuzz(func(t *testing.T, input string) {
 		var h Handler
 		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input)); err != nil {
