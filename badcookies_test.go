@@ -1,12 +1,10 @@
 package caddysgid
 
 import (
-	"context"
 	"errors"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,34 +14,7 @@ import (
 
 	"github.com/caddy-sgid/caddy-sgid/internal/badcookies"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
-	"github.com/caddy-sgid/caddy-sgid/store"
 )
-
-// countingStore counts the calls the handler makes to its session store.
-type countingStore struct {
-	store.Store
-	get, put, del, putIfAbsent atomic.Int64
-}
-
-func (s *countingStore) Get(ctx context.Context, key string) ([]byte, error) {
-	s.get.Add(1)
-	return s.Store.Get(ctx, key)
-}
-
-func (s *countingStore) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	s.put.Add(1)
-	return s.Store.Put(ctx, key, value, ttl)
-}
-
-func (s *countingStore) Delete(ctx context.Context, key string) error {
-	s.del.Add(1)
-	return s.Store.Delete(ctx, key)
-}
-
-func (s *countingStore) PutIfAbsent(ctx context.Context, key string, value []byte, ttl time.Duration) ([]byte, error) {
-	s.putIfAbsent.Add(1)
-	return s.Store.PutIfAbsent(ctx, key, value, ttl)
-}
 
 // badCookieRequests is how many requests with bad cookies the in-process
 // flood sends: issue 13's 100,000.
