@@ -97,8 +97,8 @@ func TestBadCookiesCostNoStoreLookups(t *testing.T) {
 	if got := counted.get.Load(); got != lookups {
 		t.Errorf("the store was read %d times, want %d: once for each session cookie shaped like an id, never for another cookie", got, lookups)
 	}
-	if got := counted.del.Load(); got != logoutLookups {
-		t.Errorf("the store had %d deletions, want %d: one for each logout naming a well-formed id", got, logoutLookups)
+	if got := counted.del.Load(); got != 0 {
+		t.Errorf("the store had %d deletions for %d logouts naming well-formed ids of no session; a logout of no session costs nothing", got, logoutLookups)
 	}
 	if got := counted.put.Load(); got != 0 {
 		t.Errorf("the store was written %d times; no bad cookie may create a session", got)

@@ -46,7 +46,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	case h.UserinfoPath:
 		return h.serveUserinfo(w, r, sess, hasSession, storeErr)
 	case h.LogoutPath:
-		return h.serveLogout(w, r, sessID, sess, hasSession)
+		return h.serveLogout(w, r, sessID, sess, hasSession, storeErr)
 	}
 	if h.mock != nil && strings.HasPrefix(r.URL.Path, mockPrefix+"/") {
 		return h.serveMock(w, r)
@@ -229,7 +229,11 @@ type userinfoBody struct {
 	Data map[string]string `json:"data"`
 }
 
-func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessID string, s session, hasSession bool) error {
+// serveLogout ends the session that ServeHTTP found for the request's
+// cookie. A cookie that names no session costs no store call; when the
+// store could not say whether there is one, the logout cannot be confirmed
+// and answers 503.
+func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessID string, s session, hasSession bool, storeErr error) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return methodNotAllowed(w, "GET, POST")
 	}
@@ -238,15 +242,16 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessID str
 	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
 		return writeError(w, http.StatusForbidden, "cross_site", "Logout from another site is refused.")
 	}
-	if sessID != "" {
-		if err := h.deleteSession(r.Context(), sessID); err != nil {
+	if storeErr != nil {
+		return writeUnavailable(w)
+	}
+	if hasSession {
+		if err := h.endSession(r.Context(), h.store, sessionKey(sessID), s.Sub, true); err != nil {
 			h.storeFailed(r, "delete", err)
 			return writeUnavailable(w)
 		}
-		if hasSession {
-			h.metrics.logout(siteOf(r))
-			h.logLogout(r, s.Sub)
-		}
+		h.metrics.logout(siteOf(r))
+		h.logLogout(r, s.Sub)
 	}
 	http.SetCookie(w, h.newCookie(r, h.CookieName, "", -1))
 	for _, c := range r.Cookies() {
