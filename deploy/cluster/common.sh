@@ -1,0 +1,102 @@
+# shellcheck shell=bash
+# Shared by up.sh and down.sh (sourced, not run): where things are, which
+# ports they use, and how a part's PID file is checked.
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# Every port can be moved with an environment variable; the defaults are
+# the layout README.md draws.
+: "${CLUSTER_LB_PORT:=7500}"
+: "${CLUSTER_LB_ADMIN_PORT:=7510}"
+: "${CLUSTER_CADDY1_PORT:=7501}"
+: "${CLUSTER_CADDY2_PORT:=7502}"
+: "${CLUSTER_CADDY3_PORT:=7503}"
+: "${CLUSTER_CADDY1_ADMIN_PORT:=7511}"
+: "${CLUSTER_CADDY2_ADMIN_PORT:=7512}"
+: "${CLUSTER_CADDY3_ADMIN_PORT:=7513}"
+: "${CLUSTER_REDIS_PORT:=7579}"
+: "${CLUSTER_MOCKPASS_PORT:=7556}"
+# PID files, logs and each part's data. The tests point this at a folder
+# of their own, so they never meet a cluster a developer left running.
+: "${CLUSTER_RUN_DIR:=$here/run}"
+# The LB's own knobs: how long it keeps trying other instances for one
+# request, and its log level (DEBUG names the instance each request went
+# to, which the tests read to time a failover).
+: "${CLUSTER_LB_TRY_DURATION:=5s}"
+: "${CLUSTER_LB_LOG_LEVEL:=INFO}"
+# How long up.sh waits for one part to answer.
+: "${CLUSTER_START_TIMEOUT:=60}"
+
+run="$CLUSTER_RUN_DIR"
+
+# The parts, in the order up.sh starts them (down.sh stops them in reverse).
+parts=(redis mockpass caddy-1 caddy-2 caddy-3 lb)
+
+# port_of NAME prints the port a part serves on (the one up.sh probes).
+port_of() {
+	case "$1" in
+	redis) echo "$CLUSTER_REDIS_PORT" ;;
+	mockpass) echo "$CLUSTER_MOCKPASS_PORT" ;;
+	caddy-1) echo "$CLUSTER_CADDY1_PORT" ;;
+	caddy-2) echo "$CLUSTER_CADDY2_PORT" ;;
+	caddy-3) echo "$CLUSTER_CADDY3_PORT" ;;
+	lb) echo "$CLUSTER_LB_PORT" ;;
+	*) return 1 ;;
+	esac
+}
+
+# admin_port_of NAME prints a Caddy's admin port (nothing for the others).
+admin_port_of() {
+	case "$1" in
+	caddy-1) echo "$CLUSTER_CADDY1_ADMIN_PORT" ;;
+	caddy-2) echo "$CLUSTER_CADDY2_ADMIN_PORT" ;;
+	caddy-3) echo "$CLUSTER_CADDY3_ADMIN_PORT" ;;
+	lb) echo "$CLUSTER_LB_ADMIN_PORT" ;;
+	esac
+}
+
+# markers_of NAME prints, one a line, strings that the part's command line
+# holds, so that a PID file whose process died, and whose number the
+# system gave to another program since, is never taken for the part (nor
+# killed). redis-server rewrites its command line once it runs (to
+# "redis-server 127.0.0.1:<port>"), so its markers hold for both forms.
+markers_of() {
+	case "$1" in
+	redis) printf '%s\n' redis-server "$CLUSTER_REDIS_PORT" ;;
+	mockpass) printf '%s\n' mockpass.cjs ;;
+	*) printf '%s\n' "$run/$1.env" ;;
+	esac
+}
+
+pidfile_of() { echo "$run/$1.pid"; }
+
+# live_pid NAME prints the PID of the part when it runs, and fails when it
+# does not (no PID file, the process is gone, or the number now belongs
+# to something else).
+live_pid() {
+	local f pid args
+	f="$(pidfile_of "$1")"
+	[ -f "$f" ] || return 1
+	pid="$(cat "$f")"
+	[[ "$pid" =~ ^[0-9]+$ ]] || return 1
+	args="$(ps -o args= -p "$pid" 2>/dev/null)" || return 1
+	while IFS= read -r m; do
+		[[ "$args" == *"$m"* ]] || return 1
+	done < <(markers_of "$1")
+	echo "$pid"
+}
+
+# port_open PORT succeeds when something accepts connections on the
+# loopback port.
+port_open() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# is_part NAME succeeds for the names in $parts.
+is_part() {
+	local p
+	for p in "${parts[@]}"; do
+		[ "$p" = "$1" ] && return 0
+	done
+	return 1
+}
