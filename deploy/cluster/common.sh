@@ -79,7 +79,13 @@ live_pid() {
 	[ -f "$f" ] || return 1
 	pid="$(cat "$f")"
 	[[ "$pid" =~ ^[0-9]+$ ]] || return 1
-	args="$(ps -o args= -p "$pid" 2>/dev/null)" || return 1
+	# /proc first: ps is not on every fresh system (Debian's procps is
+	# optional). A zombie's command line is empty, so it never matches.
+	if [ -r "/proc/$pid/cmdline" ]; then
+		args="$(tr '\0' ' ' <"/proc/$pid/cmdline")"
+	else
+		args="$(ps -o args= -p "$pid" 2>/dev/null)" || return 1
+	fi
 	while IFS= read -r m; do
 		[[ "$args" == *"$m"* ]] || return 1
 	done < <(markers_of "$1")
