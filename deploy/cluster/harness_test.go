@@ -132,6 +132,24 @@ type cluster struct {
 // is stopped whatever happens after.
 func startCluster(tb testing.TB, lbLogLevel string) *cluster {
 	tb.Helper()
+	c := newCluster(tb, lbLogLevel)
+	out := c.up()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if last := lines[len(lines)-1]; last != c.Origin {
+		tb.Fatalf("up.sh's last line is %q, want the load balancer's URL %s", last, c.Origin)
+	}
+	for _, name := range []string{"redis", "mockpass", "caddy-1", "caddy-2", "caddy-3", "lb"} {
+		if c.pid(name) == 0 {
+			tb.Fatalf("up.sh exited 0 but wrote no PID for %s", name)
+		}
+	}
+	return c
+}
+
+// newCluster picks the ports and the run folder and registers the
+// cleanup (down.sh), but starts nothing.
+func newCluster(tb testing.TB, lbLogLevel string) *cluster {
+	tb.Helper()
 	dir, err := filepath.Abs(".")
 	if err != nil {
 		tb.Fatal(err)
@@ -173,16 +191,6 @@ func startCluster(tb testing.TB, lbLogLevel string) *cluster {
 	c.Origin = fmt.Sprintf("http://localhost:%d", c.ports["CLUSTER_LB_PORT"])
 
 	tb.Cleanup(c.stopAll)
-	out := c.up()
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if last := lines[len(lines)-1]; last != c.Origin {
-		tb.Fatalf("up.sh's last line is %q, want the load balancer's URL %s", last, c.Origin)
-	}
-	for _, name := range []string{"redis", "mockpass", "caddy-1", "caddy-2", "caddy-3", "lb"} {
-		if c.pid(name) == 0 {
-			tb.Fatalf("up.sh exited 0 but wrote no PID for %s", name)
-		}
-	}
 	return c
 }
 
