@@ -169,7 +169,7 @@ func testLosingAnInstance(t *testing.T, c *cluster, client *http.Client, session
 	time.Sleep(tryDuration + 3*time.Second)
 	close(stop)
 	wg.Wait()
-	if !waitGone(pid) {
+	if !instances.WaitGone(pid) {
 		t.Fatalf("%s (pid %d) still runs after SIGKILL", victim, pid)
 	}
 

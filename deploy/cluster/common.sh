@@ -1,6 +1,7 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 # Shared by up.sh and down.sh (sourced, not run): where things are, which
-# ports they use, and how a part's PID file is checked.
+# ports they use, and how a part's PID file is checked. (SC2034: the
+# variables set here are used by the scripts that source this file.)
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
@@ -32,28 +33,17 @@ run="$CLUSTER_RUN_DIR"
 # The parts, in the order up.sh starts them (down.sh stops them in reverse).
 parts=(redis mockpass caddy-1 caddy-2 caddy-3 lb)
 
-# port_of NAME prints the port a part serves on (the one up.sh probes).
-port_of() {
-	case "$1" in
-	redis) echo "$CLUSTER_REDIS_PORT" ;;
-	mockpass) echo "$CLUSTER_MOCKPASS_PORT" ;;
-	caddy-1) echo "$CLUSTER_CADDY1_PORT" ;;
-	caddy-2) echo "$CLUSTER_CADDY2_PORT" ;;
-	caddy-3) echo "$CLUSTER_CADDY3_PORT" ;;
-	lb) echo "$CLUSTER_LB_PORT" ;;
-	*) return 1 ;;
-	esac
-}
-
-# admin_port_of NAME prints a Caddy's admin port (nothing for the others).
-admin_port_of() {
-	case "$1" in
-	caddy-1) echo "$CLUSTER_CADDY1_ADMIN_PORT" ;;
-	caddy-2) echo "$CLUSTER_CADDY2_ADMIN_PORT" ;;
-	caddy-3) echo "$CLUSTER_CADDY3_ADMIN_PORT" ;;
-	lb) echo "$CLUSTER_LB_ADMIN_PORT" ;;
-	esac
-}
+# Each part's port (the one up.sh probes) and, for the Caddys, the admin
+# port.
+declare -A port=(
+	[redis]="$CLUSTER_REDIS_PORT" [mockpass]="$CLUSTER_MOCKPASS_PORT"
+	[caddy-1]="$CLUSTER_CADDY1_PORT" [caddy-2]="$CLUSTER_CADDY2_PORT" [caddy-3]="$CLUSTER_CADDY3_PORT"
+	[lb]="$CLUSTER_LB_PORT"
+)
+declare -A admin_port=(
+	[caddy-1]="$CLUSTER_CADDY1_ADMIN_PORT" [caddy-2]="$CLUSTER_CADDY2_ADMIN_PORT" [caddy-3]="$CLUSTER_CADDY3_ADMIN_PORT"
+	[lb]="$CLUSTER_LB_ADMIN_PORT"
+)
 
 # markers_of NAME prints, one a line, strings that the part's command line
 # holds, so that a PID file whose process died, and whose number the
@@ -92,17 +82,7 @@ live_pid() {
 	echo "$pid"
 }
 
-# port_open PORT succeeds when something accepts connections on the
-# loopback port.
-port_open() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
 # is_part NAME succeeds for the names in $parts.
 is_part() {
-	local p
-	for p in "${parts[@]}"; do
-		[ "$p" = "$1" ] && return 0
-	done
-	return 1
+	[ -n "${port[$1]:-}" ]
 }

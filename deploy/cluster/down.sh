@@ -6,7 +6,7 @@
 # or whose number now belongs to another program, is removed, and nothing
 # is signalled. Logs and Redis's data stay in run/ for the next up.sh.
 set -euo pipefail
-# shellcheck source=common.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "$0")/common.sh"
 
 names=("$@")

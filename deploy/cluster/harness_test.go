@@ -244,7 +244,7 @@ func (c *cluster) stopAll() {
 		c.tb.Errorf("down.sh: %v\n%s", err, out)
 	}
 	for name, pid := range pids {
-		if !waitGone(pid) {
+		if !instances.WaitGone(pid) {
 			c.tb.Errorf("%s (pid %d) still runs after down.sh", name, pid)
 			syscall.Kill(-pid, syscall.SIGKILL)
 			syscall.Kill(pid, syscall.SIGKILL)
@@ -301,30 +301,6 @@ func (i instance) String() string         { return i.name }
 
 func (c *cluster) instance(name string) instance {
 	return instance{name: name, port: c.ports[portVarOf[name]]}
-}
-
-// gone reports whether pid names no live process (a zombie counts as
-// gone: it runs nothing and holds no port).
-func gone(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return syscall.Kill(pid, 0) != nil
-	}
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
-		return s[i+2] == 'Z' || s[i+2] == 'X'
-	}
-	return false
-}
-
-func waitGone(pid int) bool {
-	for range 100 {
-		if gone(pid) {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
 }
 
 // answer is one response as the tests look at it.

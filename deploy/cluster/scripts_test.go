@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/instances"
 )
 
 // TestUpRefusesABusyPort: a port of the cluster held by another program
@@ -64,7 +66,7 @@ func TestDownSparesStrangers(t *testing.T) {
 	if strings.Contains(out, "stopped") {
 		t.Errorf("down.sh claims to have stopped something:\n%s", out)
 	}
-	if gone(stranger.Process.Pid) {
+	if instances.Gone(stranger.Process.Pid) {
 		t.Fatalf("down.sh killed pid %s, which was not one of its parts", pid)
 	}
 	pids, _ := filepath.Glob(filepath.Join(c.run, "*.pid"))

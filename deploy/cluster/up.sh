@@ -14,7 +14,7 @@
 # Ports and the run folder come from environment variables: see
 # common.sh and README.md.
 set -euo pipefail
-# shellcheck source=common.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "$0")/common.sh"
 
 if [ "$#" -gt 0 ]; then
@@ -56,9 +56,9 @@ done
 # A port held by anything else would make a part fail to start, or (Caddy
 # listens with SO_REUSEPORT) share its port with a stranger: refuse.
 for p in "${todo[@]}"; do
-	for port in $(port_of "$p") $(admin_port_of "$p"); do
-		if port_open "$port"; then
-			die "port $port is in use (needed by $p); stop whatever holds it, or move $p with the CLUSTER_* variables in README.md"
+	for n in "${port[$p]}" "${admin_port[$p]:-}"; do
+		if [ -n "$n" ] && port_open "$n"; then
+			die "port $n is in use (needed by $p); stop whatever holds it, or move $p with the CLUSTER_* variables in README.md"
 		fi
 	done
 done
@@ -95,12 +95,19 @@ launch() {
 	started+=("$name")
 }
 
-# http_head PORT PATH prints the status line and headers of a GET on the
-# loopback port (bash's /dev/tcp: no curl needed).
-http_head() {
+# port_open PORT succeeds when something accepts connections on the
+# loopback port.
+port_open() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# ask PORT REQUEST sends REQUEST (printf escapes allowed) to the loopback
+# port and prints the answer's lines up to the first empty one or the end
+# (bash's /dev/tcp: no curl or redis-cli needed).
+ask() {
 	(
 		exec 3<>"/dev/tcp/127.0.0.1/$1"
-		printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1:%s\r\nConnection: close\r\n\r\n' "$2" "$1" >&3
+		printf '%b' "$2" >&3
 		while IFS= read -r -t 5 line <&3; do
 			line="${line%$'\r'}"
 			[ -z "$line" ] && break
@@ -109,31 +116,31 @@ http_head() {
 	) 2>/dev/null
 }
 
+# http_head PORT PATH prints the status line and headers of a GET.
+http_head() {
+	ask "$1" "GET $2 HTTP/1.0\r\nHost: 127.0.0.1:$1\r\nConnection: close\r\n\r\n"
+}
+
 # answers NAME succeeds once the part serves what the cluster needs of it.
 answers() {
-	local port head
-	port="$(port_of "$1")"
+	local p="${port[$1]}" head
 	case "$1" in
 	redis)
-		(
-			exec 3<>"/dev/tcp/127.0.0.1/$port"
-			printf 'PING\r\n' >&3
-			IFS= read -r -t 5 line <&3
-			[[ "$line" == +PONG* ]]
-		) 2>/dev/null
+		# QUIT makes Redis close the connection after its answers.
+		[[ "$(ask "$p" 'PING\r\nQUIT\r\n')" == +PONG* ]]
 		;;
 	mockpass)
-		head="$(http_head "$port" /v2/.well-known/jwks.json)"
+		head="$(http_head "$p" /v2/.well-known/jwks.json)"
 		[[ "$head" == "HTTP/1."?" 200"* ]]
 		;;
 	caddy-*)
 		# This very instance: its name in the header, not another
 		# process's that shares the port.
-		head="$(http_head "$port" /healthz)"
+		head="$(http_head "$p" /healthz)"
 		[[ "$head" == "HTTP/1."?" 200"* ]] && grep -qix "x-instance: $1" <<<"$head"
 		;;
 	lb)
-		head="$(http_head "$port" /healthz)"
+		head="$(http_head "$p" /healthz)"
 		[[ "$head" == "HTTP/1."?" 200"* ]] && grep -qi "^x-instance: caddy-" <<<"$head"
 		;;
 	esac
@@ -151,11 +158,11 @@ wait_for() {
 			fi
 			if [ "$SECONDS" -ge "$deadline" ]; then
 				tail -n 20 "$run/$p.log" >&2 || true
-				die "$p does not answer on port $(port_of "$p") after ${CLUSTER_START_TIMEOUT}s; its log: $run/$p.log"
+				die "$p does not answer on port ${port[$p]} after ${CLUSTER_START_TIMEOUT}s; its log: $run/$p.log"
 			fi
 			sleep 0.1
 		done
-		echo "$p answers on 127.0.0.1:$(port_of "$p") (pid $(live_pid "$p"))"
+		echo "$p answers on 127.0.0.1:${port[$p]} (pid $(live_pid "$p"))"
 	done
 }
 
@@ -232,8 +239,8 @@ start_caddy() {
 	else
 		cat >"$run/$name.env" <<-EOF
 			CLUSTER_INSTANCE=$name
-			CLUSTER_PORT=$(port_of "$name")
-			CLUSTER_ADMIN_PORT=$(admin_port_of "$name")
+			CLUSTER_PORT=${port[$name]}
+			CLUSTER_ADMIN_PORT=${admin_port[$name]}
 			CLUSTER_ORIGIN=$origin
 			CLUSTER_REDIS_ADDR=127.0.0.1:$CLUSTER_REDIS_PORT
 			CLUSTER_SGID_HOST=http://127.0.0.1:$CLUSTER_MOCKPASS_PORT
