@@ -53,6 +53,12 @@ for p in "${parts[@]}"; do
 	fi
 done
 
+# port_open PORT succeeds when something accepts connections on the
+# loopback port.
+port_open() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
 # A port held by anything else would make a part fail to start, or (Caddy
 # listens with SO_REUSEPORT) share its port with a stranger: refuse.
 for p in "${todo[@]}"; do
@@ -93,12 +99,6 @@ launch() {
 	(cd "$dir" && exec setsid "$@" </dev/null >>"$log" 2>&1) &
 	echo "$!" >"$(pidfile_of "$name")"
 	started+=("$name")
-}
-
-# port_open PORT succeeds when something accepts connections on the
-# loopback port.
-port_open() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
 # ask PORT REQUEST sends REQUEST (printf escapes allowed) to the loopback
