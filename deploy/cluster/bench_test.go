@@ -1,6 +1,10 @@
 package cluster
 
 import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -33,6 +37,7 @@ func BenchmarkUserinfoThroughLB(b *testing.B) {
 			// every process busy, so the figure is a throughput, not
 			// a latency.
 			b.SetParallelism(8)
+			lbBefore, instancesBefore := cpuTimes(b, c, want)
 			start := time.Now()
 			b.RunParallel(func(pb *testing.PB) {
 				local := map[string]int{}
@@ -50,6 +55,11 @@ func BenchmarkUserinfoThroughLB(b *testing.B) {
 				mu.Unlock()
 			})
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+			// Where the CPU went: the balancer's, and the instances'
+			// together, per request.
+			lbAfter, instancesAfter := cpuTimes(b, c, want)
+			b.ReportMetric(float64((lbAfter-lbBefore).Microseconds())/float64(b.N), "lb-cpu-µs/op")
+			b.ReportMetric(float64((instancesAfter-instancesBefore).Microseconds())/float64(b.N), "instances-cpu-µs/op")
 			if n := bad.Load(); n > 0 {
 				b.Fatalf("%d of %d answers were not 200 with sub %s", n, b.N, sub)
 			}
@@ -100,4 +110,43 @@ func waitForInstances(tb testing.TB, c *cluster, want []string) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// cpuTimes is the CPU time (user and system) the balancer, and the named
+// instances together, have used so far, from /proc/<pid>/stat.
+func cpuTimes(tb testing.TB, c *cluster, names []string) (lb, instances time.Duration) {
+	tb.Helper()
+	lb = cpuTime(tb, c.pid("lb"))
+	for _, n := range names {
+		instances += cpuTime(tb, c.pid(n))
+	}
+	return lb, instances
+}
+
+// clockTicks is the unit of /proc/<pid>/stat's times (USER_HZ), 100 on
+// every Linux architecture Go supports.
+const clockTicks = 100
+
+func cpuTime(tb testing.TB, pid int) time.Duration {
+	tb.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		tb.Fatalf("reading the CPU time of pid %d: %v", pid, err)
+	}
+	// The fields after the command name (in parentheses, which may hold
+	// spaces): utime and stime are the 12th and 13th.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		tb.Fatalf("/proc/%d/stat is short: %q", pid, s)
+	}
+	var ticks int64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			tb.Fatalf("/proc/%d/stat: %v", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicks
 }
