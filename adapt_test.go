@@ -93,7 +93,10 @@ func TestProvisionErrorsNameTheField(t *testing.T) {
 		mutate func(map[string]any)
 		want   string
 	}{
-		{"empty client_id from an unset env var", func(m map[string]any) { m["client_id"] = "{env.SGID_TEST_UNSET_VAR}" }, "client_id"},
+		{"empty client_id from an unset env var", func(m map[string]any) { m["client_id"] = "{env.SGID_TEST_UNSET_VAR}" }, "client_id: {env.SGID_TEST_UNSET_VAR} resolved to an empty value (is SGID_TEST_UNSET_VAR set?)"},
+		{"empty client_secret from an unset env var", func(m map[string]any) { m["client_secret"] = " {env.SGID_TEST_UNSET_SECRET} " }, "client_secret: {env.SGID_TEST_UNSET_SECRET} resolved to an empty value (is SGID_TEST_UNSET_SECRET set?)"},
+		{"private_key from a missing file", func(m map[string]any) { m["private_key"] = "{file./nonexistent/sgid-key.pem}" }, "private_key: {file./nonexistent/sgid-key.pem} resolved to an empty value (does /nonexistent/sgid-key.pem exist"},
+		{"redirect_uri from an unset env var", func(m map[string]any) { m["redirect_uri"] = "{env.SGID_TEST_UNSET_REDIRECT}" }, "redirect_uri: {env.SGID_TEST_UNSET_REDIRECT} resolved to an empty value"},
 		{"no secret", func(m map[string]any) { delete(m, "client_secret") }, "client_secret"},
 		{"bad key", func(m map[string]any) { m["private_key"] = "not a key" }, "private_key"},
 		{"bad host", func(m map[string]any) { m["host"] = "api.id.gov.sg" }, "host"},
@@ -103,9 +106,11 @@ func TestProvisionErrorsNameTheField(t *testing.T) {
 		{"duplicate paths", func(m map[string]any) { m["logout_path"] = "/api/userinfo" }, "is also"},
 		{"open redirect in error_path", func(m map[string]any) { m["error_path"] = "//evil.example" }, "error_path"},
 		{"bad cookie name", func(m map[string]any) { m["cookie_name"] = "a b" }, "cookie_name"},
+		{"prefixed cookie name", func(m map[string]any) { m["cookie_name"] = "__Host-sid" }, "has a cookie prefix"},
 		{"tiny login timeout", func(m map[string]any) { m["login_timeout"] = "1s" }, "login_timeout"},
 		{"return_to as app param", func(m map[string]any) { m["app_params"] = map[string]string{"return_to": "x"} }, "app_params"},
 		{"app value posing as sgID data", func(m map[string]any) { m["app_params"] = map[string]string{"name": "myinfo.name"} }, "looks like an sgID field"},
+		{"app value posing as the user id", func(m map[string]any) { m["app_params"] = map[string]string{"uid": "id"} }, "data key \"id\" is the user's identity"},
 		{"more app params than a login cookie holds", func(m map[string]any) {
 			m["app_params"] = map[string]string{"a": "a", "b": "b", "c": "c", "d": "d", "e": "e"}
 		}, "app_params"},
@@ -132,6 +137,9 @@ func TestProvisionErrorsNameTheField(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want it to name %q", err, tc.want)
+			}
+			if err != nil && strings.Count(err.Error(), "sgid:") != 1 {
+				t.Errorf("err = %v, want one \"sgid:\"", err)
 			}
 			if err != nil && strings.Contains(err.Error(), "secret\"") {
 				t.Errorf("error repeats a secret: %v", err)

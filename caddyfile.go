@@ -1,7 +1,12 @@
 package caddysgid
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
+
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -12,17 +17,98 @@ import (
 )
 
 func init() {
-	httpcaddyfile.RegisterHandlerDirective("sgid", parseCaddyfile)
+	// Not RegisterHandlerDirective: that strips the directive's matcher
+	// before the parser runs, and the parser needs it to refuse protect
+	// patterns the matcher keeps the handler from seeing.
+	httpcaddyfile.RegisterDirective("sgid", setupDirective)
 	// Before rewrite, and so before try_files: an SPA's
 	// `try_files {path} /index.html` must not turn /api/redirect into
 	// /index.html before sgid sees it.
 	httpcaddyfile.RegisterDirectiveOrder("sgid", httpcaddyfile.Before, "rewrite")
 }
 
+// setupDirective does what RegisterHandlerDirective would, and checks the
+// directive's matcher against protect in between.
+func setupDirective(helper httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
+	if !helper.Next() {
+		return nil, helper.ArgErr()
+	}
+	matcherSet, err := helper.ExtractMatcherSet()
+	if err != nil {
+		return nil, err
+	}
+	h, err := parseCaddyfile(helper)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkProtectReachable(matcherSet, h.(*Handler).Guard); err != nil {
+		return nil, helper.Errf("%v", err)
+	}
+	return helper.NewRoute(matcherSet, h), nil
+}
+
 func parseCaddyfile(helper httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	var h Handler
 	err := h.UnmarshalCaddyfile(helper.Dispenser)
 	return &h, err
+}
+
+// checkProtectReachable refuses protect patterns that the directive's own
+// matcher would keep from the handler: a request the handler never sees
+// is never guarded, so `sgid /app/* { protect /api/* }` would leave /api/*
+// open without a word. With a path matcher, each protect pattern must lie
+// inside one of its patterns (see pathWithin); any other matcher (a named
+// one, host, method, header, ...) cannot be compared with paths, so protect
+// is refused with it altogether. This fails closed: an operator who needs
+// both can wrap sgid in a handle block, where the limit is visible.
+func checkProtectReachable(matcherSet caddy.ModuleMap, g *Guard) error {
+	if len(matcherSet) == 0 || g == nil || len(g.Protect) == 0 {
+		return nil
+	}
+	const fix = "protect needs the sgid directive to see every request it protects: remove the matcher from sgid (or wrap sgid in a handle block)"
+	raw, ok := matcherSet["path"]
+	if len(matcherSet) != 1 || !ok {
+		return fmt.Errorf("sgid: a matcher other than a plain path list cannot be checked against protect; %s", fix)
+	}
+	var scope []string
+	if err := json.Unmarshal(raw, &scope); err != nil {
+		return fmt.Errorf("sgid: reading the directive's path matcher: %v", err)
+	}
+	for _, p := range g.Protect {
+		if !slices.ContainsFunc(scope, func(s string) bool { return pathWithin(p, s) }) {
+			return fmt.Errorf("sgid: protect %s is not inside the directive's matcher %s, so sgid never sees those requests and cannot guard them; %s",
+				p, strings.Join(scope, " "), fix)
+		}
+	}
+	return nil
+}
+
+// pathWithin reports, conservatively, whether every path the path-matcher
+// pattern p matches is also matched by scope: scope is p itself, or scope
+// is a prefix pattern (one * at its end, none elsewhere) and p's literal
+// start, before any wildcard, begins with scope's prefix. Both compare
+// case-insensitively, as the path matcher does. Placeholders and escapes
+// are never taken to be within anything.
+func pathWithin(p, scope string) bool {
+	p, scope = strings.ToLower(p), strings.ToLower(scope)
+	if strings.ContainsAny(p+scope, "{}%\\") {
+		return false
+	}
+	if scope == "*" || scope == "/*" {
+		return true
+	}
+	if p == scope {
+		return true
+	}
+	prefix, isPrefix := strings.CutSuffix(scope, "*")
+	if !isPrefix || strings.ContainsAny(prefix, "*?[") {
+		return false
+	}
+	literal := p
+	if i := strings.IndexAny(p, "*?["); i >= 0 {
+		literal = p[:i]
+	}
+	return strings.HasPrefix(literal, prefix)
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
@@ -42,6 +128,7 @@ func parseCaddyfile(helper httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, e
 //	    success_path     <path>
 //	    error_path       <path>
 //	    cookie_name      <name>
+//	    cookie_secure    on|off
 //	    login_timeout    <duration>
 //	    session_lifetime <duration>
 //	    store            memory|storage|redis [{ ... }]
@@ -109,6 +196,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = oneArg(d, &h.ErrorPath)
 		case "cookie_name":
 			err = oneArg(d, &h.CookieName)
+		case "cookie_secure":
+			err = onOffArg(d, &h.CookieSecure)
 		case "login_timeout":
 			err = durationArg(d, &h.LoginTimeout)
 		case "session_lifetime":
@@ -231,6 +320,23 @@ func oneArg(d *caddyfile.Dispenser, dst *string) error {
 		return d.Errf("%s takes one value, got more", name)
 	}
 	return nil
+}
+
+// onOffArg reads exactly one of on and off into dst, which stays nil when
+// the line is absent so that the default can depend on the request.
+func onOffArg(d *caddyfile.Dispenser, dst **bool) error {
+	name := d.Val()
+	var v string
+	if err := oneArg(d, &v); err != nil {
+		return err
+	}
+	switch v {
+	case "on", "off":
+		b := v == "on"
+		*dst = &b
+		return nil
+	}
+	return d.Errf("%s: %q must be on or off", name, v)
 }
 
 // appendArgs adds the line's arguments, at least one, to dst: repeated

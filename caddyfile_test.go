@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
@@ -92,6 +93,10 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{name: "app_param without values", input: "sgid {\n app_param\n}", wantErr: "app_param takes a query parameter"},
 		{name: "app_param with three values", input: "sgid {\n app_param a b c\n}", wantErr: "app_param takes a query parameter"},
 		{name: "app_param twice", input: "sgid {\n app_param a b\n app_param a c\n}", wantErr: `app_param "a" is given twice`},
+		{name: "cookie_secure on", input: "sgid {\n cookie_secure on\n}", want: Handler{CookieSecure: &[]bool{true}[0]}},
+		{name: "cookie_secure off", input: "sgid {\n cookie_secure off\n}", want: Handler{CookieSecure: &[]bool{false}[0]}},
+		{name: "cookie_secure other", input: "sgid {\n cookie_secure yes\n}", wantErr: `cookie_secure: "yes" must be on or off`},
+		{name: "cookie_secure without value", input: "sgid {\n cookie_secure\n}", wantErr: "cookie_secure needs a value"},
 		{name: "bad duration", input: "sgid {\n login_timeout soon\n}", wantErr: "login_timeout:"},
 		{name: "bad cache_ttl", input: "sgid {\n cache_ttl lots\n}", wantErr: "cache_ttl:"},
 		{name: "unknown store", input: "sgid {\n store disk\n}", wantErr: "http.handlers.sgid.stores.disk"},
@@ -135,7 +140,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		"client_id": "a", "client_secret": "a", "private_key": "a", "host": "https://a.example",
 		"redirect_uri": "https://a.example/cb", "auth_url_path": "/a", "callback_path": "/a",
 		"userinfo_path": "/a", "logout_path": "/a", "success_path": "/a", "error_path": "/a",
-		"cookie_name": "a", "login_timeout": "5m", "session_lifetime": "1h",
+		"cookie_name": "a", "cookie_secure": "on", "login_timeout": "5m", "session_lifetime": "1h",
 		"store": "memory", "cache_ttl": "1s", "sealing_key": "k", "key_rotation": "1h", "mock": "", "login_page": "/a",
 		"forward_cookie": "",
 	} {
@@ -276,5 +281,69 @@ func TestReadmeShowsCaddyfileSyntax(t *testing.T) {
 	}
 	if len(missing) > 0 {
 		t.Errorf("README.md has no fenced code block line for these lines of UnmarshalCaddyfile's syntax block (caddyfile.go):\n\t%s", strings.Join(missing, "\n\t"))
+	}
+}
+
+func TestPathWithin(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		p, scope string
+		want     bool
+	}{
+		{"/api/*", "/api/*", true},
+		{"/api/private/*", "/api/*", true},
+		{"/API/x", "/api/*", true},
+		{"/app/*.json", "/app/*", true},
+		{"/application/*", "/app*", true},
+		{"/anything", "*", true},
+		{"/anything", "/*", true},
+		{"/admin", "/admin", true},
+		{"/api/*", "/app/*", false},
+		{"/app", "/app/*", false},
+		{"/*", "/app/*", false},
+		{"*.json", "/app/*", false},
+		{"/app/x", "/app", false},
+		{"/app/*", "/app", false},
+		{"/a/x", "/a/*/b*", false},
+		{"/app/{env.X}", "/app/*", false},
+		{"/app/%2F", "/app/*", false},
+	} {
+		if got := pathWithin(tc.p, tc.scope); got != tc.want {
+			t.Errorf("pathWithin(%q, %q) = %v, want %v", tc.p, tc.scope, got, tc.want)
+		}
+	}
+}
+
+// A protect pattern the directive's own matcher keeps from sgid is refused
+// when the Caddyfile is adapted, with the reason and the fix; patterns
+// inside a path matcher are accepted.
+func TestProtectOutsideTheDirectiveMatcher(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, site, want string // want "": adapts
+	}{
+		{"no matcher", "sgid {\n\t\tprotect /api/*\n\t}", ""},
+		{"inside a path matcher", "sgid /app/* {\n\t\tprotect /app/private/* /app/admin\n\t}", ""},
+		{"matcher without protect", "@m host a.example\n\tsgid @m {\n\t\tidentity_header sub X-Sub\n\t}", ""},
+		{"outside a path matcher", "sgid /app/* {\n\t\tprotect /api/*\n\t}", "protect /api/* is not inside the directive's matcher /app/*"},
+		{"one of two outside", "sgid /app/* {\n\t\tprotect /app/x /other\n\t}", "protect /other is not inside"},
+		{"named path matcher, inside", "@m path /app/*\n\tsgid @m {\n\t\tprotect /app/*\n\t}", ""},
+		{"named path matcher, outside", "@m path /app/*\n\tsgid @m {\n\t\tprotect /api/*\n\t}", "protect /api/* is not inside"},
+		{"named matcher with more than a path", "@m {\n\t\tpath /app/*\n\t\tmethod GET\n\t}\n\tsgid @m {\n\t\tprotect /app/*\n\t}", "cannot be checked against protect"},
+		{"host matcher", "@m host a.example\n\tsgid @m {\n\t\tprotect /*\n\t}", "cannot be checked against protect"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src := "http://localhost:9080 {\n\t" + tc.site + "\n\trespond ok\n}\n"
+			_, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(src), map[string]any{"filename": "Caddyfile"})
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("adapt: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "remove the matcher from sgid")):
+				t.Errorf("adapt: %v, want an error saying %q and the fix", err, tc.want)
+			case err != nil && strings.Count(err.Error(), "sgid:") != 1:
+				t.Errorf("adapt: %v says sgid: more than once", err)
+			}
+		})
 	}
 }

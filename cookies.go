@@ -48,16 +48,54 @@ func validID(s string) bool {
 	return true
 }
 
-// newCookie builds one of our cookies. maxAge < 0 deletes it. SameSite=Lax,
-// not Strict: sgID's callback is a cross-site top-level navigation, and the
-// login cookie must come with it.
-func newCookie(r *http.Request, name, value string, maxAge time.Duration) *http.Cookie {
+// hostPrefix marks a cookie that the browser accepts only when it is
+// Secure, has Path=/ and no Domain, and was set by this very host: a
+// sibling subdomain (or a plain-HTTP page of this one) cannot set or
+// overwrite it, as it can a cookie without the prefix.
+const hostPrefix = "__Host-"
+
+// wireCookieName is the name one of our cookies goes by on the wire, for
+// setting and reading alike: the documented base name (sgid_session,
+// sgid_session_login_<suffix>, or any other of ours) on plain HTTP, where browsers
+// refuse the prefix, and "__Host-" + base on HTTPS.
+func wireCookieName(base string, secure bool) string {
+	if secure {
+		return hostPrefix + base
+	}
+	return base
+}
+
+// cookie returns the request's cookie of ours named base. On HTTPS only the
+// __Host- name counts: a cookie under the bare name may have been planted
+// by a sibling subdomain, and is ignored even when it comes first.
+func (h *Handler) cookie(r *http.Request, base string) (*http.Cookie, error) {
+	return r.Cookie(wireCookieName(base, h.secure(r)))
+}
+
+// cookieBase is the base name of a request cookie called wire, for code
+// that walks r.Cookies() looking for ours (such as every login cookie,
+// <name>_login_<suffix>): on HTTPS only a __Host- name counts, and on
+// plain HTTP only a bare one, as cookie reads it. ok is false for a name
+// of the other form.
+func (h *Handler) cookieBase(r *http.Request, wire string) (base string, ok bool) {
+	if h.secure(r) {
+		return strings.CutPrefix(wire, hostPrefix)
+	}
+	return wire, !strings.HasPrefix(wire, hostPrefix)
+}
+
+// newCookie builds one of our cookies, named base before its wire prefix.
+// maxAge < 0 deletes it. SameSite=Lax, not Strict: sgID's callback is a
+// cross-site top-level navigation, and the login cookie must come with it.
+// Path=/ and no Domain always, as the __Host- prefix requires.
+func (h *Handler) newCookie(r *http.Request, base, value string, maxAge time.Duration) *http.Cookie {
+	secure := h.secure(r)
 	c := &http.Cookie{
-		Name:     name,
+		Name:     wireCookieName(base, secure),
 		Value:    value,
 		Path:     "/",
 		HttpOnly: true,
-		Secure:   r.TLS != nil,
+		Secure:   secure,
 		SameSite: http.SameSiteLaxMode,
 	}
 	if maxAge < 0 {
@@ -69,8 +107,9 @@ func newCookie(r *http.Request, name, value string, maxAge time.Duration) *http.
 }
 
 // stripSessionCookies cuts the session cookie (name) and the login cookies
-// (see pendingCookieName) out of the Cookie header, keeping every other cookie as
-// the client sent it, and removes the header when nothing is left.
+// (see pendingCookieName), each under its plain and its __Host- name, out of
+// the Cookie header, keeping every other cookie as the client sent it, and
+// removes the header when nothing is left.
 func stripSessionCookies(hdr http.Header, name string) {
 	values := hdr["Cookie"]
 	if len(values) == 0 {
@@ -87,7 +126,7 @@ func stripSessionCookies(hdr http.Header, name string) {
 		for part := range strings.SplitSeq(v, ";") {
 			part = strings.TrimSpace(part)
 			n, _, _ := strings.Cut(part, "=")
-			n = strings.TrimSpace(n)
+			n = strings.TrimPrefix(strings.TrimSpace(n), hostPrefix)
 			if n == name || isPendingCookieName(n, name) {
 				changed = true
 				continue

@@ -1,7 +1,9 @@
 package caddysgid
 
 import (
+	"crypto/tls"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -23,6 +25,9 @@ func TestStripSessionCookies(t *testing.T) {
 		// HTTP/2 may split cookies over several header lines.
 		{[]string{"a=1", "sgid_session=abc", "b=2; sgid_session=dup"}, []string{"a=1", "b=2"}},
 		{[]string{" sgid_session = abc ; a=1"}, []string{"a=1"}},
+		// The __Host- names of HTTPS are ours too; other prefixes are not.
+		{[]string{"__Host-sgid_session=abc; __Host-sgid_session_login_AAAAAAAAAAAA=def; a=1"}, []string{"a=1"}},
+		{[]string{"__Secure-sgid_session=abc; __Host-sgid_session2=b"}, []string{"__Secure-sgid_session=abc; __Host-sgid_session2=b"}},
 	} {
 		h := http.Header{}
 		if tc.in != nil {
@@ -38,6 +43,54 @@ func TestStripSessionCookies(t *testing.T) {
 		}
 		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
 			t.Errorf("%q: Cookie %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestWireCookieName(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		base   string
+		secure bool
+		want   string
+	}{
+		{"sgid_session", false, "sgid_session"},
+		{"sgid_session", true, "__Host-sgid_session"},
+		{"sgid_session_login", true, "__Host-sgid_session_login"},
+		{"app_sid_login_abc", true, "__Host-app_sid_login_abc"},
+	} {
+		if got := wireCookieName(tc.base, tc.secure); got != tc.want {
+			t.Errorf("wireCookieName(%q, %v) = %q, want %q", tc.base, tc.secure, got, tc.want)
+		}
+	}
+}
+
+// Walking the request's cookies, a name counts as ours only in the form
+// this request's scheme uses, the way cookie reads one.
+func TestCookieBase(t *testing.T) {
+	t.Parallel()
+	h := &Handler{}
+	plain := httptest.NewRequest(http.MethodGet, "http://app.example/", nil)
+	secure := httptest.NewRequest(http.MethodGet, "https://app.example/", nil)
+	secure.TLS = &tls.ConnectionState{}
+	for _, tc := range []struct {
+		r    *http.Request
+		wire string
+		base string
+		ok   bool
+	}{
+		{secure, "__Host-sgid_session_login_abc", "sgid_session_login_abc", true},
+		{secure, "sgid_session_login_abc", "sgid_session_login_abc", false},
+		{plain, "sgid_session_login_abc", "sgid_session_login_abc", true},
+		{plain, "__Host-sgid_session_login_abc", "__Host-sgid_session_login_abc", false},
+	} {
+		base, ok := h.cookieBase(tc.r, tc.wire)
+		if base != tc.base || ok != tc.ok {
+			t.Errorf("cookieBase(TLS %v, %q) = %q, %v; want %q, %v", tc.r.TLS != nil, tc.wire, base, ok, tc.base, tc.ok)
+		}
+		// What it accepts is what wireCookieName sets.
+		if ok && wireCookieName(base, tc.r.TLS != nil) != tc.wire {
+			t.Errorf("wireCookieName(%q) is not %q", base, tc.wire)
 		}
 	}
 }

@@ -2,9 +2,14 @@ package caddysgid
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
@@ -55,4 +60,141 @@ func TestExampleAPIGetsTrustworthyIdentity(t *testing.T) {
 	if status, _ := api(b); status != http.StatusUnauthorized {
 		t.Errorf("API after logout: %d", status)
 	}
+}
+
+// TestExampleLogsHoldNoSecrets runs Caddyfile.example through a whole mock
+// login, an API call and a logout, once at Caddy's default log level and
+// once at DEBUG, and scans every line of the access log and of Caddy's own
+// log for the login's code, state and nonce, the cookies, the session's
+// store key and the persona's personal data. The example runs as shipped,
+// filters included: only its two logs are sent to files instead of stderr,
+// and Caddy's own at the level under test.
+func TestExampleLogsHoldNoSecrets(t *testing.T) {
+	raw, err := os.ReadFile("Caddyfile.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const accessLog = "\tlog {\n\t\tformat filter {\n\t\t\trequest>uri"
+	if !strings.HasPrefix(strings.TrimLeft(stripCommentLines(string(raw)), "\n"), "{\n\tlog {\n") || strings.Count(string(raw), accessLog) != 1 {
+		t.Fatalf("Caddyfile.example has no global log block first, or not one site log block, to send to files")
+	}
+	for _, level := range []string{"INFO", "DEBUG"} {
+		t.Run(level, func(t *testing.T) {
+			dir := t.TempDir()
+			access, server := filepath.Join(dir, "access.log"), filepath.Join(dir, "caddy.log")
+			cfg := strings.Replace(string(raw), "\tlog {\n", fmt.Sprintf("\tlog {\n\t\toutput file %s\n\t\tlevel %s\n", server, level), 1)
+			cfg = strings.Replace(cfg, accessLog, "\tlog {\n\t\toutput file "+access+"\n\t\tformat filter {\n\t\t\trequest>uri", 1)
+			startCaddy(t, cfg)
+			secrets := exampleLogin(t)
+
+			// The last request of the walk is in the access log once it is
+			// written out.
+			var text string
+			deadline := time.Now().Add(5 * time.Second)
+			for time.Now().Before(deadline) {
+				a, _ := os.ReadFile(access)
+				s, _ := os.ReadFile(server)
+				text = string(a) + string(s)
+				if strings.Contains(string(a), `"uri":"/api/logout"`) {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			for _, want := range []string{`"uri":"/api/logout"`, "code=REDACTED", "nonce=REDACTED", "user logged in"} {
+				if !strings.Contains(text, want) {
+					t.Errorf("the logs lack %s", want)
+				}
+			}
+			// The rewrite to index.html is logged at DEBUG only, with the
+			// whole request.
+			if debug := strings.Contains(text, "http.handlers.rewrite"); debug != (level == "DEBUG") {
+				t.Fatalf("debug lines at %s: %v", level, debug)
+			}
+			lines := strings.Split(text, "\n")
+			for name, secret := range secrets {
+				for _, form := range secretForms(secret) {
+					for _, line := range lines {
+						if strings.Contains(line, form) {
+							t.Errorf("a log line holds the %s (as %q):\n%s", name, form, line)
+							break
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// stripCommentLines drops the lines of a Caddyfile that hold only a
+// comment.
+func stripCommentLines(s string) string {
+	var b strings.Builder
+	for line := range strings.SplitSeq(s, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
+}
+
+// exampleLogin walks Caddyfile.example as a person would, through the mock,
+// and returns what no log may hold, by name.
+func exampleLogin(t *testing.T) map[string]string {
+	t.Helper()
+	const origin = "http://localhost:5001"
+	persona := sgidtest.DefaultPersonas()[0]
+	b := newBrowser(t)
+	b.base = origin
+	b.get(origin + "/")
+	resp, body := b.get(origin + "/api/auth-url?icecream=Vanilla")
+	var start struct{ URL string }
+	if err := json.Unmarshal([]byte(body), &start); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("auth-url: %d %s", resp.StatusCode, body)
+	}
+	secrets := map[string]string{
+		"state":        mustQuery(t, start.URL, "state"),
+		"nonce":        mustQuery(t, start.URL, "nonce"),
+		"login cookie": b.loginCookie().Value,
+	}
+	// The mock's page and its POST, whose Location carries the code.
+	resp, page := b.get(origin + start.URL)
+	form := sgidtest.LoginForm(page)
+	if resp.StatusCode != http.StatusOK || form == nil {
+		t.Fatalf("mock login page: %d", resp.StatusCode)
+	}
+	form.Set("sub", persona.Sub)
+	req, _ := http.NewRequest(http.MethodPost, origin+mockPrefix+"/v2/oauth/authorize", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, _ = b.do(req)
+	cb := resp.Header.Get("Location")
+	secrets["code"] = mustQuery(t, cb, "code")
+	if loc := b.callback(cb); loc != "/logged-in" {
+		t.Fatalf("login ended at %q", loc)
+	}
+	sess := b.cookie(DefaultCookieName).Value
+	secrets["session cookie"] = sess
+	secrets["session store key"] = sessionKey(sess)
+	b.get(origin + "/logged-in")
+	b.get(origin + "/api/userinfo")
+	if resp, body := b.get(origin+"/api/hello", "Sec-Fetch-Mode", "cors"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("API after login: %d %s", resp.StatusCode, body)
+	}
+	for _, field := range []string{"myinfo.name", "myinfo.nric_number", "myinfo.email", "myinfo.mobile_number", "myinfo.date_of_birth", "myinfo.registered_address"} {
+		secrets[field] = persona.Data[field]
+	}
+	b.get(origin + "/api/logout")
+	return secrets
+}
+
+// secretForms are the ways a value can appear in a JSON log line: as it
+// is, JSON-escaped, percent-encoded as in a URL or an identity header, and
+// each line of a multi-line value.
+func secretForms(s string) []string {
+	quoted, _ := json.Marshal(s)
+	forms := []string{s, strings.Trim(string(quoted), `"`), url.QueryEscape(s), encodeIdentityValue(s)}
+	if strings.Contains(s, "\n") {
+		forms = append(forms, strings.Split(s, "\n")...)
+	}
+	return forms
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -86,7 +87,7 @@ type Guard struct {
 	// headers are IdentityHeaders in canonical form, sorted by name.
 	headers []identityHeader
 	// exempt are the paths that Protect never covers (LoginPage's and
-	// error_path), compared ignoring case.
+	// error_path), compared ignoring ASCII case.
 	exempt []string
 	// cookieName is the handler's session cookie; its login cookie is
 	// named after it (see loginCookieName).
@@ -119,7 +120,7 @@ func (g *Guard) Provision(ctx caddy.Context, errorPath, cookieName string, m *me
 	g.exempt = g.exempt[:0]
 	for _, p := range []string{g.LoginPage, errorPath} {
 		if p, _, _ = strings.Cut(p, "?"); p != "" {
-			g.exempt = append(g.exempt, strings.ToLower(p))
+			g.exempt = append(g.exempt, p)
 		}
 	}
 	g.cookieName = cookieName
@@ -202,13 +203,37 @@ func (g *Guard) protects(r *http.Request) bool {
 		return false
 	}
 	// An exact match is enough: a variant such as /login/ stays protected,
-	// which fails closed, and its redirect goes to the exempt page.
+	// which fails closed, and its redirect goes to the exempt page. Case
+	// folds in ASCII only: strings.EqualFold would also take U+017F (ſ) for
+	// s and U+212A (K) for k, exempting paths that the upstream may treat
+	// as other paths.
 	for _, p := range g.exempt {
-		if strings.EqualFold(r.URL.Path, p) {
+		if asciiEqualFold(r.URL.Path, p) {
 			return false
 		}
 	}
 	return true
+}
+
+// asciiEqualFold reports whether a and b are equal when the ASCII letters
+// A-Z are taken as a-z; every other byte must be equal as it is.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if asciiLower(a[i]) != asciiLower(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func asciiLower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // allows reports whether the user passes every rule.
@@ -324,4 +349,43 @@ func acceptPrefersHTML(values []string) bool {
 		}
 	}
 	return htmlQ > 0 && htmlQ >= otherQ
+}
+
+// handlerVar is the request variable in which the first sgid handler a
+// request passes through leaves its nestingMark, so that a second one can
+// tell. The mark holds no secret: placeholders such as
+// {http.vars.sgid_handler} can print it.
+const handlerVar = "sgid_handler"
+
+// nestingMark says which sgid handler saw a request first, and whether it
+// passes the session cookies on.
+type nestingMark struct {
+	handler       *atomic.Bool // the first handler's nestingReported, as its identity
+	forwardCookie bool
+}
+
+func (m nestingMark) String() string { return "sgid" }
+
+// noteNesting leaves h's mark on the request, or, when another sgid
+// handler has already marked it, logs once (at ERROR) that the
+// configuration nests or repeats sgid where it cannot work: the outer one
+// cuts the session cookies from the requests it passes on, so the inner
+// one never sees a login and its routes and guard act as if nobody were
+// logged in. The adapter cannot see this (two sgid blocks in one site, or
+// sgid inside a handle under another sgid), so it is reported at the
+// first request that shows it. With forward_cookie on the outer one,
+// nesting works and is not reported.
+func (h *Handler) noteNesting(r *http.Request) {
+	outer, ok := caddyhttp.GetVar(r.Context(), handlerVar).(nestingMark)
+	if !ok {
+		caddyhttp.SetVar(r.Context(), handlerVar, nestingMark{handler: h.nestingReported, forwardCookie: h.guard.ForwardCookie})
+		return
+	}
+	if outer.handler == h.nestingReported || outer.forwardCookie {
+		return
+	}
+	if h.nestingReported != nil && h.nestingReported.CompareAndSwap(false, true) {
+		h.logger.Error("a request passed through two sgid handlers; the first cuts the session cookies, so this one never sees a login: use one sgid block per site, or set forward_cookie in the outer one",
+			zap.String("request_id", requestID(r)))
+	}
 }

@@ -1,6 +1,7 @@
 package caddysgid
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,10 +11,14 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 func TestIsNavigation(t *testing.T) {
@@ -266,7 +271,9 @@ func TestGuardIdentityHeaderEncoding(t *testing.T) {
 		t.Fatal("persona 0 should have a non-ASCII name and a multi-line address")
 	}
 	b := newBrowser(t)
-	iceCream := " Rocky+Road 100% \t\"é\" "
+	// App values hold no control characters (auth-url refuses them); the
+	// address from sgID carries line breaks.
+	iceCream := " Rocky+Road 100% \"é\" "
 	b.login("icecream=" + url.QueryEscape(iceCream))
 	got := b.upstreamSaw(b.sendRaw(http.MethodGet, "/api/me", fetchHeaders, nil))
 	for header, want := range map[string]string{
@@ -532,5 +539,63 @@ func TestGuardNoRedirectLoop(t *testing.T) {
 	anon := newBrowser(t)
 	if resp, _ := anon.sendRaw(http.MethodGet, "/anything", fetchHeaders, nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("/anything: %d", resp.StatusCode)
+	}
+}
+
+// The login page is exempt from protect under ASCII case folding only:
+// U+017F (ſ), which strings.EqualFold takes for s, names another path,
+// which stays protected.
+func TestGuardExemptionFoldsASCIIOnly(t *testing.T) {
+	t.Parallel()
+	h := testGuardHandler(t, &Guard{Protect: []string{"/*"}, LoginPage: "/signin", IdentityHeaders: map[string]string{}})
+	for path, exempt := range map[string]bool{
+		"/signin":      true,
+		"/SignIn":      true,
+		"/%C5%BFignin": false,
+		"/SIGNIN":      true,
+		"/signin/":     false,
+	} {
+		req := withReplacer(httptest.NewRequest(http.MethodGet, path, nil))
+		req.Header.Set("Sec-Fetch-Mode", "cors")
+		if got := !h.guard.protects(req); got != exempt {
+			t.Errorf("%s: exempt = %v, want %v", path, got, exempt)
+		}
+	}
+	// Through the handler: the look-alike path gets 401, not the upstream.
+	req := httptest.NewRequest(http.MethodGet, "/%C5%BFignin", nil)
+	req.Header.Set("Sec-Fetch-Mode", "cors")
+	if code := serve(t, h, req, okNext); code != http.StatusUnauthorized {
+		t.Errorf("/%%C5%%BFignin answered %d, want 401", code)
+	}
+}
+
+// A second sgid handler on one request (two sgid blocks in a site, or one
+// nested under another) never sees a login, as the first cuts the cookies:
+// it reports that once, at ERROR; with forward_cookie on the first, nesting
+// works and nothing is reported.
+func TestNestedHandlersReported(t *testing.T) {
+	t.Parallel()
+	for _, forward := range []bool{false, true} {
+		outer, cookie := benchHandler(t)
+		outer.guard.ForwardCookie = forward
+		inner, _ := benchHandler(t)
+		core, logs := observer.New(zap.DebugLevel)
+		inner.logger = zap.New(core)
+		inner.nestingReported = new(atomic.Bool)
+		next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			return inner.ServeHTTP(w, r, okNext)
+		})
+		for range 3 {
+			req := httptest.NewRequest(http.MethodGet, "/anything", nil)
+			req.AddCookie(cookie)
+			ctx := context.WithValue(contextWithReplacer(req), caddyhttp.VarsCtxKey, map[string]any{})
+			if err := outer.ServeHTTP(httptest.NewRecorder(), req.WithContext(ctx), next); err != nil {
+				t.Fatal(err)
+			}
+		}
+		reports := logs.FilterMessageSnippet("two sgid handlers").FilterLevelExact(zap.ErrorLevel).Len()
+		if want := map[bool]int{false: 1, true: 0}[forward]; reports != want {
+			t.Errorf("forward_cookie %v: %d reports, want %d", forward, reports, want)
+		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -24,6 +23,7 @@ const (
 	reasonStateMismatch  = "state_mismatch"  // state does not belong to this browser's logins
 	reasonMissingCode    = "missing_code"    // the callback has no code
 	reasonProviderError  = "provider_error"  // sgID answered an error or could not be reached
+	reasonCodeRejected   = "code_rejected"   // sgID refused the code: replayed, expired or for another login
 	reasonInvalidToken   = "invalid_token"   // the ID token failed a check
 	reasonUserinfoFailed = "userinfo_failed" // userinfo could not be fetched or decrypted
 	reasonServerError    = "server_error"    // our own store failed
@@ -32,6 +32,7 @@ const (
 // ServeHTTP serves the sgid routes and passes other requests on, with the
 // user's identity in the placeholders when a session cookie is valid.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	h.noteNesting(r)
 	h.guard.scrubIdentity(r)
 	sess, sessID, hasSession, storeErr := h.lookupSession(r)
 	if hasSession {
@@ -45,7 +46,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	case h.UserinfoPath:
 		return h.serveUserinfo(w, r, sess, hasSession, storeErr)
 	case h.LogoutPath:
-		return h.serveLogout(w, r, sessID, hasSession)
+		return h.serveLogout(w, r, sessID, sess, hasSession)
 	}
 	if h.mock != nil && strings.HasPrefix(r.URL.Path, mockPrefix+"/") {
 		return h.serveMock(w, r)
@@ -54,19 +55,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return err
 	}
 	return next.ServeHTTP(w, r)
-}
-
-// setIdentity sets the placeholders that tell later handlers and the access
-// log who the user is.
-func setIdentity(r *http.Request, s session) {
-	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if !ok {
-		return
-	}
-	repl.Set("http.auth.user.id", s.Sub)
-	for k, v := range s.Data {
-		repl.Set("http.auth.user."+k, v)
-	}
 }
 
 func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
@@ -78,13 +66,16 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	returnTo := q.Get(returnToParam)
 	if returnTo != "" && !isLocalPath(returnTo) {
-		return caddyhttp.Error(http.StatusBadRequest, errors.New("return_to must be a path on this site"))
+		return writeError(w, http.StatusBadRequest, "invalid_return_to", "return_to must be a path on this site.")
 	}
 	var app map[string]string
 	for param, key := range h.AppParams {
 		if v := q.Get(param); v != "" {
 			if len(v) > maxAppValue {
-				return caddyhttp.Error(http.StatusBadRequest, errors.New("app parameter too long"))
+				return writeError(w, http.StatusBadRequest, "invalid_app_param", "An app parameter is too long.")
+			}
+			if !validAppValue(v) {
+				return writeError(w, http.StatusBadRequest, "invalid_app_param", "An app parameter holds a control character or is not UTF-8.")
 			}
 			if app == nil {
 				app = make(map[string]string, len(h.AppParams))
@@ -93,7 +84,10 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	redirectURI := h.redirectURI(r)
+	redirectURI, err := h.redirectURI(r)
+	if err != nil {
+		return writeError(w, http.StatusBadRequest, "invalid_host", "The Host header is not a valid host name and port.")
+	}
 	verifier, challenge := sgid.GeneratePKCEPair()
 	state := newID()
 	authURL, nonce, err := h.client.AuthorizationURL(sgid.AuthParams{
@@ -102,7 +96,7 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 		RedirectURI:   redirectURI,
 	})
 	if err != nil {
-		return caddyhttp.Error(http.StatusInternalServerError, err)
+		return h.serverError(w, r, http.StatusInternalServerError, err)
 	}
 	if h.mock != nil {
 		authURL = mockBrowserURL(authURL)
@@ -127,10 +121,10 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 		return writeUnavailable(w)
 	}
 	if len(name)+len(sealed) > maxLoginCookie {
-		return writeJSON(w, http.StatusBadRequest, errorBody{Error: "login_too_large", Message: "return_to and the app parameters are too long to start a login"})
+		return writeError(w, http.StatusBadRequest, "login_too_large", "return_to and the app parameters are too long to start a login.")
 	}
 	h.dropOldLogins(w, r)
-	http.SetCookie(w, newCookie(r, name, sealed, timeout))
+	http.SetCookie(w, h.newCookie(r, name, sealed, timeout))
 	return writeJSON(w, http.StatusOK, struct {
 		URL string `json:"url"`
 	}{authURL})
@@ -169,6 +163,9 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessI
 		if errors.Is(err, sgid.ErrIDToken) {
 			return h.fail(w, r, reasonInvalidToken, zapcore.ErrorLevel, err)
 		}
+		if codeRejected(err) {
+			return h.fail(w, r, reasonCodeRejected, zapcore.WarnLevel, errCodeRejected)
+		}
 		return h.fail(w, r, reasonProviderError, zapcore.ErrorLevel, err)
 	}
 	info, err := h.client.Userinfo(r.Context(), tokens.Sub, tokens.AccessToken)
@@ -195,10 +192,10 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessI
 		h.storeFailed(r, "put", err)
 		return h.fail(w, r, reasonServerError, zapcore.ErrorLevel, err)
 	}
-	http.SetCookie(w, newCookie(r, h.CookieName, sessID, lifetime))
+	http.SetCookie(w, h.newCookie(r, h.CookieName, sessID, lifetime))
 	setIdentity(r, session{Sub: info.Sub, Data: data})
 	h.metrics.login(siteOf(r), "ok")
-	h.logger.Info("user logged in", zap.String("request_id", requestID(r)))
+	h.logLogin(r, info.Sub)
 
 	dest := h.SuccessPath
 	if pending.ReturnTo != "" {
@@ -232,14 +229,14 @@ type userinfoBody struct {
 	Data map[string]string `json:"data"`
 }
 
-func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessID string, hasSession bool) error {
+func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessID string, s session, hasSession bool) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return methodNotAllowed(w, "GET, POST")
 	}
 	// A cross-site page cannot log the user out through a link or form:
 	// browsers that send Sec-Fetch-Site say where the request came from.
 	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
-		return caddyhttp.Error(http.StatusForbidden, errors.New("cross-site logout refused"))
+		return writeError(w, http.StatusForbidden, "cross_site", "Logout from another site is refused.")
 	}
 	if sessID != "" {
 		if err := h.deleteSession(r.Context(), sessID); err != nil {
@@ -248,12 +245,13 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessID str
 		}
 		if hasSession {
 			h.metrics.logout(siteOf(r))
+			h.logLogout(r, s.Sub)
 		}
 	}
-	http.SetCookie(w, newCookie(r, h.CookieName, "", -1))
+	http.SetCookie(w, h.newCookie(r, h.CookieName, "", -1))
 	for _, c := range r.Cookies() {
-		if isPendingCookieName(c.Name, h.CookieName) {
-			http.SetCookie(w, newCookie(r, c.Name, "", -1))
+		if base, ok := h.isPendingCookie(r, c); ok {
+			http.SetCookie(w, h.newCookie(r, base, "", -1))
 		}
 	}
 	return writeJSON(w, http.StatusOK, struct{}{})
@@ -269,19 +267,6 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, reason string, le
 	}
 	http.Redirect(w, r, h.ErrorPath+"?reason="+url.QueryEscape(reason), http.StatusFound)
 	return nil
-}
-
-// redirectURI is the configured redirect URI, or the callback on the
-// request's own origin.
-func (h *Handler) redirectURI(r *http.Request) string {
-	if h.RedirectURI != "" {
-		return h.RedirectURI
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + h.CallbackPath
 }
 
 // Bounds on what auth-url puts in a login cookie, so that it stays under

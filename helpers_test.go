@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -58,11 +59,11 @@ func setSiteClock(now func() time.Time) {
 	})
 }
 
-// useMemoryStore gives an unprovisioned handler a memory store of its own
-// and the keyring on it, as provisionStore would.
+// useMemoryStore gives an unprovisioned handler a memory store of its own,
+// with the default bound, and the keyring on it, as provisionStore would.
 func useMemoryStore(tb testing.TB, h *Handler) {
 	tb.Helper()
-	st, err := (&store.Memory{MaxEntries: 1000}).Open(storetest.RandomKey(tb))
+	st, err := (&store.Memory{MaxEntries: store.DefaultMaxEntries}).Open(storetest.RandomKey(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -155,10 +156,35 @@ var testGlobals = []string{
 	"skip_install_trust",
 }
 
+// testPorts are the fixed ports this package's Caddy listens on: the admin
+// endpoint, the test sites, and Caddyfile.example's site and API.
+var testPorts = &portCheck{ports: []int{testAdminPort, 9080, 5001, 5002}}
+
+// portCheck checks its ports once, before this package's first Caddy
+// starts, and fails every test that needs them when one was taken. It
+// cannot check again later: by then this package's own Caddy holds them.
+// A TestMain would check before every run, also of tests that start no
+// Caddy, which then fail whenever another package's tests hold a port.
+type portCheck struct {
+	ports []int
+	once  sync.Once
+	err   error
+}
+
+func (c *portCheck) require(tb testing.TB) {
+	tb.Helper()
+	c.once.Do(func() { c.err = testcaddy.PortsFree(c.ports...) })
+	if c.err != nil {
+		tb.Fatalf("%v", c.err)
+	}
+}
+
 // startCaddy (re)loads the in-process Caddy with caddyfile, under
 // testGlobals (merged into its own global options block, if it has one).
+// The first call checks that the ports are free.
 func startCaddy(tb testing.TB, caddyfile string) {
 	tb.Helper()
+	testPorts.require(tb)
 	caddytest.NewTester(tb).WithDefaultOverrides(caddytest.Config{AdminPort: testAdminPort}).
 		InitServer(testcaddy.WithGlobalOptions(caddyfile, testGlobals...), "caddyfile")
 }

@@ -5,7 +5,47 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/caddyserver/caddy/v2"
 )
+
+// reservedIdentityKeys are the keys under http.auth.user. that setIdentity
+// fills itself, from the session's sub rather than its data: no app value
+// may use them as its data key.
+var reservedIdentityKeys = map[string]bool{"id": true}
+
+// setIdentity sets the placeholders that tell later handlers and the access
+// log who the user is. The sub goes last, so that it wins over any data
+// key that would name the same placeholder (Validate refuses such app
+// keys; this holds regardless).
+func setIdentity(r *http.Request, s session) {
+	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if !ok {
+		return
+	}
+	for k, v := range s.Data {
+		repl.Set("http.auth.user."+k, v)
+	}
+	repl.Set("http.auth.user.id", s.Sub)
+}
+
+// validAppValue reports whether an app value the browser sent to auth-url
+// may be kept: valid UTF-8 without control characters. These values end up
+// in placeholders, headers, and logs, where a CR or LF would split a line
+// and bytes that are not UTF-8 would be replaced or garble it.
+func validAppValue(v string) bool {
+	if !utf8.ValidString(v) {
+		return false
+	}
+	for _, c := range v {
+		if unicode.IsControl(c) {
+			return false
+		}
+	}
+	return true
+}
 
 // identityHeader is one entry of IdentityHeaders, compiled by Provision.
 type identityHeader struct {

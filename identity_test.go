@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
+
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
@@ -127,6 +129,21 @@ func TestSgidRoutesScrubIdentity(t *testing.T) {
 		h.ServeHTTP(httptest.NewRecorder(), r, guardNext)
 		if len(r.Header) != 0 {
 			t.Errorf("%s: headers left: %v", path, r.Header)
+		}
+	}
+}
+
+// The sub is the user's identity in {http.auth.user.id} even when the
+// session's data holds an "id" key (Validate refuses such app keys; this is
+// the second line of defence).
+func TestSetIdentitySubWins(t *testing.T) {
+	t.Parallel()
+	for range 20 { // map order varies: try it more than once
+		r := withReplacer(httptest.NewRequest(http.MethodGet, "/", nil))
+		setIdentity(r, session{Sub: "sgidtest:real", Data: map[string]string{"id": "sgidtest:forged", "a": "1", "b": "2", "c": "3"}})
+		repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+		if got, _ := repl.GetString("http.auth.user.id"); got != "sgidtest:real" {
+			t.Fatalf("{http.auth.user.id} = %q, want the sub", got)
 		}
 	}
 }

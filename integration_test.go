@@ -149,6 +149,7 @@ func TestCallbackFailures(t *testing.T) {
 			return withQuery(cb, map[string]string{"code": "", "error": "access_denied"})
 		}, "access_denied"},
 		{"missing code", sgidtest.Faults{}, func(_ *browser, cb string) string { return withQuery(cb, map[string]string{"code": ""}) }, "missing_code"},
+		{"code rejected", sgidtest.Faults{}, func(_ *browser, cb string) string { return withQuery(cb, map[string]string{"code": "forged"}) }, "code_rejected"},
 		{"provider 500", sgidtest.Faults{TokenStatus: 500}, nil, "provider_error"},
 		{"malformed token JSON", sgidtest.Faults{MalformedTokenJSON: true}, nil, "provider_error"},
 		{"bad ID token", sgidtest.Faults{WrongIssuer: true}, nil, "invalid_token"},
@@ -373,23 +374,52 @@ func TestFailuresAreLoggedWithoutSecrets(t *testing.T) {
 	secrets = append(secrets, mustQuery(t, cb, "code"))
 	b.callback(u.String()) // state_mismatch: a warning
 
-	b.login("") // and one success
-	secrets = append(secrets, b.cookie(DefaultCookieName).Value, e.provider.ClientSecret(), persona.Data["myinfo.name"], persona.Data["myinfo.email"])
+	// A code sgID refuses (here a forged one; a replayed or expired one
+	// alike) is the browser's doing: a warning, without the hint about the
+	// client's credentials that a refused client gets.
+	cb = b.atProvider(b.startLogin(""))
+	secrets = append(secrets, mustQuery(t, cb, "code"), mustQuery(t, cb, "state"))
+	u, _ = url.Parse(cb)
+	q = u.Query()
+	q.Set("code", "forged-code-value")
+	u.RawQuery = q.Encode()
+	b.callback(u.String())
 
-	want := map[string]string{"provider_error": "error", "state_mismatch": "warn"}
+	b.login("") // and one success, and its logout
+	secrets = append(secrets, b.cookie(DefaultCookieName).Value, e.provider.ClientSecret(), persona.Data["myinfo.name"], persona.Data["myinfo.email"])
+	b.get(testOrigin + "/api/logout")
+	newBrowser(t).get(testOrigin + "/api/logout") // without a session: not logged
+
+	want := map[string]string{"provider_error": "error", "state_mismatch": "warn", "code_rejected": "warn"}
 	var text string
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		raw, _ := os.ReadFile(e.caddyLog)
 		text = string(raw)
-		if strings.Contains(text, "user logged in") {
+		if strings.Contains(text, "user logged out") {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	audit := map[string]int{}
 	for _, line := range strings.Split(text, "\n") {
 		var entry map[string]any
-		if json.Unmarshal([]byte(line), &entry) != nil || entry["msg"] != "sgID login failed" {
+		if json.Unmarshal([]byte(line), &entry) != nil {
+			continue
+		}
+		switch entry["msg"] {
+		case "user logged in", "user logged out":
+			// INFO, with the sub and the request id and nothing else of the
+			// user's.
+			msg := entry["msg"].(string)
+			audit[msg]++
+			rid, _ := entry["request_id"].(string)
+			if entry["level"] != "info" || entry["sub"] != persona.Sub || rid == "" {
+				t.Errorf("%s: %s, want info with the sub and request id", msg, line)
+			}
+			continue
+		case "sgID login failed":
+		default:
 			continue
 		}
 		reason, _ := entry["reason"].(string)
@@ -399,9 +429,15 @@ func TestFailuresAreLoggedWithoutSecrets(t *testing.T) {
 			}
 			delete(want, reason)
 		}
+		if reason == "code_rejected" && strings.Contains(line, "client secret") {
+			t.Errorf("code_rejected carries the credentials hint: %s", line)
+		}
 	}
 	for reason := range want {
 		t.Errorf("no log line for %s:\n%s", reason, text)
+	}
+	if audit["user logged in"] != 1 || audit["user logged out"] != 1 {
+		t.Errorf("audit lines %v, want one login and one logout", audit)
 	}
 	for _, s := range secrets {
 		for _, form := range []string{s, url.QueryEscape(s)} {

@@ -116,7 +116,11 @@ func mockRedirectAllowed(r *http.Request, uri string) bool {
 // callback on the origin of this very request. Anything else would make
 // the mock an open redirector that hands out codes and states.
 func (h *Handler) serveMock(w http.ResponseWriter, r *http.Request) error {
-	ctx := context.WithValue(r.Context(), mockRedirectKey{}, h.redirectURI(r))
+	redirectURI, err := h.redirectURI(r)
+	if err != nil {
+		return writeError(w, http.StatusBadRequest, "invalid_host", "The Host header is not a valid host name and port.")
+	}
+	ctx := context.WithValue(r.Context(), mockRedirectKey{}, redirectURI)
 	http.StripPrefix(mockPrefix, h.mock).ServeHTTP(w, r.WithContext(ctx))
 	return nil
 }

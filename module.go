@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -115,6 +116,14 @@ type Handler struct {
 	// cookie of its own named CookieName + "_login_" + a hash of its
 	// state. Default sgid_session.
 	CookieName string `json:"cookie_name,omitempty"`
+	// CookieSecure, when set, decides the cookies' Secure attribute (and
+	// with it their __Host- prefix) instead of the request: true for a site
+	// that is HTTPS to the browser whatever reaches Caddy, false to keep
+	// plain names and no Secure (development only). It also makes the
+	// derived redirect URI https when true. Default: Secure when the
+	// request came over TLS, or from one of the server's trusted_proxies
+	// with X-Forwarded-Proto https, as Caddy decides for its own cookies.
+	CookieSecure *bool `json:"cookie_secure,omitempty"`
 	// LoginTimeout is how long a started login may take. Default 10m.
 	LoginTimeout caddy.Duration `json:"login_timeout,omitempty"`
 	// SessionLifetime is how long a login lasts. Default 12h.
@@ -174,6 +183,9 @@ type Handler struct {
 	logger    *zap.Logger
 	// now is the clock that dates pending logins and sessions.
 	now func() time.Time
+	// nestingReported makes noteNesting report once per handler; an
+	// atomic, not a sync.Once, since Handler values are copied.
+	nestingReported *atomic.Bool
 }
 
 // CaddyModule returns the Caddy module information.
@@ -190,18 +202,29 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.now = time.Now
+	h.nestingReported = new(atomic.Bool)
 	m, err := newMetrics(ctx.GetMetricsRegistry())
 	if err != nil {
 		return fmt.Errorf("sgid: metrics: %v", err)
 	}
 	h.metrics = m
 	repl := caddy.NewReplacer()
-	h.ClientID = strings.TrimSpace(repl.ReplaceAll(h.ClientID, ""))
-	h.ClientSecret = strings.TrimSpace(repl.ReplaceAll(h.ClientSecret, ""))
-	h.PrivateKey = repl.ReplaceAll(h.PrivateKey, "")
-	h.Host = strings.TrimSpace(repl.ReplaceAll(h.Host, ""))
-	h.RedirectURI = strings.TrimSpace(repl.ReplaceAll(h.RedirectURI, ""))
-	h.SealingKey = strings.TrimSpace(repl.ReplaceAll(h.SealingKey, ""))
+	for _, f := range []struct {
+		name string
+		v    *string
+		trim bool
+	}{
+		{"client_id", &h.ClientID, true},
+		{"client_secret", &h.ClientSecret, true},
+		{"private_key", &h.PrivateKey, false},
+		{"host", &h.Host, true},
+		{"redirect_uri", &h.RedirectURI, true},
+		{"sealing_key", &h.SealingKey, true},
+	} {
+		if err := resolvePlaceholders(repl, f.name, f.v, f.trim); err != nil {
+			return err
+		}
+	}
 	h.applyDefaults()
 	if err := h.provisionGuard(ctx); err != nil {
 		return err
@@ -239,6 +262,46 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 	return h.provisionStore(ctx)
 }
+
+// resolvePlaceholders replaces the placeholders in *v, trimming outer
+// space when trim. A value that was written but resolves to nothing is an
+// error naming the placeholder: an unset {env.X} would otherwise surface as
+// a missing client_id, or silently bring back a default (sgID's host, the
+// redirect URI derived from the Host header). The error repeats only the
+// placeholders, which hold no secret.
+func resolvePlaceholders(repl *caddy.Replacer, name string, v *string, trim bool) error {
+	raw := *v
+	out := repl.ReplaceAll(raw, "")
+	if trim {
+		out = strings.TrimSpace(out)
+	}
+	*v = out
+	if strings.TrimSpace(out) != "" || strings.TrimSpace(raw) == "" {
+		return nil
+	}
+	var hints []string
+	for _, m := range placeholderRE.FindAllStringSubmatch(raw, -1) {
+		switch m[1] {
+		case "env":
+			hints = append(hints, "is "+m[2]+" set?")
+		case "file":
+			hints = append(hints, "does "+m[2]+" exist, readable by Caddy and not empty?")
+		}
+	}
+	placeholders := strings.Join(placeholderRE.FindAllString(raw, -1), " ")
+	if placeholders == "" {
+		return fmt.Errorf("sgid: %s: the value resolved to an empty value", name)
+	}
+	msg := fmt.Sprintf("sgid: %s: %s resolved to an empty value", name, placeholders)
+	if len(hints) > 0 {
+		msg += " (" + strings.Join(hints, " ") + ")"
+	}
+	return errors.New(msg)
+}
+
+// placeholderRE finds Caddy placeholders, and the namespace and name of the
+// {env.*} and {file.*} ones.
+var placeholderRE = regexp.MustCompile(`\{(?:(env|file)\.([^{}]+)|[^{}]+)\}`)
 
 func (h *Handler) applyDefaults() {
 	setDefault(&h.AuthURLPath, DefaultAuthURLPath)
@@ -328,12 +391,23 @@ func (h *Handler) Validate() error {
 	if !cookieNameRE.MatchString(h.CookieName) {
 		return fmt.Errorf("sgid: cookie_name: %q is not a valid cookie name", h.CookieName)
 	}
+	// The handler adds __Host- itself on HTTPS; a name that already has a
+	// prefix would be refused by browsers on plain HTTP, or get two.
+	if lower := strings.ToLower(h.CookieName); strings.HasPrefix(lower, "__host-") || strings.HasPrefix(lower, "__secure-") {
+		return fmt.Errorf("sgid: cookie_name: %q has a cookie prefix; give the bare name, the handler adds __Host- on HTTPS", h.CookieName)
+	}
 	for param, key := range h.AppParams {
 		if param == "" || key == "" {
 			return fmt.Errorf("sgid: app_params: empty parameter or key (%q -> %q)", param, key)
 		}
 		if param == returnToParam {
 			return fmt.Errorf("sgid: app_params: %q is reserved for the return path", param)
+		}
+		// The handler sets {http.auth.user.id} to the sub itself: an app
+		// value under that key would replace the user's identity in every
+		// placeholder, header_up and the access log's user_id.
+		if reservedIdentityKeys[key] {
+			return fmt.Errorf("sgid: app_params: data key %q is the user's identity ({http.auth.user.%s}), which only sgID sets; pick another key", key, key)
 		}
 		// sgID's fields are named like scopes (myinfo.name); an app value
 		// under such a key could pass for data sgID vouched for.

@@ -151,7 +151,7 @@ const usedLogin = "used"
 // redirect to the error path) and reports answered.
 func (h *Handler) takePending(w http.ResponseWriter, r *http.Request, state string) (p pendingLogin, answered bool, err error) {
 	name := pendingCookieName(h.CookieName, state)
-	c, err := r.Cookie(name)
+	c, err := h.cookie(r, name)
 	switch {
 	case err != nil && h.hasPendingCookie(r):
 		return p, true, h.fail(w, r, reasonStateMismatch, zapcore.WarnLevel, errors.New("state does not match any login of this browser"))
@@ -171,7 +171,7 @@ func (h *Handler) takePending(w http.ResponseWriter, r *http.Request, state stri
 		return p, true, h.fail(w, r, reasonServerError, zapcore.ErrorLevel, err)
 	}
 	expires := time.Unix(p.Expires, 0)
-	http.SetCookie(w, newCookie(r, name, usedLogin, max(expires.Sub(h.now()), time.Second)))
+	http.SetCookie(w, h.newCookie(r, name, usedLogin, max(expires.Sub(h.now()), time.Second)))
 	first, err := h.claimLogin(r.Context(), state, expires)
 	if err != nil {
 		h.storeFailed(r, "claim", err)
@@ -186,11 +186,19 @@ func (h *Handler) takePending(w http.ResponseWriter, r *http.Request, state stri
 // hasPendingCookie reports whether the request carries any login cookie.
 func (h *Handler) hasPendingCookie(r *http.Request) bool {
 	for _, c := range r.Cookies() {
-		if isPendingCookieName(c.Name, h.CookieName) {
+		if _, ok := h.isPendingCookie(r, c); ok {
 			return true
 		}
 	}
 	return false
+}
+
+// isPendingCookie reports whether the request cookie c is one of our login
+// cookies under the name this request's scheme uses (see cookieBase), and
+// returns its base name, the one it was sealed for.
+func (h *Handler) isPendingCookie(r *http.Request, c *http.Cookie) (string, bool) {
+	base, ok := h.cookieBase(r, c.Name)
+	return base, ok && isPendingCookieName(base, h.CookieName)
 }
 
 // dropOldLogins deletes the browser's oldest login cookies when it already
@@ -203,11 +211,12 @@ func (h *Handler) dropOldLogins(w http.ResponseWriter, r *http.Request) {
 	}
 	var logins []login
 	for _, c := range r.Cookies() {
-		if !isPendingCookieName(c.Name, h.CookieName) {
+		base, ok := h.isPendingCookie(r, c)
+		if !ok {
 			continue
 		}
-		l := login{name: c.Name}
-		if p, err := unsealPending(r.Context(), h.keys, c.Name, c.Value); err == nil {
+		l := login{name: base}
+		if p, err := unsealPending(r.Context(), h.keys, base, c.Value); err == nil {
 			l.expires = p.Expires
 		}
 		logins = append(logins, l)
@@ -217,6 +226,6 @@ func (h *Handler) dropOldLogins(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.SortFunc(logins, func(a, b login) int { return cmp.Compare(a.expires, b.expires) })
 	for _, l := range logins[:len(logins)-loginsPerBrowser+1] {
-		http.SetCookie(w, newCookie(r, l.name, "", -1))
+		http.SetCookie(w, h.newCookie(r, l.name, "", -1))
 	}
 }

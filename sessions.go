@@ -82,7 +82,7 @@ func (h *Handler) closeStore() {
 // the callback can drop a stale one). The error is set only when the store
 // could not answer: the caller must then not say "logged out".
 func (h *Handler) lookupSession(r *http.Request) (session, string, bool, error) {
-	c, err := r.Cookie(h.CookieName)
+	c, err := h.cookie(r, h.CookieName)
 	if err != nil || !validID(c.Value) {
 		return session{}, "", false, nil
 	}
@@ -148,13 +148,7 @@ func (h *Handler) storeFailed(r *http.Request, op string, err error) {
 // they are not.
 func writeUnavailable(w http.ResponseWriter) error {
 	w.Header().Set("Retry-After", "5")
-	return writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "store_unavailable", Message: "The session store cannot be reached; try again shortly."})
-}
-
-// errorBody is the JSON of the handler's own error answers.
-type errorBody struct {
-	Error   string `json:"error"`
-	Message string `json:"message,omitempty"`
+	return writeError(w, http.StatusServiceUnavailable, "store_unavailable", "The session store cannot be reached; try again shortly.")
 }
 
 // clocks keeps one clock per scope across reloads. The handler dates

@@ -50,6 +50,7 @@
     login_expired: 'The login took too long, or it was started in another browser. Please start again from this browser.',
     state_mismatch: 'The answer from sgID did not match the login this browser started, so it was rejected to keep you safe.',
     missing_code: 'sgID sent you back without a login code, so the login could not be finished.',
+    code_rejected: 'sgID did not accept this login: it was already used or took too long. Please log in again.',
     provider_error: 'sgID could not be reached, or it answered in a way this app did not expect.',
     invalid_token: 'The identity token from sgID could not be verified, so it was not trusted.',
     userinfo_failed: 'You logged in, but your details could not be fetched from sgID.',

@@ -535,3 +535,28 @@ func FuzzParsePrivateKey(f *testing.F) {
 		}
 	})
 }
+
+// The registration hint goes only with answers that blame the client's
+// registration: not with invalid_grant, which any browser can cause by
+// sending an expired or used code, and not with sgID's own failures.
+func TestProviderErrorHint(t *testing.T) {
+	const hint = "check the client ID"
+	for _, tc := range []struct {
+		err  ProviderError
+		code string
+		hint bool
+	}{
+		{ProviderError{"token", 401, `{"error":"invalid_client"}`}, "invalid_client", true},
+		{ProviderError{"token", 400, `{"error":"invalid_request"}`}, "invalid_request", true},
+		{ProviderError{"token", 400, `{"error":"invalid_grant","error_description":"authorization code already used"}`}, "invalid_grant", false},
+		{ProviderError{"token", 500, `oops`}, "", false},
+		{ProviderError{"token", 400, `<html>`}, "", true},
+	} {
+		if got := tc.err.Code(); got != tc.code {
+			t.Errorf("%+v: Code() = %q, want %q", tc.err, got, tc.code)
+		}
+		if got := strings.Contains(tc.err.Error(), hint); got != tc.hint {
+			t.Errorf("%+v: %q has the hint: %v, want %v", tc.err, tc.err.Error(), got, tc.hint)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package sgid
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 )
@@ -64,7 +65,26 @@ type ProviderError struct {
 }
 
 func (e *ProviderError) Error() string {
-	return fmt.Sprintf("sgid: %s endpoint answered HTTP %d: %q; check the client ID, client secret and redirect URI registered with sgID", e.Endpoint, e.StatusCode, e.Body)
+	msg := fmt.Sprintf("sgid: %s endpoint answered HTTP %d: %q", e.Endpoint, e.StatusCode, e.Body)
+	// The hint fits only answers that blame the client's registration. An
+	// invalid_grant blames the code (expired, used, or for another login),
+	// which any browser can cause, and a 5xx blames sgID.
+	if e.StatusCode < 500 && e.Code() != "invalid_grant" {
+		msg += "; check the client ID, client secret and redirect URI registered with sgID"
+	}
+	return msg
+}
+
+// Code is the OAuth error code of the answer ("invalid_grant",
+// "invalid_client", ...), or "" when its body is not an OAuth error object.
+func (e *ProviderError) Code() string {
+	var body struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal([]byte(e.Body), &body) != nil {
+		return ""
+	}
+	return body.Error
 }
 
 // Unwrap makes errors.Is(err, ErrProvider) true.

@@ -8,12 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 )
 
 func TestMain(m *testing.M) { os.Exit(Main(m)) }
@@ -128,35 +129,6 @@ func TestCheckPortFree(t *testing.T) {
 	}
 }
 
-// fatalRecorder is a testing.TB whose Fatal ends only the goroutine that
-// calls it, so a test can check that something fails and how.
-type fatalRecorder struct {
-	testing.TB
-	msg string
-}
-
-func (r *fatalRecorder) Helper() {}
-func (r *fatalRecorder) Fatal(args ...any) {
-	r.msg = fmt.Sprint(args...)
-	runtime.Goexit()
-}
-func (r *fatalRecorder) Fatalf(format string, args ...any) {
-	r.msg = fmt.Sprintf(format, args...)
-	runtime.Goexit()
-}
-
-// run calls f with the recorder in a goroutine of its own and returns the
-// Fatal message, "" when f returned normally.
-func (r *fatalRecorder) run(f func(testing.TB)) string {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f(r)
-	}()
-	<-done
-	return r.msg
-}
-
 func TestStartRefusesAPortInUse(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -165,8 +137,7 @@ func TestStartRefusesAPortInUse(t *testing.T) {
 	defer l.Close()
 	port := l.Addr().(*net.TCPAddr).Port
 	for _, opts := range []Options{{Name: "http", Port: port}, {Name: "admin", AdminPort: port}} {
-		rec := &fatalRecorder{TB: t}
-		msg := rec.run(func(tb testing.TB) {
+		msg := testcaddy.FatalMessage(t, func(tb testing.TB) {
 			Start(tb, Options{Name: opts.Name, Port: opts.Port, AdminPort: opts.AdminPort, Site: "\trespond 200"})
 		})
 		if want := fmt.Sprintf("port %d is in use", port); !strings.Contains(msg, want) {

@@ -18,6 +18,15 @@ import (
 // refused in that case, which is what this check relies on.
 func RequirePortsFree(tb testing.TB, ports ...int) {
 	tb.Helper()
+	if err := PortsFree(ports...); err != nil {
+		tb.Fatalf("%v", err)
+	}
+}
+
+// PortsFree is RequirePortsFree's check, for callers without a testing.TB
+// at hand or that check once for many tests: nil when every port is free,
+// else an error that begins "port N is in use".
+func PortsFree(ports ...int) error {
 	for _, port := range ports {
 		// Linux refuses the loopback bind next to a wildcard holder, and the
 		// wildcard bind next to any holder; BSD-derived systems allow the
@@ -26,16 +35,15 @@ func RequirePortsFree(tb testing.TB, ports ...int) {
 			addr := net.JoinHostPort(host, strconv.Itoa(port))
 			ln, err := net.Listen("tcp4", addr)
 			if err != nil {
-				tb.Fatalf("port %d is in use%s (%v); the tests need it free: stop whatever holds it and run again",
+				return fmt.Errorf("port %d is in use%s (%v); the tests need it free: stop whatever holds it and run again",
 					port, holder(port), err)
-				return
 			}
 			if err := ln.Close(); err != nil {
-				tb.Fatalf("close the probe listener on %s: %v", addr, err)
-				return
+				return fmt.Errorf("close the probe listener on %s: %v", addr, err)
 			}
 		}
 	}
+	return nil
 }
 
 // holder names the processes listening on TCP port, as " by pid 123

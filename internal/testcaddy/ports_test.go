@@ -8,31 +8,10 @@ import (
 	"testing"
 )
 
-// fakeTB records what RequirePortsFree reports instead of failing the test
-// that runs it. Fatalf ends the goroutine, as testing.T's does.
-type fakeTB struct {
-	testing.TB // nil: a call to anything else panics
-	fatal      string
-}
-
-func (f *fakeTB) Helper() {}
-
-func (f *fakeTB) Fatalf(format string, args ...any) {
-	f.fatal = fmt.Sprintf(format, args...)
-	runtime.Goexit()
-}
-
-// requirePortsFree runs RequirePortsFree with a fakeTB and returns its
-// Fatalf message ("" when it passed).
+// requirePortsFree runs RequirePortsFree and returns its Fatalf message
+// ("" when it passed).
 func requirePortsFree(ports ...int) string {
-	f := &fakeTB{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		RequirePortsFree(f, ports...)
-	}()
-	<-done
-	return f.fatal
+	return FatalMessage(nil, func(tb testing.TB) { RequirePortsFree(tb, ports...) })
 }
 
 // occupy listens on network addr until the test ends and returns the port.

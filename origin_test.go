@@ -1,0 +1,175 @@
+package caddysgid
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func TestValidHostPort(t *testing.T) {
+	t.Parallel()
+	for host, want := range map[string]bool{
+		"localhost":             true,
+		"localhost:5001":        true,
+		"app.example.gov.sg":    true,
+		"app.example.gov.sg.":   true,
+		"xn--bcher-kva.example": true,
+		"127.0.0.1:9080":        true,
+		"[::1]":                 true,
+		"[::1]:6001":            true,
+		"localhost:65535":       true,
+		"":                      false,
+		"localhost:":            false,
+		"localhost:abc":         false,
+		"localhost:-1":          false,
+		"localhost:0":           false,
+		"localhost:65536":       false,
+		"localhost:0x10":        false,
+		"localhost:+1":          false,
+		"localhost:%36":         false,
+		"localhost:000001":      false,
+		"[localhost]:6001":      false,
+		"[::1%eth0]:6001":       false,
+		"[127.0.0.1]":           false,
+		"::1":                   false,
+		"[::1]6001":             false,
+		"local_host":            false,
+		"-a.example":            false,
+		"a..example":            false,
+		"a.example:1:2":         false,
+		"evil.example/x":        false,
+		"evil.example@a":        false,
+		"1.2.3.4.5":             true, // a DNS name, not an address
+	} {
+		if got := validHostPort(host); got != want {
+			t.Errorf("validHostPort(%q) = %v, want %v", host, got, want)
+		}
+	}
+}
+
+// An odd Host header gets 400 with a JSON error at auth-url, and at the
+// mock's pages, which derive the callback from it too; never a 500.
+func TestOddHostAnswers400(t *testing.T) {
+	t.Parallel()
+	h := mockHandler(t, nil)
+	for _, host := range []string{"localhost:abc", "localhost:-1", "[localhost]:6001", "localhost:0x10", "localhost:+1", "localhost:%36", ""} {
+		for _, path := range []string{"/api/auth-url", mockPrefix + "/v2/oauth/authorize?client_id=" + mockClientID + "&response_type=code&redirect_uri=http%3A%2F%2Flocalhost%3Aabc%2Fapi%2Fredirect"} {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req.Host = host
+			w := httptest.NewRecorder()
+			if err := h.ServeHTTP(w, req.WithContext(contextWithReplacer(req)), okNext); err != nil {
+				t.Errorf("Host %q %s: returned %v", host, path, err)
+				continue
+			}
+			if body := checkJSONError(t, w, http.StatusBadRequest); body.Error != "invalid_host" {
+				t.Errorf("Host %q %s: error %q", host, path, body.Error)
+			}
+		}
+	}
+	// A configured redirect_uri does not depend on the Host header.
+	h = mockHandler(t, map[string]any{"redirect_uri": "https://app.example/api/redirect"})
+	req := httptest.NewRequest(http.MethodGet, "/api/auth-url", nil)
+	req.Host = "localhost:abc"
+	if code := serve(t, h, req, okNext); code != http.StatusOK {
+		t.Errorf("with redirect_uri, odd Host: %d, want 200", code)
+	}
+}
+
+// withTrustedProxy marks the request as coming from one of the server's
+// trusted_proxies, as Caddy's server does before any handler runs.
+func withTrustedProxy(r *http.Request, trusted bool) *http.Request {
+	ctx := context.WithValue(r.Context(), caddyhttp.VarsCtxKey, map[string]any{caddyhttp.TrustedProxyVarKey: trusted})
+	return r.WithContext(ctx)
+}
+
+// Secure cookies and an https redirect URI behind a load balancer that ends
+// TLS, as Caddy decides for its own cookies: X-Forwarded-Proto counts only
+// from a trusted proxy; cookie_secure overrides the request.
+func TestSecureFollowsTrustedProxies(t *testing.T) {
+	t.Parallel()
+	on, off := true, false
+	tests := []struct {
+		name     string
+		tls      bool
+		trusted  bool
+		xfp      []string
+		override *bool
+		secure   bool
+		scheme   string
+	}{
+		{"plain http", false, false, nil, nil, false, "http"},
+		{"tls", true, false, nil, nil, true, "https"},
+		{"trusted proxy, https", false, true, []string{"https"}, nil, true, "https"},
+		{"trusted proxy, last value counts", false, true, []string{"http", "https"}, nil, true, "https"},
+		{"trusted proxy, http", false, true, []string{"https", "http"}, nil, false, "http"},
+		{"untrusted client says https", false, false, []string{"https"}, nil, false, "http"},
+		{"cookie_secure on", false, false, nil, &on, true, "https"},
+		{"cookie_secure off over tls", true, false, nil, &off, false, "https"},
+		{"cookie_secure off behind a trusted proxy", false, true, []string{"https"}, &off, false, "https"},
+	}
+	for _, tc := range tests {
+		h := &Handler{CookieSecure: tc.override}
+		h.applyDefaults()
+		req := httptest.NewRequest(http.MethodGet, "http://app.example/api/auth-url", nil)
+		if tc.tls {
+			req.TLS = &tls.ConnectionState{}
+		}
+		req.Header["X-Forwarded-Proto"] = tc.xfp
+		req = withTrustedProxy(req, tc.trusted)
+		if got := h.secure(req); got != tc.secure {
+			t.Errorf("%s: secure = %v, want %v", tc.name, got, tc.secure)
+		}
+		if got, err := h.redirectURI(req); err != nil || got != tc.scheme+"://app.example/api/redirect" {
+			t.Errorf("%s: redirect URI %q %v, want scheme %s", tc.name, got, err, tc.scheme)
+		}
+		if c := h.newCookie(req, DefaultCookieName, "v", 0); c.Secure != tc.secure {
+			t.Errorf("%s: cookie Secure = %v, want %v", tc.name, c.Secure, tc.secure)
+		}
+	}
+}
+
+// Through a real Caddy: X-Forwarded-Proto https from one of the server's
+// trusted_proxies makes the cookies Secure and __Host-, and the derived
+// redirect URI https; from any other client it changes nothing.
+func TestSecureBehindTrustedProxyInCaddy(t *testing.T) {
+	for _, tc := range []struct {
+		trusted string
+		secure  bool
+	}{
+		{"127.0.0.1/32 ::1/128", true},
+		{"192.0.2.1/32", false},
+	} {
+		startCaddy(t, `{
+	servers {
+		trusted_proxies static `+tc.trusted+`
+	}
+}
+http://localhost:9080 {
+	sgid {
+		mock
+	}
+	respond "next"
+}`)
+		b := newBrowser(t)
+		resp, body := b.get(testOrigin+"/api/auth-url", "X-Forwarded-Proto", "https")
+		var start struct{ URL string }
+		if err := json.Unmarshal([]byte(body), &start); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("auth-url: %d %s", resp.StatusCode, body)
+		}
+		name, scheme := pendingCookieName(DefaultCookieName, mustQuery(t, start.URL, "state")), "http"
+		if tc.secure {
+			name, scheme = "__Host-"+name, "https"
+		}
+		if c := responseCookie(resp, name); c == nil || c.Secure != tc.secure {
+			t.Errorf("trusted %s: cookies %v, want %s with Secure %v", tc.trusted, resp.Cookies(), name, tc.secure)
+		}
+		if got, want := mustQuery(t, start.URL, "redirect_uri"), scheme+"://localhost:9080/api/redirect"; got != want {
+			t.Errorf("trusted %s: redirect_uri %q, want %q", tc.trusted, got, want)
+		}
+	}
+}
