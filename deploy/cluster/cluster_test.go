@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -56,8 +57,16 @@ func TestCluster(t *testing.T) {
 	p := requirePrereqs(t)
 	sub := p.expectedSub(t)
 	c := startCluster(t, "DEBUG")
+	// The first login step by step, to know its one-time code and state.
 	user := instances.NewBrowser(t)
-	session := login(t, user, c, "Pandan")
+	callback := user.AtProvider(user.StartLogin(c, "icecream=Pandan"))
+	if loc := user.Callback(c, callback); loc != "/logged-in" {
+		t.Fatalf("a login through the load balancer ended at %q, want /logged-in", loc)
+	}
+	session := user.Cookie(sessionCookie)
+	if session == nil {
+		t.Fatal("no session cookie after the login")
+	}
 	client := newClient()
 	wantUser(t, client, c, session, sub, "Pandan")
 
@@ -69,6 +78,7 @@ func TestCluster(t *testing.T) {
 		{"losing an instance", func(t *testing.T) { testLosingAnInstance(t, c, client, session, sub) }},
 		{"Redis restart", func(t *testing.T) { testRedisRestart(t, c, client, session, sub) }},
 		{"logout", func(t *testing.T) { testLogout(t, c, client, user, session) }},
+		{"no secrets in the logs", func(t *testing.T) { testLogsKeepSecrets(t, c, callback, session) }},
 	}
 	// Each step starts from where the one before left the cluster, so the
 	// first failure ends the test.
@@ -423,4 +433,43 @@ func keys(m map[string]bool) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// testLogsKeepSecrets scans the logs of the balancer (at DEBUG here, which
+// logs every proxied request), the instances and Redis for the first
+// login's one-time code and state and for its session id. mockpass's own
+// log is left out: it prints codes, and it stands in for sgID.
+func testLogsKeepSecrets(t *testing.T, c *cluster, callback string, session *http.Cookie) {
+	u, err := url.Parse(callback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := map[string]string{
+		"the one-time code":  u.Query().Get("code"),
+		"the state":          u.Query().Get("state"),
+		"the session cookie": session.Value,
+	}
+	for what, v := range secrets {
+		if len(v) < 16 {
+			t.Fatalf("%s is %d characters long: too short to search for", what, len(v))
+		}
+	}
+	for _, name := range []string{"lb", "caddy-1", "caddy-2", "caddy-3", "redis"} {
+		b, err := os.ReadFile(filepath.Join(c.run, name+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := string(b)
+		for what, v := range secrets {
+			// The code travels percent-encoded in the callback URI.
+			if strings.Contains(log, v) || strings.Contains(log, url.QueryEscape(v)) {
+				t.Errorf("%s.log holds %s", name, what)
+			}
+		}
+	}
+	// The scan must be able to find something: the balancer logged the
+	// callback's request, with the parameters redacted.
+	if b, _ := os.ReadFile(filepath.Join(c.run, "lb.log")); !strings.Contains(string(b), "/api/redirect?code=REDACTED") {
+		t.Errorf("lb.log has no redacted callback: is it logging at DEBUG?")
+	}
 }

@@ -17,7 +17,9 @@
 //   - Redis stopped and started again (with its append-only file, as
 //     up.sh runs it): answers are 503 JSON, never 401, while it is down,
 //     and the session is back afterwards;
-//   - a logout ends the session on every instance within cache_ttl.
+//   - a logout ends the session on every instance within cache_ttl;
+//   - no log but mockpass's holds the first login's code, state or
+//     session id, although the balancer logs every request at DEBUG.
 //
 // It logs how long after the SIGKILL the load balancer last sent the dead
 // instance a request, read from the balancer's debug log.
