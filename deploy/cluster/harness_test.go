@@ -257,6 +257,7 @@ func (c *cluster) stopAll() {
 		for _, name := range []string{"lb", "caddy-1", "caddy-2", "caddy-3", "redis", "mockpass"} {
 			c.tb.Logf("last lines of %s.log:\n%s", name, c.logTail(name, 15))
 		}
+		c.tb.Logf("the load balancer's health checks and errors:\n%s", c.lbHealthLines())
 	}
 }
 
@@ -283,6 +284,27 @@ func (c *cluster) logTail(name string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// lbHealthLines are the lines of the balancer's log that say an instance
+// went down or up, or that a request failed, which explain most failures
+// of the tests; at DEBUG, the last lines of the log are only requests.
+func (c *cluster) lbHealthLines() string {
+	b, err := os.ReadFile(filepath.Join(c.run, "lb.log"))
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, `"level":"error"`) || strings.Contains(line, `"level":"warn"`) ||
+			strings.Contains(line, "health_checker") || strings.Contains(line, `"msg":"host is up"`) {
+			out = append(out, line)
+		}
+	}
+	if len(out) > 40 {
+		out = out[len(out)-40:]
+	}
+	return strings.Join(out, "\n")
 }
 
 // URL is path at the load balancer (the cluster is an instances.Target).
