@@ -114,6 +114,11 @@ func TestProvisionErrorsNameTheField(t *testing.T) {
 		{"more app params than a login cookie holds", func(m map[string]any) {
 			m["app_params"] = map[string]string{"a": "a", "b": "b", "c": "c", "d": "d", "e": "e"}
 		}, "app_params"},
+		{"idle timeout under a minute", func(m map[string]any) { m["session_idle_timeout"] = "30s" }, "session_idle_timeout"},
+		{"idle timeout as long as the lifetime", func(m map[string]any) {
+			m["session_lifetime"] = "1h"
+			m["session_idle_timeout"] = "1h"
+		}, "session_idle_timeout"},
 		{"negative cache_ttl", func(m map[string]any) { m["cache_ttl"] = "-1s" }, "cache_ttl"},
 		{"key rotation shorter than a login", func(m map[string]any) { m["key_rotation"] = "5m" }, "key_rotation"},
 		{"short sealing key", func(m map[string]any) { m["sealing_key"] = "0123456789" }, "sealing_key"},

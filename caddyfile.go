@@ -131,6 +131,7 @@ func pathWithin(p, scope string) bool {
 //	    cookie_secure    on|off
 //	    login_timeout    <duration>
 //	    session_lifetime <duration>
+//	    session_idle_timeout <duration>
 //	    store            memory|storage|redis [{ ... }]
 //	    cache_ttl        <duration>
 //	    sealing_key      <secret>
@@ -202,6 +203,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = durationArg(d, &h.LoginTimeout)
 		case "session_lifetime":
 			err = durationArg(d, &h.SessionLifetime)
+		case "session_idle_timeout":
+			err = durationArg(d, &h.SessionIdleTimeout)
 		case "store":
 			h.StoreRaw, err = store.UnmarshalStore(d)
 		case "cache_ttl":

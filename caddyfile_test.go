@@ -54,6 +54,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				cookie_name   app_sid
 				login_timeout 5m
 				session_lifetime 1d
+				session_idle_timeout 30m
 				store         redis {
 					address 10.0.0.5:6379
 				}
@@ -62,26 +63,27 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				key_rotation  6h
 			}`,
 			want: Handler{
-				ClientID:        "{env.SGID_CLIENT_ID}",
-				ClientSecret:    "{env.SGID_CLIENT_SECRET}",
-				PrivateKey:      "{file./etc/caddy/key.pem}",
-				Host:            "https://api.id.gov.sg",
-				RedirectURI:     "https://app.example/auth/cb",
-				Scopes:          []string{"openid", "myinfo.name", "myinfo.email"},
-				AppParams:       map[string]string{"icecream": "iceCream", "lang": "lang"},
-				AuthURLPath:     "/auth/url",
-				CallbackPath:    "/auth/cb",
-				UserinfoPath:    "/auth/me",
-				LogoutPath:      "/auth/logout",
-				SuccessPath:     "/home",
-				ErrorPath:       "/oops",
-				CookieName:      "app_sid",
-				LoginTimeout:    caddy.Duration(5 * time.Minute),
-				SessionLifetime: caddy.Duration(24 * time.Hour),
-				StoreRaw:        json.RawMessage(`{"addresses":["10.0.0.5:6379"],"module":"redis"}`),
-				CacheTTL:        new(caddy.Duration),
-				SealingKey:      "{env.SGID_SEALING_KEY}",
-				KeyRotation:     caddy.Duration(6 * time.Hour),
+				ClientID:           "{env.SGID_CLIENT_ID}",
+				ClientSecret:       "{env.SGID_CLIENT_SECRET}",
+				PrivateKey:         "{file./etc/caddy/key.pem}",
+				Host:               "https://api.id.gov.sg",
+				RedirectURI:        "https://app.example/auth/cb",
+				Scopes:             []string{"openid", "myinfo.name", "myinfo.email"},
+				AppParams:          map[string]string{"icecream": "iceCream", "lang": "lang"},
+				AuthURLPath:        "/auth/url",
+				CallbackPath:       "/auth/cb",
+				UserinfoPath:       "/auth/me",
+				LogoutPath:         "/auth/logout",
+				SuccessPath:        "/home",
+				ErrorPath:          "/oops",
+				CookieName:         "app_sid",
+				LoginTimeout:       caddy.Duration(5 * time.Minute),
+				SessionLifetime:    caddy.Duration(24 * time.Hour),
+				SessionIdleTimeout: caddy.Duration(30 * time.Minute),
+				StoreRaw:           json.RawMessage(`{"addresses":["10.0.0.5:6379"],"module":"redis"}`),
+				CacheTTL:           new(caddy.Duration),
+				SealingKey:         "{env.SGID_SEALING_KEY}",
+				KeyRotation:        caddy.Duration(6 * time.Hour),
 			},
 		},
 		{name: "argument on the directive", input: `sgid extra`, wantErr: "wrong argument count"},
@@ -98,6 +100,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{name: "cookie_secure other", input: "sgid {\n cookie_secure yes\n}", wantErr: `cookie_secure: "yes" must be on or off`},
 		{name: "cookie_secure without value", input: "sgid {\n cookie_secure\n}", wantErr: "cookie_secure needs a value"},
 		{name: "bad duration", input: "sgid {\n login_timeout soon\n}", wantErr: "login_timeout:"},
+		{name: "bad session_idle_timeout", input: "sgid {\n session_idle_timeout never\n}", wantErr: "session_idle_timeout:"},
 		{name: "bad cache_ttl", input: "sgid {\n cache_ttl lots\n}", wantErr: "cache_ttl:"},
 		{name: "unknown store", input: "sgid {\n store disk\n}", wantErr: "http.handlers.sgid.stores.disk"},
 		{name: "store without a name", input: "sgid {\n store\n}", wantErr: "wrong argument count"},
@@ -140,7 +143,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		"client_id": "a", "client_secret": "a", "private_key": "a", "host": "https://a.example",
 		"redirect_uri": "https://a.example/cb", "auth_url_path": "/a", "callback_path": "/a",
 		"userinfo_path": "/a", "logout_path": "/a", "success_path": "/a", "error_path": "/a",
-		"cookie_name": "a", "cookie_secure": "on", "login_timeout": "5m", "session_lifetime": "1h",
+		"cookie_name": "a", "cookie_secure": "on", "login_timeout": "5m", "session_lifetime": "1h", "session_idle_timeout": "10m",
 		"store": "memory", "cache_ttl": "1s", "sealing_key": "k", "key_rotation": "1h", "mock": "", "login_page": "/a",
 		"forward_cookie": "",
 	} {

@@ -112,7 +112,16 @@ func (failingStore) Delete(context.Context, string) error { return errUnreachabl
 func (failingStore) PutIfAbsent(context.Context, string, []byte, time.Duration) ([]byte, error) {
 	return nil, errUnreachable
 }
-func (failingStore) Close() error { return nil }
+func (failingStore) AddMember(context.Context, string, string, time.Duration) error {
+	return errUnreachable
+}
+func (failingStore) RemoveMember(context.Context, string, string) error { return errUnreachable }
+func (failingStore) Members(context.Context, string) ([]string, error) {
+	return nil, errUnreachable
+}
+func (failingStore) DeleteSet(context.Context, string) error { return errUnreachable }
+func (failingStore) Sets(context.Context) ([]string, error)  { return nil, errUnreachable }
+func (failingStore) Close() error                            { return nil }
 
 // A failing store gets a JSON 503, and its error goes to the log, not to
 // the client.

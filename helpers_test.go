@@ -68,8 +68,10 @@ func useMemoryStore(tb testing.TB, h *Handler) {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
-	h.store = st
+	h.store, h.rawStore = st, st
 	h.keys = newKeyring(st, nil, time.Duration(h.KeyRotation), time.Duration(h.LoginTimeout))
+	h.index = newSessionIndex(st, nil)
+	h.seen = newSeenWrites()
 }
 
 // --- In-process handlers, without Caddy --------------------------------------

@@ -39,7 +39,9 @@ var (
 		Namespace: "caddy", Subsystem: "sgid", Name: "sessions",
 		Help: "Logged-in sessions held, where the store can count them cheaply (memory: exact).",
 	}, []string{"server"})
-	providerDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	// sessionsHeldCollector refreshes sessionsHeldGauge at each scrape.
+	sessionsHeldCollector = heldCollector{sessionsHeldGauge}
+	providerDuration      = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "caddy", Subsystem: "sgid", Name: "provider_request_duration_seconds",
 		Help: "Time of sgID back-channel requests until the answer was read, by endpoint and outcome.",
 		// sgID answers in tens to hundreds of milliseconds; the client
@@ -58,7 +60,7 @@ func counter(name, help string, labels ...string) *prometheus.CounterVec {
 
 var collectors = []prometheus.Collector{
 	loginsTotal, denialsTotal, logoutsTotal, revocationsTotal, evictionsTotal,
-	idleExpiriesTotal, storeErrorsTotal, sessionsHeldGauge, providerDuration,
+	idleExpiriesTotal, storeErrorsTotal, sessionsHeldCollector, providerDuration,
 }
 
 // metrics is the handler's handle on the collectors. Its methods take the

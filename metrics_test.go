@@ -152,7 +152,8 @@ func TestMetricsNilAndUnknownSite(t *testing.T) {
 }
 
 // TestMetricsPerSite scrapes the admin /metrics after a login, a failed
-// login, a logout and a guard denial on one site and a login on another:
+// login, a logout and a guard denial on one site and a login and a
+// revocation on another:
 // each event is counted once, under its own site (the Caddy server's name),
 // and sgID's back-channel latency is there by endpoint and outcome.
 func TestMetricsPerSite(t *testing.T) {
@@ -211,6 +212,14 @@ func TestMetricsPerSite(t *testing.T) {
 	if loc := clerk.callback(clerk.atProvider(start.URL)); loc != "/logged-in" {
 		t.Fatalf("backoffice login ended at %q", loc)
 	}
+	// The clerk's session is the only one left; the admin API ends it.
+	// Both sites use one sgID client and cookie, so they share their
+	// sessions, and the revocation is counted once, under the first name.
+	var ended adminAnswer
+	sub := e.provider.Personas()[0].Sub
+	if status, body := adminCall(t, http.MethodDelete, "/sgid/sessions?sub="+sub, &ended); status != http.StatusOK || ended.Ended != 1 {
+		t.Fatalf("revocation: %d %s, want 1 ended", status, body)
+	}
 
 	after := scrape(t)
 	for _, c := range []struct {
@@ -225,6 +234,8 @@ func TestMetricsPerSite(t *testing.T) {
 		{"caddy_sgid_logins_total", []string{"server", "backoffice", "result", "ok"}, 1},
 		{"caddy_sgid_logins_total", []string{"server", "backoffice", "result", "provider_error"}, 0},
 		{"caddy_sgid_logouts_total", []string{"server", "backoffice"}, 0},
+		{"caddy_sgid_revocations_total", []string{"server", "backoffice"}, 1},
+		{"caddy_sgid_revocations_total", []string{"server", "shop"}, 0},
 		{"caddy_sgid_provider_request_duration_seconds", []string{"server", "shop", "endpoint", "token", "outcome", "ok"}, 1},
 		{"caddy_sgid_provider_request_duration_seconds", []string{"server", "shop", "endpoint", "token", "outcome", "http_error"}, 1},
 		{"caddy_sgid_provider_request_duration_seconds", []string{"server", "shop", "endpoint", "userinfo", "outcome", "ok"}, 1},

@@ -128,6 +128,13 @@ type Handler struct {
 	LoginTimeout caddy.Duration `json:"login_timeout,omitempty"`
 	// SessionLifetime is how long a login lasts. Default 12h.
 	SessionLifetime caddy.Duration `json:"session_lifetime,omitempty"`
+	// SessionIdleTimeout ends a session that has not been used for this
+	// long, within its lifetime (which it does not extend; the cookie's
+	// Max-Age stays the lifetime). A use is recorded in the store at most
+	// once a minute per session on each instance, so a session ends
+	// between this timeout and a minute more after its last use. At least
+	// 1m and shorter than session_lifetime. Default: off.
+	SessionIdleTimeout caddy.Duration `json:"session_idle_timeout,omitempty"`
 
 	// StoreRaw is where sessions live, a module of the namespace
 	// http.handlers.sgid.stores named by its "module" key: "storage"
@@ -170,14 +177,19 @@ type Handler struct {
 	// session cookies cut from the requests passed on.
 	Guard *Guard `json:"guard,omitempty"`
 
-	client    *sgid.Client
-	guard     *Guard // Guard, or an empty one when there is none
-	metrics   *metrics
-	mock      *sgidtest.Provider
-	backend   store.Backend
-	ownStore  *store.Storage // the default backend, cleaned up by the handler
-	store     store.Store
-	keys      *keyring
+	client   *sgid.Client
+	guard    *Guard // Guard, or an empty one when there is none
+	metrics  *metrics
+	mock     *sgidtest.Provider
+	backend  store.Backend
+	ownStore *store.Storage // the default backend, cleaned up by the handler
+	store    store.Store    // rawStore, behind a cache for a shared store
+	rawStore store.Store
+	keys     *keyring
+	index    *sessionIndex
+	seen     *seenWrites
+	// site is the name of the Caddy server this handler serves.
+	site      string
 	clientKey string
 	clockKey  string
 	logger    *zap.Logger
@@ -202,6 +214,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.now = time.Now
+	h.site = siteFromContext(ctx)
 	h.nestingReported = new(atomic.Bool)
 	m, err := newMetrics(ctx.GetMetricsRegistry())
 	if err != nil {
@@ -260,7 +273,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.client = c.(pooledClient).Client
 
-	return h.provisionStore(ctx)
+	if err := h.provisionStore(ctx); err != nil {
+		return err
+	}
+	register(h)
+	return nil
 }
 
 // resolvePlaceholders replaces the placeholders in *v, trimming outer
@@ -421,6 +438,9 @@ func (h *Handler) Validate() error {
 	if time.Duration(h.SessionLifetime) < time.Minute {
 		return fmt.Errorf("sgid: session_lifetime: %s must be at least 1m", time.Duration(h.SessionLifetime))
 	}
+	if idle := time.Duration(h.SessionIdleTimeout); idle != 0 && (idle < time.Minute || idle >= time.Duration(h.SessionLifetime)) {
+		return fmt.Errorf("sgid: session_idle_timeout: %s must be at least 1m and shorter than session_lifetime %s", idle, time.Duration(h.SessionLifetime))
+	}
 	if *h.CacheTTL < 0 {
 		return fmt.Errorf("sgid: cache_ttl: %s must not be negative", time.Duration(*h.CacheTTL))
 	}
@@ -452,6 +472,7 @@ func (h *Handler) provisionGuard(ctx caddy.Context) error {
 // stay: a newer config after a reload opens the same scope) and on the
 // pooled sgID client and mock.
 func (h *Handler) Cleanup() error {
+	unregister(h)
 	h.closeStore()
 	if h.mock != nil {
 		if _, err := mockProviders.Delete("sgid-mock"); err != nil {

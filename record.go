@@ -17,6 +17,10 @@ type session struct {
 	Sub     string            `json:"sub"`
 	Data    map[string]string `json:"data"`
 	Expires time.Time         `json:"exp"`
+	// Login is when the session began: its last use until a later one is
+	// recorded under its seen key (see seenKey). Records made before the
+	// idle timeout existed have none.
+	Login time.Time `json:"login,omitzero"`
 }
 
 // errRecordInvalid is returned for a stored record that does not open with

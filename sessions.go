@@ -39,6 +39,7 @@ func (h *Handler) provisionStore(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("sgid: store: %v", err)
 	}
+	h.rawStore = st
 	// A shared store is read through a short-lived in-process cache, so a
 	// logged-in request costs no round trip; the memory store is local
 	// already.
@@ -51,6 +52,9 @@ func (h *Handler) provisionStore(ctx caddy.Context) error {
 		secret = []byte(h.SealingKey)
 	}
 	h.keys = newKeyring(st, secret, time.Duration(h.KeyRotation), time.Duration(h.LoginTimeout))
+	h.index = newSessionIndex(st, secret)
+	h.seen = newSeenWrites()
+	h.watchEvictions()
 	if err := h.provisionClock(); err != nil {
 		return err
 	}
@@ -63,6 +67,15 @@ func (h *Handler) provisionStore(ctx caddy.Context) error {
 // instance or config made them, and for nothing else.
 func (h *Handler) scope() string {
 	return hashJSON(h.client.Issuer(), h.ClientID, h.CookieName)
+}
+
+// watchEvictions counts the sessions a bounded store (memory) drops to
+// stay within its bound, under this handler's site.
+func (h *Handler) watchEvictions() {
+	if mem, ok := h.rawStore.(evictionReporter); ok {
+		m, site := h.metrics, h.site
+		mem.OnEvict(func() { m.evicted(site) })
+	}
 }
 
 func (h *Handler) closeStore() {
@@ -87,34 +100,95 @@ func (h *Handler) lookupSession(r *http.Request) (session, string, bool, error) 
 		return session{}, "", false, nil
 	}
 	id := c.Value
-	sealed, err := h.store.Get(r.Context(), sessionKey(id))
-	if errors.Is(err, store.ErrNotFound) {
-		return session{}, id, false, nil
-	}
+	s, found, err := h.readSession(r.Context(), h.store, id)
 	if err != nil {
 		h.storeFailed(r, "get", err)
 		return session{}, id, false, err
 	}
-	s, err := openSession(id, sealed)
-	if err != nil || !h.now().Before(s.Expires) {
+	if !found {
 		return session{}, id, false, nil
+	}
+	if h.SessionIdleTimeout > 0 {
+		ok, err := h.checkIdle(r, id, s)
+		if err != nil {
+			return session{}, id, false, err
+		}
+		if !ok {
+			return session{}, id, false, nil
+		}
 	}
 	return s, id, true, nil
 }
 
-// putSession stores a new session and returns its id, the value of the
-// session cookie.
+// readSession reads and opens the live session of id from st; found is
+// false when there is none (unknown, expired, or a record that does not
+// open).
+func (h *Handler) readSession(ctx context.Context, st store.Store, id string) (session, bool, error) {
+	sealed, err := st.Get(ctx, sessionKey(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return session{}, false, nil
+	}
+	if err != nil {
+		return session{}, false, err
+	}
+	s, err := openSession(id, sealed)
+	if err != nil || !h.now().Before(s.Expires) {
+		return session{}, false, nil
+	}
+	return s, true, nil
+}
+
+// putSession stores a new session, dated now, and files it in its user's
+// index; it returns the session's id, the value of the session cookie.
 func (h *Handler) putSession(ctx context.Context, s session) (string, error) {
 	id := newID()
+	if s.Login.IsZero() {
+		s.Login = h.now()
+	}
 	sealed, err := sealSession(id, s)
 	if err != nil {
 		return "", err
 	}
-	return id, h.store.Put(ctx, sessionKey(id), sealed, s.Expires.Sub(h.now()))
+	ttl := s.Expires.Sub(h.now())
+	if err := h.store.Put(ctx, sessionKey(id), sealed, ttl); err != nil {
+		return "", err
+	}
+	// A session missing from the index could not be revoked, so it is not
+	// handed out.
+	if err := h.indexSession(ctx, s.Sub, sessionKey(id), ttl); err != nil {
+		_ = h.store.Delete(ctx, sessionKey(id))
+		return "", err
+	}
+	return id, nil
 }
 
+// deleteSession ends the session of id: its record, its seen key and its
+// entry in its user's index (found by opening the record).
 func (h *Handler) deleteSession(ctx context.Context, id string) error {
-	return h.store.Delete(ctx, sessionKey(id))
+	s, found, err := h.readSession(ctx, h.store, id)
+	if err != nil {
+		return err
+	}
+	return h.endSession(ctx, h.store, sessionKey(id), s.Sub, found)
+}
+
+// endSession deletes the record filed under key and its seen key, and,
+// when sub is known, takes key out of the user's index.
+func (h *Handler) endSession(ctx context.Context, st store.Store, key, sub string, known bool) error {
+	if err := st.Delete(ctx, key); err != nil {
+		return err
+	}
+	if err := st.Delete(ctx, seenKey(key)); err != nil {
+		return err
+	}
+	if !known {
+		return nil
+	}
+	set, err := h.index.set(ctx, sub)
+	if err != nil {
+		return err
+	}
+	return st.RemoveMember(ctx, set, key)
 }
 
 // claimLogin marks the login of state as finished in the store, so that

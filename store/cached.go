@@ -155,6 +155,29 @@ func (c *cached) PutIfAbsent(ctx context.Context, key string, value []byte, ttl 
 	return v, nil
 }
 
+// The set methods go straight to the store behind: sets are read only by
+// administrative calls, which must see what the other instances wrote.
+
+func (c *cached) AddMember(ctx context.Context, set, member string, ttl time.Duration) error {
+	return c.next.AddMember(ctx, set, member, ttl)
+}
+
+func (c *cached) RemoveMember(ctx context.Context, set, member string) error {
+	return c.next.RemoveMember(ctx, set, member)
+}
+
+func (c *cached) Members(ctx context.Context, set string) ([]string, error) {
+	return c.next.Members(ctx, set)
+}
+
+func (c *cached) DeleteSet(ctx context.Context, set string) error {
+	return c.next.DeleteSet(ctx, set)
+}
+
+func (c *cached) Sets(ctx context.Context) ([]string, error) {
+	return c.next.Sets(ctx)
+}
+
 // Close closes the store behind the cache.
 func (c *cached) Close() error {
 	c.mu.Lock()

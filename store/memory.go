@@ -34,6 +34,11 @@ type Memory struct {
 	// changes the bound of the live table in place, keeping its records
 	// (only the excess over a lower bound is dropped, soonest-expiring
 	// first). Default: 100000. No placeholders.
+	//
+	// Set members (AddMember) do not count toward the bound, but a member
+	// that is also the key of a record of the scope leaves its sets when
+	// that record goes (deleted, expired or evicted), so the handler's
+	// index of sessions never outgrows the sessions.
 	MaxEntries int `json:"max_entries,omitempty"`
 
 	handles openStores
@@ -131,8 +136,88 @@ func (s *memoryStore) PutIfAbsent(_ context.Context, key string, value []byte, t
 	return s.table.putIfAbsent(key, value, ttl), nil
 }
 
+func (s *memoryStore) AddMember(_ context.Context, set, member string, ttl time.Duration) error {
+	if err := checkMember(set, member); err != nil {
+		return err
+	}
+	if ttl <= 0 {
+		return ErrInvalidTTL
+	}
+	s.table.addMember(set, member, ttl)
+	return nil
+}
+
+func (s *memoryStore) RemoveMember(_ context.Context, set, member string) error {
+	if err := checkMember(set, member); err != nil {
+		return err
+	}
+	s.table.mu.Lock()
+	defer s.table.mu.Unlock()
+	s.table.removeMemberLocked(set, member)
+	return nil
+}
+
+func (s *memoryStore) Members(_ context.Context, set string) ([]string, error) {
+	if err := checkKey(set); err != nil {
+		return nil, err
+	}
+	return s.table.members(set), nil
+}
+
+func (s *memoryStore) DeleteSet(_ context.Context, set string) error {
+	if err := checkKey(set); err != nil {
+		return err
+	}
+	s.table.mu.Lock()
+	defer s.table.mu.Unlock()
+	for m := range s.table.sets[set] {
+		s.table.removeMemberLocked(set, m)
+	}
+	return nil
+}
+
+func (s *memoryStore) Sets(context.Context) ([]string, error) {
+	s.table.mu.Lock()
+	defer s.table.mu.Unlock()
+	out := make([]string, 0, len(s.table.sets))
+	for name := range s.table.sets {
+		out = append(out, name)
+	}
+	return out, nil
+}
+
+// MemberCount returns how many members the scope's sets hold, all sets
+// together: for the handler, which files each session in one set, its
+// sessions (a member leaves with its record; see MaxEntries). It sweeps
+// expired records first and then reads a counter, so a metrics scrape may
+// call it.
+func (s *memoryStore) MemberCount() int {
+	s.table.mu.Lock()
+	defer s.table.mu.Unlock()
+	s.table.sweepLocked(s.table.now())
+	return s.table.nMembers
+}
+
+// OnEvict sets f to be called, under the table's lock, for each record the
+// bound evicts whose key is a set member (for the handler: a session). The scope's table is shared by every
+// handle on it (an old and a new config during a reload), and the latest
+// handle's f is the one called, so an eviction is counted once; closing
+// the handle unsets its f. f must be quick and must not call the store.
+func (s *memoryStore) OnEvict(f func()) {
+	s.table.mu.Lock()
+	defer s.table.mu.Unlock()
+	s.table.onEvict, s.table.evictOwner = f, s
+}
+
 func (s *memoryStore) Close() error {
-	s.once.Do(func() { _, _ = memoryTables.Delete(s.scope) })
+	s.once.Do(func() {
+		s.table.mu.Lock()
+		if s.table.evictOwner == s {
+			s.table.onEvict, s.table.evictOwner = nil, nil
+		}
+		s.table.mu.Unlock()
+		_, _ = memoryTables.Delete(s.scope)
+	})
 	return nil
 }
 
@@ -144,6 +229,14 @@ type memTable struct {
 	now   func() time.Time
 	items map[string]*memEntry
 	order memHeap
+	// sets holds each set's members and their expiry; memberOf the sets
+	// each member is in, so that a record's removal finds its memberships.
+	sets     map[string]map[string]time.Time
+	memberOf map[string]map[string]struct{}
+	nMembers int
+
+	onEvict    func()
+	evictOwner *memoryStore
 }
 
 type memEntry struct {
@@ -158,7 +251,13 @@ type memEntry struct {
 }
 
 func newMemTable(max int) *memTable {
-	return &memTable{max: max, now: time.Now, items: make(map[string]*memEntry)}
+	return &memTable{
+		max:      max,
+		now:      time.Now,
+		items:    make(map[string]*memEntry),
+		sets:     make(map[string]map[string]time.Time),
+		memberOf: make(map[string]map[string]struct{}),
+	}
 }
 
 // Destruct lets the table live in a caddy.UsagePool; there is nothing to
@@ -219,11 +318,22 @@ func (t *memTable) storeLocked(key string, value []byte, expires time.Time, pinn
 		return
 	}
 	for len(t.items) >= t.max {
-		t.removeLocked(t.order[0])
+		t.evictLocked()
 	}
 	e := &memEntry{key: key, value: clone(value), expires: expires, pinned: pinned}
 	t.items[key] = e
 	heap.Push(&t.order, e)
+}
+
+// evictLocked drops the record first in eviction order, telling the
+// eviction hook when its key is a set member.
+func (t *memTable) evictLocked() {
+	e := t.order[0]
+	_, member := t.memberOf[e.key]
+	t.removeLocked(e)
+	if member && t.onEvict != nil {
+		t.onEvict()
+	}
 }
 
 func (t *memTable) delete(key string) {
@@ -241,7 +351,7 @@ func (t *memTable) setMax(max int) {
 	defer t.mu.Unlock()
 	t.max = max
 	for len(t.items) > t.max {
-		t.removeLocked(t.order[0])
+		t.evictLocked()
 	}
 }
 
@@ -264,6 +374,75 @@ func (t *memTable) sweepLocked(now time.Time) {
 func (t *memTable) removeLocked(e *memEntry) {
 	heap.Remove(&t.order, e.index)
 	delete(t.items, e.key)
+	for set := range t.memberOf[e.key] {
+		t.removeMemberLocked(set, e.key)
+	}
+}
+
+func (t *memTable) addMember(set, member string, ttl time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	members := t.sets[set]
+	if members == nil {
+		members = make(map[string]time.Time)
+		t.sets[set] = members
+	}
+	// Adding is the moment to drop the set's expired members, so that a
+	// set that is only ever added to does not grow without end.
+	for m, exp := range members {
+		if !now.Before(exp) {
+			t.removeMemberLocked(set, m)
+		}
+	}
+	if t.sets[set] == nil {
+		t.sets[set] = members
+	}
+	if _, ok := members[member]; !ok {
+		t.nMembers++
+	}
+	members[member] = now.Add(ttl)
+	in := t.memberOf[member]
+	if in == nil {
+		in = make(map[string]struct{}, 1)
+		t.memberOf[member] = in
+	}
+	in[set] = struct{}{}
+}
+
+func (t *memTable) members(set string) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	var out []string
+	for m, exp := range t.sets[set] {
+		if now.Before(exp) {
+			out = append(out, m)
+		} else {
+			t.removeMemberLocked(set, m)
+		}
+	}
+	return out
+}
+
+// removeMemberLocked takes member out of set, and drops the set when it is
+// left empty.
+func (t *memTable) removeMemberLocked(set, member string) {
+	members := t.sets[set]
+	if _, ok := members[member]; !ok {
+		return
+	}
+	delete(members, member)
+	t.nMembers--
+	if len(members) == 0 {
+		delete(t.sets, set)
+	}
+	if in := t.memberOf[member]; in != nil {
+		delete(in, set)
+		if len(in) == 0 {
+			delete(t.memberOf, member)
+		}
+	}
 }
 
 // memHeap orders records for eviction: ordinary records before pinned

@@ -168,3 +168,87 @@ func TestMemoryValidate(t *testing.T) {
 		t.Fatalf("Provision: %v, MaxEntries %d, want %d", err, m.MaxEntries, DefaultMaxEntries)
 	}
 }
+
+// TestMemoryCountsAndReportsEvictions: MemberCount is the number of set
+// members, which leave with their records; the eviction hook hears of each
+// evicted record that is a set member (not of other records), once, from
+// the latest handle only.
+func TestMemoryCountsAndReportsEvictions(t *testing.T) {
+	scope := randomKey(t)
+	m := &Memory{MaxEntries: 3}
+	old := openMemory(t, m, scope)
+	s := openMemory(t, m, scope)
+	t.Cleanup(func() { _ = s.Close() })
+	_, clk := memTableOf(t, s)
+	counter := s.(interface{ MemberCount() int })
+	var oldHeard, heard int
+	old.(*memoryStore).OnEvict(func() { oldHeard++ })
+	s.(*memoryStore).OnEvict(func() { heard++ })
+	session := func(k string, ttl time.Duration) {
+		t.Helper()
+		putValue(t, s, key(k), k, ttl)
+		if err := s.AddMember(ctx, key("user"), key(k), ttl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	session("a", time.Minute)
+	putValue(t, s, key("plain"), "not a member", 2*time.Minute)
+	session("b", time.Hour)
+	if n := counter.MemberCount(); n != 2 {
+		t.Fatalf("MemberCount = %d, want 2", n)
+	}
+	session("c", time.Hour) // evicts a, a member
+	session("d", time.Hour) // evicts plain, not a member
+	if heard != 1 || oldHeard != 0 {
+		t.Fatalf("eviction hook heard %d (old handle %d), want 1 (0)", heard, oldHeard)
+	}
+	if n := counter.MemberCount(); n != 3 {
+		t.Fatalf("MemberCount at the bound = %d, want 3", n)
+	}
+	clk.add(2 * time.Hour)
+	if n := counter.MemberCount(); n != 0 {
+		t.Fatalf("MemberCount after every record expired = %d, want 0", n)
+	}
+	// Closing the old handle leaves the latest handle's hook in place.
+	_ = old.Close()
+	for _, k := range []string{"e", "f", "g", "h"} {
+		session(k, time.Hour)
+	}
+	if heard != 2 {
+		t.Fatalf("after the old handle closed the hook heard %d, want 2", heard)
+	}
+}
+
+// TestMemoryMemberLeavesWithItsRecord: a member naming a record of the
+// scope leaves its sets when the record is deleted, expires or is evicted,
+// so the sets stay within the records' bound.
+func TestMemoryMemberLeavesWithItsRecord(t *testing.T) {
+	s, tbl, clk := boundedMemory(t, 2)
+	set := key("user")
+	for _, k := range []string{"deleted", "expired", "evicted", "kept"} {
+		if err := s.AddMember(ctx, set, key(k), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	putValue(t, s, key("deleted"), "v", time.Hour)
+	if err := s.Delete(ctx, key("deleted")); err != nil {
+		t.Fatal(err)
+	}
+	putValue(t, s, key("expired"), "v", time.Minute)
+	putValue(t, s, key("evicted"), "v", 30*time.Minute)
+	clk.add(2 * time.Minute)
+	putValue(t, s, key("kept"), "v", time.Hour) // sweeps "expired"
+	putValue(t, s, key("other"), "v", time.Hour)
+	got, err := s.Members(ctx, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != key("kept") {
+		t.Fatalf("members = %q, want only %q", got, key("kept"))
+	}
+	tbl.mu.Lock()
+	defer tbl.mu.Unlock()
+	if len(tbl.memberOf) != 1 {
+		t.Errorf("memberOf keeps %d members, want 1", len(tbl.memberOf))
+	}
+}

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -281,6 +283,116 @@ func (s *redisStore) PutIfAbsent(ctx context.Context, key string, value []byte, 
 		}
 	}
 	return nil, redisErr("set nx", errors.New("the key kept expiring between SET NX and GET"))
+}
+
+// A set is a sorted set under KeyPrefix + scope + ":set:" + name (a record
+// key has no colon, so the two never collide), scored by each member's
+// expiry in unix milliseconds. The key itself expires with its longest
+// lived member.
+
+func (s *redisStore) setKey(set string) string { return s.prefix + "set:" + set }
+
+// addMemberScript drops the set's expired members, adds the member with
+// its expiry, and extends the key's lifetime when the member outlives it;
+// as one script it runs atomically, so concurrent adds never shorten the
+// set's life.
+var addMemberScript = redis.NewScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then
+	redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+return 1
+`)
+
+func (s *redisStore) AddMember(ctx context.Context, set, member string, ttl time.Duration) error {
+	if err := checkMember(set, member); err != nil {
+		return err
+	}
+	if ttl <= 0 {
+		return ErrInvalidTTL
+	}
+	ttl = redisTTL(ttl)
+	now := time.Now()
+	err := addMemberScript.Run(ctx, s.client, []string{s.setKey(set)},
+		now.UnixMilli(), now.Add(ttl).UnixMilli(), ttl.Milliseconds(), member).Err()
+	if err != nil {
+		return redisErr("add member", err)
+	}
+	return nil
+}
+
+func (s *redisStore) RemoveMember(ctx context.Context, set, member string) error {
+	if err := checkMember(set, member); err != nil {
+		return err
+	}
+	if err := s.client.ZRem(ctx, s.setKey(set), member).Err(); err != nil {
+		return redisErr("zrem", err)
+	}
+	return nil
+}
+
+func (s *redisStore) Members(ctx context.Context, set string) ([]string, error) {
+	if err := checkKey(set); err != nil {
+		return nil, err
+	}
+	out, err := s.client.ZRangeByScore(ctx, s.setKey(set), &redis.ZRangeBy{
+		Min: "(" + strconv.FormatInt(time.Now().UnixMilli(), 10), Max: "+inf",
+	}).Result()
+	if err != nil {
+		return nil, redisErr("zrangebyscore", err)
+	}
+	return out, nil
+}
+
+func (s *redisStore) DeleteSet(ctx context.Context, set string) error {
+	if err := checkKey(set); err != nil {
+		return err
+	}
+	if err := s.client.Del(ctx, s.setKey(set)).Err(); err != nil {
+		return redisErr("del", err)
+	}
+	return nil
+}
+
+// Sets SCANs for the scope's set keys, on every master of a Cluster.
+func (s *redisStore) Sets(ctx context.Context) ([]string, error) {
+	pattern := globEscape(s.prefix) + "set:*"
+	var mu sync.Mutex
+	var out []string
+	scan := func(ctx context.Context, c redis.Cmdable) error {
+		it := c.Scan(ctx, 0, pattern, 1000).Iterator()
+		for it.Next(ctx) {
+			mu.Lock()
+			out = append(out, strings.TrimPrefix(it.Val(), s.prefix+"set:"))
+			mu.Unlock()
+		}
+		return it.Err()
+	}
+	var err error
+	if cc, ok := s.client.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return scan(ctx, c) })
+	} else {
+		err = scan(ctx, s.client)
+	}
+	if err != nil {
+		return nil, redisErr("scan", err)
+	}
+	return out, nil
+}
+
+// globEscape quotes the characters SCAN's MATCH pattern treats as special,
+// since key_prefix may hold any of them.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		switch c {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 // Close does nothing: the client belongs to the module and closes in its

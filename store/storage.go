@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,8 +34,11 @@ func init() {
 // of several instances sharing the storage one sweeps at a time, and it
 // is skipped when another instance swept within the last half interval.
 //
-// Layout under sgid/<scope>/: r/<key> the records, x/ the expiry index,
-// swept the time of the last sweep. Locks: sgid/<scope>/sweep and
+// Layout under sgid/<scope>/: r/<key> the records, m/<set>/<member> the
+// set members (one file each, holding its expiry, so that instances adding
+// to one set at once never overwrite each other), x/ the expiry index of
+// both (a member's entry is named m.<set>.<member>), swept the time of the
+// last sweep. Locks: sgid/<scope>/sweep and
 // sgid/<scope>/put/<key>.
 type Storage struct {
 	storage certmagic.Storage
@@ -141,9 +145,14 @@ func newStorageStore(st certmagic.Storage, scope string, logger *zap.Logger) (*s
 
 func (s *storageStore) recordKey(key string) string { return s.prefix + "/r/" + key }
 func (s *storageStore) indexDir() string            { return s.prefix + "/x" }
-func (s *storageStore) markerKey() string           { return s.prefix + "/swept" }
-func (s *storageStore) sweepLock() string           { return s.prefix + "/sweep" }
-func (s *storageStore) putLock(key string) string   { return s.prefix + "/put/" + key }
+func (s *storageStore) setsDir() string             { return s.prefix + "/m" }
+func (s *storageStore) setDir(set string) string    { return s.setsDir() + "/" + set }
+func (s *storageStore) memberKey(set, member string) string {
+	return s.setDir(set) + "/" + member
+}
+func (s *storageStore) markerKey() string         { return s.prefix + "/swept" }
+func (s *storageStore) sweepLock() string         { return s.prefix + "/sweep" }
+func (s *storageStore) putLock(key string) string { return s.prefix + "/put/" + key }
 
 // bucketEnd is the end of the expiry bucket holding t: t rounded up to a
 // multiple of bucketWidth, in unix seconds.
@@ -201,7 +210,19 @@ func (s *storageStore) Put(ctx context.Context, key string, value []byte, ttl ti
 		return err
 	}
 	expires := s.now().Add(ttl)
-	idx := s.indexDir() + "/" + strconv.FormatInt(bucketEnd(expires), 10) + "/" + key
+	if err := s.index(ctx, key, expires); err != nil {
+		return err
+	}
+	if err := s.st.Store(ctx, s.recordKey(key), encodeRecord(value, expires)); err != nil {
+		return storageErr("store", err)
+	}
+	return nil
+}
+
+// index files entry (a record key, or m.<set>.<member>) in the expiry
+// bucket of expires.
+func (s *storageStore) index(ctx context.Context, entry string, expires time.Time) error {
+	idx := s.indexDir() + "/" + strconv.FormatInt(bucketEnd(expires), 10) + "/" + entry
 	// A renewal within the same bucket finds its entry there already; a
 	// stat is much cheaper than a synced write.
 	if !s.st.Exists(ctx, idx) {
@@ -209,10 +230,94 @@ func (s *storageStore) Put(ctx context.Context, key string, value []byte, ttl ti
 			return storageErr("store index", err)
 		}
 	}
-	if err := s.st.Store(ctx, s.recordKey(key), encodeRecord(value, expires)); err != nil {
-		return storageErr("store", err)
+	return nil
+}
+
+// AddMember indexes the member before writing it, as Put does.
+func (s *storageStore) AddMember(ctx context.Context, set, member string, ttl time.Duration) error {
+	if err := checkMember(set, member); err != nil {
+		return err
+	}
+	if ttl <= 0 {
+		return ErrInvalidTTL
+	}
+	expires := s.now().Add(ttl)
+	if err := s.index(ctx, "m."+set+"."+member, expires); err != nil {
+		return err
+	}
+	if err := s.st.Store(ctx, s.memberKey(set, member), encodeRecord(nil, expires)); err != nil {
+		return storageErr("store member", err)
 	}
 	return nil
+}
+
+func (s *storageStore) RemoveMember(ctx context.Context, set, member string) error {
+	if err := checkMember(set, member); err != nil {
+		return err
+	}
+	if err := s.st.Delete(ctx, s.memberKey(set, member)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return storageErr("delete member", err)
+	}
+	return nil
+}
+
+func (s *storageStore) Members(ctx context.Context, set string) ([]string, error) {
+	if err := checkKey(set); err != nil {
+		return nil, err
+	}
+	names, err := s.st.List(ctx, s.setDir(set), false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, storageErr("list", err)
+	}
+	now := s.now()
+	var out []string
+	for _, n := range names {
+		member := path.Base(n)
+		if checkKey(member) != nil {
+			continue
+		}
+		b, err := s.st.Load(ctx, s.memberKey(set, member))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, storageErr("load member", err)
+		}
+		if _, expires, err := decodeRecord(b); err == nil && now.Before(expires) {
+			out = append(out, member)
+		}
+	}
+	return out, nil
+}
+
+func (s *storageStore) DeleteSet(ctx context.Context, set string) error {
+	if err := checkKey(set); err != nil {
+		return err
+	}
+	if err := s.st.Delete(ctx, s.setDir(set)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return storageErr("delete set", err)
+	}
+	return nil
+}
+
+func (s *storageStore) Sets(ctx context.Context) ([]string, error) {
+	names, err := s.st.List(ctx, s.setsDir(), false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, storageErr("list", err)
+	}
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if set := path.Base(n); checkKey(set) == nil {
+			out = append(out, set)
+		}
+	}
+	return out, nil
 }
 
 func (s *storageStore) Delete(ctx context.Context, key string) error {
@@ -359,10 +464,17 @@ func (s *storageStore) sweepBucket(ctx context.Context, bucket string, now time.
 	}
 	for _, e := range entries {
 		key := path.Base(e)
-		if checkKey(key) != nil {
+		file := s.recordKey(key)
+		if rest, ok := strings.CutPrefix(key, "m."); ok {
+			set, member, _ := strings.Cut(rest, ".")
+			if checkMember(set, member) != nil {
+				continue
+			}
+			file = s.memberKey(set, member)
+		} else if checkKey(key) != nil {
 			continue
 		}
-		b, err := s.st.Load(ctx, s.recordKey(key))
+		b, err := s.st.Load(ctx, file)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -372,7 +484,7 @@ func (s *storageStore) sweepBucket(ctx context.Context, bucket string, now time.
 		if _, expires, err := decodeRecord(b); err == nil && now.Before(expires) {
 			continue
 		}
-		if err := s.st.Delete(ctx, s.recordKey(key)); err != nil {
+		if err := s.st.Delete(ctx, file); err != nil {
 			return storageErr("delete", err)
 		}
 	}

@@ -280,3 +280,28 @@ func TestStorageProvisionNeedsNoCall(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestStorageSweepDeletesExpiredMembers: set members are indexed like
+// records, so the sweep deletes expired member files and keeps live ones.
+func TestStorageSweepDeletesExpiredMembers(t *testing.T) {
+	s, _, clk := newTestStorageStore(t, &certmagic.FileStorage{Path: t.TempDir()}, randomKey(t))
+	set := key("user")
+	for k, ttl := range map[string]time.Duration{"short": time.Minute, "long": time.Hour} {
+		if err := s.AddMember(ctx, set, key(k), ttl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.add(time.Minute + 3*bucketWidth)
+	if !s.st.Exists(ctx, s.memberKey(set, key("short"))) {
+		t.Fatal("the member file vanished before a sweep; the test would prove nothing")
+	}
+	if err := s.sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.st.Exists(ctx, s.memberKey(set, key("short"))) {
+		t.Error("the expired member is still on disk after the sweep")
+	}
+	if got, err := s.Members(ctx, set); err != nil || len(got) != 1 || got[0] != key("long") {
+		t.Errorf("members after the sweep = %q, %v; want the long one", got, err)
+	}
+}

@@ -53,6 +53,30 @@ type Store interface {
 	// instances, so concurrent callers, in one process or several, all get
 	// the same answer.
 	PutIfAbsent(ctx context.Context, key string, value []byte, ttl time.Duration) ([]byte, error)
+
+	// Sets are named groups of keys (members) kept apart from the records:
+	// a set name and a record key never collide. The handler keeps one set
+	// per user, holding the keys of the user's sessions, so that it can end
+	// them all. Set names and members are keys (see ErrInvalidKey).
+
+	// AddMember adds member to set for ttl (> 0); adding a present member
+	// again gives it the new ttl. Adds to one set from several callers, in
+	// one process or several, all stay: none overwrites another.
+	AddMember(ctx context.Context, set, member string, ttl time.Duration) error
+	// RemoveMember removes member from set. Removing a missing member is
+	// not an error.
+	RemoveMember(ctx context.Context, set, member string) error
+	// Members returns the live members of set, in no particular order, and
+	// none for an unknown set.
+	Members(ctx context.Context, set string) ([]string, error)
+	// DeleteSet removes set and all its members.
+	DeleteSet(ctx context.Context, set string) error
+	// Sets returns the names of the scope's sets. It may name a set whose
+	// members have all expired. It reads every set name (a directory
+	// listing, a Redis SCAN), so it is for rare administrative calls, not
+	// for requests.
+	Sets(ctx context.Context) ([]string, error)
+
 	// Close releases what the store holds for its scope (a reference in a
 	// pool, a sweeper). It is safe to call more than once. The records
 	// stay in the backend.
@@ -95,6 +119,14 @@ func checkPut(key string, ttl time.Duration) error {
 		return ErrInvalidTTL
 	}
 	return nil
+}
+
+// checkMember validates the arguments of AddMember and RemoveMember.
+func checkMember(set, member string) error {
+	if err := checkKey(set); err != nil {
+		return err
+	}
+	return checkKey(member)
 }
 
 // checkScope validates a scope passed to Open; it has the same form as a

@@ -138,17 +138,25 @@ func testStore(t *testing.T, k storeKind) {
 	// after the browser dropped it.
 	br.Logout(b)
 	wantLoggedOut(t, b, session)
+	waitLoggedOut(t, a, session, "the logout on B")
+}
+
+// waitLoggedOut polls i's userinfo with the session cookie until it
+// answers 401, failing when it still answers 200 after the logout bound
+// (and slack) since what happened elsewhere.
+func waitLoggedOut(t *testing.T, i *Instance, session *http.Cookie, what string) {
+	t.Helper()
 	deadline := time.Now().Add(logoutBound + boundSlack)
 	for {
-		resp, body := GetWithCookies(t, a, "/api/userinfo", session)
+		resp, body := GetWithCookies(t, i, "/api/userinfo", session)
 		if resp.StatusCode == http.StatusUnauthorized {
-			break
+			return
 		}
 		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("userinfo on A after the logout: %d %s", resp.StatusCode, body)
+			t.Fatalf("userinfo on %s after %s: %d %s", i, what, resp.StatusCode, body)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("A still accepts the session %v after the logout on B (bound %v)", logoutBound+boundSlack, logoutBound)
+			t.Fatalf("%s still accepts the session %v after %s (bound %v)", i, logoutBound+boundSlack, what, logoutBound)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

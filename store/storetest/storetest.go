@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -52,6 +53,12 @@ func Run(t *testing.T, open Open) {
 		{"ScopeIsolation", testScopeIsolation},
 		{"SharedScope", testSharedScope},
 		{"CloseTwice", testCloseTwice},
+		{"SetMembers", testSetMembers},
+		{"SetMemberExpiry", testSetMemberExpiry},
+		{"SetConcurrentAdds", testSetConcurrentAdds},
+		{"SetDeleteAndList", testSetDeleteAndList},
+		{"SetApartFromRecords", testSetApartFromRecords},
+		{"SetInvalidArguments", testSetInvalidArguments},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, &suite{t: t, open: open})
@@ -343,19 +350,10 @@ func testPutIfAbsentRace(t *testing.T, s *suite) {
 	k := RandomKey(t)
 	const n = 16
 	results := make([][]byte, n)
-	errs := make([]error, n)
-	var start, done sync.WaitGroup
-	start.Add(1)
-	for i := 0; i < n; i++ {
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			start.Wait()
-			results[i], errs[i] = handles[i%2].PutIfAbsent(ctx, k, []byte(fmt.Sprintf("value-%02d", i)), hour)
-		}()
-	}
-	start.Done()
-	done.Wait()
+	errs := atOnce(n, func(i int) (err error) {
+		results[i], err = handles[i%2].PutIfAbsent(ctx, k, []byte(fmt.Sprintf("value-%02d", i)), hour)
+		return err
+	})
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("goroutine %d: PutIfAbsent: %v", i, err)
@@ -374,6 +372,25 @@ func testPutIfAbsentRace(t *testing.T, s *suite) {
 	}
 	wantValue(t, handles[0], k, winner)
 	wantValue(t, handles[1], k, winner)
+}
+
+// atOnce runs f(0) to f(n-1) in goroutines released together, and
+// returns their errors.
+func atOnce(n int, f func(i int) error) []error {
+	errs := make([]error, n)
+	var start, done sync.WaitGroup
+	start.Add(1)
+	for i := 0; i < n; i++ {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			start.Wait()
+			errs[i] = f(i)
+		}()
+	}
+	start.Done()
+	done.Wait()
+	return errs
 }
 
 // testConcurrent has goroutines each write, read and delete their own keys
@@ -491,4 +508,172 @@ func testCloseTwice(t *testing.T, s *suite) {
 			t.Fatalf("Close #%d: %v", i+1, err)
 		}
 	}
+}
+
+// wantMembers fails unless set's live members are exactly want.
+func wantMembers(t *testing.T, st store.Store, set string, want ...string) {
+	t.Helper()
+	got, err := st.Members(ctx, set)
+	if err != nil {
+		t.Fatalf("Members(%s): %v", set, err)
+	}
+	slices.Sort(got)
+	want = slices.Clone(want)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("Members(%s) = %q, want %q", set, got, want)
+	}
+}
+
+func mustAdd(t *testing.T, st store.Store, set, member string, ttl time.Duration) {
+	t.Helper()
+	if err := st.AddMember(ctx, set, member, ttl); err != nil {
+		t.Fatalf("AddMember(%s, %s): %v", set, member, err)
+	}
+}
+
+// testSetMembers adds, re-adds and removes members.
+func testSetMembers(t *testing.T, s *suite) {
+	st := s.fresh()
+	set, a, b, c := RandomKey(t), RandomKey(t), RandomKey(t), RandomKey(t)
+	wantMembers(t, st, set)
+	mustAdd(t, st, set, a, hour)
+	mustAdd(t, st, set, b, hour)
+	mustAdd(t, st, set, c, hour)
+	mustAdd(t, st, set, a, hour)
+	wantMembers(t, st, set, a, b, c)
+	if err := st.RemoveMember(ctx, set, b); err != nil {
+		t.Fatalf("RemoveMember: %v", err)
+	}
+	if err := st.RemoveMember(ctx, set, RandomKey(t)); err != nil {
+		t.Fatalf("RemoveMember of a missing member: %v, want nil", err)
+	}
+	wantMembers(t, st, set, a, c)
+}
+
+// testSetMemberExpiry checks that a member with a short ttl leaves the set
+// while one with a long ttl stays, and that re-adding with a longer ttl
+// keeps a member.
+func testSetMemberExpiry(t *testing.T, s *suite) {
+	st := s.fresh()
+	set, short, long, renewed := RandomKey(t), RandomKey(t), RandomKey(t), RandomKey(t)
+	mustAdd(t, st, set, long, hour)
+	mustAdd(t, st, set, renewed, time.Second)
+	mustAdd(t, st, set, renewed, hour)
+	mustAdd(t, st, set, short, time.Second)
+	deadline := time.Now().Add(expiryDeadline)
+	for {
+		got, err := st.Members(ctx, set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(got, short) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("member still listed %v after its ttl", expiryDeadline)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	wantMembers(t, st, set, long, renewed)
+}
+
+// testSetConcurrentAdds has 16 goroutines, half of them on a second handle
+// of the scope (another instance), add a member each to one set at once:
+// none is lost.
+func testSetConcurrentAdds(t *testing.T, s *suite) {
+	scope := RandomKey(t)
+	handles := []store.Store{s.store(scope), s.store(scope)}
+	set := RandomKey(t)
+	const n = 16
+	members := make([]string, n)
+	for i := range members {
+		members[i] = RandomKey(t)
+	}
+	errs := atOnce(n, func(i int) error { return handles[i%2].AddMember(ctx, set, members[i], hour) })
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("goroutine %d: AddMember: %v", i, err)
+		}
+	}
+	wantMembers(t, handles[0], set, members...)
+	wantMembers(t, handles[1], set, members...)
+}
+
+// testSetDeleteAndList checks that Sets names the scope's sets (and not
+// another scope's), and that DeleteSet empties one set only.
+func testSetDeleteAndList(t *testing.T, s *suite) {
+	st, other := s.fresh(), s.fresh()
+	one, two, elsewhere := RandomKey(t), RandomKey(t), RandomKey(t)
+	m1, m2 := RandomKey(t), RandomKey(t)
+	mustAdd(t, st, one, m1, hour)
+	mustAdd(t, st, one, m2, hour)
+	mustAdd(t, st, two, m1, hour)
+	mustAdd(t, other, elsewhere, m1, hour)
+	sets, err := st.Sets(ctx)
+	if err != nil {
+		t.Fatalf("Sets: %v", err)
+	}
+	slices.Sort(sets)
+	want := []string{one, two}
+	slices.Sort(want)
+	if !slices.Equal(sets, want) {
+		t.Fatalf("Sets = %q, want %q", sets, want)
+	}
+	if err := st.DeleteSet(ctx, one); err != nil {
+		t.Fatalf("DeleteSet: %v", err)
+	}
+	if err := st.DeleteSet(ctx, RandomKey(t)); err != nil {
+		t.Fatalf("DeleteSet of a missing set: %v, want nil", err)
+	}
+	wantMembers(t, st, one)
+	wantMembers(t, st, two, m1)
+	wantMembers(t, other, elsewhere, m1)
+}
+
+// testSetApartFromRecords gives a set and a record one name: neither
+// touches the other.
+func testSetApartFromRecords(t *testing.T, s *suite) {
+	st := s.fresh()
+	name, member := RandomKey(t), RandomKey(t)
+	mustPut(t, st, name, []byte("record"), hour)
+	mustAdd(t, st, name, member, hour)
+	wantValue(t, st, name, []byte("record"))
+	if err := st.DeleteSet(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	wantValue(t, st, name, []byte("record"))
+	mustAdd(t, st, name, member, hour)
+	if err := st.Delete(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	wantMembers(t, st, name, member)
+}
+
+func testSetInvalidArguments(t *testing.T, s *suite) {
+	st := s.fresh()
+	good := RandomKey(t)
+	for _, bad := range []string{"", "a/b", "..", "a.b", "a:b", "a*", string(bytes.Repeat([]byte("a"), store.MaxKeyLen+1))} {
+		if err := st.AddMember(ctx, bad, good, hour); !errors.Is(err, store.ErrInvalidKey) {
+			t.Errorf("AddMember(set %q) = %v, want ErrInvalidKey", bad, err)
+		}
+		if err := st.AddMember(ctx, good, bad, hour); !errors.Is(err, store.ErrInvalidKey) {
+			t.Errorf("AddMember(member %q) = %v, want ErrInvalidKey", bad, err)
+		}
+		if err := st.RemoveMember(ctx, good, bad); !errors.Is(err, store.ErrInvalidKey) {
+			t.Errorf("RemoveMember(member %q) = %v, want ErrInvalidKey", bad, err)
+		}
+		if _, err := st.Members(ctx, bad); !errors.Is(err, store.ErrInvalidKey) {
+			t.Errorf("Members(%q) = %v, want ErrInvalidKey", bad, err)
+		}
+		if err := st.DeleteSet(ctx, bad); !errors.Is(err, store.ErrInvalidKey) {
+			t.Errorf("DeleteSet(%q) = %v, want ErrInvalidKey", bad, err)
+		}
+	}
+	for _, ttl := range []time.Duration{0, -time.Second} {
+		if err := st.AddMember(ctx, good, good, ttl); !errors.Is(err, store.ErrInvalidTTL) {
+			t.Errorf("AddMember with ttl %v = %v, want ErrInvalidTTL", ttl, err)
+		}
+	}
+	wantMembers(t, st, good)
 }

@@ -1,0 +1,244 @@
+package caddysgid
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func init() {
+	caddy.RegisterModule(adminAPI{})
+}
+
+// The admin API's /sgid/ routes, served by Caddy's own admin endpoint (the
+// `admin` global option; localhost:2019 by default) and guarded by its
+// settings: this plugin opens no endpoint of its own.
+//
+//	GET    /sgid/sessions                       sessions per site
+//	DELETE /sgid/sessions?sub=<sub>             end every session of a user
+//	DELETE /sgid/sessions?confirm=all-sessions  end every session
+
+// confirmAll is the value of `confirm` that DELETE needs to end every
+// session, so that a DELETE missing its `sub` ends nothing.
+const confirmAll = "all-sessions"
+
+// maxSubLen bounds the sub an admin call may give; sgID's are far shorter.
+const maxSubLen = 256
+
+// adminTimeout bounds one admin call's store work.
+const adminTimeout = time.Minute
+
+// live is every provisioned sgid handler, so that the admin API reaches
+// the sessions of the running config. A reload provisions the new config
+// before it cleans up the old one, so for a while both are here; calls
+// group handlers by scope and act through the newest.
+var live struct {
+	mu       sync.Mutex
+	seq      uint64
+	handlers map[*Handler]uint64 // the order of provisioning
+}
+
+func register(h *Handler) {
+	live.mu.Lock()
+	defer live.mu.Unlock()
+	if live.handlers == nil {
+		live.handlers = make(map[*Handler]uint64)
+	}
+	live.seq++
+	live.handlers[h] = live.seq
+}
+
+func unregister(h *Handler) {
+	live.mu.Lock()
+	delete(live.handlers, h)
+	live.mu.Unlock()
+}
+
+// siteGroup is the live handlers of one scope: the sessions of one sgID
+// client and cookie, whichever servers serve them.
+type siteGroup struct {
+	scope    string
+	servers  []string
+	handlers []*Handler // oldest first; the last is the one to act through
+}
+
+func (g *siteGroup) newest() *Handler { return g.handlers[len(g.handlers)-1] }
+
+// peers are the group's handlers other than the newest.
+func (g *siteGroup) peers() []*Handler { return g.handlers[:len(g.handlers)-1] }
+
+// siteGroups returns the live handlers grouped by scope, in scope order.
+func siteGroups() []*siteGroup {
+	live.mu.Lock()
+	type entry struct {
+		h   *Handler
+		seq uint64
+	}
+	all := make([]entry, 0, len(live.handlers))
+	for h, seq := range live.handlers {
+		all = append(all, entry{h, seq})
+	}
+	live.mu.Unlock()
+	slices.SortFunc(all, func(a, b entry) int { return cmp.Compare(a.seq, b.seq) })
+	byScope := map[string]*siteGroup{}
+	for _, e := range all {
+		scope := e.h.scope()
+		g := byScope[scope]
+		if g == nil {
+			g = &siteGroup{scope: scope}
+			byScope[scope] = g
+		}
+		g.handlers = append(g.handlers, e.h)
+		if !slices.Contains(g.servers, e.h.site) {
+			g.servers = append(g.servers, e.h.site)
+		}
+	}
+	out := make([]*siteGroup, 0, len(byScope))
+	for _, g := range byScope {
+		slices.Sort(g.servers)
+		out = append(out, g)
+	}
+	slices.SortFunc(out, func(a, b *siteGroup) int { return cmp.Compare(a.scope, b.scope) })
+	return out
+}
+
+// adminAPI is the admin.api.sgid module. It holds nothing: the sessions
+// are reached through the live handlers.
+type adminAPI struct{}
+
+// CaddyModule returns the Caddy module information.
+func (adminAPI) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "admin.api.sgid",
+		New: func() caddy.Module { return new(adminAPI) },
+	}
+}
+
+// Routes returns the /sgid/ routes.
+func (adminAPI) Routes() []caddy.AdminRoute {
+	return []caddy.AdminRoute{{Pattern: "/sgid/", Handler: caddy.AdminHandlerFunc(serveAdmin)}}
+}
+
+// siteSessions is one scope in an admin answer. It names servers and a
+// scope hash (the name of the records' folder or key prefix in the store),
+// never a user.
+type siteSessions struct {
+	Scope   string   `json:"scope"`
+	Servers []string `json:"servers"`
+	// Sessions is the count for GET; Exact tells whether it is exact
+	// (memory) or the live entries of the session index (storage, redis).
+	Sessions *int  `json:"sessions,omitempty"`
+	Exact    *bool `json:"exact,omitempty"`
+	// Ended is the count for DELETE.
+	Ended *int `json:"ended,omitempty"`
+}
+
+func serveAdmin(w http.ResponseWriter, r *http.Request) error {
+	if r.URL.Path != "/sgid/sessions" {
+		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("resource not found: %s", r.URL.Path)}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), adminTimeout)
+	defer cancel()
+	switch r.Method {
+	case http.MethodGet:
+		return adminCount(ctx, w)
+	case http.MethodDelete:
+		return adminRevoke(ctx, w, r)
+	}
+	w.Header().Set("Allow", "GET, DELETE")
+	return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method not allowed: %s", r.Method)}
+}
+
+func adminCount(ctx context.Context, w http.ResponseWriter) error {
+	out := struct {
+		Sites []siteSessions `json:"sites"`
+	}{Sites: []siteSessions{}}
+	for _, g := range siteGroups() {
+		n, exact, err := g.newest().countSessions(ctx)
+		if err != nil {
+			return storeAPIError(g, "counting", err)
+		}
+		out.Sites = append(out.Sites, siteSessions{Scope: g.scope, Servers: g.servers, Sessions: &n, Exact: &exact})
+	}
+	return writeAdminJSON(w, out)
+}
+
+func adminRevoke(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	sub, confirm := q.Get("sub"), q.Get("confirm")
+	var revoke func(*Handler, []*Handler) (int, error)
+	switch {
+	case q.Has("sub") && q.Has("confirm"):
+		return badAdminRequest("give either sub or confirm, not both")
+	case q.Has("sub"):
+		if sub == "" || len(sub) > maxSubLen {
+			return badAdminRequest(fmt.Sprintf("sub must be 1 to %d bytes", maxSubLen))
+		}
+		revoke = func(h *Handler, peers []*Handler) (int, error) { return h.revokeSub(ctx, sub, peers) }
+	case confirm == confirmAll:
+		revoke = func(h *Handler, peers []*Handler) (int, error) { return h.revokeAll(ctx, peers) }
+	default:
+		return badAdminRequest("give sub=<sub> to end a user's sessions, or confirm=" + confirmAll + " to end every session")
+	}
+	out := struct {
+		Ended int            `json:"ended"`
+		Sites []siteSessions `json:"sites"`
+	}{Sites: []siteSessions{}}
+	for _, g := range siteGroups() {
+		h := g.newest()
+		n, err := revoke(h, g.peers())
+		// Sessions shared by several servers (the same client_id, host
+		// and cookie_name) are counted once, under the first name.
+		h.metrics.revocation(g.servers[0], n)
+		if err != nil {
+			return storeAPIError(g, "ending sessions", err)
+		}
+		out.Ended += n
+		out.Sites = append(out.Sites, siteSessions{Scope: g.scope, Servers: g.servers, Ended: &n})
+	}
+	return writeAdminJSON(w, out)
+}
+
+func badAdminRequest(msg string) error {
+	return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New(msg)}
+}
+
+// storeAPIError reports a store that failed during an admin call, naming
+// the servers (the error carries no key and no sub: set names are keyed
+// hashes).
+func storeAPIError(g *siteGroup, what string, err error) error {
+	return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("sgid: %s in the session store of %v: %v", what, g.servers, err)}
+}
+
+func writeAdminJSON(w http.ResponseWriter, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(v)
+}
+
+// heldCollector serves caddy_sgid_sessions: at each scrape it sets the
+// gauge of every live handler whose store counts its sessions exactly and
+// cheaply (memory), and leaves the series of other stores absent rather
+// than guess.
+type heldCollector struct{ *prometheus.GaugeVec }
+
+func (c heldCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, g := range siteGroups() {
+		h := g.newest()
+		if counter, ok := h.rawStore.(sessionCounter); ok {
+			h.metrics.sessionsHeld(h.site, counter.MemberCount())
+		}
+	}
+	c.GaugeVec.Collect(ch)
+}
+
+// Interface guard.
+var _ caddy.AdminRouter = adminAPI{}

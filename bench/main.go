@@ -1,0 +1,154 @@
+// Command bench is the plugin's benchmark suite: each figure is a ratio of
+// two systems measured in the same run, in alternating short windows, so
+// that the noise of a shared machine falls on both sides alike.
+//
+// It starts everything it needs on 127.0.0.1: Caddy built from this
+// checkout (one site per session store), Debian's redis-server, mockpass
+// (the mock sgID of internal/conformance) and an Express peer with the
+// official sgID SDK (bench/peers/express). It prints every round and the
+// median ratio of each pair, and writes the results into BENCHMARKS.md
+// between markers, leaving the text around them alone.
+//
+// Run it from the repository's root, through bench/run.sh:
+//
+//	bench/run.sh                       # every pair, 9 rounds of 3 s
+//	bench/run.sh -pairs 2,5 -rounds 7  # some pairs, more rounds
+//
+// The pairs: 1 userinfo vs respond, per store; 2 guarded vs unguarded
+// reverse_proxy (with a CPU profile); 3 auth-url vs respond; 4 the plugin
+// vs the Express peer; 5 CPU per login vs its physical floor.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// nproc is the machine's number of usable cores: bench/run.sh counts them
+// before it pins this program to one of them.
+func nproc() int {
+	if n, err := strconv.Atoi(os.Getenv("BENCH_NPROC")); err == nil && n > 0 {
+		return n
+	}
+	return runtime.NumCPU()
+}
+
+func run() error {
+	var o opts
+	pairs := flag.String("pairs", "1,2,3,4,5", "the pairs to run, comma-separated")
+	flag.IntVar(&o.rounds, "rounds", 9, "rounds per pair (at least 5)")
+	flag.DurationVar(&o.window, "window", 3*time.Second, "one measuring window (whole seconds)")
+	flag.Int64Var(&o.pending, "pending", 20000, "auth-url calls for memory per pending login")
+	flag.Int64Var(&o.sessions, "sessions", 2000, "logins for memory per session")
+	flag.StringVar(&o.profiles, "profiles", "", "a folder to keep the CPU profiles in (for go tool pprof)")
+	out := flag.String("out", "BENCHMARKS.md", "the file to write the sections into; empty: print only")
+	flag.Parse()
+	if o.rounds < 5 {
+		return fmt.Errorf("-rounds %d: at least 5 rounds make a median", o.rounds)
+	}
+	if o.window < 2*time.Second || o.window%time.Second != 0 {
+		return fmt.Errorf("-window %s: whole seconds, at least 2s", o.window)
+	}
+	want := strings.Split(*pairs, ",")
+	slices.Sort(want)
+	want = slices.Compact(want)
+	for _, p := range want {
+		if !slices.Contains([]string{"1", "2", "3", "4", "5"}, p) {
+			return fmt.Errorf("-pairs: unknown pair %q (1 to 5)", p)
+		}
+	}
+	if _, err := os.Stat("go.mod"); err != nil {
+		return fmt.Errorf("run from the repository's root (bench/run.sh does)")
+	}
+	if err := checkPrereqs(true, slices.Contains(want, "4")); err != nil {
+		return err
+	}
+
+	// The command as a reader would type it, for the report.
+	command := "bench/run.sh"
+	if len(os.Args) > 1 {
+		command += " " + strings.Join(os.Args[1:], " ")
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	work, err := os.MkdirTemp("", "sgid-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	if o.profiles != "" {
+		if err := os.MkdirAll(o.profiles, 0o755); err != nil {
+			return err
+		}
+	}
+	r := &rig{ctx: ctx, work: work, profiles: o.profiles}
+	if nproc() >= 2 {
+		r.servers, r.helpers = "0", "1"
+	}
+	defer r.stop()
+	if err := r.setUp(slices.Contains(want, "4")); err != nil {
+		return err
+	}
+
+	type pair struct {
+		id  string
+		run func(opts, string) (*section, error)
+	}
+	var secs []*section
+	for _, p := range []pair{
+		{"1", r.pairUserinfo}, {"2", r.pairGuard}, {"3", r.pairAuthURL}, {"4", r.pairExpress}, {"5", r.pairCPU},
+	} {
+		if !slices.Contains(want, p.id) {
+			continue
+		}
+		s, err := p.run(o, command)
+		if err != nil {
+			return fmt.Errorf("pair %s: %w", p.id, err)
+		}
+		secs = append(secs, s)
+		// Each finished pair is written at once, so a later failure keeps it.
+		if *out != "" {
+			if err := writeSections(*out, []*section{s}); err != nil {
+				return err
+			}
+		}
+	}
+	// The summary covers every pair, so only a run of them all rewrites it.
+	if len(want) == 5 {
+		sum := &section{name: "summary"}
+		sum.printf("Command: `%s`. Machine: %s.\n\n| pair | measure | throughput ratio | CPU-per-operation ratio | target | verdict |\n|---|---|---|---|---|---|\n%s\n",
+			command, machine(), strings.Join(r.summary, "\n"))
+		secs = append([]*section{sum}, secs...)
+		if *out != "" {
+			if err := writeSections(*out, []*section{sum}); err != nil {
+				return err
+			}
+		}
+	}
+	if *out == "" {
+		for _, s := range secs {
+			fmt.Println(s.body.String())
+		}
+	} else {
+		fmt.Printf("wrote %d section(s) to %s\n", len(secs), *out)
+	}
+	return nil
+}
