@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
+	"net/textproto"
 	"strings"
 	"time"
 )
@@ -124,7 +125,12 @@ func stripSessionCookies(hdr http.Header, name string) {
 		}
 		var kept strings.Builder
 		for part := range strings.SplitSeq(v, ";") {
-			part = strings.TrimSpace(part)
+			// Only ASCII white space comes off a cookie that is kept, as
+			// Go's cookie parser takes it off: trimming more (a no-break
+			// space) could turn a part no parser reads as a cookie into
+			// one that is read. Our own names are matched with every space
+			// trimmed, so a lenient parser further on finds none of them.
+			part = textproto.TrimString(part)
 			n, _, _ := strings.Cut(part, "=")
 			n = strings.TrimPrefix(strings.TrimSpace(n), hostPrefix)
 			if n == name || isPendingCookieName(n, name) {

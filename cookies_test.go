@@ -25,6 +25,9 @@ func TestStripSessionCookies(t *testing.T) {
 		// HTTP/2 may split cookies over several header lines.
 		{[]string{"a=1", "sgid_session=abc", "b=2; sgid_session=dup"}, []string{"a=1", "b=2"}},
 		{[]string{" sgid_session = abc ; a=1"}, []string{"a=1"}},
+		// Our names are found behind any space; other cookies keep theirs,
+		// so a part that was no cookie does not become one.
+		{[]string{"\u00a0sgid_session=abc; \u00a0foo=bar; a=1"}, []string{"\u00a0foo=bar; a=1"}},
 		// The __Host- names of HTTPS are ours too; other prefixes are not.
 		{[]string{"__Host-sgid_session=abc; __Host-sgid_session_login_AAAAAAAAAAAA=def; a=1"}, []string{"a=1"}},
 		{[]string{"__Secure-sgid_session=abc; __Host-sgid_session2=b"}, []string{"__Secure-sgid_session=abc; __Host-sgid_session2=b"}},

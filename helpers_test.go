@@ -74,6 +74,46 @@ func useMemoryStore(tb testing.TB, h *Handler) {
 	h.seen = newSeenWrites()
 }
 
+// countingStore counts the calls the handler makes to its session store,
+// and apart the Puts of keys starting with prefix, as a store that charges
+// per write would. With gate set, each Get of such a key waits at the gate,
+// so that concurrent requests all read before any writes.
+type countingStore struct {
+	store.Store
+	get, put, del, putIfAbsent atomic.Int64
+	prefix                     string
+	prefixPuts                 atomic.Int64
+	gate                       *sync.WaitGroup
+}
+
+func (s *countingStore) Get(ctx context.Context, key string) ([]byte, error) {
+	s.get.Add(1)
+	v, err := s.Store.Get(ctx, key)
+	if g := s.gate; g != nil && strings.HasPrefix(key, s.prefix) {
+		g.Done()
+		g.Wait()
+	}
+	return v, err
+}
+
+func (s *countingStore) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	s.put.Add(1)
+	if s.prefix != "" && strings.HasPrefix(key, s.prefix) {
+		s.prefixPuts.Add(1)
+	}
+	return s.Store.Put(ctx, key, value, ttl)
+}
+
+func (s *countingStore) Delete(ctx context.Context, key string) error {
+	s.del.Add(1)
+	return s.Store.Delete(ctx, key)
+}
+
+func (s *countingStore) PutIfAbsent(ctx context.Context, key string, value []byte, ttl time.Duration) ([]byte, error) {
+	s.putIfAbsent.Add(1)
+	return s.Store.PutIfAbsent(ctx, key, value, ttl)
+}
+
 // --- In-process handlers, without Caddy --------------------------------------
 
 // benchHandler is a handler with defaults and an in-memory store holding

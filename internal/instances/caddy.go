@@ -270,6 +270,7 @@ func (i *Instance) Reload(site string) {
 		i.tb.Fatalf("instance %s is not running", i.Name)
 	}
 	i.opts.Site = site
+	previous := i.token
 	cfg := i.writeConfig()
 	c := &http.Client{Timeout: startTimeout}
 	resp, err := c.Post(i.adminURL("/load"), "text/caddyfile", bytes.NewReader(cfg))
@@ -282,7 +283,7 @@ func (i *Instance) Reload(site string) {
 		i.tb.Fatalf("reloading instance %s: %d %s", i.Name, resp.StatusCode, body)
 	}
 	if err := i.waitReady(p); err != nil {
-		i.tb.Fatalf("instance %s after the reload: %v", i.Name, err)
+		i.tb.Fatalf("instance %s after the reload: %v (the previous config answered as %q)", i.Name, err, previous)
 	}
 }
 

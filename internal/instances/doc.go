@@ -23,6 +23,12 @@
 // instance the test chose: every instance then sees the same Host, so the
 // redirect URI it derives is the same, as in production.
 //
+// The package is also the fault and load suite, each part bounded in time:
+// the config reloaded under load (reload_test.go), sgID misbehaving during
+// concurrent logins, with Provider.Down and Up for an outage
+// (faults_test.go), and floods of auth-url calls and of bad cookies
+// (flood_test.go; SGID_FLOOD_CALLS sets the auth-url flood's size).
+//
 // The scenarios run for each session store (memory, storage, default,
 // redis); the redis ones start Debian's redis-server through
 // internal/testredis, which skips without it, or fails when CI is set.
