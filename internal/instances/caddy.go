@@ -535,6 +535,35 @@ func (p *process) stop(grace time.Duration) {
 	syscall.Kill(-pgid, syscall.SIGKILL)
 }
 
+// Gone reports whether pid names no live process. A zombie counts as gone:
+// it runs nothing and holds no port, and a process the test did not start
+// stays one until its parent (or an init that may never come) reaps it.
+func Gone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return syscall.Kill(pid, 0) != nil
+	}
+	// The state follows the command name, which is in parentheses.
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] == 'Z' || s[i+2] == 'X'
+	}
+	return false
+}
+
+// WaitGone waits up to two seconds for pid to die (a killed process's
+// children are reaped by someone else, a moment later) and reports
+// whether it did.
+func WaitGone(pid int) bool {
+	for range 100 {
+		if Gone(pid) {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
 // dialLoopback connects "localhost" to 127.0.0.1, where instances listen,
 // so that no connection goes to ::1, where another program might. Other
 // hosts are dialled as they are.

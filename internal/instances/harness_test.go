@@ -19,33 +19,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(Main(m)) }
 
-// gone reports whether pid names no live process (a zombie counts as
-// gone: it runs nothing and holds no port).
-func gone(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	// The state follows the command name, which is in parentheses.
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
-		return s[i+2] == 'Z' || s[i+2] == 'X'
-	}
-	return false
-}
-
-// waitGone waits a little for pid to die: a killed process's children are
-// reaped by someone else, a moment later.
-func waitGone(pid int) bool {
-	for range 100 {
-		if gone(pid) {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
-}
-
 func TestStartStopRestart(t *testing.T) {
 	site := `	respond "home={env.HOME} data={env.XDG_DATA_HOME} config={env.XDG_CONFIG_HOME}" 200`
 	a := Start(t, Options{Name: "A", Site: site})
@@ -73,7 +46,7 @@ func TestStartStopRestart(t *testing.T) {
 
 	pid := a.PID()
 	a.Stop()
-	if !waitGone(pid) {
+	if !WaitGone(pid) {
 		t.Fatalf("A (pid %d) still runs after Stop", pid)
 	}
 	if a.PID() != 0 {
@@ -202,7 +175,7 @@ func TestStopEscalatesToKillForTheWholeGroup(t *testing.T) {
 	if !errors.As(p.err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 		t.Errorf("the shell ended with %v, want SIGKILL", p.err)
 	}
-	if !waitGone(child) {
+	if !WaitGone(child) {
 		t.Errorf("the shell's child %d outlived the stop", child)
 	}
 }
@@ -227,7 +200,7 @@ func TestCleanupAfterAFailedTest(t *testing.T) {
 		if err := os.WriteFile(pidFile, []byte(strconv.Itoa(pid)), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if pid != 0 && waitGone(pid) {
+		if pid != 0 && WaitGone(pid) {
 			t.Log("child: the failed test's instance is gone")
 		}
 		return
