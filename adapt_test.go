@@ -120,6 +120,7 @@ func TestProvisionErrorsNameTheField(t *testing.T) {
 			m["session_idle_timeout"] = "1h"
 		}, "session_idle_timeout"},
 		{"negative cache_ttl", func(m map[string]any) { m["cache_ttl"] = "-1s" }, "cache_ttl"},
+		{"tiny provider timeout", func(m map[string]any) { m["provider_timeout"] = "100ms" }, "provider_timeout"},
 		{"key rotation shorter than a login", func(m map[string]any) { m["key_rotation"] = "5m" }, "key_rotation"},
 		{"short sealing key", func(m map[string]any) { m["sealing_key"] = "0123456789" }, "sealing_key"},
 		{"unknown store", func(m map[string]any) { m["store"] = map[string]any{"module": "disk"} }, "store"},

@@ -136,6 +136,7 @@ func pathWithin(p, scope string) bool {
 //	    cache_ttl        <duration>
 //	    sealing_key      <secret>
 //	    key_rotation     <duration>
+//	    provider_timeout <duration>
 //	    mock
 //	    protect          <path pattern...>
 //	    login_page       <path>
@@ -213,6 +214,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.CacheTTL = &ttl
 		case "sealing_key":
 			err = oneArg(d, &h.SealingKey)
+		case "provider_timeout":
+			err = durationArg(d, &h.ProviderTimeout)
 		case "key_rotation":
 			err = durationArg(d, &h.KeyRotation)
 		case "mock":

@@ -144,7 +144,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		"redirect_uri": "https://a.example/cb", "auth_url_path": "/a", "callback_path": "/a",
 		"userinfo_path": "/a", "logout_path": "/a", "success_path": "/a", "error_path": "/a",
 		"cookie_name": "a", "cookie_secure": "on", "login_timeout": "5m", "session_lifetime": "1h", "session_idle_timeout": "10m",
-		"store": "memory", "cache_ttl": "1s", "sealing_key": "k", "key_rotation": "1h", "mock": "", "login_page": "/a",
+		"store": "memory", "cache_ttl": "1s", "sealing_key": "k", "key_rotation": "1h", "provider_timeout": "5s", "mock": "", "login_page": "/a",
 		"forward_cookie": "",
 	} {
 		tests = append(tests, struct {

@@ -1,6 +1,7 @@
 package caddysgid
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -153,7 +154,12 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessI
 		return h.fail(w, r, reasonMissingCode, zapcore.InfoLevel, errors.New("callback without a code"))
 	}
 
-	tokens, err := h.client.Exchange(r.Context(), sgid.ExchangeParams{
+	// One deadline for the whole back channel of a login (token, a JWKS
+	// fetch or two, userinfo), so a stalled sgID ends the login at
+	// provider_timeout rather than after each call's own.
+	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(h.ProviderTimeout))
+	defer cancel()
+	tokens, err := h.client.Exchange(ctx, sgid.ExchangeParams{
 		Code:         code,
 		CodeVerifier: pending.CodeVerifier,
 		Nonce:        pending.Nonce,
@@ -168,7 +174,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessI
 		}
 		return h.fail(w, r, reasonProviderError, zapcore.ErrorLevel, err)
 	}
-	info, err := h.client.Userinfo(r.Context(), tokens.Sub, tokens.AccessToken)
+	info, err := h.client.Userinfo(ctx, tokens.Sub, tokens.AccessToken)
 	if err != nil {
 		return h.fail(w, r, reasonUserinfoFailed, zapcore.ErrorLevel, err)
 	}

@@ -522,3 +522,17 @@ func TestAppValueTooLong(t *testing.T) {
 		t.Errorf("value over the bound: %d, want 400", resp.StatusCode)
 	}
 }
+
+// provider_timeout bounds a login's whole back channel: a sgID that
+// answers, but later than that, ends the login at provider_error, where
+// each call's own timeout would have waited for it.
+func TestProviderTimeout(t *testing.T) {
+	e := newEnv(t, sgidtest.Options{}, "provider_timeout 1s")
+	b := newBrowser(t)
+	cb := b.atProvider(b.startLogin(""))
+	e.provider.SetFaults(sgidtest.Faults{Delay: 3 * time.Second})
+	defer e.provider.SetFaults(sgidtest.Faults{})
+	if loc := b.callback(cb); loc != "/error?reason=provider_error" {
+		t.Errorf("callback with sgID 3s late and provider_timeout 1s ended at %q, want provider_error", loc)
+	}
+}

@@ -45,6 +45,7 @@ const (
 	DefaultSessionLifetime = 12 * time.Hour
 	DefaultCacheTTL        = 10 * time.Second
 	DefaultKeyRotation     = 24 * time.Hour
+	DefaultProviderTimeout = 10 * time.Second
 
 	// loginsPerBrowser is how many logins one browser may have in flight
 	// (one per tab that pressed "log in").
@@ -163,6 +164,12 @@ type Handler struct {
 	// under the previous key still finishes for login_timeout after a
 	// rotation. Default 24h; at least login_timeout.
 	KeyRotation caddy.Duration `json:"key_rotation,omitempty"`
+	// ProviderTimeout bounds the back channel of one login: the token
+	// exchange, the JWKS fetches it needs and userinfo, together. A sgID
+	// that does not answer in time ends the login at
+	// error_path?reason=provider_error (or userinfo_failed). Default 10s;
+	// at least 1s.
+	ProviderTimeout caddy.Duration `json:"provider_timeout,omitempty"`
 
 	// Mock replaces sgID with a built-in mock provider for development:
 	// no credentials, a same-origin login page (under /sgid-mock/) where you
@@ -341,6 +348,9 @@ func (h *Handler) applyDefaults() {
 	if h.KeyRotation == 0 {
 		h.KeyRotation = caddy.Duration(DefaultKeyRotation)
 	}
+	if h.ProviderTimeout == 0 {
+		h.ProviderTimeout = caddy.Duration(DefaultProviderTimeout)
+	}
 }
 
 func setDefault(s *string, def string) {
@@ -443,6 +453,9 @@ func (h *Handler) Validate() error {
 	}
 	if *h.CacheTTL < 0 {
 		return fmt.Errorf("sgid: cache_ttl: %s must not be negative", time.Duration(*h.CacheTTL))
+	}
+	if time.Duration(h.ProviderTimeout) < time.Second {
+		return fmt.Errorf("sgid: provider_timeout: %s is too short for sgID to answer; use at least 1s", time.Duration(h.ProviderTimeout))
 	}
 	if h.KeyRotation < h.LoginTimeout {
 		return fmt.Errorf("sgid: key_rotation: %s is shorter than login_timeout %s; a login must be able to finish under the key it started with or the one after", time.Duration(h.KeyRotation), time.Duration(h.LoginTimeout))
