@@ -24,9 +24,9 @@
 // redirect URI it derives is the same, as in production.
 //
 // The package is also the fault and load suite, each part bounded in time:
-// the config reloaded under load (reload_test.go), sgID misbehaving during
-// concurrent logins, with Provider.Down and Up for an outage
-// (faults_test.go), and floods of auth-url calls and of bad cookies
+// the config reloaded under load (reload_test.go), sgID down, slow,
+// failing or rotating its signing key during concurrent logins, with
+// Provider.Down and Up for an outage (faults_test.go), and floods of auth-url calls and of bad cookies
 // (flood_test.go; SGID_FLOOD_CALLS sets the auth-url flood's size).
 //
 // The scenarios run for each session store (memory, storage, default,
