@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -169,7 +168,8 @@ func (g *Guard) Validate(appKeys []string) error {
 // asked for without a fitting login; otherwise it sets the identity
 // headers and, unless ForwardCookie, cuts the session cookies out of the
 // request.
-func (g *Guard) serve(w http.ResponseWriter, r *http.Request, s session, loggedIn bool, storeErr error) (answered bool, err error) {
+func (g *Guard) serve(w http.ResponseWriter, r *http.Request, o *openedSession, storeErr error) (answered bool, err error) {
+	loggedIn := o != nil
 	if g.protects(r) {
 		if storeErr != nil {
 			// Whether anyone is logged in cannot be told: neither let the
@@ -180,13 +180,13 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, s session, loggedI
 		if !loggedIn {
 			return true, g.denyAnonymous(w, r)
 		}
-		if !g.allows(s) {
+		if !g.allows(o.s) {
 			g.logDenial(r, http.StatusForbidden)
 			return true, writeDenial(w, isNavigation(r), http.StatusForbidden, "forbidden", "You are not allowed to see this page.")
 		}
 	}
 	if loggedIn {
-		g.setIdentityHeaders(r, s)
+		g.setIdentityHeaders(r, o.headers)
 	}
 	if !g.ForwardCookie {
 		stripSessionCookies(r.Header, g.cookieName)
@@ -357,11 +357,12 @@ func acceptPrefersHTML(values []string) bool {
 // {http.vars.sgid_handler} can print it.
 const handlerVar = "sgid_handler"
 
-// nestingMark says which sgid handler saw a request first, and whether it
-// passes the session cookies on.
+// nestingMark says which sgid handler saw a request first, by its guard
+// (each handler has its own), whose ForwardCookie tells whether it passes
+// the session cookies on. A struct of one pointer goes into an interface
+// without an allocation.
 type nestingMark struct {
-	handler       *atomic.Bool // the first handler's nestingReported, as its identity
-	forwardCookie bool
+	guard *Guard
 }
 
 func (m nestingMark) String() string { return "sgid" }
@@ -378,10 +379,10 @@ func (m nestingMark) String() string { return "sgid" }
 func (h *Handler) noteNesting(r *http.Request) {
 	outer, ok := caddyhttp.GetVar(r.Context(), handlerVar).(nestingMark)
 	if !ok {
-		caddyhttp.SetVar(r.Context(), handlerVar, nestingMark{handler: h.nestingReported, forwardCookie: h.guard.ForwardCookie})
+		caddyhttp.SetVar(r.Context(), handlerVar, nestingMark{guard: h.guard})
 		return
 	}
-	if outer.handler == h.nestingReported || outer.forwardCookie {
+	if outer.guard == h.guard || outer.guard.ForwardCookie {
 		return
 	}
 	if h.nestingReported != nil && h.nestingReported.CompareAndSwap(false, true) {

@@ -78,28 +78,44 @@ func (h *Handler) closeStore() {
 }
 
 // lookupSession returns the logged-in session named by the request's
-// session cookie, and that cookie's id (also when no session is found, so
-// the callback can drop a stale one). The error is set only when the store
-// could not answer: the caller must then not say "logged out".
-func (h *Handler) lookupSession(r *http.Request) (session, string, bool, error) {
+// session cookie (nil when there is none), and that cookie's id (also when
+// no session is found, so the callback can drop a stale one). The error is
+// set only when the store could not answer: the caller must then not say
+// "logged out". The record is read from the store on every call; only its
+// opening is skipped when the memo holds the same record (see
+// openedSessions).
+func (h *Handler) lookupSession(r *http.Request) (*openedSession, string, error) {
 	c, err := h.cookie(r, h.CookieName)
 	if err != nil || !validID(c.Value) {
-		return session{}, "", false, nil
+		return nil, "", nil
 	}
 	id := c.Value
-	sealed, err := h.store.Get(r.Context(), sessionKey(id))
+	key := sessionKey(id)
+	sealed, err := h.store.Get(r.Context(), key)
 	if errors.Is(err, store.ErrNotFound) {
-		return session{}, id, false, nil
+		h.opened.drop(key)
+		return nil, id, nil
 	}
 	if err != nil {
 		h.storeFailed(r, "get", err)
-		return session{}, id, false, err
+		return nil, id, err
 	}
-	s, err := openSession(id, sealed)
-	if err != nil || !h.now().Before(s.Expires) {
-		return session{}, id, false, nil
+	now := h.now()
+	o := h.opened.get(key, sealed, now)
+	if o == nil {
+		s, err := openSession(id, sealed)
+		if err != nil {
+			return nil, id, nil
+		}
+		o = newOpenedSession(sealed, s, h.guard)
+		if now.Before(s.Expires) {
+			h.opened.put(key, o, now)
+		}
 	}
-	return s, id, true, nil
+	if !now.Before(o.s.Expires) {
+		return nil, id, nil
+	}
+	return o, id, nil
 }
 
 // putSession stores a new session and returns its id, the value of the
@@ -114,7 +130,9 @@ func (h *Handler) putSession(ctx context.Context, s session) (string, error) {
 }
 
 func (h *Handler) deleteSession(ctx context.Context, id string) error {
-	return h.store.Delete(ctx, sessionKey(id))
+	key := sessionKey(id)
+	h.opened.drop(key)
+	return h.store.Delete(ctx, key)
 }
 
 // claimLogin marks the login of state as finished in the store, so that
