@@ -4,6 +4,7 @@ package sgid
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"runtime"
 	"sync"
@@ -28,54 +29,66 @@ var loginCPUScopes = []string{"openid", "myinfo.name", "myinfo.residentialstatus
 // alone. Each round authorizes 8 logins first (the browser's part, not
 // counted), times their exchanges run in parallel, then times as many
 // floor operations, so that load from elsewhere weighs on both alike. The
-// client is configured as the Caddy module configures it.
+// client is configured as the Caddy module configures it; the same logins
+// through net/http's default transport are timed alongside
+// (x-floor-default-transport).
 //
 //	go test -run '^$' -bench BenchmarkLoginCPU -count 5 ./sgid
 func BenchmarkLoginCPU(b *testing.B) {
 	const parallel = 8
 	p := loginbench.StartProvider(b)
-	c, err := New(Config{ClientID: p.ClientID, ClientSecret: p.ClientSecret, PrivateKey: p.KeyPEM, Host: p.URL, RedirectURI: testRedirect, Scopes: loginCPUScopes})
-	if err != nil {
-		b.Fatal(err)
+	newClient := func(hc *http.Client) *Client {
+		c, err := New(Config{ClientID: p.ClientID, ClientSecret: p.ClientSecret, PrivateKey: p.KeyPEM, Host: p.URL, RedirectURI: testRedirect, Scopes: loginCPUScopes, HTTPClient: hc})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return c
 	}
+	// The client as New makes it, and one on net/http's default transport
+	// (2 idle connections per host), to show what connection reuse saves.
+	clients := []*Client{newClient(nil), newClient(&http.Client{Timeout: 10 * time.Second})}
 	ctx := context.Background()
-	code, verifier, nonce := authorize(b, c, nil)
-	tok, err := c.Exchange(ctx, ExchangeParams{Code: code, CodeVerifier: verifier, Nonce: nonce})
+	code, verifier, nonce := authorize(b, clients[0], nil)
+	tok, err := clients[0].Exchange(ctx, ExchangeParams{Code: code, CodeVerifier: verifier, Nonce: nonce})
 	if err != nil {
 		b.Fatal(err)
 	}
 	floor := loginbench.NewFloor(b, p, tok.AccessToken, tok.IDToken)
 
-	var loginCPU, floorCPU time.Duration
+	loginCPU := make([]time.Duration, len(clients))
+	var floorCPU time.Duration
 	var logins int
 	type pending struct{ code, verifier, nonce string }
 	for b.Loop() {
-		codes := make([]pending, parallel)
-		for i := range codes {
-			codes[i].code, codes[i].verifier, codes[i].nonce = authorize(b, c, nil)
+		for i, c := range clients {
+			codes := make([]pending, parallel)
+			for i := range codes {
+				codes[i].code, codes[i].verifier, codes[i].nonce = authorize(b, c, nil)
+			}
+			runtime.GC()
+			start := loginbench.CPUTime(b)
+			var wg sync.WaitGroup
+			for _, p := range codes {
+				wg.Go(func() {
+					tok, err := c.Exchange(ctx, ExchangeParams{Code: p.code, CodeVerifier: p.verifier, Nonce: p.nonce})
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					info, err := c.Userinfo(ctx, tok.Sub, tok.AccessToken)
+					if err != nil || len(info.Data) != len(loginCPUScopes)-1 {
+						b.Errorf("userinfo: %v, %v", err, info)
+					}
+				})
+			}
+			wg.Wait()
+			loginCPU[i] += loginbench.CPUTime(b) - start
 		}
-		runtime.GC()
-		start := loginbench.CPUTime(b)
-		var wg sync.WaitGroup
-		for _, p := range codes {
-			wg.Go(func() {
-				tok, err := c.Exchange(ctx, ExchangeParams{Code: p.code, CodeVerifier: p.verifier, Nonce: p.nonce})
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				info, err := c.Userinfo(ctx, tok.Sub, tok.AccessToken)
-				if err != nil || len(info.Data) != len(loginCPUScopes)-1 {
-					b.Errorf("userinfo: %v, %v", err, info)
-				}
-			})
-		}
-		wg.Wait()
-		loginCPU += loginbench.CPUTime(b) - start
 		logins += parallel
 
 		runtime.GC()
-		start = loginbench.CPUTime(b)
+		start := loginbench.CPUTime(b)
+		var wg sync.WaitGroup
 		for range parallel {
 			wg.Go(func() {
 				if err := floor.Run(); err != nil {
@@ -86,9 +99,10 @@ func BenchmarkLoginCPU(b *testing.B) {
 		wg.Wait()
 		floorCPU += loginbench.CPUTime(b) - start
 	}
-	perLogin := float64(loginCPU.Nanoseconds()) / float64(logins)
 	perFloor := float64(floorCPU.Nanoseconds()) / float64(logins)
+	perLogin := float64(loginCPU[0].Nanoseconds()) / float64(logins)
 	b.ReportMetric(perLogin, "cpu-ns/login")
 	b.ReportMetric(perFloor, "cpu-ns/floor")
 	b.ReportMetric(perLogin/perFloor, "x-floor")
+	b.ReportMetric(float64(loginCPU[1].Nanoseconds())/float64(logins)/perFloor, "x-floor-default-transport")
 }
