@@ -1,5 +1,3 @@
-//go:build unix
-
 // Package loginbench holds what the login CPU benchmarks share: a fake sgID
 // in a child process, so that the benchmark process's CPU time is the
 // client's alone, the process's CPU time, and the physical floor of one
@@ -21,7 +19,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -85,15 +82,6 @@ func StartProvider(tb testing.TB) Provider {
 		tb.Fatalf("provider process: %v", err)
 	}
 	return p
-}
-
-// CPUTime is the CPU time this process has used so far, every thread.
-func CPUTime(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // Floor is the physical floor of one login, on a real login's inputs: one
