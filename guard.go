@@ -85,6 +85,10 @@ type Guard struct {
 
 	// headers are IdentityHeaders in canonical form, sorted by name.
 	headers []identityHeader
+	// nameLens has bit n set when an identity header name is n bytes
+	// long (n < 64; longer names are always compared). '_' and '-' have
+	// the same length, and case does not change it.
+	nameLens uint64
 	// exempt are the paths that Protect never covers (LoginPage's and
 	// error_path), compared ignoring ASCII case.
 	exempt []string
@@ -116,6 +120,12 @@ func (g *Guard) Provision(ctx caddy.Context, errorPath, cookieName string, m *me
 		g.headers = append(g.headers, identityHeader{name: http.CanonicalHeaderKey(name), field: field})
 	}
 	sort.Slice(g.headers, func(i, j int) bool { return g.headers[i].name < g.headers[j].name })
+	g.nameLens = 0
+	for _, ih := range g.headers {
+		if n := len(ih.name); n < 64 {
+			g.nameLens |= 1 << n
+		}
+	}
 	g.exempt = g.exempt[:0]
 	for _, p := range []string{g.LoginPage, errorPath} {
 		if p, _, _ = strings.Cut(p, "?"); p != "" {
