@@ -130,21 +130,7 @@ func BenchmarkLoginCPU(b *testing.B) {
 		loginCPU += loginbench.CPUTime(b) - t0
 		logins += parallel
 
-		runtime.GC()
-		t0 = loginbench.CPUTime(b)
-		for range parallel {
-			wg.Go(func() {
-				if err := floor.Run(); err != nil {
-					b.Error(err)
-				}
-			})
-		}
-		wg.Wait()
-		floorCPU += loginbench.CPUTime(b) - t0
+		floorCPU += floor.TimeParallel(b, parallel)
 	}
-	perLogin := float64(loginCPU.Nanoseconds()) / float64(logins)
-	perFloor := float64(floorCPU.Nanoseconds()) / float64(logins)
-	b.ReportMetric(perLogin, "cpu-ns/login")
-	b.ReportMetric(perFloor, "cpu-ns/floor")
-	b.ReportMetric(perLogin/perFloor, "x-floor")
+	loginbench.Report(b, loginCPU, floorCPU, logins)
 }

@@ -84,23 +84,8 @@ func BenchmarkLoginCPU(b *testing.B) {
 		}
 		logins += parallel
 
-		runtime.GC()
-		start := loginbench.CPUTime(b)
-		var wg sync.WaitGroup
-		for range parallel {
-			wg.Go(func() {
-				if err := floor.Run(); err != nil {
-					b.Error(err)
-				}
-			})
-		}
-		wg.Wait()
-		floorCPU += loginbench.CPUTime(b) - start
+		floorCPU += floor.TimeParallel(b, parallel)
 	}
-	perFloor := float64(floorCPU.Nanoseconds()) / float64(logins)
-	perLogin := float64(loginCPU[0].Nanoseconds()) / float64(logins)
-	b.ReportMetric(perLogin, "cpu-ns/login")
-	b.ReportMetric(perFloor, "cpu-ns/floor")
-	b.ReportMetric(perLogin/perFloor, "x-floor")
-	b.ReportMetric(float64(loginCPU[1].Nanoseconds())/float64(logins)/perFloor, "x-floor-default-transport")
+	loginbench.Report(b, loginCPU[0], floorCPU, logins)
+	b.ReportMetric(float64(loginCPU[1])/float64(floorCPU), "x-floor-default-transport")
 }

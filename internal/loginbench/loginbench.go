@@ -18,7 +18,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -131,6 +133,33 @@ func NewFloor(tb testing.TB, p Provider, accessToken, idToken string) *Floor {
 		tb.Fatal(err)
 	}
 	return f
+}
+
+// TimeParallel runs the floor n times at once, as n logins would run, and
+// returns the CPU time this process spent on it. It collects garbage
+// first, so that earlier work's is not counted.
+func (f *Floor) TimeParallel(tb testing.TB, n int) time.Duration {
+	runtime.GC()
+	start := CPUTime(tb)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if err := f.Run(); err != nil {
+				tb.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	return CPUTime(tb) - start
+}
+
+// Report reports the CPU time per login and per floor, and their ratio.
+func Report(b *testing.B, loginCPU, floorCPU time.Duration, logins int) {
+	perLogin := float64(loginCPU.Nanoseconds()) / float64(logins)
+	perFloor := float64(floorCPU.Nanoseconds()) / float64(logins)
+	b.ReportMetric(perLogin, "cpu-ns/login")
+	b.ReportMetric(perFloor, "cpu-ns/floor")
+	b.ReportMetric(perLogin/perFloor, "x-floor")
 }
 
 // Run does the floor once, hashing the signed part included.
