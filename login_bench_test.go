@@ -34,6 +34,10 @@ func TestMain(m *testing.M) { os.Exit(loginbench.Main(m)) }
 // floor operations are timed, so that load from elsewhere weighs on both.
 //
 //	go test -run '^$' -bench BenchmarkLoginCPU -count 5 .
+//
+// With -cpuprofile, the samples of the timed work carry the label
+// part=login or part=floor (pprof -tagfocus), so that the profile can be
+// split as the ratio is; the runtime's own (GC, scheduler) carry none.
 func BenchmarkLoginCPU(b *testing.B) {
 	const parallel = 8
 	p := loginbench.StartProvider(b)
@@ -114,7 +118,7 @@ func BenchmarkLoginCPU(b *testing.B) {
 		runtime.GC()
 		t0 := loginbench.CPUTime(b)
 		for i := range ls {
-			ls[i].cookie, urls[i] = start()
+			loginbench.Label("login", func() { ls[i].cookie, urls[i] = start() })
 		}
 		loginCPU += loginbench.CPUTime(b) - t0
 		for i := range ls {
@@ -124,7 +128,7 @@ func BenchmarkLoginCPU(b *testing.B) {
 		t0 = loginbench.CPUTime(b)
 		var wg sync.WaitGroup
 		for _, l := range ls {
-			wg.Go(func() { finish(l) })
+			wg.Go(func() { loginbench.Label("login", func() { finish(l) }) })
 		}
 		wg.Wait()
 		loginCPU += loginbench.CPUTime(b) - t0

@@ -6,6 +6,7 @@ package loginbench
 
 import (
 	"bufio"
+	"context"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -19,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -144,13 +146,21 @@ func (f *Floor) TimeParallel(tb testing.TB, n int) time.Duration {
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
-			if err := f.Run(); err != nil {
-				tb.Error(err)
-			}
+			Label("floor", func() {
+				if err := f.Run(); err != nil {
+					tb.Error(err)
+				}
+			})
 		})
 	}
 	wg.Wait()
 	return CPUTime(tb) - start
+}
+
+// Label runs f with the profiler label part=part, which the goroutines f
+// starts (such as the HTTP client's) inherit.
+func Label(part string, f func()) {
+	pprof.Do(context.Background(), pprof.Labels("part", part), func(context.Context) { f() })
 }
 
 // Report reports the CPU time per login and per floor, and their ratio.
