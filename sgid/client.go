@@ -118,9 +118,15 @@ func New(cfg Config) (*Client, error) {
 const maxIdleConns = 64
 
 // newTransport is net/http's default transport (proxy from the
-// environment, HTTP/2, timeouts) keeping more idle connections to sgID.
-func newTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
+// environment, HTTP/2, timeouts) keeping more idle connections to sgID;
+// when a program has replaced the default transport with one of another
+// type, it is used as it is.
+func newTransport() http.RoundTripper {
+	dt, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return http.DefaultTransport
+	}
+	t := dt.Clone()
 	t.MaxIdleConns = maxIdleConns
 	t.MaxIdleConnsPerHost = maxIdleConns
 	return t
