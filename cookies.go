@@ -113,42 +113,17 @@ func (h *Handler) newCookie(r *http.Request, base, value string, maxAge time.Dur
 // removes the header when nothing is left.
 func stripSessionCookies(hdr http.Header, name string) {
 	values := hdr["Cookie"]
-	if len(values) == 0 {
-		return
-	}
-	out := make([]string, 0, len(values))
-	changed := false
-	for _, v := range values {
-		if !strings.Contains(v, name) {
-			out = append(out, v)
-			continue
+	var out []string // nil until a value changes
+	for i, v := range values {
+		kept, changed := withoutSessionCookies(v, name)
+		if changed && out == nil {
+			out = append(make([]string, 0, len(values)), values[:i]...)
 		}
-		var kept strings.Builder
-		for part := range strings.SplitSeq(v, ";") {
-			// Only ASCII white space comes off a cookie that is kept, as
-			// Go's cookie parser takes it off: trimming more (a no-break
-			// space) could turn a part no parser reads as a cookie into
-			// one that is read. Our own names are matched with every space
-			// trimmed, so a lenient parser further on finds none of them.
-			part = textproto.TrimString(part)
-			n, _, _ := strings.Cut(part, "=")
-			n = strings.TrimPrefix(strings.TrimSpace(n), hostPrefix)
-			if n == name || isPendingCookieName(n, name) {
-				changed = true
-				continue
-			}
-			if part != "" {
-				if kept.Len() > 0 {
-					kept.WriteString("; ")
-				}
-				kept.WriteString(part)
-			}
-		}
-		if kept.Len() > 0 {
-			out = append(out, kept.String())
+		if out != nil && (!changed || kept != "") {
+			out = append(out, kept)
 		}
 	}
-	if !changed {
+	if out == nil {
 		return
 	}
 	if len(out) == 0 {
@@ -156,4 +131,41 @@ func stripSessionCookies(hdr http.Header, name string) {
 		return
 	}
 	hdr["Cookie"] = out
+}
+
+// withoutSessionCookies is one Cookie header value with the session and
+// login cookies cut out (see stripSessionCookies), and whether any was.
+// The parts kept are joined with "; " into one new string.
+func withoutSessionCookies(v, name string) (string, bool) {
+	if !strings.Contains(v, name) {
+		return v, false
+	}
+	var kept strings.Builder
+	changed := false
+	for part := range strings.SplitSeq(v, ";") {
+		// Only ASCII white space comes off a cookie that is kept, as Go's
+		// cookie parser takes it off: trimming more (a no-break space)
+		// could turn a part no parser reads as a cookie into one that is
+		// read. Our own names are matched with every space trimmed, so a
+		// lenient parser further on finds none of them.
+		part = textproto.TrimString(part)
+		n, _, _ := strings.Cut(part, "=")
+		n = strings.TrimPrefix(strings.TrimSpace(n), hostPrefix)
+		if n == name || isPendingCookieName(n, name) {
+			changed = true
+			continue
+		}
+		if part != "" {
+			if kept.Len() == 0 {
+				kept.Grow(len(v))
+			} else {
+				kept.WriteString("; ")
+			}
+			kept.WriteString(part)
+		}
+	}
+	if !changed {
+		return v, false
+	}
+	return kept.String(), true
 }

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -86,6 +85,10 @@ type Guard struct {
 
 	// headers are IdentityHeaders in canonical form, sorted by name.
 	headers []identityHeader
+	// nameLens has bit n set when an identity header name is n bytes
+	// long (n < 64; longer names are always compared). '_' and '-' have
+	// the same length, and case does not change it.
+	nameLens uint64
 	// exempt are the paths that Protect never covers (LoginPage's and
 	// error_path), compared ignoring ASCII case.
 	exempt []string
@@ -117,6 +120,12 @@ func (g *Guard) Provision(ctx caddy.Context, errorPath, cookieName string, m *me
 		g.headers = append(g.headers, identityHeader{name: http.CanonicalHeaderKey(name), field: field})
 	}
 	sort.Slice(g.headers, func(i, j int) bool { return g.headers[i].name < g.headers[j].name })
+	g.nameLens = 0
+	for _, ih := range g.headers {
+		if n := len(ih.name); n < 64 {
+			g.nameLens |= 1 << n
+		}
+	}
 	g.exempt = g.exempt[:0]
 	for _, p := range []string{g.LoginPage, errorPath} {
 		if p, _, _ = strings.Cut(p, "?"); p != "" {
@@ -169,7 +178,8 @@ func (g *Guard) Validate(appKeys []string) error {
 // asked for without a fitting login; otherwise it sets the identity
 // headers and, unless ForwardCookie, cuts the session cookies out of the
 // request.
-func (g *Guard) serve(w http.ResponseWriter, r *http.Request, s session, loggedIn bool, storeErr error) (answered bool, err error) {
+func (g *Guard) serve(w http.ResponseWriter, r *http.Request, o *openedSession, storeErr error) (answered bool, err error) {
+	loggedIn := o != nil
 	if g.protects(r) {
 		if storeErr != nil {
 			// Whether anyone is logged in cannot be told: neither let the
@@ -180,13 +190,13 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, s session, loggedI
 		if !loggedIn {
 			return true, g.denyAnonymous(w, r)
 		}
-		if !g.allows(s) {
+		if !g.allows(o.s) {
 			g.logDenial(r, http.StatusForbidden)
 			return true, writeDenial(w, isNavigation(r), http.StatusForbidden, "forbidden", "You are not allowed to see this page.")
 		}
 	}
 	if loggedIn {
-		g.setIdentityHeaders(r, s)
+		g.setIdentityHeaders(r, o.headers)
 	}
 	if !g.ForwardCookie {
 		stripSessionCookies(r.Header, g.cookieName)
@@ -357,11 +367,12 @@ func acceptPrefersHTML(values []string) bool {
 // {http.vars.sgid_handler} can print it.
 const handlerVar = "sgid_handler"
 
-// nestingMark says which sgid handler saw a request first, and whether it
-// passes the session cookies on.
+// nestingMark says which sgid handler saw a request first, by its guard
+// (each handler has its own), whose ForwardCookie tells whether it passes
+// the session cookies on. A struct of one pointer goes into an interface
+// without an allocation.
 type nestingMark struct {
-	handler       *atomic.Bool // the first handler's nestingReported, as its identity
-	forwardCookie bool
+	guard *Guard
 }
 
 func (m nestingMark) String() string { return "sgid" }
@@ -378,10 +389,10 @@ func (m nestingMark) String() string { return "sgid" }
 func (h *Handler) noteNesting(r *http.Request) {
 	outer, ok := caddyhttp.GetVar(r.Context(), handlerVar).(nestingMark)
 	if !ok {
-		caddyhttp.SetVar(r.Context(), handlerVar, nestingMark{handler: h.nestingReported, forwardCookie: h.guard.ForwardCookie})
+		caddyhttp.SetVar(r.Context(), handlerVar, nestingMark{guard: h.guard})
 		return
 	}
-	if outer.handler == h.nestingReported || outer.forwardCookie {
+	if outer.guard == h.guard || outer.guard.ForwardCookie {
 		return
 	}
 	if h.nestingReported != nil && h.nestingReported.CompareAndSwap(false, true) {

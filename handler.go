@@ -35,9 +35,12 @@ const (
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	h.noteNesting(r)
 	h.guard.scrubIdentity(r)
-	sess, sessID, hasSession, storeErr := h.lookupSession(r)
+	opened, sessID, storeErr := h.lookupSession(r)
+	var sess session
+	hasSession := opened != nil
 	if hasSession {
-		setIdentity(r, sess)
+		sess = opened.s
+		setPlaceholders(r, opened.placeholders)
 	}
 	switch r.URL.Path {
 	case h.AuthURLPath:
@@ -52,7 +55,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if h.mock != nil && strings.HasPrefix(r.URL.Path, mockPrefix+"/") {
 		return h.serveMock(w, r)
 	}
-	if answered, err := h.guard.serve(w, r, sess, hasSession, storeErr); answered {
+	if answered, err := h.guard.serve(w, r, opened, storeErr); answered {
 		return err
 	}
 	return next.ServeHTTP(w, r)

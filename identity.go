@@ -17,18 +17,33 @@ import (
 var reservedIdentityKeys = map[string]bool{"id": true}
 
 // setIdentity sets the placeholders that tell later handlers and the access
-// log who the user is. The sub goes last, so that it wins over any data
-// key that would name the same placeholder (Validate refuses such app
-// keys; this holds regardless).
+// log who the user is.
 func setIdentity(r *http.Request, s session) {
+	setPlaceholders(r, identityPlaceholders(s))
+}
+
+// identityPlaceholders are the placeholders of session s, in the order they
+// are set: the sub goes last, so that it wins over any data key that would
+// name the same placeholder (Validate refuses such app keys; this holds
+// regardless). The values are boxed here once, so that setting them again
+// for each request of the same session allocates nothing.
+func identityPlaceholders(s session) []placeholder {
+	out := make([]placeholder, 0, len(s.Data)+1)
+	for k, v := range s.Data {
+		out = append(out, placeholder{"http.auth.user." + k, v})
+	}
+	return append(out, placeholder{"http.auth.user.id", s.Sub})
+}
+
+// setPlaceholders sets ps, in order, in the request's replacer.
+func setPlaceholders(r *http.Request, ps []placeholder) {
 	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if !ok {
 		return
 	}
-	for k, v := range s.Data {
-		repl.Set("http.auth.user."+k, v)
+	for _, p := range ps {
+		repl.Set(p.name, p.value)
 	}
-	repl.Set("http.auth.user.id", s.Sub)
 }
 
 // validAppValue reports whether an app value the browser sent to auth-url
@@ -130,12 +145,26 @@ func (g *Guard) scrubIdentity(r *http.Request) {
 }
 
 // setIdentityHeaders sets the identity headers of a logged-in user on a
-// request passed on; a header is left out when the user has no value for
-// its field.
-func (g *Guard) setIdentityHeaders(r *http.Request, s session) {
-	for _, ih := range g.headers {
-		if v, ok := userField(s, ih.field); ok && v != "" {
-			r.Header[ih.name] = []string{encodeIdentityValue(v)}
+// request passed on, from the values newOpenedSession encoded in the order
+// of g.headers; a header is left out when the user has no value for its
+// field. The values share one backing array, each slice capped at its own
+// element, so that a later append to one header cannot reach another.
+func (g *Guard) setIdentityHeaders(r *http.Request, values []string) {
+	n := 0
+	for _, v := range values {
+		if v != "" {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	vals := make([]string, 0, n)
+	for i, ih := range g.headers {
+		if v := values[i]; v != "" {
+			vals = append(vals, v)
+			j := len(vals)
+			r.Header[ih.name] = vals[j-1 : j : j]
 		}
 	}
 }
@@ -143,6 +172,11 @@ func (g *Guard) setIdentityHeaders(r *http.Request, s session) {
 // isIdentityName reports whether a header name equals one of the identity
 // headers ignoring case, with '_' and '-' taken as equal.
 func (g *Guard) isIdentityName(name string) bool {
+	// Most names a request carries have a length no identity header has;
+	// they are passed over with one bit test (see nameLens).
+	if n := len(name); n < 64 && g.nameLens&(1<<n) == 0 {
+		return false
+	}
 	for _, ih := range g.headers {
 		if len(name) == len(ih.name) && sameHeaderName(name, ih.name) {
 			return true
@@ -179,6 +213,20 @@ func sameHeaderName(a, b string) bool {
 // withoutIdentityTokens drops identity header names from Connection
 // values, leaving the values untouched when none is named.
 func (g *Guard) withoutIdentityTokens(values []string) []string {
+	// Most requests name no identity header in Connection ("keep-alive"):
+	// look before building anything.
+	named := false
+	for _, v := range values {
+		for tok := range strings.SplitSeq(v, ",") {
+			if g.isIdentityName(strings.TrimSpace(tok)) {
+				named = true
+				break
+			}
+		}
+	}
+	if !named {
+		return values
+	}
 	var out []string
 	for i, v := range values {
 		var kept []string

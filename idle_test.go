@@ -39,6 +39,9 @@ func idleHandler(t *testing.T, st store.Store, clk *testClock, idle time.Duratio
 	h.keys = newKeyring(st, nil, time.Duration(h.KeyRotation), time.Duration(h.LoginTimeout))
 	h.index = newSessionIndex(st, nil)
 	h.seen = newSeenWrites()
+	if err := h.provisionGuard(caddy.Context{}); err != nil {
+		t.Fatal(err)
+	}
 	return h
 }
 
@@ -62,11 +65,11 @@ func sessionRequest(h *Handler, id string) *http.Request {
 
 func loggedIn(t *testing.T, h *Handler, id string) bool {
 	t.Helper()
-	_, _, ok, err := h.lookupSession(sessionRequest(h, id))
+	o, _, err := h.lookupSession(sessionRequest(h, id))
 	if err != nil {
 		t.Fatalf("lookup: %v", err)
 	}
-	return ok
+	return o != nil
 }
 
 func counterValue(t *testing.T, c *prometheus.CounterVec, labels ...string) float64 {

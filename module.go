@@ -150,8 +150,9 @@ type Handler struct {
 	// copy of a session kept in a shared store (storage, redis), and so
 	// the bound within which a logout on another instance takes effect
 	// here; a logout on this instance takes effect at once. Default 10s;
-	// 0 turns the cache off. The memory store needs no cache and ignores
-	// it.
+	// 0 turns the cache off. The memory store needs no cache. With every
+	// store it is also how long a decrypted session is kept for its
+	// user's next request, which changes no bound (see docs/sessions.md).
 	CacheTTL *caddy.Duration `json:"cache_ttl,omitempty"`
 	// SealingKey is the secret that the keys sealing pending-login
 	// cookies are derived from, at least 32 bytes. Default: none; each
@@ -192,6 +193,7 @@ type Handler struct {
 	ownStore *store.Storage // the default backend, cleaned up by the handler
 	store    store.Store    // rawStore, behind a cache for a shared store
 	rawStore store.Store
+	opened   *openedSessions // nil when cache_ttl is 0
 	keys     *keyring
 	index    *sessionIndex
 	seen     *seenWrites
@@ -478,6 +480,11 @@ func (h *Handler) provisionGuard(ctx caddy.Context) error {
 		g = new(Guard)
 	}
 	h.guard = g
+	// The opened sessions hold the guard's identity header values, so
+	// they are made with the guard.
+	if h.CacheTTL != nil {
+		h.opened = newOpenedSessions(time.Duration(*h.CacheTTL), maxOpenedSessions)
+	}
 	return g.Provision(ctx, h.ErrorPath, h.CookieName, h.metrics, h.logger)
 }
 

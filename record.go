@@ -34,9 +34,16 @@ var errRecordInvalid = errors.New("session record does not open")
 // from a store key back to a cookie that would be accepted, nor to the key
 // that opens the record.
 
+// sessionLookupPrefix separates the store key's hash from any other use
+// of SHA-256 on a session id.
+const sessionLookupPrefix = "sgid-session-lookup\x00"
+
 // sessionKey is the store key of session id.
 func sessionKey(id string) string {
-	sum := sha256.Sum256([]byte("sgid-session-lookup\x00" + id))
+	// Hashed from a buffer on the stack: this runs for every request
+	// with a session cookie.
+	var buf [64]byte
+	sum := sha256.Sum256(append(append(buf[:0], sessionLookupPrefix...), id...))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 

@@ -91,33 +91,54 @@ func (h *Handler) closeStore() {
 }
 
 // lookupSession returns the logged-in session named by the request's
-// session cookie, and that cookie's id (also when no session is found, so
-// the callback can drop a stale one). The error is set only when the store
-// could not answer: the caller must then not say "logged out".
-func (h *Handler) lookupSession(r *http.Request) (session, string, bool, error) {
+// session cookie (nil when there is none), and that cookie's id (also when
+// no session is found, so the callback can drop a stale one). The error is
+// set only when the store could not answer: the caller must then not say
+// "logged out". The record is read from the store on every call; only its
+// opening is skipped when the memo holds the same record (see
+// openedSessions).
+func (h *Handler) lookupSession(r *http.Request) (*openedSession, string, error) {
 	c, err := h.cookie(r, h.CookieName)
 	if err != nil || !validID(c.Value) {
-		return session{}, "", false, nil
+		return nil, "", nil
 	}
 	id := c.Value
-	s, found, err := h.readSession(r.Context(), h.store, id)
+	key := sessionKey(id)
+	sealed, err := h.store.Get(r.Context(), key)
+	if errors.Is(err, store.ErrNotFound) {
+		h.opened.drop(key)
+		return nil, id, nil
+	}
 	if err != nil {
 		h.storeFailed(r, "get", err)
-		return session{}, id, false, err
+		return nil, id, err
 	}
-	if !found {
-		return session{}, id, false, nil
+	now := h.now()
+	o := h.opened.get(key, sealed, now)
+	if o == nil {
+		s, err := openSession(id, sealed)
+		if err != nil {
+			return nil, id, nil
+		}
+		o = newOpenedSession(sealed, s, h.guard)
+		if now.Before(s.Expires) {
+			h.opened.put(key, o, now)
+		}
+	}
+	if !now.Before(o.s.Expires) {
+		return nil, id, nil
 	}
 	if h.SessionIdleTimeout > 0 {
-		ok, err := h.checkIdle(r, id, s)
+		ok, err := h.checkIdle(r, id, o.s)
 		if err != nil {
-			return session{}, id, false, err
+			return nil, id, err
 		}
 		if !ok {
-			return session{}, id, false, nil
+			h.opened.drop(key)
+			return nil, id, nil
 		}
 	}
-	return s, id, true, nil
+	return o, id, nil
 }
 
 // readSession reads and opens the live session of id from st; found is
@@ -175,6 +196,7 @@ func (h *Handler) deleteSession(ctx context.Context, id string) error {
 // endSession deletes the record filed under key and its seen key, and,
 // when sub is known, takes key out of the user's index.
 func (h *Handler) endSession(ctx context.Context, st store.Store, key, sub string, known bool) error {
+	h.opened.drop(key)
 	if err := st.Delete(ctx, key); err != nil {
 		return err
 	}

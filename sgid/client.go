@@ -93,7 +93,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: 10 * time.Second}
+		hc = &http.Client{Timeout: 10 * time.Second, Transport: newTransport()}
 	}
 	c := &Client{
 		clientID:     cfg.ClientID,
@@ -108,6 +108,28 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.jwks.url = issuer + "/.well-known/jwks.json"
 	return c, nil
+}
+
+// maxIdleConns is how many idle connections to sgID a default client
+// keeps. net/http's default transport keeps 2 per host, so with more
+// logins at once than that every extra one dials (and on HTTPS handshakes)
+// afresh and closes its connection after: a handshake costs about as much
+// CPU as the login's own cryptography.
+const maxIdleConns = 64
+
+// newTransport is net/http's default transport (proxy from the
+// environment, HTTP/2, timeouts) keeping more idle connections to sgID;
+// when a program has replaced the default transport with one of another
+// type, it is used as it is.
+func newTransport() http.RoundTripper {
+	dt, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return http.DefaultTransport
+	}
+	t := dt.Clone()
+	t.MaxIdleConns = maxIdleConns
+	t.MaxIdleConnsPerHost = maxIdleConns
+	return t
 }
 
 // IssuerForHost returns the issuer for an sgID host: its origin + "/v2".

@@ -560,3 +560,27 @@ func TestProviderErrorHint(t *testing.T) {
 		}
 	}
 }
+
+// A client made without an HTTP client keeps enough idle connections to
+// sgID for concurrent logins to reuse them, where net/http's default
+// transport keeps 2 per host.
+func TestDefaultClientReusesConnections(t *testing.T) {
+	srv := sgidtest.NewServer(sgidtest.Options{})
+	t.Cleanup(srv.Close)
+	cfg := pairConfig(srv)
+	cfg.HTTPClient = nil
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, ok := c.httpClient.Transport.(*http.Transport)
+	if !ok {
+		t.Fatalf("the default client's transport is %T", c.httpClient.Transport)
+	}
+	if tr.MaxIdleConnsPerHost < 8 || tr.MaxIdleConns < tr.MaxIdleConnsPerHost {
+		t.Errorf("idle connections kept: %d per host, %d in all", tr.MaxIdleConnsPerHost, tr.MaxIdleConns)
+	}
+	if tr.Proxy == nil || tr.TLSHandshakeTimeout == 0 || c.httpClient.Timeout != 10*time.Second {
+		t.Error("the default client lost net/http's defaults or its timeout")
+	}
+}
