@@ -536,3 +536,33 @@ func TestProviderTimeout(t *testing.T) {
 		t.Errorf("callback with sgID 3s late and provider_timeout 1s ended at %q, want provider_error", loc)
 	}
 }
+
+// A login is finished once, also by someone holding a copy of its cookie
+// (another browser, or the same cookie sent to another instance): the
+// second callback finds the login claimed in the store and ends at
+// login_expired without a second call to sgID's token endpoint.
+func TestCopiedLoginCookieFinishesOnce(t *testing.T) {
+	e := newEnv(t, sgidtest.Options{}, "")
+	b := newBrowser(t)
+	cb := b.atProvider(b.startLogin(""))
+	login := b.loginCookie()
+	if login == nil {
+		t.Fatal("no login cookie after auth-url")
+	}
+	thief := newBrowser(t)
+	u, _ := url.Parse(testOrigin)
+	thief.jr.SetCookies(u, []*http.Cookie{{Name: login.Name, Value: login.Value, Path: "/"}})
+
+	if loc := b.callback(cb); loc != "/logged-in" {
+		t.Fatalf("the browser's own callback ended at %q", loc)
+	}
+	if loc := thief.callback(cb); loc != "/error?reason=login_expired" {
+		t.Errorf("the callback replayed with a copy of the login cookie ended at %q, want login_expired", loc)
+	}
+	if c := thief.cookie(DefaultCookieName); c != nil {
+		t.Error("the replay was given a session cookie")
+	}
+	if n := e.provider.Stats().Token; n != 1 {
+		t.Errorf("token endpoint called %d times, want 1", n)
+	}
+}
