@@ -2,6 +2,7 @@ package caddysgid
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -48,7 +49,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	case h.CallbackPath:
 		return h.serveCallback(w, r, sessID)
 	case h.UserinfoPath:
-		return h.serveUserinfo(w, r, sess, hasSession, storeErr)
+		return h.serveUserinfo(w, r, opened, storeErr)
 	case h.LogoutPath:
 		return h.serveLogout(w, r, sessID, sess, hasSession, storeErr)
 	}
@@ -214,23 +215,33 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessI
 	return nil
 }
 
-func (h *Handler) serveUserinfo(w http.ResponseWriter, r *http.Request, s session, ok bool, storeErr error) error {
+// serveUserinfo answers the logged-in user's sub and data, encoded once per
+// opened session (see openedSession), or 401 null.
+func (h *Handler) serveUserinfo(w http.ResponseWriter, r *http.Request, o *openedSession, storeErr error) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return methodNotAllowed(w, "GET, HEAD")
 	}
 	if storeErr != nil {
 		return writeUnavailable(w)
 	}
-	if !ok {
+	if o == nil {
 		// JSON null, not an object: sgID's demo SPA treats any JSON object
 		// as a logged-in user.
 		return writeJSON(w, http.StatusUnauthorized, nil)
 	}
+	return writeJSONBody(w, http.StatusOK, o.userinfo)
+}
+
+// userinfoJSON is the body of /api/userinfo for s: {"sub", "data"}, with
+// data an object even when empty.
+func userinfoJSON(s session) []byte {
 	data := s.Data
 	if data == nil {
 		data = map[string]string{}
 	}
-	return writeJSON(w, http.StatusOK, userinfoBody{Sub: s.Sub, Data: data})
+	// A map of strings always encodes.
+	b, _ := json.Marshal(userinfoBody{Sub: s.Sub, Data: data})
+	return b
 }
 
 type userinfoBody struct {

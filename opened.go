@@ -24,6 +24,8 @@ type openedSession struct {
 	// headers are the encoded values of the guard's identity headers, in
 	// the order of Guard.headers; "" where the user has no value.
 	headers []string
+	// userinfo is the body of /api/userinfo for this session, encoded once.
+	userinfo []byte
 	// until is when the entry stops being used and may be swept.
 	until time.Time
 }
@@ -35,7 +37,7 @@ type placeholder struct {
 
 // newOpenedSession makes ready what requests of session s need.
 func newOpenedSession(sealed []byte, s session, g *Guard) *openedSession {
-	o := &openedSession{sealed: sealed, s: s, placeholders: identityPlaceholders(s)}
+	o := &openedSession{sealed: sealed, s: s, placeholders: identityPlaceholders(s), userinfo: userinfoJSON(s)}
 	if len(g.headers) > 0 {
 		o.headers = make([]string, len(g.headers))
 		for i, ih := range g.headers {

@@ -25,12 +25,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	if err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
 	}
+	return writeJSONBody(w, status, body)
+}
+
+// writeJSONBody answers status with body, already encoded JSON, and the
+// headers of every JSON answer: not cached, not sniffed as another type.
+func writeJSONBody(w http.ResponseWriter, status int, body []byte) error {
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, err = w.Write(body)
+	_, err := w.Write(body)
 	return err
 }
 
