@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/instances"
+	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 )
 
 // Settings the tests give the cluster. tryDuration is the balancer's
@@ -167,7 +168,7 @@ func newCluster(tb testing.TB, lbLogLevel string) *cluster {
 	// Checked here too, so a port taken since it was picked fails with
 	// its number rather than somewhere in up.sh's output.
 	for _, v := range portVars {
-		if err := instances.CheckPortFree(c.ports[v]); err != nil {
+		if err := testcaddy.PortsFree(c.ports[v]); err != nil {
 			tb.Fatalf("%s: %v", v, err)
 		}
 	}

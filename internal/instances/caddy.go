@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 )
 
 // binaryEnv names a Caddy binary to use instead of building one. The
@@ -118,17 +120,6 @@ func moduleRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-// CheckPortFree fails unless nothing listens on the loopback port. It
-// binds without SO_REUSEPORT, so a Caddy already on the port (which binds
-// with it) makes the bind fail instead of silently sharing the port.
-func CheckPortFree(port int) error {
-	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
-		return fmt.Errorf("port %d is in use: %v", port, err)
-	}
-	return l.Close()
 }
 
 // fixedPorts are the ports other test packages start Caddy on; FreePort
@@ -310,7 +301,7 @@ func (i *Instance) config() string {
 func (i *Instance) run(bin string) {
 	i.tb.Helper()
 	for _, p := range []int{i.Port, i.AdminPort} {
-		if err := CheckPortFree(p); err != nil {
+		if err := testcaddy.PortsFree(p); err != nil {
 			i.tb.Fatalf("instance %s: %v", i.Name, err)
 		}
 	}

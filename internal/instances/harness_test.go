@@ -53,7 +53,7 @@ func TestStartStopRestart(t *testing.T) {
 		t.Errorf("PID after Stop = %d, want 0", a.PID())
 	}
 	for _, p := range []int{a.Port, a.AdminPort} {
-		if err := CheckPortFree(p); err != nil {
+		if err := testcaddy.PortsFree(p); err != nil {
 			t.Errorf("after Stop: %v", err)
 		}
 	}
@@ -94,18 +94,18 @@ func TestStartStopRestart(t *testing.T) {
 	}
 }
 
-func TestCheckPortFree(t *testing.T) {
+func TestPortsFreeSeesAHeldPort(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := l.Addr().(*net.TCPAddr).Port
-	err = CheckPortFree(port)
+	err = testcaddy.PortsFree(port)
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("port %d is in use", port)) {
 		t.Errorf("CheckPortFree on a used port: %v", err)
 	}
 	l.Close()
-	if err := CheckPortFree(port); err != nil {
+	if err := testcaddy.PortsFree(port); err != nil {
 		t.Errorf("CheckPortFree on a closed port: %v", err)
 	}
 
@@ -124,7 +124,7 @@ func TestCheckPortFree(t *testing.T) {
 	}
 	defer rl.Close()
 	port = rl.Addr().(*net.TCPAddr).Port
-	if err := CheckPortFree(port); err == nil {
+	if err := testcaddy.PortsFree(port); err == nil {
 		t.Errorf("CheckPortFree missed an SO_REUSEPORT listener on %d", port)
 	}
 }

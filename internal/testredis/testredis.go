@@ -7,7 +7,6 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -271,6 +270,3 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.buf.Write(p)
 }
-
-// String names the server in test output.
-func (s *Server) String() string { return fmt.Sprintf("redis-server at %s", s.Addr) }
