@@ -13,6 +13,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/session"
 )
 
 func init() {
@@ -73,8 +75,15 @@ type siteGroup struct {
 
 func (g *siteGroup) newest() *Handler { return g.handlers[len(g.handlers)-1] }
 
-// peers are the group's handlers other than the newest.
-func (g *siteGroup) peers() []*Handler { return g.handlers[:len(g.handlers)-1] }
+// peers are the session managers of the group's handlers other than the
+// newest.
+func (g *siteGroup) peers() []*session.Manager {
+	out := make([]*session.Manager, 0, len(g.handlers)-1)
+	for _, h := range g.handlers[:len(g.handlers)-1] {
+		out = append(out, h.sessions)
+	}
+	return out
+}
 
 // siteGroups returns the live handlers grouped by scope, in scope order.
 func siteGroups() []*siteGroup {
@@ -91,7 +100,7 @@ func siteGroups() []*siteGroup {
 	slices.SortFunc(all, func(a, b entry) int { return cmp.Compare(a.seq, b.seq) })
 	byScope := map[string]*siteGroup{}
 	for _, e := range all {
-		scope := e.h.scope()
+		scope := e.h.scope
 		g := byScope[scope]
 		if g == nil {
 			g = &siteGroup{scope: scope}
@@ -163,7 +172,7 @@ func adminCount(ctx context.Context, w http.ResponseWriter) error {
 		Sites []siteSessions `json:"sites"`
 	}{Sites: []siteSessions{}}
 	for _, g := range siteGroups() {
-		n, exact, err := g.newest().countSessions(ctx)
+		n, exact, err := g.newest().sessions.Count(ctx)
 		if err != nil {
 			return storeAPIError(g, "counting", err)
 		}
@@ -175,7 +184,7 @@ func adminCount(ctx context.Context, w http.ResponseWriter) error {
 func adminRevoke(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	sub, confirm := q.Get("sub"), q.Get("confirm")
-	var revoke func(*Handler, []*Handler) (int, error)
+	var revoke func(*session.Manager, []*session.Manager) (int, error)
 	switch {
 	case q.Has("sub") && q.Has("confirm"):
 		return badAdminRequest("give either sub or confirm, not both")
@@ -183,9 +192,11 @@ func adminRevoke(ctx context.Context, w http.ResponseWriter, r *http.Request) er
 		if sub == "" || len(sub) > maxSubLen {
 			return badAdminRequest(fmt.Sprintf("sub must be 1 to %d bytes", maxSubLen))
 		}
-		revoke = func(h *Handler, peers []*Handler) (int, error) { return h.revokeSub(ctx, sub, peers) }
+		revoke = func(m *session.Manager, peers []*session.Manager) (int, error) {
+			return m.RevokeSub(ctx, sub, peers...)
+		}
 	case confirm == confirmAll:
-		revoke = func(h *Handler, peers []*Handler) (int, error) { return h.revokeAll(ctx, peers) }
+		revoke = func(m *session.Manager, peers []*session.Manager) (int, error) { return m.RevokeAll(ctx, peers...) }
 	default:
 		return badAdminRequest("give sub=<sub> to end a user's sessions, or confirm=" + confirmAll + " to end every session")
 	}
@@ -195,7 +206,7 @@ func adminRevoke(ctx context.Context, w http.ResponseWriter, r *http.Request) er
 	}{Sites: []siteSessions{}}
 	for _, g := range siteGroups() {
 		h := g.newest()
-		n, err := revoke(h, g.peers())
+		n, err := revoke(h.sessions, g.peers())
 		// Sessions shared by several servers (the same client_id, host
 		// and cookie_name) are counted once, under the first name.
 		h.metrics.revocation(g.servers[0], n)
@@ -216,7 +227,7 @@ func badAdminRequest(msg string) error {
 // the servers (the error carries no key and no sub: set names are keyed
 // hashes).
 func storeAPIError(g *siteGroup, what string, err error) error {
-	return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("sgid: %s in the session store of %v: %v", what, g.servers, err)}
+	return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("%s in the session store of %v: %v", what, g.servers, err)}
 }
 
 func writeAdminJSON(w http.ResponseWriter, v any) error {
@@ -233,8 +244,9 @@ type heldCollector struct{ *prometheus.GaugeVec }
 func (c heldCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, g := range siteGroups() {
 		h := g.newest()
-		if counter, ok := h.rawStore.(sessionCounter); ok {
-			h.metrics.sessionsHeld(h.site, counter.MemberCount())
+		if h.sessions.CountsExactly() {
+			n, _, _ := h.sessions.Count(context.Background())
+			h.metrics.sessionsHeld(h.site, n)
 		}
 	}
 	c.GaugeVec.Collect(ch)

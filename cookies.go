@@ -1,52 +1,48 @@
 package caddysgid
 
 import (
-	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net/http"
+	"net/netip"
 	"net/textproto"
 	"strings"
 	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
-// pendingInfix joins the session cookie's name and a login's own part in
-// the name of that login's cookie: sgid_session_login_<12 characters> by
-// default.
-const pendingInfix = "_login_"
+// The handler's cookies: the session cookie, holding only a session id, and
+// one cookie per login in progress, holding that login sealed. This file
+// also tells the origin the browser sees: whether it is HTTPS (for the
+// cookies' Secure attribute, their __Host- prefix and the derived redirect
+// URI's scheme) and which host it is on.
 
-// pendingCookieName is the name of the cookie holding the login of state.
-func pendingCookieName(name, state string) string {
-	return name + pendingInfix + pendingCookieSuffix(state)
+// loginInfix joins the session cookie's name and a login's own part in the
+// name of that login's cookie: sgid_session_login_<12 characters> by
+// default.
+const loginInfix = "_login_"
+
+// loginSuffixLen is the length of a login cookie's own part: 72 bits of a
+// hash of the state, so two logins of one browser never share a cookie.
+const loginSuffixLen = 12
+
+// loginCookieName is the name of the cookie holding the login of state,
+// for the session cookie name: a hash of the state, so the callback finds
+// the cookie of the state it got without reading any other, and several
+// tabs each keep their own login.
+func loginCookieName(name, state string) string {
+	sum := sha256.Sum256([]byte("sgid-login-cookie\x00" + state))
+	return name + loginInfix + base64.RawURLEncoding.EncodeToString(sum[:loginSuffixLen*3/4])
 }
 
-// isPendingCookieName reports whether n names a login cookie that goes with
+// isLoginCookieName reports whether n names a login cookie that goes with
 // the session cookie name, without building a string for every cookie of
 // every request.
-func isPendingCookieName(n, name string) bool {
-	return len(n) == len(name)+len(pendingInfix)+pendingSuffixLen &&
-		strings.HasPrefix(n, name) && strings.HasPrefix(n[len(name):], pendingInfix)
-}
-
-// newID returns 32 random bytes in base64url: a cookie value or a state.
-func newID() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// validID reports whether s looks like an id newID made. Anything else in a
-// cookie is ignored without a store lookup.
-func validID(s string) bool {
-	if len(s) != 43 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
+func isLoginCookieName(n, name string) bool {
+	return len(n) == len(name)+len(loginInfix)+loginSuffixLen &&
+		strings.HasPrefix(n, name) && strings.HasPrefix(n[len(name):], loginInfix)
 }
 
 // hostPrefix marks a cookie that the browser accepts only when it is
@@ -57,8 +53,8 @@ const hostPrefix = "__Host-"
 
 // wireCookieName is the name one of our cookies goes by on the wire, for
 // setting and reading alike: the documented base name (sgid_session,
-// sgid_session_login_<suffix>, or any other of ours) on plain HTTP, where browsers
-// refuse the prefix, and "__Host-" + base on HTTPS.
+// sgid_session_login_<suffix>) on plain HTTP, where browsers refuse the
+// prefix, and "__Host-" + base on HTTPS.
 func wireCookieName(base string, secure bool) string {
 	if secure {
 		return hostPrefix + base
@@ -66,31 +62,65 @@ func wireCookieName(base string, secure bool) string {
 	return base
 }
 
-// cookie returns the request's cookie of ours named base. On HTTPS only the
+// cookieJar reads and writes the handler's cookies for a request.
+type cookieJar struct {
+	// name is the session cookie's base name (cookie_name).
+	name string
+	// secure is cookie_secure: when set, it decides Secure instead of
+	// the request.
+	secure *bool
+}
+
+// isSecure reports whether the browser reached the site over HTTPS, and so
+// whether the cookies are Secure: cookie_secure when it is set, otherwise
+// the connection's TLS or, as Caddy itself decides for its sticky-session
+// cookies, the last X-Forwarded-Proto of a request from one of the
+// server's trusted_proxies.
+func (j cookieJar) isSecure(r *http.Request) bool {
+	if j.secure != nil {
+		return *j.secure
+	}
+	return requestIsHTTPS(r)
+}
+
+// get returns the request's cookie of ours named base. On HTTPS only the
 // __Host- name counts: a cookie under the bare name may have been planted
 // by a sibling subdomain, and is ignored even when it comes first.
-func (h *Handler) cookie(r *http.Request, base string) (*http.Cookie, error) {
-	return r.Cookie(wireCookieName(base, h.secure(r)))
+func (j cookieJar) get(r *http.Request, base string) (*http.Cookie, error) {
+	return r.Cookie(wireCookieName(base, j.isSecure(r)))
 }
 
-// cookieBase is the base name of a request cookie called wire, for code
-// that walks r.Cookies() looking for ours (such as every login cookie,
-// <name>_login_<suffix>): on HTTPS only a __Host- name counts, and on
-// plain HTTP only a bare one, as cookie reads it. ok is false for a name
-// of the other form.
-func (h *Handler) cookieBase(r *http.Request, wire string) (base string, ok bool) {
-	if h.secure(r) {
-		return strings.CutPrefix(wire, hostPrefix)
+// loginBase reports whether the request cookie c is one of our login
+// cookies under the name this request's scheme uses (on HTTPS only a
+// __Host- name counts, and on plain HTTP only a bare one, as get reads
+// them), and returns its base name, the one it was sealed for.
+func (j cookieJar) loginBase(r *http.Request, c *http.Cookie) (string, bool) {
+	var base string
+	var ok bool
+	if j.isSecure(r) {
+		base, ok = strings.CutPrefix(c.Name, hostPrefix)
+	} else {
+		base, ok = c.Name, !strings.HasPrefix(c.Name, hostPrefix)
 	}
-	return wire, !strings.HasPrefix(wire, hostPrefix)
+	return base, ok && isLoginCookieName(base, j.name)
 }
 
-// newCookie builds one of our cookies, named base before its wire prefix.
+// hasLogin reports whether the request carries any login cookie.
+func (j cookieJar) hasLogin(r *http.Request) bool {
+	for _, c := range r.Cookies() {
+		if _, ok := j.loginBase(r, c); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// make builds one of our cookies, named base before its wire prefix.
 // maxAge < 0 deletes it. SameSite=Lax, not Strict: sgID's callback is a
 // cross-site top-level navigation, and the login cookie must come with it.
 // Path=/ and no Domain always, as the __Host- prefix requires.
-func (h *Handler) newCookie(r *http.Request, base, value string, maxAge time.Duration) *http.Cookie {
-	secure := h.secure(r)
+func (j cookieJar) make(r *http.Request, base, value string, maxAge time.Duration) *http.Cookie {
+	secure := j.isSecure(r)
 	c := &http.Cookie{
 		Name:     wireCookieName(base, secure),
 		Value:    value,
@@ -108,7 +138,7 @@ func (h *Handler) newCookie(r *http.Request, base, value string, maxAge time.Dur
 }
 
 // stripSessionCookies cuts the session cookie (name) and the login cookies
-// (see pendingCookieName), each under its plain and its __Host- name, out of
+// (see loginCookieName), each under its plain and its __Host- name, out of
 // the Cookie header, keeping every other cookie as the client sent it, and
 // removes the header when nothing is left.
 func stripSessionCookies(hdr http.Header, name string) {
@@ -151,7 +181,7 @@ func withoutSessionCookies(v, name string) (string, bool) {
 		part = textproto.TrimString(part)
 		n, _, _ := strings.Cut(part, "=")
 		n = strings.TrimPrefix(strings.TrimSpace(n), hostPrefix)
-		if n == name || isPendingCookieName(n, name) {
+		if n == name || isLoginCookieName(n, name) {
 			changed = true
 			continue
 		}
@@ -168,4 +198,118 @@ func withoutSessionCookies(v, name string) (string, bool) {
 		return v, false
 	}
 	return kept.String(), true
+}
+
+// errBadHost is the error of a request whose Host header is not a valid
+// host and port, when the redirect URI is derived from it.
+var errBadHost = errors.New("the Host header is not a valid host[:port]")
+
+// requestIsHTTPS reports whether the request came over TLS, to Caddy or to
+// a trusted proxy in front of it. X-Forwarded-Proto from any other client
+// is ignored: anyone can send it.
+func requestIsHTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool)
+	if !trusted {
+		return false
+	}
+	xfp := r.Header.Values("X-Forwarded-Proto")
+	return len(xfp) > 0 && xfp[len(xfp)-1] == "https"
+}
+
+// redirectURI is the configured redirect URI, or the callback on the
+// request's own origin. The derived one follows the Host header, which the
+// client chooses, so the host must be a valid host name or IP literal with
+// an optional port of 1 to 65535 written in digits; anything else is an
+// error, which the caller answers with 400. It is https when the cookies
+// are Secure by cookie_secure or the request came over HTTPS.
+func (h *Handler) redirectURI(r *http.Request) (string, error) {
+	if h.RedirectURI != "" {
+		return h.RedirectURI, nil
+	}
+	if !validHostPort(r.Host) {
+		return "", errBadHost
+	}
+	scheme := "http"
+	if requestIsHTTPS(r) || (h.CookieSecure != nil && *h.CookieSecure) {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + h.CallbackPath, nil
+}
+
+// validHostPort reports whether s is host or host:port, where host is a
+// DNS name (letters, digits and hyphens in dot-separated labels), an IPv4
+// address, or an IPv6 address in brackets, and port is 1 to 65535 in
+// decimal digits only. It refuses what url.Parse would refuse, and more:
+// signs, hex, percent escapes, brackets around names, zones.
+func validHostPort(s string) bool {
+	host, port := s, ""
+	if strings.HasPrefix(s, "[") {
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return false
+		}
+		addr, err := netip.ParseAddr(s[1:end])
+		if err != nil || !addr.Is6() || addr.Zone() != "" {
+			return false
+		}
+		rest := s[end+1:]
+		if rest != "" {
+			if rest[0] != ':' {
+				return false
+			}
+			return validPort(rest[1:])
+		}
+		return true
+	}
+	if i := strings.LastIndexByte(s, ':'); i >= 0 {
+		host, port = s[:i], s[i+1:]
+		if !validPort(port) {
+			return false
+		}
+	}
+	if addr, err := netip.ParseAddr(host); err == nil {
+		return addr.Is4()
+	}
+	return validHostName(host)
+}
+
+// validPort accepts 1 to 65535 written in one to five decimal digits.
+func validPort(p string) bool {
+	if p == "" || len(p) > 5 {
+		return false
+	}
+	n := 0
+	for i := 0; i < len(p); i++ {
+		if p[i] < '0' || p[i] > '9' {
+			return false
+		}
+		n = n*10 + int(p[i]-'0')
+	}
+	return n >= 1 && n <= 65535
+}
+
+// validHostName accepts a DNS name of letters, digits and hyphens in labels
+// of 1 to 63 characters that neither start nor end with a hyphen, at most
+// 253 characters, with an optional final dot. Internationalized names
+// arrive in their xn-- form.
+func validHostName(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -1,18 +1,22 @@
 package caddysgid
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
 )
 
@@ -31,32 +35,55 @@ const (
 	reasonServerError    = "server_error"    // our own store failed
 )
 
+// returnToParam is the auth-url query parameter naming the same-origin path
+// to land on after the login.
+const returnToParam = "return_to"
+
+// Bounds on what auth-url puts in a login cookie, so that it stays under
+// the 4096 bytes browsers keep of a cookie.
+const (
+	// maxAppValue bounds an app parameter's value.
+	maxAppValue = 256
+	// maxAppParams bounds the app parameters a config may declare.
+	maxAppParams = 4
+	// maxLoginCookie bounds a login cookie's name and value together.
+	maxLoginCookie = 4000
+	// loginsPerBrowser is how many logins one browser may have in flight
+	// (one per tab that pressed "log in").
+	loginsPerBrowser = 5
+)
+
 // ServeHTTP serves the sgid routes and passes other requests on, with the
 // user's identity in the placeholders when a session cookie is valid.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	h.noteNesting(r)
 	h.guard.scrubIdentity(r)
-	opened, sessID, storeErr := h.lookupSession(r)
-	var sess session
-	hasSession := opened != nil
-	if hasSession {
-		sess = opened.s
-		setPlaceholders(r, opened.placeholders)
+	var (
+		o        *session.Opened
+		cookieID string
+		storeErr error
+	)
+	if c, err := h.cookies.get(r, h.CookieName); err == nil {
+		cookieID = c.Value
+		o, storeErr = h.sessions.Lookup(r.Context(), cookieID)
+	}
+	if o != nil {
+		setPlaceholders(r, viewOf(o).placeholders)
 	}
 	switch r.URL.Path {
 	case h.AuthURLPath:
 		return h.serveAuthURL(w, r)
 	case h.CallbackPath:
-		return h.serveCallback(w, r, sessID)
+		return h.serveCallback(w, r, o, cookieID)
 	case h.UserinfoPath:
-		return h.serveUserinfo(w, r, opened, storeErr)
+		return serveUserinfo(w, r, o, storeErr)
 	case h.LogoutPath:
-		return h.serveLogout(w, r, sessID, sess, hasSession, storeErr)
+		return h.serveLogout(w, r, o, storeErr)
 	}
 	if h.mock != nil && strings.HasPrefix(r.URL.Path, mockPrefix+"/") {
 		return h.serveMock(w, r)
 	}
-	if answered, err := h.guard.serve(w, r, opened, storeErr); answered {
+	if answered, err := h.guard.serve(w, r, o, storeErr); answered {
 		return err
 	}
 	return next.ServeHTTP(w, r)
@@ -94,14 +121,14 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 		return writeError(w, http.StatusBadRequest, "invalid_host", "The Host header is not a valid host name and port.")
 	}
 	verifier, challenge := sgid.GeneratePKCEPair()
-	state := newID()
+	state := session.NewID()
 	authURL, nonce, err := h.client.AuthorizationURL(sgid.AuthParams{
 		State:         state,
 		CodeChallenge: challenge,
 		RedirectURI:   redirectURI,
 	})
 	if err != nil {
-		return h.serverError(w, r, http.StatusInternalServerError, err)
+		return serverError(w, r, h.logger, http.StatusInternalServerError, err)
 	}
 	if h.mock != nil {
 		authURL = mockBrowserURL(authURL)
@@ -111,46 +138,104 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	// state, so nothing is kept on the server and each tab's login is
 	// found by its own callback.
 	timeout := time.Duration(h.LoginTimeout)
-	name := pendingCookieName(h.CookieName, state)
-	sealed, err := sealPending(r.Context(), h.keys, name, pendingLogin{
+	name := loginCookieName(h.CookieName, state)
+	sealed, err := h.sessions.SealLogin(r.Context(), name, session.Login{
 		State:        state,
 		CodeVerifier: verifier,
 		Nonce:        nonce,
 		RedirectURI:  redirectURI,
 		ReturnTo:     returnTo,
 		AppValues:    app,
-		Expires:      h.now().Add(timeout).Unix(),
+		Expires:      h.sessions.Now().Add(timeout).Unix(),
+		SessionID:    session.NewID(),
 	})
 	if err != nil {
-		h.storeFailed(r, "sealing_key", err)
 		return writeUnavailable(w)
 	}
 	if len(name)+len(sealed) > maxLoginCookie {
 		return writeError(w, http.StatusBadRequest, "login_too_large", "return_to and the app parameters are too long to start a login.")
 	}
 	h.dropOldLogins(w, r)
-	http.SetCookie(w, h.newCookie(r, name, sealed, timeout))
+	http.SetCookie(w, h.cookies.make(r, name, sealed, timeout))
 	return writeJSON(w, http.StatusOK, struct {
 		URL string `json:"url"`
 	}{authURL})
 }
 
-func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessID string) error {
+// dropOldLogins deletes the browser's oldest login cookies when it already
+// has loginsPerBrowser of them, so that a new one fits: unreadable ones
+// first, then those that expire first.
+func (h *Handler) dropOldLogins(w http.ResponseWriter, r *http.Request) {
+	type login struct {
+		name    string
+		expires int64 // 0 for unreadable ones
+	}
+	var logins []login
+	for _, c := range r.Cookies() {
+		base, ok := h.cookies.loginBase(r, c)
+		if !ok {
+			continue
+		}
+		l := login{name: base}
+		if p, err := h.sessions.PeekLogin(r.Context(), base, c.Value); err == nil {
+			l.expires = p.Expires
+		}
+		logins = append(logins, l)
+	}
+	if len(logins) < loginsPerBrowser {
+		return
+	}
+	slices.SortFunc(logins, func(a, b login) int { return cmp.Compare(a.expires, b.expires) })
+	for _, l := range logins[:len(logins)-loginsPerBrowser+1] {
+		http.SetCookie(w, h.cookies.make(r, l.name, "", -1))
+	}
+}
+
+// serveCallback finishes the login whose state sgID sent back. current is
+// the session the request's cookie names, and cookieID that cookie's
+// value.
+func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, current *session.Opened, cookieID string) error {
 	if r.Method != http.MethodGet {
 		return methodNotAllowed(w, "GET")
 	}
+	ctx := r.Context()
 	q := r.URL.Query()
-	pending, answered, err := h.takePending(w, r, q.Get("state"))
-	if answered {
-		return err
+	name := loginCookieName(h.CookieName, q.Get("state"))
+	c, err := h.cookies.get(r, name)
+	switch {
+	case err != nil && h.cookies.hasLogin(r):
+		return h.fail(w, r, reasonStateMismatch, zapcore.WarnLevel, errors.New("state does not match any login of this browser"))
+	case err != nil:
+		return h.fail(w, r, reasonNoSession, zapcore.InfoLevel, errors.New("callback without a login cookie"))
 	}
-	// From here on the login is consumed: a replayed callback, from this
-	// browser or with a copy of its cookie, ends as login_expired.
+	login, err := h.sessions.OpenLogin(ctx, name, c.Value, q.Get("state"))
+	switch {
+	case errors.Is(err, session.ErrLoginInvalid):
+		return h.fail(w, r, reasonStateMismatch, zapcore.WarnLevel, errors.New("the login cookie was not sealed by this site for this state"))
+	case errors.Is(err, session.ErrLoginExpired):
+		return h.fail(w, r, reasonLoginExpired, zapcore.InfoLevel, errors.New("the login expired"))
+	case err != nil:
+		return h.fail(w, r, reasonServerError, zapcore.ErrorLevel, err)
+	}
+	dest := cmp.Or(login.ReturnTo, h.SuccessPath)
+	// The browser that finished this login replays its callback (some
+	// machines fetch it twice): it lands where it did the first time,
+	// with no second call to sgID and no new session.
+	if current != nil && current.ID == login.SessionID {
+		http.Redirect(w, r, dest, http.StatusFound)
+		return nil
+	}
+	if done, err := h.sessions.Finished(ctx, login.SessionID); err != nil {
+		return h.fail(w, r, reasonServerError, zapcore.ErrorLevel, err)
+	} else if done {
+		return h.fail(w, r, reasonLoginExpired, zapcore.WarnLevel, errors.New("this login was finished before, by another browser or with a copy of its cookie"))
+	}
 	if e := q.Get("error"); e != "" {
 		reason := reasonProviderError
 		if e == "access_denied" {
 			reason = reasonAccessDenied
 		}
+		http.SetCookie(w, h.cookies.make(r, name, "", -1))
 		return h.fail(w, r, reason, zapcore.InfoLevel, errors.New("sgID answered error="+truncate(e, 64)))
 	}
 	code := q.Get("code")
@@ -161,13 +246,13 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessI
 	// One deadline for the whole back channel of a login (token, a JWKS
 	// fetch or two, userinfo), so a stalled sgID ends the login at
 	// provider_timeout rather than after each call's own.
-	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(h.ProviderTimeout))
+	pctx, cancel := context.WithTimeout(ctx, time.Duration(h.ProviderTimeout))
 	defer cancel()
-	tokens, err := h.client.Exchange(ctx, sgid.ExchangeParams{
+	tokens, err := h.client.Exchange(pctx, sgid.ExchangeParams{
 		Code:         code,
-		CodeVerifier: pending.CodeVerifier,
-		Nonce:        pending.Nonce,
-		RedirectURI:  pending.RedirectURI,
+		CodeVerifier: login.CodeVerifier,
+		Nonce:        login.Nonce,
+		RedirectURI:  login.RedirectURI,
 	})
 	if err != nil {
 		if errors.Is(err, sgid.ErrIDToken) {
@@ -178,7 +263,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessI
 		}
 		return h.fail(w, r, reasonProviderError, zapcore.ErrorLevel, err)
 	}
-	info, err := h.client.Userinfo(ctx, tokens.Sub, tokens.AccessToken)
+	info, err := h.client.Userinfo(pctx, tokens.Sub, tokens.AccessToken)
 	if err != nil {
 		return h.fail(w, r, reasonUserinfoFailed, zapcore.ErrorLevel, err)
 	}
@@ -186,38 +271,49 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, oldSessI
 	// App values never override what sgID vouched for (Validate keeps their
 	// keys out of the scopes' dotted namespace; this holds regardless).
 	data := info.Data
-	for k, v := range pending.AppValues {
+	for k, v := range login.AppValues {
 		if _, fromSgID := data[k]; !fromSgID {
 			data[k] = v
 		}
 	}
-	// A new id for the logged-in session: an id planted before the login
+	// The new session replaces the browser's old one, if any; its id came
+	// sealed in the login cookie, so an id planted before the login
 	// (session fixation) never becomes a logged-in one.
-	if oldSessID != "" {
-		_ = h.deleteSession(r.Context(), oldSessID)
+	if cookieID != "" {
+		_ = h.sessions.EndID(ctx, cookieID)
 	}
 	lifetime := time.Duration(h.SessionLifetime)
-	sessID, err := h.putSession(r.Context(), session{Sub: info.Sub, Data: data, Expires: h.now().Add(lifetime)})
+	s := session.Session{Sub: info.Sub, Data: data, Expires: h.sessions.Now().Add(lifetime)}
+	created, err := h.sessions.Create(ctx, login.SessionID, s)
 	if err != nil {
-		h.storeFailed(r, "put", err)
 		return h.fail(w, r, reasonServerError, zapcore.ErrorLevel, err)
 	}
-	http.SetCookie(w, h.newCookie(r, h.CookieName, sessID, lifetime))
-	setIdentity(r, session{Sub: info.Sub, Data: data})
-	h.metrics.login(siteOf(r), "ok")
-	h.logLogin(r, info.Sub)
-
-	dest := h.SuccessPath
-	if pending.ReturnTo != "" {
-		dest = pending.ReturnTo
+	if !created {
+		return h.fail(w, r, reasonLoginExpired, zapcore.WarnLevel, errors.New("this login was finished at the same time by another request"))
 	}
+	http.SetCookie(w, h.cookies.make(r, h.CookieName, login.SessionID, lifetime))
+	setPlaceholders(r, identityPlaceholders(s))
+	h.metrics.login(siteOf(r), "ok")
+	h.logger.Info("user logged in", zap.String("sub", info.Sub), zap.String("request_id", requestID(r)))
 	http.Redirect(w, r, dest, http.StatusFound)
 	return nil
 }
 
+// errCodeRejected is logged for a callback whose code sgID refused with
+// invalid_grant. A browser causes this (a code replayed, expired, or meant
+// for another login), so the message carries no hint about credentials.
+var errCodeRejected = errors.New("sgID refused the authorization code (invalid_grant): it expired, was already used, or was issued for another login")
+
+// codeRejected reports whether the token exchange failed because sgID
+// refused the code, as opposed to refusing the client or failing itself.
+func codeRejected(err error) bool {
+	var pe *sgid.ProviderError
+	return errors.As(err, &pe) && pe.Endpoint == "token" && pe.StatusCode == http.StatusBadRequest && pe.Code() == "invalid_grant"
+}
+
 // serveUserinfo answers the logged-in user's sub and data, encoded once per
-// opened session (see openedSession), or 401 null.
-func (h *Handler) serveUserinfo(w http.ResponseWriter, r *http.Request, o *openedSession, storeErr error) error {
+// opened session, or 401 null.
+func serveUserinfo(w http.ResponseWriter, r *http.Request, o *session.Opened, storeErr error) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return methodNotAllowed(w, "GET, HEAD")
 	}
@@ -229,31 +325,14 @@ func (h *Handler) serveUserinfo(w http.ResponseWriter, r *http.Request, o *opene
 		// as a logged-in user.
 		return writeJSON(w, http.StatusUnauthorized, nil)
 	}
-	return writeJSONBody(w, http.StatusOK, o.userinfo)
-}
-
-// userinfoJSON is the body of /api/userinfo for s: {"sub", "data"}, with
-// data an object even when empty.
-func userinfoJSON(s session) []byte {
-	data := s.Data
-	if data == nil {
-		data = map[string]string{}
-	}
-	// A map of strings always encodes.
-	b, _ := json.Marshal(userinfoBody{Sub: s.Sub, Data: data})
-	return b
-}
-
-type userinfoBody struct {
-	Sub  string            `json:"sub"`
-	Data map[string]string `json:"data"`
+	return writeJSONBody(w, http.StatusOK, viewOf(o).userinfo)
 }
 
 // serveLogout ends the session that ServeHTTP found for the request's
 // cookie. A cookie that names no session costs no store call; when the
 // store could not say whether there is one, the logout cannot be confirmed
 // and answers 503.
-func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessID string, s session, hasSession bool, storeErr error) error {
+func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, o *session.Opened, storeErr error) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return methodNotAllowed(w, "GET, POST")
 	}
@@ -265,18 +344,17 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, sessID str
 	if storeErr != nil {
 		return writeUnavailable(w)
 	}
-	if hasSession {
-		if err := h.endSession(r.Context(), h.store, sessionKey(sessID), s.Sub, true); err != nil {
-			h.storeFailed(r, "delete", err)
+	if o != nil {
+		if err := h.sessions.End(r.Context(), o); err != nil {
 			return writeUnavailable(w)
 		}
 		h.metrics.logout(siteOf(r))
-		h.logLogout(r, s.Sub)
+		h.logger.Info("user logged out", zap.String("sub", o.Session.Sub), zap.String("request_id", requestID(r)))
 	}
-	http.SetCookie(w, h.newCookie(r, h.CookieName, "", -1))
+	http.SetCookie(w, h.cookies.make(r, h.CookieName, "", -1))
 	for _, c := range r.Cookies() {
-		if base, ok := h.isPendingCookie(r, c); ok {
-			http.SetCookie(w, h.newCookie(r, base, "", -1))
+		if base, ok := h.cookies.loginBase(r, c); ok {
+			http.SetCookie(w, h.cookies.make(r, base, "", -1))
 		}
 	}
 	return writeJSON(w, http.StatusOK, struct{}{})
@@ -294,13 +372,115 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, reason string, le
 	return nil
 }
 
-// Bounds on what auth-url puts in a login cookie, so that it stays under
-// the 4096 bytes browsers keep of a cookie.
-const (
-	// maxAppValue bounds an app parameter's value.
-	maxAppValue = 256
-	// maxAppParams bounds the app parameters a config may declare.
-	maxAppParams = 4
-	// maxLoginCookie bounds a login cookie's name and value together.
-	maxLoginCookie = 4000
-)
+// userView is what the requests of one opened session need, made once
+// (see session.Options.Prepare): the placeholders, the guard's encoded
+// identity header values, and the body of the userinfo route.
+type userView struct {
+	// placeholders are set in order, the sub last (see
+	// identityPlaceholders).
+	placeholders []placeholder
+	// headers are the encoded values of the guard's identity headers, in
+	// the order of the guard's headers; "" where the user has no value.
+	headers []string
+	// userinfo is the body of the userinfo route for this session.
+	userinfo []byte
+}
+
+// newUserView makes ready what requests of session s need.
+func newUserView(s session.Session, g *Guard) *userView {
+	return &userView{placeholders: identityPlaceholders(s), headers: g.headerValues(s), userinfo: userinfoJSON(s)}
+}
+
+// viewOf is the view the handler's Prepare made for o.
+func viewOf(o *session.Opened) *userView { return o.View.(*userView) }
+
+// userinfoJSON is the body of the userinfo route for s: {"sub", "data"},
+// with data an object even when empty.
+func userinfoJSON(s session.Session) []byte {
+	data := s.Data
+	if data == nil {
+		data = map[string]string{}
+	}
+	// A map of strings always encodes.
+	b, _ := json.Marshal(struct {
+		Sub  string            `json:"sub"`
+		Data map[string]string `json:"data"`
+	}{s.Sub, data})
+	return b
+}
+
+// isLocalPath accepts only a path on this origin: one leading slash, no
+// scheme or host, no backslash (browsers read "/\evil" as "//evil"), no
+// control characters.
+func isLocalPath(p string) bool {
+	if p == "" || len(p) > 2048 || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\") {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < 0x20 || p[i] == 0x7f {
+			return false
+		}
+	}
+	u, err := url.Parse(p)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil
+}
+
+// requestID returns Caddy's request id placeholder, if set, so log lines
+// can be tied to the access log without logging anything personal.
+func requestID(r *http.Request) string { return requestIDFromContext(r.Context()) }
+
+func requestIDFromContext(ctx context.Context) string {
+	if repl, ok := ctx.Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		if v, ok := repl.GetString("http.request.uuid"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// handlerVar is the request variable in which the first sgid handler a
+// request passes through leaves its nestingMark, so that a second one can
+// tell. The mark holds no secret: placeholders such as
+// {http.vars.sgid_handler} can print it.
+const handlerVar = "sgid_handler"
+
+// nestingMark says which sgid handler saw a request first, by its guard
+// (each handler has its own), whose ForwardCookie tells whether it passes
+// the session cookies on. A struct of one pointer goes into an interface
+// without an allocation.
+type nestingMark struct {
+	guard *Guard
+}
+
+func (m nestingMark) String() string { return "sgid" }
+
+// noteNesting leaves h's mark on the request, or, when another sgid
+// handler has already marked it, logs once (at ERROR) that the
+// configuration nests or repeats sgid where it cannot work: the outer one
+// cuts the session cookies from the requests it passes on, so the inner
+// one never sees a login and its routes and guard act as if nobody were
+// logged in. The adapter cannot see this (two sgid blocks in one site, or
+// sgid inside a handle under another sgid), so it is reported at the
+// first request that shows it. With forward_cookie on the outer one,
+// nesting works and is not reported.
+func (h *Handler) noteNesting(r *http.Request) {
+	outer, ok := caddyhttp.GetVar(r.Context(), handlerVar).(nestingMark)
+	if !ok {
+		caddyhttp.SetVar(r.Context(), handlerVar, nestingMark{guard: h.guard})
+		return
+	}
+	if outer.guard == h.guard || outer.guard.ForwardCookie {
+		return
+	}
+	if h.nestingReported != nil && h.nestingReported.CompareAndSwap(false, true) {
+		h.logger.Error("a request passed through two sgid handlers; the first cuts the session cookies, so this one never sees a login: use one sgid block per site, or set forward_cookie in the outer one",
+			zap.String("request_id", requestID(r)))
+	}
+}

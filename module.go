@@ -5,10 +5,8 @@
 package caddysgid
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"cmp"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -23,6 +21,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 	"github.com/caddy-sgid/caddy-sgid/store"
@@ -46,10 +45,6 @@ const (
 	DefaultCacheTTL        = 10 * time.Second
 	DefaultKeyRotation     = 24 * time.Hour
 	DefaultProviderTimeout = 10 * time.Second
-
-	// loginsPerBrowser is how many logins one browser may have in flight
-	// (one per tab that pressed "log in").
-	loginsPerBrowser = 5
 )
 
 // Handler serves the sgID login routes of a single-page app (by default the
@@ -187,23 +182,20 @@ type Handler struct {
 
 	client   *sgid.Client
 	guard    *Guard // Guard, or an empty one when there is none
+	sessions *session.Manager
+	cookies  cookieJar
 	metrics  *metrics
 	mock     *sgidtest.Provider
-	backend  store.Backend
-	ownStore *store.Storage // the default backend, cleaned up by the handler
-	store    store.Store    // rawStore, behind a cache for a shared store
-	rawStore store.Store
-	opened   *openedSessions // nil when cache_ttl is 0
-	keys     *keyring
-	index    *sessionIndex
-	seen     *seenWrites
+	// st is the session store's scope, behind a cache for a shared store;
+	// ownStore is the default backend, which the handler cleans up itself.
+	st       store.Store
+	ownStore *store.Storage
+	// scope names this site's records in the store (see sessionScope).
+	scope string
 	// site is the name of the Caddy server this handler serves.
 	site      string
 	clientKey string
-	clockKey  string
 	logger    *zap.Logger
-	// now is the clock that dates pending logins and sessions.
-	now func() time.Time
 	// nestingReported makes noteNesting report once per handler; an
 	// atomic, not a sync.Once, since Handler values are copied.
 	nestingReported *atomic.Bool
@@ -217,38 +209,24 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision resolves placeholders, applies defaults and builds the sgID
-// client. It makes no network calls, since it also runs for caddy validate
-// and caddy adapt.
+// Provision resolves placeholders, applies defaults, builds the sgID
+// client and opens the session store. It makes no network calls, since it
+// also runs for caddy validate and caddy adapt.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	h.now = time.Now
 	h.site = siteFromContext(ctx)
 	h.nestingReported = new(atomic.Bool)
 	m, err := newMetrics(ctx.GetMetricsRegistry())
 	if err != nil {
-		return fmt.Errorf("sgid: metrics: %v", err)
+		return fmt.Errorf("metrics: %v", err)
 	}
 	h.metrics = m
-	repl := caddy.NewReplacer()
-	for _, f := range []struct {
-		name string
-		v    *string
-		trim bool
-	}{
-		{"client_id", &h.ClientID, true},
-		{"client_secret", &h.ClientSecret, true},
-		{"private_key", &h.PrivateKey, false},
-		{"host", &h.Host, true},
-		{"redirect_uri", &h.RedirectURI, true},
-		{"sealing_key", &h.SealingKey, true},
-	} {
-		if err := resolvePlaceholders(repl, f.name, f.v, f.trim); err != nil {
-			return err
-		}
+	if err := h.resolveConfig(); err != nil {
+		return err
 	}
-	h.applyDefaults()
-	if err := h.provisionGuard(ctx); err != nil {
+	h.cookies = cookieJar{name: h.CookieName, secure: h.CookieSecure}
+	h.guard = cmp.Or(h.Guard, new(Guard))
+	if err := h.guard.setup(ctx, h.ErrorPath, h.CookieName, h.metrics, h.logger); err != nil {
 		return err
 	}
 
@@ -282,106 +260,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.client = c.(pooledClient).Client
 
-	if err := h.provisionStore(ctx); err != nil {
+	if err := h.provisionSessions(ctx); err != nil {
 		return err
 	}
 	register(h)
 	return nil
-}
-
-// resolvePlaceholders replaces the placeholders in *v, trimming outer
-// space when trim. A value that was written but resolves to nothing is an
-// error naming the placeholder: an unset {env.X} would otherwise surface as
-// a missing client_id, or silently bring back a default (sgID's host, the
-// redirect URI derived from the Host header). The error repeats only the
-// placeholders, which hold no secret.
-func resolvePlaceholders(repl *caddy.Replacer, name string, v *string, trim bool) error {
-	raw := *v
-	out := repl.ReplaceAll(raw, "")
-	if trim {
-		out = strings.TrimSpace(out)
-	}
-	*v = out
-	if strings.TrimSpace(out) != "" || strings.TrimSpace(raw) == "" {
-		return nil
-	}
-	var hints []string
-	for _, m := range placeholderRE.FindAllStringSubmatch(raw, -1) {
-		switch m[1] {
-		case "env":
-			hints = append(hints, "is "+m[2]+" set?")
-		case "file":
-			hints = append(hints, "does "+m[2]+" exist, readable by Caddy and not empty?")
-		}
-	}
-	placeholders := strings.Join(placeholderRE.FindAllString(raw, -1), " ")
-	if placeholders == "" {
-		return fmt.Errorf("sgid: %s: the value resolved to an empty value", name)
-	}
-	msg := fmt.Sprintf("sgid: %s: %s resolved to an empty value", name, placeholders)
-	if len(hints) > 0 {
-		msg += " (" + strings.Join(hints, " ") + ")"
-	}
-	return errors.New(msg)
-}
-
-// placeholderRE finds Caddy placeholders, and the namespace and name of the
-// {env.*} and {file.*} ones.
-var placeholderRE = regexp.MustCompile(`\{(?:(env|file)\.([^{}]+)|[^{}]+)\}`)
-
-func (h *Handler) applyDefaults() {
-	setDefault(&h.AuthURLPath, DefaultAuthURLPath)
-	setDefault(&h.CallbackPath, DefaultCallbackPath)
-	setDefault(&h.UserinfoPath, DefaultUserinfoPath)
-	setDefault(&h.LogoutPath, DefaultLogoutPath)
-	setDefault(&h.SuccessPath, DefaultSuccessPath)
-	setDefault(&h.ErrorPath, DefaultErrorPath)
-	setDefault(&h.CookieName, DefaultCookieName)
-	if h.LoginTimeout == 0 {
-		h.LoginTimeout = caddy.Duration(DefaultLoginTimeout)
-	}
-	if h.SessionLifetime == 0 {
-		h.SessionLifetime = caddy.Duration(DefaultSessionLifetime)
-	}
-	if h.CacheTTL == nil {
-		ttl := caddy.Duration(DefaultCacheTTL)
-		h.CacheTTL = &ttl
-	}
-	if h.KeyRotation == 0 {
-		h.KeyRotation = caddy.Duration(DefaultKeyRotation)
-	}
-	if h.ProviderTimeout == 0 {
-		h.ProviderTimeout = caddy.Duration(DefaultProviderTimeout)
-	}
-}
-
-func setDefault(s *string, def string) {
-	if *s == "" {
-		*s = def
-	}
-}
-
-// fieldError names the Caddy field of an sgid.Config error, so that caddy
-// validate points at the line to fix. sgid's errors already begin with
-// "sgid:", so the field goes at the end rather than another prefix.
-func fieldError(err error) error {
-	var ce *sgid.ConfigError
-	if errors.As(err, &ce) {
-		if field, ok := configFields[ce.Field]; ok {
-			return fmt.Errorf("%w (setting %s)", err, field)
-		}
-	}
-	return err
-}
-
-// configFields maps sgid.Config's fields to the handler's JSON names.
-var configFields = map[string]string{
-	"ClientID":     "client_id",
-	"ClientSecret": "client_secret",
-	"PrivateKey":   "private_key",
-	"Host":         "host",
-	"RedirectURI":  "redirect_uri",
-	"Scopes":       "scopes",
 }
 
 // cookieNameRE is the token syntax of RFC 6265 cookie names, minus the
@@ -399,93 +282,76 @@ func (h *Handler) Validate() error {
 	seen := map[string]string{}
 	for field, p := range paths {
 		if !strings.HasPrefix(p, "/") {
-			return fmt.Errorf("sgid: %s: %q must start with /", field, p)
+			return fmt.Errorf("%s: %q must start with /", field, p)
 		}
 		if other, dup := seen[p]; dup {
-			return fmt.Errorf("sgid: %s: %q is also %s", field, p, other)
+			return fmt.Errorf("%s: %q is also %s", field, p, other)
 		}
 		seen[p] = field
 	}
 	for field, p := range map[string]string{"success_path": h.SuccessPath, "error_path": h.ErrorPath} {
 		if !isLocalPath(p) {
-			return fmt.Errorf("sgid: %s: %q must be a path on this site, starting with a single /", field, p)
+			return fmt.Errorf("%s: %q must be a path on this site, starting with a single /", field, p)
 		}
 	}
 	if h.RedirectURI != "" {
 		u, _ := url.Parse(h.RedirectURI)
 		if u.Path != h.CallbackPath {
-			return fmt.Errorf("sgid: redirect_uri: its path %q must be callback_path %q, or sgID's callback would not reach this handler", u.Path, h.CallbackPath)
+			return fmt.Errorf("redirect_uri: its path %q must be callback_path %q, or sgID's callback would not reach this handler", u.Path, h.CallbackPath)
 		}
 	}
 	if !cookieNameRE.MatchString(h.CookieName) {
-		return fmt.Errorf("sgid: cookie_name: %q is not a valid cookie name", h.CookieName)
+		return fmt.Errorf("cookie_name: %q is not a valid cookie name", h.CookieName)
 	}
 	// The handler adds __Host- itself on HTTPS; a name that already has a
 	// prefix would be refused by browsers on plain HTTP, or get two.
 	if lower := strings.ToLower(h.CookieName); strings.HasPrefix(lower, "__host-") || strings.HasPrefix(lower, "__secure-") {
-		return fmt.Errorf("sgid: cookie_name: %q has a cookie prefix; give the bare name, the handler adds __Host- on HTTPS", h.CookieName)
+		return fmt.Errorf("cookie_name: %q has a cookie prefix; give the bare name, the handler adds __Host- on HTTPS", h.CookieName)
 	}
 	for param, key := range h.AppParams {
 		if param == "" || key == "" {
-			return fmt.Errorf("sgid: app_params: empty parameter or key (%q -> %q)", param, key)
+			return fmt.Errorf("app_params: empty parameter or key (%q -> %q)", param, key)
 		}
 		if param == returnToParam {
-			return fmt.Errorf("sgid: app_params: %q is reserved for the return path", param)
+			return fmt.Errorf("app_params: %q is reserved for the return path", param)
 		}
 		// The handler sets {http.auth.user.id} to the sub itself: an app
 		// value under that key would replace the user's identity in every
 		// placeholder, header_up and the access log's user_id.
 		if reservedIdentityKeys[key] {
-			return fmt.Errorf("sgid: app_params: data key %q is the user's identity ({http.auth.user.%s}), which only sgID sets; pick another key", key, key)
+			return fmt.Errorf("app_params: data key %q is the user's identity ({http.auth.user.%s}), which only sgID sets; pick another key", key, key)
 		}
 		// sgID's fields are named like scopes (myinfo.name); an app value
 		// under such a key could pass for data sgID vouched for.
 		if strings.Contains(key, ".") || key == "sub" || key == "openid" {
-			return fmt.Errorf("sgid: app_params: data key %q looks like an sgID field; pick a key without a dot", key)
+			return fmt.Errorf("app_params: data key %q looks like an sgID field; pick a key without a dot", key)
 		}
 	}
 	if time.Duration(h.LoginTimeout) < time.Minute {
-		return fmt.Errorf("sgid: login_timeout: %s is too short for a person to log in; use at least 1m", time.Duration(h.LoginTimeout))
+		return fmt.Errorf("login_timeout: %s is too short for a person to log in; use at least 1m", time.Duration(h.LoginTimeout))
 	}
 	if time.Duration(h.SessionLifetime) < time.Minute {
-		return fmt.Errorf("sgid: session_lifetime: %s must be at least 1m", time.Duration(h.SessionLifetime))
+		return fmt.Errorf("session_lifetime: %s must be at least 1m", time.Duration(h.SessionLifetime))
 	}
 	if idle := time.Duration(h.SessionIdleTimeout); idle != 0 && (idle < time.Minute || idle >= time.Duration(h.SessionLifetime)) {
-		return fmt.Errorf("sgid: session_idle_timeout: %s must be at least 1m and shorter than session_lifetime %s", idle, time.Duration(h.SessionLifetime))
+		return fmt.Errorf("session_idle_timeout: %s must be at least 1m and shorter than session_lifetime %s", idle, time.Duration(h.SessionLifetime))
 	}
 	if *h.CacheTTL < 0 {
-		return fmt.Errorf("sgid: cache_ttl: %s must not be negative", time.Duration(*h.CacheTTL))
+		return fmt.Errorf("cache_ttl: %s must not be negative", time.Duration(*h.CacheTTL))
 	}
 	if time.Duration(h.ProviderTimeout) < time.Second {
-		return fmt.Errorf("sgid: provider_timeout: %s is too short for sgID to answer; use at least 1s", time.Duration(h.ProviderTimeout))
+		return fmt.Errorf("provider_timeout: %s is too short for sgID to answer; use at least 1s", time.Duration(h.ProviderTimeout))
 	}
 	if h.KeyRotation < h.LoginTimeout {
-		return fmt.Errorf("sgid: key_rotation: %s is shorter than login_timeout %s; a login must be able to finish under the key it started with or the one after", time.Duration(h.KeyRotation), time.Duration(h.LoginTimeout))
+		return fmt.Errorf("key_rotation: %s is shorter than login_timeout %s; a login must be able to finish under the key it started with or the one after", time.Duration(h.KeyRotation), time.Duration(h.LoginTimeout))
 	}
 	if h.SealingKey != "" && len(h.SealingKey) < minSealingKey {
-		return fmt.Errorf("sgid: sealing_key: %d bytes is too short; use at least %d random bytes", len(h.SealingKey), minSealingKey)
+		return fmt.Errorf("sealing_key: %d bytes is too short; use at least %d random bytes", len(h.SealingKey), minSealingKey)
 	}
 	if len(h.AppParams) > maxAppParams {
-		return fmt.Errorf("sgid: app_params: %d parameters; at most %d fit in the login cookie", len(h.AppParams), maxAppParams)
+		return fmt.Errorf("app_params: %d parameters; at most %d fit in the login cookie", len(h.AppParams), maxAppParams)
 	}
-	return h.guard.Validate(slices.Collect(maps.Values(h.AppParams)))
-}
-
-// provisionGuard provisions the configured guard, or an empty one, which
-// protects nothing and only cuts the session cookies from the requests
-// passed on, so the handler always hands those requests to a guard.
-func (h *Handler) provisionGuard(ctx caddy.Context) error {
-	g := h.Guard
-	if g == nil {
-		g = new(Guard)
-	}
-	h.guard = g
-	// The opened sessions hold the guard's identity header values, so
-	// they are made with the guard.
-	if h.CacheTTL != nil {
-		h.opened = newOpenedSessions(time.Duration(*h.CacheTTL), maxOpenedSessions)
-	}
-	return g.Provision(ctx, h.ErrorPath, h.CookieName, h.metrics, h.logger)
+	return h.guard.validate(slices.Collect(maps.Values(h.AppParams)))
 }
 
 // Cleanup releases this config's hold on the session store (the records
@@ -493,7 +359,12 @@ func (h *Handler) provisionGuard(ctx caddy.Context) error {
 // pooled sgID client and mock.
 func (h *Handler) Cleanup() error {
 	unregister(h)
-	h.closeStore()
+	if h.st != nil {
+		_ = h.st.Close()
+	}
+	if h.ownStore != nil {
+		_ = h.ownStore.Cleanup()
+	}
 	if h.mock != nil {
 		if _, err := mockProviders.Delete("sgid-mock"); err != nil {
 			return err
@@ -505,14 +376,6 @@ func (h *Handler) Cleanup() error {
 		}
 	}
 	return nil
-}
-
-// hashJSON is a pool key for values that may include secrets: a hash, so
-// the secrets do not sit in the pool's keys.
-func hashJSON(v ...any) string {
-	b, _ := json.Marshal(v)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }
 
 // clients holds the sgID clients across config reloads.

@@ -4,18 +4,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 )
-
-// returnToParam is the auth-url query parameter naming the same-origin path
-// to land on after the login.
-const returnToParam = "return_to"
 
 // writeJSON answers v as JSON. The answers hold user data or login state,
 // so no cache may keep them, and nosniff keeps a browser from reading one
@@ -65,8 +58,8 @@ func methodNotAllowed(w http.ResponseWriter, allow string) error {
 // serverError logs an internal failure at ERROR, as Caddy would log a
 // returned error, and answers status with a JSON error that does not
 // repeat the cause.
-func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, status int, err error) error {
-	h.logger.Error("sgid request failed", zap.Int("status", status), zap.Error(err), zap.String("request_id", requestID(r)))
+func serverError(w http.ResponseWriter, r *http.Request, logger *zap.Logger, status int, err error) error {
+	logger.Error("sgid request failed", zap.Int("status", status), zap.Error(err), zap.String("request_id", requestID(r)))
 	code, msg := "server_error", "The login service failed; try again later."
 	if status == http.StatusServiceUnavailable {
 		code, msg = "unavailable", "The login service is unavailable; try again later."
@@ -92,36 +85,10 @@ func writeDenial(w http.ResponseWriter, navigation bool, status int, code, text 
 	return err
 }
 
-// isLocalPath accepts only a path on this origin: one leading slash, no
-// scheme or host, no backslash (browsers read "/\evil" as "//evil"), no
-// control characters.
-func isLocalPath(p string) bool {
-	if p == "" || len(p) > 2048 || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\") {
-		return false
-	}
-	for i := 0; i < len(p); i++ {
-		if p[i] < 0x20 || p[i] == 0x7f {
-			return false
-		}
-	}
-	u, err := url.Parse(p)
-	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil
-}
-
-// requestID returns Caddy's request id placeholder, if set, so log lines
-// can be tied to the access log without logging anything personal.
-func requestID(r *http.Request) string {
-	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		if v, ok := repl.GetString("http.request.uuid"); ok {
-			return v
-		}
-	}
-	return ""
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
+// writeUnavailable answers a request that needs the session store while it
+// cannot be reached: 503, not 401, so nobody is told "logged out" when
+// they are not.
+func writeUnavailable(w http.ResponseWriter) error {
+	w.Header().Set("Retry-After", "5")
+	return writeError(w, http.StatusServiceUnavailable, "store_unavailable", "The session store cannot be reached; try again shortly.")
 }

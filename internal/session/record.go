@@ -1,4 +1,4 @@
-package caddysgid
+package session
 
 import (
 	"crypto/aes"
@@ -12,14 +12,14 @@ import (
 	"time"
 )
 
-// session is a logged-in user, as kept in the session store.
-type session struct {
+// Session is a logged-in user, as kept in the session store.
+type Session struct {
 	Sub     string            `json:"sub"`
 	Data    map[string]string `json:"data"`
 	Expires time.Time         `json:"exp"`
-	// Login is when the session began: its last use until a later one is
-	// recorded under its seen key (see seenKey). Records made before the
-	// idle timeout existed have none.
+	// Login is when the session began: the login time (auth_time), and its
+	// last use until a later one is recorded under its seen key. Records
+	// made before the idle timeout existed have none.
 	Login time.Time `json:"login,omitzero"`
 }
 
@@ -34,17 +34,39 @@ var errRecordInvalid = errors.New("session record does not open")
 // from a store key back to a cookie that would be accepted, nor to the key
 // that opens the record.
 
-// sessionLookupPrefix separates the store key's hash from any other use
-// of SHA-256 on a session id.
-const sessionLookupPrefix = "sgid-session-lookup\x00"
+// lookupPrefix separates the store key's hash from any other use of
+// SHA-256 on a session id.
+const lookupPrefix = "sgid-session-lookup\x00"
 
-// sessionKey is the store key of session id.
-func sessionKey(id string) string {
+// Key is the store key of session id.
+func Key(id string) string {
 	// Hashed from a buffer on the stack: this runs for every request
 	// with a session cookie.
 	var buf [64]byte
-	sum := sha256.Sum256(append(append(buf[:0], sessionLookupPrefix...), id...))
+	sum := sha256.Sum256(append(append(buf[:0], lookupPrefix...), id...))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// NewID returns 32 random bytes in base64url: a session id or a state.
+func NewID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// ValidID reports whether s looks like an id NewID made. Anything else in
+// a cookie is ignored without a store lookup.
+func ValidID(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func recordAEAD(id string) (cipher.AEAD, error) {
@@ -59,8 +81,8 @@ func recordAEAD(id string) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// sealSession encrypts s for the store, bound to its store key.
-func sealSession(id string, s session) ([]byte, error) {
+// seal encrypts s for the store, bound to its store key.
+func seal(id string, s Session) ([]byte, error) {
 	aead, err := recordAEAD(id)
 	if err != nil {
 		return nil, err
@@ -73,26 +95,26 @@ func sealSession(id string, s session) ([]byte, error) {
 	if _, err := rand.Read(out); err != nil {
 		return nil, err
 	}
-	return aead.Seal(out, out, plain, []byte(sessionKey(id))), nil
+	return aead.Seal(out, out, plain, []byte(Key(id))), nil
 }
 
-// openSession decrypts a record sealed by sealSession for the same id.
-func openSession(id string, sealed []byte) (session, error) {
+// open decrypts a record sealed by seal for the same id.
+func open(id string, sealed []byte) (Session, error) {
 	aead, err := recordAEAD(id)
 	if err != nil {
-		return session{}, err
+		return Session{}, err
 	}
 	if len(sealed) < aead.NonceSize()+aead.Overhead() {
-		return session{}, errRecordInvalid
+		return Session{}, errRecordInvalid
 	}
 	n := aead.NonceSize()
-	plain, err := aead.Open(nil, sealed[:n], sealed[n:], []byte(sessionKey(id)))
+	plain, err := aead.Open(nil, sealed[:n], sealed[n:], []byte(Key(id)))
 	if err != nil {
-		return session{}, errRecordInvalid
+		return Session{}, errRecordInvalid
 	}
-	var s session
+	var s Session
 	if err := json.Unmarshal(plain, &s); err != nil {
-		return session{}, errRecordInvalid
+		return Session{}, errRecordInvalid
 	}
 	return s, nil
 }

@@ -1,9 +1,8 @@
-package caddysgid
+package session
 
 import (
 	"context"
 	"errors"
-	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -14,8 +13,8 @@ import (
 // seenEvery is how often a session's last use is written to the store: at
 // most once per this interval per session on each instance, so that the
 // idle timeout costs no store write on most requests. A session therefore
-// ends between session_idle_timeout and session_idle_timeout + seenEvery
-// after its last use, never before.
+// ends between the idle timeout and the idle timeout + seenEvery after its
+// last use, never before.
 const seenEvery = time.Minute
 
 // seenKey is the store key of the last use of the session filed under
@@ -27,38 +26,38 @@ const seenEvery = time.Minute
 // would bring the ended session back.
 func seenKey(key string) string { return "seen-" + key }
 
-// checkIdle applies session_idle_timeout to the session s of id: it
+// checkIdle applies the idle timeout to the session s filed under key: it
 // reports false (and ends the session) when it has gone unused too long,
 // and records this use when the last recorded one is seenEvery old.
-func (h *Handler) checkIdle(r *http.Request, id string, s session) (bool, error) {
-	ctx := r.Context()
-	key := sessionKey(id)
-	now := h.now()
-	seen, err := h.lastSeen(ctx, h.store, key, s)
+func (m *Manager) checkIdle(ctx context.Context, key string, s Session) (bool, error) {
+	now := m.now()
+	seen, err := m.lastSeen(ctx, m.st, key, s)
 	if err != nil {
-		h.storeFailed(r, "get", err)
+		m.storeFailed(ctx, "get", err)
 		return false, err
 	}
-	if !seen.IsZero() && h.idleExpired(seen, now) {
+	if !seen.IsZero() && m.idleExpired(seen, now) {
 		// The copy read may be up to cache_ttl old; another instance may
 		// have recorded a later use since. Decide on the store's own copy.
-		if seen, err = h.lastSeen(ctx, h.rawStore, key, s); err != nil {
-			h.storeFailed(r, "get", err)
+		if seen, err = m.lastSeen(ctx, m.raw, key, s); err != nil {
+			m.storeFailed(ctx, "get", err)
 			return false, err
 		}
-		if !seen.IsZero() && h.idleExpired(seen, now) {
-			if err := h.endSession(ctx, h.store, key, s.Sub, true); err != nil {
-				h.storeFailed(r, "delete", err)
+		if !seen.IsZero() && m.idleExpired(seen, now) {
+			if err := m.end(ctx, m.st, key, s, true); err != nil {
+				m.storeFailed(ctx, "delete", err)
 			}
-			h.metrics.idleExpired(siteOf(r))
+			if f := m.hooks.IdleExpired; f != nil {
+				f(ctx)
+			}
 			return false, nil
 		}
 	}
-	if now.Sub(seen) >= seenEvery && h.seen.claim(key, now) {
-		if err := h.store.Put(ctx, seenKey(key), []byte(strconv.FormatInt(now.UnixMilli(), 10)), s.Expires.Sub(now)); err != nil {
+	if now.Sub(seen) >= seenEvery && m.seen.claim(key, now) {
+		if err := m.st.Put(ctx, seenKey(key), []byte(strconv.FormatInt(now.UnixMilli(), 10)), s.Expires.Sub(now)); err != nil {
 			// The session is still good; the next request tries again.
-			h.seen.release(key)
-			h.storeFailed(r, "put", err)
+			m.seen.release(key)
+			m.storeFailed(ctx, "put", err)
 		}
 	}
 	return true, nil
@@ -68,15 +67,15 @@ func (h *Handler) checkIdle(r *http.Request, id string, s session) (bool, error)
 // too long at now. The recorded use may be up to seenEvery older than the
 // real one, so the timeout is counted from seen + seenEvery: a session is
 // never ended early.
-func (h *Handler) idleExpired(seen, now time.Time) bool {
-	return !now.Before(seen.Add(seenEvery + time.Duration(h.SessionIdleTimeout)))
+func (m *Manager) idleExpired(seen, now time.Time) bool {
+	return !now.Before(seen.Add(seenEvery + m.idle))
 }
 
 // lastSeen is the session's last recorded use: its seen key, or else its
 // login. It is zero for a record made before the idle timeout existed,
 // which is not ended for an idleness nobody recorded; its use is recorded
 // from now on.
-func (h *Handler) lastSeen(ctx context.Context, st store.Store, key string, s session) (time.Time, error) {
+func (m *Manager) lastSeen(ctx context.Context, st store.Store, key string, s Session) (time.Time, error) {
 	v, err := st.Get(ctx, seenKey(key))
 	if err == nil {
 		if ms, perr := strconv.ParseInt(string(v), 10, 64); perr == nil {

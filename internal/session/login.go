@@ -1,0 +1,146 @@
+package session
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Login is a login that auth-url started and sgID's callback will finish.
+// It lives only in the browser, sealed in a cookie of its own, so starting
+// a login costs the server no memory and cannot push out anyone else's.
+type Login struct {
+	State        string            `json:"s"`
+	CodeVerifier string            `json:"v"`
+	Nonce        string            `json:"n"`
+	RedirectURI  string            `json:"r"`
+	ReturnTo     string            `json:"t,omitempty"`
+	AppValues    map[string]string `json:"a,omitempty"`
+	Expires      int64             `json:"e"` // Unix seconds
+	// SessionID is the id of the session this login creates when it
+	// finishes. Creating that record is the login's single-use claim, and
+	// a browser whose session cookie is this id has finished this login.
+	SessionID string `json:"i,omitempty"`
+}
+
+// Why a sealed login was refused. The callback turns them into its error
+// reasons.
+var (
+	// ErrLoginInvalid: not sealed by this site (tampered, truncated, or
+	// sealed with another site's key), or sealed for another state.
+	ErrLoginInvalid = errors.New("login cookie is not valid for this login")
+	// ErrLoginExpired: authentic, but its login timed out or its key has
+	// been rotated out.
+	ErrLoginExpired = errors.New("login expired")
+)
+
+// sealVersion is the first byte of every sealed login; a new format takes a
+// new number.
+const sealVersion = 1
+
+// SealLogin seals l for the cookie called name. The layout is
+//
+//	version (1 byte) | key epoch (uvarint) | GCM nonce (12 bytes) | ciphertext
+//
+// in base64url; the cookie's name and the header bytes are authenticated
+// with the payload, so a value moved to another cookie fails to open.
+func (m *Manager) SealLogin(ctx context.Context, name string, l Login) (string, error) {
+	epoch, aead, err := m.keys.current(ctx)
+	if err != nil {
+		m.storeFailed(ctx, "sealing_key", err)
+		return "", err
+	}
+	plain, err := json.Marshal(l)
+	if err != nil {
+		return "", err
+	}
+	buf := make([]byte, 0, 1+binary.MaxVarintLen64+aead.NonceSize()+len(plain)+aead.Overhead())
+	buf = append(buf, sealVersion)
+	buf = binary.AppendUvarint(buf, epoch)
+	header := len(buf)
+	buf = buf[:header+aead.NonceSize()]
+	if _, err := rand.Read(buf[header:]); err != nil {
+		return "", err
+	}
+	buf = aead.Seal(buf, buf[header:], plain, additionalData(name, buf[:header]))
+	return base64.RawURLEncoding.EncodeToString(buf), nil
+}
+
+// OpenLogin opens the cookie called name and checks that it belongs to
+// state and has not expired. Errors other than ErrLoginInvalid and
+// ErrLoginExpired mean the keys could not be loaded.
+func (m *Manager) OpenLogin(ctx context.Context, name, value, state string) (Login, error) {
+	l, err := m.PeekLogin(ctx, name, value)
+	if err != nil {
+		return Login{}, err
+	}
+	if subtle.ConstantTimeCompare([]byte(l.State), []byte(state)) != 1 {
+		return Login{}, ErrLoginInvalid
+	}
+	if !m.now().Before(time.Unix(l.Expires, 0)) {
+		return Login{}, ErrLoginExpired
+	}
+	if l.SessionID == "" {
+		// A cookie sealed before logins named their session: its id is
+		// derived from the code verifier, a secret only this cookie and
+		// sgID's back channel hold, so every replay of it still names the
+		// same session and the claim still holds.
+		l.SessionID = legacySessionID(l.CodeVerifier)
+	}
+	return l, nil
+}
+
+// PeekLogin opens a value sealed by SealLogin for the cookie name, without
+// the checks of OpenLogin: for reading the expiry of a browser's logins.
+func (m *Manager) PeekLogin(ctx context.Context, name, value string) (Login, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(value)
+	if err != nil || len(raw) < 2 || raw[0] != sealVersion {
+		return Login{}, ErrLoginInvalid
+	}
+	epoch, n := binary.Uvarint(raw[1:])
+	if n <= 0 {
+		return Login{}, ErrLoginInvalid
+	}
+	header := 1 + n
+	aead, err := m.keys.forOpening(ctx, epoch)
+	if errors.Is(err, errUnknownKey) {
+		// An authentic cookie from an epoch long gone has expired; a forged
+		// epoch cannot be told apart from it without the key, and both end
+		// the login the same way.
+		return Login{}, ErrLoginExpired
+	}
+	if err != nil {
+		m.storeFailed(ctx, "sealing_key", err)
+		return Login{}, err
+	}
+	if len(raw) < header+aead.NonceSize()+aead.Overhead() {
+		return Login{}, ErrLoginInvalid
+	}
+	nonce := raw[header : header+aead.NonceSize()]
+	plain, err := aead.Open(nil, nonce, raw[header+aead.NonceSize():], additionalData(name, raw[:header]))
+	if err != nil {
+		return Login{}, ErrLoginInvalid
+	}
+	var l Login
+	if err := json.Unmarshal(plain, &l); err != nil {
+		return Login{}, ErrLoginInvalid
+	}
+	return l, nil
+}
+
+func additionalData(name string, header []byte) []byte {
+	return append([]byte(name+"\x00"), header...)
+}
+
+// legacySessionID is the session id of a login sealed without one.
+func legacySessionID(verifier string) string {
+	key, _ := hkdf.Key(sha256.New, []byte(verifier), nil, "sgid session id of a login", 32)
+	return base64.RawURLEncoding.EncodeToString(key)
+}

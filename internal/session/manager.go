@@ -1,0 +1,387 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/caddy-sgid/caddy-sgid/store"
+)
+
+// Options configure a Manager.
+type Options struct {
+	// Store holds the sessions: a backend's scope, behind a read cache
+	// when the backend is shared.
+	Store store.Store
+	// Raw is the same scope without the cache, for decisions that must
+	// not rest on a copy (idle expiry, revocation, counting). Default:
+	// Store.
+	Raw store.Store
+	// Secret, when set, is the secret the sealing and index keys are
+	// derived from; without it they are made at random and kept in the
+	// store.
+	Secret []byte
+	// LoginTimeout is how long a started login may take.
+	LoginTimeout time.Duration
+	// KeyRotation is how often the login sealing key changes.
+	KeyRotation time.Duration
+	// IdleTimeout ends sessions unused for this long; 0 turns it off.
+	IdleTimeout time.Duration
+	// MemoTTL is how long an opened session is kept for its user's next
+	// request; 0 keeps none.
+	MemoTTL time.Duration
+	// Prepare makes, once per opened session, what the HTTP side needs for
+	// each of its requests; Opened.View holds its result.
+	Prepare func(Session) any
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Hooks are told of events the caller counts or logs.
+	Hooks Hooks
+}
+
+// Hooks are called by a Manager for events its caller counts or logs. Any
+// of them may be nil. They get the context of the call that caused the
+// event, and must be quick and safe for concurrent use.
+type Hooks struct {
+	// StoreFailed is told of every failed store call, by a fixed
+	// operation name; the error carries no key and no value.
+	StoreFailed func(ctx context.Context, op string, err error)
+	// IdleExpired is told of a session ended by the idle timeout.
+	IdleExpired func(ctx context.Context)
+	// Ended is told of the store key of every session this Manager ends,
+	// whatever the reason.
+	Ended func(key string)
+}
+
+// Manager runs the session lifecycle over one store scope. It is safe for
+// concurrent use.
+type Manager struct {
+	st, raw      store.Store
+	keys         *keyring
+	index        *index
+	seen         *seenWrites
+	memo         *memo
+	idle         time.Duration
+	loginTimeout time.Duration
+	prepare      func(Session) any
+	now          func() time.Time
+	hooks        Hooks
+}
+
+// New returns a Manager for o.
+func New(o Options) *Manager {
+	if o.Raw == nil {
+		o.Raw = o.Store
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Prepare == nil {
+		o.Prepare = func(Session) any { return nil }
+	}
+	m := &Manager{
+		st:           o.Store,
+		raw:          o.Raw,
+		index:        &index{store: o.Store, secret: o.Secret},
+		seen:         newSeenWrites(),
+		memo:         newMemo(o.MemoTTL, maxOpened),
+		idle:         o.IdleTimeout,
+		loginTimeout: o.LoginTimeout,
+		prepare:      o.Prepare,
+		now:          o.Now,
+		hooks:        o.Hooks,
+	}
+	m.keys = newKeyring(o.Store, o.Secret, o.KeyRotation, o.LoginTimeout)
+	m.keys.now = o.Now
+	return m
+}
+
+// Now is the Manager's clock.
+func (m *Manager) Now() time.Time { return m.now() }
+
+// Lookup returns the live session of id, or nil when there is none
+// (unknown, expired, idle too long, or a record that does not open). The
+// error is set only when the store could not answer: the caller must then
+// not say "logged out". The record is read from the store on every call;
+// only its opening is skipped when the memo holds the same record.
+func (m *Manager) Lookup(ctx context.Context, id string) (*Opened, error) {
+	if !ValidID(id) {
+		return nil, nil
+	}
+	key := Key(id)
+	sealed, err := m.st.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		m.memo.drop(key)
+		return nil, nil
+	}
+	if err != nil {
+		m.storeFailed(ctx, "get", err)
+		return nil, err
+	}
+	now := m.now()
+	o := m.memo.get(key, sealed, now)
+	if o == nil {
+		s, err := open(id, sealed)
+		if err != nil {
+			return nil, nil
+		}
+		o = &Opened{ID: id, Key: key, Session: s, View: m.prepare(s), sealed: sealed}
+		if now.Before(s.Expires) {
+			m.memo.put(key, o, now)
+		}
+	}
+	if !now.Before(o.Session.Expires) {
+		return nil, nil
+	}
+	if m.idle > 0 {
+		ok, err := m.checkIdle(ctx, key, o.Session)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			m.memo.drop(key)
+			return nil, nil
+		}
+	}
+	return o, nil
+}
+
+// Finished reports whether the session of id exists or existed, that is,
+// whether the login that names id (Login.SessionID) has been finished,
+// whether or not the session it made is still live.
+func (m *Manager) Finished(ctx context.Context, id string) (bool, error) {
+	_, err := m.st.Get(ctx, Key(id))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	}
+	m.storeFailed(ctx, "get", err)
+	return false, err
+}
+
+// Create stores s as the session of id, the SessionID of the login that
+// made it, and files it in its user's index. The record's creation is the
+// login's claim: created is false, and nothing is stored, when the session
+// of id exists or existed (the login was finished before).
+func (m *Manager) Create(ctx context.Context, id string, s Session) (created bool, err error) {
+	if s.Login.IsZero() {
+		s.Login = m.now()
+	}
+	sealed, err := seal(id, s)
+	if err != nil {
+		return false, err
+	}
+	key := Key(id)
+	ttl := s.Expires.Sub(m.now())
+	created, err = createShim(ctx, m.st, key, sealed, ttl)
+	if err != nil {
+		m.storeFailed(ctx, "put", err)
+		return false, err
+	}
+	if !created {
+		return false, nil
+	}
+	// A session missing from the index could not be revoked, so it is not
+	// handed out.
+	set, err := m.index.set(ctx, s.Sub)
+	if err == nil {
+		err = m.st.AddMember(ctx, set, key, ttl)
+	}
+	if err != nil {
+		m.storeFailed(ctx, "index", err)
+		_ = m.st.Delete(ctx, key)
+		return false, err
+	}
+	return true, nil
+}
+
+// End ends the session o, which Lookup returned.
+func (m *Manager) End(ctx context.Context, o *Opened) error {
+	return m.end(ctx, m.st, o.Key, o.Session, true)
+}
+
+// EndID ends the session of id, if there is one.
+func (m *Manager) EndID(ctx context.Context, id string) error {
+	if !ValidID(id) {
+		return nil
+	}
+	key := Key(id)
+	sealed, err := m.st.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		m.storeFailed(ctx, "get", err)
+		return err
+	}
+	s, err := open(id, sealed)
+	return m.end(ctx, m.st, key, s, err == nil)
+}
+
+// ended is the record an ended session leaves while the login that created
+// it could still be replayed: it opens to nothing, and it makes Create of
+// the same id fail, so the login stays finished.
+var ended = []byte{0}
+
+// end ends the session s filed under key: its record, its last use and,
+// when known (s opened), its entry in its user's index.
+func (m *Manager) end(ctx context.Context, st store.Store, key string, s Session, known bool) error {
+	if err := m.endRecord(ctx, st, key, s.Login, known); err != nil {
+		return err
+	}
+	if !known {
+		return nil
+	}
+	set, err := m.index.set(ctx, s.Sub)
+	if err == nil {
+		err = st.RemoveMember(ctx, set, key)
+	}
+	if err != nil {
+		m.storeFailed(ctx, "index", err)
+	}
+	return err
+}
+
+// endRecord replaces the record under key by the ended mark until no
+// login that could have created it can still finish (login_timeout after
+// the login, or after now when the login time is unknown), and deletes it
+// once that time has passed; it deletes the last use too.
+func (m *Manager) endRecord(ctx context.Context, st store.Store, key string, login time.Time, known bool) error {
+	m.memo.drop(key)
+	now := m.now()
+	until := now.Add(m.loginTimeout)
+	if known && !login.IsZero() {
+		until = login.Add(m.loginTimeout)
+	}
+	var err error
+	if now.Before(until) {
+		err = st.Put(ctx, key, ended, until.Sub(now))
+	} else {
+		err = st.Delete(ctx, key)
+	}
+	if err == nil {
+		err = st.Delete(ctx, seenKey(key))
+	}
+	if err != nil {
+		m.storeFailed(ctx, "delete", err)
+		return err
+	}
+	if f := m.hooks.Ended; f != nil {
+		f(key)
+	}
+	return nil
+}
+
+// RevokeSub ends every session of sub. Each ending also goes through the
+// stores of peers, Managers of the same scope in this process (an old
+// config during a reload, another site with the same client), so that
+// none of their caches keeps serving an ended session. It returns how many
+// sessions it ended.
+func (m *Manager) RevokeSub(ctx context.Context, sub string, peers ...*Manager) (int, error) {
+	set, err := m.index.set(ctx, sub)
+	if err != nil {
+		m.storeFailed(ctx, "index", err)
+		return 0, err
+	}
+	return m.revokeSet(ctx, set, peers)
+}
+
+// RevokeAll ends every session of the scope.
+func (m *Manager) RevokeAll(ctx context.Context, peers ...*Manager) (int, error) {
+	sets, err := m.raw.Sets(ctx)
+	if err != nil {
+		m.storeFailed(ctx, "index", err)
+		return 0, err
+	}
+	total := 0
+	for _, set := range sets {
+		n, err := m.revokeSet(ctx, set, peers)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// revokeSet ends every session in set and takes exactly those out of it:
+// a session filed in the set while this runs (a login during the
+// revocation) keeps its entry, so a later revocation still finds it.
+func (m *Manager) revokeSet(ctx context.Context, set string, peers []*Manager) (int, error) {
+	members, err := m.raw.Members(ctx, set)
+	if err != nil {
+		m.storeFailed(ctx, "index", err)
+		return 0, err
+	}
+	for i, key := range members {
+		// The peers drop their cached copies first, so that the ended
+		// mark written last through this Manager is what the store keeps.
+		for _, p := range peers {
+			p.memo.drop(key)
+			_ = p.st.Delete(ctx, key)
+			_ = p.st.Delete(ctx, seenKey(key))
+		}
+		if err := m.endRecord(ctx, m.st, key, time.Time{}, false); err != nil {
+			return i, err
+		}
+		if err := m.raw.RemoveMember(ctx, set, key); err != nil {
+			m.storeFailed(ctx, "index", err)
+			return i + 1, err
+		}
+	}
+	return len(members), nil
+}
+
+// counter is a store that counts its sessions exactly and cheaply
+// (memory).
+type counter interface{ MemberCount() int }
+
+// Count returns the sessions of the scope: exact from a store that counts
+// its index entries (memory, where an entry leaves with its session), else
+// the live entries of the index, read set by set (a listing or SCAN of the
+// store: an administrative call).
+func (m *Manager) Count(ctx context.Context) (n int, exact bool, err error) {
+	if c, ok := m.raw.(counter); ok {
+		return c.MemberCount(), true, nil
+	}
+	sets, err := m.raw.Sets(ctx)
+	if err != nil {
+		m.storeFailed(ctx, "index", err)
+		return 0, false, err
+	}
+	for _, set := range sets {
+		members, err := m.raw.Members(ctx, set)
+		if err != nil {
+			m.storeFailed(ctx, "index", err)
+			return 0, false, err
+		}
+		n += len(members)
+	}
+	return n, false, nil
+}
+
+// CountsExactly reports whether Count is exact and cheap (memory), so that
+// a metric may read it at every scrape.
+func (m *Manager) CountsExactly() bool {
+	_, ok := m.raw.(counter)
+	return ok
+}
+
+func (m *Manager) storeFailed(ctx context.Context, op string, err error) {
+	if f := m.hooks.StoreFailed; f != nil {
+		f(ctx, op, err)
+	}
+}
+
+// TEMPORARY until store.Store has Create.
+func createShim(ctx context.Context, st store.Store, key string, v []byte, ttl time.Duration) (bool, error) {
+	if c, ok := st.(interface {
+		Create(context.Context, string, []byte, time.Duration) (bool, error)
+	}); ok {
+		return c.Create(ctx, key, v, ttl)
+	}
+	got, err := st.PutIfAbsent(ctx, key, v, ttl)
+	return err == nil && string(got) == string(v), err
+}
