@@ -8,11 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"go.uber.org/zap"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/badcookies"
+	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
 )
 
@@ -32,27 +31,18 @@ func TestBadCookiesCostNoStoreLookups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &Handler{
-		Guard:  &Guard{Protect: caddyhttp.MatchPath{"/private/*"}},
-		logger: zap.NewNop(),
-		now:    time.Now,
-		client: client,
-	}
-	h.applyDefaults()
-	useMemoryStore(t, h)
-	counted := &countingStore{Store: h.store}
-	h.store = counted
-	h.keys = newKeyring(counted, nil, time.Duration(h.KeyRotation), time.Duration(h.LoginTimeout))
-	if err := h.provisionGuard(caddy.Context{}); err != nil {
-		t.Fatal(err)
-	}
+	counted := &countingStore{Store: memoryScope(t)}
+	h := unitHandler(t, &Handler{Guard: &Guard{Protect: caddyhttp.MatchPath{"/private/*"}}}, counted, nil)
+	h.client = client
 
-	epoch := h.keys.epoch(time.Now())
+	// The epochs whose login cookies are accepted now: the keyring numbers
+	// them by rotation periods since the Unix epoch.
+	epoch := uint64(time.Now().UnixNano() / int64(DefaultKeyRotation))
 	epochs := []uint64{epoch, epoch + 1}
 	logins := make([]badcookies.Login, 32)
 	for k := range logins {
-		state := newID()
-		logins[k] = badcookies.Login{State: state, CookieName: pendingCookieName(h.CookieName, state)}
+		state := session.NewID()
+		logins[k] = badcookies.Login{State: state, CookieName: loginCookieName(h.CookieName, state)}
 	}
 	passedOn := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusTeapot)

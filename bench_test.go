@@ -17,6 +17,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/testredis"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
@@ -106,7 +107,7 @@ func BenchmarkLoginMemory(b *testing.B) {
 		sample := make([]string, 0, n/1000)
 		perSession := measure(func() {
 			for i := 0; i < n; i++ {
-				id, err := h.putSession(context.Background(), session{Sub: "sgidtest:0000000000000000000000000000", Expires: exp})
+				id, err := testPut(h, session.Session{Sub: "sgidtest:0000000000000000000000000000", Expires: exp})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -116,7 +117,7 @@ func BenchmarkLoginMemory(b *testing.B) {
 			}
 		})
 		for _, id := range sample {
-			if _, err := h.store.Get(context.Background(), sessionKey(id)); err != nil {
+			if _, err := h.st.Get(context.Background(), session.Key(id)); err != nil {
 				b.Fatalf("a session put in the store is not there after %d: %v", n, err)
 			}
 		}

@@ -115,17 +115,30 @@ func setDefault(s *string, def string) {
 }
 
 // fieldError names the Caddy field of an sgid.Config error, so that caddy
-// validate points at the line to fix. sgid's errors already begin with
-// "sgid:", so the field goes at the end rather than another prefix.
+// validate points at the line to fix. Caddy names the module already, so
+// the sgid package's own "sgid: " prefix is left off.
 func fieldError(err error) error {
 	var ce *sgid.ConfigError
 	if errors.As(err, &ce) {
 		if field, ok := configFields[ce.Field]; ok {
-			return fmt.Errorf("%w (setting %s)", err, field)
+			return &namedFieldError{field: field, err: err}
 		}
 	}
 	return err
 }
+
+// namedFieldError is an error of the sgid client about one field, named
+// by its JSON name.
+type namedFieldError struct {
+	field string
+	err   error
+}
+
+func (e *namedFieldError) Error() string {
+	return e.field + ": " + strings.TrimPrefix(e.err.Error(), "sgid: ")
+}
+
+func (e *namedFieldError) Unwrap() error { return e.err }
 
 // configFields maps sgid.Config's fields to the handler's JSON names.
 var configFields = map[string]string{

@@ -72,7 +72,7 @@ func TestWireCookieName(t *testing.T) {
 // this request's scheme uses, the way cookie reads one.
 func TestCookieBase(t *testing.T) {
 	t.Parallel()
-	h := &Handler{}
+	h := &Handler{cookies: cookieJar{name: DefaultCookieName}}
 	plain := httptest.NewRequest(http.MethodGet, "http://app.example/", nil)
 	secure := httptest.NewRequest(http.MethodGet, "https://app.example/", nil)
 	secure.TLS = &tls.ConnectionState{}
@@ -82,12 +82,12 @@ func TestCookieBase(t *testing.T) {
 		base string
 		ok   bool
 	}{
-		{secure, "__Host-sgid_session_login_abc", "sgid_session_login_abc", true},
-		{secure, "sgid_session_login_abc", "sgid_session_login_abc", false},
-		{plain, "sgid_session_login_abc", "sgid_session_login_abc", true},
-		{plain, "__Host-sgid_session_login_abc", "__Host-sgid_session_login_abc", false},
+		{secure, "__Host-sgid_session_login_AAAAAAAAAAAA", "sgid_session_login_AAAAAAAAAAAA", true},
+		{secure, "sgid_session_login_AAAAAAAAAAAA", "sgid_session_login_AAAAAAAAAAAA", false},
+		{plain, "sgid_session_login_AAAAAAAAAAAA", "sgid_session_login_AAAAAAAAAAAA", true},
+		{plain, "__Host-sgid_session_login_AAAAAAAAAAAA", "__Host-sgid_session_login_AAAAAAAAAAAA", false},
 	} {
-		base, ok := h.cookieBase(tc.r, tc.wire)
+		base, ok := h.cookies.loginBase(tc.r, &http.Cookie{Name: tc.wire})
 		if base != tc.base || ok != tc.ok {
 			t.Errorf("cookieBase(TLS %v, %q) = %q, %v; want %q, %v", tc.r.TLS != nil, tc.wire, base, ok, tc.base, tc.ok)
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
@@ -174,7 +175,7 @@ func exampleLogin(t *testing.T) map[string]string {
 	}
 	sess := b.cookie(DefaultCookieName).Value
 	secrets["session cookie"] = sess
-	secrets["session store key"] = sessionKey(sess)
+	secrets["session store key"] = session.Key(sess)
 	b.get(origin + "/logged-in")
 	b.get(origin + "/api/userinfo")
 	if resp, body := b.get(origin+"/api/hello", "Sec-Fetch-Mode", "cors"); resp.StatusCode != http.StatusOK {

@@ -148,32 +148,32 @@ func (g *Guard) setup(ctx caddy.Context, errorPath, cookieName string, m *metric
 func (g *Guard) validate(appKeys []string) error {
 	for _, p := range g.Protect {
 		if !strings.HasPrefix(p, "/") {
-			return fmt.Errorf("sgid: protect: pattern %q must start with / (use /* for the whole site)", p)
+			return fmt.Errorf("protect: pattern %q must start with / (use /* for the whole site)", p)
 		}
 	}
 	if g.LoginPage != "" && !isLocalPath(g.LoginPage) {
-		return fmt.Errorf("sgid: login_page: %q must be a path on this site, starting with a single /", g.LoginPage)
+		return fmt.Errorf("login_page: %q must be a path on this site, starting with a single /", g.LoginPage)
 	}
 	if err := g.validateIdentityHeaders(); err != nil {
 		return err
 	}
 	for _, sub := range g.AllowSubs {
 		if sub == "" {
-			return errors.New("sgid: allow_sub: empty subject")
+			return errors.New("allow_sub: empty subject")
 		}
 	}
 	for _, rule := range g.AllowFields {
 		if rule.Field == "" || len(rule.Values) == 0 {
-			return fmt.Errorf("sgid: allow_field: %q needs a field and at least one value", rule.Field)
+			return fmt.Errorf("allow_field: %q needs a field and at least one value", rule.Field)
 		}
 		// The browser picks app values at auth-url: a rule on one would
 		// let anyone who logs in choose to pass it.
 		if slices.Contains(appKeys, rule.Field) {
-			return fmt.Errorf("sgid: allow_field: %q is an app value the browser chooses; rules must use sub or data from sgID", rule.Field)
+			return fmt.Errorf("allow_field: %q is an app value the browser chooses; rules must use sub or data from sgID", rule.Field)
 		}
 	}
 	if (len(g.AllowSubs) > 0 || len(g.AllowFields) > 0) && len(g.Protect) == 0 {
-		return errors.New("sgid: allow_sub and allow_field apply to protected paths only; add protect")
+		return errors.New("allow_sub and allow_field apply to protected paths only; add protect")
 	}
 	return nil
 }
@@ -437,19 +437,19 @@ func (g *Guard) validateIdentityHeaders() error {
 	seen := map[string]string{}
 	for _, ih := range g.headers {
 		if !isToken(ih.name) {
-			return fmt.Errorf("sgid: identity_header: %q is not a valid header name", ih.name)
+			return fmt.Errorf("identity_header: %q is not a valid header name", ih.name)
 		}
 		if forbiddenIdentityHeaders[ih.name] || strings.HasPrefix(ih.name, "X-Forwarded-") {
-			return fmt.Errorf("sgid: identity_header: %s cannot carry an identity", ih.name)
+			return fmt.Errorf("identity_header: %s cannot carry an identity", ih.name)
 		}
 		if ih.field == "" {
-			return fmt.Errorf("sgid: identity_header: %s has no field", ih.name)
+			return fmt.Errorf("identity_header: %s has no field", ih.name)
 		}
 		// X-User-Id and X_User_Id are one header to upstreams that map
 		// names to CGI-style variables (HTTP_X_USER_ID).
 		key := strings.ReplaceAll(strings.ToLower(ih.name), "_", "-")
 		if other, dup := seen[key]; dup {
-			return fmt.Errorf("sgid: identity_header: %s and %s name the same header", other, ih.name)
+			return fmt.Errorf("identity_header: %s and %s name the same header", other, ih.name)
 		}
 		seen[key] = ih.name
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/loginbench"
+	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
@@ -247,7 +248,7 @@ func BenchmarkGuardHooks(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			h := testGuardHandler(b, tc.guard)
 			data := map[string]string{"myinfo.name": persona.Data["myinfo.name"], "myinfo.residentialstatus": persona.Data["myinfo.residentialstatus"]}
-			id, err := h.putSession(context.Background(), session{Sub: persona.Sub, Data: data, Expires: time.Now().Add(time.Hour)})
+			id, err := testPut(h, session.Session{Sub: persona.Sub, Data: data, Expires: time.Now().Add(time.Hour)})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -19,6 +19,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/session"
 )
 
 func TestIsNavigation(t *testing.T) {
@@ -59,7 +61,7 @@ func TestIsNavigation(t *testing.T) {
 
 func TestGuardAllows(t *testing.T) {
 	t.Parallel()
-	s := session{Sub: "s1", Data: map[string]string{"myinfo.residentialstatus": "PR", "role": "admin"}}
+	s := session.Session{Sub: "s1", Data: map[string]string{"myinfo.residentialstatus": "PR", "role": "admin"}}
 	tests := []struct {
 		name string
 		g    Guard
@@ -112,11 +114,11 @@ func TestValidateGuard(t *testing.T) {
 	}
 	for _, tc := range tests {
 		h := &Handler{Guard: &tc.g, AppParams: map[string]string{"icecream": "iceCream"}}
-		h.applyDefaults()
-		if err := h.provisionGuard(caddy.Context{}); err != nil {
+		applyDefaults(h)
+		if err := tc.g.setup(caddy.Context{}, h.ErrorPath, h.CookieName, nil, nil); err != nil {
 			t.Fatal(err)
 		}
-		err := h.guard.Validate(slices.Collect(maps.Values(h.AppParams)))
+		err := tc.g.validate(slices.Collect(maps.Values(h.AppParams)))
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%s: %v", tc.name, err)
@@ -137,8 +139,8 @@ func TestGuardJSONConfig(t *testing.T) {
 	}{
 		{`{"protect": ["/api/*"], "login_page": "/login", "identity_headers": {"x-sgid-sub": "sub"},
 		   "allow_subs": ["s1"], "allow_fields": [{"field": "myinfo.residentialstatus", "values": ["CITIZEN", "PR"]}], "forward_cookie": true}`, ""},
-		{`{"protect": ["api/*"]}`, "sgid: protect:"},
-		{`{"identity_headers": {"Host": "sub"}}`, "sgid: identity_header: Host cannot carry an identity"},
+		{`{"protect": ["api/*"]}`, "protect: pattern"},
+		{`{"identity_headers": {"Host": "sub"}}`, "identity_header: Host cannot carry an identity"},
 		{`{"allow_subs": ["s1"]}`, "add protect"},
 	} {
 		raw := fmt.Sprintf(`{"client_id": "id", "client_secret": "secret", "private_key": %q, "store": {"module": "memory"}, "guard": %s}`, keyPEM, tc.guard)
@@ -259,7 +261,7 @@ func TestGuardAPIAndNavigation(t *testing.T) {
 	// So is a replay of the old session cookie.
 	replay := newBrowser(t)
 	u, _ := url.Parse(testOrigin)
-	replay.jr.SetCookies(u, []*http.Cookie{{Name: DefaultCookieName, Value: newID()}})
+	replay.jr.SetCookies(u, []*http.Cookie{{Name: DefaultCookieName, Value: session.NewID()}})
 	resp, body = replay.sendRaw(http.MethodGet, "/api/orders", fetchHeaders, nil)
 	checkLoginRequired("unknown session", resp, body)
 }
@@ -471,7 +473,7 @@ func TestGuardSessionCookieNotForwarded(t *testing.T) {
 	for _, path := range []string{"/api/data", "/pub/data"} {
 		got := b.upstreamSaw(b.sendRaw(http.MethodGet, path, fetchHeaders, nil))
 		cookies := strings.Join(got.Header["Cookie"], "; ")
-		if strings.Contains(cookies, sess) || strings.Contains(cookies, DefaultCookieName+"=") || strings.Contains(cookies, DefaultCookieName+pendingInfix) {
+		if strings.Contains(cookies, sess) || strings.Contains(cookies, DefaultCookieName+"=") || strings.Contains(cookies, DefaultCookieName+loginInfix) {
 			t.Errorf("%s: session cookies forwarded: %q", path, cookies)
 		}
 		if !strings.Contains(cookies, "theme=dark") || !strings.Contains(cookies, DefaultCookieName+"2=keep") {

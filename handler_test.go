@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
 )
 
@@ -66,10 +67,10 @@ func TestMethodsAndCrossSiteLogout(t *testing.T) {
 func TestSecureCookieAndRedirectURIOnHTTPS(t *testing.T) {
 	t.Parallel()
 	h := &Handler{}
-	h.applyDefaults()
+	applyDefaults(h)
 	req := httptest.NewRequest(http.MethodGet, "https://app.example/api/auth-url", nil)
 	req.TLS = &tls.ConnectionState{}
-	if c := h.newCookie(req, "n", "v", 0); !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Name != "__Host-n" || c.Path != "/" || c.Domain != "" {
+	if c := h.cookies.make(req, "n", "v", 0); !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Name != "__Host-n" || c.Path != "/" || c.Domain != "" {
 		t.Errorf("cookie on HTTPS: %+v", c)
 	}
 	if got, err := h.redirectURI(req); err != nil || got != "https://app.example/api/redirect" {
@@ -129,8 +130,7 @@ func TestStoreFailureAnswersJSON(t *testing.T) {
 	t.Parallel()
 	h, cookie := benchHandler(t)
 	h.client = mustTestClient(t)
-	h.store = failingStore{}
-	h.keys = newKeyring(h.store, nil, time.Hour, time.Minute)
+	unitHandler(t, h, failingStore{}, nil)
 	for _, path := range []string{"/api/auth-url", "/api/logout", "/api/userinfo"} {
 		req := httptest.NewRequest(http.MethodGet, path, nil)
 		req.AddCookie(cookie)
@@ -211,7 +211,7 @@ func TestAppValuesRefuseControlCharacters(t *testing.T) {
 func TestHostPrefixedCookieWinsOnHTTPS(t *testing.T) {
 	t.Parallel()
 	h, victim := benchHandler(t)
-	planted, err := h.putSession(context.Background(), session{Sub: "sgidtest:attacker", Expires: time.Now().Add(time.Hour)})
+	planted, err := testPut(h, session.Session{Sub: "sgidtest:attacker", Expires: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestHostPrefixedCookieWinsOnHTTPS(t *testing.T) {
 		if err := h.ServeHTTP(w, req.WithContext(contextWithReplacer(req)), okNext); err != nil {
 			t.Fatal(err)
 		}
-		var out userinfoBody
+		var out struct{ Sub string }
 		json.Unmarshal(w.Body.Bytes(), &out)
 		return w.Code, out.Sub
 	}
@@ -254,7 +254,7 @@ func TestHostPrefixedCookieWinsOnHTTPS(t *testing.T) {
 	}
 	var start struct{ URL string }
 	json.Unmarshal(w.Body.Bytes(), &start)
-	name := "__Host-" + pendingCookieName(DefaultCookieName, mustQuery(t, start.URL, "state"))
+	name := "__Host-" + loginCookieName(DefaultCookieName, mustQuery(t, start.URL, "state"))
 	if c := responseCookie(w.Result(), name); c == nil || !c.Secure || c.Path != "/" || c.Domain != "" {
 		t.Errorf("login cookie on HTTPS: %v", w.Result().Cookies())
 	}

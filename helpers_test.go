@@ -1,6 +1,7 @@
 package caddysgid
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -28,6 +29,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 	"github.com/caddy-sgid/caddy-sgid/store"
@@ -48,30 +50,62 @@ func testKey(t testing.TB) (*rsa.PrivateKey, string) {
 	return key, string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
 }
 
-// setSiteClock sets the clock of every running site, which decides which
-// logins and sessions have expired. Each test env has a site of its own
-// (the scope includes the fake provider's URL), so the clock goes with the
-// env.
-func setSiteClock(now func() time.Time) {
-	clocks.Range(func(_, v any) bool {
-		v.(*siteClock).set(now)
-		return true
-	})
-}
-
-// useMemoryStore gives an unprovisioned handler a memory store of its own,
-// with the default bound, and the keyring on it, as provisionStore would.
-func useMemoryStore(tb testing.TB, h *Handler) {
+// memoryScope opens a fresh scope of a memory store, closed with the test.
+func memoryScope(tb testing.TB) store.Store {
 	tb.Helper()
 	st, err := (&store.Memory{MaxEntries: store.DefaultMaxEntries}).Open(storetest.RandomKey(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
-	h.store, h.rawStore = st, st
-	h.keys = newKeyring(st, nil, time.Duration(h.KeyRotation), time.Duration(h.LoginTimeout))
-	h.index = newSessionIndex(st, nil)
-	h.seen = newSeenWrites()
+	return st
+}
+
+// unitHandler sets h up as Provision would, without Caddy and without a
+// client: defaults, cookies, guard, and sessions on st (a fresh memory
+// scope when nil) dated by now (time.Now when nil).
+func unitHandler(tb testing.TB, h *Handler, st store.Store, now func() time.Time) *Handler {
+	tb.Helper()
+	if h.logger == nil {
+		h.logger = zap.NewNop()
+	}
+	applyDefaults(h)
+	h.cookies = cookieJar{name: h.CookieName, secure: h.CookieSecure}
+	h.guard = cmp.Or(h.Guard, new(Guard))
+	if err := h.guard.setup(caddy.Context{}, h.ErrorPath, h.CookieName, h.metrics, h.logger); err != nil {
+		tb.Fatal(err)
+	}
+	if err := h.guard.validate(nil); err != nil {
+		tb.Fatal(err)
+	}
+	if st == nil {
+		st = memoryScope(tb)
+	}
+	h.st = st
+	o := sessionOptions(h, st, st)
+	o.Now = now
+	h.sessions = session.New(o)
+	return h
+}
+
+// testPut stores s as a new session of h and returns its id.
+func testPut(h *Handler, s session.Session) (string, error) {
+	id := session.NewID()
+	created, err := h.sessions.Create(context.Background(), id, s)
+	if err == nil && !created {
+		err = errors.New("the new session id was taken")
+	}
+	return id, err
+}
+
+// putTestSession is testPut for a test that stops when it fails.
+func putTestSession(tb testing.TB, h *Handler, s session.Session) string {
+	tb.Helper()
+	id, err := testPut(h, s)
+	if err != nil {
+		tb.Fatalf("creating a session: %v", err)
+	}
+	return id
 }
 
 // countingStore counts the calls the handler makes to its session store,
@@ -119,18 +153,10 @@ func (s *countingStore) PutIfAbsent(ctx context.Context, key string, value []byt
 // benchHandler is a handler with defaults and an in-memory store holding
 // one session for a typical user, and the cookie naming it.
 func benchHandler(b testing.TB) (*Handler, *http.Cookie) {
-	h := &Handler{logger: zap.NewNop(), now: time.Now}
-	h.applyDefaults()
-	useMemoryStore(b, h)
-	if err := h.provisionGuard(caddy.Context{}); err != nil {
-		b.Fatal(err)
-	}
+	h := unitHandler(b, &Handler{}, nil, nil)
 	persona := sgidtest.DefaultPersonas()[0]
 	data := map[string]string{"myinfo.name": persona.Data["myinfo.name"], "myinfo.email": persona.Data["myinfo.email"], "iceCream": "Vanilla"}
-	id, err := h.putSession(context.Background(), session{Sub: persona.Sub, Data: data, Expires: time.Now().Add(time.Hour)})
-	if err != nil {
-		b.Fatal(err)
-	}
+	id := putTestSession(b, h, session.Session{Sub: persona.Sub, Data: data, Expires: time.Now().Add(time.Hour)})
 	return h, &http.Cookie{Name: h.CookieName, Value: id}
 }
 
@@ -138,16 +164,7 @@ func benchHandler(b testing.TB) (*Handler, *http.Cookie) {
 // given guard, provisioned as Caddy would.
 func testGuardHandler(t testing.TB, g *Guard) *Handler {
 	t.Helper()
-	h := &Handler{Guard: g, now: time.Now}
-	h.applyDefaults()
-	useMemoryStore(t, h)
-	if err := h.provisionGuard(caddy.Context{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.guard.Validate(nil); err != nil {
-		t.Fatal(err)
-	}
-	return h
+	return unitHandler(t, &Handler{Guard: g}, nil, nil)
 }
 
 // serve runs one request through the handler as Caddy would, with a
@@ -506,7 +523,7 @@ func mockLoginCookie(tb testing.TB) *http.Cookie {
 func (b *browser) loginCookie() *http.Cookie {
 	u, _ := url.Parse(b.base)
 	for _, c := range b.jr.Cookies(u) {
-		if isPendingCookieName(c.Name, DefaultCookieName) {
+		if isLoginCookieName(c.Name, DefaultCookieName) {
 			return c
 		}
 	}

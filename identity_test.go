@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
@@ -140,7 +141,7 @@ func TestSetIdentitySubWins(t *testing.T) {
 	t.Parallel()
 	for range 20 { // map order varies: try it more than once
 		r := withReplacer(httptest.NewRequest(http.MethodGet, "/", nil))
-		setIdentity(r, session{Sub: "sgidtest:real", Data: map[string]string{"id": "sgidtest:forged", "a": "1", "b": "2", "c": "3"}})
+		setPlaceholders(r, identityPlaceholders(session.Session{Sub: "sgidtest:real", Data: map[string]string{"id": "sgidtest:forged", "a": "1", "b": "2", "c": "3"}}))
 		repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 		if got, _ := repl.GetString("http.auth.user.id"); got != "sgidtest:real" {
 			t.Fatalf("{http.auth.user.id} = %q, want the sub", got)

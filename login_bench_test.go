@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-	"go.uber.org/zap"
-
 	"github.com/caddy-sgid/caddy-sgid/internal/loginbench"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
 )
@@ -41,12 +38,7 @@ func TestMain(m *testing.M) { os.Exit(loginbench.Main(m)) }
 func BenchmarkLoginCPU(b *testing.B) {
 	const parallel = 8
 	p := loginbench.StartProvider(b)
-	h := &Handler{logger: zap.NewNop(), now: time.Now}
-	h.applyDefaults()
-	useMemoryStore(b, h)
-	if err := h.provisionGuard(caddy.Context{}); err != nil {
-		b.Fatal(err)
-	}
+	h := unitHandler(b, &Handler{}, nil, nil)
 	client, err := sgid.New(sgid.Config{ClientID: p.ClientID, ClientSecret: p.ClientSecret, PrivateKey: p.KeyPEM, Host: p.URL,
 		Scopes: []string{"openid", "myinfo.name", "myinfo.residentialstatus", "myinfo.email"}})
 	if err != nil {

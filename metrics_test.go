@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
@@ -199,7 +200,7 @@ func TestMetricsPerSite(t *testing.T) {
 	// A logout without a session, or with a cookie whose session is gone,
 	// ends nothing and is not counted.
 	newBrowser(t).get(shopOrigin + "/api/logout")
-	newBrowser(t).get(shopOrigin+"/api/logout", "Cookie", DefaultCookieName+"="+newID())
+	newBrowser(t).get(shopOrigin+"/api/logout", "Cookie", DefaultCookieName+"="+session.NewID())
 	newBrowser(t).get(shopOrigin+"/private/x", "Sec-Fetch-Mode", "cors")
 
 	clerk := newBrowser(t)
@@ -285,7 +286,7 @@ func TestMetricsStoreErrors(t *testing.T) {
 	newEnv(t, sgidtest.Options{}, "store redis {\n\t\t\taddress 127.0.0.1:1\n\t\t\tdial_timeout 1s\n\t\t}")
 	series := []string{"server", "srv0", "operation", "get"}
 	was := scrape(t).value("caddy_sgid_store_errors_total", series...)
-	resp, _ := newBrowser(t).get(testOrigin+"/api/userinfo", "Cookie", DefaultCookieName+"="+newID())
+	resp, _ := newBrowser(t).get(testOrigin+"/api/userinfo", "Cookie", DefaultCookieName+"="+session.NewID())
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("userinfo with the store down: %d, want 503", resp.StatusCode)
 	}

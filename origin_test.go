@@ -114,20 +114,21 @@ func TestSecureFollowsTrustedProxies(t *testing.T) {
 	}
 	for _, tc := range tests {
 		h := &Handler{CookieSecure: tc.override}
-		h.applyDefaults()
+		applyDefaults(h)
+		h.cookies = cookieJar{name: h.CookieName, secure: h.CookieSecure}
 		req := httptest.NewRequest(http.MethodGet, "http://app.example/api/auth-url", nil)
 		if tc.tls {
 			req.TLS = &tls.ConnectionState{}
 		}
 		req.Header["X-Forwarded-Proto"] = tc.xfp
 		req = withTrustedProxy(req, tc.trusted)
-		if got := h.secure(req); got != tc.secure {
+		if got := h.cookies.isSecure(req); got != tc.secure {
 			t.Errorf("%s: secure = %v, want %v", tc.name, got, tc.secure)
 		}
 		if got, err := h.redirectURI(req); err != nil || got != tc.scheme+"://app.example/api/redirect" {
 			t.Errorf("%s: redirect URI %q %v, want scheme %s", tc.name, got, err, tc.scheme)
 		}
-		if c := h.newCookie(req, DefaultCookieName, "v", 0); c.Secure != tc.secure {
+		if c := h.cookies.make(req, DefaultCookieName, "v", 0); c.Secure != tc.secure {
 			t.Errorf("%s: cookie Secure = %v, want %v", tc.name, c.Secure, tc.secure)
 		}
 	}
@@ -161,7 +162,7 @@ http://localhost:9080 {
 		if err := json.Unmarshal([]byte(body), &start); err != nil || resp.StatusCode != http.StatusOK {
 			t.Fatalf("auth-url: %d %s", resp.StatusCode, body)
 		}
-		name, scheme := pendingCookieName(DefaultCookieName, mustQuery(t, start.URL, "state")), "http"
+		name, scheme := loginCookieName(DefaultCookieName, mustQuery(t, start.URL, "state")), "http"
 		if tc.secure {
 			name, scheme = "__Host-"+name, "https"
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/testredis"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
@@ -61,7 +62,7 @@ http://%s.localhost:9080 {
 	t.Cleanup(transport.CloseIdleConnections)
 
 	t.Run("storage", func(t *testing.T) {
-		key := sessionKey(loginWithEveryField(t, transport, "http://storage.localhost:9080", persona))
+		key := session.Key(loginWithEveryField(t, transport, "http://storage.localhost:9080", persona))
 		// The record is <scope>/r/<key>; its index entry <scope>/x/<bucket>/<key>.
 		found := map[string]fs.FileInfo{}
 		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -97,7 +98,7 @@ http://%s.localhost:9080 {
 	})
 
 	t.Run("redis", func(t *testing.T) {
-		key := sessionKey(loginWithEveryField(t, transport, "http://redis.localhost:9080", persona))
+		key := session.Key(loginWithEveryField(t, transport, "http://redis.localhost:9080", persona))
 		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 		defer rdb.Close()
 		ctx := context.Background()

@@ -51,13 +51,20 @@ func (h *Handler) provisionSessions(ctx caddy.Context) error {
 		m, site := h.metrics, h.site
 		mem.OnEvict(func() { m.evicted(site) })
 	}
+	h.sessions = session.New(sessionOptions(h, h.st, raw))
+	return nil
+}
+
+// sessionOptions are the options of the session manager of h, on st, a
+// store scope behind its cache, and raw, the same scope without it.
+func sessionOptions(h *Handler, st, raw store.Store) session.Options {
 	var secret []byte
 	if h.SealingKey != "" {
 		secret = []byte(h.SealingKey)
 	}
 	guard := h.guard
-	h.sessions = session.New(session.Options{
-		Store:        h.st,
+	return session.Options{
+		Store:        st,
 		Raw:          raw,
 		Secret:       secret,
 		LoginTimeout: time.Duration(h.LoginTimeout),
@@ -66,8 +73,7 @@ func (h *Handler) provisionSessions(ctx caddy.Context) error {
 		MemoTTL:      time.Duration(*h.CacheTTL),
 		Prepare:      func(s session.Session) any { return newUserView(s, guard) },
 		Hooks:        sessionHooks(h.metrics, h.logger),
-	})
-	return nil
+	}
 }
 
 // sessionScope names a site's records in the store: sessions are valid for
