@@ -24,7 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-sgid/caddy-sgid/sgid"
-	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
+	"github.com/caddy-sgid/caddy-sgid/sgid/mock"
 	"github.com/caddy-sgid/caddy-sgid/store"
 )
 
@@ -188,7 +188,7 @@ type Handler struct {
 	client   *sgid.Client
 	guard    *Guard // Guard, or an empty one when there is none
 	metrics  *metrics
-	mock     *sgidtest.Provider
+	mock     *mock.Provider
 	backend  store.Backend
 	ownStore *store.Storage // the default backend, cleaned up by the handler
 	store    store.Store    // rawStore, behind a cache for a shared store
