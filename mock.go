@@ -4,20 +4,19 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
-	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
+	"github.com/caddy-sgid/caddy-sgid/sgid/mock"
 )
 
 // Mock mode: like `tls internal` for TLS, one line in the sgid block gives a
-// working login without registered credentials. The provider is sgidtest's,
-// run inside Caddy: its login page is served same-origin under mockPrefix,
-// and the handler's back-channel calls (token, userinfo, JWKS) reach it
-// in-process through mockTransport. Everything else is the real protocol
+// working login without registered credentials. The provider is package
+// mock's, run inside Caddy: its login page is served same-origin under
+// mockPrefix, and the handler's back-channel calls (token, userinfo, JWKS)
+// reach it in-process through its Transport. Everything else is the real protocol
 // path: authorize URL with PKCE and nonce, single-use code, RS256 ID-token
 // checks, encrypted userinfo.
 const (
@@ -36,7 +35,7 @@ const (
 // the store keeps.
 var mockProviders = caddy.NewUsagePool()
 
-type pooledProvider struct{ *sgidtest.Provider }
+type pooledProvider struct{ *mock.Provider }
 
 func (pooledProvider) Destruct() error { return nil }
 
@@ -51,7 +50,7 @@ func (h *Handler) provisionMock() error {
 		}
 	}
 	v, _, err := mockProviders.LoadOrNew("sgid-mock", func() (caddy.Destructor, error) {
-		p, err := sgidtest.NewProvider(mockHost+"/v2", sgidtest.Options{
+		p, err := mock.NewProvider(mockHost+"/v2", mock.Options{
 			ClientID:     mockClientID,
 			ClientSecret: mockClientSecret,
 			LoginPage:    true,
@@ -78,18 +77,7 @@ func (h *Handler) provisionMock() error {
 // mockHTTPClient sends the handler's back-channel requests straight to the
 // in-process mock.
 func (h *Handler) mockHTTPClient() *http.Client {
-	return &http.Client{Transport: mockTransport{h.mock}}
-}
-
-type mockTransport struct{ h http.Handler }
-
-func (t mockTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if err := r.Context().Err(); err != nil {
-		return nil, err
-	}
-	rec := httptest.NewRecorder()
-	t.h.ServeHTTP(rec, r)
-	return rec.Result(), nil
+	return &http.Client{Transport: h.mock.Transport()}
 }
 
 // mockBrowserURL turns the mock's authorization URL into a same-origin

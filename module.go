@@ -23,7 +23,7 @@ import (
 
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
-	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
+	"github.com/caddy-sgid/caddy-sgid/sgid/mock"
 	"github.com/caddy-sgid/caddy-sgid/store"
 )
 
@@ -185,7 +185,7 @@ type Handler struct {
 	sessions *session.Manager
 	cookies  cookieJar
 	metrics  *metrics
-	mock     *sgidtest.Provider
+	mock     *mock.Provider
 	// st is the session store's scope, behind a cache for a shared store;
 	// ownStore is the default backend, which the handler cleans up itself.
 	st       store.Store

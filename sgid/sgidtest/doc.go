@@ -1,10 +1,13 @@
 // Package sgidtest runs a fake sgID v2 provider for tests, in the spirit of
 // net/http/httptest.
 //
-// The fake speaks the same protocol as the real provider (authorization code
-// flow with PKCE S256, client_secret_post, RS256 ID tokens and userinfo
-// values encrypted as nested JWEs), so a relying party can be tested end to
-// end without a network connection or a real Singpass account. It is also
+// The provider itself is package mock's, the one behind the Caddy module's
+// mock option; this package wraps it with what only tests need: Faults,
+// request Stats, a loopback Server and LoginForm. The fake speaks the same
+// protocol as the real provider (authorization code flow with PKCE S256,
+// client_secret_post, RS256 ID tokens and userinfo values encrypted as
+// nested JWEs), so a relying party can be tested end to end without a
+// network connection or a real Singpass account. It is also
 // stricter than mockpass where that matters for tests: codes are single use,
 // PKCE and the client secret are checked, and redirect URIs can be pinned.
 // Faults lets a test make the provider misbehave on purpose (bad signatures,
@@ -51,5 +54,5 @@
 // long-running provider neither slows down nor grows without end.
 //
 // Nothing here is secure enough for production use: the login page lets
-// anyone pick any persona. It exists for development and tests only.
+// anyone pick any persona. It exists for tests only.
 package sgidtest

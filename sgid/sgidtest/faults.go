@@ -1,6 +1,15 @@
 package sgidtest
 
-import "time"
+import (
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+
+	"github.com/caddy-sgid/caddy-sgid/sgid/mock"
+)
 
 // Faults makes the provider misbehave on purpose, so that tests can prove a
 // client rejects each kind of bad answer. Every knob is independent; the zero
@@ -62,7 +71,8 @@ type Faults struct {
 	JWKSStatus     int
 
 	// MalformedTokenJSON and MalformedUserinfoJSON make the endpoint answer
-	// 200 with truncated JSON.
+	// 200 with its JSON cut off in the middle. The endpoint still does its
+	// work: the code is consumed and the access token issued.
 	MalformedTokenJSON    bool
 	MalformedUserinfoJSON bool
 
@@ -70,4 +80,93 @@ type Faults struct {
 	// before answering, or until the request is cancelled, to test client
 	// timeouts.
 	Delay time.Duration
+}
+
+// writeFaultStatus answers an injected HTTP error with a small plain-text
+// body, which is what a proxy in front of a failing provider tends to send.
+func writeFaultStatus(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintf(w, "sgidtest: injected fault, status %d\n", status)
+}
+
+// alterIDToken applies the ID token faults to a token the mock is about to
+// sign. The mock sets iat to the time of issue and exp one token lifetime
+// later, so both are recovered from the claims.
+func (p *Provider) alterIDToken(t *mock.IDToken) {
+	f := p.currentFaults()
+	c := t.Claims
+	now, _ := c["iat"].(int64)
+	exp, _ := c["exp"].(int64)
+	ttl := exp - now
+	const hour = int64(time.Hour / time.Second)
+	iat := now
+	if f.FutureIat {
+		iat = now + hour
+	}
+	exp = iat + ttl
+	if f.ExpiredToken {
+		exp = now - hour
+		if !f.FutureIat {
+			iat = exp - ttl
+		}
+	}
+	c["iat"], c["exp"] = iat, exp
+	if f.WrongIssuer {
+		c["iss"] = p.Issuer() + "/evil"
+	}
+	if f.WrongAudience {
+		c["aud"] = p.ClientID() + "-other"
+	}
+	if f.WrongNonce {
+		c["nonce"] = "wrong-" + randomToken(16)
+	}
+	if f.MissingNonce {
+		delete(c, "nonce")
+	}
+	if f.EmptySub {
+		c["sub"] = ""
+	}
+	switch {
+	case f.AlgHS256:
+		t.Alg, t.Key = jwa.HS256, []byte(p.ClientSecret())
+	case f.UnknownKID:
+		t.Key, t.KeyID = p.strayKey(), "sgidtest-unknown-"+randomToken(6)
+	case f.WrongSignature:
+		t.Key = p.strayKey()
+	}
+}
+
+// alterUserinfo applies the userinfo faults to an answer the mock is about
+// to encrypt.
+func (p *Provider) alterUserinfo(u *mock.Userinfo) {
+	f := p.currentFaults()
+	if f.UserinfoSubMismatch {
+		u.Sub = "sgidtest:someone-else"
+	}
+	if f.UndecryptableKey {
+		u.Recipient = &p.strayKey().PublicKey
+	}
+	if len(u.Fields) == 0 {
+		return
+	}
+	first := &u.Fields[0]
+	if f.UndecryptableField {
+		other := make([]byte, len(first.Key))
+		_, _ = rand.Read(other) // crypto/rand.Read never returns an error.
+		first.Key = other
+	}
+	if f.FieldWrongAlg {
+		first.Alg = wrongFieldAlg(p.encoding)
+	}
+}
+
+// wrongFieldAlg is a key wrapping algorithm that works with the encoding's
+// symmetric key but lies outside both encodings' allow-lists.
+func wrongFieldAlg(e Encoding) jwa.KeyEncryptionAlgorithm {
+	if e == EncodingMockpass {
+		return jwa.A256KW
+	}
+	return jwa.A128KW
 }

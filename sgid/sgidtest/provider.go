@@ -2,53 +2,38 @@ package sgidtest
 
 import (
 	"cmp"
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
-	"errors"
-	"fmt"
 	"net/http"
-	"net/url"
-	"slices"
-	"strings"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/caddy-sgid/caddy-sgid/sgid/mock"
 )
 
-// Encoding selects how userinfo values are encrypted. Real sgID and mockpass
-// use different JWE algorithms, and a client must follow each JWE's header
-// within an allow-list, so tests should exercise both.
-type Encoding int
+// Encoding selects how userinfo values are encrypted; see mock.Encoding.
+type Encoding = mock.Encoding
 
 const (
-	// EncodingSgID is what real sgID sends: the `key` JWE is RSA-OAEP-256 +
-	// A256GCM and carries a 128-bit JWK {"kty":"oct","alg":"A128GCM"}; each
-	// field JWE is A128GCMKW + A128GCM under that key.
-	EncodingSgID Encoding = iota
-	// EncodingMockpass is what mockpass sends: the `key` JWE is RSA-OAEP +
-	// A128CBC-HS256 and carries a 256-bit JWK {"kty":"oct","alg":"A256GCM"};
-	// each field JWE is dir + A256GCM under that key.
-	EncodingMockpass
+	// EncodingSgID is what real sgID sends; see mock.EncodingSgID.
+	EncodingSgID = mock.EncodingSgID
+	// EncodingMockpass is what mockpass sends; see mock.EncodingMockpass.
+	EncodingMockpass = mock.EncodingMockpass
 )
 
-// String names the encoding for test and error messages.
-func (e Encoding) String() string {
-	switch e {
-	case EncodingSgID:
-		return "sgid"
-	case EncodingMockpass:
-		return "mockpass"
-	}
-	return fmt.Sprintf("Encoding(%d)", int(e))
-}
+// Persona is a made-up person the provider can log in; see mock.Persona.
+type Persona = mock.Persona
+
+// DefaultPersonas returns the built-in made-up people, a fresh copy on
+// every call; see mock.DefaultPersonas.
+func DefaultPersonas() []Persona { return mock.DefaultPersonas() }
 
 // Options configures a Provider. The zero value is usable: every field has a
-// default.
+// default. The fields mean what the same fields of mock.Options mean; only
+// the client credentials have defaults of their own here.
 type Options struct {
 	// ClientID is the only client the provider knows. Default
 	// "sgidtest-client".
@@ -67,10 +52,7 @@ type Options struct {
 	RedirectURIs []string
 	// AllowRedirect, when set, is asked about each absolute http(s)
 	// redirect URI that RedirectURIs does not list, with the request that
-	// carries it: the authorize request and the login page's POST. It lets
-	// a provider shared by several sites allow each request only its own
-	// site's callback (the Caddy mock does this). A URI it refuses gets a
-	// plain 400 page; the browser is never sent there.
+	// carries it. A URI it refuses gets a plain 400 page.
 	AllowRedirect func(r *http.Request, redirectURI string) bool
 	// Personas are the people the provider can log in. Default
 	// DefaultPersonas().
@@ -103,28 +85,14 @@ type Stats struct {
 	JWKS      int64
 }
 
-// Provider is a fake sgID v2 provider. It is an http.Handler serving the
-// sgID endpoints under the path prefix /v2 relative to where it is mounted.
-// All methods are safe for concurrent use.
+// Provider is a fake sgID v2 provider: a mock.Provider that can also be
+// made to misbehave (see SetFaults) and counts the requests it serves. It
+// is an http.Handler serving the sgID endpoints under the path prefix /v2
+// relative to where it is mounted. All methods are safe for concurrent use.
 type Provider struct {
-	// The fields below are set once by NewProvider and never change.
-	issuer        string
-	clientID      string
-	clientSecret  string
-	clientPub     *rsa.PublicKey
-	clientPrivPEM string
-	redirectURIs  []string
-	allowRedirect func(*http.Request, string) bool
-	personas      []Persona
-	codeTTL       time.Duration
-	tokenTTL      time.Duration
-	now           func() time.Time
-	loginPage     bool
-	encoding      Encoding
+	*mock.Provider
 
-	// formKey authenticates the login page's form (see loginForm), so
-	// that showing the page stores nothing.
-	formKey []byte
+	encoding Encoding
 
 	// strayKey is an RSA key pair that belongs to nobody. Faults use it to
 	// sign or encrypt with the wrong key; it is generated on first use
@@ -135,54 +103,9 @@ type Provider struct {
 		discovery, authorize, token, userinfo, jwks atomic.Int64
 	}
 
-	// mu guards everything below.
-	mu       sync.Mutex
-	signKey  *rsa.PrivateKey
-	signKID  string
-	selected string
-	faults   Faults
-	codes    *expiringTable[*authCode]
-	tokens   *expiringTable[*accessToken]
-	// usedForms holds the MACs of login forms already submitted, so each
-	// page decides once; see serveLoginDecision.
-	usedForms *expiringTable[struct{}]
+	mu     sync.Mutex
+	faults Faults
 }
-
-// authRequest is a validated authorize request.
-type authRequest struct {
-	redirectURI string
-	scopes      []string
-	state       string
-	nonce       string
-	challenge   string
-}
-
-// authCode is an issued authorization code. Used codes are kept until they
-// expire so that a replay can be recognised and the tokens issued for the
-// code revoked, as RFC 6749 section 4.1.2 recommends.
-type authCode struct {
-	req         authRequest
-	sub         string
-	used        bool
-	revoked     bool
-	accessToken string
-}
-
-// accessToken is an issued access token.
-type accessToken struct {
-	sub    string
-	scopes []string
-}
-
-// pendingTTL bounds how long a login page stays usable. It is not an Option
-// because no test needs to tune it; expiry is still driven by Options.Now.
-const pendingTTL = 10 * time.Minute
-
-// maxEntries bounds each of the provider's tables (codes, access tokens,
-// submitted login forms). The provider also runs inside Caddy (the sgid
-// handler's mock), where a flood of logins must not grow memory without
-// end; past the bound the oldest entries go first.
-const maxEntries = 100_000
 
 // NewProvider creates a provider whose ID tokens carry issuer as iss.
 // issuer must be an absolute http or https URL, normally the origin the
@@ -190,142 +113,38 @@ const maxEntries = 100_000
 // a trailing slash is removed. The issuer only feeds iss and the discovery
 // document: routing always uses the /v2 prefix relative to the mount point.
 func NewProvider(issuer string, opts Options) (*Provider, error) {
-	issuer = strings.TrimRight(issuer, "/")
-	u, err := url.Parse(issuer)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("sgidtest: issuer %q must be an absolute http(s) URL without query or fragment", issuer)
-	}
 	p := &Provider{
-		issuer:        issuer,
-		clientID:      cmp.Or(opts.ClientID, "sgidtest-client"),
-		clientSecret:  cmp.Or(opts.ClientSecret, "sgidtest-secret"),
-		clientPub:     opts.ClientPublicKey,
-		redirectURIs:  slices.Clone(opts.RedirectURIs),
-		allowRedirect: opts.AllowRedirect,
-		formKey:       make([]byte, 32),
-		codeTTL:       opts.CodeTTL,
-		tokenTTL:      opts.TokenTTL,
-		now:           opts.Now,
-		loginPage:     opts.LoginPage,
-		encoding:      opts.Encoding,
-		codes:         newExpiringTable[*authCode](maxEntries),
-		tokens:        newExpiringTable[*accessToken](maxEntries),
-		usedForms:     newExpiringTable[struct{}](maxEntries),
+		encoding: opts.Encoding,
+		strayKey: sync.OnceValue(func() *rsa.PrivateKey {
+			key, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				// crypto/rand does not fail on supported platforms, so
+				// this is unreachable in practice; a panic is the honest
+				// answer.
+				panic("sgidtest: generating a stray RSA key: " + err.Error())
+			}
+			return key
+		}),
 	}
-	_, _ = rand.Read(p.formKey) // crypto/rand.Read never returns an error.
-	if p.codeTTL <= 0 {
-		p.codeTTL = time.Minute
-	}
-	if p.tokenTTL <= 0 {
-		p.tokenTTL = time.Hour
-	}
-	if p.now == nil {
-		p.now = time.Now
-	}
-	if p.encoding != EncodingSgID && p.encoding != EncodingMockpass {
-		return nil, fmt.Errorf("sgidtest: unknown encoding %v", p.encoding)
-	}
-	for _, ru := range p.redirectURIs {
-		if !isAbsoluteHTTPURL(ru) {
-			return nil, fmt.Errorf("sgidtest: redirect URI %q must be an absolute http(s) URL without fragment", ru)
-		}
-	}
-
-	if len(opts.Personas) == 0 {
-		p.personas = DefaultPersonas()
-	} else {
-		p.personas = clonePersonas(opts.Personas)
-	}
-	seen := map[string]bool{}
-	for _, pe := range p.personas {
-		if pe.Sub == "" {
-			return nil, errors.New("sgidtest: every persona needs a non-empty Sub")
-		}
-		if seen[pe.Sub] {
-			return nil, fmt.Errorf("sgidtest: duplicate persona Sub %q", pe.Sub)
-		}
-		seen[pe.Sub] = true
-	}
-	p.selected = p.personas[0].Sub
-
-	if p.clientPub == nil {
-		key, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			return nil, fmt.Errorf("sgidtest: generating the client key: %w", err)
-		}
-		der, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			return nil, fmt.Errorf("sgidtest: encoding the client key: %w", err)
-		}
-		p.clientPub = &key.PublicKey
-		p.clientPrivPEM = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-	}
-
-	p.signKey, p.signKID, err = newSigningKey()
+	mp, err := mock.NewProvider(issuer, mock.Options{
+		ClientID:        cmp.Or(opts.ClientID, "sgidtest-client"),
+		ClientSecret:    cmp.Or(opts.ClientSecret, "sgidtest-secret"),
+		ClientPublicKey: opts.ClientPublicKey,
+		RedirectURIs:    opts.RedirectURIs,
+		AllowRedirect:   opts.AllowRedirect,
+		Personas:        opts.Personas,
+		CodeTTL:         opts.CodeTTL,
+		TokenTTL:        opts.TokenTTL,
+		Now:             opts.Now,
+		LoginPage:       opts.LoginPage,
+		Encoding:        opts.Encoding,
+		Hooks:           mock.Hooks{IDToken: p.alterIDToken, Userinfo: p.alterUserinfo},
+	})
 	if err != nil {
 		return nil, err
 	}
-	p.strayKey = sync.OnceValue(func() *rsa.PrivateKey {
-		key, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			// crypto/rand does not fail on supported platforms, so this
-			// is unreachable in practice; a panic is the honest answer.
-			panic("sgidtest: generating a stray RSA key: " + err.Error())
-		}
-		return key
-	})
+	p.Provider = mp
 	return p, nil
-}
-
-func newSigningKey() (*rsa.PrivateKey, string, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, "", fmt.Errorf("sgidtest: generating the signing key: %w", err)
-	}
-	return key, "sgidtest-" + randomToken(9), nil
-}
-
-// isAbsoluteHTTPURL reports whether s is an absolute http(s) URL with a host
-// and no fragment, the minimum OAuth requires of a redirect URI.
-func isAbsoluteHTTPURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Fragment == "" && !strings.Contains(s, "#")
-}
-
-// randomToken returns n random bytes as unpadded base64url, for identifiers
-// that travel in URLs and headers.
-func randomToken(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // crypto/rand.Read never returns an error.
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// Issuer returns the issuer as it appears in ID tokens and discovery.
-func (p *Provider) Issuer() string { return p.issuer }
-
-// ClientID returns the client ID the provider accepts.
-func (p *Provider) ClientID() string { return p.clientID }
-
-// ClientSecret returns the client secret the provider accepts.
-func (p *Provider) ClientSecret() string { return p.clientSecret }
-
-// ClientPrivateKeyPEM returns the generated client private key as PKCS#8 PEM,
-// or "" when Options.ClientPublicKey was given (the caller then holds the
-// private key).
-func (p *Provider) ClientPrivateKeyPEM() string { return p.clientPrivPEM }
-
-// Personas returns a copy of the personas the provider can log in.
-func (p *Provider) Personas() []Persona { return clonePersonas(p.personas) }
-
-// SelectPersona chooses the persona that non-interactive approvals log in.
-func (p *Provider) SelectPersona(sub string) error {
-	if _, ok := p.persona(sub); !ok {
-		return fmt.Errorf("sgidtest: no persona with sub %q", sub)
-	}
-	p.mu.Lock()
-	p.selected = sub
-	p.mu.Unlock()
-	return nil
 }
 
 // SetFaults makes the provider misbehave as described by f from now on. The
@@ -336,20 +155,10 @@ func (p *Provider) SetFaults(f Faults) {
 	p.mu.Unlock()
 }
 
-// RotateSigningKey replaces the ID token signing key with a new one under a
-// new kid. Afterwards the JWKS lists only the new key and new ID tokens are
-// signed with it, which is how a client's JWKS cache refresh gets tested.
-func (p *Provider) RotateSigningKey() {
-	// Generate outside the lock: RSA key generation is slow and would
-	// otherwise stall concurrent requests.
-	key, kid, err := newSigningKey()
-	if err != nil {
-		// crypto/rand does not fail on supported platforms.
-		panic(err)
-	}
+func (p *Provider) currentFaults() Faults {
 	p.mu.Lock()
-	p.signKey, p.signKID = key, kid
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	return p.faults
 }
 
 // Stats returns the request counters.
@@ -363,137 +172,80 @@ func (p *Provider) Stats() Stats {
 	}
 }
 
-func (p *Provider) persona(sub string) (Persona, bool) {
-	for _, pe := range p.personas {
-		if pe.Sub == sub {
-			return pe, true
-		}
-	}
-	return Persona{}, false
-}
+// Transport returns an http.RoundTripper that serves every request with
+// this provider in the test process, faults included, whatever host the
+// URL names; see mock.NewTransport.
+func (p *Provider) Transport() http.RoundTripper { return mock.NewTransport(p) }
 
-func (p *Provider) currentFaults() Faults {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.faults
-}
-
-// sweepLocked drops expired codes, tokens and used login forms. It runs on
-// every request that touches them, so no background goroutine is needed
-// (and none can leak); each table looks only at what has expired, so the
-// cost does not grow with the number of live entries. p.mu must be held.
-func (p *Provider) sweepLocked(now time.Time) {
-	p.codes.sweep(now)
-	p.tokens.sweep(now)
-	p.usedForms.sweep(now)
-}
-
-// ServeHTTP serves the sgID v2 endpoints under /v2 and answers 404 to
-// everything else.
+// ServeHTTP counts the request, applies the faults that act on whole
+// answers (Delay, the forced statuses and the malformed JSON), and lets
+// the mock provider answer the rest.
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// status and malformed pick this endpoint's faults. They stay nil for
+	// a method the endpoint does not serve, which gets its 405 at once.
+	var (
+		status    func(Faults) int
+		malformed func(Faults) bool
+	)
 	switch r.URL.Path {
 	case "/v2/.well-known/openid-configuration":
 		p.stats.discovery.Add(1)
-		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
-			p.serveDiscovery(w)
-		}
 	case "/v2/.well-known/jwks.json":
 		p.stats.jwks.Add(1)
-		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
-			p.serveJWKS(w, r)
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			status = func(f Faults) int { return f.JWKSStatus }
 		}
 	case "/v2/oauth/authorize":
 		p.stats.authorize.Add(1)
-		// HEAD is not served: a new authorize request has side effects
-		// (without the login page it issues a code).
-		switch r.Method {
-		case http.MethodGet:
-			p.serveAuthorize(w, r)
-		case http.MethodPost:
-			p.serveLoginDecision(w, r)
-		default:
-			allowMethods(w, r, http.MethodGet, http.MethodPost)
-		}
 	case "/v2/oauth/token":
 		p.stats.token.Add(1)
-		if allowMethods(w, r, http.MethodPost) {
-			p.serveToken(w, r)
+		if r.Method == http.MethodPost {
+			status = func(f Faults) int { return f.TokenStatus }
+			malformed = func(f Faults) bool { return f.MalformedTokenJSON }
 		}
 	case "/v2/oauth/userinfo":
 		p.stats.userinfo.Add(1)
-		if allowMethods(w, r, http.MethodGet) {
-			p.serveUserinfo(w, r)
+		if r.Method == http.MethodGet {
+			status = func(f Faults) int { return f.UserinfoStatus }
+			malformed = func(f Faults) bool { return f.MalformedUserinfoJSON }
 		}
-	default:
-		http.NotFound(w, r)
 	}
-}
-
-// allowMethods answers 405 and reports false unless r uses one of methods.
-func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) bool {
-	if slices.Contains(methods, r.Method) {
-		return true
-	}
-	w.Header().Set("Allow", strings.Join(methods, ", "))
-	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-	return false
-}
-
-func (p *Provider) serveDiscovery(w http.ResponseWriter) {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"issuer":                                p.issuer,
-		"authorization_endpoint":                p.issuer + "/oauth/authorize",
-		"token_endpoint":                        p.issuer + "/oauth/token",
-		"userinfo_endpoint":                     p.issuer + "/oauth/userinfo",
-		"jwks_uri":                              p.issuer + "/.well-known/jwks.json",
-		"response_types_supported":              []string{"code"},
-		"grant_types_supported":                 []string{"authorization_code"},
-		"subject_types_supported":               []string{"pairwise"},
-		"id_token_signing_alg_values_supported": []string{"RS256"},
-		"code_challenge_methods_supported":      []string{"S256"},
-		"token_endpoint_auth_methods_supported": []string{"client_secret_post"},
-		"scopes_supported":                      supportedScopes(p.personas),
-	})
-}
-
-// writeJSON writes v as a JSON answer that no cache may keep, since token
-// and userinfo answers carry secrets.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, "sgidtest: encoding JSON: "+err.Error(), http.StatusInternalServerError)
+	if status == nil {
+		p.Provider.ServeHTTP(w, r)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	w.WriteHeader(status)
+	f := p.currentFaults()
+	if !sleepCtx(r, f.Delay) {
+		return
+	}
+	if s := status(f); s != 0 {
+		writeFaultStatus(w, s)
+		return
+	}
+	if malformed == nil || !malformed(f) {
+		p.Provider.ServeHTTP(w, r)
+		return
+	}
+	// The endpoint does its work (a code is still consumed), and only the
+	// answer is cut off, as a truncated response would look.
+	rec := httptest.NewRecorder()
+	p.Provider.ServeHTTP(rec, r)
+	body := rec.Body.Bytes()
+	if rec.Code == http.StatusOK {
+		body = body[:len(body)/2]
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.Header().Del("Content-Length")
+	w.WriteHeader(rec.Code)
 	_, _ = w.Write(body)
 }
 
-// writeFaultStatus answers an injected HTTP error with a small plain-text
-// body, which is what a proxy in front of a failing provider tends to send.
-func writeFaultStatus(w http.ResponseWriter, status int) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = fmt.Fprintf(w, "sgidtest: injected fault, status %d\n", status)
-}
-
-// writeMalformedJSON answers 200 with a JSON document cut off in the middle,
-// as a truncated response would look.
-func writeMalformedJSON(w http.ResponseWriter, prefix string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write([]byte(prefix))
-}
-
-// sleepCtx waits for d or until ctx ends, whichever is first, and reports
-// whether the full delay elapsed. A stopped timer instead of time.After
-// keeps nothing alive once the request is gone.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
+// sleepCtx waits for d or until the request is gone, whichever is first,
+// and reports whether the full delay elapsed. A stopped timer instead of
+// time.After keeps nothing alive once the request is gone.
+func sleepCtx(r *http.Request, d time.Duration) bool {
 	if d <= 0 {
 		return true
 	}
@@ -502,23 +254,14 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	select {
 	case <-t.C:
 		return true
-	case <-ctx.Done():
+	case <-r.Context().Done():
 		return false
 	}
 }
 
-// misbehave applies the faults every back-channel endpoint shares: the
-// Delay, then the forced HTTP status that status picks from the faults. It
-// reports whether the endpoint should go on to answer, with the faults it
-// read.
-func (p *Provider) misbehave(w http.ResponseWriter, r *http.Request, status func(Faults) int) (Faults, bool) {
-	f := p.currentFaults()
-	if !sleepCtx(r.Context(), f.Delay) {
-		return f, false
-	}
-	if s := status(f); s != 0 {
-		writeFaultStatus(w, s)
-		return f, false
-	}
-	return f, true
+// randomToken returns n random bytes as unpadded base64url.
+func randomToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never returns an error.
+	return base64.RawURLEncoding.EncodeToString(b)
 }

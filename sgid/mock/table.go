@@ -1,4 +1,4 @@
-package sgidtest
+package mock
 
 import "time"
 

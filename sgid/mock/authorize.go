@@ -1,4 +1,4 @@
-package sgidtest
+package mock
 
 import (
 	"bytes"
@@ -6,11 +6,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"html"
 	"html/template"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -135,7 +133,7 @@ func (p *Provider) formMAC(v url.Values) string {
 		signed.Set(k, v.Get(k))
 	}
 	m := hmac.New(sha256.New, p.formKey)
-	m.Write([]byte("sgidtest login form\n" + signed.Encode()))
+	m.Write([]byte("mock login form\n" + signed.Encode()))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
@@ -253,7 +251,7 @@ func redirectTo(w http.ResponseWriter, r *http.Request, redirectURI string, para
 	u, err := url.Parse(redirectURI)
 	if err != nil {
 		// redirectAllowed accepted it, so this cannot happen.
-		http.Error(w, "sgidtest: bad redirect_uri", http.StatusBadRequest)
+		http.Error(w, "mock: bad redirect_uri", http.StatusBadRequest)
 		return
 	}
 	q := u.Query()
@@ -289,25 +287,6 @@ func validChallenge(c string) bool {
 	}
 	_, err := base64.RawURLEncoding.DecodeString(c)
 	return err == nil
-}
-
-// hiddenInputRE matches the hidden inputs the login template writes.
-var hiddenInputRE = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
-
-// LoginForm returns the hidden fields of a login page served by a
-// Provider, for tests that drive the page without a browser: add "sub"
-// (a persona's Sub) or "cancel", and POST the form to the page's URL. It
-// reads only this package's own page, and returns nil when page has no
-// login form.
-func LoginForm(page string) url.Values {
-	var form url.Values
-	for _, m := range hiddenInputRE.FindAllStringSubmatch(page, -1) {
-		if form == nil {
-			form = url.Values{}
-		}
-		form.Add(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
-	}
-	return form
 }
 
 // personaView is what the login page shows of a persona.
@@ -363,7 +342,7 @@ func (p *Provider) errorPage(w http.ResponseWriter, status int, title, message s
 func renderPage(w http.ResponseWriter, status int, name string, data any) {
 	var buf bytes.Buffer
 	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
-		http.Error(w, "sgidtest: rendering page: "+err.Error(), http.StatusInternalServerError)
+		http.Error(w, "mock: rendering page: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	h := w.Header()
@@ -384,6 +363,9 @@ func renderPage(w http.ResponseWriter, status int, name string, data any) {
 // pages holds the login and error pages. They are self-contained (inline
 // CSS, no scripts, fonts or images) so that they work offline and under any
 // mount point, and html/template escapes every value.
+// Programs that drive the login page without a browser read its hidden
+// inputs by their exact markup, so that markup is part of the page's
+// contract and must not change.
 var pages = template.Must(template.New("pages").Parse(`
 {{define "head"}}<!doctype html>
 <html lang="en">

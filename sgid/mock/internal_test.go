@@ -1,4 +1,4 @@
-package sgidtest
+package mock
 
 import (
 	"crypto/rand"
@@ -7,14 +7,29 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
+
+// hiddenInputRE matches the hidden inputs the login template writes.
+var hiddenInputRE = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
+
+// hiddenInputs reads the hidden inputs of a login page, which is all a
+// browser would send back besides the button it pressed.
+func hiddenInputs(page string) url.Values {
+	form := url.Values{}
+	for _, m := range hiddenInputRE.FindAllStringSubmatch(page, -1) {
+		form.Add(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
+	}
+	return form
+}
 
 // benchKey is shared so that each benchmark does not pay for RSA key
 // generation.
@@ -46,7 +61,7 @@ func mockLogin(tb testing.TB, p *Provider) {
 	if w.Code != http.StatusOK {
 		tb.Fatalf("login page: %d %s", w.Code, w.Body)
 	}
-	form := LoginForm(w.Body.String())
+	form := hiddenInputs(w.Body.String())
 	form.Set("sub", p.personas[0].Sub)
 	req := httptest.NewRequest(http.MethodPost, "/v2/oauth/authorize", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

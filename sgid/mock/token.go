@@ -1,4 +1,4 @@
-package sgidtest
+package mock
 
 import (
 	"crypto/sha256"
@@ -15,33 +15,29 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
-func (p *Provider) serveJWKS(w http.ResponseWriter, r *http.Request) {
-	_, ok := p.misbehave(w, r, func(f Faults) int { return f.JWKSStatus })
-	if !ok {
-		return
-	}
+func (p *Provider) serveJWKS(w http.ResponseWriter) {
 	p.mu.Lock()
 	pub, kid := &p.signKey.PublicKey, p.signKID
 	p.mu.Unlock()
 
 	key, err := jwk.FromRaw(pub)
 	if err != nil {
-		http.Error(w, "sgidtest: building JWK: "+err.Error(), http.StatusInternalServerError)
+		http.Error(w, "mock: building JWK: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	for k, v := range map[string]any{jwk.KeyIDKey: kid, jwk.AlgorithmKey: jwa.RS256, jwk.KeyUsageKey: "sig"} {
 		if err := key.Set(k, v); err != nil {
-			http.Error(w, "sgidtest: building JWK: "+err.Error(), http.StatusInternalServerError)
+			http.Error(w, "mock: building JWK: "+err.Error(), http.StatusInternalServerError)
 			return
 		}
 	}
 	set := jwk.NewSet()
 	if err := set.AddKey(key); err != nil {
-		http.Error(w, "sgidtest: building JWKS: "+err.Error(), http.StatusInternalServerError)
+		http.Error(w, "mock: building JWKS: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	// writeJSON marks the answer no-store, so no HTTP cache between client
-	// and provider can hide a key rotation from a test.
+	// and provider can hide a key rotation.
 	writeJSON(w, http.StatusOK, set)
 }
 
@@ -51,17 +47,12 @@ func tokenError(w http.ResponseWriter, status int, code, description string) {
 	if status == http.StatusUnauthorized {
 		// RFC 6749 asks for a challenge on 401 even though the client
 		// authenticated in the body; clients do not act on it.
-		w.Header().Set("WWW-Authenticate", `Basic realm="sgidtest"`)
+		w.Header().Set("WWW-Authenticate", `Basic realm="mock"`)
 	}
 	writeJSON(w, status, map[string]string{"error": code, "error_description": description})
 }
 
 func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
-	f, ok := p.misbehave(w, r, func(f Faults) int { return f.TokenStatus })
-	if !ok {
-		return
-	}
-
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
 		tokenError(w, http.StatusBadRequest, "invalid_request", "the body must be a form (application/x-www-form-urlencoded)")
@@ -122,7 +113,7 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 		tokenError(w, http.StatusBadRequest, "invalid_grant", "unknown persona")
 		return
 	}
-	idToken, err := p.signIDToken(persona.Sub, ac.req.nonce, now, f)
+	idToken, err := p.signIDToken(persona.Sub, ac.req.nonce, now)
 	if err != nil {
 		tokenError(w, http.StatusInternalServerError, "server_error", err.Error())
 		return
@@ -141,10 +132,6 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if f.MalformedTokenJSON {
-		writeMalformedJSON(w, `{"access_token":"`+at+`","id_token":"`)
-		return
-	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token": at,
 		"id_token":     idToken,
@@ -177,74 +164,40 @@ func s256Matches(verifier, challenge string) bool {
 	return subtle.ConstantTimeCompare([]byte(want), []byte(challenge)) == 1
 }
 
-// signIDToken builds and signs an ID token, applying the ID token faults.
-// The claims are a plain map rather than a jwt.Token so that faults such as
-// an empty sub are serialised exactly as intended.
-func (p *Provider) signIDToken(sub, nonce string, now time.Time, f Faults) (string, error) {
-	iat := now
-	if f.FutureIat {
-		iat = now.Add(time.Hour)
-	}
-	exp := iat.Add(p.tokenTTL)
-	if f.ExpiredToken {
-		exp = now.Add(-time.Hour)
-		if !f.FutureIat {
-			iat = exp.Add(-p.tokenTTL)
-		}
-	}
+// signIDToken builds and signs an ID token, after Hooks.IDToken has seen
+// it. The claims are a plain map rather than a jwt.Token so that whatever
+// the hook sets, such as an empty sub, is serialised exactly as it is.
+func (p *Provider) signIDToken(sub, nonce string, now time.Time) (string, error) {
 	claims := map[string]any{
 		"iss": p.issuer,
 		"sub": sub,
 		"aud": p.clientID,
-		"iat": iat.Unix(),
-		"exp": exp.Unix(),
+		"iat": now.Unix(),
+		"exp": now.Add(p.tokenTTL).Unix(),
 	}
 	if nonce != "" {
 		claims["nonce"] = nonce
 	}
-	if f.WrongIssuer {
-		claims["iss"] = p.issuer + "/evil"
-	}
-	if f.WrongAudience {
-		claims["aud"] = p.clientID + "-other"
-	}
-	if f.WrongNonce {
-		claims["nonce"] = "wrong-" + randomToken(16)
-	}
-	if f.MissingNonce {
-		delete(claims, "nonce")
-	}
-	if f.EmptySub {
-		claims["sub"] = ""
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		return "", fmt.Errorf("sgidtest: encoding ID token claims: %w", err)
-	}
-
 	p.mu.Lock()
-	var key any = p.signKey
-	kid := p.signKID
+	tok := IDToken{Claims: claims, Alg: jwa.RS256, Key: p.signKey, KeyID: p.signKID}
 	p.mu.Unlock()
-	alg := jwa.RS256
-	switch {
-	case f.AlgHS256:
-		alg, key = jwa.HS256, []byte(p.clientSecret)
-	case f.UnknownKID:
-		key, kid = p.strayKey(), "sgidtest-unknown-"+randomToken(6)
-	case f.WrongSignature:
-		key = p.strayKey()
+	if p.hooks.IDToken != nil {
+		p.hooks.IDToken(&tok)
+	}
+	payload, err := json.Marshal(tok.Claims)
+	if err != nil {
+		return "", fmt.Errorf("mock: encoding ID token claims: %w", err)
 	}
 	hdr := jws.NewHeaders()
-	if err := hdr.Set(jws.KeyIDKey, kid); err != nil {
+	if err := hdr.Set(jws.KeyIDKey, tok.KeyID); err != nil {
 		return "", err
 	}
 	if err := hdr.Set(jws.TypeKey, "JWT"); err != nil {
 		return "", err
 	}
-	signed, err := jws.Sign(payload, jws.WithKey(alg, key, jws.WithProtectedHeaders(hdr)))
+	signed, err := jws.Sign(payload, jws.WithKey(tok.Alg, tok.Key, jws.WithProtectedHeaders(hdr)))
 	if err != nil {
-		return "", fmt.Errorf("sgidtest: signing ID token: %w", err)
+		return "", fmt.Errorf("mock: signing ID token: %w", err)
 	}
 	return string(signed), nil
 }

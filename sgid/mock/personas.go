@@ -1,4 +1,4 @@
-package sgidtest
+package mock
 
 import (
 	"maps"
@@ -9,7 +9,9 @@ import (
 type Persona struct {
 	// Sub is the pairwise subject identifier put into ID tokens and userinfo
 	// answers. The default personas use the prefix "sgidtest:" so that they
-	// can never collide with the subjects of real sgID users.
+	// can never collide with the subjects of real sgID users; the prefix is
+	// older than this package and is kept so that data an application
+	// stored against the mock's users stays theirs.
 	Sub string
 	// Label is a short description shown on the login page, such as
 	// "Citizen with a vehicle".

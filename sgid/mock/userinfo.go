@@ -1,4 +1,4 @@
-package sgidtest
+package mock
 
 import (
 	"crypto/rand"
@@ -15,13 +15,12 @@ import (
 
 // encodingParams are the JWE algorithms of one Encoding.
 type encodingParams struct {
-	keyAlg     jwa.KeyEncryptionAlgorithm     // wraps the symmetric key to the client's RSA key
-	keyEnc     jwa.ContentEncryptionAlgorithm // encrypts the JWK in `key`
-	symBytes   int                            // size of the symmetric key
-	symJWKAlg  jwa.ContentEncryptionAlgorithm // the "alg" member of that JWK
-	fieldAlg   jwa.KeyEncryptionAlgorithm     // how each field uses the symmetric key
-	fieldEnc   jwa.ContentEncryptionAlgorithm // encrypts each field value
-	wrongField jwa.KeyEncryptionAlgorithm     // for Faults.FieldWrongAlg: valid with the key, outside every allow-list
+	keyAlg    jwa.KeyEncryptionAlgorithm     // wraps the symmetric key to the client's RSA key
+	keyEnc    jwa.ContentEncryptionAlgorithm // encrypts the JWK in `key`
+	symBytes  int                            // size of the symmetric key
+	symJWKAlg jwa.ContentEncryptionAlgorithm // the "alg" member of that JWK
+	fieldAlg  jwa.KeyEncryptionAlgorithm     // how each field uses the symmetric key
+	fieldEnc  jwa.ContentEncryptionAlgorithm // encrypts each field value
 }
 
 func (e Encoding) params() encodingParams {
@@ -30,29 +29,22 @@ func (e Encoding) params() encodingParams {
 			keyAlg: jwa.RSA_OAEP, keyEnc: jwa.A128CBC_HS256,
 			symBytes: 32, symJWKAlg: jwa.A256GCM,
 			fieldAlg: jwa.DIRECT, fieldEnc: jwa.A256GCM,
-			wrongField: jwa.A256KW,
 		}
 	}
 	return encodingParams{
 		keyAlg: jwa.RSA_OAEP_256, keyEnc: jwa.A256GCM,
 		symBytes: 16, symJWKAlg: jwa.A128GCM,
 		fieldAlg: jwa.A128GCMKW, fieldEnc: jwa.A128GCM,
-		wrongField: jwa.A128KW,
 	}
 }
 
 // userinfoError answers a bearer token error (RFC 6750 section 3).
 func userinfoError(w http.ResponseWriter, status int, code, description string) {
-	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="sgidtest", error=%q, error_description=%q`, code, description))
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="mock", error=%q, error_description=%q`, code, description))
 	writeJSON(w, status, map[string]string{"error": code, "error_description": description})
 }
 
 func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
-	f, ok := p.misbehave(w, r, func(f Faults) int { return f.UserinfoStatus })
-	if !ok {
-		return
-	}
-
 	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	token = strings.TrimSpace(token)
 	if !strings.EqualFold(scheme, "Bearer") || token == "" {
@@ -74,11 +66,6 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	resp := map[string]any{"sub": persona.Sub}
-	if f.UserinfoSubMismatch {
-		resp["sub"] = "sgidtest:someone-else"
-	}
-
 	// The requested scopes other than openid decide whether key and data
 	// are sent at all: with openid alone sgID omits both, while a request
 	// for data the persona lacks still gets a key and an empty data object.
@@ -88,15 +75,23 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 			wanted = append(wanted, s)
 		}
 	}
-	if len(wanted) > 0 {
-		sort.Strings(wanted)
-		var fields []string
-		for _, s := range wanted {
-			if _, ok := persona.Data[s]; ok {
-				fields = append(fields, s)
-			}
+	sort.Strings(wanted)
+	ep := p.encoding.params()
+	sym := make([]byte, ep.symBytes)
+	_, _ = rand.Read(sym) // crypto/rand.Read never returns an error.
+	answer := Userinfo{Sub: persona.Sub, Recipient: p.clientPub}
+	for _, s := range wanted {
+		if _, ok := persona.Data[s]; ok {
+			answer.Fields = append(answer.Fields, UserinfoField{Scope: s, Alg: ep.fieldAlg, Key: sym})
 		}
-		key, data, err := p.encryptUserinfo(persona, fields, f)
+	}
+	if p.hooks.Userinfo != nil {
+		p.hooks.Userinfo(&answer)
+	}
+
+	resp := map[string]any{"sub": answer.Sub}
+	if len(wanted) > 0 {
+		key, data, err := encryptUserinfo(ep, sym, persona, answer)
 		if err != nil {
 			userinfoError(w, http.StatusInternalServerError, "server_error", err.Error())
 			return
@@ -104,59 +99,35 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 		resp["key"] = key
 		resp["data"] = data
 	}
-
-	if f.MalformedUserinfoJSON {
-		writeMalformedJSON(w, `{"sub":"`+persona.Sub+`","data":{`)
-		return
-	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// encryptUserinfo produces the `key` JWE and the per-field JWEs for the given
-// scopes, following p.encoding and the userinfo faults. A fresh symmetric key
-// is used for every answer, as sgID does.
-func (p *Provider) encryptUserinfo(persona Persona, fields []string, f Faults) (string, map[string]string, error) {
-	ep := p.encoding.params()
-	sym := make([]byte, ep.symBytes)
-	_, _ = rand.Read(sym) // crypto/rand.Read never returns an error.
-
+// encryptUserinfo produces the `key` JWE, which carries sym, and the
+// per-field JWEs, as answer describes them. A fresh symmetric key is used
+// for every answer, as sgID does.
+func encryptUserinfo(ep encodingParams, sym []byte, persona Persona, answer Userinfo) (string, map[string]string, error) {
 	symJWK, err := jwk.FromRaw(sym)
 	if err != nil {
-		return "", nil, fmt.Errorf("sgidtest: building the userinfo JWK: %w", err)
+		return "", nil, fmt.Errorf("mock: building the userinfo JWK: %w", err)
 	}
 	if err := symJWK.Set(jwk.AlgorithmKey, ep.symJWKAlg); err != nil {
-		return "", nil, fmt.Errorf("sgidtest: building the userinfo JWK: %w", err)
+		return "", nil, fmt.Errorf("mock: building the userinfo JWK: %w", err)
 	}
 	jwkJSON, err := json.Marshal(symJWK)
 	if err != nil {
-		return "", nil, fmt.Errorf("sgidtest: encoding the userinfo JWK: %w", err)
+		return "", nil, fmt.Errorf("mock: encoding the userinfo JWK: %w", err)
 	}
-
-	recipient := p.clientPub
-	if f.UndecryptableKey {
-		recipient = &p.strayKey().PublicKey
-	}
-	keyJWE, err := encryptTo(jwkJSON, ep.keyAlg, recipient, ep.keyEnc)
+	keyJWE, err := encryptTo(jwkJSON, ep.keyAlg, answer.Recipient, ep.keyEnc)
 	if err != nil {
 		return "", nil, err
 	}
-
-	data := make(map[string]string, len(fields))
-	for i, scope := range fields {
-		alg, key := ep.fieldAlg, any(sym)
-		if i == 0 && f.UndecryptableField {
-			other := make([]byte, ep.symBytes)
-			_, _ = rand.Read(other)
-			key = other
-		}
-		if i == 0 && f.FieldWrongAlg {
-			alg = ep.wrongField
-		}
-		v, err := encryptTo([]byte(persona.Data[scope]), alg, key, ep.fieldEnc)
+	data := make(map[string]string, len(answer.Fields))
+	for _, f := range answer.Fields {
+		v, err := encryptTo([]byte(persona.Data[f.Scope]), f.Alg, f.Key, ep.fieldEnc)
 		if err != nil {
 			return "", nil, err
 		}
-		data[scope] = v
+		data[f.Scope] = v
 	}
 	return keyJWE, data, nil
 }
@@ -165,7 +136,7 @@ func (p *Provider) encryptUserinfo(persona Persona, fields []string, f Faults) (
 func encryptTo(plaintext []byte, alg jwa.KeyEncryptionAlgorithm, key any, enc jwa.ContentEncryptionAlgorithm) (string, error) {
 	out, err := jwe.Encrypt(plaintext, jwe.WithKey(alg, key), jwe.WithContentEncryption(enc))
 	if err != nil {
-		return "", fmt.Errorf("sgidtest: encrypting with %s/%s: %w", alg, enc, err)
+		return "", fmt.Errorf("mock: encrypting with %s/%s: %w", alg, enc, err)
 	}
 	return string(out), nil
 }
