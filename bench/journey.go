@@ -181,7 +181,6 @@ func (r *rig) pairJourney(o opts, command string) (*section, error) {
 	for i, round := range samples {
 		s.printf("| %d | %.1f | %.1f | %.1f | %.1f |\n", i+1, round[0].rate, round[1].rate, round[2].rate, round[3].rate)
 	}
-	s.printf("\n")
 
 	for _, store := range stores {
 		rs := ratiosOf(samples, 0, plugin(store))
