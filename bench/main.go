@@ -16,7 +16,8 @@
 //
 // The pairs: 1 userinfo vs respond, per store; 2 guarded vs unguarded
 // reverse_proxy (with a CPU profile); 3 auth-url vs respond; 4 the plugin
-// vs the Express peer; 5 CPU per login vs its physical floor.
+// vs the Express peer; 5 CPU per login vs its physical floor; 6 whole
+// login journeys, the Express peer vs the plugin on each store.
 package main
 
 import (
@@ -49,9 +50,12 @@ func nproc() int {
 	return runtime.NumCPU()
 }
 
+// allPairs are the pairs' numbers, in the order they run.
+var allPairs = []string{"1", "2", "3", "4", "5", "6"}
+
 func run() error {
 	var o opts
-	pairs := flag.String("pairs", "1,2,3,4,5", "the pairs to run, comma-separated")
+	pairs := flag.String("pairs", strings.Join(allPairs, ","), "the pairs to run, comma-separated")
 	flag.IntVar(&o.rounds, "rounds", 9, "rounds per pair (at least 5)")
 	flag.DurationVar(&o.window, "window", 3*time.Second, "one measuring window (whole seconds)")
 	flag.Int64Var(&o.pending, "pending", 20000, "auth-url calls for memory per pending login")
@@ -69,14 +73,17 @@ func run() error {
 	slices.Sort(want)
 	want = slices.Compact(want)
 	for _, p := range want {
-		if !slices.Contains([]string{"1", "2", "3", "4", "5"}, p) {
-			return fmt.Errorf("-pairs: unknown pair %q (1 to 5)", p)
+		if !slices.Contains(allPairs, p) {
+			return fmt.Errorf("-pairs: unknown pair %q (1 to %d)", p, len(allPairs))
 		}
 	}
 	if _, err := os.Stat("go.mod"); err != nil {
 		return fmt.Errorf("run from the repository's root (bench/run.sh does)")
 	}
-	if err := checkPrereqs(true, slices.Contains(want, "4")); err != nil {
+	// Pairs 4 and 6 compare with the Express peer; only pairs 1 to 4 use wrk.
+	needPeer := slices.Contains(want, "4") || slices.Contains(want, "6")
+	needWrk := slices.ContainsFunc(want, func(p string) bool { return slices.Contains(allPairs[:4], p) })
+	if err := checkPrereqs(needWrk, true, needPeer); err != nil {
 		return err
 	}
 
@@ -104,7 +111,7 @@ func run() error {
 		r.servers, r.helpers = "0", "1"
 	}
 	defer r.stop()
-	if err := r.setUp(slices.Contains(want, "4")); err != nil {
+	if err := r.setUp(needPeer); err != nil {
 		return err
 	}
 
@@ -115,6 +122,7 @@ func run() error {
 	var secs []*section
 	for _, p := range []pair{
 		{"1", r.pairUserinfo}, {"2", r.pairGuard}, {"3", r.pairAuthURL}, {"4", r.pairExpress}, {"5", r.pairCPU},
+		{"6", r.pairJourney},
 	} {
 		if !slices.Contains(want, p.id) {
 			continue
@@ -132,7 +140,7 @@ func run() error {
 		}
 	}
 	// The summary covers every pair, so only a run of them all rewrites it.
-	if len(want) == 5 {
+	if len(want) == len(allPairs) {
 		sum := &section{name: "summary"}
 		sum.printf("Command: `%s`. Machine: %s.\n\n| pair | measure | throughput ratio | CPU-per-operation ratio | target | verdict |\n|---|---|---|---|---|---|\n%s\n",
 			command, machine(), strings.Join(r.summary, "\n"))

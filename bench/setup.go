@@ -64,9 +64,13 @@ func (r *rig) stop() {
 }
 
 // checkPrereqs names each missing tool or package with the way to get it.
-func checkPrereqs(needRedis, needPeer bool) error {
+func checkPrereqs(needWrk, needRedis, needPeer bool) error {
 	var missing []string
-	for _, tool := range []string{"wrk", "node", "go"} {
+	tools := []string{"node", "go"}
+	if needWrk {
+		tools = append(tools, "wrk")
+	}
+	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing = append(missing, tool+" (not in PATH; wrk is the Debian package wrk)")
 		}
