@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -32,6 +33,8 @@ type Config struct {
 	RedirectURI string
 	// Host is sgID's origin; default DefaultHost. Any path, query or
 	// trailing slash is dropped: the issuer is always origin + "/v2".
+	// It must be https, except for a loopback host (localhost, 127.0.0.0/8,
+	// ::1) such as a local mockpass.
 	Host string
 	// Scopes requested when a call names none; default DefaultScopes.
 	Scopes []string
@@ -133,7 +136,8 @@ func newTransport() http.RoundTripper {
 }
 
 // IssuerForHost returns the issuer for an sgID host: its origin + "/v2".
-// An empty host means DefaultHost.
+// An empty host means DefaultHost. Plain http:// is refused unless the host
+// is loopback.
 func IssuerForHost(host string) (string, error) {
 	if host == "" {
 		host = DefaultHost
@@ -142,7 +146,27 @@ func IssuerForHost(host string) (string, error) {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return "", fmt.Errorf("%w: host %q is not an http(s) origin such as %s", ErrConfig, host, DefaultHost)
 	}
+	// The client secret, the code, the tokens and the provider's signing
+	// keys travel to and from this host: in clear text anyone on the path
+	// could read the secret or swap the keys. Plain http is left for a
+	// provider on this machine (mockpass, test servers), where there is no
+	// path to listen on.
+	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+		return "", fmt.Errorf("%w: host %q: http:// is only allowed for loopback hosts (localhost, 127.0.0.0/8, ::1); sgID's token and key traffic must use https", ErrConfig, host)
+	}
 	return u.Scheme + "://" + u.Host + "/v2", nil
+}
+
+// isLoopbackHost reports whether hostname (no port, no brackets) is
+// "localhost" or a loopback IP address. Only these exact forms count: a
+// name such as localhost.example or 127.0.0.1.nip.io resolves through DNS
+// and may lead anywhere.
+func isLoopbackHost(hostname string) bool {
+	if strings.EqualFold(hostname, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(hostname)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Issuer returns the issuer the client expects in ID tokens.
