@@ -2,7 +2,6 @@ package sgid
 
 import (
 	"context"
-	"crypto/rsa"
 	"fmt"
 	"net"
 	"net/http"
@@ -17,8 +16,8 @@ const DefaultHost = "https://api.id.gov.sg"
 // DefaultScopes are the scopes every sgID client may request.
 var DefaultScopes = []string{"openid", "myinfo.name"}
 
-// Config holds what a Client needs. ClientID, ClientSecret and PrivateKey
-// are required.
+// Config holds what a Client needs. ClientID, ClientSecret and at least one
+// private key (PrivateKey or PrivateKeys) are required.
 type Config struct {
 	// ClientID and ClientSecret are the credentials sgID issued at
 	// registration.
@@ -28,6 +27,11 @@ type Config struct {
 	// registered with sgID; userinfo is encrypted to it. See ParsePrivateKey
 	// for the forms accepted.
 	PrivateKey string
+	// PrivateKeys are further PEM keys userinfo may be encrypted to, for a
+	// key rollover: while sgID moves from the current key to the next, the
+	// client accepts userinfo encrypted to either. A key given twice counts
+	// once. See Client.KeyChecks.
+	PrivateKeys []string
 	// RedirectURI is the registered callback URL. Optional: every call can
 	// pass its own.
 	RedirectURI string
@@ -54,7 +58,7 @@ type Config struct {
 type Client struct {
 	clientID     string
 	clientSecret string
-	privateKey   *rsa.PrivateKey
+	privKeys     []clientKey // PrivateKey, then PrivateKeys; never empty
 	redirectURI  string
 	issuer       string
 	scopes       []string
@@ -69,22 +73,22 @@ type Client struct {
 // or host fails here, at start-up, not at the first login.
 func New(cfg Config) (*Client, error) {
 	if cfg.ClientID == "" {
-		return nil, &ConfigError{"ClientID", fmt.Errorf("%w: client ID is empty", ErrConfig)}
+		return nil, &ConfigError{Field: "ClientID", Err: fmt.Errorf("%w: client ID is empty", ErrConfig)}
 	}
 	if cfg.ClientSecret == "" {
-		return nil, &ConfigError{"ClientSecret", fmt.Errorf("%w: client secret is empty", ErrConfig)}
+		return nil, &ConfigError{Field: "ClientSecret", Err: fmt.Errorf("%w: client secret is empty", ErrConfig)}
 	}
-	key, err := ParsePrivateKey(cfg.PrivateKey)
+	keys, err := parseClientKeys(cfg)
 	if err != nil {
-		return nil, &ConfigError{"PrivateKey", err}
+		return nil, err
 	}
 	issuer, err := IssuerForHost(cfg.Host)
 	if err != nil {
-		return nil, &ConfigError{"Host", err}
+		return nil, &ConfigError{Field: "Host", Err: err}
 	}
 	if cfg.RedirectURI != "" {
 		if err := checkRedirectURI(cfg.RedirectURI); err != nil {
-			return nil, &ConfigError{"RedirectURI", fmt.Errorf("%w: %v", ErrConfig, err)}
+			return nil, &ConfigError{Field: "RedirectURI", Err: fmt.Errorf("%w: %v", ErrConfig, err)}
 		}
 	}
 	scopes := cfg.Scopes
@@ -92,7 +96,7 @@ func New(cfg Config) (*Client, error) {
 		scopes = DefaultScopes
 	}
 	if err := checkScopes(scopes); err != nil {
-		return nil, &ConfigError{"Scopes", fmt.Errorf("%w: %v", ErrConfig, err)}
+		return nil, &ConfigError{Field: "Scopes", Err: fmt.Errorf("%w: %v", ErrConfig, err)}
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
@@ -101,7 +105,7 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		clientID:     cfg.ClientID,
 		clientSecret: cfg.ClientSecret,
-		privateKey:   key,
+		privKeys:     keys,
 		redirectURI:  cfg.RedirectURI,
 		issuer:       issuer,
 		scopes:       append([]string(nil), scopes...),
