@@ -42,14 +42,15 @@ type Config struct {
 	Host string
 	// Scopes requested when a call names none; default DefaultScopes.
 	Scopes []string
-	// HTTPClient sends the token, userinfo and JWKS requests; default a
-	// client with a 10-second timeout.
+	// HTTPClient sends the token, userinfo, JWKS and discovery requests;
+	// default a client with a 10-second timeout.
 	HTTPClient *http.Client
 	// Observe, when set, is told about every request to sgID once its
-	// answer is read: the endpoint ("token", "userinfo" or "jwks"), the
-	// outcome (see the Outcome constants) and how long it took. ctx is the
-	// context the call was made with, so an observer can tell whose request
-	// it was. It must be safe for concurrent use and should return quickly.
+	// answer is read: the endpoint ("token", "userinfo", "jwks" or, from
+	// CheckDiscovery, "discovery"), the outcome (see the Outcome
+	// constants) and how long it took. ctx is the context the call was
+	// made with, so an observer can tell whose request it was. It must be
+	// safe for concurrent use and should return quickly.
 	Observe func(ctx context.Context, endpoint, outcome string, d time.Duration)
 }
 
@@ -65,8 +66,9 @@ type Client struct {
 	httpClient   *http.Client
 	observe      func(ctx context.Context, endpoint, outcome string, d time.Duration)
 
-	now  func() time.Time
-	jwks jwksCache
+	now       func() time.Time
+	jwks      jwksCache
+	discovery discoveryCheck
 }
 
 // New checks cfg and returns a Client. It makes no network calls: a bad key

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/codes"
@@ -205,5 +206,25 @@ func checkNoSecrets(t *testing.T, spans tracetest.SpanStubs, secrets []string) {
 				}
 			}
 		}
+	}
+}
+
+// TestDiscoverySpan: CheckDiscovery's fetch is a span too.
+func TestDiscoverySpan(t *testing.T) {
+	_, c := newPair(t, sgidtest.Options{})
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	ctx, parent := tp.Tracer("test").Start(context.Background(), "health")
+	if err := c.CheckDiscovery(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	parent.End()
+	spans := exp.GetSpans()
+	if len(spans) != 2 || spans[0].Name != "sgid.discovery" || spans[0].Parent.SpanID() != parent.SpanContext().SpanID() {
+		t.Fatalf("spans %+v, want sgid.discovery under health", spans)
+	}
+	if got := spanAttrs(spans[0]); got["http.response.status_code"] != "200" || got["sgid.outcome"] != OutcomeOK {
+		t.Errorf("attributes %v", got)
 	}
 }
