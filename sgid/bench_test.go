@@ -59,7 +59,7 @@ func BenchmarkVerifyIDToken(b *testing.B) {
 // with 8 fields: one RSA-OAEP-256 decryption plus 8 AES-GCM ones.
 func BenchmarkUserinfoDecrypt(b *testing.B) {
 	key, fields := encodedUserinfo(b, 8)
-	c := &Client{privateKey: key}
+	c := &Client{privKeys: testClientKeys(b, key)}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := c.decryptData(fields["key"], without(fields, "key")); err != nil {
@@ -111,7 +111,7 @@ func encodedUserinfo(b *testing.B, nFields int) (*rsa.PrivateKey, map[string]str
 	for k, v := range raw.Data {
 		out[k] = v
 	}
-	return c.privateKey, out
+	return c.privKeys[0].priv, out
 }
 
 func without(m map[string]string, k string) map[string]string {

@@ -2,8 +2,8 @@ package sgid
 
 import (
 	"context"
-	"crypto/rsa"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,8 +16,8 @@ const DefaultHost = "https://api.id.gov.sg"
 // DefaultScopes are the scopes every sgID client may request.
 var DefaultScopes = []string{"openid", "myinfo.name"}
 
-// Config holds what a Client needs. ClientID, ClientSecret and PrivateKey
-// are required.
+// Config holds what a Client needs. ClientID, ClientSecret and at least one
+// private key (PrivateKey or PrivateKeys) are required.
 type Config struct {
 	// ClientID and ClientSecret are the credentials sgID issued at
 	// registration.
@@ -27,22 +27,30 @@ type Config struct {
 	// registered with sgID; userinfo is encrypted to it. See ParsePrivateKey
 	// for the forms accepted.
 	PrivateKey string
+	// PrivateKeys are further PEM keys userinfo may be encrypted to, for a
+	// key rollover: while sgID moves from the current key to the next, the
+	// client accepts userinfo encrypted to either. A key given twice counts
+	// once. See Client.KeyChecks.
+	PrivateKeys []string
 	// RedirectURI is the registered callback URL. Optional: every call can
 	// pass its own.
 	RedirectURI string
 	// Host is sgID's origin; default DefaultHost. Any path, query or
 	// trailing slash is dropped: the issuer is always origin + "/v2".
+	// It must be https, except for a loopback host (localhost, 127.0.0.0/8,
+	// ::1) such as a local mockpass.
 	Host string
 	// Scopes requested when a call names none; default DefaultScopes.
 	Scopes []string
-	// HTTPClient sends the token, userinfo and JWKS requests; default a
-	// client with a 10-second timeout.
+	// HTTPClient sends the token, userinfo, JWKS and discovery requests;
+	// default a client with a 10-second timeout.
 	HTTPClient *http.Client
 	// Observe, when set, is told about every request to sgID once its
-	// answer is read: the endpoint ("token", "userinfo" or "jwks"), the
-	// outcome (see the Outcome constants) and how long it took. ctx is the
-	// context the call was made with, so an observer can tell whose request
-	// it was. It must be safe for concurrent use and should return quickly.
+	// answer is read: the endpoint ("token", "userinfo", "jwks" or, from
+	// CheckDiscovery, "discovery"), the outcome (see the Outcome
+	// constants) and how long it took. ctx is the context the call was
+	// made with, so an observer can tell whose request it was. It must be
+	// safe for concurrent use and should return quickly.
 	Observe func(ctx context.Context, endpoint, outcome string, d time.Duration)
 }
 
@@ -51,37 +59,38 @@ type Config struct {
 type Client struct {
 	clientID     string
 	clientSecret string
-	privateKey   *rsa.PrivateKey
+	privKeys     []clientKey // PrivateKey, then PrivateKeys; never empty
 	redirectURI  string
 	issuer       string
 	scopes       []string
 	httpClient   *http.Client
 	observe      func(ctx context.Context, endpoint, outcome string, d time.Duration)
 
-	now  func() time.Time
-	jwks jwksCache
+	now       func() time.Time
+	jwks      jwksCache
+	discovery discoveryCheck
 }
 
 // New checks cfg and returns a Client. It makes no network calls: a bad key
 // or host fails here, at start-up, not at the first login.
 func New(cfg Config) (*Client, error) {
 	if cfg.ClientID == "" {
-		return nil, &ConfigError{"ClientID", fmt.Errorf("%w: client ID is empty", ErrConfig)}
+		return nil, &ConfigError{Field: "ClientID", Err: fmt.Errorf("%w: client ID is empty", ErrConfig)}
 	}
 	if cfg.ClientSecret == "" {
-		return nil, &ConfigError{"ClientSecret", fmt.Errorf("%w: client secret is empty", ErrConfig)}
+		return nil, &ConfigError{Field: "ClientSecret", Err: fmt.Errorf("%w: client secret is empty", ErrConfig)}
 	}
-	key, err := ParsePrivateKey(cfg.PrivateKey)
+	keys, err := parseClientKeys(cfg)
 	if err != nil {
-		return nil, &ConfigError{"PrivateKey", err}
+		return nil, err
 	}
 	issuer, err := IssuerForHost(cfg.Host)
 	if err != nil {
-		return nil, &ConfigError{"Host", err}
+		return nil, &ConfigError{Field: "Host", Err: err}
 	}
 	if cfg.RedirectURI != "" {
 		if err := checkRedirectURI(cfg.RedirectURI); err != nil {
-			return nil, &ConfigError{"RedirectURI", fmt.Errorf("%w: %v", ErrConfig, err)}
+			return nil, &ConfigError{Field: "RedirectURI", Err: fmt.Errorf("%w: %v", ErrConfig, err)}
 		}
 	}
 	scopes := cfg.Scopes
@@ -89,7 +98,7 @@ func New(cfg Config) (*Client, error) {
 		scopes = DefaultScopes
 	}
 	if err := checkScopes(scopes); err != nil {
-		return nil, &ConfigError{"Scopes", fmt.Errorf("%w: %v", ErrConfig, err)}
+		return nil, &ConfigError{Field: "Scopes", Err: fmt.Errorf("%w: %v", ErrConfig, err)}
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
@@ -98,7 +107,7 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		clientID:     cfg.ClientID,
 		clientSecret: cfg.ClientSecret,
-		privateKey:   key,
+		privKeys:     keys,
 		redirectURI:  cfg.RedirectURI,
 		issuer:       issuer,
 		scopes:       append([]string(nil), scopes...),
@@ -133,7 +142,8 @@ func newTransport() http.RoundTripper {
 }
 
 // IssuerForHost returns the issuer for an sgID host: its origin + "/v2".
-// An empty host means DefaultHost.
+// An empty host means DefaultHost. Plain http:// is refused unless the host
+// is loopback.
 func IssuerForHost(host string) (string, error) {
 	if host == "" {
 		host = DefaultHost
@@ -142,7 +152,27 @@ func IssuerForHost(host string) (string, error) {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return "", fmt.Errorf("%w: host %q is not an http(s) origin such as %s", ErrConfig, host, DefaultHost)
 	}
+	// The client secret, the code, the tokens and the provider's signing
+	// keys travel to and from this host: in clear text anyone on the path
+	// could read the secret or swap the keys. Plain http is left for a
+	// provider on this machine (mockpass, test servers), where there is no
+	// path to listen on.
+	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+		return "", fmt.Errorf("%w: host %q: http:// is only allowed for loopback hosts (localhost, 127.0.0.0/8, ::1); sgID's token and key traffic must use https", ErrConfig, host)
+	}
 	return u.Scheme + "://" + u.Host + "/v2", nil
+}
+
+// isLoopbackHost reports whether hostname (no port, no brackets) is
+// "localhost" or a loopback IP address. Only these exact forms count: a
+// name such as localhost.example or 127.0.0.1.nip.io resolves through DNS
+// and may lead anywhere.
+func isLoopbackHost(hostname string) bool {
+	if strings.EqualFold(hostname, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(hostname)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Issuer returns the issuer the client expects in ID tokens.

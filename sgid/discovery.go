@@ -38,11 +38,8 @@ func Discover(ctx context.Context, host string, hc *http.Client) (*Discovery, er
 		hc = &http.Client{Timeout: 10 * time.Second}
 	}
 	c := &Client{httpClient: hc}
-	var doc struct {
-		Issuer          string   `json:"issuer"`
-		ScopesSupported []string `json:"scopes_supported"`
-	}
-	if err := c.getJSON(ctx, issuer+"/.well-known/openid-configuration", "discovery", &doc); err != nil {
+	doc, err := c.fetchDiscovery(ctx, issuer)
+	if err != nil {
 		return nil, err
 	}
 	d := &Discovery{Issuer: doc.Issuer, ScopesSupported: doc.ScopesSupported}
@@ -56,6 +53,21 @@ func Discover(ctx context.Context, host string, hc *http.Client) (*Discovery, er
 	}
 	d.JWKSKeys = set.Len()
 	return d, nil
+}
+
+// discoveryDoc is the part of a discovery document this package reads.
+type discoveryDoc struct {
+	Issuer          string   `json:"issuer"`
+	ScopesSupported []string `json:"scopes_supported"`
+}
+
+// fetchDiscovery GETs the discovery document of issuer.
+func (c *Client) fetchDiscovery(ctx context.Context, issuer string) (*discoveryDoc, error) {
+	var doc discoveryDoc
+	if err := c.getJSON(ctx, issuer+"/.well-known/openid-configuration", "discovery", &doc); err != nil {
+		return nil, err
+	}
+	return &doc, nil
 }
 
 // getJSON GETs a JSON document from sgID.

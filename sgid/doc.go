@@ -16,4 +16,12 @@
 // Errors wrap the sentinels in errors.go (ErrProvider, ErrIDToken,
 // ErrSubMismatch, ErrKeyDecryption, ErrFieldDecryption, ErrInvalidInput,
 // ErrConfig). No error message carries the client secret, a code or a token.
+//
+// A call made with a context that carries a recording OpenTelemetry span
+// (such as the request context under Caddy's tracing directive) records
+// each request to sgID as a client span under it, made by that span's own
+// tracer provider: "sgid.token", "sgid.userinfo", "sgid.jwks" and
+// "sgid.discovery", with the attributes http.response.status_code and
+// sgid.outcome (an Outcome constant) and status Error when the request
+// failed. Spans hold no code, token, sub, URL or personal data.
 package sgid

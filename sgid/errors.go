@@ -41,9 +41,12 @@ var (
 
 // ConfigError names the Config field that New refused. It wraps ErrConfig.
 type ConfigError struct {
-	// Field is the Config field: ClientID, ClientSecret, PrivateKey, Host,
-	// RedirectURI or Scopes.
+	// Field is the Config field: ClientID, ClientSecret, PrivateKey,
+	// PrivateKeys, Host, RedirectURI or Scopes.
 	Field string
+	// Index is, for PrivateKeys, the position of the refused key in that
+	// list (from 0); otherwise 0.
+	Index int
 	Err   error
 }
 

@@ -70,7 +70,7 @@ func fuzzClient(tb testing.TB) *Client {
 	if err := set.AddKey(pub); err != nil {
 		tb.Fatal(err)
 	}
-	c := &Client{clientID: fuzzClientID, issuer: fuzzIssuer, privateKey: readKey(tb, "testdata/fuzz_client_key.pem")}
+	c := &Client{clientID: fuzzClientID, issuer: fuzzIssuer, privKeys: testClientKeys(tb, readKey(tb, "testdata/fuzz_client_key.pem"))}
 	c.now = func() time.Time { return fuzzNow }
 	c.jwks.set, c.jwks.fetchedAt = set, fuzzNow
 	return c
@@ -189,7 +189,7 @@ func fuzzUserinfo(t *testing.T, c *Client, mockpass bool, value string) []string
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := jwe.Encrypt(jwkJSON, jwe.WithKey(keyAlg, &c.privateKey.PublicKey), jwe.WithContentEncryption(keyEnc))
+	key, err := jwe.Encrypt(jwkJSON, jwe.WithKey(keyAlg, &c.privKeys[0].priv.PublicKey), jwe.WithContentEncryption(keyEnc))
 	if err != nil {
 		t.Fatal(err)
 	}

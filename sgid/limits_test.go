@@ -57,7 +57,7 @@ func TestResponseSizeLimits(t *testing.T) {
 // field, and a value that is not UTF-8.
 func TestDecryptDataChecks(t *testing.T) {
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	c := &Client{privateKey: key}
+	c := &Client{privKeys: testClientKeys(t, key)}
 	sym := make([]byte, 16)
 	rand.Read(sym)
 	jwkJSON, _ := json.Marshal(map[string]string{"kty": "oct", "alg": "A128GCM", "k": base64.RawURLEncoding.EncodeToString(sym)})

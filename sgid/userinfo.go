@@ -40,6 +40,12 @@ var (
 // decrypt decrypts a compact JWE with key after checking its header against
 // the layer's allow-list.
 func (l jweLayer) decrypt(compact string, key any) ([]byte, error) {
+	return l.decryptWith(compact, func(string) []any { return []any{key} })
+}
+
+// decryptWith is decrypt with the keys that keysFor returns for the JWE's
+// kid header ("" when it has none), tried in turn until one decrypts.
+func (l jweLayer) decryptWith(compact string, keysFor func(kid string) []any) ([]byte, error) {
 	provider := jwe.KeyProviderFunc(func(_ context.Context, sink jwe.KeySink, r jwe.Recipient, msg *jwe.Message) error {
 		alg := r.Headers().Algorithm()
 		enc := msg.ProtectedHeaders().ContentEncryption()
@@ -49,7 +55,13 @@ func (l jweLayer) decrypt(compact string, key any) ([]byte, error) {
 		if msg.ProtectedHeaders().Compression() != jwa.NoCompress {
 			return fmt.Errorf("compressed JWE is not accepted")
 		}
-		sink.Key(alg, key)
+		kid := r.Headers().KeyID()
+		if kid == "" {
+			kid = msg.ProtectedHeaders().KeyID()
+		}
+		for _, key := range keysFor(kid) {
+			sink.Key(alg, key)
+		}
 		return nil
 	})
 	var cek []byte
@@ -133,7 +145,7 @@ func (c *Client) decryptData(encKey string, fields map[string]string) (map[strin
 	if encKey == "" {
 		return nil, fmt.Errorf("%w: userinfo has data but no key", ErrKeyDecryption)
 	}
-	rawJWK, err := keyLayer.decrypt(encKey, c.privateKey)
+	rawJWK, err := c.decryptKeyJWE(encKey)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v; check that the private key is the one registered with sgID", ErrKeyDecryption, err)
 	}
