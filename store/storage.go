@@ -112,6 +112,9 @@ type storageStore struct {
 	logger   *zap.Logger
 	now      func() time.Time
 	interval time.Duration
+	// locks is this process's keyed mutex (keyLocks); a test gives a
+	// second store its own to stand for another instance.
+	locks *keyedMutex
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -133,6 +136,7 @@ func newStorageStore(st certmagic.Storage, scope string, logger *zap.Logger) (*s
 		logger:   logger,
 		now:      time.Now,
 		interval: sweepInterval,
+		locks:    keyLocks,
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}, nil
@@ -388,7 +392,7 @@ func (s *storageStore) Create(ctx context.Context, key string, value []byte, ttl
 // only then can the record have appeared in this process meanwhile.
 func (s *storageStore) lockKey(ctx context.Context, key string, present func() (bool, error), write func() error) error {
 	name := s.putLock(key)
-	waited, release := keyLocks.lock(name)
+	waited, release := s.locks.lock(name)
 	defer release()
 	if waited {
 		if ok, err := present(); ok || err != nil {
