@@ -67,15 +67,3 @@ func (k *keyedMutex) lock(name string) (waited bool, release func()) {
 		sh.mu.Unlock()
 	}
 }
-
-// held is how many names are held or waited for.
-func (k *keyedMutex) held() int {
-	n := 0
-	for i := range k.shards {
-		sh := &k.shards[i]
-		sh.mu.Lock()
-		n += len(sh.names)
-		sh.mu.Unlock()
-	}
-	return n
-}

@@ -11,6 +11,18 @@ import (
 	"github.com/caddyserver/certmagic"
 )
 
+// held is how many names (for tests) are held or waited for.
+func (k *keyedMutex) held() int {
+	n := 0
+	for i := range k.shards {
+		sh := &k.shards[i]
+		sh.mu.Lock()
+		n += len(sh.names)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
 // instanceStore opens scope on the file system storage at dir as another
 // instance would: its own storage value and its own in-process locks, so
 // that only the storage's lock stands between it and other instances.
