@@ -155,6 +155,24 @@ func (c *cached) PutIfAbsent(ctx context.Context, key string, value []byte, ttl 
 	return v, nil
 }
 
+// Create goes to the store behind, which alone can tell whether another
+// instance created the key. A created value is cached like a Put's; when
+// the key existed, any cached copy is dropped, since the record there may
+// be newer than it.
+func (c *cached) Create(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	created, err := c.next.Create(ctx, key, value, ttl)
+	sh := c.shard(key)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gens[sh]++
+	if err != nil || !created {
+		c.dropLocked(key)
+		return created, err
+	}
+	c.storeLocked(key, value, c.now().Add(min(ttl, c.ttl)))
+	return true, nil
+}
+
 // The set methods go straight to the store behind: sets are read only by
 // administrative calls, which must see what the other instances wrote.
 

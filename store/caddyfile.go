@@ -11,7 +11,7 @@ import (
 
 // Namespace is the Caddy module namespace of the stores; a store module's
 // ID is Namespace + "." + its name.
-const Namespace = "http.handlers.sgid.stores"
+const Namespace = "sgid.stores"
 
 // UnmarshalStore parses the handler's `store` subdirective, with the
 // dispenser on the `store` token:

@@ -37,7 +37,7 @@ func TestUnmarshalStore(t *testing.T) {
 		{name: "redis tls without block", input: "store redis {\n tls\n db 3\n}", want: `{"db":3,"module":"redis","tls":{}}`},
 
 		{name: "no store name", input: `store`, wantErr: "wrong argument count"},
-		{name: "unknown store", input: `store mysql`, wantErr: "getting module named 'http.handlers.sgid.stores.mysql'"},
+		{name: "unknown store", input: `store mysql`, wantErr: "getting module named 'sgid.stores.mysql'"},
 		{name: "argument after name", input: `store memory 5`, wantErr: "wrong argument count"},
 		{name: "memory unknown", input: "store memory {\n size 5\n}", wantErr: "unrecognized store memory subdirective 'size'"},
 		{name: "memory zero", input: "store memory {\n max_entries 0\n}", wantErr: "at least 1, got '0'"},

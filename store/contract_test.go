@@ -59,7 +59,7 @@ func TestCachedContract(t *testing.T) {
 // storeHolder stands for the handler: a guest module field loaded the way
 // the handler loads its store.
 type storeHolder struct {
-	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=http.handlers.sgid.stores inline_key=module"`
+	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=sgid.stores inline_key=module"`
 }
 
 // loadBackend provisions a real Caddy context whose storage is the file

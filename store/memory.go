@@ -29,8 +29,11 @@ var memoryTables = caddy.NewUsagePool()
 // users may log in again after a restart.
 type Memory struct {
 	// MaxEntries bounds the records kept per scope. When a new record would
-	// exceed it, the record that expires first is dropped; records made by
-	// PutIfAbsent (key material) go last. A reload with another value
+	// exceed it, expired records are dropped first, then the record that
+	// expires first among those whose key is in no set; a record whose key
+	// is a set member (for the handler: a session) goes only when no such
+	// record is left, and records made by PutIfAbsent (key material) go
+	// last. A reload with another value
 	// changes the bound of the live table in place, keeping its records
 	// (only the excess over a lower bound is dropped, soonest-expiring
 	// first). Default: 100000. No placeholders.
@@ -47,7 +50,7 @@ type Memory struct {
 // CaddyModule returns the Caddy module information.
 func (*Memory) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
-		ID:  "http.handlers.sgid.stores.memory",
+		ID:  "sgid.stores.memory",
 		New: func() caddy.Module { return new(Memory) },
 	}
 }
@@ -136,6 +139,13 @@ func (s *memoryStore) PutIfAbsent(_ context.Context, key string, value []byte, t
 	return s.table.putIfAbsent(key, value, ttl), nil
 }
 
+func (s *memoryStore) Create(_ context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if err := checkPut(key, ttl); err != nil {
+		return false, err
+	}
+	return s.table.create(key, value, ttl), nil
+}
+
 func (s *memoryStore) AddMember(_ context.Context, set, member string, ttl time.Duration) error {
 	if err := checkMember(set, member); err != nil {
 		return err
@@ -221,14 +231,26 @@ func (s *memoryStore) Close() error {
 	return nil
 }
 
-// memTable is one scope's records: a map for lookups and a heap for the
-// order in which records are swept and evicted.
+// Eviction classes: when the bound is reached, the soonest-expiring record
+// of the lowest non-empty class goes. A record whose key is a set member
+// is, for the handler, a session, so a session is evicted only when no
+// other ordinary record is left, and key material (PutIfAbsent) only when
+// nothing else is.
+const (
+	classPlain  = iota // ordinary record, not a set member
+	classMember        // ordinary record whose key is a set member
+	classPinned        // made by PutIfAbsent
+	nClasses
+)
+
+// memTable is one scope's records: a map for lookups and, per eviction
+// class, a heap ordered by expiry for sweeping and evicting.
 type memTable struct {
 	mu    sync.Mutex
 	max   int
 	now   func() time.Time
 	items map[string]*memEntry
-	order memHeap
+	order [nClasses]memHeap
 	// sets holds each set's members and their expiry; memberOf the sets
 	// each member is in, so that a record's removal finds its memberships.
 	sets     map[string]map[string]time.Time
@@ -247,7 +269,10 @@ type memEntry struct {
 	// loss would break every login sealed with it, so a flood of ordinary
 	// records evicts it only after all of them.
 	pinned bool
-	index  int
+	// class is the eviction class (see classPlain), index the position in
+	// that class's heap.
+	class int
+	index int
 }
 
 func newMemTable(max int) *memTable {
@@ -306,6 +331,19 @@ func (t *memTable) putIfAbsent(key string, value []byte, ttl time.Duration) []by
 	return clone(value)
 }
 
+// create checks and stores under one lock hold, so of concurrent callers
+// exactly one stores. The record is an ordinary one, not pinned.
+func (t *memTable) create(key string, value []byte, ttl time.Duration) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	if t.liveLocked(key, now) != nil {
+		return false
+	}
+	t.storeLocked(key, value, now.Add(ttl), false)
+	return true
+}
+
 // storeLocked sets key, first sweeping expired records and then, if the
 // table is still full, evicting in heap order.
 func (t *memTable) storeLocked(key string, value []byte, expires time.Time, pinned bool) {
@@ -314,21 +352,52 @@ func (t *memTable) storeLocked(key string, value []byte, expires time.Time, pinn
 		e.value = clone(value)
 		e.expires = expires
 		e.pinned = pinned
-		heap.Fix(&t.order, e.index)
+		t.reclassLocked(e)
+		heap.Fix(&t.order[e.class], e.index)
 		return
 	}
 	for len(t.items) >= t.max {
 		t.evictLocked()
 	}
 	e := &memEntry{key: key, value: clone(value), expires: expires, pinned: pinned}
+	e.class = t.classOfLocked(e)
 	t.items[key] = e
-	heap.Push(&t.order, e)
+	heap.Push(&t.order[e.class], e)
 }
 
-// evictLocked drops the record first in eviction order, telling the
-// eviction hook when its key is a set member.
+// classOfLocked is the eviction class e belongs in now.
+func (t *memTable) classOfLocked(e *memEntry) int {
+	if e.pinned {
+		return classPinned
+	}
+	if _, member := t.memberOf[e.key]; member {
+		return classMember
+	}
+	return classPlain
+}
+
+// reclassLocked moves e to the heap of its class when that has changed (it
+// was pinned or unpinned, or its key joined or left every set).
+func (t *memTable) reclassLocked(e *memEntry) {
+	c := t.classOfLocked(e)
+	if c == e.class {
+		return
+	}
+	heap.Remove(&t.order[e.class], e.index)
+	e.class = c
+	heap.Push(&t.order[c], e)
+}
+
+// evictLocked drops the soonest-expiring record of the lowest non-empty
+// class, telling the eviction hook when its key is a set member.
 func (t *memTable) evictLocked() {
-	e := t.order[0]
+	var e *memEntry
+	for c := range t.order {
+		if len(t.order[c]) > 0 {
+			e = t.order[c][0]
+			break
+		}
+	}
 	_, member := t.memberOf[e.key]
 	t.removeLocked(e)
 	if member && t.onEvict != nil {
@@ -361,18 +430,21 @@ func (t *memTable) len() int {
 	return len(t.items)
 }
 
-// sweepLocked drops expired records from the front of the heap. It stops
-// at the first live one, so its cost is the number of records it drops.
-// An expired pinned record behind a live ordinary one waits for its Get,
-// PutIfAbsent or turn at the front; it still counts toward the bound.
+// sweepLocked drops expired records from the front of each class's heap.
+// It stops at the first live one of each, so its cost is the number of
+// records it drops, and an expired record never waits behind a live one
+// of another class.
 func (t *memTable) sweepLocked(now time.Time) {
-	for len(t.order) > 0 && !now.Before(t.order[0].expires) {
-		t.removeLocked(t.order[0])
+	for c := range t.order {
+		h := &t.order[c]
+		for len(*h) > 0 && !now.Before((*h)[0].expires) {
+			t.removeLocked((*h)[0])
+		}
 	}
 }
 
 func (t *memTable) removeLocked(e *memEntry) {
-	heap.Remove(&t.order, e.index)
+	heap.Remove(&t.order[e.class], e.index)
 	delete(t.items, e.key)
 	for set := range t.memberOf[e.key] {
 		t.removeMemberLocked(set, e.key)
@@ -406,6 +478,9 @@ func (t *memTable) addMember(set, member string, ttl time.Duration) {
 	if in == nil {
 		in = make(map[string]struct{}, 1)
 		t.memberOf[member] = in
+		if e := t.items[member]; e != nil {
+			t.reclassLocked(e)
+		}
 	}
 	in[set] = struct{}{}
 }
@@ -441,21 +516,21 @@ func (t *memTable) removeMemberLocked(set, member string) {
 		delete(in, set)
 		if len(in) == 0 {
 			delete(t.memberOf, member)
+			// A record being removed has left items already; one that
+			// stays is no longer a session and loses its place.
+			if e := t.items[member]; e != nil {
+				t.reclassLocked(e)
+			}
 		}
 	}
 }
 
-// memHeap orders records for eviction: ordinary records before pinned
-// ones, and within each the one that expires first.
+// memHeap orders the records of one eviction class: the one that expires
+// first is first.
 type memHeap []*memEntry
 
-func (h memHeap) Len() int { return len(h) }
-func (h memHeap) Less(i, j int) bool {
-	if h[i].pinned != h[j].pinned {
-		return !h[i].pinned
-	}
-	return h[i].expires.Before(h[j].expires)
-}
+func (h memHeap) Len() int           { return len(h) }
+func (h memHeap) Less(i, j int) bool { return h[i].expires.Before(h[j].expires) }
 func (h memHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].index = i

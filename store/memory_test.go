@@ -197,8 +197,8 @@ func TestMemoryCountsAndReportsEvictions(t *testing.T) {
 	if n := counter.MemberCount(); n != 2 {
 		t.Fatalf("MemberCount = %d, want 2", n)
 	}
-	session("c", time.Hour) // evicts a, a member
-	session("d", time.Hour) // evicts plain, not a member
+	session("c", time.Hour) // evicts plain, not a member, before any session
+	session("d", time.Hour) // evicts a, the soonest-expiring session
 	if heard != 1 || oldHeard != 0 {
 		t.Fatalf("eviction hook heard %d (old handle %d), want 1 (0)", heard, oldHeard)
 	}

@@ -88,7 +88,7 @@ const (
 // CaddyModule returns the Caddy module information.
 func (*Redis) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
-		ID:  "http.handlers.sgid.stores.redis",
+		ID:  "sgid.stores.redis",
 		New: func() caddy.Module { return new(Redis) },
 	}
 }
@@ -283,6 +283,19 @@ func (s *redisStore) PutIfAbsent(ctx context.Context, key string, value []byte, 
 		}
 	}
 	return nil, redisErr("set nx", errors.New("the key kept expiring between SET NX and GET"))
+}
+
+// Create is SET NX PX: Redis checks and sets in one command, so of
+// concurrent callers on any instance exactly one creates the key.
+func (s *redisStore) Create(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if err := checkPut(key, ttl); err != nil {
+		return false, err
+	}
+	created, err := s.client.SetNX(ctx, s.prefix+key, value, redisTTL(ttl)).Result()
+	if err != nil {
+		return false, redisErr("set nx", err)
+	}
+	return created, nil
 }
 
 // A set is a sorted set under KeyPrefix + scope + ":set:" + name (a record

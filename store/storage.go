@@ -50,7 +50,7 @@ type Storage struct {
 // CaddyModule returns the Caddy module information.
 func (*Storage) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
-		ID:  "http.handlers.sgid.stores.storage",
+		ID:  "sgid.stores.storage",
 		New: func() caddy.Module { return new(Storage) },
 	}
 }
@@ -112,11 +112,9 @@ type storageStore struct {
 	logger   *zap.Logger
 	now      func() time.Time
 	interval time.Duration
-
-	// putMu serializes this process's PutIfAbsent calls, so only one of
-	// them at a time waits for the storage lock (the file system storage
-	// polls a held lock once a second).
-	putMu sync.Mutex
+	// locks is this process's keyed mutex (keyLocks); a test gives a
+	// second store its own to stand for another instance.
+	locks *keyedMutex
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -138,6 +136,7 @@ func newStorageStore(st certmagic.Storage, scope string, logger *zap.Logger) (*s
 		logger:   logger,
 		now:      time.Now,
 		interval: sweepInterval,
+		locks:    keyLocks,
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}, nil
@@ -330,8 +329,9 @@ func (s *storageStore) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// PutIfAbsent checks and stores under the storage lock of the key, so
-// instances sharing the storage agree on one value.
+// PutIfAbsent checks and stores under the locks of the key (see
+// lockKey), so instances sharing the storage agree on one value. A present
+// value, the usual case for key material, is read without any lock.
 func (s *storageStore) PutIfAbsent(ctx context.Context, key string, value []byte, ttl time.Duration) ([]byte, error) {
 	if err := checkPut(key, ttl); err != nil {
 		return nil, err
@@ -339,23 +339,74 @@ func (s *storageStore) PutIfAbsent(ctx context.Context, key string, value []byte
 	if v, err := s.Get(ctx, key); !errors.Is(err, ErrNotFound) {
 		return v, err
 	}
-	s.putMu.Lock()
-	defer s.putMu.Unlock()
-	// Another caller of this process may have stored it while we waited.
-	if v, err := s.Get(ctx, key); !errors.Is(err, ErrNotFound) {
-		return v, err
-	}
-	if err := s.st.Lock(ctx, s.putLock(key)); err != nil {
-		return nil, storageErr("lock", err)
-	}
-	defer s.unlock(s.putLock(key))
-	if v, err := s.Get(ctx, key); !errors.Is(err, ErrNotFound) {
-		return v, err
-	}
-	if err := s.Put(ctx, key, value, ttl); err != nil {
+	var out []byte
+	err := s.lockKey(ctx, key, func() (bool, error) {
+		v, err := s.Get(ctx, key)
+		if errors.Is(err, ErrNotFound) {
+			return false, nil
+		}
+		out = v
+		return true, err
+	}, func() error {
+		out = clone(value)
+		return s.Put(ctx, key, value, ttl)
+	})
+	if err != nil {
 		return nil, err
 	}
-	return clone(value), nil
+	return out, nil
+}
+
+// Create stores value under key unless a live record is there, under the
+// locks of the key (see lockKey): of concurrent callers, in this process
+// or in other instances sharing the storage, exactly one creates it.
+func (s *storageStore) Create(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if err := checkPut(key, ttl); err != nil {
+		return false, err
+	}
+	created := false
+	err := s.lockKey(ctx, key, func() (bool, error) {
+		_, err := s.Get(ctx, key)
+		if errors.Is(err, ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	}, func() error {
+		created = true
+		return s.Put(ctx, key, value, ttl)
+	})
+	if err != nil {
+		return false, err
+	}
+	return created, nil
+}
+
+// lockKey runs write unless present reports a live record, holding the
+// key's lock in this process and then the storage's lock of the key
+// (certmagic's Lock, which other instances sharing the storage honour),
+// and checking present again under each. The in-process lock is per key:
+// writers of different keys never wait for each other, and callers of
+// this process racing on one key wait on a mutex instead of polling the
+// storage's lock (the file system storage polls once a second). Only a
+// caller that had to wait checks before taking the storage lock, since
+// only then can the record have appeared in this process meanwhile.
+func (s *storageStore) lockKey(ctx context.Context, key string, present func() (bool, error), write func() error) error {
+	name := s.putLock(key)
+	waited, release := s.locks.lock(name)
+	defer release()
+	if waited {
+		if ok, err := present(); ok || err != nil {
+			return err
+		}
+	}
+	if err := s.st.Lock(ctx, name); err != nil {
+		return storageErr("lock", err)
+	}
+	defer s.unlock(name)
+	if ok, err := present(); ok || err != nil {
+		return err
+	}
+	return write()
 }
 
 // unlock releases a storage lock even when the caller's context has ended,

@@ -1,6 +1,6 @@
 // Package store holds the session stores of the sgid handler: the Store
 // and Backend interfaces, three backends as Caddy guest modules in the
-// namespace http.handlers.sgid.stores (memory, storage, redis) and Cached,
+// namespace sgid.stores (memory, storage, redis) and Cached,
 // an in-process read cache in front of a shared store.
 //
 // Backends keep opaque, already sealed bytes under already hashed keys:
@@ -27,8 +27,8 @@ var ErrNotFound = errors.New("store: not found")
 // else (a slash, "..", an empty string) is refused rather than escaped.
 var ErrInvalidKey = errors.New("store: key must be 1 to 128 unpadded base64url characters")
 
-// ErrInvalidTTL is returned by Put and PutIfAbsent for a ttl that is not
-// positive: every record expires.
+// ErrInvalidTTL is returned by Put, Create and PutIfAbsent for a ttl that
+// is not positive: every record expires.
 var ErrInvalidTTL = errors.New("store: ttl must be positive")
 
 // MaxKeyLen is the longest key or scope accepted. It keeps a storage path
@@ -53,6 +53,14 @@ type Store interface {
 	// instances, so concurrent callers, in one process or several, all get
 	// the same answer.
 	PutIfAbsent(ctx context.Context, key string, value []byte, ttl time.Duration) ([]byte, error)
+	// Create stores value under key for ttl (> 0) only if no live value
+	// exists, and reports whether this call stored it. Of concurrent
+	// callers, in one process or several sharing the backend, exactly one
+	// creates a missing key, so creating a record can stand as a
+	// single-use claim (a login finished once). Unlike PutIfAbsent's, the
+	// record is an ordinary one, bounded and evicted like Put's, and a
+	// caller that did not create it learns nothing of its value.
+	Create(ctx context.Context, key string, value []byte, ttl time.Duration) (created bool, err error)
 
 	// Sets are named groups of keys (members) kept apart from the records:
 	// a set name and a record key never collide. The handler keeps one set
@@ -84,7 +92,7 @@ type Store interface {
 }
 
 // Backend is the guest module the handler loads from its "store" field
-// (namespace http.handlers.sgid.stores, JSON inline key "module").
+// (namespace sgid.stores, JSON inline key "module").
 type Backend interface {
 	// Open returns the store of one scope, a hash naming a handler's site
 	// (issuer, client id and cookie name). Records of different scopes
@@ -110,7 +118,8 @@ func checkKey(key string) error {
 	return nil
 }
 
-// checkPut validates the arguments every Put and PutIfAbsent takes.
+// checkPut validates the arguments every Put, Create and PutIfAbsent
+// takes.
 func checkPut(key string, ttl time.Duration) error {
 	if err := checkKey(key); err != nil {
 		return err

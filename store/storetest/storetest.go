@@ -49,6 +49,9 @@ func Run(t *testing.T, open Open) {
 		{"PutIfAbsent", testPutIfAbsent},
 		{"PutIfAbsentAfterExpiry", testPutIfAbsentAfterExpiry},
 		{"PutIfAbsentRace", testPutIfAbsentRace},
+		{"Create", testCreate},
+		{"CreateAfterExpiry", testCreateAfterExpiry},
+		{"CreateRace", testCreateRace},
 		{"Concurrent", testConcurrent},
 		{"ScopeIsolation", testScopeIsolation},
 		{"SharedScope", testSharedScope},
@@ -244,6 +247,9 @@ func testInvalidArguments(t *testing.T, s *suite) {
 		if _, err := st.PutIfAbsent(ctx, key, []byte("v"), hour); !errors.Is(err, store.ErrInvalidKey) {
 			t.Errorf("PutIfAbsent(%q) = %v, want ErrInvalidKey", key, err)
 		}
+		if created, err := st.Create(ctx, key, []byte("v"), hour); created || !errors.Is(err, store.ErrInvalidKey) {
+			t.Errorf("Create(%q) = %v, %v; want false, ErrInvalidKey", key, created, err)
+		}
 	}
 	longest := string(bytes.Repeat([]byte("A"), store.MaxKeyLen))
 	mustPut(t, st, longest, []byte("v"), hour)
@@ -256,6 +262,9 @@ func testInvalidArguments(t *testing.T, s *suite) {
 		}
 		if _, err := st.PutIfAbsent(ctx, k, []byte("v"), ttl); !errors.Is(err, store.ErrInvalidTTL) {
 			t.Errorf("PutIfAbsent with ttl %v = %v, want ErrInvalidTTL", ttl, err)
+		}
+		if created, err := st.Create(ctx, k, []byte("v"), ttl); created || !errors.Is(err, store.ErrInvalidTTL) {
+			t.Errorf("Create with ttl %v = %v, %v; want false, ErrInvalidTTL", ttl, created, err)
 		}
 	}
 	wantNotFound(t, st, k)
@@ -308,6 +317,14 @@ func testNoAliasing(t *testing.T, s *suite) {
 	}
 	first[0] = 'Z'
 	wantValue(t, st, k2, []byte("original"))
+
+	k3 := RandomKey(t)
+	v3 := []byte("original")
+	if created, err := st.Create(ctx, k3, v3, hour); !created || err != nil {
+		t.Fatalf("Create = %v, %v; want true", created, err)
+	}
+	v3[0] = 'W'
+	wantValue(t, st, k3, []byte("original"))
 }
 
 func testPutIfAbsent(t *testing.T, s *suite) {
@@ -372,6 +389,91 @@ func testPutIfAbsentRace(t *testing.T, s *suite) {
 	}
 	wantValue(t, handles[0], k, winner)
 	wantValue(t, handles[1], k, winner)
+}
+
+// testCreate checks that Create stores on a missing key only, and leaves
+// a present value as it is.
+func testCreate(t *testing.T, s *suite) {
+	st := s.fresh()
+	k, putFirst := RandomKey(t), RandomKey(t)
+	for _, tc := range []struct {
+		name  string
+		key   string
+		value string
+		want  bool
+		after string
+	}{
+		{"missing key", k, "first", true, "first"},
+		{"created key", k, "second", false, "first"},
+		{"key made by Put", putFirst, "created", false, "put"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.key == putFirst {
+				mustPut(t, st, putFirst, []byte("put"), hour)
+			}
+			created, err := st.Create(ctx, tc.key, []byte(tc.value), hour)
+			if err != nil || created != tc.want {
+				t.Fatalf("Create = %v, %v; want %v", created, err, tc.want)
+			}
+			wantValue(t, st, tc.key, []byte(tc.after))
+		})
+	}
+	// Put still replaces a created value, and Delete removes it.
+	mustPut(t, st, k, []byte("third"), hour)
+	wantValue(t, st, k, []byte("third"))
+	if err := st.Delete(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if created, err := st.Create(ctx, k, []byte("again"), hour); !created || err != nil {
+		t.Fatalf("Create after Delete = %v, %v; want true", created, err)
+	}
+	wantValue(t, st, k, []byte("again"))
+}
+
+func testCreateAfterExpiry(t *testing.T, s *suite) {
+	st := s.fresh()
+	k := RandomKey(t)
+	if created, err := st.Create(ctx, k, []byte("old"), time.Second); !created || err != nil {
+		t.Fatalf("Create = %v, %v; want true", created, err)
+	}
+	waitNotFound(t, st, k)
+	if created, err := st.Create(ctx, k, []byte("new"), hour); !created || err != nil {
+		t.Fatalf("Create after expiry = %v, %v; want true", created, err)
+	}
+	wantValue(t, st, k, []byte("new"))
+}
+
+// testCreateRace has 32 goroutines, half of them on a second handle of the
+// same scope (another instance), create one key with different values:
+// exactly one reports it created, and its value is the one stored.
+func testCreateRace(t *testing.T, s *suite) {
+	scope := RandomKey(t)
+	handles := []store.Store{s.store(scope), s.store(scope)}
+	k := RandomKey(t)
+	const n = 32
+	created := make([]bool, n)
+	errs := atOnce(n, func(i int) (err error) {
+		created[i], err = handles[i%2].Create(ctx, k, []byte(fmt.Sprintf("value-%02d", i)), hour)
+		return err
+	})
+	winner := -1
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("goroutine %d: Create: %v", i, err)
+		}
+		if created[i] {
+			if winner >= 0 {
+				t.Fatalf("goroutines %d and %d both created the key", winner, i)
+			}
+			winner = i
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no goroutine created the key")
+	}
+	want := []byte(fmt.Sprintf("value-%02d", winner))
+	wantValue(t, handles[0], k, want)
+	wantValue(t, handles[1], k, want)
 }
 
 // atOnce runs f(0) to f(n-1) in goroutines released together, and

@@ -1,0 +1,126 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+)
+
+// held is how many names (for tests) are held or waited for.
+func (k *keyedMutex) held() int {
+	n := 0
+	for i := range k.shards {
+		sh := &k.shards[i]
+		sh.mu.Lock()
+		n += len(sh.names)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// instanceStore opens scope on the file system storage at dir as another
+// instance would: its own storage value and its own in-process locks, so
+// that only the storage's lock stands between it and other instances.
+func instanceStore(t *testing.T, dir, scope string) *storageStore {
+	t.Helper()
+	s, err := newStorageStore(&certmagic.FileStorage{Path: dir}, scope, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.locks = newKeyedMutex()
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// TestStorageCreateAcrossInstances races Create of one key from two
+// instances sharing a folder, 16 goroutines each: exactly one creates it.
+// The instances share no memory, so this holds only through the storage's
+// lock.
+func TestStorageCreateAcrossInstances(t *testing.T) {
+	dir, scope := t.TempDir(), randomKey(t)
+	instances := []*storageStore{instanceStore(t, dir, scope), instanceStore(t, dir, scope)}
+	for round := range 3 {
+		t.Run(fmt.Sprint("round ", round), func(t *testing.T) {
+			k := randomKey(t)
+			var created atomic.Int32
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			errs := make(chan error, 32)
+			for i := range 32 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					ok, err := instances[i%2].Create(ctx, k, []byte(fmt.Sprint("v", i)), time.Hour)
+					if ok {
+						created.Add(1)
+					}
+					errs <- err
+				}()
+			}
+			close(start)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatalf("Create: %v", err)
+				}
+			}
+			if n := created.Load(); n != 1 {
+				t.Fatalf("%d callers created the key, want exactly 1", n)
+			}
+		})
+	}
+}
+
+// TestStorageCreateOtherKeysDoNotWait holds the storage lock of one key,
+// as another instance in the middle of creating it would, and checks that
+// a Create of another key in this process finishes while a Create of the
+// held key is waiting for that lock: no lock of this process is shared by
+// different keys.
+func TestStorageCreateOtherKeysDoNotWait(t *testing.T) {
+	dir, scope := t.TempDir(), randomKey(t)
+	s := instanceStore(t, dir, scope)
+	other := instanceStore(t, dir, scope)
+	held, free := randomKey(t), randomKey(t)
+	if err := other.st.Lock(ctx, other.putLock(held)); err != nil {
+		t.Fatal(err)
+	}
+	var released atomic.Bool
+	release := sync.OnceFunc(func() {
+		released.Store(true)
+		_ = other.st.Unlock(context.Background(), other.putLock(held))
+	})
+	// Should the free key wait after all, the held lock is let go
+	// eventually so that the test fails instead of hanging.
+	fallback := time.AfterFunc(30*time.Second, release)
+	defer fallback.Stop()
+
+	heldDone := make(chan error, 1)
+	go func() {
+		_, err := s.Create(ctx, held, []byte("held"), time.Hour)
+		heldDone <- err
+	}()
+	// Let the first Create take its key's lock in this process; what is
+	// checked below
+	// does not depend on how long this takes.
+	for s.locks.held() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	created, err := s.Create(ctx, free, []byte("free"), time.Hour)
+	if err != nil || !created {
+		t.Fatalf("Create of the free key = %v, %v", created, err)
+	}
+	if released.Load() {
+		t.Fatal("the Create of a free key waited for the lock of another key")
+	}
+	release()
+	if err := <-heldDone; err != nil {
+		t.Fatalf("Create of the held key: %v", err)
+	}
+}
