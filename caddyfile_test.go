@@ -102,7 +102,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{name: "bad duration", input: "sgid {\n login_timeout soon\n}", wantErr: "login_timeout:"},
 		{name: "bad session_idle_timeout", input: "sgid {\n session_idle_timeout never\n}", wantErr: "session_idle_timeout:"},
 		{name: "bad cache_ttl", input: "sgid {\n cache_ttl lots\n}", wantErr: "cache_ttl:"},
-		{name: "unknown store", input: "sgid {\n store disk\n}", wantErr: "http.handlers.sgid.stores.disk"},
+		{name: "unknown store", input: "sgid {\n store disk\n}", wantErr: "sgid.stores.disk"},
 		{name: "store without a name", input: "sgid {\n store\n}", wantErr: "wrong argument count"},
 		{
 			name: "guard",

@@ -117,6 +117,9 @@ func (failingStore) AddMember(context.Context, string, string, time.Duration) er
 	return errUnreachable
 }
 func (failingStore) RemoveMember(context.Context, string, string) error { return errUnreachable }
+func (failingStore) Create(context.Context, string, []byte, time.Duration) (bool, error) {
+	return false, errUnreachable
+}
 func (failingStore) Members(context.Context, string) ([]string, error) {
 	return nil, errUnreachable
 }

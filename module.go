@@ -133,14 +133,14 @@ type Handler struct {
 	SessionIdleTimeout caddy.Duration `json:"session_idle_timeout,omitempty"`
 
 	// StoreRaw is where sessions live, a module of the namespace
-	// http.handlers.sgid.stores named by its "module" key: "storage"
+	// sgid.stores named by its "module" key: "storage"
 	// (Caddy's configured storage: the file system unless the operator set
 	// another storage module; sessions survive restarts and are shared by
 	// the instances that share the storage), "redis" (shared, with native
 	// expiry) or "memory" (this process only; lost on restart). Default
 	// storage. Pending logins are never stored: they travel sealed in
 	// the browser's cookies.
-	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=http.handlers.sgid.stores inline_key=module"`
+	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=sgid.stores inline_key=module"`
 	// CacheTTL is how long this instance may answer from its in-process
 	// copy of a session kept in a shared store (storage, redis), and so
 	// the bound within which a logout on another instance takes effect

@@ -175,7 +175,7 @@ func (m *Manager) Create(ctx context.Context, id string, s Session) (created boo
 	}
 	key := Key(id)
 	ttl := s.Expires.Sub(m.now())
-	created, err = createShim(ctx, m.st, key, sealed, ttl)
+	created, err = m.st.Create(ctx, key, sealed, ttl)
 	if err != nil {
 		m.storeFailed(ctx, "put", err)
 		return false, err
@@ -375,13 +375,3 @@ func (m *Manager) storeFailed(ctx context.Context, op string, err error) {
 	}
 }
 
-// TEMPORARY until store.Store has Create.
-func createShim(ctx context.Context, st store.Store, key string, v []byte, ttl time.Duration) (bool, error) {
-	if c, ok := st.(interface {
-		Create(context.Context, string, []byte, time.Duration) (bool, error)
-	}); ok {
-		return c.Create(ctx, key, v, ttl)
-	}
-	got, err := st.PutIfAbsent(ctx, key, v, ttl)
-	return err == nil && string(got) == string(v), err
-}
