@@ -269,3 +269,47 @@ func TestSeenWritesClaim(t *testing.T) {
 		t.Fatalf("%d entries after the prune, want 1", n)
 	}
 }
+
+// TestIdleEndFailureReportedOnce: when the store fails to end a session the
+// idle timeout ended, StoreFailed is told once, not once by the ending and
+// again by the idle check; the session is still not handed out.
+func TestIdleEndFailureReportedOnce(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		op   string
+		st   func(store.Store) store.Store
+	}{
+		{"record", "delete", func(st store.Store) store.Store { return &deleteFails{Store: st} }},
+		{"index", "index", func(st store.Store) store.Store { return &removeMemberFails{Store: st} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clk := newTestClock()
+			var told []string
+			m := idleManager(tc.st(memoryScope(t, 100)), clk, 10*time.Minute, func(o *Options) {
+				o.Hooks.StoreFailed = func(_ context.Context, op string, _ error) { told = append(told, op) }
+			})
+			id := mustCreate(t, m, "u")
+			clk.add(30 * time.Minute)
+			if live(t, m, id) {
+				t.Fatal("a session idle too long was handed out")
+			}
+			if len(told) != 1 || told[0] != tc.op {
+				t.Fatalf("StoreFailed told %q, want [%s]", told, tc.op)
+			}
+		})
+	}
+}
+
+// deleteFails is a store whose Delete fails.
+type deleteFails struct{ store.Store }
+
+func (s *deleteFails) Delete(context.Context, string) error { return errors.New("delete failed") }
+
+// removeMemberFails is a store whose RemoveMember fails.
+type removeMemberFails struct{ store.Store }
+
+func (s *removeMemberFails) RemoveMember(context.Context, string, string) error {
+	return errors.New("remove member failed")
+}
