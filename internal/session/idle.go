@@ -44,9 +44,9 @@ func (m *Manager) checkIdle(ctx context.Context, key string, s Session) (bool, e
 			return false, err
 		}
 		if !seen.IsZero() && m.idleExpired(seen, now) {
-			if err := m.end(ctx, m.st, key, s, true); err != nil {
-				m.storeFailed(ctx, "delete", err)
-			}
+			// end tells StoreFailed of its own failures; the session
+			// is not handed out either way.
+			_ = m.end(ctx, m.st, key, s, true)
 			if f := m.hooks.IdleExpired; f != nil {
 				f(ctx)
 			}

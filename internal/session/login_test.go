@@ -1,0 +1,137 @@
+package session
+
+import (
+	"encoding/base64"
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestOpenLoginRefusals: a sealed login opens to what was sealed, for its
+// own state and cookie and before its expiry; anything else is refused as
+// invalid or expired, and so is every single-bit change.
+func TestOpenLoginRefusals(t *testing.T) {
+	t.Parallel()
+	clk := newTestClock()
+	m := newManager(memoryScope(t, 100), clk, nil)
+	ctx := t.Context()
+	l := Login{State: "state-1", CodeVerifier: "verifier", Nonce: "nonce", RedirectURI: "http://localhost/api/redirect",
+		ReturnTo: "/back", AppValues: map[string]string{"iceCream": "vanilla"}, SessionID: NewID(),
+		Expires: clockStart.Add(10 * time.Minute).Unix()}
+	const name = "sgid_session_login_abc"
+	v, err := m.SealLogin(ctx, name, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.OpenLogin(ctx, name, v, "state-1")
+	if err != nil || got.CodeVerifier != l.CodeVerifier || got.Nonce != l.Nonce || got.ReturnTo != l.ReturnTo ||
+		got.AppValues["iceCream"] != "vanilla" || got.SessionID != l.SessionID || got.RedirectURI != l.RedirectURI {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+
+	raw, _ := base64.RawURLEncoding.DecodeString(v)
+	flipped := func(i int) string {
+		b := append([]byte(nil), raw...)
+		b[i] ^= 0x01
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	for _, tc := range []struct {
+		name, cookie, value, state string
+		at                         time.Time
+		want                       error
+	}{
+		{"another state (login CSRF)", name, v, "state-2", clockStart, ErrLoginInvalid},
+		{"empty state", name, v, "", clockStart, ErrLoginInvalid},
+		{"moved to another cookie", "sgid_session_login_xyz", v, "state-1", clockStart, ErrLoginInvalid},
+		{"truncated", name, v[:len(v)-10], "state-1", clockStart, ErrLoginInvalid},
+		{"cut to the header", name, v[:4], "state-1", clockStart, ErrLoginInvalid},
+		{"ciphertext bit flipped", name, flipped(len(raw) - 20), "state-1", clockStart, ErrLoginInvalid},
+		{"tag bit flipped", name, flipped(len(raw) - 1), "state-1", clockStart, ErrLoginInvalid},
+		{"nonce bit flipped", name, flipped(len(raw) - 30), "state-1", clockStart, ErrLoginInvalid},
+		{"version changed", name, flipped(0), "state-1", clockStart, ErrLoginInvalid},
+		{"not base64", name, "!!!" + v, "state-1", clockStart, ErrLoginInvalid},
+		{"empty", name, "", "state-1", clockStart, ErrLoginInvalid},
+		{"expired", name, v, "state-1", clockStart.Add(10 * time.Minute), ErrLoginExpired},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk.set(tc.at)
+			if _, err := m.OpenLogin(ctx, tc.cookie, tc.value, tc.state); !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+	// Every single-bit change anywhere is refused (the epoch byte may read
+	// as an epoch not accepted, which ends the login as expired).
+	clk.set(clockStart)
+	for i := range raw {
+		if _, err := m.OpenLogin(ctx, name, flipped(i), "state-1"); err == nil {
+			t.Fatalf("byte %d flipped: accepted", i)
+		}
+	}
+}
+
+// TestPeekLogin: PeekLogin reads an authentic login whatever its state and
+// expiry (to read a browser's logins), but no forgery.
+func TestPeekLogin(t *testing.T) {
+	t.Parallel()
+	clk := newTestClock()
+	m := newManager(memoryScope(t, 100), clk, nil)
+	l := testLogin("s")
+	l.Expires = clockStart.Add(-time.Minute).Unix()
+	v, err := m.SealLogin(t.Context(), "c", l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.OpenLogin(t.Context(), "c", v, "s"); !errors.Is(err, ErrLoginExpired) {
+		t.Fatalf("open of an expired login: %v", err)
+	}
+	got, err := m.PeekLogin(t.Context(), "c", v)
+	if err != nil || got.Expires != l.Expires || got.SessionID != l.SessionID {
+		t.Fatalf("peek of an expired login: %+v, %v", got, err)
+	}
+	for _, tc := range []struct{ name, cookie, value string }{
+		{"another cookie", "d", v},
+		{"truncated", "c", v[:len(v)-3]},
+		{"another version", "c", "AgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := m.PeekLogin(t.Context(), tc.cookie, tc.value); !errors.Is(err, ErrLoginInvalid) {
+				t.Fatalf("got %v, want ErrLoginInvalid", err)
+			}
+		})
+	}
+}
+
+// TestLegacyLoginSessionID: a login sealed before logins named their
+// session opens with an id derived from its code verifier, the same on
+// every replay and apart for another verifier, so its claim still holds.
+func TestLegacyLoginSessionID(t *testing.T) {
+	t.Parallel()
+	clk := newTestClock()
+	m := newManager(memoryScope(t, 100), clk, nil)
+	open := func(verifier string) string {
+		t.Helper()
+		l := testLogin("s")
+		l.SessionID, l.CodeVerifier = "", verifier
+		v, err := m.SealLogin(t.Context(), "c", l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := m.OpenLogin(t.Context(), "c", v, "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.SessionID
+	}
+	a, again, b := open("verifier-a"), open("verifier-a"), open("verifier-b")
+	if !ValidID(a) || a != again || a == b {
+		t.Fatalf("legacy session ids %q, %q (same verifier) and %q (another): want two equal valid ids and a third apart", a, again, b)
+	}
+	// Its claim works as any other: one session, once.
+	for i, want := range []bool{true, false} {
+		created, err := m.Create(t.Context(), a, Session{Sub: "u", Expires: clk.now().Add(time.Hour)})
+		if err != nil || created != want {
+			t.Fatalf("create %d of the legacy login's session: %v, %v; want %v", i+1, created, err, want)
+		}
+	}
+}
