@@ -16,6 +16,8 @@ import (
 
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
+	"github.com/caddy-sgid/caddy-sgid/store"
+	"github.com/caddy-sgid/caddy-sgid/store/storetest"
 )
 
 // adminCall sends method to the test Caddy's admin endpoint and decodes
@@ -166,5 +168,38 @@ func TestIdleTimeoutThroughHandler(t *testing.T) {
 	}
 	if d := gather(t, reg).value("caddy_sgid_idle_expiries_total", "server", "unknown") - expiredBefore; d != 1 {
 		t.Errorf("caddy_sgid_idle_expiries_total rose by %v, want 1", d)
+	}
+}
+
+// TestEvictionsAreCounted: sessions the memory store drops at max_entries
+// are counted under the handler's site; key material it keeps is not a
+// session and is not counted.
+func TestEvictionsAreCounted(t *testing.T) {
+	st, err := (&store.Memory{MaxEntries: 4}).Open(storetest.RandomKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h := unitHandler(t, &Handler{metrics: &metrics{}}, st, nil)
+	h.site = "unit-" + t.Name()
+	countEvictions(st, h.metrics, h.site)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(evictionsTotal)
+	evicted := func() float64 { return gather(t, reg).value("caddy_sgid_sessions_evicted_total", "server", h.site) }
+	// The index key takes one place; three sessions fill the rest.
+	for range 3 {
+		putTestSession(t, h, session.Session{Sub: "alice", Expires: time.Now().Add(time.Hour)})
+	}
+	if got := evicted(); got != 0 {
+		t.Fatalf("evictions before the bound: %v", got)
+	}
+	for range 2 {
+		putTestSession(t, h, session.Session{Sub: "bob", Expires: time.Now().Add(time.Hour)})
+	}
+	if got := evicted(); got != 2 {
+		t.Errorf("evictions counted %v, want 2", got)
+	}
+	if n, exact, _ := h.sessions.Count(t.Context()); n != 3 || !exact {
+		t.Errorf("count = %d (exact %v), want 3 exact", n, exact)
 	}
 }

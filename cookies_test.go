@@ -2,8 +2,10 @@ package caddysgid
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -95,5 +97,59 @@ func TestCookieBase(t *testing.T) {
 		if ok && wireCookieName(base, tc.r.TLS != nil) != tc.wire {
 			t.Errorf("wireCookieName(%q) is not %q", base, tc.wire)
 		}
+	}
+}
+
+// A login's cookie is named after its state: two states, two names, each
+// a stable cookie-name token recognised as a login cookie.
+func TestLoginCookieName(t *testing.T) {
+	t.Parallel()
+	a, b := loginCookieName(DefaultCookieName, "state-1"), loginCookieName(DefaultCookieName, "state-2")
+	if a == b || !isLoginCookieName(a, DefaultCookieName) || !isLoginCookieName(b, DefaultCookieName) {
+		t.Fatalf("names %q and %q: want two different login cookie names", a, b)
+	}
+	if a != loginCookieName(DefaultCookieName, "state-1") {
+		t.Fatal("the name of a state's login cookie is not stable")
+	}
+	if !cookieNameRE.MatchString(a) {
+		t.Fatalf("%q is not a cookie-name token", a)
+	}
+}
+
+// On HTTPS a login's cookie goes by its __Host- name: the callback finds
+// and opens it (the login goes on to the code exchange, which fails here
+// for want of a provider), and a bare-named copy, which a sibling
+// subdomain could plant, is not a login of this browser.
+func TestLoginCookieOnHTTPS(t *testing.T) {
+	t.Parallel()
+	h, _ := benchHandler(t)
+	h.client = mustTestClient(t)
+	serveTLS := func(target string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "https://app.example"+target, nil)
+		req.TLS = &tls.ConnectionState{}
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		w := httptest.NewRecorder()
+		if err := h.ServeHTTP(w, req.WithContext(contextWithReplacer(req)), okNext); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	w := serveTLS("/api/auth-url")
+	var start struct{ URL string }
+	json.Unmarshal(w.Body.Bytes(), &start)
+	state := mustQuery(t, start.URL, "state")
+	login := responseCookie(w.Result(), "__Host-"+loginCookieName(DefaultCookieName, state))
+	if login == nil {
+		t.Fatalf("no __Host- login cookie: %v", w.Result().Cookies())
+	}
+	callback := "/api/redirect?code=c&state=" + url.QueryEscape(state)
+	bare := &http.Cookie{Name: strings.TrimPrefix(login.Name, "__Host-"), Value: login.Value}
+	if loc := serveTLS(callback, bare).Header().Get("Location"); loc != "/error?reason=no_session" {
+		t.Errorf("bare-named login cookie on HTTPS: redirected to %q, want no_session", loc)
+	}
+	if loc := serveTLS(callback, &http.Cookie{Name: login.Name, Value: login.Value}).Header().Get("Location"); loc != "/error?reason=provider_error" {
+		t.Errorf("__Host- login cookie: redirected to %q, want the exchange to be tried (provider_error)", loc)
 	}
 }

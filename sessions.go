@@ -45,12 +45,7 @@ func (h *Handler) provisionSessions(ctx caddy.Context) error {
 	if _, local := backend.(*store.Memory); !local {
 		h.st = store.Cached(raw, time.Duration(*h.CacheTTL), 0)
 	}
-	// The memory store drops sessions to stay within its bound; count
-	// them under this site.
-	if mem, ok := raw.(interface{ OnEvict(func()) }); ok {
-		m, site := h.metrics, h.site
-		mem.OnEvict(func() { m.evicted(site) })
-	}
+	countEvictions(raw, h.metrics, h.site)
 	h.sessions = session.New(sessionOptions(h, h.st, raw))
 	return nil
 }
@@ -73,6 +68,14 @@ func sessionOptions(h *Handler, st, raw store.Store) session.Options {
 		MemoTTL:      time.Duration(*h.CacheTTL),
 		Prepare:      func(s session.Session) any { return newUserView(s, guard) },
 		Hooks:        sessionHooks(h.metrics, h.logger),
+	}
+}
+
+// countEvictions counts, under site, the sessions a store that drops them
+// to stay within a bound (memory) says it dropped.
+func countEvictions(st store.Store, m *metrics, site string) {
+	if mem, ok := st.(interface{ OnEvict(func()) }); ok {
+		mem.OnEvict(func() { m.evicted(site) })
 	}
 }
 
