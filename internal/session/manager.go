@@ -374,4 +374,3 @@ func (m *Manager) storeFailed(ctx context.Context, op string, err error) {
 		f(ctx, op, err)
 	}
 }
-
