@@ -12,13 +12,13 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 )
 
 func init() {
 	caddy.RegisterModule(adminAPI{})
+	sessionsHeldCollector.refresh = refreshHeld
 }
 
 // The admin API's /sgid/ routes, served by Caddy's own admin endpoint (the
@@ -235,13 +235,10 @@ func writeAdminJSON(w http.ResponseWriter, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }
 
-// heldCollector serves caddy_sgid_sessions: at each scrape it sets the
-// gauge of every live handler whose store counts its sessions exactly and
-// cheaply (memory), and leaves the series of other stores absent rather
-// than guess.
-type heldCollector struct{ *prometheus.GaugeVec }
-
-func (c heldCollector) Collect(ch chan<- prometheus.Metric) {
+// refreshHeld sets the caddy_sgid_sessions gauge of every live handler
+// whose store counts its sessions exactly and cheaply (memory), and leaves
+// the series of other stores absent rather than guess.
+func refreshHeld() {
 	for _, g := range siteGroups() {
 		h := g.newest()
 		if h.sessions.CountsExactly() {
@@ -249,7 +246,6 @@ func (c heldCollector) Collect(ch chan<- prometheus.Metric) {
 			h.metrics.sessionsHeld(h.site, n)
 		}
 	}
-	c.GaugeVec.Collect(ch)
 }
 
 // Interface guard.

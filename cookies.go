@@ -219,26 +219,6 @@ func requestIsHTTPS(r *http.Request) bool {
 	return len(xfp) > 0 && xfp[len(xfp)-1] == "https"
 }
 
-// redirectURI is the configured redirect URI, or the callback on the
-// request's own origin. The derived one follows the Host header, which the
-// client chooses, so the host must be a valid host name or IP literal with
-// an optional port of 1 to 65535 written in digits; anything else is an
-// error, which the caller answers with 400. It is https when the cookies
-// are Secure by cookie_secure or the request came over HTTPS.
-func (h *Handler) redirectURI(r *http.Request) (string, error) {
-	if h.RedirectURI != "" {
-		return h.RedirectURI, nil
-	}
-	if !validHostPort(r.Host) {
-		return "", errBadHost
-	}
-	scheme := "http"
-	if requestIsHTTPS(r) || (h.CookieSecure != nil && *h.CookieSecure) {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + h.CallbackPath, nil
-}
-
 // validHostPort reports whether s is host or host:port, where host is a
 // DNS name (letters, digits and hyphens in dot-separated labels), an IPv4
 // address, or an IPv6 address in brackets, and port is 1 to 65535 in

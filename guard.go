@@ -104,6 +104,26 @@ type Guard struct {
 	logger     *zap.Logger
 }
 
+// returnToParam is the auth-url query parameter naming the same-origin path
+// to land on after the login.
+const returnToParam = "return_to"
+
+// isLocalPath accepts only a path on this origin: one leading slash, no
+// scheme or host, no backslash (browsers read "/\evil" as "//evil"), no
+// control characters.
+func isLocalPath(p string) bool {
+	if p == "" || len(p) > 2048 || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\") {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < 0x20 || p[i] == 0x7f {
+			return false
+		}
+	}
+	u, err := url.Parse(p)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil
+}
+
 // FieldRule passes for a user whose Field equals one of Values.
 type FieldRule struct {
 	// Field is "sub", a data key or an app value key.
@@ -183,8 +203,8 @@ func (g *Guard) validate(appKeys []string) error {
 // asked for without a fitting login; otherwise it sets the identity
 // headers and, unless ForwardCookie, cuts the session cookies out of the
 // request.
-func (g *Guard) serve(w http.ResponseWriter, r *http.Request, o *session.Opened, storeErr error) (answered bool, err error) {
-	loggedIn := o != nil
+func (g *Guard) serve(w http.ResponseWriter, r *http.Request, s *session.Session, headers []string, storeErr error) (answered bool, err error) {
+	loggedIn := s != nil
 	if g.protects(r) {
 		if storeErr != nil {
 			// Whether anyone is logged in cannot be told: neither let the
@@ -195,13 +215,13 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, o *session.Opened,
 		if !loggedIn {
 			return true, g.denyAnonymous(w, r)
 		}
-		if !g.allows(o.Session) {
+		if !g.allows(*s) {
 			g.logDenial(r, http.StatusForbidden)
 			return true, writeDenial(w, isNavigation(r), http.StatusForbidden, "forbidden", "You are not allowed to see this page.")
 		}
 	}
 	if loggedIn {
-		g.setIdentityHeaders(r, o.View.(*userView).headers)
+		g.setIdentityHeaders(r, headers)
 	}
 	if !g.ForwardCookie {
 		stripSessionCookies(r.Header, g.cookieName)

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -34,10 +33,6 @@ const (
 	reasonUserinfoFailed = "userinfo_failed" // userinfo could not be fetched or decrypted
 	reasonServerError    = "server_error"    // our own store failed
 )
-
-// returnToParam is the auth-url query parameter naming the same-origin path
-// to land on after the login.
-const returnToParam = "return_to"
 
 // Bounds on what auth-url puts in a login cookie, so that it stays under
 // the 4096 bytes browsers keep of a cookie.
@@ -83,7 +78,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if h.mock != nil && strings.HasPrefix(r.URL.Path, mockPrefix+"/") {
 		return h.serveMock(w, r)
 	}
-	if answered, err := h.guard.serve(w, r, o, storeErr); answered {
+	var (
+		user    *session.Session
+		headers []string
+	)
+	if o != nil {
+		user, headers = &o.Session, viewOf(o).headers
+	}
+	if answered, err := h.guard.serve(w, r, user, headers, storeErr); answered {
 		return err
 	}
 	return next.ServeHTTP(w, r)
@@ -160,6 +162,26 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, struct {
 		URL string `json:"url"`
 	}{authURL})
+}
+
+// redirectURI is the configured redirect URI, or the callback on the
+// request's own origin. The derived one follows the Host header, which the
+// client chooses, so the host must be a valid host name or IP literal with
+// an optional port of 1 to 65535 written in digits; anything else is an
+// error, which the caller answers with 400. It is https when the cookies
+// are Secure by cookie_secure or the request came over HTTPS.
+func (h *Handler) redirectURI(r *http.Request) (string, error) {
+	if h.RedirectURI != "" {
+		return h.RedirectURI, nil
+	}
+	if !validHostPort(r.Host) {
+		return "", errBadHost
+	}
+	scheme := "http"
+	if requestIsHTTPS(r) || (h.CookieSecure != nil && *h.CookieSecure) {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + h.CallbackPath, nil
 }
 
 // dropOldLogins deletes the browser's oldest login cookies when it already
@@ -407,35 +429,6 @@ func userinfoJSON(s session.Session) []byte {
 		Data map[string]string `json:"data"`
 	}{s.Sub, data})
 	return b
-}
-
-// isLocalPath accepts only a path on this origin: one leading slash, no
-// scheme or host, no backslash (browsers read "/\evil" as "//evil"), no
-// control characters.
-func isLocalPath(p string) bool {
-	if p == "" || len(p) > 2048 || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\") {
-		return false
-	}
-	for i := 0; i < len(p); i++ {
-		if p[i] < 0x20 || p[i] == 0x7f {
-			return false
-		}
-	}
-	u, err := url.Parse(p)
-	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil
-}
-
-// requestID returns Caddy's request id placeholder, if set, so log lines
-// can be tied to the access log without logging anything personal.
-func requestID(r *http.Request) string { return requestIDFromContext(r.Context()) }
-
-func requestIDFromContext(ctx context.Context) string {
-	if repl, ok := ctx.Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		if v, ok := repl.GetString("http.request.uuid"); ok {
-			return v
-		}
-	}
-	return ""
 }
 
 func truncate(s string, n int) string {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -40,7 +41,7 @@ var (
 		Help: "Logged-in sessions held, where the store can count them cheaply (memory: exact).",
 	}, []string{"server"})
 	// sessionsHeldCollector refreshes sessionsHeldGauge at each scrape.
-	sessionsHeldCollector = heldCollector{sessionsHeldGauge}
+	sessionsHeldCollector = &heldCollector{GaugeVec: sessionsHeldGauge}
 	providerDuration      = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "caddy", Subsystem: "sgid", Name: "provider_request_duration_seconds",
 		Help: "Time of sgID back-channel requests until the answer was read, by endpoint and outcome.",
@@ -49,6 +50,21 @@ var (
 		Buckets: []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"server", "endpoint", "outcome"})
 )
+
+// heldCollector serves caddy_sgid_sessions: at each scrape it has refresh
+// (set by the admin API, which knows the live handlers) set the gauge
+// first.
+type heldCollector struct {
+	*prometheus.GaugeVec
+	refresh func()
+}
+
+func (c *heldCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.refresh != nil {
+		c.refresh()
+	}
+	c.GaugeVec.Collect(ch)
+}
 
 // counter makes a caddy_sgid_ counter labelled by server and the labels
 // given.
@@ -162,4 +178,17 @@ func (m *metrics) sessionsHeld(site string, n int) {
 // context, not from the client.
 func observeProvider(ctx context.Context, endpoint, outcome string, d time.Duration) {
 	providerDuration.WithLabelValues(siteFromContext(ctx), endpoint, outcome).Observe(d.Seconds())
+}
+
+// requestID returns Caddy's request id placeholder, if set, so log lines
+// can be tied to the access log without logging anything personal.
+func requestID(r *http.Request) string { return requestIDFromContext(r.Context()) }
+
+func requestIDFromContext(ctx context.Context) string {
+	if repl, ok := ctx.Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		if v, ok := repl.GetString("http.request.uuid"); ok {
+			return v
+		}
+	}
+	return ""
 }
