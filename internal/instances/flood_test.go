@@ -116,6 +116,9 @@ func authURLFlood(t *testing.T, i *Instance, n int) int64 {
 // Anonymous auth-url calls (100,000, or SGID_FLOOD_CALLS) leave Caddy's
 // live heap as it was, and a login started before them still succeeds.
 func TestFloodKeepsALoginAndNoMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a flood: skipped with -short; run in full by go test and .ci/run")
+	}
 	calls := floodCalls(t)
 	p := NewProvider(t, sgidtest.Options{})
 	sub := p.Personas()[0].Sub
@@ -158,6 +161,9 @@ const badCookieCalls = 100_000
 // shown in process, where the store can be counted
 // (TestBadCookiesCostNoStoreLookups in the plugin's package).
 func TestBadCookieFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a flood: skipped with -short; run in full by go test and .ci/run")
+	}
 	p := NewProvider(t, sgidtest.Options{})
 	sub := p.Personas()[0].Sub
 	a := Start(t, Options{Name: "A", Site: sgidSite(p, "")})
