@@ -50,42 +50,44 @@ import (
 // Sec-Fetch headers, its Accept prefers text/html; everything else (fetch,
 // XHR, curl, WebSocket) is an API call. See isNavigation.
 type Guard struct {
-	// Protect lists the path patterns of the requests passed on that need
-	// a logged-in user, with the semantics of Caddy's path matcher: case-
-	// insensitive, on the cleaned path; /api/* matches by prefix, other *
-	// glob. Every pattern must start with /; use /* for the whole site.
-	// The sgid routes, LoginPage and error_path are never protected, so
-	// there is no redirect loop. Takes placeholders like the path matcher.
-	// Default: nothing is protected.
+	// The path patterns of the requests passed on that need a logged-in
+	// user, with the semantics of Caddy's path matcher (case-insensitive;
+	// /api/* matches by prefix, other * glob), judged on every form of the
+	// path an upstream may route (see docs/guard.md). Every pattern must
+	// start with /; /* is the whole site. The sgid routes, login_page and
+	// error_path are never protected, so there is no redirect loop. Takes
+	// placeholders like the path matcher. Default: nothing is protected.
 	Protect caddyhttp.MatchPath `json:"protect,omitempty"`
-	// LoginPage is the path on this site (a leading single /, may carry a
-	// query) where a navigation to a protected path goes when no one is
-	// logged in, with return_to=<the path and query first asked for> added
-	// to its query. The page would pass that on to auth-url's return_to.
-	// Default: none; such navigations are answered 401.
+	// The path on this site (a leading single /, may carry a query) where
+	// a navigation to a protected path goes when no one is logged in, with
+	// return_to=<the path and query first asked for> added to its query;
+	// the page would pass that on to the auth-url route. Default: none;
+	// such navigations are answered 401.
 	LoginPage string `json:"login_page,omitempty"`
-	// IdentityHeaders maps a request header name to the user field whose
-	// value it carries to the handlers after this one (reverse_proxy sends
-	// it upstream): "sub" (the sgID subject), a data key such as
+	// Maps a request header name to the user field whose value it carries
+	// to the handlers after this one (reverse_proxy sends it upstream):
+	// "sub" (the sgID subject), a data field from sgID such as
 	// "myinfo.name", or an app value key such as "iceCream". Values are
-	// percent-encoded, see encodeIdentityValue; a header is absent when
-	// the user has no value for its field. The names may not be Host,
-	// Cookie, Content-Length, Content-Type, Expect, Forwarded,
-	// X-Forwarded-*, Authorization or a hop-by-hop header. Default: none.
+	// percent-encoded: control characters, bytes outside ASCII, '%', '+'
+	// and a leading or trailing space become %XX, so every common URL
+	// decoder gives the value back. A header is absent when the user has
+	// no value for its field. The names may not be Host, Cookie,
+	// Content-Length, Content-Type, Expect, Forwarded, X-Forwarded-*,
+	// Authorization or a hop-by-hop header. Default: none.
 	IdentityHeaders map[string]string `json:"identity_headers,omitempty"`
-	// AllowSubs, when set, is a rule: only these sgID subjects may use the
-	// protected paths; others get 403.
+	// A rule: only these sgID subjects may use the protected paths;
+	// others get 403. Default: any subject.
 	AllowSubs []string `json:"allow_subs,omitempty"`
-	// AllowFields are rules, each passed when the user's field ("sub" or
-	// a data key from sgID; not an app value, which the browser chooses)
-	// equals one of its values exactly. A user must pass every rule,
-	// AllowSubs included; a missing field fails its rule. Rules need
-	// Protect, since they apply only to protected paths.
+	// Rules, each passed when the user's field equals one of its values
+	// exactly. A user must pass every rule, allow_subs included; a missing
+	// field fails its rule. Rules apply to protected paths only, so they
+	// need protect. Default: none.
 	AllowFields []FieldRule `json:"allow_fields,omitempty"`
-	// ForwardCookie passes the session cookie and the login cookie on to
-	// the next handlers. Default false: both are cut out of the Cookie
-	// header of every request passed on (other cookies are left as they
-	// are), so an upstream never holds a credential for the whole site.
+	// Passes the session cookie and the login cookies on to the next
+	// handlers. When false, both are cut out of the Cookie header of every
+	// request passed on (other cookies are left as they are), so an
+	// upstream never holds a credential for the whole site. Default:
+	// false.
 	ForwardCookie bool `json:"forward_cookie,omitempty"`
 
 	// headers are IdentityHeaders in canonical form, sorted by name.
@@ -124,11 +126,12 @@ func isLocalPath(p string) bool {
 	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil
 }
 
-// FieldRule passes for a user whose Field equals one of Values.
+// FieldRule passes for a user whose field equals one of its values.
 type FieldRule struct {
-	// Field is "sub", a data key or an app value key.
+	// "sub" or a data field from sgID, such as "myinfo.email". Not an app
+	// value: the browser chooses those, so a rule on one is refused.
 	Field string `json:"field"`
-	// Values are compared exactly (case-sensitive).
+	// The values that pass, compared exactly (case-sensitive).
 	Values []string `json:"values"`
 }
 

@@ -61,123 +61,129 @@ const (
 //	                          {http.auth.user.myinfo.name}, and each app
 //	                          value, e.g. {http.auth.user.iceCream}
 type Handler struct {
-	// ClientID is the client ID sgID issued at registration. Required;
-	// takes placeholders such as {env.SGID_CLIENT_ID}.
+	// The client ID sgID issued at registration. Required (except with
+	// mock). Takes placeholders such as {env.SGID_CLIENT_ID}.
 	ClientID string `json:"client_id,omitempty"`
-	// ClientSecret is the client secret sgID issued. Required; takes
+	// The client secret sgID issued. Required (except with mock). Takes
 	// placeholders such as {env.SGID_CLIENT_SECRET} or
 	// {file./run/secrets/sgid-secret}.
 	ClientSecret string `json:"client_secret,omitempty"`
-	// PrivateKey is the PEM text (PKCS#1 or PKCS#8) of the RSA key whose
-	// public half was registered with sgID. Required; takes placeholders,
-	// typically {file./etc/caddy/sgid-key.pem}. Literal `\n` escapes from
-	// environment variables are accepted.
+	// The PEM text (PKCS#1 or PKCS#8) of the RSA key whose public half is
+	// registered with sgID; userinfo is encrypted to it. Required (except
+	// with mock). Takes placeholders, typically
+	// {file./etc/caddy/sgid-key.pem}; literal `\n` escapes, as environment
+	// variables hold them, are read as line breaks.
 	PrivateKey string `json:"private_key,omitempty"`
-	// Host is sgID's origin. Default https://api.id.gov.sg. Takes
-	// placeholders.
+	// sgID's origin. Only https is accepted, except for a loopback host.
+	// Takes placeholders. Default: https://api.id.gov.sg.
 	Host string `json:"host,omitempty"`
-	// RedirectURI is the callback URL registered with sgID. Default: the
-	// request's scheme and host plus CallbackPath. Takes placeholders.
+	// The callback URL registered with sgID; its path must be
+	// callback_path. Takes placeholders. Default: the request's scheme and
+	// host followed by callback_path.
 	RedirectURI string `json:"redirect_uri,omitempty"`
-	// Scopes requested from sgID. Default ["openid", "myinfo.name"]; must
-	// include openid.
+	// The scopes asked of sgID; openid must be one of them. Default:
+	// ["openid", "myinfo.name"].
 	Scopes []string `json:"scopes,omitempty"`
-	// AppParams maps query parameters of auth-url that the SPA may pass to
-	// the key under which userinfo hands them back in `data`, e.g.
-	// {"icecream": "iceCream"}. Values (at most 256 bytes each, no control
-	// characters) travel in the sealed login cookie, never in the state
-	// sent to sgID. At most 4 parameters. Parameters not listed are
-	// ignored.
+	// The query parameters of the auth-url route that the app may pass,
+	// each mapped to the key under which the userinfo route hands it back
+	// in data, e.g. {"icecream": "iceCream"}. At most 4; a value is at
+	// most 256 bytes of UTF-8 without control characters. The values
+	// travel in the sealed login cookie, never in the state sent to sgID;
+	// parameters not listed are ignored. A key may not contain a dot
+	// (sgID's fields do) nor be "id", "sub" or "openid". Default: none.
 	AppParams map[string]string `json:"app_params,omitempty"`
 
-	// AuthURLPath answers GET with {"url": "<sgID authorization URL>"}.
-	// Default /api/auth-url.
+	// The route that answers GET with {"url": "<sgID authorization
+	// URL>"} and starts a login. Default: /api/auth-url.
 	AuthURLPath string `json:"auth_url_path,omitempty"`
-	// CallbackPath is where sgID sends the browser back (the path of the
-	// registered redirect URI). Default /api/redirect.
+	// The route sgID sends the browser back to: the path of the
+	// registered redirect URI. Default: /api/redirect.
 	CallbackPath string `json:"callback_path,omitempty"`
-	// UserinfoPath answers GET with {"sub": ..., "data": {...}} for a
-	// logged-in user, 401 otherwise. Default /api/userinfo.
+	// The route that answers GET with {"sub": ..., "data": {...}} for a
+	// logged-in user, and 401 with a JSON null otherwise. Default:
+	// /api/userinfo.
 	UserinfoPath string `json:"userinfo_path,omitempty"`
-	// LogoutPath ends the session on GET or POST. Default /api/logout.
+	// The route that ends the session on GET or POST; POST with
+	// ?everywhere=1 ends every session of the user. Default: /api/logout.
 	LogoutPath string `json:"logout_path,omitempty"`
-	// SuccessPath is where the callback sends the browser after a login
-	// when auth-url got no return_to. Default /logged-in.
+	// Where a login lands when auth-url got no return_to. Default:
+	// /logged-in.
 	SuccessPath string `json:"success_path,omitempty"`
-	// ErrorPath is where the callback sends the browser when a login
-	// fails, with ?reason=<code>. Default /error.
+	// Where a failed login lands, with ?reason=<code>. Default: /error.
 	ErrorPath string `json:"error_path,omitempty"`
 
-	// CookieName names the session cookie; each login in progress has a
-	// cookie of its own named CookieName + "_login_" + a hash of its
-	// state. Default sgid_session.
+	// The name of the session cookie. Each login in progress has a cookie
+	// of its own, named after this one followed by "_login_" and a hash
+	// of its state. On HTTPS both carry the __Host- prefix. Default:
+	// sgid_session.
 	CookieName string `json:"cookie_name,omitempty"`
-	// CookieSecure, when set, decides the cookies' Secure attribute (and
-	// with it their __Host- prefix) instead of the request: true for a site
-	// that is HTTPS to the browser whatever reaches Caddy, false to keep
-	// plain names and no Secure (development only). It also makes the
-	// derived redirect URI https when true. Default: Secure when the
-	// request came over TLS, or from one of the server's trusted_proxies
-	// with X-Forwarded-Proto https, as Caddy decides for its own cookies.
+	// Whether the cookies are Secure (and so carry the __Host- prefix),
+	// instead of deciding per request: true for a site that is HTTPS to
+	// the browser whatever reaches Caddy (this also makes the derived
+	// redirect URI https), false for plain names without Secure
+	// (development only). Default: Secure when the request came over TLS,
+	// or from one of the server's trusted_proxies with X-Forwarded-Proto
+	// https, as Caddy decides for its own cookies.
 	CookieSecure *bool `json:"cookie_secure,omitempty"`
-	// LoginTimeout is how long a started login may take. Default 10m.
+	// How long a started login may take. At least 1m. Default: 10m.
 	LoginTimeout caddy.Duration `json:"login_timeout,omitempty"`
-	// SessionLifetime is how long a login lasts. Default 12h.
+	// How long a login lasts. At least 1m. Default: 12h.
 	SessionLifetime caddy.Duration `json:"session_lifetime,omitempty"`
-	// SessionIdleTimeout ends a session that has not been used for this
-	// long, within its lifetime (which it does not extend; the cookie's
-	// Max-Age stays the lifetime). A use is recorded in the store at most
-	// once a minute per session on each instance, so a session ends
-	// between this timeout and a minute more after its last use. At least
-	// 1m and shorter than session_lifetime. Default: off.
+	// Ends a session that has not been used for this long, within its
+	// lifetime (which it does not extend; the cookie's Max-Age stays the
+	// lifetime). A use is recorded in the store at most once a minute per
+	// session on each instance, so a session ends between this timeout and
+	// a minute more after its last use. At least 1m and shorter than
+	// session_lifetime. Default: off.
 	SessionIdleTimeout caddy.Duration `json:"session_idle_timeout,omitempty"`
 
-	// StoreRaw is where sessions live, a module of the namespace
-	// sgid.stores named by its "module" key: "storage"
-	// (Caddy's configured storage: the file system unless the operator set
-	// another storage module; sessions survive restarts and are shared by
-	// the instances that share the storage), "redis" (shared, with native
-	// expiry) or "memory" (this process only; lost on restart). Default
-	// storage. Pending logins are never stored: they travel sealed in
-	// the browser's cookies.
+	// Where sessions live: a module of the sgid.stores namespace, named by
+	// its "module" key. "storage" is Caddy's configured storage (the file
+	// system unless another storage module is set): sessions survive
+	// restarts and are shared by the instances that share the storage.
+	// "redis" is shared, with native expiry. "memory" is this process
+	// only, lost on restart. Logins in progress are never stored: they
+	// travel sealed in the browser's cookies. Default: storage.
 	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=sgid.stores inline_key=module"`
-	// CacheTTL is how long this instance may answer from its in-process
-	// copy of a session kept in a shared store (storage, redis), and so
-	// the bound within which a logout on another instance takes effect
-	// here; a logout on this instance takes effect at once. Default 10s;
-	// 0 turns the cache off. The memory store needs no cache. With every
-	// store it is also how long a decrypted session is kept for its
-	// user's next request, which changes no bound (see docs/sessions.md).
+	// How long this instance may answer from its in-process copy of a
+	// session kept in a shared store (storage, redis), and so the bound
+	// within which a logout on another instance takes effect here; a
+	// logout on this instance takes effect at once. 0 turns the copy off.
+	// The memory store needs no copy. With every store, it is also how
+	// long a decrypted session is kept for its user's next request, which
+	// changes no bound. Default: 10s.
 	CacheTTL *caddy.Duration `json:"cache_ttl,omitempty"`
-	// SealingKey is the secret that the keys sealing pending-login
-	// cookies are derived from, at least 32 bytes. Default: none; each
-	// key is then generated at random by the first instance that needs it
-	// and kept in the store, so every instance sharing the store shares it
-	// with no configuration. Takes placeholders such as
-	// {env.SGID_SEALING_KEY} or {file./run/secrets/sgid-sealing-key}.
+	// A secret of at least 32 bytes from which every key of the sessions
+	// is derived: the keys sealing login cookies and the key naming each
+	// user's index of sessions. With it, the store holds nothing that
+	// opens a login cookie or names a user; recommended for shared stores.
+	// Takes placeholders such as {env.SGID_SEALING_KEY} or
+	// {file./run/secrets/sgid-sealing-key}. Default: none; the keys are
+	// then made at random by the first instance that needs them and kept
+	// in the store, so instances sharing the store share them.
 	SealingKey string `json:"sealing_key,omitempty"`
-	// KeyRotation is how often the sealing key changes. A login started
+	// How often the key sealing login cookies changes. A login started
 	// under the previous key still finishes for login_timeout after a
-	// rotation. Default 24h; at least login_timeout.
+	// change. At least login_timeout. Default: 24h.
 	KeyRotation caddy.Duration `json:"key_rotation,omitempty"`
-	// ProviderTimeout bounds the back channel of one login: the token
-	// exchange, the JWKS fetches it needs and userinfo, together. A sgID
-	// that does not answer in time ends the login at
-	// error_path?reason=provider_error (or userinfo_failed). Default 10s;
-	// at least 1s.
+	// Bounds the back channel of one login: the token exchange, the JWKS
+	// fetches it needs and userinfo, together. A sgID that does not
+	// answer in time ends the login at error_path?reason=provider_error
+	// (or userinfo_failed). At least 1s. Default: 10s.
 	ProviderTimeout caddy.Duration `json:"provider_timeout,omitempty"`
 
-	// Mock replaces sgID with a built-in mock provider for development:
-	// no credentials, a same-origin login page (under /sgid-mock/) where you
-	// pick a made-up persona, and the real protocol otherwise. It cannot be
-	// combined with client_id, client_secret, private_key or host, and it
-	// logs a warning at start-up. Never use it in production.
+	// Replaces sgID with a built-in mock provider for development: no
+	// credentials, a same-origin login page (under /sgid-mock/) where one
+	// picks a made-up persona, and the real protocol otherwise. It cannot
+	// be combined with client_id, client_secret, private_key or host, and
+	// it logs a warning at start-up. Never use it in production. Default:
+	// false.
 	Mock bool `json:"mock,omitempty"`
 
-	// Guard protects the paths this handler passes on, sets identity
-	// headers for them and deletes client-sent copies of those headers;
-	// see Guard. Default: nothing protected, no identity headers, and the
-	// session cookies cut from the requests passed on.
+	// Protects the paths this handler passes on, tells them who the user
+	// is, and deletes client-sent copies of the identity headers. Default:
+	// nothing is protected, no identity headers are set, and the session
+	// cookies are cut from the requests passed on.
 	Guard *Guard `json:"guard,omitempty"`
 
 	client   *sgid.Client
