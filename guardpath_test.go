@@ -105,7 +105,7 @@ func TestGuardPathViews(t *testing.T) {
 		{"NUL before the slash", "/api%00/../x", false},
 
 		// Trailing dots and spaces, which Windows drops.
-		{"trailing dot", "/api./x", true},
+		{"segment ending in a dot", "/api./x", true},
 		{"trailing space", "/api%20/x", true},
 		{"trailing dots on exact", "/Admin..", true},
 	} {
@@ -154,10 +154,10 @@ func TestGuardPathExemption(t *testing.T) {
 
 // TestGuardPathPatterns: placeholders in patterns are replaced for every
 // view, and a pattern holding an escape matches the views that hold it
-// literally, as Caddy's matcher matches the raw path.
+// literally, as Caddy's matcher matches the raw path, with %* as a glob.
 func TestGuardPathPatterns(t *testing.T) {
 	t.Setenv("GUARDPATH_PREFIX", "API")
-	h := testGuardHandler(t, &Guard{Protect: []string{"/{env.GUARDPATH_PREFIX}/*", "/files%2fsecret"}, IdentityHeaders: map[string]string{}})
+	h := testGuardHandler(t, &Guard{Protect: []string{"/{env.GUARDPATH_PREFIX}/*", "/files%2fsecret", "/bands/%*/secret"}, IdentityHeaders: map[string]string{}})
 	for _, tc := range []struct {
 		raw       string
 		protected bool
@@ -172,6 +172,9 @@ func TestGuardPathPatterns(t *testing.T) {
 		{"/x/..%2ffiles%252fsecret", true},
 		{"/files/secret", false},
 		{"/files%2fpublic", false},
+		{"/bands/ac%2fdc/secret", true},
+		{"/bands/x/secret;y", true},
+		{"/bands/x/public", false},
 	} {
 		t.Run(tc.raw, func(t *testing.T) {
 			if got := h.guard.protects(rawRequest(t, tc.raw)); got != tc.protected {
