@@ -232,10 +232,17 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, s *session.Session
 	return false, nil
 }
 
-// protects reports whether the request's path needs a login.
+// protects reports whether the request's path needs a login. A path that
+// routers may read in more than one way is protected when any reading
+// matches (see protectsViews); any other path, which is that of nearly
+// every request, has one reading and is judged here as Caddy's path
+// matcher judges it.
 func (g *Guard) protects(r *http.Request) bool {
 	if len(g.Protect) == 0 {
 		return false
+	}
+	if !plainPath(r.URL) {
+		return g.protectsViews(r)
 	}
 	if ok, err := g.Protect.MatchWithError(r); !ok && err == nil {
 		return false
