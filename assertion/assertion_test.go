@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/caddy-sgid/caddy-sgid/store"
 	"github.com/caddy-sgid/caddy-sgid/store/storetest"
@@ -637,7 +638,7 @@ func TestAppendJSONString(t *testing.T) {
 	}{
 		{"plain", "plain"},
 		{`"quoted" \ back`, `"quoted" \ back`},
-		{"tab\tnl\ncr\r nul\x00 del\x7f", "tab\tnl\ncr\r nul\x00 del\x7f"},
+		{"tab\tnl\ncr\r nul\x00 us\x1f del\x7f", "tab\tnl\ncr\r nul\x00 us\x1f del\x7f"},
 		{"日本語 ✓ 😀", "日本語 ✓ 😀"},
 		{"bad \xff\xfe end", "bad \uFFFD\uFFFD end"},
 		{"cut \xe6\x97", "cut \uFFFD\uFFFD"},
@@ -646,6 +647,10 @@ func TestAppendJSONString(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
 			b := appendJSONString(nil, tc.in)
+			// Strict JSON: valid UTF-8, no raw control characters.
+			if !utf8.Valid(b) || strings.ContainsFunc(string(b), func(r rune) bool { return r < 0x20 }) {
+				t.Fatalf("%q is not strict JSON", b)
+			}
 			var got string
 			if err := json.Unmarshal(b, &got); err != nil {
 				t.Fatalf("%s is not a JSON string: %v", b, err)
