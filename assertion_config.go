@@ -1,6 +1,7 @@
 package caddysgid
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -9,8 +10,10 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
 
 	"github.com/caddy-sgid/caddy-sgid/assertion"
+	"github.com/caddy-sgid/caddy-sgid/internal/session"
 )
 
 // Defaults of IdentityAssertion.
@@ -204,6 +207,49 @@ func serveJWKS(w http.ResponseWriter, r *http.Request, s *assertion.Signer) erro
 		// A write error means the client has gone; there is no one left
 		// to answer.
 		_, _ = w.Write(body)
+	}
+	return nil
+}
+
+// assertionSigner puts the signed identity assertion on the requests the
+// guard passes on, and serves the keys that verify it.
+type assertionSigner struct {
+	cfg *IdentityAssertion
+	// secure is cookie_secure, which also decides the issuer's scheme.
+	secure *bool
+	signer *assertion.Signer
+	logger *zap.Logger
+}
+
+// set signs the assertion of the session o for the request r, with the
+// fields the user has values for, and puts it in the header: issued by
+// the site's origin, for the configured audience (the origin by default).
+func (a *assertionSigner) set(r *http.Request, o *session.Opened, fields []assertion.Field) error {
+	if !validHostPort(r.Host) {
+		return errBadHost
+	}
+	scheme := "http"
+	if requestIsHTTPS(r) || a.secure != nil && *a.secure {
+		scheme = "https"
+	}
+	issuer := scheme + "://" + r.Host
+	tok, err := a.signer.Assertion(r.Context(), o.Key, cmp.Or(a.cfg.Audience, issuer), assertion.Claims{
+		Issuer:   issuer,
+		Subject:  o.Session.Sub,
+		AuthTime: o.Session.Login,
+		Fields:   fields,
+	})
+	if err != nil {
+		return err
+	}
+	r.Header[http.CanonicalHeaderKey(a.cfg.Header)] = []string{tok}
+	return nil
+}
+
+// serveJWKS answers the JWKS route, logging keys that cannot be loaded.
+func (a *assertionSigner) serveJWKS(w http.ResponseWriter, r *http.Request) error {
+	if err := serveJWKS(w, r, a.signer); err != nil {
+		a.logger.Warn("sgid assertion keys could not be loaded", zap.Error(err), zap.String("request_id", requestID(r)))
 	}
 	return nil
 }

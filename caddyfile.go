@@ -144,9 +144,11 @@ func pathWithin(p, scope string) bool {
 //	    allow_sub        <sub...>
 //	    allow_field      <field> <value...>
 //	    forward_cookie
+//	    identity_assertion <Header-Name> [{ audience <aud>; lifetime <duration>; fields <field...>; jwks_path <path> }]
 //	}
 //
-// The last six lines configure the Guard. scopes, app_param, protect,
+// The six lines before the last configure the Guard; the last one the
+// signed identity assertion (see parseIdentityAssertion). scopes, app_param, protect,
 // identity_header, allow_sub and allow_field may be repeated: repeated
 // scopes, protect and allow_sub lines add up, each app_param and
 // identity_header line adds one entry, and each allow_field line is a rule
@@ -247,6 +249,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("forward_cookie takes no value")
 			}
 			h.guardConfig().ForwardCookie = true
+		case "identity_assertion":
+			h.IdentityAssertion, err = parseIdentityAssertion(d)
 		default:
 			return d.Errf("unknown sgid subdirective %q", sub)
 		}

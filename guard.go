@@ -17,6 +17,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/caddy-sgid/caddy-sgid/assertion"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 )
 
@@ -92,7 +93,13 @@ type Guard struct {
 
 	// headers are IdentityHeaders in canonical form, sorted by name.
 	headers []identityHeader
-	// nameLens has bit n set when an identity header name is n bytes
+	// scrubbed are the names whose client copies are deleted: the
+	// identity headers and the assertion's header.
+	scrubbed []string
+	// assertion signs the identity assertion of the requests passed on
+	// with a session; nil without identity_assertion.
+	assertion *assertionSigner
+	// nameLens has bit n set when a scrubbed header name is n bytes
 	// long (n < 64; longer names are always compared). '_' and '-' have
 	// the same length, and case does not change it.
 	nameLens uint64
@@ -138,8 +145,10 @@ type FieldRule struct {
 // setup compiles the guard's configuration. The handler passes in the few
 // values of its own the guard needs: its error path (never protected, like
 // login_page), the session cookie's name (cut from requests passed on),
-// and its metrics and logger. validate checks the result.
-func (g *Guard) setup(ctx caddy.Context, errorPath, cookieName string, m *metrics, logger *zap.Logger) error {
+// the signer of its identity assertion (nil without one), and its metrics
+// and logger. validate checks the result.
+func (g *Guard) setup(ctx caddy.Context, errorPath, cookieName string, a *assertionSigner, m *metrics, logger *zap.Logger) error {
+	g.assertion = a
 	if err := g.Protect.Provision(ctx); err != nil {
 		return err
 	}
@@ -148,9 +157,16 @@ func (g *Guard) setup(ctx caddy.Context, errorPath, cookieName string, m *metric
 		g.headers = append(g.headers, identityHeader{name: http.CanonicalHeaderKey(name), field: field})
 	}
 	sort.Slice(g.headers, func(i, j int) bool { return g.headers[i].name < g.headers[j].name })
-	g.nameLens = 0
+	g.scrubbed = g.scrubbed[:0]
 	for _, ih := range g.headers {
-		if n := len(ih.name); n < 64 {
+		g.scrubbed = append(g.scrubbed, ih.name)
+	}
+	if g.assertion != nil {
+		g.scrubbed = append(g.scrubbed, http.CanonicalHeaderKey(g.assertion.cfg.Header))
+	}
+	g.nameLens = 0
+	for _, name := range g.scrubbed {
+		if n := len(name); n < 64 {
 			g.nameLens |= 1 << n
 		}
 	}
@@ -206,8 +222,8 @@ func (g *Guard) validate(appKeys []string) error {
 // asked for without a fitting login; otherwise it sets the identity
 // headers and, unless ForwardCookie, cuts the session cookies out of the
 // request.
-func (g *Guard) serve(w http.ResponseWriter, r *http.Request, s *session.Session, headers []string, storeErr error) (answered bool, err error) {
-	loggedIn := s != nil
+func (g *Guard) serve(w http.ResponseWriter, r *http.Request, o *session.Opened, id *identity, storeErr error) (answered bool, err error) {
+	loggedIn := o != nil
 	if g.protects(r) {
 		if storeErr != nil {
 			// Whether anyone is logged in cannot be told: neither let the
@@ -218,13 +234,23 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, s *session.Session
 		if !loggedIn {
 			return true, g.denyAnonymous(w, r)
 		}
-		if !g.allows(*s) {
+		if !g.allows(o.Session) {
 			g.logDenial(r, http.StatusForbidden)
 			return true, writeDenial(w, isNavigation(r), http.StatusForbidden, "forbidden", "You are not allowed to see this page.")
 		}
 	}
 	if loggedIn {
-		g.setIdentityHeaders(r, headers)
+		g.setIdentityHeaders(r, id.headers)
+		if g.assertion != nil {
+			if err := g.assertion.set(r, o, id.fields); err != nil {
+				// Without its assertion the upstream cannot tell who
+				// calls: a protected request is not passed on.
+				g.logger.Warn("sgid identity assertion not signed", zap.Error(err), zap.String("request_id", requestID(r)))
+				if g.protects(r) {
+					return true, writeUnavailable(w)
+				}
+			}
+		}
 	}
 	if !g.ForwardCookie {
 		stripSessionCookies(r.Header, g.cookieName)
@@ -490,7 +516,7 @@ func (g *Guard) validateIdentityHeaders() error {
 // handler calls it first on every request, before it routes it; a nil
 // guard has nothing to scrub.
 func (g *Guard) scrubIdentity(r *http.Request) {
-	if g == nil || len(g.headers) == 0 {
+	if g == nil || len(g.scrubbed) == 0 {
 		return
 	}
 	// Go canonicalizes the case of names it parses, so "x-sgid-sub" and
@@ -558,8 +584,8 @@ func (g *Guard) isIdentityName(name string) bool {
 	if n := len(name); n < 64 && g.nameLens&(1<<n) == 0 {
 		return false
 	}
-	for _, ih := range g.headers {
-		if len(name) == len(ih.name) && sameHeaderName(name, ih.name) {
+	for _, h := range g.scrubbed {
+		if len(name) == len(h) && sameHeaderName(name, h) {
 			return true
 		}
 	}
@@ -718,6 +744,33 @@ func isToken(s string) bool {
 type placeholder struct {
 	name  string
 	value any
+}
+
+// identity is what the guard hands on for a logged-in user, made once per
+// opened session: the placeholders, the encoded identity header values and
+// the fields of the identity assertion.
+type identity struct {
+	// placeholders are set in order, the sub last (see
+	// identityPlaceholders).
+	placeholders []placeholder
+	// headers are the encoded values of the identity headers, in the order
+	// of g.headers; "" where the user has no value.
+	headers []string
+	// fields are the assertion's fields the user has values for.
+	fields []assertion.Field
+}
+
+// identityOf makes ready what the guard hands on for session s.
+func (g *Guard) identityOf(s session.Session) identity {
+	id := identity{placeholders: identityPlaceholders(s), headers: g.headerValues(s)}
+	if g.assertion != nil {
+		for _, f := range g.assertion.cfg.Fields {
+			if v, ok := userField(s, f); ok && v != "" {
+				id.fields = append(id.fields, assertion.Field{Name: f, Value: v})
+			}
+		}
+	}
+	return id
 }
 
 // headerValues are the encoded values of the identity headers for s, in the

@@ -65,6 +65,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if o != nil {
 		setPlaceholders(r, viewOf(o).placeholders)
 	}
+	if a := h.IdentityAssertion; a != nil && r.URL.Path == a.JWKSPath {
+		return h.guard.assertion.serveJWKS(w, r)
+	}
 	switch r.URL.Path {
 	case h.AuthURLPath:
 		return h.serveAuthURL(w, r)
@@ -78,14 +81,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if h.mock != nil && strings.HasPrefix(r.URL.Path, mockPrefix+"/") {
 		return h.serveMock(w, r)
 	}
-	var (
-		user    *session.Session
-		headers []string
-	)
+	var id *identity
 	if o != nil {
-		user, headers = &o.Session, viewOf(o).headers
+		id = &viewOf(o).identity
 	}
-	if answered, err := h.guard.serve(w, r, user, headers, storeErr); answered {
+	if answered, err := h.guard.serve(w, r, o, id, storeErr); answered {
 		return err
 	}
 	return next.ServeHTTP(w, r)
@@ -395,22 +395,16 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, reason string, le
 }
 
 // userView is what the requests of one opened session need, made once
-// (see session.Options.Prepare): the placeholders, the guard's encoded
-// identity header values, and the body of the userinfo route.
+// (see session.Options.Prepare): what the guard hands on, and the body of
+// the userinfo route.
 type userView struct {
-	// placeholders are set in order, the sub last (see
-	// identityPlaceholders).
-	placeholders []placeholder
-	// headers are the encoded values of the guard's identity headers, in
-	// the order of the guard's headers; "" where the user has no value.
-	headers []string
-	// userinfo is the body of the userinfo route for this session.
+	identity
 	userinfo []byte
 }
 
 // newUserView makes ready what requests of session s need.
 func newUserView(s session.Session, g *Guard) *userView {
-	return &userView{placeholders: identityPlaceholders(s), headers: g.headerValues(s), userinfo: userinfoJSON(s)}
+	return &userView{identity: g.identityOf(s), userinfo: userinfoJSON(s)}
 }
 
 // viewOf is the view the handler's Prepare made for o.

@@ -72,7 +72,7 @@ func unitHandler(tb testing.TB, h *Handler, st store.Store, now func() time.Time
 	applyDefaults(h)
 	h.cookies = cookieJar{name: h.CookieName, secure: h.CookieSecure}
 	h.guard = cmp.Or(h.Guard, new(Guard))
-	if err := h.guard.setup(caddy.Context{}, h.ErrorPath, h.CookieName, h.metrics, h.logger); err != nil {
+	if err := h.guard.setup(caddy.Context{}, h.ErrorPath, h.CookieName, nil, h.metrics, h.logger); err != nil {
 		tb.Fatal(err)
 	}
 	if err := h.guard.validate(nil); err != nil {

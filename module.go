@@ -185,6 +185,10 @@ type Handler struct {
 	// nothing is protected, no identity headers are set, and the session
 	// cookies are cut from the requests passed on.
 	Guard *Guard `json:"guard,omitempty"`
+	// Signs, for every request passed on with a session, a short-lived
+	// JWT that tells the upstream who the user is, verifiable with the
+	// keys the site publishes (see docs/assertion.md). Default: none.
+	IdentityAssertion *IdentityAssertion `json:"identity_assertion,omitempty"`
 
 	client   *sgid.Client
 	guard    *Guard // Guard, or an empty one when there is none
@@ -232,7 +236,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.cookies = cookieJar{name: h.CookieName, secure: h.CookieSecure}
 	h.guard = cmp.Or(h.Guard, new(Guard))
-	if err := h.guard.setup(ctx, h.ErrorPath, h.CookieName, h.metrics, h.logger); err != nil {
+	var signer *assertionSigner
+	if a := h.IdentityAssertion; a != nil {
+		a.applyDefaults()
+		signer = &assertionSigner{cfg: a, secure: h.CookieSecure, logger: h.logger}
+	}
+	if err := h.guard.setup(ctx, h.ErrorPath, h.CookieName, signer, h.metrics, h.logger); err != nil {
 		return err
 	}
 
@@ -356,6 +365,14 @@ func (h *Handler) Validate() error {
 	}
 	if len(h.AppParams) > maxAppParams {
 		return fmt.Errorf("app_params: %d parameters; at most %d fit in the login cookie", len(h.AppParams), maxAppParams)
+	}
+	if a := h.IdentityAssertion; a != nil {
+		if err := a.validate(h.guard.IdentityHeaders); err != nil {
+			return err
+		}
+		if _, dup := seen[a.JWKSPath]; dup {
+			return fmt.Errorf("identity_assertion: jwks_path %q is also %s", a.JWKSPath, seen[a.JWKSPath])
+		}
 	}
 	return h.guard.validate(slices.Collect(maps.Values(h.AppParams)))
 }

@@ -47,6 +47,11 @@ func (h *Handler) provisionSessions(ctx caddy.Context) error {
 	}
 	countEvictions(raw, h.metrics, h.site)
 	h.sessions = session.New(sessionOptions(h, h.st, raw))
+	if a := h.guard.assertion; a != nil {
+		if a.signer, err = a.cfg.newSigner(h.st, h.SealingKey, time.Duration(h.KeyRotation)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
