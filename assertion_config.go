@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-sgid/caddy-sgid/assertion"
+	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 )
 
@@ -123,7 +124,7 @@ func (a *IdentityAssertion) applyDefaults() {
 // may not share.
 func (a *IdentityAssertion) validate(identityHeaders map[string]string) error {
 	name := http.CanonicalHeaderKey(a.Header)
-	if !isToken(name) {
+	if !idheader.IsToken(name) {
 		return fmt.Errorf("sgid: identity_assertion: %q is not a valid header name", a.Header)
 	}
 	if forbiddenIdentityHeaders[name] || strings.HasPrefix(name, "X-Forwarded-") {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
@@ -193,7 +194,7 @@ func exampleLogin(t *testing.T) map[string]string {
 // each line of a multi-line value.
 func secretForms(s string) []string {
 	quoted, _ := json.Marshal(s)
-	forms := []string{s, strings.Trim(string(quoted), `"`), url.QueryEscape(s), encodeIdentityValue(s)}
+	forms := []string{s, strings.Trim(string(quoted), `"`), url.QueryEscape(s), idheader.Encode(s)}
 	if strings.Contains(s, "\n") {
 		forms = append(forms, strings.Split(s, "\n")...)
 	}

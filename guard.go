@@ -3,7 +3,6 @@ package caddysgid
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -18,6 +17,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-sgid/caddy-sgid/assertion"
+	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
+	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 )
 
@@ -95,14 +96,10 @@ type Guard struct {
 	headers []identityHeader
 	// scrubbed are the names whose client copies are deleted: the
 	// identity headers and the assertion's header.
-	scrubbed []string
+	scrubbed *idheader.Names
 	// assertion signs the identity assertion of the requests passed on
 	// with a session; nil without identity_assertion.
 	assertion *assertionSigner
-	// nameLens has bit n set when a scrubbed header name is n bytes
-	// long (n < 64; longer names are always compared). '_' and '-' have
-	// the same length, and case does not change it.
-	nameLens uint64
 	// exempt are the paths that Protect never covers (LoginPage's and
 	// error_path), compared ignoring ASCII case.
 	exempt []string
@@ -157,19 +154,14 @@ func (g *Guard) setup(ctx caddy.Context, errorPath, cookieName string, a *assert
 		g.headers = append(g.headers, identityHeader{name: http.CanonicalHeaderKey(name), field: field})
 	}
 	sort.Slice(g.headers, func(i, j int) bool { return g.headers[i].name < g.headers[j].name })
-	g.scrubbed = g.scrubbed[:0]
+	var scrubbed []string
 	for _, ih := range g.headers {
-		g.scrubbed = append(g.scrubbed, ih.name)
+		scrubbed = append(scrubbed, ih.name)
 	}
 	if g.assertion != nil {
-		g.scrubbed = append(g.scrubbed, http.CanonicalHeaderKey(g.assertion.cfg.Header))
+		scrubbed = append(scrubbed, g.assertion.cfg.Header)
 	}
-	g.nameLens = 0
-	for _, name := range g.scrubbed {
-		if n := len(name); n < 64 {
-			g.nameLens |= 1 << n
-		}
-	}
+	g.scrubbed = idheader.NewNames(scrubbed...)
 	g.exempt = g.exempt[:0]
 	for _, p := range []string{g.LoginPage, errorPath} {
 		if p, _, _ = strings.Cut(p, "?"); p != "" {
@@ -267,7 +259,7 @@ func (g *Guard) protects(r *http.Request) bool {
 	if len(g.Protect) == 0 {
 		return false
 	}
-	if !plainPath(r.URL) {
+	if !pathview.Plain(r.URL) {
 		return g.protectsViews(r)
 	}
 	if ok, err := g.Protect.MatchWithError(r); !ok && err == nil {
@@ -279,32 +271,59 @@ func (g *Guard) protects(r *http.Request) bool {
 	// s and U+212A (K) for k, exempting paths that the upstream may treat
 	// as other paths.
 	for _, p := range g.exempt {
-		if asciiEqualFold(r.URL.Path, p) {
+		if pathview.EqualFold(r.URL.Path, p) {
 			return false
 		}
 	}
 	return true
 }
 
-// asciiEqualFold reports whether a and b are equal when the ASCII letters
-// A-Z are taken as a-z; every other byte must be equal as it is.
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
+// protectsViews is protects for a path that is not plain: the request is
+// protected when Caddy's path matcher matches it as it is, or when any of
+// its views matches a Protect pattern, unless every view is an exempt path.
+func (g *Guard) protectsViews(r *http.Request) bool {
+	views, complete := pathview.Views(r.URL)
+	if !complete {
+		return true
+	}
+	if ok, err := g.Protect.MatchWithError(r); !ok && err == nil && !g.anyViewMatches(r, views) {
 		return false
 	}
-	for i := 0; i < len(a); i++ {
-		if asciiLower(a[i]) != asciiLower(b[i]) {
+	for _, p := range g.exempt {
+		if pathview.AllEqualFold(views, p) {
 			return false
 		}
 	}
 	return true
 }
 
-func asciiLower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
+// anyViewMatches reports whether a Protect pattern matches one of views
+// with the path matcher's semantics (case-insensitive; /x/* by prefix, *.x
+// by suffix, *x* by substring, else a glob) but without its cleaning, since
+// the views already include the cleaned readings next to the raw ones. A
+// pattern holding an escape such as %2f is compared as it is with every
+// view (%* standing for *), so it matches the raw view and any view that
+// a router decoding too few or too many times would see.
+func (g *Guard) anyViewMatches(r *http.Request, views []string) bool {
+	lower := make([]string, len(views))
+	for i, v := range views {
+		lower[i] = strings.ToLower(v)
 	}
-	return c
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	for _, pattern := range g.Protect {
+		if strings.Contains(pattern, "{") && repl != nil {
+			pattern = strings.ToLower(repl.ReplaceAll(pattern, ""))
+		}
+		if strings.Contains(pattern, "%") {
+			pattern = strings.ReplaceAll(pattern, "%*", "*")
+		}
+		for _, v := range lower {
+			if pathview.Match(pattern, v) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // allows reports whether the user passes every rule.
@@ -492,7 +511,7 @@ var forbiddenIdentityHeaders = map[string]bool{
 func (g *Guard) validateIdentityHeaders() error {
 	seen := map[string]string{}
 	for _, ih := range g.headers {
-		if !isToken(ih.name) {
+		if !idheader.IsToken(ih.name) {
 			return fmt.Errorf("identity_header: %q is not a valid header name", ih.name)
 		}
 		if forbiddenIdentityHeaders[ih.name] || strings.HasPrefix(ih.name, "X-Forwarded-") {
@@ -512,42 +531,12 @@ func (g *Guard) validateIdentityHeaders() error {
 	return nil
 }
 
-// scrubIdentity deletes every identity header the client sent. The
-// handler calls it first on every request, before it routes it; a nil
-// guard has nothing to scrub.
+// scrubIdentity deletes every copy of the identity headers and of the
+// assertion's header the client sent. The handler calls it first on every
+// request, before it routes it; a nil guard has nothing to scrub.
 func (g *Guard) scrubIdentity(r *http.Request) {
-	if g == nil || len(g.scrubbed) == 0 {
-		return
-	}
-	// Go canonicalizes the case of names it parses, so "x-sgid-sub" and
-	// "X-SGID-SUB" arrive as one key holding every copy; names with an
-	// underscore stay apart, so every key is compared.
-	for k := range r.Header {
-		if g.isIdentityName(k) {
-			delete(r.Header, k)
-		}
-	}
-	// "Connection: X-Sgid-Sub" would make reverse_proxy delete the value
-	// set below, as a hop-by-hop header.
-	if conn := r.Header["Connection"]; len(conn) > 0 {
-		if conn = g.withoutIdentityTokens(conn); len(conn) > 0 {
-			r.Header["Connection"] = conn
-		} else {
-			delete(r.Header, "Connection")
-		}
-	}
-	// Request trailers are forwarded upstream too, and some upstreams merge
-	// them into the headers. Declared ones are deleted now; the values
-	// arrive with the end of the body, where trailerScrub deletes them.
-	if r.Trailer != nil {
-		for k := range r.Trailer {
-			if g.isIdentityName(k) {
-				delete(r.Trailer, k)
-			}
-		}
-		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = &trailerScrub{ReadCloser: r.Body, g: g, trailer: r.Trailer}
-		}
+	if g != nil {
+		g.scrubbed.Scrub(r)
 	}
 }
 
@@ -574,170 +563,6 @@ func (g *Guard) setIdentityHeaders(r *http.Request, values []string) {
 			r.Header[ih.name] = vals[j-1 : j : j]
 		}
 	}
-}
-
-// isIdentityName reports whether a header name equals one of the identity
-// headers ignoring case, with '_' and '-' taken as equal.
-func (g *Guard) isIdentityName(name string) bool {
-	// Most names a request carries have a length no identity header has;
-	// they are passed over with one bit test (see nameLens).
-	if n := len(name); n < 64 && g.nameLens&(1<<n) == 0 {
-		return false
-	}
-	for _, h := range g.scrubbed {
-		if len(name) == len(h) && sameHeaderName(name, h) {
-			return true
-		}
-	}
-	return false
-}
-
-func sameHeaderName(a, b string) bool {
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if x == y {
-			continue
-		}
-		if x == '_' {
-			x = '-'
-		}
-		if y == '_' {
-			y = '-'
-		}
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
-// withoutIdentityTokens drops identity header names from Connection
-// values, leaving the values untouched when none is named.
-func (g *Guard) withoutIdentityTokens(values []string) []string {
-	// Most requests name no identity header in Connection ("keep-alive"):
-	// look before building anything.
-	named := false
-	for _, v := range values {
-		for tok := range strings.SplitSeq(v, ",") {
-			if g.isIdentityName(strings.TrimSpace(tok)) {
-				named = true
-				break
-			}
-		}
-	}
-	if !named {
-		return values
-	}
-	var out []string
-	for i, v := range values {
-		var kept []string
-		changed := false
-		for tok := range strings.SplitSeq(v, ",") {
-			if g.isIdentityName(strings.TrimSpace(tok)) {
-				changed = true
-				continue
-			}
-			kept = append(kept, tok)
-		}
-		if changed && out == nil {
-			out = append(make([]string, 0, len(values)), values[:i]...)
-		}
-		if out != nil {
-			if changed {
-				v = strings.TrimSpace(strings.Join(kept, ","))
-			}
-			if v != "" {
-				out = append(out, v)
-			}
-		}
-	}
-	if out == nil {
-		return values
-	}
-	return out
-}
-
-// trailerScrub deletes identity trailers once net/http has read them,
-// which it does when the body reaches EOF, before the next handler sees
-// the EOF.
-type trailerScrub struct {
-	io.ReadCloser
-	g       *Guard
-	trailer http.Header
-}
-
-func (t *trailerScrub) Read(p []byte) (int, error) {
-	n, err := t.ReadCloser.Read(p)
-	if err != nil {
-		for k := range t.trailer {
-			if t.g.isIdentityName(k) {
-				delete(t.trailer, k)
-			}
-		}
-	}
-	return n, err
-}
-
-// encodeIdentityValue makes a user's value safe for a header line, in a
-// form every upstream can decode back exactly: each byte of the UTF-8 value
-// that is a control character (0x00-0x1F, 0x7F), not ASCII (0x80-0xFF),
-// '%' or '+', and a space at the start or end (which header parsers trim),
-// is written as %XX with upper-case hex; every other byte is left as it is.
-// So plain ASCII text without '%' and '+' passes unchanged, and
-// decodeURIComponent (JavaScript), url.PathUnescape and url.QueryUnescape
-// (Go), urllib.parse.unquote and unquote_plus (Python) and rawurldecode and
-// urldecode (PHP) all give back the original value.
-func encodeIdentityValue(s string) string {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if mustEncode(s, i) {
-			n++
-		}
-	}
-	if n == 0 {
-		return s
-	}
-	const hex = "0123456789ABCDEF"
-	b := make([]byte, 0, len(s)+2*n)
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; mustEncode(s, i) {
-			b = append(b, '%', hex[c>>4], hex[c&0xf])
-		} else {
-			b = append(b, c)
-		}
-	}
-	return string(b)
-}
-
-func mustEncode(s string, i int) bool {
-	switch c := s[i]; {
-	case c < 0x20 || c >= 0x7f, c == '%', c == '+':
-		return true
-	case c == ' ':
-		return i == 0 || i == len(s)-1
-	}
-	return false
-}
-
-// isToken reports whether s is an RFC 9110 token, the syntax of a header
-// name.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
 
 // placeholder is one placeholder the handler sets for a logged-in user.
@@ -783,7 +608,7 @@ func (g *Guard) headerValues(s session.Session) []string {
 	out := make([]string, len(g.headers))
 	for i, ih := range g.headers {
 		if v, ok := userField(s, ih.field); ok && v != "" {
-			out[i] = encodeIdentityValue(v)
+			out[i] = idheader.Encode(v)
 		}
 	}
 	return out

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 )
 
@@ -290,8 +291,8 @@ func TestGuardIdentityHeaderEncoding(t *testing.T) {
 			t.Errorf("%s: %q, want one value", header, vals)
 			continue
 		}
-		if vals[0] != encodeIdentityValue(want) {
-			t.Errorf("%s = %q, want %q", header, vals[0], encodeIdentityValue(want))
+		if vals[0] != idheader.Encode(want) {
+			t.Errorf("%s = %q, want %q", header, vals[0], idheader.Encode(want))
 		}
 		checkIdentityEncoding(t, want, vals[0])
 	}
@@ -341,7 +342,7 @@ func TestGuardSpoofedIdentityHeaders(t *testing.T) {
 				}
 			}
 			for _, name := range names {
-				if len(k) == len(name) && sameHeaderName(k, name) && k != name {
+				if len(k) == len(name) && idheader.Same(k, name) && k != name {
 					t.Errorf("variant %s of %s reached the upstream", k, name)
 				}
 			}
@@ -354,7 +355,7 @@ func TestGuardSpoofedIdentityHeaders(t *testing.T) {
 				case "X-Sgid-Sub":
 					want = []string{persona.Sub}
 				case "X-Sgid-Name":
-					want = []string{encodeIdentityValue(persona.Data["myinfo.name"])}
+					want = []string{idheader.Encode(persona.Data["myinfo.name"])}
 				}
 			}
 			if want != nil && strings.Join(vals, "|") != strings.Join(want, "|") {

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 )
 
 // rawRequest builds the request that Go's server, and so Caddy, makes of
@@ -195,47 +197,11 @@ func TestGuardPathTooManyViews(t *testing.T) {
 		protected bool
 	}{
 		{"few encodings", "/public/%2525252e", false},
-		{"deep encoding", "/public/%" + strings.Repeat("25", maxPathViews) + "2e", true},
+		{"deep encoding", "/public/%" + strings.Repeat("25", pathview.MaxViews) + "2e", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := h.guard.protects(rawRequest(t, tc.raw)); got != tc.protected {
 				t.Errorf("protected = %v, want %v", got, tc.protected)
-			}
-		})
-	}
-}
-
-// TestPlainPath: the fast path takes only paths with a single reading;
-// each thing a router reads in another way sends a path to the views.
-func TestPlainPath(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		raw   string
-		plain bool
-	}{
-		{"/api/acme/members", true},
-		{"/", true},
-		{"/index.html", true},
-		{"/a.b/c", true},
-		{"/caf%C3%A9", true},
-		{"/.well-known/x", true},
-		{"/api/%2e%2e/x", false}, // RawPath is set
-		{"/api%252e", false},     // a '%' left after decoding
-		{"/api;x", false},
-		{`/api\x`, false},
-		{"/api%3fx", false},
-		{"/api%23x", false},
-		{"/api%01x", false},
-		{"/api%7fx", false},
-		{"//api", false},
-		{"/api/../x", false},
-		{"/api/.", false},
-		{"/api./x", false},
-		{"/api%20", false},
-	} {
-		t.Run(tc.raw, func(t *testing.T) {
-			if got := plainPath(rawRequest(t, tc.raw).URL); got != tc.plain {
-				t.Errorf("plain = %v, want %v", got, tc.plain)
 			}
 		})
 	}
@@ -252,32 +218,6 @@ func TestGuardPlainPathAllocs(t *testing.T) {
 			guard := testing.AllocsPerRun(100, func() { h.guard.protects(r) })
 			if guard > matcher {
 				t.Errorf("protects: %v allocations, the matcher alone %v", guard, matcher)
-			}
-		})
-	}
-}
-
-// The readings each turn a path into what that kind of router sees.
-func TestPathReadings(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name     string
-		read     func(string) string
-		in, want string
-	}{
-		{"decode", percentDecode, "/a%2e%2E/%2fb", "/a..//b"},
-		{"decode stray", percentDecode, "/a%zz%2e%", "/a%zz.%"},
-		{"backslashes", backslashesAsSlashes, `/a\b\`, "/a/b/"},
-		{"params", dropPathParams, "/a;x/b;y=1;z/c;", "/a/b/c"},
-		{"params keep slashes", dropPathParams, "/;/a/", "//a/"},
-		{"cut", cutAtDelimiter, "/a?b#c", "/a"},
-		{"cut NUL", cutAtDelimiter, "/a\x00b", "/a"},
-		{"merge", mergeSlashes, "//a///b/../c", "/a/b/../c"},
-		{"trim", trimSegmentDots, "/a./b ./../.", "/a/b/../."},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := tc.read(tc.in); got != tc.want {
-				t.Errorf("%q -> %q, want %q", tc.in, got, tc.want)
 			}
 		})
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
@@ -43,7 +44,7 @@ func TestEncodeIdentityValue(t *testing.T) {
 		}
 	}
 	for _, tc := range tests {
-		got := encodeIdentityValue(tc.in)
+		got := idheader.Encode(tc.in)
 		if tc.want != "" && got != tc.want {
 			t.Errorf("encode(%q) = %q, want %q", tc.in, got, tc.want)
 		}
@@ -76,7 +77,7 @@ func FuzzEncodeIdentityValue(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		checkIdentityEncoding(t, s, encodeIdentityValue(s))
+		checkIdentityEncoding(t, s, idheader.Encode(s))
 	})
 }
 

@@ -1,13 +1,14 @@
-package caddysgid
+// Package pathview reads a request path the ways the routers behind a
+// proxy may read it, so that a guard in front of them can judge every
+// reading, not only Caddy's cleaned one.
+package pathview
 
 import (
-	"net/http"
 	"net/url"
 	"path"
 	"slices"
 	"strings"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
@@ -24,12 +25,12 @@ import (
 // when any view matches a Protect pattern; the login page and error_path
 // are exempt only when every view is that path.
 
-// maxPathViews bounds the number of views of one path. A path with more
+// MaxViews bounds the number of views of one path. A path with more
 // readings than this is made to have them, so the guard protects it
 // without looking further (it fails closed).
-const maxPathViews = 128
+const MaxViews = 128
 
-// plainPath reports whether the request path has a single reading: its raw
+// Plain reports whether the request path has a single reading: its raw
 // form is Go's own encoding of the decoded one (RawPath is empty) and the
 // decoded one holds nothing that any router reads in another way: no '%'
 // (a second decoding), ';' (path parameters), '\' (a slash to some), '?',
@@ -37,7 +38,7 @@ const maxPathViews = 128
 // segment that is a dot segment or ends in a dot or space (which Windows
 // servers trim). Such a path is judged exactly as Caddy's path matcher
 // judges it, with no further work; it is the path of nearly every request.
-func plainPath(u *url.URL) bool {
+func Plain(u *url.URL) bool {
 	if u.RawPath != "" {
 		return false
 	}
@@ -64,12 +65,12 @@ func plainPath(u *url.URL) bool {
 	return true
 }
 
-// pathViews returns the readings of a request path that is not plain: the
+// Views returns the readings of a request path that is not plain: the
 // decoded path, the raw path as reverse_proxy forwards it (when it differs
 // from Go's encoding of the decoded one), and every string that a chain of
 // the pathReadings below makes of them. complete is false when there were
-// more than maxPathViews.
-func pathViews(u *url.URL) (views []string, complete bool) {
+// more than MaxViews.
+func Views(u *url.URL) (views []string, complete bool) {
 	views = append(make([]string, 0, 16), u.Path)
 	if u.RawPath != "" {
 		if raw := u.EscapedPath(); raw != u.Path {
@@ -82,7 +83,7 @@ func pathViews(u *url.URL) (views []string, complete bool) {
 			if v == "" || slices.Contains(views, v) {
 				continue
 			}
-			if len(views) == maxPathViews {
+			if len(views) == MaxViews {
 				return views, false
 			}
 			views = append(views, v)
@@ -207,57 +208,9 @@ func trimSegmentDots(p string) string {
 	return strings.Join(segs, "/")
 }
 
-// protectsViews is protects for a path that is not plain: the request is
-// protected when Caddy's path matcher matches it as it is, or when any of
-// its views matches a Protect pattern, unless every view is an exempt path.
-func (g *Guard) protectsViews(r *http.Request) bool {
-	views, complete := pathViews(r.URL)
-	if !complete {
-		return true
-	}
-	if ok, err := g.Protect.MatchWithError(r); !ok && err == nil && !g.anyViewMatches(r, views) {
-		return false
-	}
-	for _, p := range g.exempt {
-		if allEqualFold(views, p) {
-			return false
-		}
-	}
-	return true
-}
-
-// anyViewMatches reports whether a Protect pattern matches one of views
-// with the path matcher's semantics (case-insensitive; /x/* by prefix, *.x
-// by suffix, *x* by substring, else a glob) but without its cleaning, since
-// the views already include the cleaned readings next to the raw ones. A
-// pattern holding an escape such as %2f is compared as it is with every
-// view (%* standing for *), so it matches the raw view and any view that
-// a router decoding too few or too many times would see.
-func (g *Guard) anyViewMatches(r *http.Request, views []string) bool {
-	lower := make([]string, len(views))
-	for i, v := range views {
-		lower[i] = strings.ToLower(v)
-	}
-	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	for _, pattern := range g.Protect {
-		if strings.Contains(pattern, "{") && repl != nil {
-			pattern = strings.ToLower(repl.ReplaceAll(pattern, ""))
-		}
-		if strings.Contains(pattern, "%") {
-			pattern = strings.ReplaceAll(pattern, "%*", "*")
-		}
-		for _, v := range lower {
-			if matchPathPattern(pattern, v) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// matchPathPattern matches a lower-case path against a lower-case pattern
+// Match matches a lower-case path against a lower-case pattern
 // the way Caddy's path matcher does after cleaning.
-func matchPathPattern(pattern, p string) bool {
+func Match(pattern, p string) bool {
 	if pattern == "*" {
 		return true
 	}
@@ -274,13 +227,34 @@ func matchPathPattern(pattern, p string) bool {
 	return ok
 }
 
-// allEqualFold reports whether every view equals p under ASCII case
+// AllEqualFold reports whether every view equals p under ASCII case
 // folding.
-func allEqualFold(views []string, p string) bool {
+func AllEqualFold(views []string, p string) bool {
 	for _, v := range views {
-		if !asciiEqualFold(v, p) {
+		if !EqualFold(v, p) {
 			return false
 		}
 	}
 	return true
+}
+
+// EqualFold reports whether a and b are equal when the ASCII letters
+// A-Z are taken as a-z; every other byte must be equal as it is.
+func EqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if asciiLower(a[i]) != asciiLower(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func asciiLower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
