@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 
 	"github.com/caddy-sgid/caddy-sgid/assertion"
@@ -64,51 +63,6 @@ type IdentityAssertion struct {
 	JWKSPath string `json:"jwks_path,omitempty"`
 }
 
-// parseIdentityAssertion reads
-//
-//	identity_assertion <Header-Name> [{
-//	    audience  <aud>
-//	    lifetime  <duration>
-//	    fields    <field...>
-//	    jwks_path <path>
-//	}]
-//
-// with d on the identity_assertion token. fields may be repeated, adding
-// up; every other subdirective may be given once.
-func parseIdentityAssertion(d *caddyfile.Dispenser) (*IdentityAssertion, error) {
-	a := new(IdentityAssertion)
-	args := d.RemainingArgs()
-	if len(args) != 1 {
-		return nil, d.Errf("identity_assertion takes one header name, got %d arguments", len(args))
-	}
-	a.Header = args[0]
-	seen := make(map[string]bool)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		sub := d.Val()
-		if seen[sub] && sub != "fields" {
-			return nil, d.Errf("identity_assertion: %s is given twice", sub)
-		}
-		seen[sub] = true
-		var err error
-		switch sub {
-		case "audience":
-			err = oneArg(d, &a.Audience)
-		case "lifetime":
-			err = durationArg(d, &a.Lifetime)
-		case "fields":
-			err = appendArgs(d, &a.Fields, "field")
-		case "jwks_path":
-			err = oneArg(d, &a.JWKSPath)
-		default:
-			return nil, d.Errf("unknown identity_assertion subdirective %q", sub)
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	return a, nil
-}
-
 // applyDefaults fills in what the configuration left out.
 func (a *IdentityAssertion) applyDefaults() {
 	if a.Lifetime == 0 {
@@ -127,7 +81,7 @@ func (a *IdentityAssertion) validate(identityHeaders map[string]string) error {
 	if !idheader.IsToken(name) {
 		return fmt.Errorf("sgid: identity_assertion: %q is not a valid header name", a.Header)
 	}
-	if forbiddenIdentityHeaders[name] || strings.HasPrefix(name, "X-Forwarded-") {
+	if idheader.Forbidden(name) {
 		return fmt.Errorf("sgid: identity_assertion: %s cannot carry an assertion", name)
 	}
 	// Upstreams that map names to CGI-style variables take '_' for '-'.

@@ -379,3 +379,48 @@ func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
 
 // Interface guard.
 var _ caddyfile.Unmarshaler = (*Handler)(nil)
+
+// parseIdentityAssertion reads
+//
+//	identity_assertion <Header-Name> [{
+//	    audience  <aud>
+//	    lifetime  <duration>
+//	    fields    <field...>
+//	    jwks_path <path>
+//	}]
+//
+// with d on the identity_assertion token. fields may be repeated, adding
+// up; every other subdirective may be given once.
+func parseIdentityAssertion(d *caddyfile.Dispenser) (*IdentityAssertion, error) {
+	a := new(IdentityAssertion)
+	args := d.RemainingArgs()
+	if len(args) != 1 {
+		return nil, d.Errf("identity_assertion takes one header name, got %d arguments", len(args))
+	}
+	a.Header = args[0]
+	seen := make(map[string]bool)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		sub := d.Val()
+		if seen[sub] && sub != "fields" {
+			return nil, d.Errf("identity_assertion: %s is given twice", sub)
+		}
+		seen[sub] = true
+		var err error
+		switch sub {
+		case "audience":
+			err = oneArg(d, &a.Audience)
+		case "lifetime":
+			err = durationArg(d, &a.Lifetime)
+		case "fields":
+			err = appendArgs(d, &a.Fields, "field")
+		case "jwks_path":
+			err = oneArg(d, &a.JWKSPath)
+		default:
+			return nil, d.Errf("unknown identity_assertion subdirective %q", sub)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}

@@ -6,41 +6,36 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-sgid/caddy-sgid/sgid"
 )
 
+// Defaults of the handler's fields.
+const (
+	DefaultAuthURLPath     = "/api/auth-url"
+	DefaultCallbackPath    = "/api/redirect"
+	DefaultUserinfoPath    = "/api/userinfo"
+	DefaultLogoutPath      = "/api/logout"
+	DefaultSuccessPath     = "/logged-in"
+	DefaultErrorPath       = "/error"
+	DefaultCookieName      = "sgid_session"
+	DefaultLoginTimeout    = 10 * time.Minute
+	DefaultSessionLifetime = 12 * time.Hour
+	DefaultCacheTTL        = 10 * time.Second
+	DefaultKeyRotation     = 24 * time.Hour
+	DefaultProviderTimeout = 10 * time.Second
+)
+
 // How the configuration becomes what the handler runs with: placeholders
 // resolved, defaults applied, and errors of the sgid client named by the
 // field to fix.
-
-// resolveConfig resolves the placeholders of the fields that take them and
-// applies the defaults.
-func (h *Handler) resolveConfig() error {
-	repl := caddy.NewReplacer()
-	for _, f := range []struct {
-		name string
-		v    *string
-		trim bool
-	}{
-		{"client_id", &h.ClientID, true},
-		{"client_secret", &h.ClientSecret, true},
-		{"private_key", &h.PrivateKey, false},
-		{"host", &h.Host, true},
-		{"redirect_uri", &h.RedirectURI, true},
-		{"sealing_key", &h.SealingKey, true},
-	} {
-		if err := resolvePlaceholders(repl, f.name, f.v, f.trim); err != nil {
-			return err
-		}
-	}
-	applyDefaults(h)
-	return nil
-}
 
 // resolvePlaceholders replaces the placeholders in *v, trimming outer
 // space when trim. A value that was written but resolves to nothing is an
@@ -78,35 +73,72 @@ func resolvePlaceholders(repl *caddy.Replacer, name string, v *string, trim bool
 	return errors.New(msg)
 }
 
+// checkRoutes refuses a route path that does not start with / or is also
+// another route's. routes maps each field to its path.
+func checkRoutes(routes map[string]string) error {
+	seen := map[string]string{}
+	for _, field := range slices.Sorted(maps.Keys(routes)) {
+		p := routes[field]
+		if !strings.HasPrefix(p, "/") {
+			return fmt.Errorf("%s: %q must start with /", field, p)
+		}
+		if other, dup := seen[p]; dup {
+			return fmt.Errorf("%s: %q is also %s", field, p, other)
+		}
+		seen[p] = field
+	}
+	return nil
+}
+
+// cookieNameRE is the token syntax of RFC 6265 cookie names, minus the
+// characters that need quoting anywhere.
+var cookieNameRE = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+\-.^_|~]+$`)
+
+// checkCookieName refuses a cookie_name that is not a cookie-name token
+// or carries a cookie prefix.
+func checkCookieName(name string) error {
+	if !cookieNameRE.MatchString(name) {
+		return fmt.Errorf("cookie_name: %q is not a valid cookie name", name)
+	}
+	// The handler adds __Host- itself on HTTPS; a name that already has a
+	// prefix would be refused by browsers on plain HTTP, or get two.
+	if lower := strings.ToLower(name); strings.HasPrefix(lower, "__host-") || strings.HasPrefix(lower, "__secure-") {
+		return fmt.Errorf("cookie_name: %q has a cookie prefix; give the bare name, the handler adds __Host- on HTTPS", name)
+	}
+	return nil
+}
+
+// checkAppParams refuses app_params that could not travel in a login
+// cookie or that could pass for the user's identity or sgID's data.
+func checkAppParams(params map[string]string) error {
+	if len(params) > maxAppParams {
+		return fmt.Errorf("app_params: %d parameters; at most %d fit in the login cookie", len(params), maxAppParams)
+	}
+	for param, key := range params {
+		if param == "" || key == "" {
+			return fmt.Errorf("app_params: empty parameter or key (%q -> %q)", param, key)
+		}
+		if param == returnToParam {
+			return fmt.Errorf("app_params: %q is reserved for the return path", param)
+		}
+		// The handler sets {http.auth.user.id} to the sub itself: an app
+		// value under that key would replace the user's identity in every
+		// placeholder, header_up and the access log's user_id.
+		if reservedIdentityKeys[key] {
+			return fmt.Errorf("app_params: data key %q is the user's identity ({http.auth.user.%s}), which only sgID sets; pick another key", key, key)
+		}
+		// sgID's fields are named like scopes (myinfo.name); an app value
+		// under such a key could pass for data sgID vouched for.
+		if strings.Contains(key, ".") || key == "sub" || key == "openid" {
+			return fmt.Errorf("app_params: data key %q looks like an sgID field; pick a key without a dot", key)
+		}
+	}
+	return nil
+}
+
 // placeholderRE finds Caddy placeholders, and the namespace and name of the
 // {env.*} and {file.*} ones.
 var placeholderRE = regexp.MustCompile(`\{(?:(env|file)\.([^{}]+)|[^{}]+)\}`)
-
-func applyDefaults(h *Handler) {
-	setDefault(&h.AuthURLPath, DefaultAuthURLPath)
-	setDefault(&h.CallbackPath, DefaultCallbackPath)
-	setDefault(&h.UserinfoPath, DefaultUserinfoPath)
-	setDefault(&h.LogoutPath, DefaultLogoutPath)
-	setDefault(&h.SuccessPath, DefaultSuccessPath)
-	setDefault(&h.ErrorPath, DefaultErrorPath)
-	setDefault(&h.CookieName, DefaultCookieName)
-	if h.LoginTimeout == 0 {
-		h.LoginTimeout = caddy.Duration(DefaultLoginTimeout)
-	}
-	if h.SessionLifetime == 0 {
-		h.SessionLifetime = caddy.Duration(DefaultSessionLifetime)
-	}
-	if h.CacheTTL == nil {
-		ttl := caddy.Duration(DefaultCacheTTL)
-		h.CacheTTL = &ttl
-	}
-	if h.KeyRotation == 0 {
-		h.KeyRotation = caddy.Duration(DefaultKeyRotation)
-	}
-	if h.ProviderTimeout == 0 {
-		h.ProviderTimeout = caddy.Duration(DefaultProviderTimeout)
-	}
-}
 
 func setDefault(s *string, def string) {
 	if *s == "" {
@@ -156,4 +188,26 @@ func hashJSON(v ...any) string {
 	b, _ := json.Marshal(v)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// clients holds the sgID clients across config reloads.
+var clients = caddy.NewUsagePool()
+
+type clientDestructor struct{ *sgid.Client }
+
+func (clientDestructor) Destruct() error { return nil }
+
+// pooledClient returns the sgID client of cfg, shared (with its JWKS cache)
+// with the config this one replaces when nothing it was built from
+// changed, and the pool key to release at cleanup.
+func pooledClient(cfg sgid.Config, mock bool) (*sgid.Client, string, error) {
+	key := "sgid-client-" + hashJSON(cfg.ClientID, cfg.ClientSecret, cfg.PrivateKey, cfg.PrivateKeys, cfg.Host, cfg.RedirectURI, cfg.Scopes, mock)
+	c, _, err := clients.LoadOrNew(key, func() (caddy.Destructor, error) {
+		client, err := sgid.New(cfg)
+		return clientDestructor{client}, err
+	})
+	if err != nil {
+		return nil, "", fieldError(err)
+	}
+	return c.(clientDestructor).Client, key, nil
 }

@@ -494,18 +494,6 @@ type identityHeader struct {
 	field string
 }
 
-// forbiddenIdentityHeaders may not carry an identity: hop-by-hop headers
-// are dropped by proxies, the framing and routing headers would break the
-// request or be overwritten by reverse_proxy, and Authorization holds the
-// client's own credentials, which deleting every copy would break.
-var forbiddenIdentityHeaders = map[string]bool{
-	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true,
-	"Proxy-Authenticate": true, "Proxy-Authorization": true, "Te": true,
-	"Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
-	"Host": true, "Cookie": true, "Content-Length": true, "Content-Type": true,
-	"Expect": true, "Forwarded": true, "Authorization": true,
-}
-
 // validateIdentityHeaders checks that every identity header is a valid
 // name that may carry an identity, has a field, and is not named twice.
 func (g *Guard) validateIdentityHeaders() error {
@@ -514,7 +502,7 @@ func (g *Guard) validateIdentityHeaders() error {
 		if !idheader.IsToken(ih.name) {
 			return fmt.Errorf("identity_header: %q is not a valid header name", ih.name)
 		}
-		if forbiddenIdentityHeaders[ih.name] || strings.HasPrefix(ih.name, "X-Forwarded-") {
+		if idheader.Forbidden(ih.name) {
 			return fmt.Errorf("identity_header: %s cannot carry an identity", ih.name)
 		}
 		if ih.field == "" {

@@ -11,9 +11,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -30,22 +28,6 @@ import (
 func init() {
 	caddy.RegisterModule(Handler{})
 }
-
-// Defaults of the Handler's fields.
-const (
-	DefaultAuthURLPath     = "/api/auth-url"
-	DefaultCallbackPath    = "/api/redirect"
-	DefaultUserinfoPath    = "/api/userinfo"
-	DefaultLogoutPath      = "/api/logout"
-	DefaultSuccessPath     = "/logged-in"
-	DefaultErrorPath       = "/error"
-	DefaultCookieName      = "sgid_session"
-	DefaultLoginTimeout    = 10 * time.Minute
-	DefaultSessionLifetime = 12 * time.Hour
-	DefaultCacheTTL        = 10 * time.Second
-	DefaultKeyRotation     = 24 * time.Hour
-	DefaultProviderTimeout = 10 * time.Second
-)
 
 // Handler serves the sgID login routes of a single-page app (by default the
 // paths of sgID's own SPA example: /api/auth-url, /api/redirect,
@@ -262,18 +244,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		HTTPClient:   httpClient,
 		Observe:      observeProvider,
 	}
-	// The client (with its JWKS cache) is shared with the config this one
-	// replaces when nothing it was built from changed.
-	h.clientKey = "sgid-client-" + hashJSON(cfg.ClientID, cfg.ClientSecret, cfg.PrivateKey, cfg.Host, cfg.RedirectURI, cfg.Scopes, h.Mock)
-	c, _, err := clients.LoadOrNew(h.clientKey, func() (caddy.Destructor, error) {
-		client, err := sgid.New(cfg)
-		return pooledClient{client}, err
-	})
-	if err != nil {
-		h.clientKey = ""
-		return fieldError(err)
+	if h.client, h.clientKey, err = pooledClient(cfg, h.Mock); err != nil {
+		return err
 	}
-	h.client = c.(pooledClient).Client
 
 	if err := h.provisionSessions(ctx); err != nil {
 		return err
@@ -282,27 +255,69 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// cookieNameRE is the token syntax of RFC 6265 cookie names, minus the
-// characters that need quoting anywhere.
-var cookieNameRE = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+\-.^_|~]+$`)
+// resolveConfig resolves the placeholders of the fields that take them and
+// applies the defaults.
+func (h *Handler) resolveConfig() error {
+	repl := caddy.NewReplacer()
+	for _, f := range []struct {
+		name string
+		v    *string
+		trim bool
+	}{
+		{"client_id", &h.ClientID, true},
+		{"client_secret", &h.ClientSecret, true},
+		{"private_key", &h.PrivateKey, false},
+		{"host", &h.Host, true},
+		{"redirect_uri", &h.RedirectURI, true},
+		{"sealing_key", &h.SealingKey, true},
+	} {
+		if err := resolvePlaceholders(repl, f.name, f.v, f.trim); err != nil {
+			return err
+		}
+	}
+	applyDefaults(h)
+	return nil
+}
+
+func applyDefaults(h *Handler) {
+	setDefault(&h.AuthURLPath, DefaultAuthURLPath)
+	setDefault(&h.CallbackPath, DefaultCallbackPath)
+	setDefault(&h.UserinfoPath, DefaultUserinfoPath)
+	setDefault(&h.LogoutPath, DefaultLogoutPath)
+	setDefault(&h.SuccessPath, DefaultSuccessPath)
+	setDefault(&h.ErrorPath, DefaultErrorPath)
+	setDefault(&h.CookieName, DefaultCookieName)
+	if h.LoginTimeout == 0 {
+		h.LoginTimeout = caddy.Duration(DefaultLoginTimeout)
+	}
+	if h.SessionLifetime == 0 {
+		h.SessionLifetime = caddy.Duration(DefaultSessionLifetime)
+	}
+	if h.CacheTTL == nil {
+		ttl := caddy.Duration(DefaultCacheTTL)
+		h.CacheTTL = &ttl
+	}
+	if h.KeyRotation == 0 {
+		h.KeyRotation = caddy.Duration(DefaultKeyRotation)
+	}
+	if h.ProviderTimeout == 0 {
+		h.ProviderTimeout = caddy.Duration(DefaultProviderTimeout)
+	}
+}
 
 // Validate checks the configuration after Provision.
 func (h *Handler) Validate() error {
-	paths := map[string]string{
+	routes := map[string]string{
 		"auth_url_path": h.AuthURLPath,
 		"callback_path": h.CallbackPath,
 		"userinfo_path": h.UserinfoPath,
 		"logout_path":   h.LogoutPath,
 	}
-	seen := map[string]string{}
-	for field, p := range paths {
-		if !strings.HasPrefix(p, "/") {
-			return fmt.Errorf("%s: %q must start with /", field, p)
-		}
-		if other, dup := seen[p]; dup {
-			return fmt.Errorf("%s: %q is also %s", field, p, other)
-		}
-		seen[p] = field
+	if a := h.IdentityAssertion; a != nil {
+		routes["identity_assertion jwks_path"] = a.JWKSPath
+	}
+	if err := checkRoutes(routes); err != nil {
+		return err
 	}
 	for field, p := range map[string]string{"success_path": h.SuccessPath, "error_path": h.ErrorPath} {
 		if !isLocalPath(p) {
@@ -315,32 +330,11 @@ func (h *Handler) Validate() error {
 			return fmt.Errorf("redirect_uri: its path %q must be callback_path %q, or sgID's callback would not reach this handler", u.Path, h.CallbackPath)
 		}
 	}
-	if !cookieNameRE.MatchString(h.CookieName) {
-		return fmt.Errorf("cookie_name: %q is not a valid cookie name", h.CookieName)
+	if err := checkCookieName(h.CookieName); err != nil {
+		return err
 	}
-	// The handler adds __Host- itself on HTTPS; a name that already has a
-	// prefix would be refused by browsers on plain HTTP, or get two.
-	if lower := strings.ToLower(h.CookieName); strings.HasPrefix(lower, "__host-") || strings.HasPrefix(lower, "__secure-") {
-		return fmt.Errorf("cookie_name: %q has a cookie prefix; give the bare name, the handler adds __Host- on HTTPS", h.CookieName)
-	}
-	for param, key := range h.AppParams {
-		if param == "" || key == "" {
-			return fmt.Errorf("app_params: empty parameter or key (%q -> %q)", param, key)
-		}
-		if param == returnToParam {
-			return fmt.Errorf("app_params: %q is reserved for the return path", param)
-		}
-		// The handler sets {http.auth.user.id} to the sub itself: an app
-		// value under that key would replace the user's identity in every
-		// placeholder, header_up and the access log's user_id.
-		if reservedIdentityKeys[key] {
-			return fmt.Errorf("app_params: data key %q is the user's identity ({http.auth.user.%s}), which only sgID sets; pick another key", key, key)
-		}
-		// sgID's fields are named like scopes (myinfo.name); an app value
-		// under such a key could pass for data sgID vouched for.
-		if strings.Contains(key, ".") || key == "sub" || key == "openid" {
-			return fmt.Errorf("app_params: data key %q looks like an sgID field; pick a key without a dot", key)
-		}
+	if err := checkAppParams(h.AppParams); err != nil {
+		return err
 	}
 	if time.Duration(h.LoginTimeout) < time.Minute {
 		return fmt.Errorf("login_timeout: %s is too short for a person to log in; use at least 1m", time.Duration(h.LoginTimeout))
@@ -363,15 +357,9 @@ func (h *Handler) Validate() error {
 	if h.SealingKey != "" && len(h.SealingKey) < minSealingKey {
 		return fmt.Errorf("sealing_key: %d bytes is too short; use at least %d random bytes", len(h.SealingKey), minSealingKey)
 	}
-	if len(h.AppParams) > maxAppParams {
-		return fmt.Errorf("app_params: %d parameters; at most %d fit in the login cookie", len(h.AppParams), maxAppParams)
-	}
 	if a := h.IdentityAssertion; a != nil {
 		if err := a.validate(h.guard.IdentityHeaders); err != nil {
 			return err
-		}
-		if _, dup := seen[a.JWKSPath]; dup {
-			return fmt.Errorf("identity_assertion: jwks_path %q is also %s", a.JWKSPath, seen[a.JWKSPath])
 		}
 	}
 	return h.guard.validate(slices.Collect(maps.Values(h.AppParams)))
@@ -400,13 +388,6 @@ func (h *Handler) Cleanup() error {
 	}
 	return nil
 }
-
-// clients holds the sgID clients across config reloads.
-var clients = caddy.NewUsagePool()
-
-type pooledClient struct{ *sgid.Client }
-
-func (pooledClient) Destruct() error { return nil }
 
 // Interface guards.
 var (

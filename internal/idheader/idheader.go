@@ -239,3 +239,22 @@ func IsToken(s string) bool {
 	}
 	return true
 }
+
+// forbidden may not carry an identity: hop-by-hop headers
+// are dropped by proxies, the framing and routing headers would break the
+// request or be overwritten by reverse_proxy, and Authorization holds the
+// client's own credentials, which deleting every copy would break.
+var forbidden = map[string]bool{
+	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true,
+	"Proxy-Authenticate": true, "Proxy-Authorization": true, "Te": true,
+	"Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+	"Host": true, "Cookie": true, "Content-Length": true, "Content-Type": true,
+	"Expect": true, "Forwarded": true, "Authorization": true,
+}
+
+// Forbidden reports whether the canonical header name may not carry an
+// identity: a hop-by-hop, framing or routing header, Authorization, or
+// an X-Forwarded- header.
+func Forbidden(name string) bool {
+	return forbidden[name] || strings.HasPrefix(name, "X-Forwarded-")
+}
