@@ -215,6 +215,12 @@ func (r *rig) pairGuard(o opts, command string) (*section, error) {
 	if _, err := r.compare(s, o, "2", "guarded / unguarded", "req/s", 0.97, base, cand); err != nil {
 		return s, err
 	}
+	s.printf("\nThe same guarded route with `identity_assertion` (a signed JWT with one field per request, reused for up to a second per session) against the unguarded one. Target ≥ 0.9×.\n\n")
+	fmt.Println("pair 2: guarded with an identity assertion vs unguarded reverse_proxy (req/s)")
+	asserted := r.wrkContender("asserted", r.caddy, o, r.site("memory")+"/asserted/x", headers...)
+	if _, err := r.compare(s, o, "2", "guarded with identity assertion / unguarded", "req/s", 0.9, base, asserted); err != nil {
+		return s, err
+	}
 
 	return s, r.profileRoute(s, o, "guarded", guardRows, r.site("memory")+"/guarded/x", headers...)
 }

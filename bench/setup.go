@@ -286,7 +286,21 @@ http://127.0.0.1:%d {
 		}
 		reverse_proxy 127.0.0.1:%d
 	}
-`, r.upstream, common, storeLine, r.sub, r.upstream)
+	handle /asserted/* {
+		sgid {
+			%s
+			%s
+			protect /asserted/*
+			identity_header sub X-Sgid-Sub
+			identity_header myinfo.name X-Sgid-Name
+			allow_sub %s
+			identity_assertion X-Sgid-Assertion {
+				fields myinfo.name
+			}
+		}
+		reverse_proxy 127.0.0.1:%d
+	}
+`, r.upstream, common, storeLine, r.sub, r.upstream, common, storeLine, r.sub, r.upstream)
 		}
 		fmt.Fprintf(&b, `	handle {
 		sgid {
