@@ -31,48 +31,11 @@ type Persona = mock.Persona
 // every call; see mock.DefaultPersonas.
 func DefaultPersonas() []Persona { return mock.DefaultPersonas() }
 
-// Options configures a Provider. The zero value is usable: every field has a
-// default. The fields mean what the same fields of mock.Options mean; only
-// the client credentials have defaults of their own here.
-type Options struct {
-	// ClientID is the only client the provider knows. Default
-	// "sgidtest-client".
-	ClientID string
-	// ClientSecret is checked at the token endpoint (client_secret_post).
-	// Default "sgidtest-secret".
-	ClientSecret string
-	// ClientPublicKey is the relying party's key that userinfo encrypts to.
-	// When nil, a 2048-bit key pair is generated and its private half is
-	// available from ClientPrivateKeyPEM.
-	ClientPublicKey *rsa.PublicKey
-	// RedirectURIs lists the allowed redirect URIs, compared exactly. When
-	// it is empty and AllowRedirect is nil, any absolute http or https URL
-	// without a fragment is allowed, which suits tests whose server port is
-	// only known at run time; never serve such a provider to browsers.
-	RedirectURIs []string
-	// AllowRedirect, when set, is asked about each absolute http(s)
-	// redirect URI that RedirectURIs does not list, with the request that
-	// carries it. A URI it refuses gets a plain 400 page.
-	AllowRedirect func(r *http.Request, redirectURI string) bool
-	// Personas are the people the provider can log in. Default
-	// DefaultPersonas().
-	Personas []Persona
-	// CodeTTL is the lifetime of an authorization code. Default 1 minute.
-	CodeTTL time.Duration
-	// TokenTTL is the lifetime of ID tokens and access tokens. Default 1
-	// hour.
-	TokenTTL time.Duration
-	// Now is the provider's clock, so tests can expire codes and tokens
-	// without sleeping. Default time.Now.
-	Now func() time.Time
-	// LoginPage makes the authorize endpoint show an HTML page on which a
-	// person picks a persona or cancels. When false, the authorize endpoint
-	// approves at once with the selected persona (see SelectPersona), which
-	// is what automated tests want.
-	LoginPage bool
-	// Encoding selects the userinfo JWE algorithms. Default EncodingSgID.
-	Encoding Encoding
-}
+// Options configures a Provider: those of mock.Options, with the defaults
+// "sgidtest-client" and "sgidtest-secret" for the client. Its Hooks are
+// the test provider's own (they apply the faults of SetFaults), so any
+// given are replaced.
+type Options = mock.Options
 
 // Stats counts requests per endpoint, including failed ones, so that tests can
 // assert how often a client talks to the provider (for example that a JWKS is
@@ -126,20 +89,10 @@ func NewProvider(issuer string, opts Options) (*Provider, error) {
 			return key
 		}),
 	}
-	mp, err := mock.NewProvider(issuer, mock.Options{
-		ClientID:        cmp.Or(opts.ClientID, "sgidtest-client"),
-		ClientSecret:    cmp.Or(opts.ClientSecret, "sgidtest-secret"),
-		ClientPublicKey: opts.ClientPublicKey,
-		RedirectURIs:    opts.RedirectURIs,
-		AllowRedirect:   opts.AllowRedirect,
-		Personas:        opts.Personas,
-		CodeTTL:         opts.CodeTTL,
-		TokenTTL:        opts.TokenTTL,
-		Now:             opts.Now,
-		LoginPage:       opts.LoginPage,
-		Encoding:        opts.Encoding,
-		Hooks:           mock.Hooks{IDToken: p.alterIDToken, Userinfo: p.alterUserinfo},
-	})
+	opts.ClientID = cmp.Or(opts.ClientID, "sgidtest-client")
+	opts.ClientSecret = cmp.Or(opts.ClientSecret, "sgidtest-secret")
+	opts.Hooks = mock.Hooks{IDToken: p.alterIDToken, Userinfo: p.alterUserinfo}
+	mp, err := mock.NewProvider(issuer, opts)
 	if err != nil {
 		return nil, err
 	}
