@@ -180,14 +180,10 @@ type assertionSigner struct {
 // fields the user has values for, and puts it in the header: issued by
 // the site's origin, for the configured audience (the origin by default).
 func (a *assertionSigner) set(r *http.Request, o *session.Opened, fields []assertion.Field) error {
-	if !validHostPort(r.Host) {
-		return errBadHost
+	issuer, err := requestOrigin(r, a.secure)
+	if err != nil {
+		return err
 	}
-	scheme := "http"
-	if requestIsHTTPS(r) || a.secure != nil && *a.secure {
-		scheme = "https"
-	}
-	issuer := scheme + "://" + r.Host
 	tok, err := a.signer.Assertion(r.Context(), o.Key, cmp.Or(a.cfg.Audience, issuer), assertion.Claims{
 		Issuer:   issuer,
 		Subject:  o.Session.Sub,

@@ -219,6 +219,32 @@ func requestIsHTTPS(r *http.Request) bool {
 	return len(xfp) > 0 && xfp[len(xfp)-1] == "https"
 }
 
+// redirectURI is the configured redirect URI, or else the callback path on
+// the request's own origin (see requestOrigin).
+func redirectURI(r *http.Request, configured, callbackPath string, secure *bool) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	origin, err := requestOrigin(r, secure)
+	return origin + callbackPath, err
+}
+
+// requestOrigin is the origin the browser sees, scheme://host. It follows
+// the Host header, which the client chooses, so the host must be a valid
+// host name or IP literal with an optional port of 1 to 65535 written in
+// digits; anything else is an error, which the caller answers with 400.
+// The scheme is https when cookie_secure is on or the request came over
+// HTTPS.
+func requestOrigin(r *http.Request, secure *bool) (string, error) {
+	if !validHostPort(r.Host) {
+		return "", errBadHost
+	}
+	if requestIsHTTPS(r) || secure != nil && *secure {
+		return "https://" + r.Host, nil
+	}
+	return "http://" + r.Host, nil
+}
+
 // validHostPort reports whether s is host or host:port, where host is a
 // DNS name (letters, digits and hyphens in dot-separated labels), an IPv4
 // address, or an IPv6 address in brackets, and port is 1 to 65535 in

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -108,6 +109,9 @@ type Guard struct {
 	cookieName string
 	metrics    *metrics
 	logger     *zap.Logger
+	// nestingReported makes noteNesting report once per handler; an
+	// atomic, not a sync.Once, since Guard values are copied.
+	nestingReported *atomic.Bool
 }
 
 // returnToParam is the auth-url query parameter naming the same-origin path
@@ -146,6 +150,7 @@ type FieldRule struct {
 // and logger. validate checks the result.
 func (g *Guard) setup(ctx caddy.Context, errorPath, cookieName string, a *assertionSigner, m *metrics, logger *zap.Logger) error {
 	g.assertion = a
+	g.nestingReported = new(atomic.Bool)
 	if err := g.Protect.Provision(ctx); err != nil {
 		return err
 	}
@@ -519,6 +524,14 @@ func (g *Guard) validateIdentityHeaders() error {
 	return nil
 }
 
+// receive runs first for every request the handler sees, before it routes
+// it: it marks the request as seen by this guard's handler (see
+// noteNesting) and deletes every client copy of the identity headers.
+func (g *Guard) receive(r *http.Request) {
+	g.noteNesting(r)
+	g.scrubbed.Scrub(r)
+}
+
 // scrubIdentity deletes every copy of the identity headers and of the
 // assertion's header the client sent. The handler calls it first on every
 // request, before it routes it; a nil guard has nothing to scrub.
@@ -600,4 +613,44 @@ func (g *Guard) headerValues(s session.Session) []string {
 		}
 	}
 	return out
+}
+
+// handlerVar is the request variable in which the first sgid handler a
+// request passes through leaves its nestingMark, so that a second one can
+// tell. The mark holds no secret: placeholders such as
+// {http.vars.sgid_handler} can print it.
+const handlerVar = "sgid_handler"
+
+// nestingMark says which sgid handler saw a request first, by its guard
+// (each handler has its own), whose ForwardCookie tells whether it passes
+// the session cookies on. A struct of one pointer goes into an interface
+// without an allocation.
+type nestingMark struct {
+	guard *Guard
+}
+
+func (m nestingMark) String() string { return "sgid" }
+
+// noteNesting leaves g's mark on the request, or, when another sgid
+// handler has already marked it, logs once (at ERROR) that the
+// configuration nests or repeats sgid where it cannot work: the outer one
+// cuts the session cookies from the requests it passes on, so the inner
+// one never sees a login and its routes and guard act as if nobody were
+// logged in. The adapter cannot see this (two sgid blocks in one site, or
+// sgid inside a handle under another sgid), so it is reported at the
+// first request that shows it. With forward_cookie on the outer one,
+// nesting works and is not reported.
+func (g *Guard) noteNesting(r *http.Request) {
+	outer, ok := caddyhttp.GetVar(r.Context(), handlerVar).(nestingMark)
+	if !ok {
+		caddyhttp.SetVar(r.Context(), handlerVar, nestingMark{guard: g})
+		return
+	}
+	if outer.guard == g || outer.guard.ForwardCookie {
+		return
+	}
+	if g.nestingReported != nil && g.nestingReported.CompareAndSwap(false, true) {
+		g.logger.Error("a request passed through two sgid handlers; the first cuts the session cookies, so this one never sees a login: use one sgid block per site, or set forward_cookie in the outer one",
+			zap.String("request_id", requestID(r)))
+	}
 }

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -583,8 +582,7 @@ func TestNestedHandlersReported(t *testing.T) {
 		outer.guard.ForwardCookie = forward
 		inner, _ := benchHandler(t)
 		core, logs := observer.New(zap.DebugLevel)
-		inner.logger = zap.New(core)
-		inner.nestingReported = new(atomic.Bool)
+		inner.guard.logger = zap.New(core)
 		next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 			return inner.ServeHTTP(w, r, okNext)
 		})

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -43,16 +42,12 @@ const (
 	maxAppParams = 4
 	// maxLoginCookie bounds a login cookie's name and value together.
 	maxLoginCookie = 4000
-	// loginsPerBrowser is how many logins one browser may have in flight
-	// (one per tab that pressed "log in").
-	loginsPerBrowser = 5
 )
 
 // ServeHTTP serves the sgid routes and passes other requests on, with the
 // user's identity in the placeholders when a session cookie is valid.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	h.noteNesting(r)
-	h.guard.scrubIdentity(r)
+	h.guard.receive(r)
 	var (
 		o        *session.Opened
 		cookieID string
@@ -118,7 +113,7 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	redirectURI, err := h.redirectURI(r)
+	redirectURI, err := redirectURI(r, h.RedirectURI, h.CallbackPath, h.CookieSecure)
 	if err != nil {
 		return writeError(w, http.StatusBadRequest, "invalid_host", "The Host header is not a valid host name and port.")
 	}
@@ -157,60 +152,20 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	if len(name)+len(sealed) > maxLoginCookie {
 		return writeError(w, http.StatusBadRequest, "login_too_large", "return_to and the app parameters are too long to start a login.")
 	}
-	h.dropOldLogins(w, r)
+	// A browser keeps a few logins in flight; the oldest make room.
+	var held []session.LoginCookie
+	for _, c := range r.Cookies() {
+		if base, ok := h.cookies.loginBase(r, c); ok {
+			held = append(held, session.LoginCookie{Name: base, Value: c.Value})
+		}
+	}
+	for _, old := range h.sessions.Surplus(r.Context(), held) {
+		http.SetCookie(w, h.cookies.make(r, old, "", -1))
+	}
 	http.SetCookie(w, h.cookies.make(r, name, sealed, timeout))
 	return writeJSON(w, http.StatusOK, struct {
 		URL string `json:"url"`
 	}{authURL})
-}
-
-// redirectURI is the configured redirect URI, or the callback on the
-// request's own origin. The derived one follows the Host header, which the
-// client chooses, so the host must be a valid host name or IP literal with
-// an optional port of 1 to 65535 written in digits; anything else is an
-// error, which the caller answers with 400. It is https when the cookies
-// are Secure by cookie_secure or the request came over HTTPS.
-func (h *Handler) redirectURI(r *http.Request) (string, error) {
-	if h.RedirectURI != "" {
-		return h.RedirectURI, nil
-	}
-	if !validHostPort(r.Host) {
-		return "", errBadHost
-	}
-	scheme := "http"
-	if requestIsHTTPS(r) || (h.CookieSecure != nil && *h.CookieSecure) {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + h.CallbackPath, nil
-}
-
-// dropOldLogins deletes the browser's oldest login cookies when it already
-// has loginsPerBrowser of them, so that a new one fits: unreadable ones
-// first, then those that expire first.
-func (h *Handler) dropOldLogins(w http.ResponseWriter, r *http.Request) {
-	type login struct {
-		name    string
-		expires int64 // 0 for unreadable ones
-	}
-	var logins []login
-	for _, c := range r.Cookies() {
-		base, ok := h.cookies.loginBase(r, c)
-		if !ok {
-			continue
-		}
-		l := login{name: base}
-		if p, err := h.sessions.PeekLogin(r.Context(), base, c.Value); err == nil {
-			l.expires = p.Expires
-		}
-		logins = append(logins, l)
-	}
-	if len(logins) < loginsPerBrowser {
-		return
-	}
-	slices.SortFunc(logins, func(a, b login) int { return cmp.Compare(a.expires, b.expires) })
-	for _, l := range logins[:len(logins)-loginsPerBrowser+1] {
-		http.SetCookie(w, h.cookies.make(r, l.name, "", -1))
-	}
 }
 
 // serveCallback finishes the login whose state sgID sent back. current is
@@ -430,44 +385,4 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
-}
-
-// handlerVar is the request variable in which the first sgid handler a
-// request passes through leaves its nestingMark, so that a second one can
-// tell. The mark holds no secret: placeholders such as
-// {http.vars.sgid_handler} can print it.
-const handlerVar = "sgid_handler"
-
-// nestingMark says which sgid handler saw a request first, by its guard
-// (each handler has its own), whose ForwardCookie tells whether it passes
-// the session cookies on. A struct of one pointer goes into an interface
-// without an allocation.
-type nestingMark struct {
-	guard *Guard
-}
-
-func (m nestingMark) String() string { return "sgid" }
-
-// noteNesting leaves h's mark on the request, or, when another sgid
-// handler has already marked it, logs once (at ERROR) that the
-// configuration nests or repeats sgid where it cannot work: the outer one
-// cuts the session cookies from the requests it passes on, so the inner
-// one never sees a login and its routes and guard act as if nobody were
-// logged in. The adapter cannot see this (two sgid blocks in one site, or
-// sgid inside a handle under another sgid), so it is reported at the
-// first request that shows it. With forward_cookie on the outer one,
-// nesting works and is not reported.
-func (h *Handler) noteNesting(r *http.Request) {
-	outer, ok := caddyhttp.GetVar(r.Context(), handlerVar).(nestingMark)
-	if !ok {
-		caddyhttp.SetVar(r.Context(), handlerVar, nestingMark{guard: h.guard})
-		return
-	}
-	if outer.guard == h.guard || outer.guard.ForwardCookie {
-		return
-	}
-	if h.nestingReported != nil && h.nestingReported.CompareAndSwap(false, true) {
-		h.logger.Error("a request passed through two sgid handlers; the first cuts the session cookies, so this one never sees a login: use one sgid block per site, or set forward_cookie in the outer one",
-			zap.String("request_id", requestID(r)))
-	}
 }

@@ -73,11 +73,11 @@ func TestSecureCookieAndRedirectURIOnHTTPS(t *testing.T) {
 	if c := h.cookies.make(req, "n", "v", 0); !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Name != "__Host-n" || c.Path != "/" || c.Domain != "" {
 		t.Errorf("cookie on HTTPS: %+v", c)
 	}
-	if got, err := h.redirectURI(req); err != nil || got != "https://app.example/api/redirect" {
+	if got, err := redirectURI(req, h.RedirectURI, h.CallbackPath, h.CookieSecure); err != nil || got != "https://app.example/api/redirect" {
 		t.Errorf("redirect URI = %q, %v", got, err)
 	}
 	h.RedirectURI = "https://fixed.example/api/redirect"
-	if got, _ := h.redirectURI(req); got != h.RedirectURI {
+	if got, _ := redirectURI(req, h.RedirectURI, h.CallbackPath, h.CookieSecure); got != h.RedirectURI {
 		t.Errorf("configured redirect URI ignored: %q", got)
 	}
 }

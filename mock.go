@@ -104,7 +104,7 @@ func mockRedirectAllowed(r *http.Request, uri string) bool {
 // callback on the origin of this very request. Anything else would make
 // the mock an open redirector that hands out codes and states.
 func (h *Handler) serveMock(w http.ResponseWriter, r *http.Request) error {
-	redirectURI, err := h.redirectURI(r)
+	redirectURI, err := redirectURI(r, h.RedirectURI, h.CallbackPath, h.CookieSecure)
 	if err != nil {
 		return writeError(w, http.StatusBadRequest, "invalid_host", "The Host header is not a valid host name and port.")
 	}

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -188,9 +187,6 @@ type Handler struct {
 	site      string
 	clientKey string
 	logger    *zap.Logger
-	// nestingReported makes noteNesting report once per handler; an
-	// atomic, not a sync.Once, since Handler values are copied.
-	nestingReported *atomic.Bool
 }
 
 // CaddyModule returns the Caddy module information.
@@ -207,7 +203,6 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.site = siteFromContext(ctx)
-	h.nestingReported = new(atomic.Bool)
 	m, err := newMetrics(ctx.GetMetricsRegistry())
 	if err != nil {
 		return fmt.Errorf("metrics: %v", err)

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"crypto/hkdf"
 	"crypto/rand"
@@ -10,6 +11,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -143,4 +145,39 @@ func additionalData(name string, header []byte) []byte {
 func legacySessionID(verifier string) string {
 	key, _ := hkdf.Key(sha256.New, []byte(verifier), nil, "sgid session id of a login", 32)
 	return base64.RawURLEncoding.EncodeToString(key)
+}
+
+// LoginsPerBrowser is how many logins one browser may have in flight: one
+// per tab that pressed "log in".
+const LoginsPerBrowser = 5
+
+// LoginCookie is one of a browser's login cookies, by the name it was
+// sealed for.
+type LoginCookie struct{ Name, Value string }
+
+// Surplus returns the names of the login cookies a browser holding held
+// must drop so that one more login fits within LoginsPerBrowser:
+// unreadable ones first, then those that expire first.
+func (m *Manager) Surplus(ctx context.Context, held []LoginCookie) []string {
+	if len(held) < LoginsPerBrowser {
+		return nil
+	}
+	type login struct {
+		name    string
+		expires int64 // 0 for unreadable ones
+	}
+	logins := make([]login, 0, len(held))
+	for _, c := range held {
+		l := login{name: c.Name}
+		if p, err := m.PeekLogin(ctx, c.Name, c.Value); err == nil {
+			l.expires = p.Expires
+		}
+		logins = append(logins, l)
+	}
+	slices.SortFunc(logins, func(a, b login) int { return cmp.Compare(a.expires, b.expires) })
+	out := make([]string, 0, len(logins)-LoginsPerBrowser+1)
+	for _, l := range logins[:len(logins)-LoginsPerBrowser+1] {
+		out = append(out, l.name)
+	}
+	return out
 }

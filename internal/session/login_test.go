@@ -1,8 +1,10 @@
 package session
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -133,5 +135,38 @@ func TestLegacyLoginSessionID(t *testing.T) {
 		if err != nil || created != want {
 			t.Fatalf("create %d of the legacy login's session: %v, %v; want %v", i+1, created, err, want)
 		}
+	}
+}
+
+// A browser keeps at most LoginsPerBrowser logins: with that many held, a
+// new one makes room by dropping the unreadable first, then the ones that
+// expire first; with fewer, nothing is dropped.
+func TestSurplusLogins(t *testing.T) {
+	t.Parallel()
+	clk := newTestClock()
+	m := newManager(memoryScope(t, 100), clk, nil)
+	ctx := context.Background()
+	seal := func(name string, expiresIn time.Duration) LoginCookie {
+		v, err := m.SealLogin(ctx, name, Login{State: name, Expires: clk.now().Add(expiresIn).Unix(), SessionID: NewID()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return LoginCookie{Name: name, Value: v}
+	}
+	for _, tc := range []struct {
+		name string
+		held []LoginCookie
+		want []string
+	}{
+		{"fewer than the limit", []LoginCookie{seal("a", time.Minute), seal("b", 2*time.Minute)}, nil},
+		{"at the limit, soonest expiry goes", []LoginCookie{seal("a", 5*time.Minute), seal("b", time.Minute), seal("c", 3*time.Minute), seal("d", 4*time.Minute), seal("e", 6*time.Minute)}, []string{"b"}},
+		{"unreadable goes first", []LoginCookie{seal("a", 5*time.Minute), {Name: "b", Value: "junk"}, seal("c", time.Minute), seal("d", 4*time.Minute), seal("e", 6*time.Minute)}, []string{"b"}},
+		{"over the limit", []LoginCookie{seal("a", 5*time.Minute), seal("b", time.Minute), seal("c", 3*time.Minute), seal("d", 4*time.Minute), seal("e", 6*time.Minute), seal("f", 2*time.Minute)}, []string{"b", "f"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := m.Surplus(ctx, tc.held); !slices.Equal(got, tc.want) {
+				t.Errorf("Surplus = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
