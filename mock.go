@@ -44,6 +44,7 @@ func (pooledProvider) Destruct() error { return nil }
 func (h *Handler) provisionMock() error {
 	for field, v := range map[string]string{
 		"client_id": h.ClientID, "client_secret": h.ClientSecret, "private_key": h.PrivateKey, "host": h.Host,
+		"private_keys": strings.Join(h.PrivateKeys, ""),
 	} {
 		if v != "" {
 			return fmt.Errorf("sgid: mock: cannot be combined with %s; the mock is for development and needs no credentials (remove %s, or remove mock to use real sgID)", field, field)

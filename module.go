@@ -69,10 +69,18 @@ type Handler struct {
 	// {file./run/secrets/sgid-secret}.
 	ClientSecret string `json:"client_secret,omitempty"`
 	// PrivateKey is the PEM text (PKCS#1 or PKCS#8) of the RSA key whose
-	// public half was registered with sgID. Required; takes placeholders,
-	// typically {file./etc/caddy/sgid-key.pem}. Literal `\n` escapes from
-	// environment variables are accepted.
+	// public half was registered with sgID. Required unless private_keys
+	// gives a key; takes placeholders, typically
+	// {file./etc/caddy/sgid-key.pem}. Literal `\n` escapes from environment
+	// variables are accepted.
 	PrivateKey string `json:"private_key,omitempty"`
+	// PrivateKeys are further RSA keys in PEM text, like private_key, for
+	// a key rollover: userinfo encrypted to any of private_key and these
+	// decrypts, so logins keep working while the key registered with sgID
+	// changes from one to the other. A key given twice counts once. They
+	// take placeholders like private_key. In the Caddyfile, a second
+	// private_key line. Default: none.
+	PrivateKeys []string `json:"private_keys,omitempty"`
 	// Host is sgID's origin. Default https://api.id.gov.sg. Takes
 	// placeholders.
 	Host string `json:"host,omitempty"`
@@ -170,8 +178,8 @@ type Handler struct {
 	// Mock replaces sgID with a built-in mock provider for development:
 	// no credentials, a same-origin login page (under /sgid-mock/) where you
 	// pick a made-up persona, and the real protocol otherwise. It cannot be
-	// combined with client_id, client_secret, private_key or host, and it
-	// logs a warning at start-up. Never use it in production.
+	// combined with client_id, client_secret, private_key, private_keys or
+	// host, and it logs a warning at start-up. Never use it in production.
 	Mock bool `json:"mock,omitempty"`
 
 	// Guard protects the paths this handler passes on, sets identity
@@ -241,6 +249,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		ClientID:     h.ClientID,
 		ClientSecret: h.ClientSecret,
 		PrivateKey:   h.PrivateKey,
+		PrivateKeys:  h.PrivateKeys,
 		Host:         h.Host,
 		RedirectURI:  h.RedirectURI,
 		Scopes:       h.Scopes,
@@ -249,7 +258,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	// The client (with its JWKS cache) is shared with the config this one
 	// replaces when nothing it was built from changed.
-	h.clientKey = "sgid-client-" + hashJSON(cfg.ClientID, cfg.ClientSecret, cfg.PrivateKey, cfg.Host, cfg.RedirectURI, cfg.Scopes, h.Mock)
+	h.clientKey = "sgid-client-" + hashJSON(cfg.ClientID, cfg.ClientSecret, cfg.PrivateKey, cfg.PrivateKeys, cfg.Host, cfg.RedirectURI, cfg.Scopes, h.Mock)
 	c, _, err := clients.LoadOrNew(h.clientKey, func() (caddy.Destructor, error) {
 		client, err := sgid.New(cfg)
 		return pooledClient{client}, err
