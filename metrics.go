@@ -39,6 +39,10 @@ var (
 		Namespace: "caddy", Subsystem: "sgid", Name: "sessions",
 		Help: "Logged-in sessions held, where the store can count them cheaply (memory: exact).",
 	}, []string{"server"})
+	readyGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "caddy", Subsystem: "sgid", Name: "ready",
+		Help: "1 when every sgid site of the server passed the last readiness check (GET /sgid/health on the admin API), else 0.",
+	}, []string{"server"})
 	// sessionsHeldCollector refreshes sessionsHeldGauge at each scrape.
 	sessionsHeldCollector = heldCollector{sessionsHeldGauge}
 	providerDuration      = prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -60,7 +64,7 @@ func counter(name, help string, labels ...string) *prometheus.CounterVec {
 
 var collectors = []prometheus.Collector{
 	loginsTotal, denialsTotal, logoutsTotal, revocationsTotal, evictionsTotal,
-	idleExpiriesTotal, storeErrorsTotal, sessionsHeldCollector, providerDuration,
+	idleExpiriesTotal, storeErrorsTotal, sessionsHeldCollector, providerDuration, readyGauge,
 }
 
 // metrics is the handler's handle on the collectors. Its methods take the
@@ -162,4 +166,13 @@ func (m *metrics) sessionsHeld(site string, n int) {
 // context, not from the client.
 func observeProvider(ctx context.Context, endpoint, outcome string, d time.Duration) {
 	providerDuration.WithLabelValues(siteFromContext(ctx), endpoint, outcome).Observe(d.Seconds())
+}
+
+// setReady sets the server's readiness gauge, at each health check.
+func setReady(site string, ready bool) {
+	v := 0.0
+	if ready {
+		v = 1
+	}
+	readyGauge.WithLabelValues(site).Set(v)
 }
