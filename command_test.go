@@ -224,14 +224,14 @@ func TestCheck(t *testing.T) {
 		{"storage without sealing_key", site(good), 0, []string{
 			"  warn  sealing_key: not set while sessions live in a shared store (storage):",
 		}},
-		{"redis without sealing_key", site(good + "\n\t\t\tstore redis {\n\t\t\t\taddress 127.0.0.1:6399\n\t\t\t}"), 0, []string{
+		{"redis without sealing_key", site(good + "\n\t\t\tstore redis {\n\t\t\t\taddress redis.internal:6379\n\t\t\t}"), 0, []string{
 			"  warn  sealing_key: not set while sessions live in a shared store (redis):",
 		}},
 		{"memory without sealing_key", site(good + "\n\t\t\tstore memory"), 0, []string{
 			"  ok    sealing_key: not set; the memory store keeps its keys in this process only\n",
 			"0 failed, 0 warnings\n",
 		}},
-		{"redis with sealing_key", site(good + "\n\t\t\tsealing_key {env.SGID_CHECK_TEST_SEALING}\n\t\t\tstore redis {\n\t\t\t\taddress 127.0.0.1:6399\n\t\t\t}"), 0, []string{
+		{"redis with sealing_key", site(good + "\n\t\t\tsealing_key {env.SGID_CHECK_TEST_SEALING}\n\t\t\tstore redis {\n\t\t\t\taddress redis.internal:6379\n\t\t\t}"), 0, []string{
 			"  ok    sealing_key: set; every key is derived from it and none is kept in the redis store\n",
 			"0 failed, 0 warnings\n",
 		}},
