@@ -99,6 +99,8 @@ func TestProvisionErrorsNameTheField(t *testing.T) {
 		{"redirect_uri from an unset env var", func(m map[string]any) { m["redirect_uri"] = "{env.SGID_TEST_UNSET_REDIRECT}" }, "redirect_uri: {env.SGID_TEST_UNSET_REDIRECT} resolved to an empty value"},
 		{"no secret", func(m map[string]any) { delete(m, "client_secret") }, "client_secret"},
 		{"bad key", func(m map[string]any) { m["private_key"] = "not a key" }, "private_key"},
+		{"bad next key", func(m map[string]any) { m["private_keys"] = []string{"not a key"} }, "private_keys[0]: invalid configuration: private key: no PEM block found"},
+		{"next key from a missing file", func(m map[string]any) { m["private_keys"] = []string{"{file./nonexistent/sgid-next.pem}"} }, "private_keys[0]: {file./nonexistent/sgid-next.pem} resolved to an empty value"},
 		{"bad host", func(m map[string]any) { m["host"] = "api.id.gov.sg" }, "host"},
 		{"scopes without openid", func(m map[string]any) { m["scopes"] = []string{"myinfo.name"} }, "scopes"},
 		{"redirect_uri off the callback", func(m map[string]any) { m["redirect_uri"] = "https://a.example/other" }, "redirect_uri"},

@@ -28,6 +28,7 @@ func init() {
 //	GET    /sgid/sessions                       sessions per site
 //	DELETE /sgid/sessions?sub=<sub>             end every session of a user
 //	DELETE /sgid/sessions?confirm=all-sessions  end every session
+//	GET    /sgid/health                         readiness per site (see health.go)
 
 // confirmAll is the value of `confirm` that DELETE needs to end every
 // session, so that a DELETE missing its `sub` ends nothing.
@@ -152,6 +153,9 @@ type siteSessions struct {
 }
 
 func serveAdmin(w http.ResponseWriter, r *http.Request) error {
+	if r.URL.Path == "/sgid/health" {
+		return serveHealth(w, r)
+	}
 	if r.URL.Path != "/sgid/sessions" {
 		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("resource not found: %s", r.URL.Path)}
 	}

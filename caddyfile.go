@@ -152,8 +152,10 @@ func pathWithin(p, scope string) bool {
 // identity_header, allow_sub and allow_field may be repeated: repeated
 // scopes, protect and allow_sub lines add up, each app_param and
 // identity_header line adds one entry, and each allow_field line is a rule
-// of its own. Every other subdirective may appear once, so that a second
-// line cannot silently override the first.
+// of its own. private_key may be given twice, for a key rollover: the
+// current key and the next, in either order (the second line becomes
+// private_keys). Every other subdirective may appear once, so that a
+// second line cannot silently override the first.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
 	if d.NextArg() {
@@ -162,7 +164,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	seen := make(map[string]bool)
 	for d.NextBlock(0) {
 		sub := d.Val()
-		if seen[sub] && !repeatable[sub] {
+		if seen[sub] && !repeatable[sub] && sub != "private_key" {
 			return d.Errf("%s is given twice", sub)
 		}
 		seen[sub] = true
@@ -173,7 +175,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "client_secret":
 			err = oneArg(d, &h.ClientSecret)
 		case "private_key":
-			err = oneArg(d, &h.PrivateKey)
+			err = unmarshalPrivateKey(d, h)
 		case "host":
 			err = oneArg(d, &h.Host)
 		case "redirect_uri":
@@ -275,6 +277,29 @@ func (h *Handler) guardConfig() *Guard {
 		h.Guard = new(Guard)
 	}
 	return h.Guard
+}
+
+// maxPrivateKeys is how many private_key lines a block may have: the
+// current key and the next one, during a rollover.
+const maxPrivateKeys = 2
+
+// unmarshalPrivateKey reads a private_key line into h: the first sets
+// private_key, the second adds to private_keys, and a third is refused,
+// since a rollover needs only the current key and the next.
+func unmarshalPrivateKey(d *caddyfile.Dispenser, h *Handler) error {
+	var pem string
+	if err := oneArg(d, &pem); err != nil {
+		return err
+	}
+	switch {
+	case h.PrivateKey == "" && len(h.PrivateKeys) == 0:
+		h.PrivateKey = pem
+	case 1+len(h.PrivateKeys) < maxPrivateKeys:
+		h.PrivateKeys = append(h.PrivateKeys, pem)
+	default:
+		return d.Errf("private_key is given more than %d times; give the current key and, during a rollover, the next one", maxPrivateKeys)
+	}
+	return nil
 }
 
 // unmarshalAppParam reads `app_param <query_param> [<data_key>]`.

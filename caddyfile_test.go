@@ -136,11 +136,17 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{name: "allow_sub without subjects", input: "sgid {\n allow_sub\n}", wantErr: "allow_sub needs at least one subject"},
 		{name: "allow_field without values", input: "sgid {\n allow_field role\n}", wantErr: "allow_field takes a field and at least one value, got 1"},
 		{name: "forward_cookie with a value", input: "sgid {\n forward_cookie yes\n}", wantErr: "forward_cookie takes no value"},
+		// A second private_key is the next key of a rollover; a third has
+		// no use and is refused.
+		{name: "private_key twice", input: "sgid {\n private_key {file.cur.pem}\n private_key {file.next.pem}\n}", want: Handler{PrivateKey: "{file.cur.pem}", PrivateKeys: []string{"{file.next.pem}"}}},
+		{name: "private_key three times", input: "sgid {\n private_key a\n private_key b\n private_key c\n}", wantErr: "private_key is given more than 2 times"},
+		{name: "second private_key without a value", input: "sgid {\n private_key a\n private_key\n}", wantErr: "private_key needs a value"},
+		{name: "second private_key with two values", input: "sgid {\n private_key a\n private_key b c\n}", wantErr: "private_key takes one value, got more"},
 	}
 	// Every subdirective that takes a single value (or none) refuses a
 	// second line, which would otherwise silently override the first.
 	for sub, arg := range map[string]string{
-		"client_id": "a", "client_secret": "a", "private_key": "a", "host": "https://a.example",
+		"client_id": "a", "client_secret": "a", "host": "https://a.example",
 		"redirect_uri": "https://a.example/cb", "auth_url_path": "/a", "callback_path": "/a",
 		"userinfo_path": "/a", "logout_path": "/a", "success_path": "/a", "error_path": "/a",
 		"cookie_name": "a", "cookie_secure": "on", "login_timeout": "5m", "session_lifetime": "1h", "session_idle_timeout": "10m",

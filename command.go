@@ -1,6 +1,7 @@
 package caddysgid
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -58,9 +59,11 @@ private key is never printed.
 				Short: "Checks every sgid handler of a config against sgID",
 				Long: `
 Loads the config as 'caddy adapt' does and, for every sgid handler in it,
-parses the private key, fetches sgID's discovery document and JWKS from the
-configured host, compares the configured scopes with those sgID supports and
-checks that the redirect URI is set and HTTPS. Placeholders such as
+parses the private keys (each is shown by its thumbprint, with whether a
+test message encrypted to it decrypts), warns when a shared session store
+is used without sealing_key, fetches sgID's discovery document and JWKS
+from the configured host, compares the configured scopes with those sgID
+supports and checks that the redirect URI is set and HTTPS. Placeholders such as
 {env.SGID_CLIENT_SECRET} and {file./path} are resolved in this shell, so run
 it with the environment Caddy runs with. It prints one line per check (ok,
 warn or FAIL) and exits with status 1 when a check fails.
@@ -304,25 +307,89 @@ func (c *checker) check(ctx context.Context, h Handler) {
 		RedirectURI:  resolve(h.RedirectURI),
 		Scopes:       h.Scopes,
 	}
-
-	if key, err := sgid.ParsePrivateKey(cfg.PrivateKey); err != nil {
-		c.fail("private_key", "%v", err)
-	} else {
-		c.ok("private_key", "%d-bit RSA private key", key.N.BitLen())
+	for _, k := range h.PrivateKeys {
+		cfg.PrivateKeys = append(cfg.PrivateKeys, repl.ReplaceAll(k, ""))
 	}
-	// New checks the rest of the settings as Provision will; its error about
-	// the key was reported above.
+
+	c.checkKeys(cfg)
+	// New checks the rest of the settings as Provision will; its errors
+	// about the keys were reported above.
 	if _, err := sgid.New(cfg); err != nil {
 		var ce *sgid.ConfigError
-		if !errors.As(err, &ce) || ce.Field != "PrivateKey" {
+		if !errors.As(err, &ce) || (ce.Field != "PrivateKey" && ce.Field != "PrivateKeys") {
 			c.fail("settings", "%v", fieldError(err))
 		}
 	} else {
 		c.ok("settings", "client_id, client_secret, host and scopes are usable")
 	}
 
+	c.checkSealingKey(h, repl)
 	c.checkProvider(ctx, cfg)
 	c.checkRedirectURI(cfg.RedirectURI, h.CallbackPath)
+}
+
+// checkKeys reports each private key (private_key, then private_keys) by
+// its thumbprint, and whether a test message encrypted to it decrypts as
+// userinfo would. The keys are checked by a client of their own, so that a
+// mistake in another setting does not hide them. Nothing secret is
+// printed: a thumbprint is a hash of the public half.
+func (c *checker) checkKeys(cfg sgid.Config) {
+	client, err := sgid.New(sgid.Config{ClientID: "key-check", ClientSecret: "key-check", PrivateKey: cfg.PrivateKey, PrivateKeys: cfg.PrivateKeys})
+	if err != nil {
+		c.fail("private_key", "%v", fieldError(err))
+		return
+	}
+	checks := client.KeyChecks()
+	for i, kc := range checks {
+		what := "private_key"
+		if len(checks) > 1 {
+			what = fmt.Sprintf("private_key %d of %d", i+1, len(checks))
+		}
+		if !kc.Decrypts {
+			c.fail(what, "%d-bit RSA, thumbprint %s: a test message encrypted to it does not decrypt: %v", kc.Bits, kc.Thumbprint, kc.Err)
+			continue
+		}
+		c.ok(what, "%d-bit RSA private key, thumbprint %s, decrypts a test message", kc.Bits, kc.Thumbprint)
+	}
+	given := len(cfg.PrivateKeys)
+	if cfg.PrivateKey != "" {
+		given++
+	}
+	if given > len(checks) {
+		c.warn("private_key", "%d keys given but %d distinct: the same key is given twice", given, len(checks))
+	}
+}
+
+// checkSealingKey warns when a shared store holds the keys that a
+// sealing_key would otherwise derive: whoever reads such a store can forge
+// login cookies and tell whether a known sub has sessions (see
+// docs/security.md). The memory store keeps its keys in this process.
+func (c *checker) checkSealingKey(h Handler, repl *caddy.Replacer) {
+	var st struct {
+		Module string `json:"module"`
+	}
+	if h.StoreRaw != nil {
+		_ = json.Unmarshal(h.StoreRaw, &st)
+	}
+	module := cmp.Or(st.Module, "storage")
+	if h.SealingKey == "" {
+		if module == "memory" {
+			c.ok("sealing_key", "not set; the memory store keeps its keys in this process only")
+			return
+		}
+		c.warn("sealing_key", "not set while sessions live in a shared store (%s): the keys that seal login cookies and name the session index are then kept in the store, so whoever can read it can forge login cookies and test whether a known sub has sessions; set sealing_key to a secret of at least %d random bytes (see docs/security.md)", module, minSealingKey)
+		return
+	}
+	secret := h.SealingKey
+	if err := resolvePlaceholders(repl, "sealing_key", &secret, true); err != nil {
+		c.fail("sealing_key", "%v", err)
+		return
+	}
+	if len(secret) < minSealingKey {
+		c.fail("sealing_key", "%d bytes is too short; use at least %d random bytes", len(secret), minSealingKey)
+		return
+	}
+	c.ok("sealing_key", "set; every key is derived from it and none is kept in the %s store", module)
 }
 
 // checkProvider fetches sgID's discovery document and JWKS and compares

@@ -3,8 +3,10 @@ package caddysgid
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 	"os"
@@ -13,6 +15,7 @@ import (
 	"testing"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/spf13/cobra"
 
 	"github.com/caddy-sgid/caddy-sgid/sgid"
@@ -145,6 +148,17 @@ func TestCheck(t *testing.T) {
 	gone.Close()
 	// The secret comes from the environment, as in production.
 	t.Setenv("SGID_CHECK_TEST_SECRET", p.ClientSecret())
+	sealing := strings.Repeat("sealing-secret-", 3)
+	t.Setenv("SGID_CHECK_TEST_SEALING", sealing)
+	// The next key of a rollover, in a file of its own.
+	nextKey, nextPEM := testKey(t)
+	nextFile := filepath.Join(t.TempDir(), "next.pem")
+	os.WriteFile(nextFile, []byte(nextPEM), 0o600)
+	curKey, err := sgid.ParsePrivateKey(p.ClientPrivateKeyPEM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	curPrint, nextPrint := thumbprint(t, &curKey.PublicKey), thumbprint(t, &nextKey.PublicKey)
 
 	site := func(settings string) string {
 		return fmt.Sprintf(`http://app.example {
@@ -166,10 +180,11 @@ func TestCheck(t *testing.T) {
 		wantStatus int
 		want       []string
 	}{
-		{"passing, and a mock on a second site", site(good+"\n\t\t\tscopes openid myinfo.name") + "http://dev.example {\n\tsgid {\n\t\tmock\n\t}\n}\n", 0, []string{
+		{"passing, and a mock on a second site", site(good+"\n\t\t\tscopes openid myinfo.name\n\t\t\tsealing_key {env.SGID_CHECK_TEST_SEALING}") + "http://dev.example {\n\tsgid {\n\t\tmock\n\t}\n}\n", 0, []string{
 			"sgid handler 1 of 2, server srv0:",
-			"  ok    private_key: 2048-bit RSA private key\n",
+			"  ok    private_key: 2048-bit RSA private key, thumbprint " + curPrint + ", decrypts a test message\n",
 			"  ok    settings: client_id, client_secret, host and scopes are usable\n",
+			"  ok    sealing_key: set; every key is derived from it and none is kept in the storage store\n",
 			"  ok    discovery: issuer " + p.Issuer() + "\n",
 			"  ok    jwks: 1 signing key(s)\n",
 			"  ok    scopes: sgID supports all of openid myinfo.name",
@@ -179,14 +194,49 @@ func TestCheck(t *testing.T) {
 			"0 failed, 1 warnings\n",
 		}},
 		{"bad key", site(strings.Replace(good, "{file."+keyFile+"}", "not-a-key", 1)), 1, []string{
-			"  FAIL  private_key: ",
+			"  FAIL  private_key: private_key: ",
 			"  ok    discovery: issuer " + p.Issuer() + "\n",
-			"1 failed, 0 warnings\n",
+			"1 failed, 1 warnings\n",
+		}},
+		// A rollover: both keys are shown, in the order given, and a bad
+		// next key is named by its JSON field.
+		{"current and next key", site(good + "\n\t\t\tprivate_key {file." + nextFile + "}"), 0, []string{
+			"  ok    private_key 1 of 2: 2048-bit RSA private key, thumbprint " + curPrint + ", decrypts a test message\n",
+			"  ok    private_key 2 of 2: 2048-bit RSA private key, thumbprint " + nextPrint + ", decrypts a test message\n",
+		}},
+		{"next key first", site(strings.Replace(good, "{file."+keyFile+"}", "{file."+nextFile+"}\n\t\t\tprivate_key {file."+keyFile+"}", 1)), 0, []string{
+			"  ok    private_key 1 of 2: 2048-bit RSA private key, thumbprint " + nextPrint + ",",
+			"  ok    private_key 2 of 2: 2048-bit RSA private key, thumbprint " + curPrint + ",",
+		}},
+		{"bad next key", site(good + "\n\t\t\tprivate_key not-a-key"), 1, []string{
+			"  FAIL  private_key: private_keys[0]: invalid configuration: private key: ",
+		}},
+		{"same key twice", site(good + "\n\t\t\tprivate_key {file." + keyFile + "}"), 0, []string{
+			"  ok    private_key: 2048-bit RSA private key, thumbprint " + curPrint + ",",
+			"  warn  private_key: 2 keys given but 1 distinct",
 		}},
 		{"unreachable host", site(strings.Replace(good, p.URL, gone.URL, 1)), 1, []string{
-			"  ok    private_key: 2048-bit RSA private key\n",
+			"  ok    private_key: 2048-bit RSA private key, thumbprint " + curPrint + ",",
 			"  FAIL  discovery: sgid: provider request failed: discovery request:",
-			"1 failed, 0 warnings\n",
+			"1 failed, 1 warnings\n",
+		}},
+		// Keys kept in a shared store are readable by whoever reads it.
+		{"storage without sealing_key", site(good), 0, []string{
+			"  warn  sealing_key: not set while sessions live in a shared store (storage):",
+		}},
+		{"redis without sealing_key", site(good + "\n\t\t\tstore redis {\n\t\t\t\taddress redis.internal:6379\n\t\t\t}"), 0, []string{
+			"  warn  sealing_key: not set while sessions live in a shared store (redis):",
+		}},
+		{"memory without sealing_key", site(good + "\n\t\t\tstore memory"), 0, []string{
+			"  ok    sealing_key: not set; the memory store keeps its keys in this process only\n",
+			"0 failed, 0 warnings\n",
+		}},
+		{"redis with sealing_key", site(good + "\n\t\t\tsealing_key {env.SGID_CHECK_TEST_SEALING}\n\t\t\tstore redis {\n\t\t\t\taddress redis.internal:6379\n\t\t\t}"), 0, []string{
+			"  ok    sealing_key: set; every key is derived from it and none is kept in the redis store\n",
+			"0 failed, 0 warnings\n",
+		}},
+		{"sealing_key from an unset variable", site(good + "\n\t\t\tsealing_key {env.SGID_CHECK_TEST_UNSET}"), 1, []string{
+			"  FAIL  sealing_key: sealing_key: {env.SGID_CHECK_TEST_UNSET} resolved to an empty value",
 		}},
 		{"unsupported scope", site(good + "\n\t\t\tscopes openid myinfo.shoe_size myinfo.name"), 1, []string{
 			"  FAIL  scopes: sgID does not support myinfo.shoe_size (it supports ",
@@ -214,8 +264,15 @@ func TestCheck(t *testing.T) {
 					t.Errorf("output lacks %q", w)
 				}
 			}
-			if strings.Contains(out, p.ClientSecret()) {
-				t.Error("the client secret was printed")
+			if strings.Contains(out, p.ClientSecret()) || strings.Contains(out, sealing) {
+				t.Error("a secret was printed")
+			}
+			for _, pemText := range []string{p.ClientPrivateKeyPEM(), nextPEM} {
+				for _, line := range strings.Split(pemText, "\n")[1:4] {
+					if strings.Contains(out, line) {
+						t.Errorf("private key text %.10s... was printed", line)
+					}
+				}
 			}
 			if t.Failed() {
 				t.Logf("output:\n%s", out)
@@ -229,4 +286,19 @@ func TestCheck(t *testing.T) {
 	if p.Stats().Discovery != before || strings.Contains(out, "discovery") {
 		t.Errorf("the mock was checked remotely:\n%s", out)
 	}
+}
+
+// thumbprint is the RFC 7638 SHA-256 thumbprint of pub, base64url, as
+// computed by jwx, for comparing with what the check prints.
+func thumbprint(t *testing.T, pub *rsa.PublicKey) string {
+	t.Helper()
+	k, err := jwk.FromRaw(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := k.Thumbprint(crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(sum)
 }

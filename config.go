@@ -153,7 +153,14 @@ func fieldError(err error) error {
 	var ce *sgid.ConfigError
 	if errors.As(err, &ce) {
 		if field, ok := configFields[ce.Field]; ok {
-			return &namedFieldError{field: field, err: err}
+			nfe := &namedFieldError{field: field, err: err}
+			if ce.Field == "PrivateKeys" {
+				// The JSON name with the index says which key; the Go
+				// name the client appends for its own callers goes.
+				nfe.field = fmt.Sprintf("%s[%d]", field, ce.Index)
+				nfe.goName = fmt.Sprintf(" (PrivateKeys[%d])", ce.Index)
+			}
+			return nfe
 		}
 	}
 	return err
@@ -164,10 +171,17 @@ func fieldError(err error) error {
 type namedFieldError struct {
 	field string
 	err   error
+	// goName is the client's own name of the field in its message, left
+	// out of Error.
+	goName string
 }
 
 func (e *namedFieldError) Error() string {
-	return e.field + ": " + strings.TrimPrefix(e.err.Error(), "sgid: ")
+	msg := strings.TrimPrefix(e.err.Error(), "sgid: ")
+	if e.goName != "" {
+		msg = strings.Replace(msg, e.goName, "", 1)
+	}
+	return e.field + ": " + msg
 }
 
 func (e *namedFieldError) Unwrap() error { return e.err }
@@ -177,6 +191,7 @@ var configFields = map[string]string{
 	"ClientID":     "client_id",
 	"ClientSecret": "client_secret",
 	"PrivateKey":   "private_key",
+	"PrivateKeys":  "private_keys",
 	"Host":         "host",
 	"RedirectURI":  "redirect_uri",
 	"Scopes":       "scopes",

@@ -40,6 +40,10 @@ var (
 		Namespace: "caddy", Subsystem: "sgid", Name: "sessions",
 		Help: "Logged-in sessions held, where the store can count them cheaply (memory: exact).",
 	}, []string{"server"})
+	readyGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "caddy", Subsystem: "sgid", Name: "ready",
+		Help: "1 when every sgid site of the server passed the last readiness check (GET /sgid/health on the admin API), else 0.",
+	}, []string{"server"})
 	// sessionsHeldCollector refreshes sessionsHeldGauge at each scrape.
 	sessionsHeldCollector = &heldCollector{GaugeVec: sessionsHeldGauge}
 	providerDuration      = prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -76,7 +80,7 @@ func counter(name, help string, labels ...string) *prometheus.CounterVec {
 
 var collectors = []prometheus.Collector{
 	loginsTotal, denialsTotal, logoutsTotal, revocationsTotal, evictionsTotal,
-	idleExpiriesTotal, storeErrorsTotal, sessionsHeldCollector, providerDuration,
+	idleExpiriesTotal, storeErrorsTotal, sessionsHeldCollector, providerDuration, readyGauge,
 }
 
 // metrics is the handler's handle on the collectors. Its methods take the
@@ -191,4 +195,13 @@ func requestIDFromContext(ctx context.Context) string {
 		}
 	}
 	return ""
+}
+
+// setReady sets the server's readiness gauge, at each health check.
+func setReady(site string, ready bool) {
+	v := 0.0
+	if ready {
+		v = 1
+	}
+	readyGauge.WithLabelValues(site).Set(v)
 }

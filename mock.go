@@ -44,9 +44,10 @@ func (pooledProvider) Destruct() error { return nil }
 func (h *Handler) provisionMock() error {
 	for field, v := range map[string]string{
 		"client_id": h.ClientID, "client_secret": h.ClientSecret, "private_key": h.PrivateKey, "host": h.Host,
+		"private_keys": strings.Join(h.PrivateKeys, ""),
 	} {
 		if v != "" {
-			return fmt.Errorf("sgid: mock: cannot be combined with %s; the mock is for development and needs no credentials (remove %s, or remove mock to use real sgID)", field, field)
+			return fmt.Errorf("mock: cannot be combined with %s; the mock is for development and needs no credentials (remove %s, or remove mock to use real sgID)", field, field)
 		}
 	}
 	v, _, err := mockProviders.LoadOrNew("sgid-mock", func() (caddy.Destructor, error) {
@@ -62,7 +63,7 @@ func (h *Handler) provisionMock() error {
 		return pooledProvider{p}, err
 	})
 	if err != nil {
-		return fmt.Errorf("sgid: mock: %v", err)
+		return fmt.Errorf("mock: %v", err)
 	}
 	h.mock = v.(pooledProvider).Provider
 	h.ClientID = mockClientID

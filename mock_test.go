@@ -56,9 +56,9 @@ http://localhost:9080 {
 
 func TestMockRefusesRealSettings(t *testing.T) {
 	t.Parallel()
-	for _, field := range []string{"client_id", "client_secret", "private_key", "host"} {
+	for field, value := range map[string]any{"client_id": "x", "client_secret": "x", "private_key": "x", "private_keys": []string{"x"}, "host": "x"} {
 		h := Handler{Mock: true}
-		raw, _ := json.Marshal(map[string]any{"mock": true, field: "x"})
+		raw, _ := json.Marshal(map[string]any{"mock": true, field: value})
 		if err := json.Unmarshal(raw, &h); err != nil {
 			t.Fatal(err)
 		}

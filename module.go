@@ -28,14 +28,10 @@ func init() {
 	caddy.RegisterModule(Handler{})
 }
 
-// Handler serves the sgID login routes of a single-page app (by default the
-// paths of sgID's own SPA example: /api/auth-url, /api/redirect,
-// /api/userinfo, /api/logout) and passes every other request to the next
-// handler.
-//
-// For every request from a logged-in user, on its own routes and on those it
-// passes on, it sets these placeholders, as Caddy's authentication handler
-// does:
+// Handler serves the sgID login routes of a single-page app (by default
+// those of sgID's own SPA example) and passes every other request on. For
+// every request from a logged-in user it sets these placeholders, as
+// Caddy's authentication handler does:
 //
 //	{http.auth.user.id}       the user's sgID sub (the access log records it as user_id)
 //	{http.auth.user.<field>}  each field of the user's data, e.g.
@@ -55,6 +51,10 @@ type Handler struct {
 	// {file./etc/caddy/sgid-key.pem}; literal `\n` escapes, as environment
 	// variables hold them, are read as line breaks.
 	PrivateKey string `json:"private_key,omitempty"`
+	// Further RSA keys, like private_key, for a key rollover: userinfo
+	// encrypted to any of the keys decrypts. Takes placeholders. In the
+	// Caddyfile, a second private_key line. Default: none.
+	PrivateKeys []string `json:"private_keys,omitempty"`
 	// sgID's origin. Only https is accepted, except for a loopback host.
 	// Takes placeholders. Default: https://api.id.gov.sg.
 	Host string `json:"host,omitempty"`
@@ -156,7 +156,8 @@ type Handler struct {
 	// Replaces sgID with a built-in mock provider for development: no
 	// credentials, a same-origin login page (under /sgid-mock/) where one
 	// picks a made-up persona, and the real protocol otherwise. It cannot
-	// be combined with client_id, client_secret, private_key or host, and
+	// be combined with client_id, client_secret, private_key,
+	// private_keys or host, and
 	// it logs a warning at start-up. Never use it in production. Default:
 	// false.
 	Mock bool `json:"mock,omitempty"`
@@ -233,6 +234,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		ClientID:     h.ClientID,
 		ClientSecret: h.ClientSecret,
 		PrivateKey:   h.PrivateKey,
+		PrivateKeys:  h.PrivateKeys,
 		Host:         h.Host,
 		RedirectURI:  h.RedirectURI,
 		Scopes:       h.Scopes,
@@ -267,6 +269,11 @@ func (h *Handler) resolveConfig() error {
 		{"sealing_key", &h.SealingKey, true},
 	} {
 		if err := resolvePlaceholders(repl, f.name, f.v, f.trim); err != nil {
+			return err
+		}
+	}
+	for i := range h.PrivateKeys {
+		if err := resolvePlaceholders(repl, fmt.Sprintf("private_keys[%d]", i), &h.PrivateKeys[i], false); err != nil {
 			return err
 		}
 	}

@@ -82,6 +82,24 @@ live_pid() {
 	echo "$pid"
 }
 
+# running PID succeeds while process PID exists and has not exited (a
+# zombie has). Unlike live_pid it does not read the command line, so it
+# holds from the moment up.sh starts a part: until the part's subshell has
+# exec'd its program, the command line is still the shell's, which
+# live_pid would take for a part that has exited. Use it only for a PID
+# this run started, whose number cannot have passed to another program.
+running() {
+	local stat rest
+	if stat="$(cat "/proc/$1/stat" 2>/dev/null)"; then
+		# The state follows the program name, which is in parentheses
+		# and may itself hold spaces or parentheses.
+		rest="${stat##*) }"
+		[ "${rest%% *}" != Z ]
+	else
+		kill -0 "$1" 2>/dev/null
+	fi
+}
+
 # is_part NAME succeeds for the names in $parts.
 is_part() {
 	[ -n "${port[$1]:-}" ]

@@ -74,3 +74,46 @@ func TestDownSparesStrangers(t *testing.T) {
 		t.Errorf("down.sh left the stale PID files: %v", pids)
 	}
 }
+
+// TestStartCheckBeforeExec: up.sh asks whether a part it started still
+// runs while the part's subshell may not have exec'd its program yet. Its
+// check (running) must say yes then, where the command-line check
+// (live_pid) cannot yet see the part and once reported "redis exited at
+// start" for a Redis that was starting; and it must say no once the
+// process has exited. The subshell waits on a FIFO before its exec, so the
+// check surely runs before it.
+func TestStartCheckBeforeExec(t *testing.T) {
+	for _, cmd := range []string{"bash", "mkfifo"} {
+		if _, err := exec.LookPath(cmd); err != nil {
+			t.Skipf("%s not found in PATH", cmd)
+		}
+	}
+	c := newCluster(t, "INFO")
+	if err := os.MkdirAll(c.run, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := `set -eu
+. ./common.sh
+yesno() { if "$@"; then echo yes; else echo no; fi; }
+mkfifo "$run/go"
+(read -r _ <"$run/go"; exec sleep 30) &
+pid=$!
+echo "$pid" >"$(pidfile_of redis)"
+echo "before exec: running $(yesno running "$pid"), live_pid $(yesno live_pid redis)"
+echo go >"$run/go"
+kill "$pid"
+wait "$pid" 2>/dev/null || true
+echo "after exit: running $(yesno running "$pid")"
+`
+	cmd := exec.Command("bash", "-c", script)
+	cmd.Dir = c.dir
+	cmd.Env = c.env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	want := "before exec: running yes, live_pid no\nafter exit: running no\n"
+	if string(out) != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out, want)
+	}
+}

@@ -71,12 +71,17 @@ done
 
 # On a failure, stop what this run started and show its log's end.
 started=()
+# launched maps each part this run started to its PID.
+declare -A launched=()
 finished=false
 on_exit() {
 	"$finished" && return
 	local p pid
 	for p in "${started[@]}"; do
-		if pid="$(live_pid "$p")"; then
+		pid="${launched[$p]}"
+		# By the PID this run started, not live_pid: a part that has not
+		# exec'd its program yet is stopped too.
+		if running "$pid"; then
 			kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
 		fi
 		rm -f "$(pidfile_of "$p")"
@@ -97,6 +102,7 @@ launch() {
 	local log="$run/$name.log"
 	echo "--- $(date -u +%Y-%m-%dT%H:%M:%SZ) up.sh starts $name" >>"$log"
 	(cd "$dir" && exec setsid "$@" </dev/null >>"$log" 2>&1) &
+	launched[$name]="$!"
 	echo "$!" >"$(pidfile_of "$name")"
 	started+=("$name")
 }
@@ -147,12 +153,15 @@ answers() {
 }
 
 # wait_for NAME... waits until every named part answers; a part that
-# exits or stays silent fails the run, with the end of its log.
+# exits or stays silent fails the run, with the end of its log. Whether a
+# part still runs is asked of the PID this run started (running), never
+# of its command line: right after the start that is still the shell's,
+# which is no sign that the part exited.
 wait_for() {
 	local p deadline=$((SECONDS + CLUSTER_START_TIMEOUT))
 	for p in "$@"; do
 		until answers "$p"; do
-			if ! live_pid "$p" >/dev/null; then
+			if ! running "${launched[$p]}"; then
 				tail -n 20 "$run/$p.log" >&2 || true
 				die "$p exited at start; its log: $run/$p.log"
 			fi
@@ -162,7 +171,7 @@ wait_for() {
 			fi
 			sleep 0.1
 		done
-		echo "$p answers on 127.0.0.1:${port[$p]} (pid $(live_pid "$p"))"
+		echo "$p answers on 127.0.0.1:${port[$p]} (pid ${launched[$p]})"
 	done
 }
 
