@@ -144,9 +144,10 @@ func pathWithin(p, scope string) bool {
 //	    allow_sub        <sub...>
 //	    allow_field      <field> <value...>
 //	    forward_cookie
+//	    fresh_login      <max_age> <path pattern...>
 //	}
 //
-// The last six lines configure the Guard. scopes, app_param, protect,
+// The last seven lines configure the Guard. scopes, app_param, protect,
 // identity_header, allow_sub and allow_field may be repeated: repeated
 // scopes, protect and allow_sub lines add up, each app_param and
 // identity_header line adds one entry, and each allow_field line is a rule
@@ -247,6 +248,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("forward_cookie takes no value")
 			}
 			h.guardConfig().ForwardCookie = true
+		case "fresh_login":
+			h.guardConfig().FreshLogin, err = parseFreshLogin(d)
 		default:
 			return d.Errf("unknown sgid subdirective %q", sub)
 		}
@@ -312,6 +315,19 @@ func (h *Handler) unmarshalIdentityHeader(d *caddyfile.Dispenser) error {
 	}
 	g.IdentityHeaders[name] = field
 	return nil
+}
+
+// parseFreshLogin reads `fresh_login <max_age> <path pattern...>`.
+func parseFreshLogin(d *caddyfile.Dispenser) (*FreshLogin, error) {
+	args := d.RemainingArgs()
+	if len(args) < 2 {
+		return nil, d.Errf("fresh_login takes a max age and at least one path pattern, got %d arguments", len(args))
+	}
+	age, err := caddy.ParseDuration(args[0])
+	if err != nil {
+		return nil, d.Errf("fresh_login: %v", err)
+	}
+	return &FreshLogin{MaxAge: caddy.Duration(age), Paths: args[1:]}, nil
 }
 
 // oneArg reads exactly one argument, failing on none or more. The error

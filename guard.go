@@ -87,6 +87,9 @@ type Guard struct {
 	// header of every request passed on (other cookies are left as they
 	// are), so an upstream never holds a credential for the whole site.
 	ForwardCookie bool `json:"forward_cookie,omitempty"`
+	// FreshLogin asks for a login no older than its max_age on some of
+	// the protected paths; see FreshLogin. Default: none.
+	FreshLogin *FreshLogin `json:"fresh_login,omitempty"`
 
 	// headers are IdentityHeaders in canonical form, sorted by name.
 	headers []identityHeader
@@ -118,6 +121,9 @@ type FieldRule struct {
 // and its metrics and logger. validate checks the result.
 func (g *Guard) setup(ctx caddy.Context, errorPath, cookieName string, m *metrics, logger *zap.Logger) error {
 	if err := g.Protect.Provision(ctx); err != nil {
+		return err
+	}
+	if err := g.FreshLogin.setup(ctx); err != nil {
 		return err
 	}
 	g.headers = g.headers[:0]
@@ -175,7 +181,7 @@ func (g *Guard) validate(appKeys []string) error {
 	if (len(g.AllowSubs) > 0 || len(g.AllowFields) > 0) && len(g.Protect) == 0 {
 		return errors.New("allow_sub and allow_field apply to protected paths only; add protect")
 	}
-	return nil
+	return g.FreshLogin.validate(g.Protect)
 }
 
 // serve runs for a request about to be passed to the next handler. It
@@ -199,6 +205,9 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, o *session.Opened,
 			g.logDenial(r, http.StatusForbidden)
 			return true, writeDenial(w, isNavigation(r), http.StatusForbidden, "forbidden", "You are not allowed to see this page.")
 		}
+		if g.FreshLogin.tooOld(r, o.Session) {
+			return true, g.askLogin(w, r, errLoginTooOld, "Please log in again to see this page.")
+		}
 	}
 	if loggedIn {
 		g.setIdentityHeaders(r, o.View.(*userView).headers)
@@ -214,7 +223,7 @@ func (g *Guard) protects(r *http.Request) bool {
 	if len(g.Protect) == 0 {
 		return false
 	}
-	if ok, err := g.Protect.MatchWithError(r); !ok && err == nil {
+	if !matches(g.Protect, r) {
 		return false
 	}
 	// An exact match is enough: a variant such as /login/ stays protected,
@@ -265,10 +274,15 @@ func (g *Guard) allows(s session.Session) bool {
 	return true
 }
 
-// userField is the value of "sub" or of a data key of the session.
+// userField is the value of "sub", "auth_time" (the login time in Unix
+// seconds) or a data key of the session.
 func userField(s session.Session, field string) (string, bool) {
-	if field == "sub" {
+	switch field {
+	case "sub":
 		return s.Sub, s.Sub != ""
+	case "auth_time":
+		at := authTime(s)
+		return at, at != ""
 	}
 	v, ok := s.Data[field]
 	return v, ok
@@ -277,6 +291,13 @@ func userField(s session.Session, field string) (string, bool) {
 // denyAnonymous answers a protected request that has no login: navigations
 // go to the login page when there is one, everything else gets 401.
 func (g *Guard) denyAnonymous(w http.ResponseWriter, r *http.Request) error {
+	return g.askLogin(w, r, "login_required", "Please log in to see this page.")
+}
+
+// askLogin answers a protected request that needs a (new) login: GET and
+// HEAD navigations go to the login page when there is one, everything else
+// gets 401 with code, and text for navigations.
+func (g *Guard) askLogin(w http.ResponseWriter, r *http.Request, code, text string) error {
 	nav := isNavigation(r)
 	if lp := g.LoginPage; nav && lp != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		dest := lp
@@ -293,7 +314,7 @@ func (g *Guard) denyAnonymous(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	g.logDenial(r, http.StatusUnauthorized)
-	return writeDenial(w, nav, http.StatusUnauthorized, "login_required", "Please log in to see this page.")
+	return writeDenial(w, nav, http.StatusUnauthorized, code, text)
 }
 
 // logDenial counts and logs (at DEBUG) a protected request the guard
@@ -371,17 +392,20 @@ func acceptPrefersHTML(values []string) bool {
 // reservedIdentityKeys are the keys under http.auth.user. that setIdentity
 // fills itself, from the session's sub rather than its data: no app value
 // may use them as its data key.
-var reservedIdentityKeys = map[string]bool{"id": true}
+var reservedIdentityKeys = map[string]bool{"id": true, "auth_time": true}
 
 // identityPlaceholders are the placeholders of session s, in the order they
-// are set: the sub goes last, so that it wins over any data key that would
-// name the same placeholder (Validate refuses such app keys; this holds
-// regardless). The values are boxed here once, so that setting them again
+// are set: the login time (when known) and the sub go last, so that they
+// win over any data key that would name the same placeholder (Validate
+// refuses such app keys; this holds regardless). The values are boxed here once, so that setting them again
 // for each request of the same session allocates nothing.
 func identityPlaceholders(s session.Session) []placeholder {
-	out := make([]placeholder, 0, len(s.Data)+1)
+	out := make([]placeholder, 0, len(s.Data)+2)
 	for k, v := range s.Data {
 		out = append(out, placeholder{"http.auth.user." + k, v})
+	}
+	if at := authTime(s); at != "" {
+		out = append(out, placeholder{"http.auth.user.auth_time", at})
 	}
 	return append(out, placeholder{"http.auth.user.id", s.Sub})
 }
