@@ -86,6 +86,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if answered, err := h.guard.serve(w, r, o, storeErr); answered {
 		return err
 	}
+	if tw, tr, release := h.upgrades.watch(w, r, o, h.guard); release != nil {
+		defer release()
+		w, r = tw, tr
+	}
 	return next.ServeHTTP(w, r)
 }
 

@@ -183,6 +183,9 @@ type Handler struct {
 	client   *sgid.Client
 	guard    *Guard // Guard, or an empty one when there is none
 	sessions *session.Manager
+	// upgrades holds the upgraded connections passed on, to close them
+	// when their session ends.
+	upgrades *upgrades
 	cookies  cookieJar
 	metrics  *metrics
 	mock     *mock.Provider
@@ -359,6 +362,7 @@ func (h *Handler) Validate() error {
 // pooled sgID client and mock.
 func (h *Handler) Cleanup() error {
 	unregister(h)
+	h.upgrades.cleanup()
 	if h.st != nil {
 		_ = h.st.Close()
 	}
