@@ -337,6 +337,9 @@ func serveUserinfo(w http.ResponseWriter, r *http.Request, o *session.Opened, st
 // store could not say whether there is one, the logout cannot be confirmed
 // and answers 503.
 func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, o *session.Opened, storeErr error) error {
+	if r.URL.Query().Has(everywhereParam) {
+		return logoutEverywhere(h, w, r, o, storeErr)
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return methodNotAllowed(w, "GET, POST")
 	}
@@ -355,12 +358,7 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, o *session
 		h.metrics.logout(siteOf(r))
 		h.logger.Info("user logged out", zap.String("sub", o.Session.Sub), zap.String("request_id", requestID(r)))
 	}
-	http.SetCookie(w, h.cookies.make(r, h.CookieName, "", -1))
-	for _, c := range r.Cookies() {
-		if base, ok := h.cookies.loginBase(r, c); ok {
-			http.SetCookie(w, h.cookies.make(r, base, "", -1))
-		}
-	}
+	expireCookies(w, r, h.cookies)
 	return writeJSON(w, http.StatusOK, struct{}{})
 }
 
