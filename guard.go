@@ -66,7 +66,8 @@ type Guard struct {
 	LoginPage string `json:"login_page,omitempty"`
 	// IdentityHeaders maps a request header name to the user field whose
 	// value it carries to the handlers after this one (reverse_proxy sends
-	// it upstream): "sub" (the sgID subject), a data key such as
+	// it upstream): "sub" (the sgID subject), "auth_time" (the login time
+	// in Unix seconds), a data key such as
 	// "myinfo.name", or an app value key such as "iceCream". Values are
 	// percent-encoded, see encodeIdentityValue; a header is absent when
 	// the user has no value for its field. The names may not be Host,

@@ -57,6 +57,7 @@ const (
 // does:
 //
 //	{http.auth.user.id}       the user's sgID sub (the access log records it as user_id)
+//	{http.auth.user.auth_time} when the user logged in, in Unix seconds
 //	{http.auth.user.<field>}  each field of the user's data, e.g.
 //	                          {http.auth.user.myinfo.name}, and each app
 //	                          value, e.g. {http.auth.user.iceCream}
@@ -99,7 +100,8 @@ type Handler struct {
 	// UserinfoPath answers GET with {"sub": ..., "data": {...}} for a
 	// logged-in user, 401 otherwise. Default /api/userinfo.
 	UserinfoPath string `json:"userinfo_path,omitempty"`
-	// LogoutPath ends the session on GET or POST. Default /api/logout.
+	// LogoutPath ends the session on GET or POST; POST with
+	// ?everywhere=1 ends every session of the user. Default /api/logout.
 	LogoutPath string `json:"logout_path,omitempty"`
 	// SuccessPath is where the callback sends the browser after a login
 	// when auth-url got no return_to. Default /logged-in.
