@@ -126,7 +126,7 @@ func newWSEnv(t *testing.T) (*env, *wsUpstream) {
 	t.Helper()
 	up := newWSUpstream(t)
 	e := newEnv(t, sgidtest.Options{}, "protect /api/*\n\t\tcache_ttl 1s")
-	e.routes = fmt.Sprintf("reverse_proxy /api/ws %s", up.srv.Listener.Addr())
+	e.routes = fmt.Sprintf("handle /api/ws {\n\t\treverse_proxy %s\n\t}", up.srv.Listener.Addr())
 	e.load("")
 	return e, up
 }
