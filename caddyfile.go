@@ -144,10 +144,11 @@ func pathWithin(p, scope string) bool {
 //	    allow_sub        <sub...>
 //	    allow_field      <field> <value...>
 //	    forward_cookie
+//	    fresh_login      <max_age> <path pattern...>
 //	    identity_assertion <Header-Name> [{ audience <aud>; lifetime <duration>; fields <field...>; jwks_path <path> }]
 //	}
 //
-// The six lines before the last configure the Guard; the last one the
+// The seven lines before the last configure the Guard; the last one the
 // signed identity assertion (see parseIdentityAssertion). scopes, app_param, protect,
 // identity_header, allow_sub and allow_field may be repeated: repeated
 // scopes, protect and allow_sub lines add up, each app_param and
@@ -253,6 +254,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.guardConfig().ForwardCookie = true
 		case "identity_assertion":
 			h.IdentityAssertion, err = parseIdentityAssertion(d)
+		case "fresh_login":
+			h.guardConfig().FreshLogin, err = parseFreshLogin(d)
 		default:
 			return d.Errf("unknown sgid subdirective %q", sub)
 		}
@@ -341,6 +344,19 @@ func (h *Handler) unmarshalIdentityHeader(d *caddyfile.Dispenser) error {
 	}
 	g.IdentityHeaders[name] = field
 	return nil
+}
+
+// parseFreshLogin reads `fresh_login <max_age> <path pattern...>`.
+func parseFreshLogin(d *caddyfile.Dispenser) (*FreshLogin, error) {
+	args := d.RemainingArgs()
+	if len(args) < 2 {
+		return nil, d.Errf("fresh_login takes a max age and at least one path pattern, got %d arguments", len(args))
+	}
+	age, err := caddy.ParseDuration(args[0])
+	if err != nil {
+		return nil, d.Errf("fresh_login: %v", err)
+	}
+	return &FreshLogin{MaxAge: caddy.Duration(age), Paths: args[1:]}, nil
 }
 
 // oneArg reads exactly one argument, failing on none or more. The error

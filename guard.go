@@ -69,7 +69,8 @@ type Guard struct {
 	LoginPage string `json:"login_page,omitempty"`
 	// Maps a request header name to the user field whose value it carries
 	// to the handlers after this one (reverse_proxy sends it upstream):
-	// "sub" (the sgID subject), a data field from sgID such as
+	// "sub" (the sgID subject), "auth_time" (the login time in Unix
+	// seconds), a data field from sgID such as
 	// "myinfo.name", or an app value key such as "iceCream". Values are
 	// percent-encoded: control characters, bytes outside ASCII, '%', '+'
 	// and a leading or trailing space become %XX, so every common URL
@@ -92,6 +93,9 @@ type Guard struct {
 	// upstream never holds a credential for the whole site. Default:
 	// false.
 	ForwardCookie bool `json:"forward_cookie,omitempty"`
+	// FreshLogin asks for a login no older than its max_age on some of
+	// the protected paths; see FreshLogin. Default: none.
+	FreshLogin *FreshLogin `json:"fresh_login,omitempty"`
 
 	// headers are IdentityHeaders in canonical form, sorted by name.
 	headers []identityHeader
@@ -154,6 +158,9 @@ func (g *Guard) setup(ctx caddy.Context, errorPath, cookieName string, a *assert
 	if err := g.Protect.Provision(ctx); err != nil {
 		return err
 	}
+	if err := g.FreshLogin.setup(ctx); err != nil {
+		return err
+	}
 	g.headers = g.headers[:0]
 	for name, field := range g.IdentityHeaders {
 		g.headers = append(g.headers, identityHeader{name: http.CanonicalHeaderKey(name), field: field})
@@ -211,7 +218,7 @@ func (g *Guard) validate(appKeys []string) error {
 	if (len(g.AllowSubs) > 0 || len(g.AllowFields) > 0) && len(g.Protect) == 0 {
 		return errors.New("allow_sub and allow_field apply to protected paths only; add protect")
 	}
-	return nil
+	return g.FreshLogin.validate(g.Protect)
 }
 
 // serve runs for a request about to be passed to the next handler. It
@@ -235,6 +242,9 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, o *session.Opened,
 			g.logDenial(r, http.StatusForbidden)
 			return true, writeDenial(w, isNavigation(r), http.StatusForbidden, "forbidden", "You are not allowed to see this page.")
 		}
+		if g.FreshLogin.tooOld(r, o.Session) {
+			return true, g.askLogin(w, r, errLoginTooOld, "Please log in again to see this page.")
+		}
 	}
 	if loggedIn {
 		g.setIdentityHeaders(r, id.headers)
@@ -255,67 +265,74 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, o *session.Opened,
 	return false, nil
 }
 
-// protects reports whether the request's path needs a login. A path that
-// routers may read in more than one way is protected when any reading
-// matches (see protectsViews); any other path, which is that of nearly
-// every request, has one reading and is judged here as Caddy's path
-// matcher judges it.
+// protects reports whether the request's path needs a login: a protect
+// pattern matches it under some reading of its path (see matches), and it
+// is not an exempt page under every reading.
 func (g *Guard) protects(r *http.Request) bool {
-	if len(g.Protect) == 0 {
-		return false
-	}
-	if !pathview.Plain(r.URL) {
-		return g.protectsViews(r)
-	}
-	if ok, err := g.Protect.MatchWithError(r); !ok && err == nil {
-		return false
-	}
-	// An exact match is enough: a variant such as /login/ stays protected,
-	// which fails closed, and its redirect goes to the exempt page. Case
-	// folds in ASCII only: strings.EqualFold would also take U+017F (ſ) for
-	// s and U+212A (K) for k, exempting paths that the upstream may treat
-	// as other paths.
-	for _, p := range g.exempt {
-		if pathview.EqualFold(r.URL.Path, p) {
-			return false
-		}
-	}
-	return true
+	return matches(g.Protect, r) && !g.exempted(r)
 }
 
-// protectsViews is protects for a path that is not plain: the request is
-// protected when Caddy's path matcher matches it as it is, or when any of
-// its views matches a Protect pattern, unless every view is an exempt path.
-func (g *Guard) protectsViews(r *http.Request) bool {
-	views, complete := pathview.Views(r.URL)
-	if !complete {
+// matches reports whether one of patterns matches the request: Caddy's
+// path matcher on the request as it is, or, for a path that routers may
+// read in more than one way, one of its readings (see pathview), since the
+// upstream routes its own reading, not Caddy's cleaned one. A path with
+// one reading, which is that of nearly every request, costs no more than
+// the path matcher. A matcher error counts as a match: it fails closed.
+func matches(patterns caddyhttp.MatchPath, r *http.Request) bool {
+	if len(patterns) == 0 {
+		return false
+	}
+	if ok, err := patterns.MatchWithError(r); ok || err != nil {
 		return true
 	}
-	if ok, err := g.Protect.MatchWithError(r); !ok && err == nil && !g.anyViewMatches(r, views) {
+	if pathview.Plain(r.URL) {
 		return false
 	}
-	for _, p := range g.exempt {
-		if pathview.AllEqualFold(views, p) {
-			return false
-		}
-	}
-	return true
+	views, complete := pathview.Views(r.URL)
+	return !complete || anyViewMatches(patterns, r, views)
 }
 
-// anyViewMatches reports whether a Protect pattern matches one of views
+// exempted reports whether the request is for login_page or error_path
+// under every reading of its path. An exact match is needed: a variant
+// such as /login/ stays protected, which fails closed, and its redirect
+// goes to the exempt page. Case folds in ASCII only: strings.EqualFold
+// would also take U+017F (ſ) for s and U+212A (K) for k, exempting paths
+// that the upstream may treat as other paths.
+func (g *Guard) exempted(r *http.Request) bool {
+	if len(g.exempt) == 0 {
+		return false
+	}
+	if pathview.Plain(r.URL) {
+		for _, p := range g.exempt {
+			if pathview.EqualFold(r.URL.Path, p) {
+				return true
+			}
+		}
+		return false
+	}
+	views, complete := pathview.Views(r.URL)
+	for _, p := range g.exempt {
+		if complete && pathview.AllEqualFold(views, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// anyViewMatches reports whether one of patterns matches one of views
 // with the path matcher's semantics (case-insensitive; /x/* by prefix, *.x
 // by suffix, *x* by substring, else a glob) but without its cleaning, since
 // the views already include the cleaned readings next to the raw ones. A
 // pattern holding an escape such as %2f is compared as it is with every
 // view (%* standing for *), so it matches the raw view and any view that
 // a router decoding too few or too many times would see.
-func (g *Guard) anyViewMatches(r *http.Request, views []string) bool {
+func anyViewMatches(patterns caddyhttp.MatchPath, r *http.Request, views []string) bool {
 	lower := make([]string, len(views))
 	for i, v := range views {
 		lower[i] = strings.ToLower(v)
 	}
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	for _, pattern := range g.Protect {
+	for _, pattern := range patterns {
 		if strings.Contains(pattern, "{") && repl != nil {
 			pattern = strings.ToLower(repl.ReplaceAll(pattern, ""))
 		}
@@ -345,10 +362,15 @@ func (g *Guard) allows(s session.Session) bool {
 	return true
 }
 
-// userField is the value of "sub" or of a data key of the session.
+// userField is the value of "sub", "auth_time" (the login time in Unix
+// seconds) or a data key of the session.
 func userField(s session.Session, field string) (string, bool) {
-	if field == "sub" {
+	switch field {
+	case "sub":
 		return s.Sub, s.Sub != ""
+	case "auth_time":
+		at := authTime(s)
+		return at, at != ""
 	}
 	v, ok := s.Data[field]
 	return v, ok
@@ -357,6 +379,13 @@ func userField(s session.Session, field string) (string, bool) {
 // denyAnonymous answers a protected request that has no login: navigations
 // go to the login page when there is one, everything else gets 401.
 func (g *Guard) denyAnonymous(w http.ResponseWriter, r *http.Request) error {
+	return g.askLogin(w, r, "login_required", "Please log in to see this page.")
+}
+
+// askLogin answers a protected request that needs a (new) login: GET and
+// HEAD navigations go to the login page when there is one, everything else
+// gets 401 with code, and text for navigations.
+func (g *Guard) askLogin(w http.ResponseWriter, r *http.Request, code, text string) error {
 	nav := isNavigation(r)
 	if lp := g.LoginPage; nav && lp != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		dest := lp
@@ -373,7 +402,7 @@ func (g *Guard) denyAnonymous(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	g.logDenial(r, http.StatusUnauthorized)
-	return writeDenial(w, nav, http.StatusUnauthorized, "login_required", "Please log in to see this page.")
+	return writeDenial(w, nav, http.StatusUnauthorized, code, text)
 }
 
 // logDenial counts and logs (at DEBUG) a protected request the guard
@@ -451,17 +480,20 @@ func acceptPrefersHTML(values []string) bool {
 // reservedIdentityKeys are the keys under http.auth.user. that setIdentity
 // fills itself, from the session's sub rather than its data: no app value
 // may use them as its data key.
-var reservedIdentityKeys = map[string]bool{"id": true}
+var reservedIdentityKeys = map[string]bool{"id": true, "auth_time": true}
 
 // identityPlaceholders are the placeholders of session s, in the order they
-// are set: the sub goes last, so that it wins over any data key that would
-// name the same placeholder (Validate refuses such app keys; this holds
-// regardless). The values are boxed here once, so that setting them again
+// are set: the login time (when known) and the sub go last, so that they
+// win over any data key that would name the same placeholder (Validate
+// refuses such app keys; this holds regardless). The values are boxed here once, so that setting them again
 // for each request of the same session allocates nothing.
 func identityPlaceholders(s session.Session) []placeholder {
-	out := make([]placeholder, 0, len(s.Data)+1)
+	out := make([]placeholder, 0, len(s.Data)+2)
 	for k, v := range s.Data {
 		out = append(out, placeholder{"http.auth.user." + k, v})
+	}
+	if at := authTime(s); at != "" {
+		out = append(out, placeholder{"http.auth.user.auth_time", at})
 	}
 	return append(out, placeholder{"http.auth.user.id", s.Sub})
 }

@@ -83,6 +83,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if answered, err := h.guard.serve(w, r, o, id, storeErr); answered {
 		return err
 	}
+	if tw, tr, release := h.upgrades.watch(w, r, o, h.guard); release != nil {
+		defer release()
+		w, r = tw, tr
+	}
 	return next.ServeHTTP(w, r)
 }
 
@@ -310,6 +314,9 @@ func serveUserinfo(w http.ResponseWriter, r *http.Request, o *session.Opened, st
 // store could not say whether there is one, the logout cannot be confirmed
 // and answers 503.
 func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, o *session.Opened, storeErr error) error {
+	if r.URL.Query().Has(everywhereParam) {
+		return logoutEverywhere(h, w, r, o, storeErr)
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return methodNotAllowed(w, "GET, POST")
 	}
@@ -328,12 +335,7 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, o *session
 		h.metrics.logout(siteOf(r))
 		h.logger.Info("user logged out", zap.String("sub", o.Session.Sub), zap.String("request_id", requestID(r)))
 	}
-	http.SetCookie(w, h.cookies.make(r, h.CookieName, "", -1))
-	for _, c := range r.Cookies() {
-		if base, ok := h.cookies.loginBase(r, c); ok {
-			http.SetCookie(w, h.cookies.make(r, base, "", -1))
-		}
-	}
+	expireCookies(w, r, h.cookies)
 	return writeJSON(w, http.StatusOK, struct{}{})
 }
 

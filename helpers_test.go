@@ -82,9 +82,11 @@ func unitHandler(tb testing.TB, h *Handler, st store.Store, now func() time.Time
 		st = memoryScope(tb)
 	}
 	h.st = st
+	h.upgrades = newUpgrades(time.Duration(*h.CacheTTL), h.logger)
 	o := sessionOptions(h, st, st)
 	o.Now = now
 	h.sessions = session.New(o)
+	h.upgrades.alive = h.sessions.Alive
 	return h
 }
 

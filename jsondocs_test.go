@@ -34,7 +34,7 @@ func TestJSONDocsNameRealFields(t *testing.T) {
 	// "handler" and "module" name modules; "icecream" is the example's
 	// app_params key, a query parameter of the operator's choosing.
 	known := []string{"handler", "module", "icecream"}
-	for _, v := range []any{Handler{}, Guard{}, FieldRule{}, IdentityAssertion{}, store.Memory{}, store.Storage{}, store.Redis{}, store.RedisTLS{}} {
+	for _, v := range []any{Handler{}, Guard{}, FieldRule{}, FreshLogin{}, IdentityAssertion{}, store.Memory{}, store.Storage{}, store.Redis{}, store.RedisTLS{}} {
 		known = append(known, jsonFields(v)...)
 	}
 	// Every key of the JSON examples is a field.

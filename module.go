@@ -34,6 +34,7 @@ func init() {
 // Caddy's authentication handler does:
 //
 //	{http.auth.user.id}       the user's sgID sub (the access log records it as user_id)
+//	{http.auth.user.auth_time} when the user logged in, in Unix seconds
 //	{http.auth.user.<field>}  each field of the user's data, e.g.
 //	                          {http.auth.user.myinfo.name}, and each app
 //	                          value, e.g. {http.auth.user.iceCream}
@@ -175,6 +176,9 @@ type Handler struct {
 	client   *sgid.Client
 	guard    *Guard // Guard, or an empty one when there is none
 	sessions *session.Manager
+	// upgrades holds the upgraded connections passed on, to close them
+	// when their session ends.
+	upgrades *upgrades
 	cookies  cookieJar
 	metrics  *metrics
 	mock     *mock.Provider
@@ -372,6 +376,7 @@ func (h *Handler) Validate() error {
 // pooled sgID client and mock.
 func (h *Handler) Cleanup() error {
 	unregister(h)
+	h.upgrades.cleanup()
 	if h.st != nil {
 		_ = h.st.Close()
 	}

@@ -46,7 +46,9 @@ func (h *Handler) provisionSessions(ctx caddy.Context) error {
 		h.st = store.Cached(raw, time.Duration(*h.CacheTTL), 0)
 	}
 	countEvictions(raw, h.metrics, h.site)
+	h.upgrades = newUpgrades(time.Duration(*h.CacheTTL), h.logger)
 	h.sessions = session.New(sessionOptions(h, h.st, raw))
+	h.upgrades.alive = h.sessions.Alive
 	if a := h.guard.assertion; a != nil {
 		if a.signer, err = a.cfg.newSigner(h.st, h.SealingKey, time.Duration(h.KeyRotation)); err != nil {
 			return err
@@ -72,7 +74,7 @@ func sessionOptions(h *Handler, st, raw store.Store) session.Options {
 		IdleTimeout:  time.Duration(h.SessionIdleTimeout),
 		MemoTTL:      time.Duration(*h.CacheTTL),
 		Prepare:      func(s session.Session) any { return newUserView(s, guard) },
-		Hooks:        sessionHooks(h.metrics, h.logger),
+		Hooks:        sessionHooks(h.metrics, h.logger, h.upgrades),
 	}
 }
 
@@ -92,8 +94,9 @@ func sessionScope(issuer, clientID, cookieName string) string {
 }
 
 // sessionHooks count and log what the session manager reports, under the
-// site of the request that caused it.
-func sessionHooks(m *metrics, logger *zap.Logger) session.Hooks {
+// site of the request that caused it, and close the upgraded connections
+// of the sessions it ends.
+func sessionHooks(m *metrics, logger *zap.Logger, up *upgrades) session.Hooks {
 	return session.Hooks{
 		// A failing store is logged at WARN with its cause (never a key
 		// or value) and counted.
@@ -104,5 +107,6 @@ func sessionHooks(m *metrics, logger *zap.Logger) session.Hooks {
 			}
 		},
 		IdleExpired: func(ctx context.Context) { m.idleExpired(siteFromContext(ctx)) },
+		Ended:       up.ended,
 	}
 }

@@ -6,6 +6,8 @@
 //   GET /api/auth-url?icecream=<flavour>  -> {"url": "..."}
 //   GET /api/userinfo                      -> {"sub": "...", "data": {...}} or 401
 //   GET /api/logout                        -> answer ignored
+//   POST /api/logout?everywhere=1          -> {"ended": n}; caddy-sgid only,
+//                                             the official demo has no such route
 // Everything that comes from the server or the identity provider is inserted
 // with textContent, never as HTML.
 'use strict';
@@ -277,11 +279,19 @@
     document.getElementById('user-sub').textContent = String(body.sub);
 
     var logout = document.getElementById('logout');
+    var everywhere = document.getElementById('logout-everywhere');
+    var done = function () { window.location.assign('/'); };
     logout.addEventListener('click', function () {
-      logout.disabled = true;
+      logout.disabled = everywhere.disabled = true;
       logout.textContent = 'Logging out…';
-      var done = function () { window.location.assign('/'); };
       fetch('/api/logout', { credentials: 'include' }).then(done, done);
+    });
+    // Ends this user's sessions in every browser, not just this one. POST:
+    // the route refuses GET for it.
+    everywhere.addEventListener('click', function () {
+      logout.disabled = everywhere.disabled = true;
+      everywhere.textContent = 'Logging out everywhere…';
+      fetch('/api/logout?everywhere=1', { method: 'POST', credentials: 'include' }).then(done, done);
     });
   }
 

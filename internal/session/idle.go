@@ -28,8 +28,9 @@ func seenKey(key string) string { return "seen-" + key }
 
 // checkIdle applies the idle timeout to the session s filed under key: it
 // reports false (and ends the session) when it has gone unused too long,
-// and records this use when the last recorded one is seenEvery old.
-func (m *Manager) checkIdle(ctx context.Context, key string, s Session) (bool, error) {
+// and, when use is set, records this use when the last recorded one is
+// seenEvery old.
+func (m *Manager) checkIdle(ctx context.Context, key string, s Session, use bool) (bool, error) {
 	now := m.now()
 	seen, err := m.lastSeen(ctx, m.st, key, s)
 	if err != nil {
@@ -53,7 +54,7 @@ func (m *Manager) checkIdle(ctx context.Context, key string, s Session) (bool, e
 			return false, nil
 		}
 	}
-	if now.Sub(seen) >= seenEvery && m.seen.claim(key, now) {
+	if use && now.Sub(seen) >= seenEvery && m.seen.claim(key, now) {
 		if err := m.st.Put(ctx, seenKey(key), []byte(strconv.FormatInt(now.UnixMilli(), 10)), s.Expires.Sub(now)); err != nil {
 			// The session is still good; the next request tries again.
 			m.seen.release(key)

@@ -134,7 +134,7 @@ func (m *Manager) Lookup(ctx context.Context, id string) (*Opened, error) {
 		return nil, nil
 	}
 	if m.idle > 0 {
-		ok, err := m.checkIdle(ctx, key, o.Session)
+		ok, err := m.checkIdle(ctx, key, o.Session, true)
 		if err != nil {
 			return nil, err
 		}
