@@ -66,6 +66,21 @@ func unregister(h *Handler) {
 	live.mu.Unlock()
 }
 
+// scopePeers are the session managers of the other live handlers of h's
+// scope (an older config during a reload, another site with the same
+// client), so that a revocation through h also drops their cached copies.
+func scopePeers(h *Handler) []*session.Manager {
+	live.mu.Lock()
+	defer live.mu.Unlock()
+	var out []*session.Manager
+	for other := range live.handlers {
+		if other != h && other.scope == h.scope && other.sessions != nil {
+			out = append(out, other.sessions)
+		}
+	}
+	return out
+}
+
 // siteGroup is the live handlers of one scope: the sessions of one sgID
 // client and cookie, whichever servers serve them.
 type siteGroup struct {

@@ -137,6 +137,16 @@ func (j cookieJar) make(r *http.Request, base, value string, maxAge time.Duratio
 	return c
 }
 
+// expireAll deletes the browser's session cookie and login cookies.
+func (j cookieJar) expireAll(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, j.make(r, j.name, "", -1))
+	for _, c := range r.Cookies() {
+		if base, ok := j.loginBase(r, c); ok {
+			http.SetCookie(w, j.make(r, base, "", -1))
+		}
+	}
+}
+
 // stripSessionCookies cuts the session cookie (name) and the login cookies
 // (see loginCookieName), each under its plain and its __Host- name, out of
 // the Cookie header, keeping every other cookie as the client sent it, and

@@ -226,24 +226,25 @@ func (g *Guard) validate(appKeys []string) error {
 // asked for without a fitting login; otherwise it sets the identity
 // headers and, unless ForwardCookie, cuts the session cookies out of the
 // request.
-func (g *Guard) serve(w http.ResponseWriter, r *http.Request, o *session.Opened, id *identity, storeErr error) (answered bool, err error) {
+func (g *Guard) serve(w http.ResponseWriter, r *http.Request, o *session.Opened, id *identity, storeErr error) (answered, protected bool, err error) {
 	loggedIn := o != nil
-	if g.protects(r) {
+	protected = g.protects(r)
+	if protected {
 		if storeErr != nil {
 			// Whether anyone is logged in cannot be told: neither let the
 			// request through nor say "log in".
 			g.logDenial(r, http.StatusServiceUnavailable)
-			return true, writeUnavailable(w)
+			return true, protected, writeUnavailable(w)
 		}
 		if !loggedIn {
-			return true, g.denyAnonymous(w, r)
+			return true, protected, g.denyAnonymous(w, r)
 		}
 		if !g.allows(o.Session) {
 			g.logDenial(r, http.StatusForbidden)
-			return true, writeDenial(w, isNavigation(r), http.StatusForbidden, "forbidden", "You are not allowed to see this page.")
+			return true, protected, writeDenial(w, isNavigation(r), http.StatusForbidden, "forbidden", "You are not allowed to see this page.")
 		}
 		if g.FreshLogin.tooOld(r, o.Session) {
-			return true, g.askLogin(w, r, errLoginTooOld, "Please log in again to see this page.")
+			return true, protected, g.askLogin(w, r, errLoginTooOld, "Please log in again to see this page.")
 		}
 	}
 	if loggedIn {
@@ -253,8 +254,8 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, o *session.Opened,
 				// Without its assertion the upstream cannot tell who
 				// calls: a protected request is not passed on.
 				g.logger.Warn("sgid identity assertion not signed", zap.Error(err), zap.String("request_id", requestID(r)))
-				if g.protects(r) {
-					return true, writeUnavailable(w)
+				if protected {
+					return true, protected, writeUnavailable(w)
 				}
 			}
 		}
@@ -262,7 +263,7 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, o *session.Opened,
 	if !g.ForwardCookie {
 		stripSessionCookies(r.Header, g.cookieName)
 	}
-	return false, nil
+	return false, protected, nil
 }
 
 // protects reports whether the request's path needs a login: a protect
@@ -442,6 +443,29 @@ func isNavigation(r *http.Request) bool {
 		return dest == "document" || dest == "iframe" || dest == "frame"
 	}
 	return acceptPrefersHTML(hdr.Values("Accept"))
+}
+
+// isUpgrade reports whether r asks to switch protocols: Connection names
+// upgrade (HTTP/1.1), or an extended CONNECT names a protocol (HTTP/2's
+// :protocol pseudo-header, which Go hands over as a header, or HTTP/3's,
+// which it hands over as Proto).
+func isUpgrade(r *http.Request) bool {
+	if r.Method == http.MethodConnect {
+		return isExtendedConnect(r)
+	}
+	for _, v := range r.Header["Connection"] {
+		for tok := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isExtendedConnect(r *http.Request) bool {
+	return r.Method == http.MethodConnect &&
+		(r.ProtoMajor == 2 && r.Header.Get(":protocol") != "" || r.ProtoMajor == 3 && !strings.HasPrefix(r.Proto, "HTTP/"))
 }
 
 // acceptPrefersHTML reports whether HTML has the highest quality among the

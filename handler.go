@@ -80,10 +80,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if o != nil {
 		id = &viewOf(o).identity
 	}
-	if answered, err := h.guard.serve(w, r, o, id, storeErr); answered {
+	answered, protected, err := h.guard.serve(w, r, o, id, storeErr)
+	if answered {
 		return err
 	}
-	if tw, tr, release := h.upgrades.watch(w, r, o, h.guard); release != nil {
+	// An upgraded connection through a protected path lives only as long
+	// as its session.
+	if protected && o != nil && h.upgrades != nil && isUpgrade(r) {
+		tw, tr, release := h.upgrades.watch(w, r, o, isExtendedConnect(r))
 		defer release()
 		w, r = tw, tr
 	}
@@ -335,8 +339,50 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, o *session
 		h.metrics.logout(siteOf(r))
 		h.logger.Info("user logged out", zap.String("sub", o.Session.Sub), zap.String("request_id", requestID(r)))
 	}
-	expireCookies(w, r, h.cookies)
+	h.cookies.expireAll(w, r)
 	return writeJSON(w, http.StatusOK, struct{}{})
+}
+
+// everywhereParam is the logout route's query parameter that ends every
+// session of the user, on every instance, instead of this browser's only.
+const everywhereParam = "everywhere"
+
+// logoutEverywhere serves the logout route when its query names
+// everywhere, which must be POST <logout_path>?everywhere=1: it ends every
+// session of the user whose session the request carries (every browser,
+// every instance sharing the store; their upgraded connections close with
+// them) and answers {"ended": N}. It changes more than a plain logout, so
+// it takes POST only, which a cross-site link or image cannot send, and
+// like a plain logout it refuses requests a browser marks cross-site.
+// Without a session it ends nothing and still clears this browser's
+// cookies.
+func logoutEverywhere(h *Handler, w http.ResponseWriter, r *http.Request, o *session.Opened, storeErr error) error {
+	if r.Method != http.MethodPost {
+		return methodNotAllowed(w, "POST")
+	}
+	if r.URL.Query().Get(everywhereParam) != "1" {
+		return writeError(w, http.StatusBadRequest, "invalid_everywhere", "everywhere takes the value 1.")
+	}
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		return writeError(w, http.StatusForbidden, "cross_site", "Logout from another site is refused.")
+	}
+	if storeErr != nil {
+		return writeUnavailable(w)
+	}
+	ended := 0
+	if o != nil {
+		n, err := h.sessions.RevokeSub(r.Context(), o.Session.Sub, scopePeers(h)...)
+		if err != nil {
+			return writeUnavailable(w)
+		}
+		ended = n
+		h.metrics.logout(siteOf(r))
+		h.logger.Info("user logged out everywhere", zap.String("sub", o.Session.Sub), zap.Int("sessions", n), zap.String("request_id", requestID(r)))
+	}
+	h.cookies.expireAll(w, r)
+	return writeJSON(w, http.StatusOK, struct {
+		Ended int `json:"ended"`
+	}{ended})
 }
 
 // fail logs why a callback failed and sends the browser to the error path

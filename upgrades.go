@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -84,39 +83,13 @@ func newUpgrades(cacheTTL time.Duration, logger *zap.Logger) *upgrades {
 	}
 }
 
-// isUpgrade reports whether r asks to switch protocols: Connection names
-// upgrade (HTTP/1.1), or an extended CONNECT names a protocol (HTTP/2's
-// :protocol pseudo-header, which Go hands over as a header, or HTTP/3's,
-// which it hands over as Proto).
-func isUpgrade(r *http.Request) bool {
-	if r.Method == http.MethodConnect {
-		return isExtendedConnect(r)
-	}
-	for _, v := range r.Header["Connection"] {
-		for tok := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func isExtendedConnect(r *http.Request) bool {
-	return r.Method == http.MethodConnect &&
-		(r.ProtoMajor == 2 && r.Header.Get(":protocol") != "" || r.ProtoMajor == 3 && !strings.HasPrefix(r.Proto, "HTTP/"))
-}
-
-// watch prepares a request about to be passed on so that, when it
-// upgrades, its connection ends with session o: it returns the writer and
-// request to pass on and a release func to run when the next handler
-// returns. Requests that are not upgrades, have no session or are not
-// protected by g come back as they are, with a nil release.
-func (u *upgrades) watch(w http.ResponseWriter, r *http.Request, o *session.Opened, g *Guard) (http.ResponseWriter, *http.Request, func()) {
-	if u == nil || o == nil || !isUpgrade(r) || !g.protects(r) {
-		return w, r, nil
-	}
-	if isExtendedConnect(r) {
+// watch prepares an upgrade request through a protected path, about to be
+// passed on, so that its connection ends with session o: it returns the
+// writer and request to pass on and a release func to run when the next
+// handler returns. extended tells an HTTP/2 or HTTP/3 extended CONNECT
+// (see isUpgrade), whose stream is not hijacked but ends with the request.
+func (u *upgrades) watch(w http.ResponseWriter, r *http.Request, o *session.Opened, extended bool) (http.ResponseWriter, *http.Request, func()) {
+	if extended {
 		ctx, cancel := context.WithCancel(r.Context())
 		s := &heldStream{u: u, key: o.Key, cancel: cancel}
 		u.add(o.Key, o.ID, s)
