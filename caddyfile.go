@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 	"github.com/caddy-sgid/caddy-sgid/store"
 )
 
@@ -75,40 +76,12 @@ func checkProtectReachable(matcherSet caddy.ModuleMap, g *Guard) error {
 		return fmt.Errorf("sgid: reading the directive's path matcher: %v", err)
 	}
 	for _, p := range g.Protect {
-		if !slices.ContainsFunc(scope, func(s string) bool { return pathWithin(p, s) }) {
+		if !slices.ContainsFunc(scope, func(s string) bool { return pathview.Within(p, s) }) {
 			return fmt.Errorf("sgid: protect %s is not inside the directive's matcher %s, so sgid never sees those requests and cannot guard them; %s",
 				p, strings.Join(scope, " "), fix)
 		}
 	}
 	return nil
-}
-
-// pathWithin reports, conservatively, whether every path the path-matcher
-// pattern p matches is also matched by scope: scope is p itself, or scope
-// is a prefix pattern (one * at its end, none elsewhere) and p's literal
-// start, before any wildcard, begins with scope's prefix. Both compare
-// case-insensitively, as the path matcher does. Placeholders and escapes
-// are never taken to be within anything.
-func pathWithin(p, scope string) bool {
-	p, scope = strings.ToLower(p), strings.ToLower(scope)
-	if strings.ContainsAny(p+scope, "{}%\\") {
-		return false
-	}
-	if scope == "*" || scope == "/*" {
-		return true
-	}
-	if p == scope {
-		return true
-	}
-	prefix, isPrefix := strings.CutSuffix(scope, "*")
-	if !isPrefix || strings.ContainsAny(prefix, "*?[") {
-		return false
-	}
-	literal := p
-	if i := strings.IndexAny(p, "*?["); i >= 0 {
-		literal = p[:i]
-	}
-	return strings.HasPrefix(literal, prefix)
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:

@@ -18,6 +18,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 )
 
 func TestUnmarshalCaddyfile(t *testing.T) {
@@ -321,8 +323,8 @@ func TestPathWithin(t *testing.T) {
 		{"/app/{env.X}", "/app/*", false},
 		{"/app/%2F", "/app/*", false},
 	} {
-		if got := pathWithin(tc.p, tc.scope); got != tc.want {
-			t.Errorf("pathWithin(%q, %q) = %v, want %v", tc.p, tc.scope, got, tc.want)
+		if got := pathview.Within(tc.p, tc.scope); got != tc.want {
+			t.Errorf("pathview.Within(%q, %q) = %v, want %v", tc.p, tc.scope, got, tc.want)
 		}
 	}
 }

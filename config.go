@@ -33,6 +33,17 @@ const (
 	DefaultProviderTimeout = 10 * time.Second
 )
 
+// Bounds on what auth-url puts in a login cookie, so that it stays under
+// the 4096 bytes browsers keep of a cookie.
+const (
+	// maxAppValue bounds an app parameter's value.
+	maxAppValue = 256
+	// maxAppParams bounds the app parameters a config may declare.
+	maxAppParams = 4
+	// maxLoginCookie bounds a login cookie's name and value together.
+	maxLoginCookie = 4000
+)
+
 // How the configuration becomes what the handler runs with: placeholders
 // resolved, defaults applied, and errors of the sgid client named by the
 // field to fix.

@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 )
 
@@ -70,7 +71,7 @@ func (f *FreshLogin) validate(protect caddyhttp.MatchPath) error {
 		if !strings.HasPrefix(p, "/") {
 			return fmt.Errorf("fresh_login: pattern %q must start with /", p)
 		}
-		if !slices.ContainsFunc(protect, func(scope string) bool { return pathWithin(p, scope) }) {
+		if !slices.ContainsFunc(protect, func(scope string) bool { return pathview.Within(p, scope) }) {
 			return fmt.Errorf("fresh_login: pattern %q is not inside any protect pattern; a fresh login applies to protected paths only", p)
 		}
 	}

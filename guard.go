@@ -445,29 +445,6 @@ func isNavigation(r *http.Request) bool {
 	return acceptPrefersHTML(hdr.Values("Accept"))
 }
 
-// isUpgrade reports whether r asks to switch protocols: Connection names
-// upgrade (HTTP/1.1), or an extended CONNECT names a protocol (HTTP/2's
-// :protocol pseudo-header, which Go hands over as a header, or HTTP/3's,
-// which it hands over as Proto).
-func isUpgrade(r *http.Request) bool {
-	if r.Method == http.MethodConnect {
-		return isExtendedConnect(r)
-	}
-	for _, v := range r.Header["Connection"] {
-		for tok := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func isExtendedConnect(r *http.Request) bool {
-	return r.Method == http.MethodConnect &&
-		(r.ProtoMajor == 2 && r.Header.Get(":protocol") != "" || r.ProtoMajor == 3 && !strings.HasPrefix(r.Proto, "HTTP/"))
-}
-
 // acceptPrefersHTML reports whether HTML has the highest quality among the
 // listed media types (a browser's "text/html,...,*/*;q=0.8" does, fetch's
 // "*/*" and "application/json" do not).
@@ -520,17 +497,6 @@ func identityPlaceholders(s session.Session) []placeholder {
 		out = append(out, placeholder{"http.auth.user.auth_time", at})
 	}
 	return append(out, placeholder{"http.auth.user.id", s.Sub})
-}
-
-// setPlaceholders sets ps, in order, in the request's replacer.
-func setPlaceholders(r *http.Request, ps []placeholder) {
-	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if !ok {
-		return
-	}
-	for _, p := range ps {
-		repl.Set(p.name, p.value)
-	}
 }
 
 // validAppValue reports whether an app value the browser sent to auth-url

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -31,17 +32,6 @@ const (
 	reasonInvalidToken   = "invalid_token"   // the ID token failed a check
 	reasonUserinfoFailed = "userinfo_failed" // userinfo could not be fetched or decrypted
 	reasonServerError    = "server_error"    // our own store failed
-)
-
-// Bounds on what auth-url puts in a login cookie, so that it stays under
-// the 4096 bytes browsers keep of a cookie.
-const (
-	// maxAppValue bounds an app parameter's value.
-	maxAppValue = 256
-	// maxAppParams bounds the app parameters a config may declare.
-	maxAppParams = 4
-	// maxLoginCookie bounds a login cookie's name and value together.
-	maxLoginCookie = 4000
 )
 
 // ServeHTTP serves the sgid routes and passes other requests on, with the
@@ -92,6 +82,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		w, r = tw, tr
 	}
 	return next.ServeHTTP(w, r)
+}
+
+// setPlaceholders sets ps, in order, in the request's replacer.
+func setPlaceholders(r *http.Request, ps []placeholder) {
+	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if !ok {
+		return
+	}
+	for _, p := range ps {
+		repl.Set(p.name, p.value)
+	}
 }
 
 func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -81,6 +82,29 @@ func newUpgrades(cacheTTL time.Duration, logger *zap.Logger) *upgrades {
 		held:   make(map[string]*heldSession),
 		stop:   make(chan struct{}),
 	}
+}
+
+// isUpgrade reports whether r asks to switch protocols: Connection names
+// upgrade (HTTP/1.1), or an extended CONNECT names a protocol (HTTP/2's
+// :protocol pseudo-header, which Go hands over as a header, or HTTP/3's,
+// which it hands over as Proto).
+func isUpgrade(r *http.Request) bool {
+	if r.Method == http.MethodConnect {
+		return isExtendedConnect(r)
+	}
+	for _, v := range r.Header["Connection"] {
+		for tok := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isExtendedConnect(r *http.Request) bool {
+	return r.Method == http.MethodConnect &&
+		(r.ProtoMajor == 2 && r.Header.Get(":protocol") != "" || r.ProtoMajor == 3 && !strings.HasPrefix(r.Proto, "HTTP/"))
 }
 
 // watch prepares an upgrade request through a protected path, about to be

@@ -258,3 +258,31 @@ func asciiLower(c byte) byte {
 	}
 	return c
 }
+
+// Within reports, conservatively, whether every path the path-matcher
+// pattern p matches is also matched by scope: scope is p itself, or scope
+// is a prefix pattern (one * at its end, none elsewhere) and p's literal
+// start, before any wildcard, begins with scope's prefix. Both compare
+// case-insensitively, as the path matcher does. Placeholders and escapes
+// are never taken to be within anything.
+func Within(p, scope string) bool {
+	p, scope = strings.ToLower(p), strings.ToLower(scope)
+	if strings.ContainsAny(p+scope, "{}%\\") {
+		return false
+	}
+	if scope == "*" || scope == "/*" {
+		return true
+	}
+	if p == scope {
+		return true
+	}
+	prefix, isPrefix := strings.CutSuffix(scope, "*")
+	if !isPrefix || strings.ContainsAny(prefix, "*?[") {
+		return false
+	}
+	literal := p
+	if i := strings.IndexAny(p, "*?["); i >= 0 {
+		literal = p[:i]
+	}
+	return strings.HasPrefix(literal, prefix)
+}
