@@ -90,6 +90,13 @@ func (j cookieJar) get(r *http.Request, base string) (*http.Cookie, error) {
 	return r.Cookie(wireCookieName(base, j.isSecure(r)))
 }
 
+// value is get's cookie value, read without building a cookie for each
+// of the request's cookies (see cookieValue): for the session cookie,
+// which every request is looked up by.
+func (j cookieJar) value(r *http.Request, base string) (string, bool) {
+	return cookieValue(r.Header, wireCookieName(base, j.isSecure(r)))
+}
+
 // loginBase reports whether the request cookie c is one of our login
 // cookies under the name this request's scheme uses (on HTTPS only a
 // __Host- name counts, and on plain HTTP only a bare one, as get reads

@@ -43,8 +43,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		cookieID string
 		storeErr error
 	)
-	if c, err := h.cookies.get(r, h.CookieName); err == nil {
-		cookieID = c.Value
+	if v, ok := h.cookies.value(r, h.CookieName); ok {
+		cookieID = v
 		o, storeErr = h.sessions.Lookup(r.Context(), cookieID)
 	}
 	if o != nil {

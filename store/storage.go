@@ -357,12 +357,19 @@ func (s *storageStore) PutIfAbsent(ctx context.Context, key string, value []byte
 	return out, nil
 }
 
-// Create stores value under key unless a live record is there, under the
-// locks of the key (see lockKey): of concurrent callers, in this process
-// or in other instances sharing the storage, exactly one creates it.
+// Create stores value under key unless a live record is there: of
+// concurrent callers, in this process or in other instances sharing the
+// storage, exactly one creates it. On the file system storage a hard link
+// decides (see createLinked); otherwise, and to replace an expired record,
+// the locks of the key do (see lockKey).
 func (s *storageStore) Create(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
 	if err := checkPut(key, ttl); err != nil {
 		return false, err
+	}
+	if fsys, ok := s.st.(*certmagic.FileStorage); ok {
+		if created, done, err := s.createLinked(ctx, fsys, key, value, ttl); done {
+			return created, err
+		}
 	}
 	created := false
 	err := s.lockKey(ctx, key, func() (bool, error) {

@@ -28,7 +28,22 @@ func (k *keyedMutex) held() int {
 // that only the storage's lock stands between it and other instances.
 func instanceStore(t *testing.T, dir, scope string) *storageStore {
 	t.Helper()
-	s, err := newStorageStore(&certmagic.FileStorage{Path: dir}, scope, nil)
+	return instanceStoreOn(t, &certmagic.FileStorage{Path: dir}, scope)
+}
+
+// lockedStorage is the file system storage under another type, so that
+// Create takes the locked path it takes on every other storage module.
+type lockedStorage struct{ certmagic.Storage }
+
+// lockedInstanceStore is instanceStore on lockedStorage.
+func lockedInstanceStore(t *testing.T, dir, scope string) *storageStore {
+	t.Helper()
+	return instanceStoreOn(t, lockedStorage{&certmagic.FileStorage{Path: dir}}, scope)
+}
+
+func instanceStoreOn(t *testing.T, st certmagic.Storage, scope string) *storageStore {
+	t.Helper()
+	s, err := newStorageStore(st, scope, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,9 +56,34 @@ func instanceStore(t *testing.T, dir, scope string) *storageStore {
 // instances sharing a folder, 16 goroutines each: exactly one creates it.
 // The instances share no memory, so this holds only through the storage's
 // lock.
+// It runs with the hard link deciding (the file system storage), with the
+// locks deciding (any other storage), and with one instance of each.
 func TestStorageCreateAcrossInstances(t *testing.T) {
-	dir, scope := t.TempDir(), randomKey(t)
-	instances := []*storageStore{instanceStore(t, dir, scope), instanceStore(t, dir, scope)}
+	for _, tc := range []struct {
+		name      string
+		instances func(t *testing.T, dir, scope string) []*storageStore
+	}{
+		{"linked", func(t *testing.T, dir, scope string) []*storageStore {
+			return []*storageStore{instanceStore(t, dir, scope), instanceStore(t, dir, scope)}
+		}},
+		{"locked", func(t *testing.T, dir, scope string) []*storageStore {
+			return []*storageStore{lockedInstanceStore(t, dir, scope), lockedInstanceStore(t, dir, scope)}
+		}},
+		{"mixed", func(t *testing.T, dir, scope string) []*storageStore {
+			return []*storageStore{instanceStore(t, dir, scope), lockedInstanceStore(t, dir, scope)}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, scope := t.TempDir(), randomKey(t)
+			createRaces(t, tc.instances(t, dir, scope))
+		})
+	}
+}
+
+// createRaces races Create of one key from the instances, 32 goroutines
+// in all, three times with a new key, and fails unless exactly one creates
+// it each time.
+func createRaces(t *testing.T, instances []*storageStore) {
 	for round := range 3 {
 		t.Run(fmt.Sprint("round ", round), func(t *testing.T) {
 			k := randomKey(t)
@@ -56,7 +96,7 @@ func TestStorageCreateAcrossInstances(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					<-start
-					ok, err := instances[i%2].Create(ctx, k, []byte(fmt.Sprint("v", i)), time.Hour)
+					ok, err := instances[i%len(instances)].Create(ctx, k, []byte(fmt.Sprint("v", i)), time.Hour)
 					if ok {
 						created.Add(1)
 					}
@@ -83,10 +123,12 @@ func TestStorageCreateAcrossInstances(t *testing.T) {
 // a Create of another key in this process finishes while a Create of the
 // held key is waiting for that lock: no lock of this process is shared by
 // different keys.
+// (On the file system storage Create takes no lock unless the record has
+// expired, so this runs on the locked path.)
 func TestStorageCreateOtherKeysDoNotWait(t *testing.T) {
 	dir, scope := t.TempDir(), randomKey(t)
-	s := instanceStore(t, dir, scope)
-	other := instanceStore(t, dir, scope)
+	s := lockedInstanceStore(t, dir, scope)
+	other := lockedInstanceStore(t, dir, scope)
 	held, free := randomKey(t), randomKey(t)
 	if err := other.st.Lock(ctx, other.putLock(held)); err != nil {
 		t.Fatal(err)

@@ -44,7 +44,10 @@ func Key(id string) string {
 	// with a session cookie.
 	var buf [64]byte
 	sum := sha256.Sum256(append(append(buf[:0], lookupPrefix...), id...))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+	// Encoded on the stack too, so the key string is the one allocation.
+	var enc [43]byte // base64.RawURLEncoding.EncodedLen(sha256.Size)
+	base64.RawURLEncoding.Encode(enc[:], sum[:])
+	return string(enc[:])
 }
 
 // NewID returns 32 random bytes in base64url: a session id or a state.

@@ -1,0 +1,118 @@
+package store
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+)
+
+// TestStorageCreateWaitsForLockHolder holds the storage lock of a key, as
+// another instance creating it on the locked path would, and checks that
+// Create on the file system storage, whether the key is absent (the hard
+// link decides, then the record is read once the holder is done) or its
+// record has expired (replaced under the lock), waits for the holder
+// before it reports the key created.
+func TestStorageCreateWaitsForLockHolder(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		expired bool // a record of the key is there and has expired
+	}{
+		{"absent", false},
+		{"expired", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, scope := t.TempDir(), randomKey(t)
+			s := instanceStore(t, dir, scope)
+			other := instanceStore(t, dir, scope)
+			key := randomKey(t)
+			if tc.expired {
+				now := time.Now()
+				s.now = func() time.Time { return now.Add(-2 * time.Hour) }
+				if err := s.Put(ctx, key, []byte("old"), time.Hour); err != nil {
+					t.Fatal(err)
+				}
+				s.now = func() time.Time { return now }
+			}
+			if err := other.st.Lock(ctx, other.putLock(key)); err != nil {
+				t.Fatal(err)
+			}
+			var released atomic.Bool
+			release := sync.OnceFunc(func() {
+				released.Store(true)
+				_ = other.st.Unlock(context.Background(), other.putLock(key))
+			})
+			// The lock is let go after a while, so that the Create waiting
+			// for it ends.
+			fallback := time.AfterFunc(2*time.Second, release)
+			defer fallback.Stop()
+			created, err := s.Create(ctx, key, []byte("new"), time.Hour)
+			if err != nil || !created {
+				t.Fatalf("Create = %v, %v; want true", created, err)
+			}
+			if !released.Load() {
+				t.Fatal("Create reported the key created while another instance held its lock")
+			}
+			release()
+			if v, err := s.Get(ctx, key); err != nil || string(v) != "new" {
+				t.Fatalf("Get = %q, %v; want the created record", v, err)
+			}
+		})
+	}
+}
+
+// TestStorageCreateLeavesNoTemporaryFiles checks that the temporary file
+// a linked Create writes is removed whether the key was created or was
+// taken, so that records' folders hold records only.
+func TestStorageCreateLeavesNoTemporaryFiles(t *testing.T) {
+	dir, scope := t.TempDir(), randomKey(t)
+	s := instanceStore(t, dir, scope)
+	key := randomKey(t)
+	for _, want := range []bool{true, false} {
+		created, err := s.Create(ctx, key, []byte("v"), time.Hour)
+		if err != nil || created != want {
+			t.Fatalf("Create = %v, %v; want %v", created, err, want)
+		}
+	}
+	fsys := s.st.(*certmagic.FileStorage)
+	entries, err := os.ReadDir(filepath.Dir(fsys.Filename(s.recordKey(key))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != key {
+		names := make([]string, len(entries))
+		for i, e := range entries {
+			names[i] = e.Name()
+		}
+		t.Fatalf("the records' folder holds %q, want only %q", names, key)
+	}
+}
+
+// TestFileLockName checks that fileLockName is the file certmagic's file
+// system storage creates while it holds a lock, and only then: a linked
+// Create tells by it whether a locked Create of its key is under way.
+func TestFileLockName(t *testing.T) {
+	fsys := &certmagic.FileStorage{Path: t.TempDir()}
+	name := "sgid/" + randomKey(t) + "/put/" + randomKey(t)
+	exists := func() bool { _, err := os.Stat(fileLockName(fsys, name)); return err == nil }
+	if exists() {
+		t.Fatal("the lock file is there before Lock")
+	}
+	if err := fsys.Lock(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if !exists() {
+		t.Fatal("no lock file at fileLockName while the lock is held")
+	}
+	if err := fsys.Unlock(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if exists() {
+		t.Fatal("the lock file is still there after Unlock")
+	}
+}
