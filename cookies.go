@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"time"
 
@@ -146,13 +147,64 @@ func (j cookieJar) make(r *http.Request, base, value string, maxAge time.Duratio
 
 // expireAll deletes the browser's session cookie and login cookies.
 func (j cookieJar) expireAll(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, j.make(r, j.name, "", -1))
+	j.set(w, r, j.name, "", -1)
 	for _, c := range r.Cookies() {
 		if base, ok := j.loginBase(r, c); ok {
-			http.SetCookie(w, j.make(r, base, "", -1))
+			j.set(w, r, base, "", -1)
 		}
 	}
 }
+
+// set writes one of our cookies (see make) as a Set-Cookie header. Our
+// names are cookie tokens and our values base64url or empty, so the header
+// is written as net/http writes it, without net/http checking every byte
+// of a value that cannot hold a byte it would refuse; any other value goes
+// through net/http.
+func (j cookieJar) set(w http.ResponseWriter, r *http.Request, base, value string, maxAge time.Duration) {
+	if !plainCookieValue(value) {
+		http.SetCookie(w, j.make(r, base, value, maxAge))
+		return
+	}
+	secure := j.isSecure(r)
+	name := wireCookieName(base, secure)
+	b := make([]byte, 0, len(name)+len(value)+64)
+	b = append(b, name...)
+	b = append(b, '=')
+	b = append(b, value...)
+	b = append(b, "; Path=/"...)
+	switch {
+	case maxAge < 0:
+		b = append(b, "; Max-Age=0"...)
+	case maxAge >= time.Second:
+		b = append(b, "; Max-Age="...)
+		b = strconv.AppendInt(b, int64(maxAge/time.Second), 10)
+	}
+	b = append(b, "; HttpOnly"...)
+	if secure {
+		b = append(b, "; Secure"...)
+	}
+	b = append(b, "; SameSite=Lax"...)
+	w.Header().Add("Set-Cookie", string(b))
+}
+
+// plainCookieValue reports whether v is empty or base64url, which a
+// cookie carries as it is.
+func plainCookieValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if !base64URLByte[v[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// base64URLByte marks the bytes of the base64url alphabet.
+var base64URLByte = func() (t [256]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+		t[c] = true
+	}
+	return t
+}()
 
 // stripSessionCookies cuts the session cookie (name) and the login cookies
 // (see loginCookieName), each under its plain and its __Host- name, out of

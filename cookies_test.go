@@ -3,11 +3,16 @@ package caddysgid
 import (
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/session"
 )
 
 func TestStripSessionCookies(t *testing.T) {
@@ -151,5 +156,42 @@ func TestLoginCookieOnHTTPS(t *testing.T) {
 	}
 	if loc := serveTLS(callback, &http.Cookie{Name: login.Name, Value: login.Value}).Header().Get("Location"); loc != "/error?reason=provider_error" {
 		t.Errorf("__Host- login cookie: redirected to %q, want the exchange to be tried (provider_error)", loc)
+	}
+}
+
+// The Set-Cookie header the jar writes itself is byte for byte the one
+// net/http writes for the same cookie, on HTTP and HTTPS, for setting,
+// session-long and deleting cookies; a value net/http would have to
+// quote or drop goes through net/http.
+func TestSetCookieAsNetHTTP(t *testing.T) {
+	t.Parallel()
+	j := cookieJar{name: DefaultCookieName}
+	for _, tc := range []struct {
+		name, value string
+		maxAge      time.Duration
+		tls         bool
+	}{
+		{"sgid_session", session.NewID(), time.Hour, false},
+		{"sgid_session", session.NewID(), 12 * time.Hour, true},
+		{"sgid_session_login_AAAAAAAAAAAA", "AQ-_xyz", 10 * time.Minute, true},
+		{"sgid_session", "", -1, false},
+		{"sgid_session", "", -1, true},
+		{"sgid_session", "v", 0, false},
+		{"sgid_session", "v", 500 * time.Millisecond, false},
+		{"sgid_session", "a b", time.Minute, false},
+		{"sgid_session", "a;b", time.Minute, false},
+	} {
+		t.Run(fmt.Sprintf("%s=%q %s tls=%v", tc.name, tc.value, tc.maxAge, tc.tls), func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			if tc.tls {
+				r.TLS = &tls.ConnectionState{}
+			}
+			ours, theirs := httptest.NewRecorder(), httptest.NewRecorder()
+			j.set(ours, r, tc.name, tc.value, tc.maxAge)
+			http.SetCookie(theirs, j.make(r, tc.name, tc.value, tc.maxAge))
+			if got, want := ours.Header()["Set-Cookie"], theirs.Header()["Set-Cookie"]; !slices.Equal(got, want) {
+				t.Errorf("Set-Cookie %q, net/http writes %q", got, want)
+			}
+		})
 	}
 }

@@ -169,12 +169,14 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	for _, old := range h.sessions.Surplus(r.Context(), held) {
-		http.SetCookie(w, h.cookies.make(r, old, "", -1))
+		h.cookies.set(w, r, old, "", -1)
 	}
-	http.SetCookie(w, h.cookies.make(r, name, sealed, timeout))
-	return writeJSON(w, http.StatusOK, struct {
-		URL string `json:"url"`
-	}{authURL})
+	h.cookies.set(w, r, name, sealed, timeout)
+	// {"url": authURL}, encoded by hand around the one string it holds.
+	quoted, _ := json.Marshal(authURL)
+	body := make([]byte, 0, len(quoted)+8)
+	body = append(append(append(body, `{"url":`...), quoted...), '}')
+	return writeJSONBody(w, http.StatusOK, body)
 }
 
 // serveCallback finishes the login whose state sgID sent back. current is
@@ -221,7 +223,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, current 
 		if e == "access_denied" {
 			reason = reasonAccessDenied
 		}
-		http.SetCookie(w, h.cookies.make(r, name, "", -1))
+		h.cookies.set(w, r, name, "", -1)
 		return h.fail(w, r, reason, zapcore.InfoLevel, errors.New("sgID answered error="+truncate(e, 64)))
 	}
 	code := q.Get("code")
@@ -277,7 +279,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, current 
 	if !created {
 		return h.fail(w, r, reasonLoginExpired, zapcore.WarnLevel, errors.New("this login was finished at the same time by another request"))
 	}
-	http.SetCookie(w, h.cookies.make(r, h.CookieName, login.SessionID, lifetime))
+	h.cookies.set(w, r, h.CookieName, login.SessionID, lifetime)
 	setPlaceholders(r, identityPlaceholders(s))
 	h.metrics.login(siteOf(r), "ok")
 	h.logger.Info("user logged in", zap.String("sub", info.Sub), zap.String("request_id", requestID(r)))

@@ -164,7 +164,7 @@ func TestUserinfoNoSniff(t *testing.T) {
 
 // mustTestClient is an sgID client for handler tests that never reach a
 // provider: it only builds authorization URLs.
-func mustTestClient(t *testing.T) *sgid.Client {
+func mustTestClient(t testing.TB) *sgid.Client {
 	t.Helper()
 	_, pemKey := testKey(t)
 	c, err := sgid.New(sgid.Config{ClientID: "id", ClientSecret: "secret", PrivateKey: pemKey, Host: "https://sgid.invalid"})
