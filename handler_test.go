@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
 )
 
@@ -257,8 +258,8 @@ func TestHostPrefixedCookieWinsOnHTTPS(t *testing.T) {
 	}
 	var start struct{ URL string }
 	json.Unmarshal(w.Body.Bytes(), &start)
-	name := "__Host-" + loginCookieName(DefaultCookieName, mustQuery(t, start.URL, "state"))
-	if c := responseCookie(w.Result(), name); c == nil || !c.Secure || c.Path != "/" || c.Domain != "" {
+	name := "__Host-" + loginCookieName(DefaultCookieName, testcaddy.QueryValue(t, start.URL, "state"))
+	if c := testcaddy.ResponseCookie(w.Result(), name); c == nil || !c.Secure || c.Path != "/" || c.Domain != "" {
 		t.Errorf("login cookie on HTTPS: %v", w.Result().Cookies())
 	}
 }

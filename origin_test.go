@@ -3,7 +3,6 @@ package caddysgid
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -130,47 +129,6 @@ func TestSecureFollowsTrustedProxies(t *testing.T) {
 		}
 		if c := h.cookies.make(req, DefaultCookieName, "v", 0); c.Secure != tc.secure {
 			t.Errorf("%s: cookie Secure = %v, want %v", tc.name, c.Secure, tc.secure)
-		}
-	}
-}
-
-// Through a real Caddy: X-Forwarded-Proto https from one of the server's
-// trusted_proxies makes the cookies Secure and __Host-, and the derived
-// redirect URI https; from any other client it changes nothing.
-func TestSecureBehindTrustedProxyInCaddy(t *testing.T) {
-	for _, tc := range []struct {
-		trusted string
-		secure  bool
-	}{
-		{"127.0.0.1/32 ::1/128", true},
-		{"192.0.2.1/32", false},
-	} {
-		startCaddy(t, `{
-	servers {
-		trusted_proxies static `+tc.trusted+`
-	}
-}
-http://localhost:9080 {
-	sgid {
-		mock
-	}
-	respond "next"
-}`)
-		b := newBrowser(t)
-		resp, body := b.get(testOrigin+"/api/auth-url", "X-Forwarded-Proto", "https")
-		var start struct{ URL string }
-		if err := json.Unmarshal([]byte(body), &start); err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("auth-url: %d %s", resp.StatusCode, body)
-		}
-		name, scheme := loginCookieName(DefaultCookieName, mustQuery(t, start.URL, "state")), "http"
-		if tc.secure {
-			name, scheme = "__Host-"+name, "https"
-		}
-		if c := responseCookie(resp, name); c == nil || c.Secure != tc.secure {
-			t.Errorf("trusted %s: cookies %v, want %s with Secure %v", tc.trusted, resp.Cookies(), name, tc.secure)
-		}
-		if got, want := mustQuery(t, start.URL, "redirect_uri"), scheme+"://localhost:9080/api/redirect"; got != want {
-			t.Errorf("trusted %s: redirect_uri %q, want %q", tc.trusted, got, want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package caddysgid
+package integration
 
 import (
 	"bytes"
@@ -14,7 +14,9 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	caddysgid "github.com/caddy-sgid/caddy-sgid"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
@@ -77,7 +79,7 @@ func TestDemoContract(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || body != "{}" {
 		t.Fatalf("logout: %d %q", resp.StatusCode, body)
 	}
-	if c := b.cookie(DefaultCookieName); c != nil {
+	if c := b.cookie(caddysgid.DefaultCookieName); c != nil {
 		t.Errorf("session cookie still set after logout")
 	}
 	if status, _, _ = b.userinfo(); status != http.StatusUnauthorized {
@@ -91,7 +93,7 @@ func TestCookies(t *testing.T) {
 	resp, body := b.get(testOrigin + "/api/auth-url")
 	checkCookie := func(resp *http.Response, name string) {
 		t.Helper()
-		c := responseCookie(resp, name)
+		c := testcaddy.ResponseCookie(resp, name)
 		if c == nil {
 			t.Errorf("no %s cookie", name)
 			return
@@ -104,14 +106,18 @@ func TestCookies(t *testing.T) {
 	json.Unmarshal([]byte(body), &out)
 	u, _ := url.Parse(out.URL)
 	state := u.Query().Get("state")
-	checkCookie(resp, loginCookieName(DefaultCookieName, state))
+	login := loginCookieOf(resp)
+	if login == nil {
+		t.Fatalf("auth-url set no login cookie: %v", resp.Cookies())
+	}
+	checkCookie(resp, login.Name)
 	// The login cookie is sealed: nothing of the login shows in it.
-	if c := responseCookie(resp, loginCookieName(DefaultCookieName, state)); c != nil && strings.Contains(c.Value, state) {
+	if c := login; strings.Contains(c.Value, state) {
 		t.Errorf("login cookie shows the state in clear: %q", c.Value)
 	}
 	resp, _ = b.get(b.atProvider(out.URL))
-	checkCookie(resp, DefaultCookieName)
-	if c := responseCookie(resp, DefaultCookieName); c == nil || !session.ValidID(c.Value) {
+	checkCookie(resp, caddysgid.DefaultCookieName)
+	if c := testcaddy.ResponseCookie(resp, caddysgid.DefaultCookieName); c == nil || !session.ValidID(c.Value) {
 		t.Errorf("session cookie %+v is not a bare random id", c)
 	}
 }
@@ -192,14 +198,25 @@ func TestCallbackFailures(t *testing.T) {
 	})
 	t.Run("malformed cookies", func(t *testing.T) {
 		b := newBrowser(t)
+		// A real login's state and the name of its login cookie, so that
+		// the malformed values below arrive under the name the callback
+		// looks up.
+		resp, body := b.get(testOrigin + "/api/auth-url")
+		var start struct{ URL string }
+		json.Unmarshal([]byte(body), &start)
+		state := testcaddy.QueryValue(t, start.URL, "state")
+		login := loginCookieOf(resp)
+		if state == "" || login == nil {
+			t.Fatalf("auth-url: %d %s, cookies %v", resp.StatusCode, body, resp.Cookies())
+		}
 		for _, v := range []string{"x", strings.Repeat("a", 4000), "%00", "a.b.c"} {
 			req, _ := http.NewRequest(http.MethodGet, testOrigin+"/api/userinfo", nil)
-			req.Header.Set("Cookie", DefaultCookieName+"="+v+"; "+loginCookieName(DefaultCookieName, "b")+"="+v)
+			req.Header.Set("Cookie", caddysgid.DefaultCookieName+"="+v+"; "+login.Name+"="+v)
 			if resp, _ := b.do(req); resp.StatusCode != http.StatusUnauthorized {
 				t.Errorf("cookie %.10q: userinfo %d", v, resp.StatusCode)
 			}
-			req, _ = http.NewRequest(http.MethodGet, testOrigin+"/api/redirect?code=a&state=b", nil)
-			req.Header.Set("Cookie", loginCookieName(DefaultCookieName, "b")+"="+v)
+			req, _ = http.NewRequest(http.MethodGet, testOrigin+"/api/redirect?code=a&state="+url.QueryEscape(state), nil)
+			req.Header.Set("Cookie", login.Name+"="+v)
 			if resp, _ := b.do(req); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/error?reason=state_mismatch" {
 				t.Errorf("cookie %.10q: callback %d to %q, want the state_mismatch redirect", v, resp.StatusCode, resp.Header.Get("Location"))
 			}
@@ -214,7 +231,7 @@ func TestTwoTabsReplayAndFixation(t *testing.T) {
 	// An attacker-chosen session cookie planted before the login...
 	u, _ := url.Parse(testOrigin)
 	planted := session.NewID()
-	b.jr.SetCookies(u, []*http.Cookie{{Name: DefaultCookieName, Value: planted, Path: "/"}})
+	b.jr.SetCookies(u, []*http.Cookie{{Name: caddysgid.DefaultCookieName, Value: planted, Path: "/"}})
 
 	// ...two tabs start logins, and finish in the other order.
 	cb1 := b.atProvider(b.startLogin("icecream=Vanilla"))
@@ -225,7 +242,7 @@ func TestTwoTabsReplayAndFixation(t *testing.T) {
 	if _, obj, _ := b.userinfo(); obj["data"].(map[string]any)["iceCream"] != "Strawberry" {
 		t.Errorf("tab 2 data: %v", obj)
 	}
-	if c := b.cookie(DefaultCookieName); c == nil || c.Value == planted {
+	if c := b.cookie(caddysgid.DefaultCookieName); c == nil || c.Value == planted {
 		t.Errorf("session id after login = planted id: session fixation")
 	}
 	if loc := b.callback(cb1); loc != "/logged-in" {
@@ -237,11 +254,11 @@ func TestTwoTabsReplayAndFixation(t *testing.T) {
 
 	// The browser replays the callback it finished last (some machines
 	// fetch it twice): it lands where it did, keeping its session.
-	before := b.cookie(DefaultCookieName).Value
+	before := b.cookie(caddysgid.DefaultCookieName).Value
 	if loc := b.callback(cb1); loc != "/logged-in" {
 		t.Errorf("replay of the finished callback redirected to %q, want /logged-in", loc)
 	}
-	if c := b.cookie(DefaultCookieName); c == nil || c.Value != before {
+	if c := b.cookie(caddysgid.DefaultCookieName); c == nil || c.Value != before {
 		t.Errorf("the replay changed the session cookie")
 	}
 	if _, obj, _ := b.userinfo(); obj["data"].(map[string]any)["iceCream"] != "Vanilla" {
@@ -361,10 +378,10 @@ func TestAccessLogRecordsUserIDAndNoSecrets(t *testing.T) {
 	}
 	// Caddy logs request URIs; the log filter (as in Caddyfile.example)
 	// keeps the callback's code and state out. Cookies are never logged.
-	code := url.QueryEscape(mustQuery(t, cb, "code"))
+	code := url.QueryEscape(testcaddy.QueryValue(t, cb, "code"))
 	for name, secret := range map[string]string{
 		"client secret": e.provider.ClientSecret(),
-		"session id":    b.cookie(DefaultCookieName).Value,
+		"session id":    b.cookie(caddysgid.DefaultCookieName).Value,
 		"code":          code,
 		"name":          persona.Data["myinfo.name"],
 	} {
@@ -375,14 +392,6 @@ func TestAccessLogRecordsUserIDAndNoSecrets(t *testing.T) {
 	if !strings.Contains(logText, "code=REDACTED") {
 		t.Errorf("the callback is not in the log with its code redacted:\n%s", logText)
 	}
-}
-
-func mustQuery(t *testing.T, raw, key string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u.Query().Get(key)
 }
 
 // An app value never overrides a field sgID returned under the same key.
@@ -406,7 +415,7 @@ func TestFailuresAreLoggedWithoutSecrets(t *testing.T) {
 
 	b := newBrowser(t)
 	cb := b.atProvider(b.startLogin("icecream=Vanilla"))
-	secrets = append(secrets, mustQuery(t, cb, "code"), mustQuery(t, cb, "state"), b.loginCookie().Value)
+	secrets = append(secrets, testcaddy.QueryValue(t, cb, "code"), testcaddy.QueryValue(t, cb, "state"), b.loginCookie().Value)
 	e.provider.SetFaults(sgidtest.Faults{TokenStatus: 500})
 	b.callback(cb) // provider_error: sgID's fault, logged as an error
 	e.provider.SetFaults(sgidtest.Faults{})
@@ -416,14 +425,14 @@ func TestFailuresAreLoggedWithoutSecrets(t *testing.T) {
 	q := u.Query()
 	q.Set("state", "forged")
 	u.RawQuery = q.Encode()
-	secrets = append(secrets, mustQuery(t, cb, "code"))
+	secrets = append(secrets, testcaddy.QueryValue(t, cb, "code"))
 	b.callback(u.String()) // state_mismatch: a warning
 
 	// A code sgID refuses (here a forged one; a replayed or expired one
 	// alike) is the browser's doing: a warning, without the hint about the
 	// client's credentials that a refused client gets.
 	cb = b.atProvider(b.startLogin(""))
-	secrets = append(secrets, mustQuery(t, cb, "code"), mustQuery(t, cb, "state"))
+	secrets = append(secrets, testcaddy.QueryValue(t, cb, "code"), testcaddy.QueryValue(t, cb, "state"))
 	u, _ = url.Parse(cb)
 	q = u.Query()
 	q.Set("code", "forged-code-value")
@@ -431,7 +440,7 @@ func TestFailuresAreLoggedWithoutSecrets(t *testing.T) {
 	b.callback(u.String())
 
 	b.login("") // and one success, and its logout
-	secrets = append(secrets, b.cookie(DefaultCookieName).Value, e.provider.ClientSecret(), persona.Data["myinfo.name"], persona.Data["myinfo.email"])
+	secrets = append(secrets, b.cookie(caddysgid.DefaultCookieName).Value, e.provider.ClientSecret(), persona.Data["myinfo.name"], persona.Data["myinfo.email"])
 	b.get(testOrigin + "/api/logout")
 	newBrowser(t).get(testOrigin + "/api/logout") // without a session: not logged
 
@@ -502,13 +511,12 @@ func TestSessionLifetimeAndStoreKeys(t *testing.T) {
 	resp, body := b.get(testOrigin + "/api/auth-url")
 	var start struct{ URL string }
 	json.Unmarshal([]byte(body), &start)
-	u, _ := url.Parse(start.URL)
-	login := responseCookie(resp, loginCookieName(DefaultCookieName, u.Query().Get("state")))
-	if login == nil || login.MaxAge != int(DefaultLoginTimeout/time.Second) {
-		t.Errorf("login cookie %+v, want Max-Age %d", login, int(DefaultLoginTimeout/time.Second))
+	login := loginCookieOf(resp)
+	if login == nil || login.MaxAge != int(caddysgid.DefaultLoginTimeout/time.Second) {
+		t.Errorf("login cookie %+v, want Max-Age %d", login, int(caddysgid.DefaultLoginTimeout/time.Second))
 	}
 	resp, _ = b.get(b.atProvider(start.URL))
-	c := responseCookie(resp, DefaultCookieName)
+	c := testcaddy.ResponseCookie(resp, caddysgid.DefaultCookieName)
 	if c == nil || c.MaxAge != int((2*time.Hour)/time.Second) {
 		t.Fatalf("session cookie %+v, want Max-Age 7200", c)
 	}
@@ -596,7 +604,7 @@ func TestCopiedLoginCookieFinishesOnce(t *testing.T) {
 	if loc := thief.callback(cb); loc != "/error?reason=login_expired" {
 		t.Errorf("the callback replayed with a copy of the login cookie ended at %q, want login_expired", loc)
 	}
-	if c := thief.cookie(DefaultCookieName); c != nil {
+	if c := thief.cookie(caddysgid.DefaultCookieName); c != nil {
 		t.Error("the replay was given a session cookie")
 	}
 	if n := e.provider.Stats().Token; n != 1 {

@@ -1,4 +1,4 @@
-package caddysgid
+package integration
 
 import (
 	"encoding/json"
@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	caddysgid "github.com/caddy-sgid/caddy-sgid"
 	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
@@ -20,11 +22,8 @@ import (
 // its API behind reverse_proxy answers only logged-in users and sees the
 // sub the handler set, never one a client sent.
 func TestExampleAPIGetsTrustworthyIdentity(t *testing.T) {
-	raw, err := os.ReadFile("Caddyfile.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	startCaddy(t, string(raw))
+	raw := readExample(t)
+	startCaddy(t, raw)
 	const origin = "http://localhost:5001"
 	api := func(b *browser) (int, map[string]string) {
 		t.Helper()
@@ -72,10 +71,7 @@ func TestExampleAPIGetsTrustworthyIdentity(t *testing.T) {
 // filters included: only its two logs are sent to files instead of stderr,
 // and Caddy's own at the level under test.
 func TestExampleLogsHoldNoSecrets(t *testing.T) {
-	raw, err := os.ReadFile("Caddyfile.example")
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := readExample(t)
 	const accessLog = "\tlog {\n\t\tformat filter {\n\t\t\trequest>uri"
 	if !strings.HasPrefix(strings.TrimLeft(stripCommentLines(string(raw)), "\n"), "{\n\tlog {\n") || strings.Count(string(raw), accessLog) != 1 {
 		t.Fatalf("Caddyfile.example has no global log block first, or not one site log block, to send to files")
@@ -155,8 +151,8 @@ func exampleLogin(t *testing.T) map[string]string {
 		t.Fatalf("auth-url: %d %s", resp.StatusCode, body)
 	}
 	secrets := map[string]string{
-		"state":        mustQuery(t, start.URL, "state"),
-		"nonce":        mustQuery(t, start.URL, "nonce"),
+		"state":        testcaddy.QueryValue(t, start.URL, "state"),
+		"nonce":        testcaddy.QueryValue(t, start.URL, "nonce"),
 		"login cookie": b.loginCookie().Value,
 	}
 	// The mock's page and its POST, whose Location carries the code.
@@ -166,15 +162,15 @@ func exampleLogin(t *testing.T) map[string]string {
 		t.Fatalf("mock login page: %d", resp.StatusCode)
 	}
 	form.Set("sub", persona.Sub)
-	req, _ := http.NewRequest(http.MethodPost, origin+mockPrefix+"/v2/oauth/authorize", strings.NewReader(form.Encode()))
+	req, _ := http.NewRequest(http.MethodPost, origin+authorizePath(start.URL), strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, _ = b.do(req)
 	cb := resp.Header.Get("Location")
-	secrets["code"] = mustQuery(t, cb, "code")
+	secrets["code"] = testcaddy.QueryValue(t, cb, "code")
 	if loc := b.callback(cb); loc != "/logged-in" {
 		t.Fatalf("login ended at %q", loc)
 	}
-	sess := b.cookie(DefaultCookieName).Value
+	sess := b.cookie(caddysgid.DefaultCookieName).Value
 	secrets["session cookie"] = sess
 	secrets["session store key"] = session.Key(sess)
 	b.get(origin + "/logged-in")

@@ -1,13 +1,10 @@
-package caddysgid
+package integration
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
@@ -51,22 +48,5 @@ http://localhost:9080 {
 	}
 	if !strings.HasPrefix(persona.Sub, "sgidtest:") {
 		t.Errorf("mock sub %q could collide with real sgID subs", persona.Sub)
-	}
-}
-
-func TestMockRefusesRealSettings(t *testing.T) {
-	t.Parallel()
-	for _, field := range []string{"client_id", "client_secret", "private_key", "host"} {
-		h := Handler{Mock: true}
-		raw, _ := json.Marshal(map[string]any{"mock": true, field: "x"})
-		if err := json.Unmarshal(raw, &h); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := caddy.NewContext(caddy.Context{Context: t.Context()})
-		err := h.Provision(ctx)
-		cancel()
-		if err == nil || !strings.Contains(err.Error(), "mock: cannot be combined with "+field) {
-			t.Errorf("mock + %s: err = %v", field, err)
-		}
 	}
 }
