@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
@@ -19,7 +20,7 @@ func adminCall(t *testing.T, method, pathQuery string, out any) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, body := newBrowser(t).do(req)
+	resp, body := newBrowser(t).Do(req)
 	if out != nil && resp.StatusCode == http.StatusOK {
 		if err := json.Unmarshal([]byte(body), out); err != nil {
 			t.Fatalf("%s %s: %q is not the expected JSON: %v", method, pathQuery, body, err)
@@ -47,10 +48,10 @@ func TestAdminSessions(t *testing.T) {
 	e := newEnv(t, sgidtest.Options{}, "store memory")
 	personas := e.provider.Personas()
 	alice, bob := personas[0].Sub, personas[1].Sub
-	var alices []*browser
+	var alices []*testcaddy.Browser
 	for range 2 {
 		b := newBrowser(t)
-		if loc := b.login(""); loc != "/logged-in" {
+		if loc := b.Login(""); loc != "/logged-in" {
 			t.Fatalf("login ended at %q", loc)
 		}
 		alices = append(alices, b)
@@ -59,8 +60,8 @@ func TestAdminSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	bobs := newBrowser(t)
-	bobs.login("")
-	if _, info, _ := bobs.userinfo(); info["sub"] != bob {
+	bobs.Login("")
+	if _, info, _ := bobs.Userinfo(); info["sub"] != bob {
 		t.Fatalf("second persona logged in as %v", info["sub"])
 	}
 
@@ -93,7 +94,7 @@ func TestAdminSessions(t *testing.T) {
 		t.Errorf("GET /sgid/other: %d, want 404", status)
 	}
 	for _, b := range append(alices, bobs) {
-		if status, _, _ := b.userinfo(); status != http.StatusOK {
+		if status, _, _ := b.Userinfo(); status != http.StatusOK {
 			t.Fatalf("a refused DELETE ended a session: %d", status)
 		}
 	}
@@ -104,18 +105,18 @@ func TestAdminSessions(t *testing.T) {
 		t.Fatalf("DELETE ?sub=alice: %d %s, want 2 ended", status, body)
 	}
 	for _, b := range alices {
-		if status, _, _ := b.userinfo(); status != http.StatusUnauthorized {
+		if status, _, _ := b.Userinfo(); status != http.StatusUnauthorized {
 			t.Errorf("alice after the revocation: %d, want 401", status)
 		}
 	}
-	if status, _, _ := bobs.userinfo(); status != http.StatusOK {
+	if status, _, _ := bobs.Userinfo(); status != http.StatusOK {
 		t.Errorf("bob after alice's revocation: %d, want 200", status)
 	}
 	status, body = adminCall(t, http.MethodDelete, "/sgid/sessions?confirm=all-sessions", &ended)
 	if status != http.StatusOK || ended.Ended != 1 {
 		t.Fatalf("DELETE ?confirm=all-sessions: %d %s, want 1 ended", status, body)
 	}
-	if status, _, _ := bobs.userinfo(); status != http.StatusUnauthorized {
+	if status, _, _ := bobs.Userinfo(); status != http.StatusUnauthorized {
 		t.Errorf("bob after ending all: %d, want 401", status)
 	}
 	after := scrape(t)

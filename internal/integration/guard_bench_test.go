@@ -17,6 +17,7 @@ import (
 
 	caddysgid "github.com/caddy-sgid/caddy-sgid"
 	"github.com/caddy-sgid/caddy-sgid/internal/loginbench"
+	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
@@ -195,7 +196,7 @@ func BenchmarkGuardedProxy(b *testing.B) {
 func benchLogin(tb testing.TB) *http.Cookie {
 	tb.Helper()
 	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Transport: testTransport, Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c := &http.Client{Transport: testcaddy.ReloadTransport, Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	get := func(u string) *http.Response {
 		resp, err := c.Get(u)
 		if err != nil {

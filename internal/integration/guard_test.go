@@ -35,43 +35,43 @@ func TestGuardAPIAndNavigation(t *testing.T) {
 		"no Accept (curl, Go)":  {},
 		"XHR of an old browser": {"Accept": {"text/html, */*"}, "X-Requested-With": {"XMLHttpRequest"}},
 	} {
-		resp, body := b.sendRaw(http.MethodGet, "/api/orders?id=7", hdr, nil)
+		resp, body := b.Send(http.MethodGet, "/api/orders?id=7", hdr, nil)
 		checkLoginRequired(name, resp, body)
-		resp, body = b.sendRaw(http.MethodPost, "/app/form", hdr, strings.NewReader("x=1"))
+		resp, body = b.Send(http.MethodPost, "/app/form", hdr, strings.NewReader("x=1"))
 		checkLoginRequired(name+" POST", resp, body)
 	}
 	// Paths are matched as Caddy's path matcher does: case-insensitive and
 	// cleaned, so variants of a protected path are protected too.
 	for _, path := range []string{"/API/orders", "/pub/../api/orders", "/pub/%2e%2e/api/orders", "//api//orders"} {
-		resp, body := b.sendRaw(http.MethodGet, path, testcaddy.FetchHeaders, nil)
+		resp, body := b.Send(http.MethodGet, path, testcaddy.FetchHeaders, nil)
 		checkLoginRequired(path, resp, body)
 	}
 	// Navigations: to the login page, with the way back.
 	for name, hdr := range map[string]http.Header{"Sec-Fetch": testcaddy.NavigateHeaders, "Accept only": testcaddy.OldNavHeaders} {
 		for _, method := range []string{http.MethodGet, http.MethodHead} {
-			resp, _ := b.sendRaw(method, "/app/orders?id=7&tab=a%20b", hdr, nil)
+			resp, _ := b.Send(method, "/app/orders?id=7&tab=a%20b", hdr, nil)
 			want := "/login?return_to=" + url.QueryEscape("/app/orders?id=7&tab=a%20b")
 			if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
 				t.Errorf("%s %s navigation: %d to %q, want 302 to %q", name, method, resp.StatusCode, resp.Header.Get("Location"), want)
 			}
 		}
 		// A form POST is not redirected: its body would be lost.
-		resp, body := b.sendRaw(http.MethodPost, "/app/form", hdr, strings.NewReader("x=1"))
+		resp, body := b.Send(http.MethodPost, "/app/form", hdr, strings.NewReader("x=1"))
 		if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") || !strings.Contains(body, "log in") {
 			t.Errorf("%s POST navigation: %d %q", name, resp.StatusCode, body)
 		}
 	}
 	// The login page, the sgid routes and unprotected paths stay open.
-	if resp, body := b.sendRaw(http.MethodGet, "/login", testcaddy.NavigateHeaders, nil); resp.StatusCode != http.StatusOK || body != "login page" {
+	if resp, body := b.Send(http.MethodGet, "/login", testcaddy.NavigateHeaders, nil); resp.StatusCode != http.StatusOK || body != "login page" {
 		t.Errorf("login page: %d %q", resp.StatusCode, body)
 	}
-	if status, obj, body := b.userinfo(); status != http.StatusUnauthorized || obj != nil {
+	if status, obj, body := b.Userinfo(); status != http.StatusUnauthorized || obj != nil {
 		t.Errorf("userinfo is the sgid route's own answer, got %d %q", status, body)
 	}
 	if up.hits.Load() != 0 {
 		t.Fatalf("the upstream saw %d requests without a login", up.hits.Load())
 	}
-	got := b.upstreamSaw(b.sendRaw(http.MethodGet, "/pub/news", testcaddy.FetchHeaders, nil))
+	got := fromUpstream(b)(b.Send(http.MethodGet, "/pub/news", testcaddy.FetchHeaders, nil))
 	for _, h := range []string{"X-Sgid-Sub", "X-Sgid-Name"} {
 		if v, ok := got.Header[h]; ok {
 			t.Errorf("anonymous request passed on with %s: %q", h, v)
@@ -79,31 +79,31 @@ func TestGuardAPIAndNavigation(t *testing.T) {
 	}
 
 	// Logged in (the login itself crosses the unguarded sgid routes).
-	if loc := b.login("icecream=Vanilla"); loc != "/logged-in" {
+	if loc := b.Login("icecream=Vanilla"); loc != "/logged-in" {
 		t.Fatalf("login ended at %q", loc)
 	}
 	for name, hdr := range map[string]http.Header{"fetch": testcaddy.FetchHeaders, "navigation": testcaddy.NavigateHeaders} {
-		got := b.upstreamSaw(b.sendRaw(http.MethodGet, "/api/orders", hdr, nil))
+		got := fromUpstream(b)(b.Send(http.MethodGet, "/api/orders", hdr, nil))
 		if got.Path != "/api/orders" || got.Header.Get("X-Sgid-Sub") != persona.Sub {
 			t.Errorf("%s: upstream saw %s with X-Sgid-Sub %q", name, got.Path, got.Header.Get("X-Sgid-Sub"))
 		}
 	}
 	// Unprotected paths get the identity too when someone is logged in.
-	if got := b.upstreamSaw(b.sendRaw(http.MethodGet, "/pub/news", nil, nil)); got.Header.Get("X-Sgid-Sub") != persona.Sub {
+	if got := fromUpstream(b)(b.Send(http.MethodGet, "/pub/news", nil, nil)); got.Header.Get("X-Sgid-Sub") != persona.Sub {
 		t.Errorf("unprotected path: X-Sgid-Sub %q", got.Header.Get("X-Sgid-Sub"))
 	}
 
 	// After logout the same API call is refused again.
-	if resp, _ := b.get(testOrigin + "/api/logout"); resp.StatusCode != http.StatusOK {
+	if resp, _ := b.Get(testOrigin + "/api/logout"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("logout: %d", resp.StatusCode)
 	}
-	resp, body := b.sendRaw(http.MethodGet, "/api/orders", testcaddy.FetchHeaders, nil)
+	resp, body := b.Send(http.MethodGet, "/api/orders", testcaddy.FetchHeaders, nil)
 	checkLoginRequired("after logout", resp, body)
 	// So is a replay of the old session cookie.
 	replay := newBrowser(t)
 	u, _ := url.Parse(testOrigin)
-	replay.jr.SetCookies(u, []*http.Cookie{{Name: caddysgid.DefaultCookieName, Value: session.NewID()}})
-	resp, body = replay.sendRaw(http.MethodGet, "/api/orders", testcaddy.FetchHeaders, nil)
+	replay.Jar.SetCookies(u, []*http.Cookie{{Name: caddysgid.DefaultCookieName, Value: session.NewID()}})
+	resp, body = replay.Send(http.MethodGet, "/api/orders", testcaddy.FetchHeaders, nil)
 	checkLoginRequired("unknown session", resp, body)
 }
 
@@ -117,8 +117,8 @@ func TestGuardIdentityHeaderEncoding(t *testing.T) {
 	// App values hold no control characters (auth-url refuses them); the
 	// address from sgID carries line breaks.
 	iceCream := " Rocky+Road 100% \"é\" "
-	b.login("icecream=" + url.QueryEscape(iceCream))
-	got := b.upstreamSaw(b.sendRaw(http.MethodGet, "/api/me", testcaddy.FetchHeaders, nil))
+	b.Login("icecream=" + url.QueryEscape(iceCream))
+	got := fromUpstream(b)(b.Send(http.MethodGet, "/api/me", testcaddy.FetchHeaders, nil))
 	for header, want := range map[string]string{
 		"X-Sgid-Sub":      persona.Sub,
 		"X-Sgid-Name":     persona.Data["myinfo.name"],
@@ -209,7 +209,7 @@ func TestGuardSpoofedIdentityHeaders(t *testing.T) {
 	for _, loggedIn := range []bool{false, true} {
 		b := newBrowser(t)
 		if loggedIn {
-			b.login("")
+			b.Login("")
 		}
 		for _, path := range []string{"/api/data", "/pub/data"} {
 			for vname, spoof := range variants {
@@ -224,14 +224,14 @@ func TestGuardSpoofedIdentityHeaders(t *testing.T) {
 							body = strings.NewReader(`{"a":1}`)
 						}
 						before := up.hits.Load()
-						resp, text := b.sendRaw(method, path, hdr, body)
+						resp, text := b.Send(method, path, hdr, body)
 						if !loggedIn && path == "/api/data" {
 							if resp.StatusCode != http.StatusUnauthorized || up.hits.Load() != before {
 								t.Errorf("anonymous call to a protected path: %d, upstream hits +%d", resp.StatusCode, up.hits.Load()-before)
 							}
 							return
 						}
-						check(t, b.upstreamSaw(resp, text), loggedIn)
+						check(t, fromUpstream(b)(resp, text), loggedIn)
 					})
 				}
 			}
@@ -245,7 +245,7 @@ func TestGuardSpoofedIdentityHeaders(t *testing.T) {
 			t.Run(fmt.Sprintf("logged_in=%v trailers %s", loggedIn, path), func(t *testing.T) {
 				req, _ := http.NewRequest(http.MethodPost, testOrigin+path, io.MultiReader(strings.NewReader("chunked body")))
 				req.Trailer = http.Header{"X-Sgid-Sub": {"evil"}, "X-Sgid-Name": {"evil"}, "X-Checksum": {"ok"}}
-				got := b.upstreamSaw(b.do(req))
+				got := fromUpstream(b)(b.Do(req))
 				if got.Trailer.Get("X-Checksum") != "ok" {
 					t.Fatalf("trailers are not forwarded at all (%v); the test proves nothing", got.Trailer)
 				}
@@ -273,9 +273,9 @@ func TestGuardRules(t *testing.T) {
 				t.Fatal(err)
 			}
 			b := newBrowser(t)
-			b.login("")
+			b.Login("")
 			before := up.hits.Load()
-			resp, body := b.sendRaw(http.MethodGet, "/api/data", testcaddy.FetchHeaders, nil)
+			resp, body := b.Send(http.MethodGet, "/api/data", testcaddy.FetchHeaders, nil)
 			if resp.StatusCode != want {
 				t.Fatalf("status %d %q, want %d", resp.StatusCode, body, want)
 			}
@@ -287,14 +287,14 @@ func TestGuardRules(t *testing.T) {
 					t.Errorf("a forbidden request reached the upstream")
 				}
 				// A navigation gets text, not a redirect to the login page.
-				resp, body = b.sendRaw(http.MethodGet, "/api/data", testcaddy.NavigateHeaders, nil)
+				resp, body = b.Send(http.MethodGet, "/api/data", testcaddy.NavigateHeaders, nil)
 				if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Location") != "" || !strings.HasPrefix(body, "403") {
 					t.Errorf("forbidden navigation: %d %q", resp.StatusCode, body)
 				}
 			}
 			// Rules apply to protected paths only; the sgid routes answer.
-			b.upstreamSaw(b.sendRaw(http.MethodGet, "/pub/data", testcaddy.FetchHeaders, nil))
-			if status, _, _ := b.userinfo(); status != http.StatusOK {
+			fromUpstream(b)(b.Send(http.MethodGet, "/pub/data", testcaddy.FetchHeaders, nil))
+			if status, _, _ := b.Userinfo(); status != http.StatusOK {
 				t.Errorf("userinfo: %d", status)
 			}
 		})
@@ -304,15 +304,15 @@ func TestGuardRules(t *testing.T) {
 func TestGuardSessionCookieNotForwarded(t *testing.T) {
 	e, _ := newGuardEnv(t, "protect /api/*"+guardIdentity)
 	b := newBrowser(t)
-	b.login("")
+	b.Login("")
 	u, _ := url.Parse(testOrigin)
-	b.jr.SetCookies(u, []*http.Cookie{{Name: "theme", Value: "dark"}, {Name: caddysgid.DefaultCookieName + "2", Value: "keep"}})
-	sess := b.cookie(caddysgid.DefaultCookieName).Value
-	if b.loginCookie() == nil {
+	b.Jar.SetCookies(u, []*http.Cookie{{Name: "theme", Value: "dark"}, {Name: caddysgid.DefaultCookieName + "2", Value: "keep"}})
+	sess := b.Cookie(caddysgid.DefaultCookieName).Value
+	if loginCookie(b) == nil {
 		t.Fatal("test wants the login cookie in the jar too")
 	}
 	for _, path := range []string{"/api/data", "/pub/data"} {
-		got := b.upstreamSaw(b.sendRaw(http.MethodGet, path, testcaddy.FetchHeaders, nil))
+		got := fromUpstream(b)(b.Send(http.MethodGet, path, testcaddy.FetchHeaders, nil))
 		cookies := strings.Join(got.Header["Cookie"], "; ")
 		if strings.Contains(cookies, sess) || strings.Contains(cookies, caddysgid.DefaultCookieName+"=") || strings.Contains(cookies, loginCookiePrefix) {
 			t.Errorf("%s: session cookies forwarded: %q", path, cookies)
@@ -323,14 +323,14 @@ func TestGuardSessionCookieNotForwarded(t *testing.T) {
 	}
 	// Only the session cookie: no Cookie header at all upstream.
 	only := newBrowser(t)
-	only.jr.SetCookies(u, []*http.Cookie{{Name: caddysgid.DefaultCookieName, Value: sess}})
-	if got := only.upstreamSaw(only.sendRaw(http.MethodGet, "/api/data", testcaddy.FetchHeaders, nil)); got.Header["Cookie"] != nil {
+	only.Jar.SetCookies(u, []*http.Cookie{{Name: caddysgid.DefaultCookieName, Value: sess}})
+	if got := fromUpstream(only)(only.Send(http.MethodGet, "/api/data", testcaddy.FetchHeaders, nil)); got.Header["Cookie"] != nil {
 		t.Errorf("Cookie header %q left", got.Header["Cookie"])
 	}
 
 	e.extra = "protect /api/*\n\t\tforward_cookie" + guardIdentity
 	e.load("")
-	got := b.upstreamSaw(b.sendRaw(http.MethodGet, "/api/data", testcaddy.FetchHeaders, nil))
+	got := fromUpstream(b)(b.Send(http.MethodGet, "/api/data", testcaddy.FetchHeaders, nil))
 	if cookies := strings.Join(got.Header["Cookie"], "; "); !strings.Contains(cookies, caddysgid.DefaultCookieName+"="+sess) || !strings.Contains(cookies, "theme=dark") {
 		t.Errorf("forward_cookie: upstream got %q", cookies)
 	}
@@ -341,17 +341,17 @@ func TestGuardNoRedirectLoop(t *testing.T) {
 	e, _ := newGuardEnv(t, "protect /*\n\t\tlogin_page /login?from=guard"+guardIdentity)
 	b := newBrowser(t)
 	for _, path := range []string{"/login", "/LOGIN", "/error?reason=x"} {
-		if resp, body := b.sendRaw(http.MethodGet, path, testcaddy.NavigateHeaders, nil); resp.StatusCode != http.StatusOK {
+		if resp, body := b.Send(http.MethodGet, path, testcaddy.NavigateHeaders, nil); resp.StatusCode != http.StatusOK {
 			t.Errorf("%s: %d %q, want it unguarded", path, resp.StatusCode, body)
 		}
 	}
-	resp, _ := b.sendRaw(http.MethodGet, "/app/x", testcaddy.NavigateHeaders, nil)
+	resp, _ := b.Send(http.MethodGet, "/app/x", testcaddy.NavigateHeaders, nil)
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || loc != "/login?from=guard&return_to=%2Fapp%2Fx" {
 		t.Errorf("navigation: %d to %q", resp.StatusCode, loc)
 	}
 	// A client that follows redirects lands on the login page after one hop.
 	hops := 0
-	follow := &http.Client{Transport: testTransport, Jar: b.jr, Timeout: 10 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+	follow := &http.Client{Transport: testcaddy.ReloadTransport, Jar: b.Jar, Timeout: 10 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		hops = len(via)
 		if hops > 3 {
 			return fmt.Errorf("redirect loop through %s", req.URL)
@@ -370,17 +370,17 @@ func TestGuardNoRedirectLoop(t *testing.T) {
 		t.Errorf("followed to %d %q in %d hops", r.StatusCode, body, hops)
 	}
 	// The sgid routes are never guarded: a whole login works.
-	if loc := b.login("return_to=%2Fapp%2Fx"); loc != "/app/x" {
+	if loc := b.Login("return_to=%2Fapp%2Fx"); loc != "/app/x" {
 		t.Fatalf("login returned to %q", loc)
 	}
 	persona := e.provider.Personas()[0]
-	if got := b.upstreamSaw(b.sendRaw(http.MethodGet, "/app/x", testcaddy.NavigateHeaders, nil)); got.Header.Get("X-Sgid-Sub") != persona.Sub {
+	if got := fromUpstream(b)(b.Send(http.MethodGet, "/app/x", testcaddy.NavigateHeaders, nil)); got.Header.Get("X-Sgid-Sub") != persona.Sub {
 		t.Errorf("after login: %v", got.Header)
 	}
 	// A protected path that falls through to `respond` rather than the
 	// upstream is guarded as well.
 	anon := newBrowser(t)
-	if resp, _ := anon.sendRaw(http.MethodGet, "/anything", testcaddy.FetchHeaders, nil); resp.StatusCode != http.StatusUnauthorized {
+	if resp, _ := anon.Send(http.MethodGet, "/anything", testcaddy.FetchHeaders, nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("/anything: %d", resp.StatusCode)
 	}
 }

@@ -2,21 +2,16 @@ package integration
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 
@@ -187,201 +182,15 @@ func newGuardEnv(t *testing.T, extra string) (*env, *echoUpstream) {
 	return e, up
 }
 
-// browser is a client with its own cookie jar that does not follow
-// redirects, so each hop can be checked.
-type browser struct {
-	t    testing.TB
-	c    *http.Client
-	jr   *cookiejar.Jar
-	base string // origin for relative URLs and cookies; default testOrigin
-}
-
-// testTransport is the HTTP client side of the tests that reload Caddy.
-// A reload stops the old servers asynchronously: right after it, a new
-// connection may still be accepted by an old server, which then closes it
-// without an answer (EOF). So every request gets a new connection, and a
-// request that met such a close before any answer is sent once more. The
-// handler itself never closes a connection, so this hides nothing of
-// ours.
-var testTransport http.RoundTripper = retryOnReload{&http.Transport{DisableKeepAlives: true}}
-
-type retryOnReload struct{ http.RoundTripper }
-
-func (t retryOnReload) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := t.RoundTripper.RoundTrip(r)
-	if err == nil || !(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
-		return resp, err
-	}
-	if r.Body != nil && r.Body != http.NoBody {
-		if r.GetBody == nil {
-			return resp, err
-		}
-		body, gerr := r.GetBody()
-		if gerr != nil {
-			return resp, err
-		}
-		r = r.Clone(r.Context())
-		r.Body = body
-	}
-	return t.RoundTripper.RoundTrip(r)
-}
-
-func newBrowser(t testing.TB) *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, jr: jar, base: testOrigin, c: &http.Client{
-		Transport:     testTransport,
-		Jar:           jar,
-		Timeout:       10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
-}
-
-func (b *browser) get(u string, header ...string) (*http.Response, string) {
-	b.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	return b.do(req)
-}
-
-// send makes a request with headers set exactly as given (names are not
-// canonicalized, values may repeat).
-func (b *browser) sendRaw(method, path string, header http.Header, body io.Reader) (*http.Response, string) {
-	b.t.Helper()
-	req, err := http.NewRequest(method, testOrigin+path, body)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	return b.do(req)
-}
-
-func (b *browser) do(req *http.Request) (*http.Response, string) {
-	b.t.Helper()
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, string(body)
-}
-
-// startLogin calls auth-url and returns the authorization URL.
-func (b *browser) startLogin(query string) string {
-	b.t.Helper()
-	resp, body := b.get(testOrigin + "/api/auth-url?" + query)
-	if resp.StatusCode != http.StatusOK {
-		b.t.Fatalf("auth-url: %d %s", resp.StatusCode, body)
-	}
-	var out struct{ URL string }
-	if err := json.Unmarshal([]byte(body), &out); err != nil || out.URL == "" {
-		b.t.Fatalf("auth-url body %q", body)
-	}
-	return out.URL
-}
-
-// atProvider follows the authorization URL at the fake sgID and returns
-// the callback URL it redirects to.
-func (b *browser) atProvider(authURL string) string {
-	b.t.Helper()
-	resp, _ := b.get(authURL)
-	if resp.StatusCode != http.StatusFound {
-		b.t.Fatalf("authorize answered %d", resp.StatusCode)
-	}
-	return resp.Header.Get("Location")
-}
-
-// callback visits the callback URL and returns where it redirects.
-func (b *browser) callback(u string) string {
-	b.t.Helper()
-	resp, body := b.get(u)
-	if resp.StatusCode != http.StatusFound {
-		b.t.Fatalf("callback answered %d %s, want 302", resp.StatusCode, body)
-	}
-	return resp.Header.Get("Location")
-}
-
-func (b *browser) login(query string) string {
-	b.t.Helper()
-	return b.callback(b.atProvider(b.startLogin(query)))
-}
-
-// mockApprove opens the mock's login page at authURL, checks its banner,
-// picks the persona and follows the callback; it returns where the
-// callback redirected.
-func (b *browser) mockApprove(authURL, sub string) string {
-	b.t.Helper()
-	resp, page := b.get(b.base + authURL)
-	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "Mock sgID") || !strings.Contains(page, "development only") {
-		b.t.Fatalf("mock login page %d lacks its banner:\n%.400s", resp.StatusCode, page)
-	}
-	form := sgidtest.LoginForm(page)
-	if form == nil {
-		b.t.Fatal("no login form on the mock's page")
-	}
-	form.Set("sub", sub)
-	req, _ := http.NewRequest(http.MethodPost, b.base+authorizePath(authURL), strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, _ = b.do(req)
-	return b.callback(resp.Header.Get("Location"))
-}
-
 // mockLoginCookie logs in through the mock and returns the session cookie.
 func mockLoginCookie(tb testing.TB) *http.Cookie {
 	b := newBrowser(tb)
-	b.mockApprove(b.startLogin("icecream=Vanilla"), sgidtest.DefaultPersonas()[0].Sub)
-	c := b.cookie(caddysgid.DefaultCookieName)
+	b.MockApprove(b.StartLogin("icecream=Vanilla"), sgidtest.DefaultPersonas()[0].Sub)
+	c := b.Cookie(caddysgid.DefaultCookieName)
 	if c == nil {
 		tb.Fatal("no session cookie after the mock login")
 	}
 	return c
-}
-
-// loginCookie is one of the browser's login cookies, or nil.
-func (b *browser) loginCookie() *http.Cookie {
-	u, _ := url.Parse(b.base)
-	for _, c := range b.jr.Cookies(u) {
-		if isLoginCookie(c.Name) {
-			return c
-		}
-	}
-	return nil
-}
-
-func (b *browser) cookie(name string) *http.Cookie {
-	u, _ := url.Parse(b.base)
-	for _, c := range b.jr.Cookies(u) {
-		if c.Name == name {
-			return c
-		}
-	}
-	return nil
-}
-
-func (b *browser) userinfo() (int, map[string]any, string) {
-	b.t.Helper()
-	resp, body := b.get(testOrigin + "/api/userinfo")
-	var out map[string]any
-	_ = json.Unmarshal([]byte(body), &out)
-	return resp.StatusCode, out, body
-}
-
-// upstreamSaw decodes what the echo upstream received, failing when the
-// answer did not come from it.
-func (b *browser) upstreamSaw(resp *http.Response, body string) echoed {
-	b.t.Helper()
-	var got echoed
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Echo") != "1" || json.Unmarshal([]byte(body), &got) != nil {
-		b.t.Fatalf("not answered by the upstream: %d %q", resp.StatusCode, body)
-	}
-	return got
 }
 
 // loginCookiePrefix begins the name of every login cookie that goes with
@@ -439,4 +248,33 @@ func readExample(t *testing.T) string {
 		t.Fatalf("Caddyfile.example has not one %q line to point at the repository", root)
 	}
 	return strings.Replace(string(raw), root, "\troot * \""+site+"\"\n", 1)
+}
+
+// newBrowser is a browser on the test sites' origin.
+func newBrowser(tb testing.TB) *testcaddy.Browser {
+	return testcaddy.NewBrowser(tb, testOrigin)
+}
+
+// loginCookie is one of b's login cookies, or nil.
+func loginCookie(b *testcaddy.Browser) *http.Cookie {
+	for _, c := range b.Cookies() {
+		if isLoginCookie(c.Name) {
+			return c
+		}
+	}
+	return nil
+}
+
+// fromUpstream returns a check of an answer to b, as b.Send or b.Do
+// return it, that decodes what the echo upstream received, failing when
+// the answer did not come from it.
+func fromUpstream(b *testcaddy.Browser) func(*http.Response, string) echoed {
+	return func(resp *http.Response, body string) echoed {
+		b.TB.Helper()
+		var got echoed
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Echo") != "1" || json.Unmarshal([]byte(body), &got) != nil {
+			b.TB.Fatalf("not answered by the upstream: %d %q", resp.StatusCode, body)
+		}
+		return got
+	}
 }

@@ -49,29 +49,29 @@ func TestMetricsPerSite(t *testing.T) {
 	before := scrape(t)
 
 	shopper := newBrowser(t)
-	if loc := shopper.login(""); loc != "/logged-in" {
+	if loc := shopper.Login(""); loc != "/logged-in" {
 		t.Fatalf("login ended at %q", loc)
 	}
 	e.provider.SetFaults(sgidtest.Faults{TokenStatus: 500})
-	if loc := newBrowser(t).login(""); !strings.Contains(loc, "provider_error") {
+	if loc := newBrowser(t).Login(""); !strings.Contains(loc, "provider_error") {
 		t.Fatalf("failed login ended at %q", loc)
 	}
 	e.provider.SetFaults(sgidtest.Faults{})
-	shopper.get(shopOrigin + "/api/logout")
+	shopper.Get(shopOrigin + "/api/logout")
 	// A logout without a session, or with a cookie whose session is gone,
 	// ends nothing and is not counted.
-	newBrowser(t).get(shopOrigin + "/api/logout")
-	newBrowser(t).get(shopOrigin+"/api/logout", "Cookie", caddysgid.DefaultCookieName+"="+session.NewID())
-	newBrowser(t).get(shopOrigin+"/private/x", "Sec-Fetch-Mode", "cors")
+	newBrowser(t).Get(shopOrigin + "/api/logout")
+	newBrowser(t).Get(shopOrigin+"/api/logout", "Cookie", caddysgid.DefaultCookieName+"="+session.NewID())
+	newBrowser(t).Get(shopOrigin+"/private/x", "Sec-Fetch-Mode", "cors")
 
 	clerk := newBrowser(t)
-	clerk.base = adminOrigin
-	_, body := clerk.get(adminOrigin + "/api/auth-url")
+	clerk.Base = adminOrigin
+	_, body := clerk.Get(adminOrigin + "/api/auth-url")
 	var start struct{ URL string }
 	if err := json.Unmarshal([]byte(body), &start); err != nil {
 		t.Fatalf("backoffice auth-url: %q", body)
 	}
-	if loc := clerk.callback(clerk.atProvider(start.URL)); loc != "/logged-in" {
+	if loc := clerk.Callback(clerk.AtProvider(start.URL)); loc != "/logged-in" {
 		t.Fatalf("backoffice login ended at %q", loc)
 	}
 	// The clerk's session is the only one left; the admin API ends it.
@@ -119,7 +119,7 @@ func TestMetricsPerSite(t *testing.T) {
 // new metrics registry) keeps the counters where they were.
 func TestMetricsSurviveReload(t *testing.T) {
 	e := newEnv(t, sgidtest.Options{}, "")
-	newBrowser(t).login("")
+	newBrowser(t).Login("")
 	series := []string{"server", "srv0", "result", "ok"}
 	was := scrape(t).Value("caddy_sgid_logins_total", series...)
 	if was < 1 {
@@ -127,13 +127,13 @@ func TestMetricsSurviveReload(t *testing.T) {
 	}
 
 	e.load(" (reloaded)")
-	if _, body := newBrowser(t).get(testOrigin + "/logged-in"); !strings.HasSuffix(body, "(reloaded)") {
+	if _, body := newBrowser(t).Get(testOrigin + "/logged-in"); !strings.HasSuffix(body, "(reloaded)") {
 		t.Fatalf("config was not reloaded: %q", body)
 	}
 	if now := scrape(t).Value("caddy_sgid_logins_total", series...); now != was {
 		t.Fatalf("after the reload the counter is %v, was %v", now, was)
 	}
-	newBrowser(t).login("")
+	newBrowser(t).Login("")
 	if now := scrape(t).Value("caddy_sgid_logins_total", series...); now != was+1 {
 		t.Errorf("a login after the reload: counter %v, want %v", now, was+1)
 	}
@@ -147,7 +147,7 @@ func TestMetricsStoreErrors(t *testing.T) {
 	newEnv(t, sgidtest.Options{}, "store redis {\n\t\t\taddress 127.0.0.1:1\n\t\t\tdial_timeout 1s\n\t\t}")
 	series := []string{"server", "srv0", "operation", "get"}
 	was := scrape(t).Value("caddy_sgid_store_errors_total", series...)
-	resp, _ := newBrowser(t).get(testOrigin+"/api/userinfo", "Cookie", caddysgid.DefaultCookieName+"="+session.NewID())
+	resp, _ := newBrowser(t).Get(testOrigin+"/api/userinfo", "Cookie", caddysgid.DefaultCookieName+"="+session.NewID())
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("userinfo with the store down: %d, want 503", resp.StatusCode)
 	}
@@ -159,6 +159,6 @@ func TestMetricsStoreErrors(t *testing.T) {
 // scrape reads the admin endpoint's /metrics, as Prometheus would.
 func scrape(t *testing.T) testcaddy.Metrics {
 	t.Helper()
-	_, body := newBrowser(t).get(fmt.Sprintf("http://localhost:%d/metrics", testAdminPort))
+	_, body := newBrowser(t).Get(fmt.Sprintf("http://localhost:%d/metrics", testAdminPort))
 	return testcaddy.ParseMetrics(t, body)
 }

@@ -29,14 +29,14 @@ http://localhost:9080 {
 }`)
 	persona := sgidtest.DefaultPersonas()[0]
 	b := newBrowser(t)
-	authURL := b.startLogin("icecream=Strawberry")
+	authURL := b.StartLogin("icecream=Strawberry")
 	if !strings.HasPrefix(authURL, "/sgid-mock/v2/oauth/authorize?") {
 		t.Fatalf("mock auth url %q is not a same-origin path", authURL)
 	}
-	if loc := b.mockApprove(authURL, persona.Sub); loc != "/logged-in" {
+	if loc := b.MockApprove(authURL, persona.Sub); loc != "/logged-in" {
 		t.Fatalf("callback redirected to %q", loc)
 	}
-	_, obj, body := b.userinfo()
+	_, obj, body := b.Userinfo()
 	data, _ := obj["data"].(map[string]any)
 	if obj["sub"] != persona.Sub || data["myinfo.name"] != persona.Data["myinfo.name"] || data["myinfo.vehicles"] != persona.Data["myinfo.vehicles"] || data["iceCream"] != "Strawberry" {
 		t.Errorf("userinfo = %s", body)

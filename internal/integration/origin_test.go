@@ -32,7 +32,7 @@ http://localhost:9080 {
 	respond "next"
 }`)
 		b := newBrowser(t)
-		resp, body := b.get(testOrigin+"/api/auth-url", "X-Forwarded-Proto", "https")
+		resp, body := b.Get(testOrigin+"/api/auth-url", "X-Forwarded-Proto", "https")
 		var start struct{ URL string }
 		if err := json.Unmarshal([]byte(body), &start); err != nil || resp.StatusCode != http.StatusOK {
 			t.Fatalf("auth-url: %d %s", resp.StatusCode, body)
