@@ -182,30 +182,36 @@ func TestAppValuesRefuseControlCharacters(t *testing.T) {
 	h, _ := benchHandler(t)
 	h.client = mustTestClient(t)
 	h.AppParams = map[string]string{"uid": "uid"}
-	for raw, ok := range map[string]bool{
-		"Vanilla":                          true,
-		"TAN%20WEI%20MING%20(%E9%99%88)":   true,
-		"%0D%0AX-Sgid-Sub:sgidtest:forged": false,
-		"a%00b":                            false,
-		"a%09b":                            false,
-		"a%7Fb":                            false,
-		"a%C2%85b":                         false, // NEL, a C1 control
-		"a%FFb":                            false, // not UTF-8
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"Vanilla", true},
+		{"TAN%20WEI%20MING%20(%E9%99%88)", true},
+		{"%0D%0AX-Sgid-Sub:sgidtest:forged", false},
+		{"a%00b", false},
+		{"a%09b", false},
+		{"a%7Fb", false},
+		{"a%C2%85b", false}, // NEL, a C1 control
+		{"a%FFb", false},    // not UTF-8
 	} {
-		req := httptest.NewRequest(http.MethodGet, "/api/auth-url?uid="+raw, nil)
-		w := httptest.NewRecorder()
-		if err := h.ServeHTTP(w, req.WithContext(contextWithReplacer(req)), okNext); err != nil {
-			t.Fatalf("%s: %v", raw, err)
-		}
-		if ok {
-			if w.Code != http.StatusOK {
-				t.Errorf("uid=%s: %d %s, want 200", raw, w.Code, w.Body)
+		t.Run(tc.name, func(t *testing.T) {
+			raw, ok := tc.name, tc.ok
+			req := httptest.NewRequest(http.MethodGet, "/api/auth-url?uid="+raw, nil)
+			w := httptest.NewRecorder()
+			if err := h.ServeHTTP(w, req.WithContext(contextWithReplacer(req)), okNext); err != nil {
+				t.Fatalf("%s: %v", raw, err)
 			}
-			continue
-		}
-		if body := checkJSONError(t, w, http.StatusBadRequest); body.Error != "invalid_app_param" {
-			t.Errorf("uid=%s: error %q", raw, body.Error)
-		}
+			if ok {
+				if w.Code != http.StatusOK {
+					t.Errorf("uid=%s: %d %s, want 200", raw, w.Code, w.Body)
+				}
+				return
+			}
+			if body := checkJSONError(t, w, http.StatusBadRequest); body.Error != "invalid_app_param" {
+				t.Errorf("uid=%s: error %q", raw, body.Error)
+			}
+		})
 	}
 }
 

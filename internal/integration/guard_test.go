@@ -29,16 +29,22 @@ func TestGuardAPIAndNavigation(t *testing.T) {
 		}
 	}
 	// API calls without a login: 401 JSON, never a redirect.
-	for name, hdr := range map[string]http.Header{
-		"fetch":                 testcaddy.FetchHeaders,
-		"json client":           {"Accept": {"application/json"}},
-		"no Accept (curl, Go)":  {},
-		"XHR of an old browser": {"Accept": {"text/html, */*"}, "X-Requested-With": {"XMLHttpRequest"}},
+	for _, tc := range []struct {
+		name string
+		hdr  http.Header
+	}{
+		{"fetch", testcaddy.FetchHeaders},
+		{"json client", http.Header{"Accept": {"application/json"}}},
+		{"no Accept (curl, Go)", http.Header{}},
+		{"XHR of an old browser", http.Header{"Accept": {"text/html, */*"}, "X-Requested-With": {"XMLHttpRequest"}}},
 	} {
-		resp, body := b.Send(http.MethodGet, "/api/orders?id=7", hdr, nil)
-		checkLoginRequired(name, resp, body)
-		resp, body = b.Send(http.MethodPost, "/app/form", hdr, strings.NewReader("x=1"))
-		checkLoginRequired(name+" POST", resp, body)
+		t.Run(tc.name, func(t *testing.T) {
+			name, hdr := tc.name, tc.hdr
+			resp, body := b.Send(http.MethodGet, "/api/orders?id=7", hdr, nil)
+			checkLoginRequired(name, resp, body)
+			resp, body = b.Send(http.MethodPost, "/app/form", hdr, strings.NewReader("x=1"))
+			checkLoginRequired(name+" POST", resp, body)
+		})
 	}
 	// Paths are matched as Caddy's path matcher does: case-insensitive and
 	// cleaned, so variants of a protected path are protected too.
@@ -47,19 +53,25 @@ func TestGuardAPIAndNavigation(t *testing.T) {
 		checkLoginRequired(path, resp, body)
 	}
 	// Navigations: to the login page, with the way back.
-	for name, hdr := range map[string]http.Header{"Sec-Fetch": testcaddy.NavigateHeaders, "Accept only": testcaddy.OldNavHeaders} {
-		for _, method := range []string{http.MethodGet, http.MethodHead} {
-			resp, _ := b.Send(method, "/app/orders?id=7&tab=a%20b", hdr, nil)
-			want := "/login?return_to=" + url.QueryEscape("/app/orders?id=7&tab=a%20b")
-			if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
-				t.Errorf("%s %s navigation: %d to %q, want 302 to %q", name, method, resp.StatusCode, resp.Header.Get("Location"), want)
+	for _, tc := range []struct {
+		name string
+		hdr  http.Header
+	}{{"Sec-Fetch", testcaddy.NavigateHeaders}, {"Accept only", testcaddy.OldNavHeaders}} {
+		t.Run(tc.name, func(t *testing.T) {
+			name, hdr := tc.name, tc.hdr
+			for _, method := range []string{http.MethodGet, http.MethodHead} {
+				resp, _ := b.Send(method, "/app/orders?id=7&tab=a%20b", hdr, nil)
+				want := "/login?return_to=" + url.QueryEscape("/app/orders?id=7&tab=a%20b")
+				if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
+					t.Errorf("%s %s navigation: %d to %q, want 302 to %q", name, method, resp.StatusCode, resp.Header.Get("Location"), want)
+				}
 			}
-		}
-		// A form POST is not redirected: its body would be lost.
-		resp, body := b.Send(http.MethodPost, "/app/form", hdr, strings.NewReader("x=1"))
-		if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") || !strings.Contains(body, "log in") {
-			t.Errorf("%s POST navigation: %d %q", name, resp.StatusCode, body)
-		}
+			// A form POST is not redirected: its body would be lost.
+			resp, body := b.Send(http.MethodPost, "/app/form", hdr, strings.NewReader("x=1"))
+			if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") || !strings.Contains(body, "log in") {
+				t.Errorf("%s POST navigation: %d %q", name, resp.StatusCode, body)
+			}
+		})
 	}
 	// The login page, the sgid routes and unprotected paths stay open.
 	if resp, body := b.Send(http.MethodGet, "/login", testcaddy.NavigateHeaders, nil); resp.StatusCode != http.StatusOK || body != "login page" {
@@ -82,11 +94,17 @@ func TestGuardAPIAndNavigation(t *testing.T) {
 	if loc := b.Login("icecream=Vanilla"); loc != "/logged-in" {
 		t.Fatalf("login ended at %q", loc)
 	}
-	for name, hdr := range map[string]http.Header{"fetch": testcaddy.FetchHeaders, "navigation": testcaddy.NavigateHeaders} {
-		got := fromUpstream(b)(b.Send(http.MethodGet, "/api/orders", hdr, nil))
-		if got.Path != "/api/orders" || got.Header.Get("X-Sgid-Sub") != persona.Sub {
-			t.Errorf("%s: upstream saw %s with X-Sgid-Sub %q", name, got.Path, got.Header.Get("X-Sgid-Sub"))
-		}
+	for _, tc := range []struct {
+		name string
+		hdr  http.Header
+	}{{"fetch", testcaddy.FetchHeaders}, {"navigation", testcaddy.NavigateHeaders}} {
+		t.Run(tc.name, func(t *testing.T) {
+			name, hdr := tc.name, tc.hdr
+			got := fromUpstream(b)(b.Send(http.MethodGet, "/api/orders", hdr, nil))
+			if got.Path != "/api/orders" || got.Header.Get("X-Sgid-Sub") != persona.Sub {
+				t.Errorf("%s: upstream saw %s with X-Sgid-Sub %q", name, got.Path, got.Header.Get("X-Sgid-Sub"))
+			}
+		})
 	}
 	// Unprotected paths get the identity too when someone is logged in.
 	if got := fromUpstream(b)(b.Send(http.MethodGet, "/pub/news", nil, nil)); got.Header.Get("X-Sgid-Sub") != persona.Sub {
@@ -119,22 +137,28 @@ func TestGuardIdentityHeaderEncoding(t *testing.T) {
 	iceCream := " Rocky+Road 100% \"é\" "
 	b.Login("icecream=" + url.QueryEscape(iceCream))
 	got := fromUpstream(b)(b.Send(http.MethodGet, "/api/me", testcaddy.FetchHeaders, nil))
-	for header, want := range map[string]string{
-		"X-Sgid-Sub":      persona.Sub,
-		"X-Sgid-Name":     persona.Data["myinfo.name"],
-		"X-Sgid-Address":  persona.Data["myinfo.registered_address"],
-		"X-Sgid-Email":    persona.Data["myinfo.email"],
-		"X-Sgid-Icecream": iceCream,
+	for _, tc := range []struct {
+		name string
+		want string
+	}{
+		{"X-Sgid-Sub", persona.Sub},
+		{"X-Sgid-Name", persona.Data["myinfo.name"]},
+		{"X-Sgid-Address", persona.Data["myinfo.registered_address"]},
+		{"X-Sgid-Email", persona.Data["myinfo.email"]},
+		{"X-Sgid-Icecream", iceCream},
 	} {
-		vals := got.Header[header]
-		if len(vals) != 1 {
-			t.Errorf("%s: %q, want one value", header, vals)
-			continue
-		}
-		if vals[0] != idheader.Encode(want) {
-			t.Errorf("%s = %q, want %q", header, vals[0], idheader.Encode(want))
-		}
-		testcaddy.CheckIdentityEncoding(t, want, vals[0])
+		t.Run(tc.name, func(t *testing.T) {
+			header, want := tc.name, tc.want
+			vals := got.Header[header]
+			if len(vals) != 1 {
+				t.Errorf("%s: %q, want one value", header, vals)
+				return
+			}
+			if vals[0] != idheader.Encode(want) {
+				t.Errorf("%s = %q, want %q", header, vals[0], idheader.Encode(want))
+			}
+			testcaddy.CheckIdentityEncoding(t, want, vals[0])
+		})
 	}
 	if v := got.Header.Get("X-Sgid-Name"); v != "TAN WEI MING (%E9%99%88%E4%BC%9F%E6%98%8E)" {
 		t.Errorf("X-Sgid-Name = %q", v)
