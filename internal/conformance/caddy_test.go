@@ -18,7 +18,7 @@ import (
 	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 )
 
-// Caddy's ports in this package. The root package's caddytest servers use
+// Caddy's ports in this package. The integration package's servers use
 // admin 2999 and HTTP 9080, and `go test ./...` may run both packages at
 // once.
 const (

@@ -29,7 +29,7 @@ import (
 // (/open/*). Both routes are in one site and share the session store, so
 // one login serves both. Compare the two ns/op.
 //
-//	go test -run '^$' -bench BenchmarkGuardedProxy -count 6 .
+//	go test -run '^$' -bench BenchmarkGuardedProxy -count 6 ./internal/integration/
 func BenchmarkGuardedProxy(b *testing.B) {
 	p := sgidtest.NewServer(sgidtest.Options{})
 	b.Cleanup(p.Close)

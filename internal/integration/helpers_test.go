@@ -20,7 +20,7 @@ import (
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
-// The root package's caddytest servers use these ports; other packages that
+// This package's caddytest servers use these ports; other packages that
 // start Caddy use others, since `go test ./...` runs packages in parallel.
 const (
 	testOrigin    = "http://localhost:9080"
