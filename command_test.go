@@ -31,17 +31,23 @@ func TestSgidCommandRegistered(t *testing.T) {
 	}
 	root := &cobra.Command{Use: "sgid"}
 	c.CobraFunc(root)
-	for sub, flags := range map[string][]string{"keygen": {"out", "bits"}, "check": {"config", "adapter"}} {
-		cmd, _, err := root.Find([]string{sub})
-		if err != nil || cmd.Name() != sub {
-			t.Errorf("caddy sgid %s: not found (%v)", sub, err)
-			continue
-		}
-		for _, f := range flags {
-			if cmd.Flags().Lookup(f) == nil {
-				t.Errorf("caddy sgid %s lacks --%s", sub, f)
+	for _, tc := range []struct {
+		sub   string
+		flags []string
+	}{{"keygen", []string{"out", "bits"}}, {"check", []string{"config", "adapter"}}} {
+		t.Run(tc.sub, func(t *testing.T) {
+			sub, flags := tc.sub, tc.flags
+			cmd, _, err := root.Find([]string{sub})
+			if err != nil || cmd.Name() != sub {
+				t.Errorf("caddy sgid %s: not found (%v)", sub, err)
+				return
 			}
-		}
+			for _, f := range flags {
+				if cmd.Flags().Lookup(f) == nil {
+					t.Errorf("caddy sgid %s lacks --%s", sub, f)
+				}
+			}
+		})
 	}
 }
 

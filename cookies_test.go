@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 )
 
 func TestStripSessionCookies(t *testing.T) {
@@ -144,8 +146,8 @@ func TestLoginCookieOnHTTPS(t *testing.T) {
 	w := serveTLS("/api/auth-url")
 	var start struct{ URL string }
 	json.Unmarshal(w.Body.Bytes(), &start)
-	state := mustQuery(t, start.URL, "state")
-	login := responseCookie(w.Result(), "__Host-"+loginCookieName(DefaultCookieName, state))
+	state := testcaddy.QueryValue(t, start.URL, "state")
+	login := testcaddy.ResponseCookie(w.Result(), "__Host-"+loginCookieName(DefaultCookieName, state))
 	if login == nil {
 		t.Fatalf("no __Host- login cookie: %v", w.Result().Cookies())
 	}

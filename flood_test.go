@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/store"
 	"github.com/caddy-sgid/caddy-sgid/store/storetest"
 )
@@ -38,7 +39,7 @@ func TestCallbackFloodKeepsSessions(t *testing.T) {
 		}
 		var start struct{ URL string }
 		json.Unmarshal(w.Body.Bytes(), &start)
-		state := mustQuery(t, start.URL, "state")
+		state := testcaddy.QueryValue(t, start.URL, "state")
 		cb := httptest.NewRequest(http.MethodGet, DefaultCallbackPath+"?error=access_denied&state="+url.QueryEscape(state), nil)
 		for _, c := range w.Result().Cookies() {
 			cb.AddCookie(c)

@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 )
 
 // testClock is a clock a test moves by hand.
@@ -80,7 +81,7 @@ func TestFreshLoginAPI(t *testing.T) {
 	clock := &testClock{t: time.Unix(1_700_000_000, 0)}
 	h, c := freshHandler(t, clock, nil)
 
-	if w, _ := freshRequest(t, h, c, "/api/admin/x", fetchHeaders); w.Code != http.StatusOK {
+	if w, _ := freshRequest(t, h, c, "/api/admin/x", testcaddy.FetchHeaders); w.Code != http.StatusOK {
 		t.Fatalf("right after the login: %d %q", w.Code, w.Body)
 	}
 	clock.Add(65 * time.Second)
@@ -96,7 +97,7 @@ func TestFreshLoginAPI(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.path, func(t *testing.T) {
-			w, _ := freshRequest(t, h, c, tc.path, fetchHeaders)
+			w, _ := freshRequest(t, h, c, tc.path, testcaddy.FetchHeaders)
 			if w.Code != tc.want {
 				t.Fatalf("65 s after the login: %d %q, want %d", w.Code, w.Body, tc.want)
 			}
@@ -118,7 +119,7 @@ func TestFreshLoginNavigation(t *testing.T) {
 	h, c := freshHandler(t, clock, nil)
 	clock.Add(2 * time.Minute)
 
-	w, _ := freshRequest(t, h, c, "/app/pay?amount=5", navigateHeaders)
+	w, _ := freshRequest(t, h, c, "/app/pay?amount=5", testcaddy.NavigateHeaders)
 	want := "/login?return_to=" + url.QueryEscape("/app/pay?amount=5")
 	if w.Code != http.StatusFound || w.Header().Get("Location") != want {
 		t.Errorf("navigation: %d to %q, want 302 to %q", w.Code, w.Header().Get("Location"), want)
@@ -126,7 +127,7 @@ func TestFreshLoginNavigation(t *testing.T) {
 
 	// Without a login page, the guard's 401 text answer, naming the cause.
 	h.guard.LoginPage = ""
-	w, _ = freshRequest(t, h, c, "/app/pay", navigateHeaders)
+	w, _ = freshRequest(t, h, c, "/app/pay", testcaddy.NavigateHeaders)
 	if w.Code != http.StatusUnauthorized || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") || !strings.Contains(w.Body.String(), "log in again") {
 		t.Errorf("navigation without a login page: %d %q", w.Code, w.Body)
 	}
@@ -140,10 +141,10 @@ func TestFreshLoginNewSessionPasses(t *testing.T) {
 	h, old := freshHandler(t, clock, nil)
 	clock.Add(2 * time.Minute)
 	id := putTestSession(t, h, session.Session{Sub: "s1", Expires: clock.Now().Add(time.Hour)})
-	if w, _ := freshRequest(t, h, old, "/api/admin/x", fetchHeaders); w.Code != http.StatusUnauthorized {
+	if w, _ := freshRequest(t, h, old, "/api/admin/x", testcaddy.FetchHeaders); w.Code != http.StatusUnauthorized {
 		t.Errorf("old session: %d", w.Code)
 	}
-	if w, _ := freshRequest(t, h, &http.Cookie{Name: DefaultCookieName, Value: id}, "/api/admin/x", fetchHeaders); w.Code != http.StatusOK {
+	if w, _ := freshRequest(t, h, &http.Cookie{Name: DefaultCookieName, Value: id}, "/api/admin/x", testcaddy.FetchHeaders); w.Code != http.StatusOK {
 		t.Errorf("new session: %d %q", w.Code, w.Body)
 	}
 }
@@ -152,7 +153,7 @@ func TestFreshLoginAuthTime(t *testing.T) {
 	t.Parallel()
 	clock := &testClock{t: time.Unix(1_700_000_000, 0)}
 	h, c := freshHandler(t, clock, map[string]string{"X-Auth-Time": "auth_time"})
-	_, seen := freshRequest(t, h, c, "/api/other", fetchHeaders)
+	_, seen := freshRequest(t, h, c, "/api/other", testcaddy.FetchHeaders)
 	if seen == nil {
 		t.Fatal("not passed on")
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
 )
 
@@ -181,30 +182,36 @@ func TestAppValuesRefuseControlCharacters(t *testing.T) {
 	h, _ := benchHandler(t)
 	h.client = mustTestClient(t)
 	h.AppParams = map[string]string{"uid": "uid"}
-	for raw, ok := range map[string]bool{
-		"Vanilla":                          true,
-		"TAN%20WEI%20MING%20(%E9%99%88)":   true,
-		"%0D%0AX-Sgid-Sub:sgidtest:forged": false,
-		"a%00b":                            false,
-		"a%09b":                            false,
-		"a%7Fb":                            false,
-		"a%C2%85b":                         false, // NEL, a C1 control
-		"a%FFb":                            false, // not UTF-8
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"Vanilla", true},
+		{"TAN%20WEI%20MING%20(%E9%99%88)", true},
+		{"%0D%0AX-Sgid-Sub:sgidtest:forged", false},
+		{"a%00b", false},
+		{"a%09b", false},
+		{"a%7Fb", false},
+		{"a%C2%85b", false}, // NEL, a C1 control
+		{"a%FFb", false},    // not UTF-8
 	} {
-		req := httptest.NewRequest(http.MethodGet, "/api/auth-url?uid="+raw, nil)
-		w := httptest.NewRecorder()
-		if err := h.ServeHTTP(w, req.WithContext(contextWithReplacer(req)), okNext); err != nil {
-			t.Fatalf("%s: %v", raw, err)
-		}
-		if ok {
-			if w.Code != http.StatusOK {
-				t.Errorf("uid=%s: %d %s, want 200", raw, w.Code, w.Body)
+		t.Run(tc.name, func(t *testing.T) {
+			raw, ok := tc.name, tc.ok
+			req := httptest.NewRequest(http.MethodGet, "/api/auth-url?uid="+raw, nil)
+			w := httptest.NewRecorder()
+			if err := h.ServeHTTP(w, req.WithContext(contextWithReplacer(req)), okNext); err != nil {
+				t.Fatalf("%s: %v", raw, err)
 			}
-			continue
-		}
-		if body := checkJSONError(t, w, http.StatusBadRequest); body.Error != "invalid_app_param" {
-			t.Errorf("uid=%s: error %q", raw, body.Error)
-		}
+			if ok {
+				if w.Code != http.StatusOK {
+					t.Errorf("uid=%s: %d %s, want 200", raw, w.Code, w.Body)
+				}
+				return
+			}
+			if body := checkJSONError(t, w, http.StatusBadRequest); body.Error != "invalid_app_param" {
+				t.Errorf("uid=%s: error %q", raw, body.Error)
+			}
+		})
 	}
 }
 
@@ -257,8 +264,8 @@ func TestHostPrefixedCookieWinsOnHTTPS(t *testing.T) {
 	}
 	var start struct{ URL string }
 	json.Unmarshal(w.Body.Bytes(), &start)
-	name := "__Host-" + loginCookieName(DefaultCookieName, mustQuery(t, start.URL, "state"))
-	if c := responseCookie(w.Result(), name); c == nil || !c.Secure || c.Path != "/" || c.Domain != "" {
+	name := "__Host-" + loginCookieName(DefaultCookieName, testcaddy.QueryValue(t, start.URL, "state"))
+	if c := testcaddy.ResponseCookie(w.Result(), name); c == nil || !c.Secure || c.Path != "/" || c.Domain != "" {
 		t.Errorf("login cookie on HTTPS: %v", w.Result().Cookies())
 	}
 }

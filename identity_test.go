@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
@@ -48,27 +48,7 @@ func TestEncodeIdentityValue(t *testing.T) {
 		if tc.want != "" && got != tc.want {
 			t.Errorf("encode(%q) = %q, want %q", tc.in, got, tc.want)
 		}
-		checkIdentityEncoding(t, tc.in, got)
-	}
-}
-
-// checkIdentityEncoding checks that enc is a valid header value that the
-// usual decoders turn back into in.
-func checkIdentityEncoding(t *testing.T, in, enc string) {
-	t.Helper()
-	for i := 0; i < len(enc); i++ {
-		if enc[i] < 0x20 || enc[i] > 0x7e {
-			t.Fatalf("encode(%q) = %q has byte %#x", in, enc, enc[i])
-		}
-	}
-	if strings.TrimSpace(enc) != enc {
-		t.Fatalf("encode(%q) = %q has white space a header parser would trim", in, enc)
-	}
-	if dec, err := url.PathUnescape(enc); err != nil || dec != in {
-		t.Fatalf("PathUnescape(%q) = %q, %v; want %q", enc, dec, err, in)
-	}
-	if dec, err := url.QueryUnescape(enc); err != nil || dec != in {
-		t.Fatalf("QueryUnescape(%q) = %q, %v; want %q", enc, dec, err, in)
+		testcaddy.CheckIdentityEncoding(t, tc.in, got)
 	}
 }
 
@@ -77,7 +57,7 @@ func FuzzEncodeIdentityValue(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		checkIdentityEncoding(t, s, idheader.Encode(s))
+		testcaddy.CheckIdentityEncoding(t, s, idheader.Encode(s))
 	})
 }
 

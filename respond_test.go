@@ -8,21 +8,27 @@ import (
 
 func TestIsLocalPath(t *testing.T) {
 	t.Parallel()
-	for p, want := range map[string]bool{
-		"/":                    true,
-		"/logged-in":           true,
-		"/a/b?c=d#e":           true,
-		"":                     false,
-		"logged-in":            false,
-		"//evil.example":       false,
-		"/\\evil.example":      false,
-		"https://evil.example": false,
-		"/a\nb":                false,
-		"/a\x7fb":              false,
+	for _, tc := range []struct {
+		name string
+		want bool
+	}{
+		{"/", true},
+		{"/logged-in", true},
+		{"/a/b?c=d#e", true},
+		{"", false},
+		{"logged-in", false},
+		{"//evil.example", false},
+		{"/\\evil.example", false},
+		{"https://evil.example", false},
+		{"/a\nb", false},
+		{"/a\x7fb", false},
 	} {
-		if got := isLocalPath(p); got != want {
-			t.Errorf("isLocalPath(%q) = %v, want %v", p, got, want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			p, want := tc.name, tc.want
+			if got := isLocalPath(p); got != want {
+				t.Errorf("isLocalPath(%q) = %v, want %v", p, got, want)
+			}
+		})
 	}
 }
 

@@ -311,16 +311,19 @@ func TestTokenEndpointFailures(t *testing.T) {
 func TestExchangeInputChecks(t *testing.T) {
 	_, c := newPair(t, sgidtest.Options{})
 	v, _ := GeneratePKCEPair()
-	tests := map[string]ExchangeParams{
-		"no code":        {CodeVerifier: v, Nonce: "n"},
-		"short verifier": {Code: "c", CodeVerifier: strings.Repeat("a", 42), Nonce: "n"},
-		"long verifier":  {Code: "c", CodeVerifier: strings.Repeat("a", 129), Nonce: "n"},
-		"bad character":  {Code: "c", CodeVerifier: strings.Repeat("a", 42) + "!", Nonce: "n"},
-		"no nonce":       {Code: "c", CodeVerifier: v},
+	tests := []struct {
+		name string
+		p    ExchangeParams
+	}{
+		{"no code", ExchangeParams{CodeVerifier: v, Nonce: "n"}},
+		{"short verifier", ExchangeParams{Code: "c", CodeVerifier: strings.Repeat("a", 42), Nonce: "n"}},
+		{"long verifier", ExchangeParams{Code: "c", CodeVerifier: strings.Repeat("a", 129), Nonce: "n"}},
+		{"bad character", ExchangeParams{Code: "c", CodeVerifier: strings.Repeat("a", 42) + "!", Nonce: "n"}},
+		{"no nonce", ExchangeParams{Code: "c", CodeVerifier: v}},
 	}
-	for name, p := range tests {
-		t.Run(name, func(t *testing.T) {
-			if _, err := c.Exchange(context.Background(), p); !errors.Is(err, ErrInvalidInput) {
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := c.Exchange(context.Background(), tc.p); !errors.Is(err, ErrInvalidInput) {
 				t.Errorf("err = %v, want ErrInvalidInput", err)
 			}
 		})
@@ -372,17 +375,19 @@ func TestAuthorizationURL(t *testing.T) {
 }
 
 func TestIssuerForHost(t *testing.T) {
-	tests := map[string]string{
-		"":                          "https://api.id.gov.sg/v2",
-		"https://api.id.gov.sg":     "https://api.id.gov.sg/v2",
-		"https://api.id.gov.sg/":    "https://api.id.gov.sg/v2",
-		"https://api.id.gov.sg/v2/": "https://api.id.gov.sg/v2",
-		" http://127.0.0.1:5156 ":   "http://127.0.0.1:5156/v2",
+	tests := []struct{ in, want string }{
+		{"", "https://api.id.gov.sg/v2"},
+		{"https://api.id.gov.sg", "https://api.id.gov.sg/v2"},
+		{"https://api.id.gov.sg/", "https://api.id.gov.sg/v2"},
+		{"https://api.id.gov.sg/v2/", "https://api.id.gov.sg/v2"},
+		{" http://127.0.0.1:5156 ", "http://127.0.0.1:5156/v2"},
 	}
-	for in, want := range tests {
-		if got, err := IssuerForHost(in); err != nil || got != want {
-			t.Errorf("IssuerForHost(%q) = %q, %v; want %q", in, got, err, want)
-		}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			if got, err := IssuerForHost(tc.in); err != nil || got != tc.want {
+				t.Errorf("IssuerForHost(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+			}
+		})
 	}
 	for _, bad := range []string{"api.id.gov.sg", "ftp://x", "https://"} {
 		if _, err := IssuerForHost(bad); !errors.Is(err, ErrConfig) {
@@ -471,22 +476,27 @@ func TestParsePrivateKey(t *testing.T) {
 func TestNewChecksConfig(t *testing.T) {
 	srv, _ := newPair(t, sgidtest.Options{})
 	base := Config{ClientID: "id", ClientSecret: "secret", PrivateKey: srv.ClientPrivateKeyPEM()}
-	tests := map[string]func(*Config){
-		"ClientID":     func(c *Config) { c.ClientID = "" },
-		"ClientSecret": func(c *Config) { c.ClientSecret = "" },
-		"PrivateKey":   func(c *Config) { c.PrivateKey = "not a key" },
-		"Host":         func(c *Config) { c.Host = "api.id.gov.sg" },
-		"RedirectURI":  func(c *Config) { c.RedirectURI = "/cb" },
-		"Scopes":       func(c *Config) { c.Scopes = []string{"myinfo.name"} },
+	tests := []struct {
+		field  string
+		mutate func(*Config)
+	}{
+		{"ClientID", func(c *Config) { c.ClientID = "" }},
+		{"ClientSecret", func(c *Config) { c.ClientSecret = "" }},
+		{"PrivateKey", func(c *Config) { c.PrivateKey = "not a key" }},
+		{"Host", func(c *Config) { c.Host = "api.id.gov.sg" }},
+		{"RedirectURI", func(c *Config) { c.RedirectURI = "/cb" }},
+		{"Scopes", func(c *Config) { c.Scopes = []string{"myinfo.name"} }},
 	}
-	for field, mutate := range tests {
-		cfg := base
-		mutate(&cfg)
-		_, err := New(cfg)
-		var ce *ConfigError
-		if !errors.Is(err, ErrConfig) || !errors.As(err, &ce) || ce.Field != field {
-			t.Errorf("bad %s: err = %v, want a ConfigError for that field", field, err)
-		}
+	for _, tc := range tests {
+		t.Run(tc.field, func(t *testing.T) {
+			cfg := base
+			tc.mutate(&cfg)
+			_, err := New(cfg)
+			var ce *ConfigError
+			if !errors.Is(err, ErrConfig) || !errors.As(err, &ce) || ce.Field != tc.field {
+				t.Errorf("bad %s: err = %v, want a ConfigError for that field", tc.field, err)
+			}
+		})
 	}
 	c, err := New(base)
 	if err != nil || c.Issuer() != "https://api.id.gov.sg/v2" {

@@ -146,28 +146,34 @@ func TestCachedRedisContract(t *testing.T) {
 // JSON it gives through a Caddy context, as the handler will: the settings
 // arrive in the module.
 func TestCaddyfileJSONLoads(t *testing.T) {
-	for input, check := range map[string]func(store.Backend) bool{
-		"store memory {\n max_entries 7\n}": func(b store.Backend) bool {
+	for _, tc := range []struct {
+		name  string
+		check func(store.Backend) bool
+	}{
+		{"store memory {\n max_entries 7\n}", func(b store.Backend) bool {
 			m, ok := b.(*store.Memory)
 			return ok && m.MaxEntries == 7
-		},
-		"store storage": func(b store.Backend) bool {
+		}},
+		{"store storage", func(b store.Backend) bool {
 			_, ok := b.(*store.Storage)
 			return ok
-		},
-		"store redis {\n address 127.0.0.1:1\n key_prefix x:\n}": func(b store.Backend) bool {
+		}},
+		{"store redis {\n address 127.0.0.1:1\n key_prefix x:\n}", func(b store.Backend) bool {
 			r, ok := b.(*store.Redis)
 			return ok && r.KeyPrefix == "x:" && len(r.Addresses) == 1
-		},
+		}},
 	} {
-		d := caddyfile.NewTestDispenser(input)
-		d.Next()
-		raw, err := store.UnmarshalStore(d)
-		if err != nil {
-			t.Fatalf("%q: %v", input, err)
-		}
-		if b := loadBackend(t, t.TempDir(), string(raw)); !check(b) {
-			t.Errorf("%q loaded as %#v", input, b)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			input, check := tc.name, tc.check
+			d := caddyfile.NewTestDispenser(input)
+			d.Next()
+			raw, err := store.UnmarshalStore(d)
+			if err != nil {
+				t.Fatalf("%q: %v", input, err)
+			}
+			if b := loadBackend(t, t.TempDir(), string(raw)); !check(b) {
+				t.Errorf("%q loaded as %#v", input, b)
+			}
+		})
 	}
 }

@@ -32,18 +32,22 @@ func TestRedisOptions(t *testing.T) {
 		t.Fatalf("options: %+v", o)
 	}
 
-	for name, tc := range map[string]struct {
+	for _, tc := range []struct {
+		name    string
 		r       Redis
 		wantErr string
 	}{
-		"cluster with a db": {Redis{Addresses: []string{"a:1", "b:1"}, DB: 1}, "only db 0"},
-		"empty address":     {Redis{Addresses: []string{"{env.SGID_TEST_UNSET}"}}, "empty after replacing"},
-		"missing CA file":   {Redis{TLS: &RedisTLS{CAFile: filepath.Join(t.TempDir(), "none.pem")}}, "reading the TLS CA file"},
-		"CA file not PEM":   {Redis{TLS: &RedisTLS{CAFile: writeFile(t, "not a certificate")}}, "no PEM certificate"},
+		{"cluster with a db", Redis{Addresses: []string{"a:1", "b:1"}, DB: 1}, "only db 0"},
+		{"empty address", Redis{Addresses: []string{"{env.SGID_TEST_UNSET}"}}, "empty after replacing"},
+		{"missing CA file", Redis{TLS: &RedisTLS{CAFile: filepath.Join(t.TempDir(), "none.pem")}}, "reading the TLS CA file"},
+		{"CA file not PEM", Redis{TLS: &RedisTLS{CAFile: writeFile(t, "not a certificate")}}, "no PEM certificate"},
 	} {
-		if _, err := tc.r.options(repl); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-			t.Errorf("%s: error = %v, want %q", name, err, tc.wantErr)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			name := tc.name
+			if _, err := tc.r.options(repl); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: error = %v, want %q", name, err, tc.wantErr)
+			}
+		})
 	}
 }
 

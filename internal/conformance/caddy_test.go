@@ -15,9 +15,10 @@ import (
 
 	// Registers the sgid handler and its Caddyfile directive.
 	_ "github.com/caddy-sgid/caddy-sgid"
+	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 )
 
-// Caddy's ports in this package. The root package's caddytest servers use
+// Caddy's ports in this package. The integration package's servers use
 // admin 2999 and HTTP 9080, and `go test ./...` may run both packages at
 // once.
 const (
@@ -123,11 +124,11 @@ func TestCaddyLoginAgainstMockpass(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	b := &caddyBrowser{t: t, c: tester.Client, mp: mp}
+	b := &caddyBrowser{Browser: testcaddy.NewBrowser(t, ""), mp: mp}
 
 	// The SPA's whole journey as mockpass's default persona.
 	t.Run("default persona, common scopes", func(t *testing.T) {
-		b.t = t
+		b.TB = t
 		s := siteCommon
 		b.expectLoggedOut(s)
 		cb := b.login(s, "", "Vanilla")
@@ -152,7 +153,7 @@ func TestCaddyLoginAgainstMockpass(t *testing.T) {
 	// Other personas, picked on mockpass's login page, in the same browser:
 	// each login replaces the session of the one before.
 	t.Run("personas in turn", func(t *testing.T) {
-		b.t = t
+		b.TB = t
 		s := siteCommon
 		for _, who := range []struct{ nric, icecream string }{
 			{"S9912370B", "Chocolate"},
@@ -171,7 +172,7 @@ func TestCaddyLoginAgainstMockpass(t *testing.T) {
 	})
 
 	t.Run("openid only", func(t *testing.T) {
-		b.t = t
+		b.TB = t
 		s := siteOpenID
 		b.login(s, "S9812353I", "Vanilla")
 		b.expectUser(s, expectedSub(t, personas, "S9812353I"), withApp(expectedData(t, personas, "S9812353I", s.scopes), "Vanilla"))
@@ -180,7 +181,7 @@ func TestCaddyLoginAgainstMockpass(t *testing.T) {
 	})
 
 	t.Run("JSON-valued fields", func(t *testing.T) {
-		b.t = t
+		b.TB = t
 		s := siteJSON
 		for _, nric := range []string{defaultNRIC, "S9912370B"} {
 			b.login(s, nric, "Chocolate")
@@ -193,7 +194,7 @@ func TestCaddyLoginAgainstMockpass(t *testing.T) {
 	// A callback without the browser's login cookie (another browser, or
 	// cookies blocked) fails cleanly.
 	t.Run("callback without a login", func(t *testing.T) {
-		b.t = t
+		b.TB = t
 		final, body := b.follow(siteCommon.origin() + "/api/redirect?code=x&state=y")
 		if final.Path != "/error" || final.Query().Get("reason") == "" {
 			t.Errorf("callback without a login ended at %s (%q), want /error?reason=...", final, body)
@@ -203,7 +204,7 @@ func TestCaddyLoginAgainstMockpass(t *testing.T) {
 	// Last, as it loads a config of its own: an app parameter must not be
 	// able to pass itself off as sgID's verified data.
 	t.Run("app parameter cannot override sgID data", func(t *testing.T) {
-		b.t = t
+		b.TB = t
 		s := siteSpoof
 		cfg := caddyConfig(p, mp, logFile, s)
 		resp, err := http.Post(fmt.Sprintf("http://localhost:%d/load", caddyAdminPort), "text/caddyfile", strings.NewReader(cfg))
@@ -254,50 +255,36 @@ func withApp(data map[string]string, icecream string) map[string]string {
 	return out
 }
 
-// caddyBrowser is the SPA in a browser: the tester's client, whose cookie
-// jar holds the handler's cookies per host.
+// caddyBrowser is the SPA in a browser: testcaddy's browser, whose jar
+// holds the handler's cookies per host, and the mockpass it logs in at.
 type caddyBrowser struct {
-	t  testing.TB
-	c  *http.Client
+	*testcaddy.Browser
 	mp *mockpass
 }
 
 // follow GETs u following redirects, as a browser navigation does, and
 // returns the final URL and body.
 func (b *caddyBrowser) follow(u string, header ...string) (*url.URL, string) {
-	b.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
-	if err != nil {
-		b.t.Fatal(err)
-	}
+	b.TB.Helper()
+	h := http.Header{}
 	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
+		h.Set(header[i], header[i+1])
 	}
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatalf("GET %s: %v", u, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.Request.URL, string(body)
+	resp, body, _ := b.Follow(u, h)
+	return resp.Request.URL, body
 }
 
 func (b *caddyBrowser) get(u string) (int, string) {
-	b.t.Helper()
-	resp, err := b.c.Get(u)
-	if err != nil {
-		b.t.Fatalf("GET %s: %v", u, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
+	b.TB.Helper()
+	resp, body := b.Get(u)
+	return resp.StatusCode, body
 }
 
 func (b *caddyBrowser) getOK(u string) string {
-	b.t.Helper()
+	b.TB.Helper()
 	status, body := b.get(u)
 	if status != http.StatusOK {
-		b.t.Fatalf("GET %s: status %d (%q), want 200", u, status, body)
+		b.TB.Fatalf("GET %s: status %d (%q), want 200", u, status, body)
 	}
 	return body
 }
@@ -306,8 +293,8 @@ func (b *caddyBrowser) getOK(u string) string {
 // default persona) with the icecream app parameter, checks it lands on
 // /logged-in, and returns sgID's callback.
 func (b *caddyBrowser) login(s caddySite, nric, icecream string) callback {
-	b.t.Helper()
-	t := b.t
+	b.TB.Helper()
+	t := b.TB
 	authURLPath := s.origin() + "/api/auth-url"
 	if icecream != "" {
 		authURLPath += "?icecream=" + url.QueryEscape(icecream)
@@ -344,30 +331,20 @@ func (b *caddyBrowser) login(s caddySite, nric, icecream string) callback {
 	// At sgID: straight back for the default persona, or pick one on the
 	// login page. Record the callback on the way.
 	var cb callback
-	c := *b.c
-	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if req.URL.Path == "/api/redirect" {
-			cb = parseCallback(t, req.URL.String())
-		}
-		if len(via) >= 10 {
-			return fmt.Errorf("too many redirects")
-		}
-		return nil
-	}
 	target := got.URL
 	if nric != "" {
 		req, _ := http.NewRequest(http.MethodGet, got.URL, nil)
-		target = personaCallbackURL(t, &c, req, nric)
+		target = personaCallbackURL(t, b.Client, req, nric)
 		cb = parseCallback(t, target)
 	}
-	resp, err := c.Get(target)
+	resp, body, hops := b.Follow(target, nil)
 	b.mp.checkAlive(t)
-	if err != nil {
-		t.Fatalf("login navigation: %v", err)
+	for _, hop := range hops {
+		if hop.Path == "/api/redirect" {
+			cb = parseCallback(t, hop.String())
+		}
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if final := resp.Request.URL; final.Path != "/logged-in" || string(body) != "logged in" {
+	if final := resp.Request.URL; final.Path != "/logged-in" || body != "logged in" {
 		t.Fatalf("the login ended at %s with %d %q, want /logged-in", final, resp.StatusCode, body)
 	}
 	if cb.URL == nil {
@@ -385,39 +362,39 @@ func (b *caddyBrowser) login(s caddySite, nric, icecream string) callback {
 // expectUser checks /api/userinfo of site s: the sub, and the data field by
 // field.
 func (b *caddyBrowser) expectUser(s caddySite, sub string, data map[string]string) {
-	b.t.Helper()
+	b.TB.Helper()
 	var got struct {
 		Sub  string            `json:"sub"`
 		Data map[string]string `json:"data"`
 	}
 	body := b.getOK(s.origin() + "/api/userinfo")
 	if err := json.Unmarshal([]byte(body), &got); err != nil {
-		b.t.Fatalf("userinfo %q: %v", body, err)
+		b.TB.Fatalf("userinfo %q: %v", body, err)
 	}
 	if got.Sub != sub {
-		b.t.Errorf("userinfo sub %q, want %q", got.Sub, sub)
+		b.TB.Errorf("userinfo sub %q, want %q", got.Sub, sub)
 	}
 	for _, d := range diffMaps(data, got.Data) {
-		b.t.Errorf("userinfo data %s", d)
+		b.TB.Errorf("userinfo data %s", d)
 	}
 }
 
 // expectLoggedOut checks that userinfo answers 401 with a body that is not
 // a JSON object (the demo SPA takes any object for a user).
 func (b *caddyBrowser) expectLoggedOut(s caddySite) {
-	b.t.Helper()
+	b.TB.Helper()
 	status, body := b.get(s.origin() + "/api/userinfo")
 	if status != http.StatusUnauthorized {
-		b.t.Errorf("userinfo when logged out: status %d (%q), want 401", status, body)
+		b.TB.Errorf("userinfo when logged out: status %d (%q), want 401", status, body)
 	}
 	if strings.HasPrefix(strings.TrimSpace(body), "{") {
-		b.t.Errorf("userinfo when logged out answered a JSON object %q", body)
+		b.TB.Errorf("userinfo when logged out answered a JSON object %q", body)
 	}
 }
 
 func (b *caddyBrowser) logout(s caddySite) {
-	b.t.Helper()
+	b.TB.Helper()
 	if body := b.getOK(s.origin() + "/api/logout"); strings.TrimSpace(body) != "{}" {
-		b.t.Errorf("logout answered %q, want {}", body)
+		b.TB.Errorf("logout answered %q, want {}", body)
 	}
 }

@@ -1,86 +1,41 @@
 package instances
 
 import (
-	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
-	"syscall"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 )
 
-// Browser is an HTTP client with one cookie jar for every instance. It
-// follows no redirects, so each hop of a login can be checked, and opens a
-// new connection per request, so a restarted instance never meets a
-// connection its previous run left behind.
+// Browser is testcaddy's browser with one cookie jar for every instance.
+// It follows no redirects, so each hop of a login can be checked, and opens
+// a new connection per request, so a restarted instance never meets a
+// connection its previous run left behind. Its sgid methods take the
+// Target to call, where testcaddy's work on one origin.
 type Browser struct {
-	tb  testing.TB
-	Jar *cookiejar.Jar
-	c   *http.Client
+	*testcaddy.Browser
 }
 
 // NewBrowser returns a browser with an empty jar.
 func NewBrowser(tb testing.TB) *Browser {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &Browser{tb: tb, Jar: jar, c: newClient(jar)}
+	b := testcaddy.NewBrowser(tb, "http://localhost")
+	b.Client = newClient(b.Jar)
+	return &Browser{b}
 }
 
+// newClient is a client that follows no redirects, with jar (nil: none),
+// dialling localhost on IPv4, and sending a request once more that an
+// instance on its way out closed unanswered (testcaddy.ReloadTransport).
 func newClient(jar http.CookieJar) *http.Client {
 	return &http.Client{
 		Jar:           jar,
 		Timeout:       30 * time.Second,
-		Transport:     &http.Transport{DisableKeepAlives: true, DialContext: dialLoopback},
+		Transport:     testcaddy.RetryOnReload(&http.Transport{DisableKeepAlives: true, DialContext: dialLoopback}),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-}
-
-// Get fetches u with the jar's cookies and returns the answer and its
-// body. A transport error fails the test.
-func (b *Browser) Get(u string) (*http.Response, string) {
-	b.tb.Helper()
-	return get(b.tb, b.c, u)
-}
-
-func get(tb testing.TB, c *http.Client, u string, cookies ...*http.Cookie) (*http.Response, string) {
-	tb.Helper()
-	for _, ck := range cookies {
-		if ck == nil {
-			tb.Fatalf("GET %s: a cookie to send is missing", u)
-		}
-	}
-	var resp *http.Response
-	// Right after a reload, the old config's server may still accept a
-	// connection and then close it unanswered as it shuts down. Such a
-	// request never reached the handler, so it is sent once more; every
-	// other error fails the test.
-	for attempt := 0; ; attempt++ {
-		req, err := http.NewRequest(http.MethodGet, u, nil)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for _, ck := range cookies {
-			req.AddCookie(ck)
-		}
-		resp, err = c.Do(req)
-		if err == nil {
-			break
-		}
-		if attempt > 0 || !(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
-			tb.Fatalf("GET %s: %v", u, err)
-		}
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatalf("GET %s: reading the body: %v", u, err)
-	}
-	return resp, string(body)
 }
 
 // Target is where a browser sends a request: an Instance, or a Balancer
@@ -95,37 +50,21 @@ type Target interface {
 // StartLogin calls auth-url on i with the query and returns the
 // authorization URL at sgID.
 func (b *Browser) StartLogin(i Target, query string) string {
-	b.tb.Helper()
-	resp, body := b.Get(i.URL("/api/auth-url?" + query))
-	var out struct{ URL string }
-	if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &out) != nil || out.URL == "" {
-		b.tb.Fatalf("auth-url on %s: %d %q", i, resp.StatusCode, body)
-	}
-	return out.URL
+	b.TB.Helper()
+	return b.on(i).StartLogin(query)
 }
 
-// AtProvider visits the authorization URL and returns the callback URL
-// sgID sends the browser to (with the code and state).
-func (b *Browser) AtProvider(authURL string) string {
-	b.tb.Helper()
-	resp, body := b.Get(authURL)
-	loc := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusFound || loc == "" {
-		b.tb.Fatalf("authorize answered %d %q", resp.StatusCode, body)
-	}
-	return loc
+// on is the browser with paths on i's origin.
+func (b *Browser) on(i Target) *testcaddy.Browser {
+	return b.At(strings.TrimSuffix(i.URL(""), "/"))
 }
 
 // Callback visits the callback URL on i (whatever origin sgID named in
 // it, as a load balancer may send it anywhere) and returns where it
 // redirects.
 func (b *Browser) Callback(i Target, callbackURL string) string {
-	b.tb.Helper()
-	resp, body := b.Get(OnTarget(b.tb, i, callbackURL))
-	if resp.StatusCode != http.StatusFound {
-		b.tb.Fatalf("callback on %s answered %d %q, want 302", i, resp.StatusCode, body)
-	}
-	return resp.Header.Get("Location")
+	b.TB.Helper()
+	return b.Browser.Callback(OnTarget(b.TB, i, callbackURL))
 }
 
 // OnTarget is u with its scheme and host replaced by i's origin.
@@ -143,40 +82,37 @@ func OnTarget(tb testing.TB, i Target, u string) string {
 // Login starts a login on start and finishes it on finish, and returns
 // where the callback redirected.
 func (b *Browser) Login(start, finish Target, query string) string {
-	b.tb.Helper()
+	b.TB.Helper()
 	return b.Callback(finish, b.AtProvider(b.StartLogin(start, query)))
 }
 
 // Userinfo asks i who is logged in and returns the status and body.
 func (b *Browser) Userinfo(i Target) (int, string) {
-	b.tb.Helper()
-	resp, body := b.Get(i.URL("/api/userinfo"))
-	return resp.StatusCode, body
+	b.TB.Helper()
+	status, _, body := b.on(i).Userinfo()
+	return status, body
 }
 
 // Logout logs out on i and fails the test unless i answers 200.
 func (b *Browser) Logout(i Target) {
-	b.tb.Helper()
-	if resp, body := b.Get(i.URL("/api/logout")); resp.StatusCode != http.StatusOK {
-		b.tb.Fatalf("logout on %s: %d %q", i, resp.StatusCode, body)
-	}
-}
-
-// Cookie returns the jar's cookie by that name for the instances' host,
-// or nil.
-func (b *Browser) Cookie(name string) *http.Cookie {
-	u := &url.URL{Scheme: "http", Host: "localhost"}
-	for _, c := range b.Jar.Cookies(u) {
-		if c.Name == name {
-			return c
-		}
-	}
-	return nil
+	b.TB.Helper()
+	b.on(i).Logout()
 }
 
 // GetWithCookies fetches path on i with exactly these cookies and no jar:
 // what a client holding a copied cookie sees.
 func GetWithCookies(tb testing.TB, i Target, path string, cookies ...*http.Cookie) (*http.Response, string) {
 	tb.Helper()
-	return get(tb, newClient(nil), i.URL(path), cookies...)
+	req, err := http.NewRequest(http.MethodGet, i.URL(path), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, ck := range cookies {
+		if ck == nil {
+			tb.Fatalf("GET %s: a cookie to send is missing", path)
+		}
+		req.AddCookie(ck)
+	}
+	b := &testcaddy.Browser{TB: tb, Client: newClient(nil)}
+	return b.Do(req)
 }

@@ -30,7 +30,7 @@ const jwksMinRefetch = 30 * time.Second
 // Its timeout is longer than the stall, so a handler without a timeout of
 // its own would show as a callback that outlasts the stall.
 func callbackClient(b *Browser) *http.Client {
-	c := *b.c
+	c := *b.Client
 	c.Timeout = stall + 15*time.Second
 	return &c
 }

@@ -66,14 +66,14 @@ func wantErrorRedirect(t *testing.T, loc string) string {
 // balancer (one Host, so one redirect URI, as in production), and returns
 // where the callback redirected and the callback URL sgID sent.
 func loginAcross(br *Browser, lb *Balancer, a, b *Instance, query string) (loc, callback string) {
-	br.tb.Helper()
+	br.TB.Helper()
 	lb.Send(a)
 	authURL := br.StartLogin(lb, query)
 	callback = br.AtProvider(authURL)
 	// sgID sends the browser back to the balancer: the redirect URI was
 	// derived from the Host the balancer passed on.
 	if !strings.HasPrefix(callback, lb.URL("/api/redirect?")) {
-		br.tb.Fatalf("sgID sent the browser to %q, not to the balancer's callback", callback)
+		br.TB.Fatalf("sgID sent the browser to %q, not to the balancer's callback", callback)
 	}
 	lb.Send(b)
 	return br.Callback(lb, callback), callback

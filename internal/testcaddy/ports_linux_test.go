@@ -6,8 +6,9 @@ import (
 	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // Caddy's own listeners set SO_REUSEPORT; a second Caddy would bind next to

@@ -16,75 +16,93 @@ import (
 
 func TestAuthorizeRejectsUnsafeRequestsWithoutRedirect(t *testing.T) {
 	s := newServer(t, sgidtest.Options{RedirectURIs: []string{testRedirect}})
-	for name, mutate := range map[string]func(url.Values){
-		"unknown client":         func(q url.Values) { q.Set("client_id", "other") },
-		"missing client":         func(q url.Values) { q.Del("client_id") },
-		"unregistered redirect":  func(q url.Values) { q.Set("redirect_uri", "http://evil.example/callback") },
-		"missing redirect":       func(q url.Values) { q.Del("redirect_uri") },
-		"duplicate redirect":     func(q url.Values) { q.Add("redirect_uri", "http://evil.example/") },
-		"redirect with fragment": func(q url.Values) { q.Set("redirect_uri", testRedirect+"#x") },
+	for _, tc := range []struct {
+		name   string
+		mutate func(url.Values)
+	}{
+		{"unknown client", func(q url.Values) { q.Set("client_id", "other") }},
+		{"missing client", func(q url.Values) { q.Del("client_id") }},
+		{"unregistered redirect", func(q url.Values) { q.Set("redirect_uri", "http://evil.example/callback") }},
+		{"missing redirect", func(q url.Values) { q.Del("redirect_uri") }},
+		{"duplicate redirect", func(q url.Values) { q.Add("redirect_uri", "http://evil.example/") }},
+		{"redirect with fragment", func(q url.Values) { q.Set("redirect_uri", testRedirect+"#x") }},
 		// Only the code flow exists, and asking for another one must not
 		// send the browser anywhere, even to a registered URI.
-		"implicit flow":         func(q url.Values) { q.Set("response_type", "token") },
-		"hybrid flow":           func(q url.Values) { q.Set("response_type", "code id_token") },
-		"missing response_type": func(q url.Values) { q.Del("response_type") },
-		"duplicate response":    func(q url.Values) { q.Add("response_type", "code") },
+		{"implicit flow", func(q url.Values) { q.Set("response_type", "token") }},
+		{"hybrid flow", func(q url.Values) { q.Set("response_type", "code id_token") }},
+		{"missing response_type", func(q url.Values) { q.Del("response_type") }},
+		{"duplicate response", func(q url.Values) { q.Add("response_type", "code") }},
 	} {
-		params, _ := authorizeParams(s, "openid")
-		mutate(params)
-		resp, body := get(t, s, s.Issuer()+"/oauth/authorize?"+params.Encode(), nil)
-		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
-			t.Errorf("%s: status %d Location %q, want 400 without a redirect", name, resp.StatusCode, resp.Header.Get("Location"))
-		}
-		if !strings.Contains(body, "Mock sgID") {
-			t.Errorf("%s: the error page lacks the banner", name)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			name, mutate := tc.name, tc.mutate
+			params, _ := authorizeParams(s, "openid")
+			mutate(params)
+			resp, body := get(t, s, s.Issuer()+"/oauth/authorize?"+params.Encode(), nil)
+			if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+				t.Errorf("%s: status %d Location %q, want 400 without a redirect", name, resp.StatusCode, resp.Header.Get("Location"))
+			}
+			if !strings.Contains(body, "Mock sgID") {
+				t.Errorf("%s: the error page lacks the banner", name)
+			}
+		})
 	}
 }
 
 func TestAuthorizeAnyRedirectWhenUnconfigured(t *testing.T) {
 	s := newServer(t, sgidtest.Options{})
-	for uri, ok := range map[string]bool{
-		"https://app.example/cb?keep=1": true,
-		"http://localhost:8080/cb":      true,
-		"/relative":                     false,
-		"javascript:alert(1)":           false,
-		"ftp://app.example/cb":          false,
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"https://app.example/cb?keep=1", true},
+		{"http://localhost:8080/cb", true},
+		{"/relative", false},
+		{"javascript:alert(1)", false},
+		{"ftp://app.example/cb", false},
 	} {
-		params, _ := authorizeParams(s, "openid")
-		params.Set("redirect_uri", uri)
-		resp, _ := get(t, s, s.Issuer()+"/oauth/authorize?"+params.Encode(), nil)
-		if got := resp.StatusCode == http.StatusFound; got != ok {
-			t.Errorf("%q: status %d", uri, resp.StatusCode)
-		}
-		if ok {
-			// An existing query on the redirect URI is kept.
-			u := location(t, resp)
-			if strings.Contains(uri, "keep=1") && u.Query().Get("keep") != "1" {
-				t.Errorf("%q: query lost in %s", uri, u)
+		t.Run(tc.name, func(t *testing.T) {
+			uri, ok := tc.name, tc.ok
+			params, _ := authorizeParams(s, "openid")
+			params.Set("redirect_uri", uri)
+			resp, _ := get(t, s, s.Issuer()+"/oauth/authorize?"+params.Encode(), nil)
+			if got := resp.StatusCode == http.StatusFound; got != ok {
+				t.Errorf("%q: status %d", uri, resp.StatusCode)
 			}
-		}
+			if ok {
+				// An existing query on the redirect URI is kept.
+				u := location(t, resp)
+				if strings.Contains(uri, "keep=1") && u.Query().Get("keep") != "1" {
+					t.Errorf("%q: query lost in %s", uri, u)
+				}
+			}
+		})
 	}
 }
 
 func TestAuthorizeErrorsRedirectWithState(t *testing.T) {
 	s := newServer(t, sgidtest.Options{})
-	for name, mutate := range map[string]func(url.Values){
-		"no openid":       func(q url.Values) { q.Set("scope", "myinfo.name") },
-		"no challenge":    func(q url.Values) { q.Del("code_challenge") },
-		"short challenge": func(q url.Values) { q.Set("code_challenge", "abc") },
-		"plain method":    func(q url.Values) { q.Set("code_challenge_method", "plain") },
-		"no method":       func(q url.Values) { q.Del("code_challenge_method") },
-		"duplicate state": func(q url.Values) { q.Add("state", "other") },
+	for _, tc := range []struct {
+		name   string
+		mutate func(url.Values)
+	}{
+		{"no openid", func(q url.Values) { q.Set("scope", "myinfo.name") }},
+		{"no challenge", func(q url.Values) { q.Del("code_challenge") }},
+		{"short challenge", func(q url.Values) { q.Set("code_challenge", "abc") }},
+		{"plain method", func(q url.Values) { q.Set("code_challenge_method", "plain") }},
+		{"no method", func(q url.Values) { q.Del("code_challenge_method") }},
+		{"duplicate state", func(q url.Values) { q.Add("state", "other") }},
 	} {
-		params, l := authorizeParams(s, "openid myinfo.name")
-		mutate(params)
-		resp, _ := get(t, s, s.Issuer()+"/oauth/authorize?"+params.Encode(), nil)
-		u := location(t, resp)
-		q := u.Query()
-		if q.Get("error") != "invalid_request" || q.Get("state") != l.state || q.Get("code") != "" {
-			t.Errorf("%s: redirected to %s", name, u)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			name, mutate := tc.name, tc.mutate
+			params, l := authorizeParams(s, "openid myinfo.name")
+			mutate(params)
+			resp, _ := get(t, s, s.Issuer()+"/oauth/authorize?"+params.Encode(), nil)
+			u := location(t, resp)
+			q := u.Query()
+			if q.Get("error") != "invalid_request" || q.Get("state") != l.state || q.Get("code") != "" {
+				t.Errorf("%s: redirected to %s", name, u)
+			}
+		})
 	}
 }
 

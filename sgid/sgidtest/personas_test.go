@@ -124,23 +124,27 @@ func TestProviderCopiesPersonas(t *testing.T) {
 }
 
 func TestNewProviderValidates(t *testing.T) {
-	for name, tc := range map[string]struct {
+	for _, tc := range []struct {
+		name   string
 		issuer string
 		opts   sgidtest.Options
 	}{
-		"relative issuer":   {"/v2", sgidtest.Options{}},
-		"issuer with query": {"http://x.example/v2?a=b", sgidtest.Options{}},
-		"bad redirect":      {"http://x.example/v2", sgidtest.Options{RedirectURIs: []string{"/cb"}}},
-		"empty sub":         {"http://x.example/v2", sgidtest.Options{Personas: []sgidtest.Persona{{}}}},
-		"duplicate sub": {"http://x.example/v2", sgidtest.Options{Personas: []sgidtest.Persona{
+		{"relative issuer", "/v2", sgidtest.Options{}},
+		{"issuer with query", "http://x.example/v2?a=b", sgidtest.Options{}},
+		{"bad redirect", "http://x.example/v2", sgidtest.Options{RedirectURIs: []string{"/cb"}}},
+		{"empty sub", "http://x.example/v2", sgidtest.Options{Personas: []sgidtest.Persona{{}}}},
+		{"duplicate sub", "http://x.example/v2", sgidtest.Options{Personas: []sgidtest.Persona{
 			{Sub: "a"}, {Sub: "a"},
 		}}},
-		"bad encoding": {"http://x.example/v2", sgidtest.Options{Encoding: 7}},
+		{"bad encoding", "http://x.example/v2", sgidtest.Options{Encoding: 7}},
 	} {
-		tc.opts.ClientPublicKey = &clientKey().PublicKey
-		if _, err := sgidtest.NewProvider(tc.issuer, tc.opts); err == nil {
-			t.Errorf("%s: accepted", name)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			name := tc.name
+			tc.opts.ClientPublicKey = &clientKey().PublicKey
+			if _, err := sgidtest.NewProvider(tc.issuer, tc.opts); err == nil {
+				t.Errorf("%s: accepted", name)
+			}
+		})
 	}
 	p, err := sgidtest.NewProvider("http://x.example/v2/", sgidtest.Options{ClientPublicKey: &clientKey().PublicKey})
 	if err != nil {

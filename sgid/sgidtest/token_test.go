@@ -102,31 +102,43 @@ func TestAccessTokenExpiry(t *testing.T) {
 
 func TestUserinfoRejectsBadTokens(t *testing.T) {
 	s := newServer(t, sgidtest.Options{})
-	for name, header := range map[string]http.Header{
-		"none":    nil,
-		"unknown": {"Authorization": {"Bearer not-a-token"}},
-		"basic":   {"Authorization": {"Basic dXNlcjpwYXNz"}},
+	for _, tc := range []struct {
+		name   string
+		header http.Header
+	}{
+		{"none", nil},
+		{"unknown", http.Header{"Authorization": {"Bearer not-a-token"}}},
+		{"basic", http.Header{"Authorization": {"Basic dXNlcjpwYXNz"}}},
 	} {
-		resp, body := get(t, s, s.Issuer()+"/oauth/userinfo", header)
-		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
-			t.Errorf("%s: status %d %s, want 401 with a challenge", name, resp.StatusCode, body)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			name, header := tc.name, tc.header
+			resp, body := get(t, s, s.Issuer()+"/oauth/userinfo", header)
+			if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
+				t.Errorf("%s: status %d %s, want 401 with a challenge", name, resp.StatusCode, body)
+			}
+		})
 	}
 }
 
 func TestPKCEMismatch(t *testing.T) {
 	s := newServer(t, sgidtest.Options{})
-	for name, verifier := range map[string]string{
-		"other verifier": func() string { v, _ := pkcePair(); return v }(),
-		"too short":      "abc",
-		"bad characters": strings.Repeat("a", 42) + "+",
+	for _, tc := range []struct {
+		name     string
+		verifier string
+	}{
+		{"other verifier", func() string { v, _ := pkcePair(); return v }()},
+		{"too short", "abc"},
+		{"bad characters", strings.Repeat("a", 42) + "+"},
 	} {
-		l := authorize(t, s, "openid")
-		form := tokenForm(s, l)
-		form.Set("code_verifier", verifier)
-		if status, tr := redeem(t, s, form); status != http.StatusBadRequest || tr.Error != "invalid_grant" {
-			t.Errorf("%s: %d %+v, want 400 invalid_grant", name, status, tr)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			name, verifier := tc.name, tc.verifier
+			l := authorize(t, s, "openid")
+			form := tokenForm(s, l)
+			form.Set("code_verifier", verifier)
+			if status, tr := redeem(t, s, form); status != http.StatusBadRequest || tr.Error != "invalid_grant" {
+				t.Errorf("%s: %d %+v, want 400 invalid_grant", name, status, tr)
+			}
+		})
 	}
 }
 
@@ -138,21 +150,27 @@ func TestWrongClientCredentials(t *testing.T) {
 	if s.ClientPrivateKeyPEM() != "" {
 		t.Error("ClientPrivateKeyPEM should be empty when a public key was given")
 	}
-	for name, mutate := range map[string]func(url.Values){
-		"wrong secret":   func(f url.Values) { f.Set("client_secret", "nope") },
-		"missing secret": func(f url.Values) { f.Del("client_secret") },
-		"wrong client":   func(f url.Values) { f.Set("client_id", "other") },
+	for _, tc := range []struct {
+		name   string
+		mutate func(url.Values)
+	}{
+		{"wrong secret", func(f url.Values) { f.Set("client_secret", "nope") }},
+		{"missing secret", func(f url.Values) { f.Del("client_secret") }},
+		{"wrong client", func(f url.Values) { f.Set("client_id", "other") }},
 	} {
-		l := authorize(t, s, "openid")
-		form := tokenForm(s, l)
-		mutate(form)
-		if status, tr := redeem(t, s, form); status != http.StatusUnauthorized || tr.Error != "invalid_client" {
-			t.Errorf("%s: %d %+v, want 401 invalid_client", name, status, tr)
-		}
-		// The code survives a request that never authenticated.
-		if status, tr := redeem(t, s, tokenForm(s, l)); status != http.StatusOK {
-			t.Errorf("%s: the code no longer works: %d %+v", name, status, tr)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			name, mutate := tc.name, tc.mutate
+			l := authorize(t, s, "openid")
+			form := tokenForm(s, l)
+			mutate(form)
+			if status, tr := redeem(t, s, form); status != http.StatusUnauthorized || tr.Error != "invalid_client" {
+				t.Errorf("%s: %d %+v, want 401 invalid_client", name, status, tr)
+			}
+			// The code survives a request that never authenticated.
+			if status, tr := redeem(t, s, tokenForm(s, l)); status != http.StatusOK {
+				t.Errorf("%s: the code no longer works: %d %+v", name, status, tr)
+			}
+		})
 	}
 }
 

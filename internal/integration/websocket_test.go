@@ -1,4 +1,4 @@
-package caddysgid
+package integration
 
 import (
 	"bufio"
@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
@@ -59,16 +60,16 @@ func newWSUpstream(t *testing.T) *wsUpstream {
 
 // dialWS opens a WebSocket to path on the test site with the browser's
 // cookies, and checks that bytes round-trip through the proxy.
-func (b *browser) dialWS(path string) net.Conn {
-	b.t.Helper()
-	u, _ := url.Parse(b.base)
+func dialWS(b *testcaddy.Browser, path string) net.Conn {
+	b.TB.Helper()
+	u, _ := url.Parse(b.Base)
 	conn, err := net.Dial("tcp", u.Host)
 	if err != nil {
-		b.t.Fatal(err)
+		b.TB.Fatal(err)
 	}
-	b.t.Cleanup(func() { conn.Close() })
-	req, _ := http.NewRequest(http.MethodGet, b.base+path, nil)
-	for _, c := range b.jr.Cookies(u) {
+	b.TB.Cleanup(func() { conn.Close() })
+	req, _ := http.NewRequest(http.MethodGet, b.Base+path, nil)
+	for _, c := range b.Jar.Cookies(u) {
 		req.AddCookie(c)
 	}
 	key := base64.StdEncoding.EncodeToString([]byte("sixteen byte key"))
@@ -77,26 +78,26 @@ func (b *browser) dialWS(path string) net.Conn {
 	req.Header.Set("Sec-WebSocket-Version", "13")
 	req.Header.Set("Sec-WebSocket-Key", key)
 	if err := req.Write(conn); err != nil {
-		b.t.Fatal(err)
+		b.TB.Fatal(err)
 	}
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
-		b.t.Fatal(err)
+		b.TB.Fatal(err)
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Sec-WebSocket-Accept") != wsAccept(key) {
 		body, _ := io.ReadAll(resp.Body)
-		b.t.Fatalf("WebSocket handshake: %d %q", resp.StatusCode, body)
+		b.TB.Fatalf("WebSocket handshake: %d %q", resp.StatusCode, body)
 	}
 	// A masked text frame "ping" (RFC 6455 5.2), echoed unchanged.
 	frame := []byte{0x81, 0x84, 1, 2, 3, 4, 'p' ^ 1, 'i' ^ 2, 'n' ^ 3, 'g' ^ 4}
 	if _, err := conn.Write(frame); err != nil {
-		b.t.Fatal(err)
+		b.TB.Fatal(err)
 	}
 	echo := make([]byte, len(frame))
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.ReadFull(br, echo); err != nil || string(echo) != string(frame) {
-		b.t.Fatalf("echo through the WebSocket: %q %v", echo, err)
+		b.TB.Fatalf("echo through the WebSocket: %q %v", echo, err)
 	}
 	_ = conn.SetReadDeadline(time.Time{})
 	return conn
@@ -136,14 +137,14 @@ func TestWebSocketEndsWithSession(t *testing.T) {
 	sub := e.provider.Personas()[0].Sub
 	tests := []struct {
 		name string
-		end  func(b *browser)
+		end  func(b *testcaddy.Browser)
 	}{
-		{"logout", func(b *browser) {
-			if resp, body := b.get(testOrigin + "/api/logout"); resp.StatusCode != http.StatusOK {
+		{"logout", func(b *testcaddy.Browser) {
+			if resp, body := b.Get("/api/logout"); resp.StatusCode != http.StatusOK {
 				t.Fatalf("logout: %d %s", resp.StatusCode, body)
 			}
 		}},
-		{"revocation through the admin API", func(*browser) {
+		{"revocation through the admin API", func(*testcaddy.Browser) {
 			if status, body := adminCall(t, http.MethodDelete, "/sgid/sessions?sub="+url.QueryEscape(sub), nil); status != http.StatusOK {
 				t.Fatalf("revoke: %d %s", status, body)
 			}
@@ -152,17 +153,17 @@ func TestWebSocketEndsWithSession(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBrowser(t)
-			b.login("")
+			b.Login("")
 			other := newBrowser(t)
-			other.login("")
-			conn := b.dialWS("/api/ws")
+			other.Login("")
+			conn := dialWS(b, "/api/ws")
 			tc.end(b)
 			if !wsClosed(t, conn, up) {
 				t.Fatal("the WebSocket stayed open after its session ended")
 			}
 			if tc.name == "logout" {
 				// Another session's WebSocket is not touched by a logout.
-				oc := other.dialWS("/api/ws")
+				oc := dialWS(other, "/api/ws")
 				_ = oc.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 				if _, err := oc.Read(make([]byte, 1)); !isTimeout(err) {
 					t.Errorf("another session's WebSocket: %v, want it open", err)

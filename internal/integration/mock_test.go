@@ -1,13 +1,10 @@
-package caddysgid
+package integration
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
@@ -32,14 +29,14 @@ http://localhost:9080 {
 }`)
 	persona := sgidtest.DefaultPersonas()[0]
 	b := newBrowser(t)
-	authURL := b.startLogin("icecream=Strawberry")
+	authURL := b.StartLogin("icecream=Strawberry")
 	if !strings.HasPrefix(authURL, "/sgid-mock/v2/oauth/authorize?") {
 		t.Fatalf("mock auth url %q is not a same-origin path", authURL)
 	}
-	if loc := b.mockApprove(authURL, persona.Sub); loc != "/logged-in" {
+	if loc := b.MockApprove(authURL, persona.Sub); loc != "/logged-in" {
 		t.Fatalf("callback redirected to %q", loc)
 	}
-	_, obj, body := b.userinfo()
+	_, obj, body := b.Userinfo()
 	data, _ := obj["data"].(map[string]any)
 	if obj["sub"] != persona.Sub || data["myinfo.name"] != persona.Data["myinfo.name"] || data["myinfo.vehicles"] != persona.Data["myinfo.vehicles"] || data["iceCream"] != "Strawberry" {
 		t.Errorf("userinfo = %s", body)
@@ -51,22 +48,5 @@ http://localhost:9080 {
 	}
 	if !strings.HasPrefix(persona.Sub, "sgidtest:") {
 		t.Errorf("mock sub %q could collide with real sgID subs", persona.Sub)
-	}
-}
-
-func TestMockRefusesRealSettings(t *testing.T) {
-	t.Parallel()
-	for field, value := range map[string]any{"client_id": "x", "client_secret": "x", "private_key": "x", "private_keys": []string{"x"}, "host": "x"} {
-		h := Handler{Mock: true}
-		raw, _ := json.Marshal(map[string]any{"mock": true, field: value})
-		if err := json.Unmarshal(raw, &h); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := caddy.NewContext(caddy.Context{Context: t.Context()})
-		err := h.Provision(ctx)
-		cancel()
-		if err == nil || !strings.Contains(err.Error(), "mock: cannot be combined with "+field) {
-			t.Errorf("mock + %s: err = %v", field, err)
-		}
 	}
 }

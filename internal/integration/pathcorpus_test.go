@@ -1,4 +1,4 @@
-package caddysgid
+package integration
 
 import (
 	"bufio"

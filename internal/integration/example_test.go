@@ -1,4 +1,4 @@
-package caddysgid
+package integration
 
 import (
 	"encoding/json"
@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	caddysgid "github.com/caddy-sgid/caddy-sgid"
 	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
@@ -20,19 +22,16 @@ import (
 // its API behind reverse_proxy answers only logged-in users and sees the
 // sub the handler set, never one a client sent.
 func TestExampleAPIGetsTrustworthyIdentity(t *testing.T) {
-	raw, err := os.ReadFile("Caddyfile.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	startCaddy(t, string(raw))
+	raw := readExample(t)
+	startCaddy(t, raw)
 	const origin = "http://localhost:5001"
-	api := func(b *browser) (int, map[string]string) {
+	api := func(b *testcaddy.Browser) (int, map[string]string) {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, origin+"/api/hello", nil)
 		req.Header.Set("Sec-Fetch-Mode", "cors")
 		req.Header.Set("X-Sgid-Sub", "sgidtest:forged")
 		req.Header.Set("X_Sgid_Sub", "sgidtest:forged")
-		resp, body := b.do(req)
+		resp, body := b.Do(req)
 		var out map[string]string
 		json.Unmarshal([]byte(body), &out)
 		return resp.StatusCode, out
@@ -44,13 +43,13 @@ func TestExampleAPIGetsTrustworthyIdentity(t *testing.T) {
 	}
 
 	persona := sgidtest.DefaultPersonas()[1]
-	resp, body := b.get(origin + "/api/auth-url?icecream=Vanilla")
+	resp, body := b.Get(origin + "/api/auth-url?icecream=Vanilla")
 	var start struct{ URL string }
 	if err := json.Unmarshal([]byte(body), &start); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("auth-url: %d %s", resp.StatusCode, body)
 	}
-	b.base = origin
-	if loc := b.mockApprove(start.URL, persona.Sub); loc != "/logged-in" {
+	b.Base = origin
+	if loc := b.MockApprove(start.URL, persona.Sub); loc != "/logged-in" {
 		t.Fatalf("login ended at %q", loc)
 	}
 	status, out := api(b)
@@ -58,7 +57,7 @@ func TestExampleAPIGetsTrustworthyIdentity(t *testing.T) {
 		t.Errorf("API after login: %d %v, want user %q", status, out, persona.Sub)
 	}
 
-	b.get(origin + "/api/logout")
+	b.Get(origin + "/api/logout")
 	if status, _ := api(b); status != http.StatusUnauthorized {
 		t.Errorf("API after logout: %d", status)
 	}
@@ -72,10 +71,7 @@ func TestExampleAPIGetsTrustworthyIdentity(t *testing.T) {
 // filters included: only its two logs are sent to files instead of stderr,
 // and Caddy's own at the level under test.
 func TestExampleLogsHoldNoSecrets(t *testing.T) {
-	raw, err := os.ReadFile("Caddyfile.example")
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := readExample(t)
 	const accessLog = "\tlog {\n\t\tformat filter {\n\t\t\trequest>uri"
 	if !strings.HasPrefix(strings.TrimLeft(stripCommentLines(string(raw)), "\n"), "{\n\tlog {\n") || strings.Count(string(raw), accessLog) != 1 {
 		t.Fatalf("Caddyfile.example has no global log block first, or not one site log block, to send to files")
@@ -147,45 +143,45 @@ func exampleLogin(t *testing.T) map[string]string {
 	const origin = "http://localhost:5001"
 	persona := sgidtest.DefaultPersonas()[0]
 	b := newBrowser(t)
-	b.base = origin
-	b.get(origin + "/")
-	resp, body := b.get(origin + "/api/auth-url?icecream=Vanilla")
+	b.Base = origin
+	b.Get(origin + "/")
+	resp, body := b.Get(origin + "/api/auth-url?icecream=Vanilla")
 	var start struct{ URL string }
 	if err := json.Unmarshal([]byte(body), &start); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("auth-url: %d %s", resp.StatusCode, body)
 	}
 	secrets := map[string]string{
-		"state":        mustQuery(t, start.URL, "state"),
-		"nonce":        mustQuery(t, start.URL, "nonce"),
-		"login cookie": b.loginCookie().Value,
+		"state":        testcaddy.QueryValue(t, start.URL, "state"),
+		"nonce":        testcaddy.QueryValue(t, start.URL, "nonce"),
+		"login cookie": loginCookie(b).Value,
 	}
 	// The mock's page and its POST, whose Location carries the code.
-	resp, page := b.get(origin + start.URL)
+	resp, page := b.Get(origin + start.URL)
 	form := sgidtest.LoginForm(page)
 	if resp.StatusCode != http.StatusOK || form == nil {
 		t.Fatalf("mock login page: %d", resp.StatusCode)
 	}
 	form.Set("sub", persona.Sub)
-	req, _ := http.NewRequest(http.MethodPost, origin+mockPrefix+"/v2/oauth/authorize", strings.NewReader(form.Encode()))
+	req, _ := http.NewRequest(http.MethodPost, origin+authorizePath(start.URL), strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, _ = b.do(req)
+	resp, _ = b.Do(req)
 	cb := resp.Header.Get("Location")
-	secrets["code"] = mustQuery(t, cb, "code")
-	if loc := b.callback(cb); loc != "/logged-in" {
+	secrets["code"] = testcaddy.QueryValue(t, cb, "code")
+	if loc := b.Callback(cb); loc != "/logged-in" {
 		t.Fatalf("login ended at %q", loc)
 	}
-	sess := b.cookie(DefaultCookieName).Value
+	sess := b.Cookie(caddysgid.DefaultCookieName).Value
 	secrets["session cookie"] = sess
 	secrets["session store key"] = session.Key(sess)
-	b.get(origin + "/logged-in")
-	b.get(origin + "/api/userinfo")
-	if resp, body := b.get(origin+"/api/hello", "Sec-Fetch-Mode", "cors"); resp.StatusCode != http.StatusOK {
+	b.Get(origin + "/logged-in")
+	b.Get(origin + "/api/userinfo")
+	if resp, body := b.Get(origin+"/api/hello", "Sec-Fetch-Mode", "cors"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("API after login: %d %s", resp.StatusCode, body)
 	}
 	for _, field := range []string{"myinfo.name", "myinfo.nric_number", "myinfo.email", "myinfo.mobile_number", "myinfo.date_of_birth", "myinfo.registered_address"} {
 		secrets[field] = persona.Data[field]
 	}
-	b.get(origin + "/api/logout")
+	b.Get(origin + "/api/logout")
 	return secrets
 }
 

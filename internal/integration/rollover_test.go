@@ -1,6 +1,10 @@
-package caddysgid
+package integration
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,8 +22,8 @@ import (
 func TestKeyRollover(t *testing.T) {
 	e := newEnv(t, sgidtest.Options{}, "store memory")
 	dir := t.TempDir()
-	_, otherPEM := testKey(t)
-	_, unusedPEM := testKey(t)
+	otherPEM := newKeyPEM(t)
+	unusedPEM := newKeyPEM(t)
 	registered := e.provider.ClientPrivateKeyPEM()
 	secondFile := filepath.Join(dir, "second.pem")
 	for i, tc := range []struct {
@@ -40,10 +44,20 @@ func TestKeyRollover(t *testing.T) {
 			}
 			e.extra = "store memory\n\t\tprivate_key {file." + secondFile + "}"
 			e.load(strings.Repeat(" ", i+1))
-			loc := newBrowser(t).login("")
+			loc := newBrowser(t).Login("")
 			if got := loc == "/logged-in"; got != tc.wantLogin {
 				t.Errorf("login ended at %q; want a login: %v", loc, tc.wantLogin)
 			}
 		})
 	}
+}
+
+// newKeyPEM makes an RSA key in PEM text that sgID was never told about.
+func newKeyPEM(t *testing.T) string {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
 }

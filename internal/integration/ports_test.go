@@ -1,4 +1,4 @@
-package caddysgid
+package integration
 
 import (
 	"fmt"
@@ -65,10 +65,10 @@ var portRE = regexp.MustCompile(`(?:localhost|127\.0\.0\.1|http://):(\d{4})\b|ht
 func TestPortCheckCoversThePackagesPorts(t *testing.T) {
 	t.Parallel()
 	files, _ := filepath.Glob("*_test.go")
-	files = append(files, "Caddyfile.example")
+	files = append(files, exampleCaddyfile)
 	named := map[int]string{}
 	for _, f := range files {
-		if f == "ports_test.go" || f == "origin_test.go" { // ports as test data
+		if f == "ports_test.go" { // ports as test data
 			continue
 		}
 		src, err := os.ReadFile(f)

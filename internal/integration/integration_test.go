@@ -1,4 +1,4 @@
-package caddysgid
+package integration
 
 import (
 	"bytes"
@@ -14,7 +14,9 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	caddysgid "github.com/caddy-sgid/caddy-sgid"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
@@ -24,17 +26,17 @@ func TestDemoContract(t *testing.T) {
 	b := newBrowser(t)
 
 	// Not logged in: 401 whose body is not a JSON object.
-	status, obj, body := b.userinfo()
+	status, obj, body := b.Userinfo()
 	if status != http.StatusUnauthorized || obj != nil || strings.HasPrefix(strings.TrimSpace(body), "{") {
 		t.Fatalf("userinfo without session: %d %q", status, body)
 	}
 	// Logout without a session: 200 {}.
-	resp, body := b.get(testOrigin + "/api/logout")
+	resp, body := b.Get(testOrigin + "/api/logout")
 	if resp.StatusCode != http.StatusOK || body != "{}" {
 		t.Fatalf("logout without session: %d %q", resp.StatusCode, body)
 	}
 
-	authURL := b.startLogin("icecream=Chocolate")
+	authURL := b.StartLogin("icecream=Chocolate")
 	u, _ := url.Parse(authURL)
 	if !strings.HasPrefix(authURL, e.provider.URL+"/v2/oauth/authorize?") {
 		t.Fatalf("auth url %q", authURL)
@@ -45,11 +47,11 @@ func TestDemoContract(t *testing.T) {
 	if st := u.Query().Get("state"); len(st) < 43 || strings.Contains(st, "Chocolate") {
 		t.Errorf("state %q must be random, not app data", st)
 	}
-	if loc := b.callback(b.atProvider(authURL)); loc != "/logged-in" {
+	if loc := b.Callback(b.AtProvider(authURL)); loc != "/logged-in" {
 		t.Fatalf("callback redirected to %q", loc)
 	}
 
-	status, obj, body = b.userinfo()
+	status, obj, body = b.Userinfo()
 	if status != http.StatusOK {
 		t.Fatalf("userinfo: %d %s", status, body)
 	}
@@ -61,26 +63,26 @@ func TestDemoContract(t *testing.T) {
 	// Served from the session: no userinfo call to sgID per request.
 	before := e.provider.Stats().Userinfo
 	for i := 0; i < 3; i++ {
-		b.userinfo()
+		b.Userinfo()
 	}
 	if after := e.provider.Stats().Userinfo; after != before {
 		t.Errorf("userinfo called sgID %d times for 3 requests", after-before)
 	}
 
 	// Requests passed on carry the identity placeholders.
-	_, body = b.get(testOrigin + "/anything")
+	_, body = b.Get(testOrigin + "/anything")
 	if want := "next: /anything user=" + persona.Sub + " name=" + persona.Data["myinfo.name"]; body != want {
 		t.Errorf("pass-through body %q, want %q", body, want)
 	}
 
-	resp, body = b.get(testOrigin + "/api/logout")
+	resp, body = b.Get(testOrigin + "/api/logout")
 	if resp.StatusCode != http.StatusOK || body != "{}" {
 		t.Fatalf("logout: %d %q", resp.StatusCode, body)
 	}
-	if c := b.cookie(DefaultCookieName); c != nil {
+	if c := b.Cookie(caddysgid.DefaultCookieName); c != nil {
 		t.Errorf("session cookie still set after logout")
 	}
-	if status, _, _ = b.userinfo(); status != http.StatusUnauthorized {
+	if status, _, _ = b.Userinfo(); status != http.StatusUnauthorized {
 		t.Errorf("userinfo after logout: %d", status)
 	}
 }
@@ -88,10 +90,10 @@ func TestDemoContract(t *testing.T) {
 func TestCookies(t *testing.T) {
 	newEnv(t, sgidtest.Options{}, "")
 	b := newBrowser(t)
-	resp, body := b.get(testOrigin + "/api/auth-url")
+	resp, body := b.Get(testOrigin + "/api/auth-url")
 	checkCookie := func(resp *http.Response, name string) {
 		t.Helper()
-		c := responseCookie(resp, name)
+		c := testcaddy.ResponseCookie(resp, name)
 		if c == nil {
 			t.Errorf("no %s cookie", name)
 			return
@@ -104,14 +106,18 @@ func TestCookies(t *testing.T) {
 	json.Unmarshal([]byte(body), &out)
 	u, _ := url.Parse(out.URL)
 	state := u.Query().Get("state")
-	checkCookie(resp, loginCookieName(DefaultCookieName, state))
+	login := loginCookieOf(resp)
+	if login == nil {
+		t.Fatalf("auth-url set no login cookie: %v", resp.Cookies())
+	}
+	checkCookie(resp, login.Name)
 	// The login cookie is sealed: nothing of the login shows in it.
-	if c := responseCookie(resp, loginCookieName(DefaultCookieName, state)); c != nil && strings.Contains(c.Value, state) {
+	if c := login; strings.Contains(c.Value, state) {
 		t.Errorf("login cookie shows the state in clear: %q", c.Value)
 	}
-	resp, _ = b.get(b.atProvider(out.URL))
-	checkCookie(resp, DefaultCookieName)
-	if c := responseCookie(resp, DefaultCookieName); c == nil || !session.ValidID(c.Value) {
+	resp, _ = b.Get(b.AtProvider(out.URL))
+	checkCookie(resp, caddysgid.DefaultCookieName)
+	if c := testcaddy.ResponseCookie(resp, caddysgid.DefaultCookieName); c == nil || !session.ValidID(c.Value) {
 		t.Errorf("session cookie %+v is not a bare random id", c)
 	}
 }
@@ -141,16 +147,18 @@ func TestCallbackFailures(t *testing.T) {
 	tests := []struct {
 		name   string
 		faults sgidtest.Faults
-		mangle func(b *browser, cb string) string
+		mangle func(b *testcaddy.Browser, cb string) string
 		reason string
 	}{
-		{"no cookie", sgidtest.Faults{}, func(_ *browser, cb string) string { return cb }, "no_session"},
-		{"state mismatch", sgidtest.Faults{}, func(_ *browser, cb string) string { return withQuery(cb, map[string]string{"state": "x"}) }, "state_mismatch"},
-		{"user cancelled", sgidtest.Faults{}, func(_ *browser, cb string) string {
+		{"no cookie", sgidtest.Faults{}, func(_ *testcaddy.Browser, cb string) string { return cb }, "no_session"},
+		{"state mismatch", sgidtest.Faults{}, func(_ *testcaddy.Browser, cb string) string { return withQuery(cb, map[string]string{"state": "x"}) }, "state_mismatch"},
+		{"user cancelled", sgidtest.Faults{}, func(_ *testcaddy.Browser, cb string) string {
 			return withQuery(cb, map[string]string{"code": "", "error": "access_denied"})
 		}, "access_denied"},
-		{"missing code", sgidtest.Faults{}, func(_ *browser, cb string) string { return withQuery(cb, map[string]string{"code": ""}) }, "missing_code"},
-		{"code rejected", sgidtest.Faults{}, func(_ *browser, cb string) string { return withQuery(cb, map[string]string{"code": "forged"}) }, "code_rejected"},
+		{"missing code", sgidtest.Faults{}, func(_ *testcaddy.Browser, cb string) string { return withQuery(cb, map[string]string{"code": ""}) }, "missing_code"},
+		{"code rejected", sgidtest.Faults{}, func(_ *testcaddy.Browser, cb string) string {
+			return withQuery(cb, map[string]string{"code": "forged"})
+		}, "code_rejected"},
 		{"provider 500", sgidtest.Faults{TokenStatus: 500}, nil, "provider_error"},
 		{"malformed token JSON", sgidtest.Faults{MalformedTokenJSON: true}, nil, "provider_error"},
 		{"bad ID token", sgidtest.Faults{WrongIssuer: true}, nil, "invalid_token"},
@@ -163,7 +171,7 @@ func TestCallbackFailures(t *testing.T) {
 			e.provider.SetFaults(tc.faults)
 			defer e.provider.SetFaults(sgidtest.Faults{})
 			b := newBrowser(t)
-			cb := b.atProvider(b.startLogin(""))
+			cb := b.AtProvider(b.StartLogin(""))
 			target := cb
 			if tc.mangle != nil {
 				if tc.name == "no cookie" {
@@ -171,10 +179,10 @@ func TestCallbackFailures(t *testing.T) {
 				}
 				target = tc.mangle(b, cb)
 			}
-			if got := reasonOf(b.callback(target)); got != tc.reason {
+			if got := reasonOf(b.Callback(target)); got != tc.reason {
 				t.Errorf("reason = %q, want %q", got, tc.reason)
 			}
-			if status, _, _ := b.userinfo(); status != http.StatusUnauthorized {
+			if status, _, _ := b.Userinfo(); status != http.StatusUnauthorized {
 				t.Errorf("userinfo after a failed login: %d", status)
 			}
 		})
@@ -182,9 +190,9 @@ func TestCallbackFailures(t *testing.T) {
 
 	t.Run("odd query strings", func(t *testing.T) {
 		b := newBrowser(t)
-		b.startLogin("")
+		b.StartLogin("")
 		for _, q := range []string{"", "?state=%zz", "?code=a&code=b&state=", "?" + strings.Repeat("x", 4000)} {
-			resp, _ := b.get(testOrigin + "/api/redirect" + q)
+			resp, _ := b.Get(testOrigin + "/api/redirect" + q)
 			if resp.StatusCode >= 500 {
 				t.Errorf("callback%s answered %d", q, resp.StatusCode)
 			}
@@ -192,15 +200,26 @@ func TestCallbackFailures(t *testing.T) {
 	})
 	t.Run("malformed cookies", func(t *testing.T) {
 		b := newBrowser(t)
+		// A real login's state and the name of its login cookie, so that
+		// the malformed values below arrive under the name the callback
+		// looks up.
+		resp, body := b.Get(testOrigin + "/api/auth-url")
+		var start struct{ URL string }
+		json.Unmarshal([]byte(body), &start)
+		state := testcaddy.QueryValue(t, start.URL, "state")
+		login := loginCookieOf(resp)
+		if state == "" || login == nil {
+			t.Fatalf("auth-url: %d %s, cookies %v", resp.StatusCode, body, resp.Cookies())
+		}
 		for _, v := range []string{"x", strings.Repeat("a", 4000), "%00", "a.b.c"} {
 			req, _ := http.NewRequest(http.MethodGet, testOrigin+"/api/userinfo", nil)
-			req.Header.Set("Cookie", DefaultCookieName+"="+v+"; "+loginCookieName(DefaultCookieName, "b")+"="+v)
-			if resp, _ := b.do(req); resp.StatusCode != http.StatusUnauthorized {
+			req.Header.Set("Cookie", caddysgid.DefaultCookieName+"="+v+"; "+login.Name+"="+v)
+			if resp, _ := b.Do(req); resp.StatusCode != http.StatusUnauthorized {
 				t.Errorf("cookie %.10q: userinfo %d", v, resp.StatusCode)
 			}
-			req, _ = http.NewRequest(http.MethodGet, testOrigin+"/api/redirect?code=a&state=b", nil)
-			req.Header.Set("Cookie", loginCookieName(DefaultCookieName, "b")+"="+v)
-			if resp, _ := b.do(req); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/error?reason=state_mismatch" {
+			req, _ = http.NewRequest(http.MethodGet, testOrigin+"/api/redirect?code=a&state="+url.QueryEscape(state), nil)
+			req.Header.Set("Cookie", login.Name+"="+v)
+			if resp, _ := b.Do(req); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/error?reason=state_mismatch" {
 				t.Errorf("cookie %.10q: callback %d to %q, want the state_mismatch redirect", v, resp.StatusCode, resp.Header.Get("Location"))
 			}
 		}
@@ -214,50 +233,50 @@ func TestTwoTabsReplayAndFixation(t *testing.T) {
 	// An attacker-chosen session cookie planted before the login...
 	u, _ := url.Parse(testOrigin)
 	planted := session.NewID()
-	b.jr.SetCookies(u, []*http.Cookie{{Name: DefaultCookieName, Value: planted, Path: "/"}})
+	b.Jar.SetCookies(u, []*http.Cookie{{Name: caddysgid.DefaultCookieName, Value: planted, Path: "/"}})
 
 	// ...two tabs start logins, and finish in the other order.
-	cb1 := b.atProvider(b.startLogin("icecream=Vanilla"))
-	cb2 := b.atProvider(b.startLogin("icecream=Strawberry"))
-	if loc := b.callback(cb2); loc != "/logged-in" {
+	cb1 := b.AtProvider(b.StartLogin("icecream=Vanilla"))
+	cb2 := b.AtProvider(b.StartLogin("icecream=Strawberry"))
+	if loc := b.Callback(cb2); loc != "/logged-in" {
 		t.Fatalf("tab 2: %q", loc)
 	}
-	if _, obj, _ := b.userinfo(); obj["data"].(map[string]any)["iceCream"] != "Strawberry" {
+	if _, obj, _ := b.Userinfo(); obj["data"].(map[string]any)["iceCream"] != "Strawberry" {
 		t.Errorf("tab 2 data: %v", obj)
 	}
-	if c := b.cookie(DefaultCookieName); c == nil || c.Value == planted {
+	if c := b.Cookie(caddysgid.DefaultCookieName); c == nil || c.Value == planted {
 		t.Errorf("session id after login = planted id: session fixation")
 	}
-	if loc := b.callback(cb1); loc != "/logged-in" {
+	if loc := b.Callback(cb1); loc != "/logged-in" {
 		t.Fatalf("tab 1: %q", loc)
 	}
-	if _, obj, _ := b.userinfo(); obj["data"].(map[string]any)["iceCream"] != "Vanilla" {
+	if _, obj, _ := b.Userinfo(); obj["data"].(map[string]any)["iceCream"] != "Vanilla" {
 		t.Errorf("tab 1 data: %v", obj)
 	}
 
 	// The browser replays the callback it finished last (some machines
 	// fetch it twice): it lands where it did, keeping its session.
-	before := b.cookie(DefaultCookieName).Value
-	if loc := b.callback(cb1); loc != "/logged-in" {
+	before := b.Cookie(caddysgid.DefaultCookieName).Value
+	if loc := b.Callback(cb1); loc != "/logged-in" {
 		t.Errorf("replay of the finished callback redirected to %q, want /logged-in", loc)
 	}
-	if c := b.cookie(DefaultCookieName); c == nil || c.Value != before {
+	if c := b.Cookie(caddysgid.DefaultCookieName); c == nil || c.Value != before {
 		t.Errorf("the replay changed the session cookie")
 	}
-	if _, obj, _ := b.userinfo(); obj["data"].(map[string]any)["iceCream"] != "Vanilla" {
+	if _, obj, _ := b.Userinfo(); obj["data"].(map[string]any)["iceCream"] != "Vanilla" {
 		t.Errorf("after the replay: %v", obj)
 	}
 	// Tab 2's login made a session that tab 1's replaced: its replay is
 	// refused, and does not bring that session back.
-	if loc := b.callback(cb2); loc != "/error?reason=login_expired" {
+	if loc := b.Callback(cb2); loc != "/error?reason=login_expired" {
 		t.Errorf("replay of a replaced login redirected to %q", loc)
 	}
 	// Another browser replaying the finished callback gets no session.
 	other := newBrowser(t)
-	if loc := other.callback(cb1); !strings.HasPrefix(loc, "/error?reason=") {
+	if loc := other.Callback(cb1); !strings.HasPrefix(loc, "/error?reason=") {
 		t.Errorf("another browser's replay redirected to %q", loc)
 	}
-	if status, _, _ := other.userinfo(); status != http.StatusUnauthorized {
+	if status, _, _ := other.Userinfo(); status != http.StatusUnauthorized {
 		t.Errorf("another browser after replaying: %d, want 401", status)
 	}
 	// The fake provider counted one token call per login, none for the
@@ -274,22 +293,22 @@ func TestTwoTabsReplayAndFixation(t *testing.T) {
 func TestCopiedLoginCookieIsRefused(t *testing.T) {
 	e := newEnv(t, sgidtest.Options{}, "")
 	b := newBrowser(t)
-	cb := b.atProvider(b.startLogin(""))
+	cb := b.AtProvider(b.StartLogin(""))
 	u, _ := url.Parse(testOrigin)
 	thief := newBrowser(t)
-	thief.jr.SetCookies(u, b.jr.Cookies(u))
-	if loc := b.callback(cb); loc != "/logged-in" {
+	thief.Jar.SetCookies(u, b.Jar.Cookies(u))
+	if loc := b.Callback(cb); loc != "/logged-in" {
 		t.Fatalf("login: %q", loc)
 	}
-	if loc := thief.callback(cb); loc != "/error?reason=login_expired" {
+	if loc := thief.Callback(cb); loc != "/error?reason=login_expired" {
 		t.Errorf("replay with a copied login cookie redirected to %q", loc)
 	}
-	if status, _, _ := thief.userinfo(); status != http.StatusUnauthorized {
+	if status, _, _ := thief.Userinfo(); status != http.StatusUnauthorized {
 		t.Errorf("the copy got a session: %d", status)
 	}
 	// After a logout, the login cannot be finished again either.
-	b.get(testOrigin + "/api/logout")
-	if loc := thief.callback(cb); loc != "/error?reason=login_expired" {
+	b.Get(testOrigin + "/api/logout")
+	if loc := thief.Callback(cb); loc != "/error?reason=login_expired" {
 		t.Errorf("replay after the logout redirected to %q", loc)
 	}
 	if n := e.provider.Stats().Token; n != 1 {
@@ -300,11 +319,11 @@ func TestCopiedLoginCookieIsRefused(t *testing.T) {
 func TestReturnTo(t *testing.T) {
 	newEnv(t, sgidtest.Options{}, "")
 	b := newBrowser(t)
-	if loc := b.login("return_to=" + url.QueryEscape("/app/orders?id=7")); loc != "/app/orders?id=7" {
+	if loc := b.Login("return_to=" + url.QueryEscape("/app/orders?id=7")); loc != "/app/orders?id=7" {
 		t.Errorf("return_to: redirected to %q", loc)
 	}
 	for _, bad := range []string{"//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", "evil", "/a\x00b"} {
-		resp, _ := b.get(testOrigin + "/api/auth-url?return_to=" + url.QueryEscape(bad))
+		resp, _ := b.Get(testOrigin + "/api/auth-url?return_to=" + url.QueryEscape(bad))
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("return_to %q: %d, want 400", bad, resp.StatusCode)
 		}
@@ -314,17 +333,17 @@ func TestReturnTo(t *testing.T) {
 func TestReloadKeepsSessions(t *testing.T) {
 	e := newEnv(t, sgidtest.Options{}, "")
 	b := newBrowser(t)
-	b.login("")
-	pendingCB := b.atProvider(b.startLogin("icecream=Vanilla"))
+	b.Login("")
+	pendingCB := b.AtProvider(b.StartLogin("icecream=Vanilla"))
 	e.load(" (reloaded)")
-	_, body := b.get(testOrigin + "/logged-in")
+	_, body := b.Get(testOrigin + "/logged-in")
 	if !strings.HasSuffix(body, "(reloaded)") {
 		t.Fatalf("config was not reloaded: %q", body)
 	}
-	if status, _, _ := b.userinfo(); status != http.StatusOK {
+	if status, _, _ := b.Userinfo(); status != http.StatusOK {
 		t.Errorf("session lost on reload: %d", status)
 	}
-	if loc := b.callback(pendingCB); loc != "/logged-in" {
+	if loc := b.Callback(pendingCB); loc != "/logged-in" {
 		t.Errorf("pending login lost on reload: %q", loc)
 	}
 	// The sgID client, with its JWKS cache, was kept too.
@@ -337,9 +356,9 @@ func TestAccessLogRecordsUserIDAndNoSecrets(t *testing.T) {
 	e := newEnv(t, sgidtest.Options{}, "")
 	persona := e.provider.Personas()[0]
 	b := newBrowser(t)
-	cb := b.atProvider(b.startLogin("icecream=Vanilla"))
-	b.callback(cb)
-	b.get(testOrigin + "/somewhere")
+	cb := b.AtProvider(b.StartLogin("icecream=Vanilla"))
+	b.Callback(cb)
+	b.Get(testOrigin + "/somewhere")
 	var logText string
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -361,10 +380,10 @@ func TestAccessLogRecordsUserIDAndNoSecrets(t *testing.T) {
 	}
 	// Caddy logs request URIs; the log filter (as in Caddyfile.example)
 	// keeps the callback's code and state out. Cookies are never logged.
-	code := url.QueryEscape(mustQuery(t, cb, "code"))
+	code := url.QueryEscape(testcaddy.QueryValue(t, cb, "code"))
 	for name, secret := range map[string]string{
 		"client secret": e.provider.ClientSecret(),
-		"session id":    b.cookie(DefaultCookieName).Value,
+		"session id":    b.Cookie(caddysgid.DefaultCookieName).Value,
 		"code":          code,
 		"name":          persona.Data["myinfo.name"],
 	} {
@@ -377,21 +396,13 @@ func TestAccessLogRecordsUserIDAndNoSecrets(t *testing.T) {
 	}
 }
 
-func mustQuery(t *testing.T, raw, key string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u.Query().Get(key)
-}
-
 // An app value never overrides a field sgID returned under the same key.
 func TestAppValueCannotOverrideSgIDData(t *testing.T) {
 	persona := sgidtest.Persona{Sub: "sgidtest:flavour", Data: map[string]string{"myinfo.name": "A", "flavour": "from sgID"}}
 	newEnv(t, sgidtest.Options{Personas: []sgidtest.Persona{persona}}, "scopes flavour\n\t\tapp_param flavour")
 	b := newBrowser(t)
-	b.login("flavour=forged")
-	if _, obj, body := b.userinfo(); obj["data"].(map[string]any)["flavour"] != "from sgID" {
+	b.Login("flavour=forged")
+	if _, obj, body := b.Userinfo(); obj["data"].(map[string]any)["flavour"] != "from sgID" {
 		t.Errorf("app value overrode sgID data: %s", body)
 	}
 }
@@ -405,35 +416,35 @@ func TestFailuresAreLoggedWithoutSecrets(t *testing.T) {
 	var secrets []string
 
 	b := newBrowser(t)
-	cb := b.atProvider(b.startLogin("icecream=Vanilla"))
-	secrets = append(secrets, mustQuery(t, cb, "code"), mustQuery(t, cb, "state"), b.loginCookie().Value)
+	cb := b.AtProvider(b.StartLogin("icecream=Vanilla"))
+	secrets = append(secrets, testcaddy.QueryValue(t, cb, "code"), testcaddy.QueryValue(t, cb, "state"), loginCookie(b).Value)
 	e.provider.SetFaults(sgidtest.Faults{TokenStatus: 500})
-	b.callback(cb) // provider_error: sgID's fault, logged as an error
+	b.Callback(cb) // provider_error: sgID's fault, logged as an error
 	e.provider.SetFaults(sgidtest.Faults{})
 
-	cb = b.atProvider(b.startLogin(""))
+	cb = b.AtProvider(b.StartLogin(""))
 	u, _ := url.Parse(cb)
 	q := u.Query()
 	q.Set("state", "forged")
 	u.RawQuery = q.Encode()
-	secrets = append(secrets, mustQuery(t, cb, "code"))
-	b.callback(u.String()) // state_mismatch: a warning
+	secrets = append(secrets, testcaddy.QueryValue(t, cb, "code"))
+	b.Callback(u.String()) // state_mismatch: a warning
 
 	// A code sgID refuses (here a forged one; a replayed or expired one
 	// alike) is the browser's doing: a warning, without the hint about the
 	// client's credentials that a refused client gets.
-	cb = b.atProvider(b.startLogin(""))
-	secrets = append(secrets, mustQuery(t, cb, "code"), mustQuery(t, cb, "state"))
+	cb = b.AtProvider(b.StartLogin(""))
+	secrets = append(secrets, testcaddy.QueryValue(t, cb, "code"), testcaddy.QueryValue(t, cb, "state"))
 	u, _ = url.Parse(cb)
 	q = u.Query()
 	q.Set("code", "forged-code-value")
 	u.RawQuery = q.Encode()
-	b.callback(u.String())
+	b.Callback(u.String())
 
-	b.login("") // and one success, and its logout
-	secrets = append(secrets, b.cookie(DefaultCookieName).Value, e.provider.ClientSecret(), persona.Data["myinfo.name"], persona.Data["myinfo.email"])
-	b.get(testOrigin + "/api/logout")
-	newBrowser(t).get(testOrigin + "/api/logout") // without a session: not logged
+	b.Login("") // and one success, and its logout
+	secrets = append(secrets, b.Cookie(caddysgid.DefaultCookieName).Value, e.provider.ClientSecret(), persona.Data["myinfo.name"], persona.Data["myinfo.email"])
+	b.Get(testOrigin + "/api/logout")
+	newBrowser(t).Get(testOrigin + "/api/logout") // without a session: not logged
 
 	want := map[string]string{"provider_error": "error", "state_mismatch": "warn", "code_rejected": "warn"}
 	var text string
@@ -499,20 +510,19 @@ func TestFailuresAreLoggedWithoutSecrets(t *testing.T) {
 func TestSessionLifetimeAndStoreKeys(t *testing.T) {
 	newEnv(t, sgidtest.Options{}, "session_lifetime 2h")
 	b := newBrowser(t)
-	resp, body := b.get(testOrigin + "/api/auth-url")
+	resp, body := b.Get(testOrigin + "/api/auth-url")
 	var start struct{ URL string }
 	json.Unmarshal([]byte(body), &start)
-	u, _ := url.Parse(start.URL)
-	login := responseCookie(resp, loginCookieName(DefaultCookieName, u.Query().Get("state")))
-	if login == nil || login.MaxAge != int(DefaultLoginTimeout/time.Second) {
-		t.Errorf("login cookie %+v, want Max-Age %d", login, int(DefaultLoginTimeout/time.Second))
+	login := loginCookieOf(resp)
+	if login == nil || login.MaxAge != int(caddysgid.DefaultLoginTimeout/time.Second) {
+		t.Errorf("login cookie %+v, want Max-Age %d", login, int(caddysgid.DefaultLoginTimeout/time.Second))
 	}
-	resp, _ = b.get(b.atProvider(start.URL))
-	c := responseCookie(resp, DefaultCookieName)
+	resp, _ = b.Get(b.AtProvider(start.URL))
+	c := testcaddy.ResponseCookie(resp, caddysgid.DefaultCookieName)
 	if c == nil || c.MaxAge != int((2*time.Hour)/time.Second) {
 		t.Fatalf("session cookie %+v, want Max-Age 7200", c)
 	}
-	_, info, _ := b.userinfo()
+	_, info, _ := b.Userinfo()
 	sub, _ := info["sub"].(string)
 	name, _ := info["data"].(map[string]any)["myinfo.name"].(string)
 	if sub == "" || name == "" {
@@ -552,10 +562,10 @@ func TestSessionLifetimeAndStoreKeys(t *testing.T) {
 func TestAppValueTooLong(t *testing.T) {
 	newEnv(t, sgidtest.Options{}, "")
 	b := newBrowser(t)
-	if resp, _ := b.get(testOrigin + "/api/auth-url?icecream=" + strings.Repeat("v", maxAppValue)); resp.StatusCode != http.StatusOK {
+	if resp, _ := b.Get(testOrigin + "/api/auth-url?icecream=" + strings.Repeat("v", maxAppValue)); resp.StatusCode != http.StatusOK {
 		t.Errorf("value at the bound: %d", resp.StatusCode)
 	}
-	if resp, _ := b.get(testOrigin + "/api/auth-url?icecream=" + strings.Repeat("v", maxAppValue+1)); resp.StatusCode != http.StatusBadRequest {
+	if resp, _ := b.Get(testOrigin + "/api/auth-url?icecream=" + strings.Repeat("v", maxAppValue+1)); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("value over the bound: %d, want 400", resp.StatusCode)
 	}
 }
@@ -566,10 +576,10 @@ func TestAppValueTooLong(t *testing.T) {
 func TestProviderTimeout(t *testing.T) {
 	e := newEnv(t, sgidtest.Options{}, "provider_timeout 1s")
 	b := newBrowser(t)
-	cb := b.atProvider(b.startLogin(""))
+	cb := b.AtProvider(b.StartLogin(""))
 	e.provider.SetFaults(sgidtest.Faults{Delay: 3 * time.Second})
 	defer e.provider.SetFaults(sgidtest.Faults{})
-	if loc := b.callback(cb); loc != "/error?reason=provider_error" {
+	if loc := b.Callback(cb); loc != "/error?reason=provider_error" {
 		t.Errorf("callback with sgID 3s late and provider_timeout 1s ended at %q, want provider_error", loc)
 	}
 }
@@ -581,22 +591,22 @@ func TestProviderTimeout(t *testing.T) {
 func TestCopiedLoginCookieFinishesOnce(t *testing.T) {
 	e := newEnv(t, sgidtest.Options{}, "")
 	b := newBrowser(t)
-	cb := b.atProvider(b.startLogin(""))
-	login := b.loginCookie()
+	cb := b.AtProvider(b.StartLogin(""))
+	login := loginCookie(b)
 	if login == nil {
 		t.Fatal("no login cookie after auth-url")
 	}
 	thief := newBrowser(t)
 	u, _ := url.Parse(testOrigin)
-	thief.jr.SetCookies(u, []*http.Cookie{{Name: login.Name, Value: login.Value, Path: "/"}})
+	thief.Jar.SetCookies(u, []*http.Cookie{{Name: login.Name, Value: login.Value, Path: "/"}})
 
-	if loc := b.callback(cb); loc != "/logged-in" {
+	if loc := b.Callback(cb); loc != "/logged-in" {
 		t.Fatalf("the browser's own callback ended at %q", loc)
 	}
-	if loc := thief.callback(cb); loc != "/error?reason=login_expired" {
+	if loc := thief.Callback(cb); loc != "/error?reason=login_expired" {
 		t.Errorf("the callback replayed with a copy of the login cookie ended at %q, want login_expired", loc)
 	}
-	if c := thief.cookie(DefaultCookieName); c != nil {
+	if c := thief.Cookie(caddysgid.DefaultCookieName); c != nil {
 		t.Error("the replay was given a session cookie")
 	}
 	if n := e.provider.Stats().Token; n != 1 {
