@@ -182,13 +182,11 @@ type Handler struct {
 	cookies  cookieJar
 	metrics  *metrics
 	mock     *mock.Provider
-	// st is the session store's scope, behind a cache for a shared store;
-	// ownStore is the default backend, which the handler cleans up itself.
-	st       store.Store
-	ownStore *store.Storage
-	// scope names this site's records in the store (see sessionScope).
-	scope string
-	// site is the name of the Caddy server this handler serves.
+	// st is the store's scope (cached when shared), ownStore the default
+	// backend to clean up, scope the scope's name, site the Caddy server.
+	st        store.Store
+	ownStore  *store.Storage
+	scope     string
 	site      string
 	clientKey string
 	logger    *zap.Logger
@@ -203,8 +201,8 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 }
 
 // Provision resolves placeholders, applies defaults, builds the sgID
-// client and opens the session store. It makes no network calls, since it
-// also runs for caddy validate and caddy adapt.
+// client and opens the session store. It makes no network calls: it also
+// runs for caddy validate and caddy adapt.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.site = siteFromContext(ctx)
