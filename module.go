@@ -168,17 +168,15 @@ type Handler struct {
 	// nothing is protected, no identity headers are set, and the session
 	// cookies are cut from the requests passed on.
 	Guard *Guard `json:"guard,omitempty"`
-	// Signs, for every request passed on with a session, a short-lived
-	// JWT that tells the upstream who the user is, verifiable with the
-	// keys the site publishes (see docs/assertion.md). Default: none.
+	// Signs, for each request passed on with a session, a short-lived JWT
+	// telling the upstream who the user is, verifiable with the keys the
+	// site publishes. Default: none.
 	IdentityAssertion *IdentityAssertion `json:"identity_assertion,omitempty"`
 
 	client   *sgid.Client
 	guard    *Guard // Guard, or an empty one when there is none
 	sessions *session.Manager
-	// upgrades holds the upgraded connections passed on, to close them
-	// when their session ends.
-	upgrades *upgrades
+	upgrades *upgrades // upgraded connections, closed with their session
 	cookies  cookieJar
 	metrics  *metrics
 	mock     *mock.Provider
