@@ -163,10 +163,9 @@ type Handler struct {
 	// false.
 	Mock bool `json:"mock,omitempty"`
 
-	// Protects the paths this handler passes on, tells them who the user
-	// is, and deletes client-sent copies of the identity headers. Default:
-	// nothing is protected, no identity headers are set, and the session
-	// cookies are cut from the requests passed on.
+	// Protects the paths this handler passes on and tells them who the
+	// user is. Default: nothing is protected, no identity headers are set,
+	// and the session cookies are cut from the requests passed on.
 	Guard *Guard `json:"guard,omitempty"`
 	// Signs, for each request passed on with a session, a short-lived JWT
 	// telling the upstream who the user is, verifiable with the keys the
