@@ -1,9 +1,11 @@
 package testcaddy
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -262,7 +264,21 @@ func (b *Browser) SetCookies(cookies ...*http.Cookie) {
 // request that met such a close before any answer is sent once more. The
 // handler itself never closes a connection, so this hides nothing of the
 // plugin's.
-var ReloadTransport http.RoundTripper = RetryOnReload(&http.Transport{DisableKeepAlives: true})
+// Every connection goes to the loopback interface: the test sites are
+// named like localhost and openid.localhost, which the machine's resolver
+// need not know.
+var ReloadTransport http.RoundTripper = RetryOnReload(&http.Transport{DisableKeepAlives: true, DialContext: dialLoopback})
+
+// dialLoopback dials addr's port on 127.0.0.1, whatever its host, as
+// Caddy's own test client does.
+func dialLoopback(ctx context.Context, network, addr string) (net.Conn, error) {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
+}
 
 // RetryOnReload is ReloadTransport's retry over t (which should disable
 // keep-alives).
