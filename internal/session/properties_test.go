@@ -29,15 +29,7 @@ func TestSecretKeepsKeysOutOfTheStore(t *testing.T) {
 	ctx := t.Context()
 	var ids []string
 	for i := range 3 {
-		l := testLogin("state")
-		v, err := m.SealLogin(ctx, "c", l)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := m.OpenLogin(ctx, "c", v, "state")
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := mustSealOpen(t, m, "state")
 		if created, err := m.Create(ctx, got.SessionID, Session{Sub: "alice", Data: map[string]string{"n": "v"}, Expires: clk.now().Add(3 * time.Hour)}); err != nil || !created {
 			t.Fatalf("create %d: %v, %v", i, created, err)
 		}
@@ -211,15 +203,7 @@ func TestLoginsEvictNoSession(t *testing.T) {
 	ctx := t.Context()
 	id := mustCreate(t, m, "alice")
 	for i := range 100 {
-		l := testLogin("state")
-		v, err := m.SealLogin(ctx, "c", l)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := m.OpenLogin(ctx, "c", v, "state")
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := mustSealOpen(t, m, "state")
 		if finished, err := m.Finished(ctx, got.SessionID); err != nil || finished {
 			t.Fatalf("login %d: Finished = %v, %v; want false", i, finished, err)
 		}
@@ -230,4 +214,19 @@ func TestLoginsEvictNoSession(t *testing.T) {
 	if n := count(t, m); n != 1 {
 		t.Fatalf("count = %d, want 1", n)
 	}
+}
+
+// mustSealOpen seals a fresh login of state for the cookie "c" and opens it
+// again, as auth-url and the callback do.
+func mustSealOpen(t *testing.T, m *Manager, state string) Login {
+	t.Helper()
+	v, err := m.SealLogin(t.Context(), "c", testLogin(state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.OpenLogin(t.Context(), "c", v, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

@@ -247,16 +247,6 @@ func (b *Browser) Cookies() []*http.Cookie {
 	return b.Jar.Cookies(u)
 }
 
-// SetCookies puts cookies into the jar for Base, as a page's script or a
-// copied cookie would.
-func (b *Browser) SetCookies(cookies ...*http.Cookie) {
-	u, err := url.Parse(b.Base)
-	if err != nil {
-		b.TB.Fatalf("base %q: %v", b.Base, err)
-	}
-	b.Jar.SetCookies(u, cookies)
-}
-
 // ReloadTransport is the transport of the tests that reload Caddy. A
 // reload stops the old servers asynchronously: right after it, a new
 // connection may still be accepted by an old server, which then closes it
