@@ -180,7 +180,7 @@ type assertionSigner struct {
 // fields the user has values for, and puts it in the header: issued by
 // the site's origin, for the configured audience (the origin by default).
 func (a *assertionSigner) set(r *http.Request, o *session.Opened, fields []assertion.Field) error {
-	issuer, err := requestOrigin(r, a.secure)
+	issuer, err := requestOrigin(r, a.secure, "")
 	if err != nil {
 		return err
 	}

@@ -34,9 +34,18 @@ const loginSuffixLen = 12
 // the cookie of the state it got without reading any other, and several
 // tabs each keep their own login.
 func loginCookieName(name, state string) string {
-	sum := sha256.Sum256([]byte("sgid-login-cookie\x00" + state))
-	return name + loginInfix + base64.RawURLEncoding.EncodeToString(sum[:loginSuffixLen*3/4])
+	// Hashed and encoded on the stack: the name is the one allocation.
+	h := sha256.New()
+	h.Write([]byte(loginCookieContext))
+	h.Write([]byte(state))
+	var sum [sha256.Size]byte
+	var suffix [loginSuffixLen]byte
+	base64.RawURLEncoding.Encode(suffix[:], h.Sum(sum[:0])[:loginSuffixLen*3/4])
+	return name + loginInfix + string(suffix[:])
 }
+
+// loginCookieContext is hashed before the state in a login cookie's name.
+const loginCookieContext = "sgid-login-cookie\x00"
 
 // isLoginCookieName reports whether n names a login cookie that goes with
 // the session cookie name, without building a string for every cookie of
@@ -167,24 +176,26 @@ func (j cookieJar) set(w http.ResponseWriter, r *http.Request, base, value strin
 	}
 	secure := j.isSecure(r)
 	name := wireCookieName(base, secure)
-	b := make([]byte, 0, len(name)+len(value)+64)
-	b = append(b, name...)
-	b = append(b, '=')
-	b = append(b, value...)
-	b = append(b, "; Path=/"...)
+	var b strings.Builder
+	b.Grow(len(name) + len(value) + 64)
+	b.WriteString(name)
+	b.WriteByte('=')
+	b.WriteString(value)
+	b.WriteString("; Path=/")
 	switch {
 	case maxAge < 0:
-		b = append(b, "; Max-Age=0"...)
+		b.WriteString("; Max-Age=0")
 	case maxAge >= time.Second:
-		b = append(b, "; Max-Age="...)
-		b = strconv.AppendInt(b, int64(maxAge/time.Second), 10)
+		var n [20]byte
+		b.WriteString("; Max-Age=")
+		b.Write(strconv.AppendInt(n[:0], int64(maxAge/time.Second), 10))
 	}
-	b = append(b, "; HttpOnly"...)
+	b.WriteString("; HttpOnly")
 	if secure {
-		b = append(b, "; Secure"...)
+		b.WriteString("; Secure")
 	}
-	b = append(b, "; SameSite=Lax"...)
-	w.Header().Add("Set-Cookie", string(b))
+	b.WriteString("; SameSite=Lax")
+	w.Header().Add("Set-Cookie", b.String())
 }
 
 // plainCookieValue reports whether v is empty or base64url, which a
@@ -294,24 +305,24 @@ func redirectURI(r *http.Request, configured, callbackPath string, secure *bool)
 	if configured != "" {
 		return configured, nil
 	}
-	origin, err := requestOrigin(r, secure)
-	return origin + callbackPath, err
+	return requestOrigin(r, secure, callbackPath)
 }
 
-// requestOrigin is the origin the browser sees, scheme://host. It follows
+// requestOrigin is the origin the browser sees, scheme://host, followed by
+// path (made in one piece: auth-url derives its redirect URI so). It follows
 // the Host header, which the client chooses, so the host must be a valid
 // host name or IP literal with an optional port of 1 to 65535 written in
 // digits; anything else is an error, which the caller answers with 400.
 // The scheme is https when cookie_secure is on or the request came over
 // HTTPS.
-func requestOrigin(r *http.Request, secure *bool) (string, error) {
+func requestOrigin(r *http.Request, secure *bool, path string) (string, error) {
 	if !validHostPort(r.Host) {
 		return "", errBadHost
 	}
 	if requestIsHTTPS(r) || secure != nil && *secure {
-		return "https://" + r.Host, nil
+		return "https://" + r.Host + path, nil
 	}
-	return "http://" + r.Host, nil
+	return "http://" + r.Host + path, nil
 }
 
 // validHostPort reports whether s is host or host:port, where host is a
@@ -345,8 +356,12 @@ func validHostPort(s string) bool {
 			return false
 		}
 	}
-	if addr, err := netip.ParseAddr(host); err == nil {
-		return addr.Is4()
+	// Only a host starting with a digit can be an IPv4 address (an IPv6
+	// one needs its brackets); names skip the parse and its error value.
+	if host != "" && '0' <= host[0] && host[0] <= '9' {
+		if addr, err := netip.ParseAddr(host); err == nil {
+			return addr.Is4()
+		}
 	}
 	return validHostName(host)
 }

@@ -126,10 +126,16 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return writeError(w, http.StatusBadRequest, "invalid_host", "The Host header is not a valid host name and port.")
 	}
-	verifier, challenge := sgid.GeneratePKCEPair()
-	state := session.NewID()
-	authURL, nonce, err := h.client.AuthorizationURL(sgid.AuthParams{
+	// Four secrets of 256 bits each, drawn at once.
+	var state, verifier, nonce, sessionID string
+	session.FillIDs(&state, &verifier, &nonce, &sessionID)
+	challenge, err := sgid.CodeChallenge(verifier)
+	if err != nil {
+		return serverError(w, r, h.logger, http.StatusInternalServerError, err)
+	}
+	authURL, _, err := h.client.AuthorizationURL(sgid.AuthParams{
 		State:         state,
+		Nonce:         nonce,
 		CodeChallenge: challenge,
 		RedirectURI:   redirectURI,
 	})
@@ -153,7 +159,7 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 		ReturnTo:     returnTo,
 		AppValues:    app,
 		Expires:      h.sessions.Now().Add(timeout).Unix(),
-		SessionID:    session.NewID(),
+		SessionID:    sessionID,
 	})
 	if err != nil {
 		return writeUnavailable(w)
@@ -172,11 +178,7 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 		h.cookies.set(w, r, old, "", -1)
 	}
 	h.cookies.set(w, r, name, sealed, timeout)
-	// {"url": authURL}, encoded by hand around the one string it holds.
-	quoted, _ := json.Marshal(authURL)
-	body := make([]byte, 0, len(quoted)+8)
-	body = append(append(append(body, `{"url":`...), quoted...), '}')
-	return writeJSONBody(w, http.StatusOK, body)
+	return writeJSONBody(w, http.StatusOK, urlAnswer(authURL))
 }
 
 // serveCallback finishes the login whose state sgID sent back. current is

@@ -24,13 +24,42 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 // writeJSONBody answers status with body, already encoded JSON, and the
 // headers of every JSON answer: not cached, not sniffed as another type.
 func writeJSONBody(w http.ResponseWriter, status int, body []byte) error {
+	// The three values share one array, each slice capped at its own
+	// element so an append to one cannot reach another.
+	vals := [...]string{"application/json", "no-store", "nosniff"}
 	hdr := w.Header()
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("Cache-Control", "no-store")
-	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr["Content-Type"] = vals[0:1:1]
+	hdr["Cache-Control"] = vals[1:2:2]
+	hdr["X-Content-Type-Options"] = vals[2:3:3]
 	w.WriteHeader(status)
 	_, err := w.Write(body)
 	return err
+}
+
+// urlAnswer is {"url": u} as encoding/json writes it. Auth-url answers it
+// on every call, and its URL is printable ASCII, written here without
+// reflection; anything else goes through encoding/json.
+func urlAnswer(u string) []byte {
+	b := make([]byte, 0, len(u)+len(u)/8+10)
+	b = append(b, `{"url":"`...)
+	for i := 0; i < len(u); i++ {
+		switch c := u[i]; {
+		case c < 0x20 || c >= 0x7f:
+			v, _ := json.Marshal(struct {
+				URL string `json:"url"`
+			}{u})
+			return v
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '<' || c == '>' || c == '&':
+			// encoding/json escapes these so the JSON is safe inside HTML.
+			b = append(b, `\u00`...)
+			b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, `"}`...)
 }
 
 // errorBody is the JSON body of every error the handler answers itself:

@@ -1,6 +1,7 @@
 package caddysgid
 
 import (
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -53,4 +54,31 @@ func FuzzIsLocalPath(f *testing.F) {
 			t.Errorf("accepted %q, which leads to %s", p, got)
 		}
 	})
+}
+
+// TestURLAnswer: auth-url's answer is byte for byte what encoding/json
+// writes for {"url": u}, for URLs as sgID's are and for any string.
+func TestURLAnswer(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, url string }{
+		{"authorization URL", "https://api.id.gov.sg/v2/oauth/authorize?client_id=a&redirect_uri=https%3A%2F%2Fx&scope=openid+myinfo.name"},
+		{"empty", ""},
+		{"html characters", `<a href="x">&amp;</a>`},
+		{"backslash and quote", `a\b"c`},
+		{"control characters", "a\x00b\nc\td\x1f\x7f"},
+		{"non-ASCII", "https://x/é?q=中文\u2028\u2029"},
+		{"invalid UTF-8", "a\xffb\xc3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want, err := json.Marshal(struct {
+				URL string `json:"url"`
+			}{tc.url})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := urlAnswer(tc.url); string(got) != string(want) {
+				t.Errorf("urlAnswer(%q) = %s, want %s", tc.url, got, want)
+			}
+		})
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -69,7 +70,20 @@ type Client struct {
 	now       func() time.Time
 	jwks      jwksCache
 	discovery discoveryCheck
+
+	// authQuery is the start of every authorization URL, up to the
+	// code challenge's value, and scopeQuery the escaped scope of the
+	// client's scopes: both are fixed, and made once.
+	authQuery, scopeQuery string
+	// lastRedirect is the redirect URI AuthorizationURL checked and
+	// escaped last. A site sends every login of one host to one URI, so
+	// it is checked and escaped once, not for every login.
+	lastRedirect atomic.Pointer[checkedRedirect]
 }
+
+// checkedRedirect is a redirect URI that passed checkRedirectURI, with its
+// query escaping.
+type checkedRedirect struct{ raw, escaped string }
 
 // New checks cfg and returns a Client. It makes no network calls: a bad key
 // or host fails here, at start-up, not at the first login.
@@ -116,6 +130,8 @@ func New(cfg Config) (*Client, error) {
 		now:          time.Now,
 	}
 	c.jwks.url = issuer + "/.well-known/jwks.json"
+	c.authQuery = issuer + "/oauth/authorize?client_id=" + url.QueryEscape(c.clientID) + "&code_challenge="
+	c.scopeQuery = url.QueryEscape(strings.Join(c.scopes, " "))
 	return c, nil
 }
 
@@ -199,16 +215,16 @@ type AuthParams struct {
 // AuthorizationURL returns the sgID URL to send the user's browser to, and
 // the nonce it carries, which Exchange must be given.
 func (c *Client) AuthorizationURL(p AuthParams) (authURL, nonce string, err error) {
-	redirectURI, err := c.redirect(p.RedirectURI)
+	redirectURI, err := c.escapedRedirect(p.RedirectURI)
 	if err != nil {
 		return "", "", err
 	}
-	scopes := p.Scopes
-	if len(scopes) == 0 {
-		scopes = c.scopes
-	}
-	if err := checkScopes(scopes); err != nil {
-		return "", "", invalidInput("%v", err)
+	scopeQuery := c.scopeQuery
+	if len(p.Scopes) > 0 {
+		if err := checkScopes(p.Scopes); err != nil {
+			return "", "", invalidInput("%v", err)
+		}
+		scopeQuery = url.QueryEscape(strings.Join(p.Scopes, " "))
 	}
 	if len(p.CodeChallenge) != 43 {
 		return "", "", invalidInput("code challenge must be the 43-character S256 challenge of the code verifier (see CodeChallenge)")
@@ -220,24 +236,35 @@ func (c *Client) AuthorizationURL(p AuthParams) (authURL, nonce string, err erro
 	// The query is written in the order url.Values.Encode writes it
 	// (sorted by key), without building the map it needs: this runs for
 	// every login.
-	var b strings.Builder
-	b.Grow(len(c.issuer) + 300 + len(redirectURI))
-	b.WriteString(c.issuer)
-	b.WriteString("/oauth/authorize?client_id=")
-	b.WriteString(url.QueryEscape(c.clientID))
-	b.WriteString("&code_challenge=")
-	b.WriteString(url.QueryEscape(p.CodeChallenge))
-	b.WriteString("&code_challenge_method=S256&nonce=")
-	b.WriteString(url.QueryEscape(nonce))
-	b.WriteString("&redirect_uri=")
-	b.WriteString(url.QueryEscape(redirectURI))
-	b.WriteString("&response_type=code&scope=")
-	b.WriteString(url.QueryEscape(strings.Join(scopes, " ")))
+	challenge, nonceQuery, state := url.QueryEscape(p.CodeChallenge), url.QueryEscape(nonce), url.QueryEscape(p.State)
+	b := make([]byte, 0, len(c.authQuery)+len(challenge)+len(nonceQuery)+len(redirectURI)+len(scopeQuery)+len(state)+100)
+	b = append(b, c.authQuery...)
+	b = append(b, challenge...)
+	b = append(b, "&code_challenge_method=S256&nonce="...)
+	b = append(b, nonceQuery...)
+	b = append(b, "&redirect_uri="...)
+	b = append(b, redirectURI...)
+	b = append(b, "&response_type=code&scope="...)
+	b = append(b, scopeQuery...)
 	if p.State != "" {
-		b.WriteString("&state=")
-		b.WriteString(url.QueryEscape(p.State))
+		b = append(b, "&state="...)
+		b = append(b, state...)
 	}
-	return b.String(), nonce, nil
+	return string(b), nonce, nil
+}
+
+// escapedRedirect is redirect's URI, query-escaped.
+func (c *Client) escapedRedirect(perCall string) (string, error) {
+	if last := c.lastRedirect.Load(); last != nil && (last.raw == perCall || perCall == "" && last.raw == c.redirectURI) {
+		return last.escaped, nil
+	}
+	raw, err := c.redirect(perCall)
+	if err != nil {
+		return "", err
+	}
+	checked := &checkedRedirect{raw: raw, escaped: url.QueryEscape(raw)}
+	c.lastRedirect.Store(checked)
+	return checked.escaped, nil
 }
 
 // redirect picks the per-call redirect URI or the client's.

@@ -594,3 +594,36 @@ func TestDefaultClientReusesConnections(t *testing.T) {
 		t.Error("the default client lost net/http's defaults or its timeout")
 	}
 }
+
+// TestAuthorizationURLRedirects: each call's URL carries that call's
+// redirect URI, and a bad one is refused whichever was checked before it,
+// so remembering the last checked URI never lets another through.
+func TestAuthorizationURLRedirects(t *testing.T) {
+	_, c := newPair(t, sgidtest.Options{})
+	_, challenge := GeneratePKCEPair()
+	for i, tc := range []struct {
+		redirect, want string
+		bad            bool
+	}{
+		{"", testRedirect, false},
+		{"https://a.example/cb", "https://a.example/cb", false},
+		{"https://a.example/cb", "https://a.example/cb", false},
+		{"/relative", "", true},
+		{"https://b.example/cb?x=1&y", "https://b.example/cb?x=1&y", false},
+		{"javascript:alert(1)", "", true},
+		{"", testRedirect, false},
+		{"https://b.example/cb?x=1&y", "https://b.example/cb?x=1&y", false},
+	} {
+		u, _, err := c.AuthorizationURL(AuthParams{CodeChallenge: challenge, RedirectURI: tc.redirect})
+		if tc.bad {
+			if !errors.Is(err, ErrInvalidInput) {
+				t.Errorf("call %d with %q: err = %v, want ErrInvalidInput", i, tc.redirect, err)
+			}
+			continue
+		}
+		parsed, perr := url.Parse(u)
+		if err != nil || perr != nil || parsed.Query().Get("redirect_uri") != tc.want {
+			t.Errorf("call %d with %q: %q, %v; want redirect_uri %q", i, tc.redirect, u, err, tc.want)
+		}
+	}
+}

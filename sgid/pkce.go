@@ -32,8 +32,13 @@ func CodeChallenge(verifier string) (string, error) {
 	if err := checkCodeVerifier(verifier); err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256([]byte(verifier))
-	return base64.RawURLEncoding.EncodeToString(sum[:]), nil
+	// Hashed and encoded on the stack: the challenge is the one
+	// allocation, as auth-url makes one for every login.
+	var buf [MaxCodeVerifierLength]byte
+	sum := sha256.Sum256(buf[:copy(buf[:], verifier)])
+	var enc [43]byte // base64.RawURLEncoding.EncodedLen(sha256.Size)
+	base64.RawURLEncoding.Encode(enc[:], sum[:])
+	return string(enc[:]), nil
 }
 
 // GeneratePKCEPair returns a fresh code verifier of the default length and

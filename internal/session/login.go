@@ -43,9 +43,13 @@ var (
 	ErrLoginExpired = errors.New("login expired")
 )
 
-// sealVersion is the first byte of every sealed login; a new format takes a
-// new number.
-const sealVersion = 1
+// The first byte of every sealed login says how its plaintext is encoded;
+// a new format takes a new number. Logins sealed as JSON (jsonLogin) are
+// still opened, so that logins in flight when a site upgrades finish.
+const (
+	jsonLogin   = 1 // the plaintext is Login as JSON
+	binaryLogin = 2 // the plaintext is Login in the layout of appendLogin
+)
 
 // SealLogin seals l for the cookie called name. The layout is
 //
@@ -53,25 +57,27 @@ const sealVersion = 1
 //
 // in base64url; the cookie's name and the header bytes are authenticated
 // with the payload, so a value moved to another cookie fails to open.
+// Every auth-url call seals a login, so the plaintext is encoded and
+// encrypted in place in one buffer.
 func (m *Manager) SealLogin(ctx context.Context, name string, l Login) (string, error) {
 	epoch, aead, err := m.keys.current(ctx)
 	if err != nil {
 		m.storeFailed(ctx, "sealing_key", err)
 		return "", err
 	}
-	plain, err := json.Marshal(l)
-	if err != nil {
-		return "", err
-	}
-	buf := make([]byte, 0, 1+binary.MaxVarintLen64+aead.NonceSize()+len(plain)+aead.Overhead())
-	buf = append(buf, sealVersion)
+	size := 1 + binary.MaxVarintLen64 + aead.NonceSize() + l.encodedLen() + aead.Overhead()
+	buf := make([]byte, 0, size)
+	buf = append(buf, binaryLogin)
 	buf = binary.AppendUvarint(buf, epoch)
 	header := len(buf)
-	buf = buf[:header+aead.NonceSize()]
-	if _, err := rand.Read(buf[header:]); err != nil {
+	body := header + aead.NonceSize()
+	buf = buf[:body]
+	if _, err := rand.Read(buf[header:body]); err != nil {
 		return "", err
 	}
-	buf = aead.Seal(buf, buf[header:], plain, additionalData(name, buf[:header]))
+	buf = l.appendTo(buf)
+	var ad [128]byte
+	buf = aead.Seal(buf[:body], buf[header:body], buf[body:], additionalData(ad[:0], name, buf[:header]))
 	return base64.RawURLEncoding.EncodeToString(buf), nil
 }
 
@@ -103,7 +109,7 @@ func (m *Manager) OpenLogin(ctx context.Context, name, value, state string) (Log
 // the checks of OpenLogin: for reading the expiry of a browser's logins.
 func (m *Manager) PeekLogin(ctx context.Context, name, value string) (Login, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(value)
-	if err != nil || len(raw) < 2 || raw[0] != sealVersion {
+	if err != nil || len(raw) < 2 || raw[0] != jsonLogin && raw[0] != binaryLogin {
 		return Login{}, ErrLoginInvalid
 	}
 	epoch, n := binary.Uvarint(raw[1:])
@@ -126,19 +132,30 @@ func (m *Manager) PeekLogin(ctx context.Context, name, value string) (Login, err
 		return Login{}, ErrLoginInvalid
 	}
 	nonce := raw[header : header+aead.NonceSize()]
-	plain, err := aead.Open(nil, nonce, raw[header+aead.NonceSize():], additionalData(name, raw[:header]))
+	var ad [128]byte
+	plain, err := aead.Open(raw[header+aead.NonceSize():header+aead.NonceSize()], nonce, raw[header+aead.NonceSize():], additionalData(ad[:0], name, raw[:header]))
 	if err != nil {
 		return Login{}, ErrLoginInvalid
 	}
 	var l Login
-	if err := json.Unmarshal(plain, &l); err != nil {
+	if raw[0] == jsonLogin {
+		err = json.Unmarshal(plain, &l)
+	} else {
+		err = l.decode(plain)
+	}
+	if err != nil {
 		return Login{}, ErrLoginInvalid
 	}
 	return l, nil
 }
 
-func additionalData(name string, header []byte) []byte {
-	return append([]byte(name+"\x00"), header...)
+// additionalData appends what a sealed login authenticates besides its
+// plaintext to dst: the cookie's name, a zero byte, and the sealed
+// value's header.
+func additionalData(dst []byte, name string, header []byte) []byte {
+	dst = append(dst, name...)
+	dst = append(dst, 0)
+	return append(dst, header...)
 }
 
 // legacySessionID is the session id of a login sealed without one.

@@ -94,7 +94,7 @@ func TestPeekLogin(t *testing.T) {
 	for _, tc := range []struct{ name, cookie, value string }{
 		{"another cookie", "d", v},
 		{"truncated", "c", v[:len(v)-3]},
-		{"another version", "c", "AgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},
+		{"an unknown version", "c", "AwAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := m.PeekLogin(t.Context(), tc.cookie, tc.value); !errors.Is(err, ErrLoginInvalid) {

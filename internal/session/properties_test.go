@@ -83,7 +83,7 @@ func sealKeyName(e uint64) string { return "sealkey-" + strconv.FormatUint(e, 10
 func junkLogins(t *testing.T, m *Manager, real string) []string {
 	t.Helper()
 	cur := m.keys.epoch(m.Now())
-	header := func(e uint64) []byte { return binary.AppendUvarint([]byte{sealVersion}, e) }
+	header := func(e uint64) []byte { return binary.AppendUvarint([]byte{binaryLogin}, e) }
 	withBody := func(h []byte, n int) string {
 		b := make([]byte, n)
 		rand.Read(b)
