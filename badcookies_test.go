@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
+
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/badcookies"
@@ -45,7 +47,7 @@ func TestBadCookiesCostNoStoreLookups(t *testing.T) {
 	logins := make([]badcookies.Login, 32)
 	for k := range logins {
 		state := session.NewID()
-		logins[k] = badcookies.Login{State: state, CookieName: loginCookieName(h.CookieName, state)}
+		logins[k] = badcookies.Login{State: state, CookieName: cookie.LoginName(h.CookieName, state)}
 	}
 	passedOn := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusTeapot)

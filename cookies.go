@@ -1,16 +1,13 @@
 package caddysgid
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/netip"
-	"net/textproto"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
@@ -19,58 +16,6 @@ import (
 // also tells the origin the browser sees: whether it is HTTPS (for the
 // cookies' Secure attribute, their __Host- prefix and the derived redirect
 // URI's scheme) and which host it is on.
-
-// loginInfix joins the session cookie's name and a login's own part in the
-// name of that login's cookie: sgid_session_login_<12 characters> by
-// default.
-const loginInfix = "_login_"
-
-// loginSuffixLen is the length of a login cookie's own part: 72 bits of a
-// hash of the state, so two logins of one browser never share a cookie.
-const loginSuffixLen = 12
-
-// loginCookieName is the name of the cookie holding the login of state,
-// for the session cookie name: a hash of the state, so the callback finds
-// the cookie of the state it got without reading any other, and several
-// tabs each keep their own login.
-func loginCookieName(name, state string) string {
-	// Hashed and encoded on the stack: the name is the one allocation.
-	h := sha256.New()
-	h.Write([]byte(loginCookieContext))
-	h.Write([]byte(state))
-	var sum [sha256.Size]byte
-	var suffix [loginSuffixLen]byte
-	base64.RawURLEncoding.Encode(suffix[:], h.Sum(sum[:0])[:loginSuffixLen*3/4])
-	return name + loginInfix + string(suffix[:])
-}
-
-// loginCookieContext is hashed before the state in a login cookie's name.
-const loginCookieContext = "sgid-login-cookie\x00"
-
-// isLoginCookieName reports whether n names a login cookie that goes with
-// the session cookie name, without building a string for every cookie of
-// every request.
-func isLoginCookieName(n, name string) bool {
-	return len(n) == len(name)+len(loginInfix)+loginSuffixLen &&
-		strings.HasPrefix(n, name) && strings.HasPrefix(n[len(name):], loginInfix)
-}
-
-// hostPrefix marks a cookie that the browser accepts only when it is
-// Secure, has Path=/ and no Domain, and was set by this very host: a
-// sibling subdomain (or a plain-HTTP page of this one) cannot set or
-// overwrite it, as it can a cookie without the prefix.
-const hostPrefix = "__Host-"
-
-// wireCookieName is the name one of our cookies goes by on the wire, for
-// setting and reading alike: the documented base name (sgid_session,
-// sgid_session_login_<suffix>) on plain HTTP, where browsers refuse the
-// prefix, and "__Host-" + base on HTTPS.
-func wireCookieName(base string, secure bool) string {
-	if secure {
-		return hostPrefix + base
-	}
-	return base
-}
 
 // cookieJar reads and writes the handler's cookies for a request.
 type cookieJar struct {
@@ -97,14 +42,14 @@ func (j cookieJar) isSecure(r *http.Request) bool {
 // __Host- name counts: a cookie under the bare name may have been planted
 // by a sibling subdomain, and is ignored even when it comes first.
 func (j cookieJar) get(r *http.Request, base string) (*http.Cookie, error) {
-	return r.Cookie(wireCookieName(base, j.isSecure(r)))
+	return r.Cookie(cookie.Wire(base, j.isSecure(r)))
 }
 
 // value is get's cookie value, read without building a cookie for each
-// of the request's cookies (see cookieValue): for the session cookie,
+// of the request's cookies (see cookie.Value): for the session cookie,
 // which every request is looked up by.
 func (j cookieJar) value(r *http.Request, base string) (string, bool) {
-	return cookieValue(r.Header, wireCookieName(base, j.isSecure(r)))
+	return cookie.Value(r.Header, cookie.Wire(base, j.isSecure(r)))
 }
 
 // loginBase reports whether the request cookie c is one of our login
@@ -115,11 +60,11 @@ func (j cookieJar) loginBase(r *http.Request, c *http.Cookie) (string, bool) {
 	var base string
 	var ok bool
 	if j.isSecure(r) {
-		base, ok = strings.CutPrefix(c.Name, hostPrefix)
+		base, ok = strings.CutPrefix(c.Name, cookie.HostPrefix)
 	} else {
-		base, ok = c.Name, !strings.HasPrefix(c.Name, hostPrefix)
+		base, ok = c.Name, !strings.HasPrefix(c.Name, cookie.HostPrefix)
 	}
-	return base, ok && isLoginCookieName(base, j.name)
+	return base, ok && cookie.IsLoginName(base, j.name)
 }
 
 // hasLogin reports whether the request carries any login cookie.
@@ -132,28 +77,6 @@ func (j cookieJar) hasLogin(r *http.Request) bool {
 	return false
 }
 
-// make builds one of our cookies, named base before its wire prefix.
-// maxAge < 0 deletes it. SameSite=Lax, not Strict: sgID's callback is a
-// cross-site top-level navigation, and the login cookie must come with it.
-// Path=/ and no Domain always, as the __Host- prefix requires.
-func (j cookieJar) make(r *http.Request, base, value string, maxAge time.Duration) *http.Cookie {
-	secure := j.isSecure(r)
-	c := &http.Cookie{
-		Name:     wireCookieName(base, secure),
-		Value:    value,
-		Path:     "/",
-		HttpOnly: true,
-		Secure:   secure,
-		SameSite: http.SameSiteLaxMode,
-	}
-	if maxAge < 0 {
-		c.MaxAge = -1
-	} else {
-		c.MaxAge = int(maxAge / time.Second)
-	}
-	return c
-}
-
 // expireAll deletes the browser's session cookie and login cookies.
 func (j cookieJar) expireAll(w http.ResponseWriter, r *http.Request) {
 	j.set(w, r, j.name, "", -1)
@@ -164,120 +87,9 @@ func (j cookieJar) expireAll(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// set writes one of our cookies (see make) as a Set-Cookie header. Our
-// names are cookie tokens and our values base64url or empty, so the header
-// is written as net/http writes it, without net/http checking every byte
-// of a value that cannot hold a byte it would refuse; any other value goes
-// through net/http.
+// set writes one of our cookies (see cookie.Set), Secure on HTTPS.
 func (j cookieJar) set(w http.ResponseWriter, r *http.Request, base, value string, maxAge time.Duration) {
-	if !plainCookieValue(value) {
-		http.SetCookie(w, j.make(r, base, value, maxAge))
-		return
-	}
-	secure := j.isSecure(r)
-	name := wireCookieName(base, secure)
-	var b strings.Builder
-	b.Grow(len(name) + len(value) + 64)
-	b.WriteString(name)
-	b.WriteByte('=')
-	b.WriteString(value)
-	b.WriteString("; Path=/")
-	switch {
-	case maxAge < 0:
-		b.WriteString("; Max-Age=0")
-	case maxAge >= time.Second:
-		var n [20]byte
-		b.WriteString("; Max-Age=")
-		b.Write(strconv.AppendInt(n[:0], int64(maxAge/time.Second), 10))
-	}
-	b.WriteString("; HttpOnly")
-	if secure {
-		b.WriteString("; Secure")
-	}
-	b.WriteString("; SameSite=Lax")
-	w.Header().Add("Set-Cookie", b.String())
-}
-
-// plainCookieValue reports whether v is empty or base64url, which a
-// cookie carries as it is.
-func plainCookieValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if !base64URLByte[v[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-// base64URLByte marks the bytes of the base64url alphabet.
-var base64URLByte = func() (t [256]bool) {
-	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
-		t[c] = true
-	}
-	return t
-}()
-
-// stripSessionCookies cuts the session cookie (name) and the login cookies
-// (see loginCookieName), each under its plain and its __Host- name, out of
-// the Cookie header, keeping every other cookie as the client sent it, and
-// removes the header when nothing is left.
-func stripSessionCookies(hdr http.Header, name string) {
-	values := hdr["Cookie"]
-	var out []string // nil until a value changes
-	for i, v := range values {
-		kept, changed := withoutSessionCookies(v, name)
-		if changed && out == nil {
-			out = append(make([]string, 0, len(values)), values[:i]...)
-		}
-		if out != nil && (!changed || kept != "") {
-			out = append(out, kept)
-		}
-	}
-	if out == nil {
-		return
-	}
-	if len(out) == 0 {
-		delete(hdr, "Cookie")
-		return
-	}
-	hdr["Cookie"] = out
-}
-
-// withoutSessionCookies is one Cookie header value with the session and
-// login cookies cut out (see stripSessionCookies), and whether any was.
-// The parts kept are joined with "; " into one new string.
-func withoutSessionCookies(v, name string) (string, bool) {
-	if !strings.Contains(v, name) {
-		return v, false
-	}
-	var kept strings.Builder
-	changed := false
-	for part := range strings.SplitSeq(v, ";") {
-		// Only ASCII white space comes off a cookie that is kept, as Go's
-		// cookie parser takes it off: trimming more (a no-break space)
-		// could turn a part no parser reads as a cookie into one that is
-		// read. Our own names are matched with every space trimmed, so a
-		// lenient parser further on finds none of them.
-		part = textproto.TrimString(part)
-		n, _, _ := strings.Cut(part, "=")
-		n = strings.TrimPrefix(strings.TrimSpace(n), hostPrefix)
-		if n == name || isLoginCookieName(n, name) {
-			changed = true
-			continue
-		}
-		if part != "" {
-			if kept.Len() == 0 {
-				kept.Grow(len(v))
-			} else {
-				kept.WriteString("; ")
-			}
-			kept.WriteString(part)
-		}
-	}
-	if !changed {
-		return v, false
-	}
-	return kept.String(), true
+	cookie.Set(w, base, value, maxAge, j.isSecure(r))
 }
 
 // errBadHost is the error of a request whose Host header is not a valid

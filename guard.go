@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-sgid/caddy-sgid/assertion"
+	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
 	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
@@ -109,7 +110,7 @@ type Guard struct {
 	// error_path), compared ignoring ASCII case.
 	exempt []string
 	// cookieName is the handler's session cookie; its login cookie is
-	// named after it (see loginCookieName).
+	// named after it (see cookie.LoginName).
 	cookieName string
 	metrics    *metrics
 	logger     *zap.Logger
@@ -261,7 +262,7 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, o *session.Opened,
 		}
 	}
 	if !g.ForwardCookie {
-		stripSessionCookies(r.Header, g.cookieName)
+		cookie.Strip(r.Header, g.cookieName)
 	}
 	return false, protected, nil
 }

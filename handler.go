@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
 )
@@ -150,7 +151,7 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	// state, so nothing is kept on the server and each tab's login is
 	// found by its own callback.
 	timeout := time.Duration(h.LoginTimeout)
-	name := loginCookieName(h.CookieName, state)
+	name := cookie.LoginName(h.CookieName, state)
 	sealed, err := h.sessions.SealLogin(r.Context(), name, session.Login{
 		State:        state,
 		CodeVerifier: verifier,
@@ -190,7 +191,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, current 
 	}
 	ctx := r.Context()
 	q := r.URL.Query()
-	name := loginCookieName(h.CookieName, q.Get("state"))
+	name := cookie.LoginName(h.CookieName, q.Get("state"))
 	c, err := h.cookies.get(r, name)
 	switch {
 	case err != nil && h.cookies.hasLogin(r):

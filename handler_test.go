@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
+
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
@@ -71,8 +73,10 @@ func TestSecureCookieAndRedirectURIOnHTTPS(t *testing.T) {
 	applyDefaults(h)
 	req := httptest.NewRequest(http.MethodGet, "https://app.example/api/auth-url", nil)
 	req.TLS = &tls.ConnectionState{}
-	if c := h.cookies.make(req, "n", "v", 0); !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Name != "__Host-n" || c.Path != "/" || c.Domain != "" {
-		t.Errorf("cookie on HTTPS: %+v", c)
+	w := httptest.NewRecorder()
+	h.cookies.set(w, req, "n", "v", 0)
+	if cs := w.Result().Cookies(); len(cs) != 1 || !cs[0].Secure || !cs[0].HttpOnly || cs[0].SameSite != http.SameSiteLaxMode || cs[0].Name != "__Host-n" || cs[0].Path != "/" || cs[0].Domain != "" {
+		t.Errorf("cookie on HTTPS: %+v", cs)
 	}
 	if got, err := redirectURI(req, h.RedirectURI, h.CallbackPath, h.CookieSecure); err != nil || got != "https://app.example/api/redirect" {
 		t.Errorf("redirect URI = %q, %v", got, err)
@@ -264,7 +268,7 @@ func TestHostPrefixedCookieWinsOnHTTPS(t *testing.T) {
 	}
 	var start struct{ URL string }
 	json.Unmarshal(w.Body.Bytes(), &start)
-	name := "__Host-" + loginCookieName(DefaultCookieName, testcaddy.QueryValue(t, start.URL, "state"))
+	name := "__Host-" + cookie.LoginName(DefaultCookieName, testcaddy.QueryValue(t, start.URL, "state"))
 	if c := testcaddy.ResponseCookie(w.Result(), name); c == nil || !c.Secure || c.Path != "/" || c.Domain != "" {
 		t.Errorf("login cookie on HTTPS: %v", w.Result().Cookies())
 	}

@@ -133,8 +133,10 @@ func TestSecureFollowsTrustedProxies(t *testing.T) {
 		if got, err := redirectURI(req, h.RedirectURI, h.CallbackPath, h.CookieSecure); err != nil || got != tc.scheme+"://app.example/api/redirect" {
 			t.Errorf("%s: redirect URI %q %v, want scheme %s", tc.name, got, err, tc.scheme)
 		}
-		if c := h.cookies.make(req, DefaultCookieName, "v", 0); c.Secure != tc.secure {
-			t.Errorf("%s: cookie Secure = %v, want %v", tc.name, c.Secure, tc.secure)
+		w := httptest.NewRecorder()
+		h.cookies.set(w, req, DefaultCookieName, "v", 0)
+		if cs := w.Result().Cookies(); len(cs) != 1 || cs[0].Secure != tc.secure {
+			t.Errorf("%s: cookies %+v, want one with Secure = %v", tc.name, cs, tc.secure)
 		}
 	}
 }

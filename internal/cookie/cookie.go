@@ -1,0 +1,274 @@
+// Package cookie holds the rules of sgid's cookies that need nothing but
+// net/http: their names (the session cookie, one login cookie per login
+// in progress, the __Host- prefix on HTTPS), reading the session cookie's
+// value from a request without parsing every cookie, writing Set-Cookie,
+// and cutting sgid's cookies out of a request passed on.
+package cookie
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// LoginInfix joins the session cookie's name and a login's own part in the
+// name of that login's cookie: sgid_session_login_<12 characters> by
+// default.
+const LoginInfix = "_login_"
+
+// LoginSuffixLen is the length of a login cookie's own part: 72 bits of a
+// hash of the state, so two logins of one browser never share a cookie.
+const LoginSuffixLen = 12
+
+// LoginName is the name of the cookie holding the login of state,
+// for the session cookie name: a hash of the state, so the callback finds
+// the cookie of the state it got without reading any other, and several
+// tabs each keep their own login.
+func LoginName(name, state string) string {
+	// Hashed and encoded on the stack: the name is the one allocation.
+	h := sha256.New()
+	h.Write([]byte(loginNameContext))
+	h.Write([]byte(state))
+	var sum [sha256.Size]byte
+	var suffix [LoginSuffixLen]byte
+	base64.RawURLEncoding.Encode(suffix[:], h.Sum(sum[:0])[:LoginSuffixLen*3/4])
+	return name + LoginInfix + string(suffix[:])
+}
+
+// loginNameContext is hashed before the state in a login cookie's name.
+const loginNameContext = "sgid-login-cookie\x00"
+
+// IsLoginName reports whether n names a login cookie that goes with
+// the session cookie name, without building a string for every cookie of
+// every request.
+func IsLoginName(n, name string) bool {
+	return len(n) == len(name)+len(LoginInfix)+LoginSuffixLen &&
+		strings.HasPrefix(n, name) && strings.HasPrefix(n[len(name):], LoginInfix)
+}
+
+// HostPrefix marks a cookie that the browser accepts only when it is
+// Secure, has Path=/ and no Domain, and was set by this very host: a
+// sibling subdomain (or a plain-HTTP page of this one) cannot set or
+// overwrite it, as it can a cookie without the prefix.
+const HostPrefix = "__Host-"
+
+// Wire is the name one of our cookies goes by on the wire, for
+// setting and reading alike: the documented base name (sgid_session,
+// sgid_session_login_<suffix>) on plain HTTP, where browsers refuse the
+// prefix, and "__Host-" + base on HTTPS.
+func Wire(base string, secure bool) string {
+	if secure {
+		return HostPrefix + base
+	}
+	return base
+}
+
+// Set writes one of sgid's cookies, named base before its wire prefix
+// (see Wire), as a Set-Cookie header. maxAge < 0 deletes it; under a
+// second, it lasts for the browser's session. Always HttpOnly, Path=/ and
+// no Domain, as the __Host- prefix requires, and SameSite=Lax, not Strict:
+// sgID's callback is a cross-site top-level navigation, and the login
+// cookie must come with it. Secure when secure, which also picks the
+// prefix. sgid's names are cookie tokens and its values base64url or
+// empty, so the header is written as net/http writes it, without net/http
+// checking every byte of a value that cannot hold one it would refuse; any
+// other value goes through net/http.
+func Set(w http.ResponseWriter, base, value string, maxAge time.Duration, secure bool) {
+	name := Wire(base, secure)
+	if !plainValue(value) {
+		c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
+		if maxAge < 0 {
+			c.MaxAge = -1
+		} else {
+			c.MaxAge = int(maxAge / time.Second)
+		}
+		http.SetCookie(w, c)
+		return
+	}
+	var b strings.Builder
+	b.Grow(len(name) + len(value) + 64)
+	b.WriteString(name)
+	b.WriteByte('=')
+	b.WriteString(value)
+	b.WriteString("; Path=/")
+	switch {
+	case maxAge < 0:
+		b.WriteString("; Max-Age=0")
+	case maxAge >= time.Second:
+		var n [20]byte
+		b.WriteString("; Max-Age=")
+		b.Write(strconv.AppendInt(n[:0], int64(maxAge/time.Second), 10))
+	}
+	b.WriteString("; HttpOnly")
+	if secure {
+		b.WriteString("; Secure")
+	}
+	b.WriteString("; SameSite=Lax")
+	w.Header().Add("Set-Cookie", b.String())
+}
+
+// plainValue reports whether v is empty or base64url, which a
+// cookie carries as it is.
+func plainValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if !base64URLByte[v[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// base64URLByte marks the bytes of the base64url alphabet.
+var base64URLByte = func() (t [256]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+		t[c] = true
+	}
+	return t
+}()
+
+// Strip cuts the session cookie (name) and the login cookies
+// (see LoginName), each under its plain and its __Host- name, out of
+// the Cookie header, keeping every other cookie as the client sent it, and
+// removes the header when nothing is left.
+func Strip(hdr http.Header, name string) {
+	values := hdr["Cookie"]
+	var out []string // nil until a value changes
+	for i, v := range values {
+		kept, changed := withoutSessionCookies(v, name)
+		if changed && out == nil {
+			out = append(make([]string, 0, len(values)), values[:i]...)
+		}
+		if out != nil && (!changed || kept != "") {
+			out = append(out, kept)
+		}
+	}
+	if out == nil {
+		return
+	}
+	if len(out) == 0 {
+		delete(hdr, "Cookie")
+		return
+	}
+	hdr["Cookie"] = out
+}
+
+// withoutSessionCookies is one Cookie header value with the session and
+// login cookies cut out (see Strip), and whether any was.
+// The parts kept are joined with "; " into one new string.
+func withoutSessionCookies(v, name string) (string, bool) {
+	if !strings.Contains(v, name) {
+		return v, false
+	}
+	var kept strings.Builder
+	changed := false
+	for part := range strings.SplitSeq(v, ";") {
+		// Only ASCII white space comes off a cookie that is kept, as Go's
+		// cookie parser takes it off: trimming more (a no-break space)
+		// could turn a part no parser reads as a cookie into one that is
+		// read. Our own names are matched with every space trimmed, so a
+		// lenient parser further on finds none of them.
+		part = textproto.TrimString(part)
+		n, _, _ := strings.Cut(part, "=")
+		n = strings.TrimPrefix(strings.TrimSpace(n), HostPrefix)
+		if n == name || IsLoginName(n, name) {
+			changed = true
+			continue
+		}
+		if part != "" {
+			if kept.Len() == 0 {
+				kept.Grow(len(v))
+			} else {
+				kept.WriteString("; ")
+			}
+			kept.WriteString(part)
+		}
+	}
+	if !changed {
+		return v, false
+	}
+	return kept.String(), true
+}
+
+// maxCookiesFast is how many cookies a request may carry for Value
+// to read its Cookie header itself. Past it, net/http's own reading (with
+// its limit on the number of cookies, which GODEBUG can change) decides.
+const maxCookiesFast = 64
+
+// Value returns the value of the first cookie named name in the
+// request's Cookie header, as r.Cookie(name).Value would, without
+// building an http.Cookie for every cookie of the request: this runs for
+// every request the handler sees. Like net/http, it skips parts whose
+// name is not a token or whose value holds a byte a cookie value may not,
+// and takes off one pair of double quotes around the value.
+func Value(h http.Header, name string) (string, bool) {
+	lines := h["Cookie"]
+	if len(lines) == 0 || !isCookieToken(name) {
+		return "", false
+	}
+	n := 0
+	for _, line := range lines {
+		n += strings.Count(line, ";") + 1
+	}
+	if n > maxCookiesFast {
+		r := http.Request{Header: h}
+		c, err := r.Cookie(name)
+		if err != nil {
+			return "", false
+		}
+		return c.Value, true
+	}
+	for _, line := range lines {
+		line = textproto.TrimString(line)
+		var part string
+		for len(line) > 0 {
+			part, line, _ = strings.Cut(line, ";")
+			part = textproto.TrimString(part)
+			k, v, _ := strings.Cut(part, "=")
+			// Only the name we look for is compared: a part whose trimmed
+			// name equals it has a token for a name, since name is one.
+			if textproto.TrimString(k) != name {
+				continue
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if validCookieValue(v) {
+				return v, true
+			}
+		}
+	}
+	return "", false
+}
+
+// validCookieValue reports whether every byte of v may appear in a cookie
+// value, by the rule net/http reads cookies with.
+func validCookieValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// isCookieToken reports whether s is an HTTP token (RFC 9110), the only
+// cookie names net/http reads.
+func isCookieToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
+			continue
+		}
+		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
