@@ -25,39 +25,39 @@ const (
 // IdentityAssertion makes the handler send, with every request it passes
 // on for a logged-in user, a short-lived signed statement of who the user
 // is: a JWT signed with ES256 whose every claim is signed. An upstream
-// that verifies it against the site's JWKS (served at JWKSPath) knows who
+// that verifies it against the site's JWKS (served at jwks_path) knows who
 // is calling even if a request could reach it without passing through
 // Caddy, which plain identity headers cannot tell it.
 //
 // The claims are iss (the site's origin, scheme://host[:port]), aud, sub
 // (the sgID subject), auth_time (when the user logged in, in unix
-// seconds), iat, exp and each of Fields the user has a value for, under
+// seconds), iat, exp and each of fields the user has a value for, under
 // its own name, as a string. The signing keys rotate with key_rotation,
 // are shared through the session store by every instance that shares it,
 // and are kept there sealed under sealing_key when one is set.
 type IdentityAssertion struct {
-	// Header is the request header that carries the assertion to the
+	// The request header that carries the assertion to the
 	// upstream. Copies sent by the client are deleted from every request,
 	// like identity_headers. It may not be Host, Cookie, Content-Length,
 	// Content-Type, Expect, Forwarded, X-Forwarded-*, Authorization or a
 	// hop-by-hop header, nor one of identity_headers. Required.
 	Header string `json:"header,omitempty"`
-	// Audience is the aud claim: who the assertion is for, which the
+	// The aud claim: who the assertion is for, which the
 	// upstream checks is itself. Default: the site's origin, as in iss.
 	Audience string `json:"audience,omitempty"`
-	// Lifetime is how long an assertion is valid after it is issued (its
+	// How long an assertion is valid after it is issued (its
 	// exp minus its iat), in whole seconds. The handler reuses an
 	// assertion for a session's requests within the same second. At least
 	// 1s, at most 5m. Default: 1m.
 	Lifetime caddy.Duration `json:"lifetime,omitempty"`
-	// Fields are the further claims: data keys from sgID (such as
+	// The further claims: data keys from sgID (such as
 	// "myinfo.name") or app value keys, each sent under its own name when
 	// the user has a value for it. App values are chosen by the browser
 	// when it starts the login. The registered claim names (iss, sub, aud,
 	// exp, nbf, iat, jti, auth_time) may not be used. Default: none, so
 	// the assertion names the user by sub only.
 	Fields []string `json:"fields,omitempty"`
-	// JWKSPath is the path on this site where the handler serves the JSON
+	// The path on this site where the handler serves the JSON
 	// Web Key Set that verifies the assertions, for upstreams to fetch.
 	// Default: /.well-known/sgid/jwks.json.
 	JWKSPath string `json:"jwks_path,omitempty"`

@@ -26,11 +26,12 @@ import (
 // navigation goes to login_page with return_to, as when no one is logged
 // in, or gets a 401 text answer when there is no login_page.
 type FreshLogin struct {
-	// MaxAge is how old a login may be on these paths, counted from the
+	// How old a login may be on these paths, counted from the
 	// moment sgID's callback created the session. Required; positive.
 	// Default: none.
 	MaxAge caddy.Duration `json:"max_age,omitempty"`
-	// Paths are path patterns, with the semantics of protect. Each must
+	// The path patterns, with the semantics of protect, that ask for a
+	// recent login. Each must
 	// lie inside one of the protect patterns (for example /api/admin/*
 	// inside /api/*), since only a protected request has a login to date.
 	// Default: none.

@@ -37,22 +37,22 @@ import (
 // value) and any request trailer by those names. Only then does it set
 // its own values, for a logged-in user, on the requests it passes on.
 //
-// A request passed on whose path matches Protect needs a logged-in user
-// who passes every rule (AllowSubs and each of AllowFields); otherwise the
+// A request passed on whose path matches protect needs a logged-in user
+// who passes every rule (allow_subs and each of allow_fields); otherwise the
 // handler answers it:
 //
 //   - not logged in, API call: 401 {"error":"login_required"}, never a
 //     redirect;
-//   - not logged in, top-level GET or HEAD navigation: 302 to LoginPage
+//   - not logged in, top-level GET or HEAD navigation: 302 to login_page
 //     with ?return_to=<original path and query>, or 401 with a short text
-//     when LoginPage is unset;
+//     when login_page is unset;
 //   - logged in but not allowed: 403 {"error":"forbidden"} (a short text
 //     for navigations).
 //
 // A request counts as a navigation when it has no X-Requested-With and
 // either Sec-Fetch-Mode is navigate or, from a client that sends no
 // Sec-Fetch headers, its Accept prefers text/html; everything else (fetch,
-// XHR, curl, WebSocket) is an API call. See isNavigation.
+// XHR, curl, WebSocket) is an API call.
 type Guard struct {
 	// The path patterns of the requests passed on that need a logged-in
 	// user, with the semantics of Caddy's path matcher (case-insensitive;
@@ -94,8 +94,8 @@ type Guard struct {
 	// upstream never holds a credential for the whole site. Default:
 	// false.
 	ForwardCookie bool `json:"forward_cookie,omitempty"`
-	// FreshLogin asks for a login no older than its max_age on some of
-	// the protected paths; see FreshLogin. Default: none.
+	// Asks for a login no older than its max_age on some of the
+	// protected paths (see its own fields). Default: none.
 	FreshLogin *FreshLogin `json:"fresh_login,omitempty"`
 
 	// headers are IdentityHeaders in canonical form, sorted by name.

@@ -28,17 +28,16 @@ var memoryTables = caddy.NewUsagePool()
 // not shared with other instances. It is for a single instance whose
 // users may log in again after a restart.
 type Memory struct {
-	// MaxEntries bounds the records kept per scope. When a new record would
+	// Bounds the records kept per scope. When a new record would
 	// exceed it, expired records are dropped first, then the record that
 	// expires first among those whose key is in no set; a record whose key
 	// is a set member (for the handler: a session) goes only when no such
-	// record is left, and records made by PutIfAbsent (key material) go
-	// last. A reload with another value
+	// record is left, and key material goes last. A reload with another value
 	// changes the bound of the live table in place, keeping its records
 	// (only the excess over a lower bound is dropped, soonest-expiring
 	// first). Default: 100000. No placeholders.
 	//
-	// Set members (AddMember) do not count toward the bound, but a member
+	// The members of sets (a user's sessions) do not count toward the bound, but a member
 	// that is also the key of a record of the scope leaves its sets when
 	// that record goes (deleted, expired or evicted), so the handler's
 	// index of sessions never outgrows the sessions.

@@ -22,41 +22,40 @@ func init() {
 
 // Redis keeps records in Redis with its native expiry (SET ... PX). It
 // uses go-redis's universal client: one address is a single node, several
-// are a Cluster, and SentinelMaster set means Sentinel (the addresses are
+// are a Cluster, and sentinel_master set means Sentinel (the addresses are
 // then the sentinels'). Instances sharing the Redis share sessions.
 //
-// Keys are KeyPrefix + scope + ":" + key. Values are the sealed bytes the
+// Keys are key_prefix + scope + ":" + key. Values are the sealed bytes the
 // handler writes; the password is never logged.
 type Redis struct {
-	// Addresses are host:port of the Redis node, the Cluster nodes or the
+	// The host:port of the Redis node, the Cluster nodes or the
 	// sentinels. An address may be a placeholder ({env.REDIS_ADDR}); after
 	// replacement, commas and spaces separate several. Default:
 	// 127.0.0.1:6379.
 	Addresses []string `json:"addresses,omitempty"`
-	// Username for Redis ACLs (AUTH username password). Takes
+	// The user name for Redis ACLs (AUTH username password). Takes
 	// placeholders. Default: none.
 	Username string `json:"username,omitempty"`
-	// Password for AUTH. Takes placeholders, and should be one
+	// The password for AUTH. Takes placeholders, and should be one
 	// ({env.REDIS_PASSWORD} or {file./run/secrets/redis}) so that the
 	// secret stays out of the config. Default: none.
 	Password string `json:"password,omitempty"`
-	// DB is the database number of a single node or Sentinel setup; a
+	// The database number of a single node or Sentinel setup; a
 	// Cluster has only database 0. Default: 0. No placeholders.
 	DB int `json:"db,omitempty"`
-	// KeyPrefix starts every key this store writes, so that the store can
+	// Starts every key this store writes, so that the store can
 	// share a Redis with other users. Default: "sgid:". No placeholders.
 	KeyPrefix string `json:"key_prefix,omitempty"`
-	// SentinelMaster is the master name the sentinels at Addresses
-	// monitor. Setting it selects Sentinel. Takes placeholders. Default:
+	// The master name the sentinels at addresses monitor. Setting it selects Sentinel. Takes placeholders. Default:
 	// none.
 	SentinelMaster string `json:"sentinel_master,omitempty"`
 	// TLS, when present, makes connections use TLS. Default: plain TCP.
 	TLS *RedisTLS `json:"tls,omitempty"`
-	// DialTimeout bounds connecting to Redis. Default: 2s.
+	// Bounds connecting to Redis. Default: 2s.
 	DialTimeout caddy.Duration `json:"dial_timeout,omitempty"`
-	// ReadTimeout bounds waiting for a reply. Default: 1s.
+	// Bounds waiting for a reply. Default: 1s.
 	ReadTimeout caddy.Duration `json:"read_timeout,omitempty"`
-	// WriteTimeout bounds sending a command. Default: 1s.
+	// Bounds sending a command. Default: 1s.
 	WriteTimeout caddy.Duration `json:"write_timeout,omitempty"`
 
 	client redis.UniversalClient
@@ -66,11 +65,11 @@ type Redis struct {
 // verified; there is deliberately no setting to skip that, since the
 // connection carries the Redis password and session records.
 type RedisTLS struct {
-	// CAFile is a PEM file of the CA certificates to trust instead of the
+	// A PEM file of the CA certificates to trust instead of the
 	// system's (for a private CA). Takes placeholders. Default: the
 	// system's roots.
 	CAFile string `json:"ca_file,omitempty"`
-	// ServerName is the name to verify in the server's certificate when it
+	// The name to verify in the server's certificate when it
 	// differs from the address's host. Takes placeholders. Default: the
 	// host of the address.
 	ServerName string `json:"server_name,omitempty"`
