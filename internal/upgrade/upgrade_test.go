@@ -261,38 +261,57 @@ func TestSweep(t *testing.T) {
 	}
 }
 
-// The sweep runs on its own while connections are held, and stops when
-// none are.
+// The sweep runs on its own while connections are held, and stops once
+// none are, whether the sweep closed them or they closed on their own.
 func TestSweepLoop(t *testing.T) {
 	t.Parallel()
-	var mu sync.Mutex
-	live := true
-	tr := newTracker(t, func(context.Context, string) (bool, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return live, nil
-	})
-	tr.every = 10 * time.Millisecond
-	if tr.isSweeping() {
-		t.Fatal("sweeping with no connection held")
+	tests := []struct {
+		name string
+		// end ends the only held connection, whose session is told
+		// dead by kill.
+		end func(t *testing.T, client, held net.Conn, kill func())
+	}{
+		{"session ended", func(t *testing.T, client, _ net.Conn, kill func()) {
+			kill()
+			if !closedSoon(t, client) {
+				t.Fatal("the sweep loop did not close the connection of a dead session")
+			}
+		}},
+		{"connection closed", func(_ *testing.T, _, held net.Conn, _ func()) { held.Close() }},
 	}
-	c, _ := hijack(t, tr, "k", "id")
-	if !tr.isSweeping() {
-		t.Fatal("not sweeping with a connection held")
-	}
-	mu.Lock()
-	live = false
-	mu.Unlock()
-	if !closedSoon(t, c) {
-		t.Fatal("the sweep loop did not close the connection of a dead session")
-	}
-	// A bound for the test to fail instead of hanging, not a measurement.
-	deadline := time.Now().Add(5 * time.Second)
-	for tr.isSweeping() {
-		if time.Now().After(deadline) {
-			t.Fatal("the sweep loop runs on with no connection held")
-		}
-		time.Sleep(time.Millisecond)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			live := true
+			tr := newTracker(t, func(context.Context, string) (bool, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				return live, nil
+			})
+			tr.every = 10 * time.Millisecond
+			if tr.isSweeping() {
+				t.Fatal("sweeping with no connection held")
+			}
+			client, held := hijack(t, tr, "k", "id")
+			if !tr.isSweeping() {
+				t.Fatal("not sweeping with a connection held")
+			}
+			tc.end(t, client, held, func() {
+				mu.Lock()
+				defer mu.Unlock()
+				live = false
+			})
+			// A bound for the test to fail instead of hanging, not a
+			// measurement.
+			deadline := time.Now().Add(5 * time.Second)
+			for tr.isSweeping() {
+				if time.Now().After(deadline) {
+					t.Fatal("the sweep loop runs on with no connection held")
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
 	}
 }
 
