@@ -17,6 +17,7 @@ import (
 
 	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/upgrade"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
 )
 
@@ -77,8 +78,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	// An upgraded connection through a protected path lives only as long
 	// as its session.
-	if protected && o != nil && h.upgrades != nil && isUpgrade(r) {
-		tw, tr, release := h.upgrades.watch(w, r, o, isExtendedConnect(r))
+	if protected && o != nil && h.upgrades != nil && upgrade.IsUpgrade(r) {
+		tw, tr, release := h.upgrades.Watch(w, r, o.Key, o.ID)
 		defer release()
 		w, r = tw, tr
 	}

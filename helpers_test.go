@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/upgrade"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 	"github.com/caddy-sgid/caddy-sgid/store"
 	"github.com/caddy-sgid/caddy-sgid/store/storetest"
@@ -72,11 +73,10 @@ func unitHandler(tb testing.TB, h *Handler, st store.Store, now func() time.Time
 		st = memoryScope(tb)
 	}
 	h.st = st
-	h.upgrades = newUpgrades(time.Duration(*h.CacheTTL), h.logger)
+	h.upgrades = upgrade.New(time.Duration(*h.CacheTTL), h.sessionAlive, h.logger)
 	o := sessionOptions(h, st, st)
 	o.Now = now
 	h.sessions = session.New(o)
-	h.upgrades.alive = h.sessions.Alive
 	return h
 }
 

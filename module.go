@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/upgrade"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
 	"github.com/caddy-sgid/caddy-sgid/sgid/mock"
 	"github.com/caddy-sgid/caddy-sgid/store"
@@ -175,7 +176,7 @@ type Handler struct {
 	client   *sgid.Client
 	guard    *Guard // Guard, or an empty one when there is none
 	sessions *session.Manager
-	upgrades *upgrades // upgraded connections, closed with their session
+	upgrades *upgrade.Tracker // upgraded connections, closed with their session
 	cookies  cookieJar
 	metrics  *metrics
 	mock     *mock.Provider
@@ -371,7 +372,7 @@ func (h *Handler) Validate() error {
 // pooled sgID client and mock.
 func (h *Handler) Cleanup() error {
 	unregister(h)
-	h.upgrades.cleanup()
+	h.upgrades.Close()
 	if h.st != nil {
 		_ = h.st.Close()
 	}

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/upgrade"
 	"github.com/caddy-sgid/caddy-sgid/store"
 )
 
@@ -46,15 +47,21 @@ func (h *Handler) provisionSessions(ctx caddy.Context) error {
 		h.st = store.Cached(raw, time.Duration(*h.CacheTTL), 0)
 	}
 	countEvictions(raw, h.metrics, h.site)
-	h.upgrades = newUpgrades(time.Duration(*h.CacheTTL), h.logger)
+	h.upgrades = upgrade.New(time.Duration(*h.CacheTTL), h.sessionAlive, h.logger)
 	h.sessions = session.New(sessionOptions(h, h.st, raw))
-	h.upgrades.alive = h.sessions.Alive
 	if a := h.guard.assertion; a != nil {
 		if a.signer, err = a.cfg.newSigner(h.st, h.SealingKey, time.Duration(h.KeyRotation)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// sessionAlive tells the upgrade tracker whether a session still lives.
+// The tracker is made before the session manager, whose hooks close its
+// connections, so it asks through h rather than holding the manager.
+func (h *Handler) sessionAlive(ctx context.Context, id string) (bool, error) {
+	return h.sessions.Alive(ctx, id)
 }
 
 // sessionOptions are the options of the session manager of h, on st, a
@@ -96,7 +103,7 @@ func sessionScope(issuer, clientID, cookieName string) string {
 // sessionHooks count and log what the session manager reports, under the
 // site of the request that caused it, and close the upgraded connections
 // of the sessions it ends.
-func sessionHooks(m *metrics, logger *zap.Logger, up *upgrades) session.Hooks {
+func sessionHooks(m *metrics, logger *zap.Logger, up *upgrade.Tracker) session.Hooks {
 	return session.Hooks{
 		// A failing store is logged at WARN with its cause (never a key
 		// or value) and counted.
@@ -107,6 +114,6 @@ func sessionHooks(m *metrics, logger *zap.Logger, up *upgrades) session.Hooks {
 			}
 		},
 		IdleExpired: func(ctx context.Context) { m.idleExpired(siteFromContext(ctx)) },
-		Ended:       up.ended,
+		Ended:       up.Ended,
 	}
 }
