@@ -18,7 +18,7 @@ import (
 // this request's scheme uses, the way cookie reads one.
 func TestCookieBase(t *testing.T) {
 	t.Parallel()
-	h := &Handler{cookies: cookieJar{name: DefaultCookieName}}
+	h := &Handler{cookies: cookie.Jar{Name: DefaultCookieName}}
 	plain := httptest.NewRequest(http.MethodGet, "http://app.example/", nil)
 	secure := httptest.NewRequest(http.MethodGet, "https://app.example/", nil)
 	secure.TLS = &tls.ConnectionState{}
@@ -33,7 +33,7 @@ func TestCookieBase(t *testing.T) {
 		{plain, "sgid_session_login_AAAAAAAAAAAA", "sgid_session_login_AAAAAAAAAAAA", true},
 		{plain, "__Host-sgid_session_login_AAAAAAAAAAAA", "__Host-sgid_session_login_AAAAAAAAAAAA", false},
 	} {
-		base, ok := h.cookies.loginBase(tc.r, &http.Cookie{Name: tc.wire})
+		base, ok := h.cookies.LoginBase(tc.r, &http.Cookie{Name: tc.wire})
 		if base != tc.base || ok != tc.ok {
 			t.Errorf("cookieBase(TLS %v, %q) = %q, %v; want %q, %v", tc.r.TLS != nil, tc.wire, base, ok, tc.base, tc.ok)
 		}

@@ -45,7 +45,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		cookieID string
 		storeErr error
 	)
-	if v, ok := h.cookies.value(r, h.CookieName); ok {
+	if v, ok := h.cookies.Value(r, h.CookieName); ok {
 		cookieID = v
 		o, storeErr = h.sessions.Lookup(r.Context(), cookieID)
 	}
@@ -172,14 +172,14 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	// A browser keeps a few logins in flight; the oldest make room.
 	var held []session.LoginCookie
 	for _, c := range r.Cookies() {
-		if base, ok := h.cookies.loginBase(r, c); ok {
+		if base, ok := h.cookies.LoginBase(r, c); ok {
 			held = append(held, session.LoginCookie{Name: base, Value: c.Value})
 		}
 	}
 	for _, old := range h.sessions.Surplus(r.Context(), held) {
-		h.cookies.set(w, r, old, "", -1)
+		h.cookies.Set(w, r, old, "", -1)
 	}
-	h.cookies.set(w, r, name, sealed, timeout)
+	h.cookies.Set(w, r, name, sealed, timeout)
 	return writeJSONBody(w, http.StatusOK, urlAnswer(authURL))
 }
 
@@ -193,9 +193,9 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, current 
 	ctx := r.Context()
 	q := r.URL.Query()
 	name := cookie.LoginName(h.CookieName, q.Get("state"))
-	c, err := h.cookies.get(r, name)
+	c, err := h.cookies.Get(r, name)
 	switch {
-	case err != nil && h.cookies.hasLogin(r):
+	case err != nil && h.cookies.HasLogin(r):
 		return h.fail(w, r, reasonStateMismatch, zapcore.WarnLevel, errors.New("state does not match any login of this browser"))
 	case err != nil:
 		return h.fail(w, r, reasonNoSession, zapcore.InfoLevel, errors.New("callback without a login cookie"))
@@ -227,7 +227,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, current 
 		if e == "access_denied" {
 			reason = reasonAccessDenied
 		}
-		h.cookies.set(w, r, name, "", -1)
+		h.cookies.Set(w, r, name, "", -1)
 		return h.fail(w, r, reason, zapcore.InfoLevel, errors.New("sgID answered error="+truncate(e, 64)))
 	}
 	code := q.Get("code")
@@ -283,7 +283,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, current 
 	if !created {
 		return h.fail(w, r, reasonLoginExpired, zapcore.WarnLevel, errors.New("this login was finished at the same time by another request"))
 	}
-	h.cookies.set(w, r, h.CookieName, login.SessionID, lifetime)
+	h.cookies.Set(w, r, h.CookieName, login.SessionID, lifetime)
 	setPlaceholders(r, identityPlaceholders(s))
 	h.metrics.login(siteOf(r), "ok")
 	h.logger.Info("user logged in", zap.String("sub", info.Sub), zap.String("request_id", requestID(r)))
@@ -346,7 +346,7 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, o *session
 		h.metrics.logout(siteOf(r))
 		h.logger.Info("user logged out", zap.String("sub", o.Session.Sub), zap.String("request_id", requestID(r)))
 	}
-	h.cookies.expireAll(w, r)
+	h.cookies.ExpireAll(w, r)
 	return writeJSON(w, http.StatusOK, struct{}{})
 }
 
@@ -386,7 +386,7 @@ func logoutEverywhere(h *Handler, w http.ResponseWriter, r *http.Request, o *ses
 		h.metrics.logout(siteOf(r))
 		h.logger.Info("user logged out everywhere", zap.String("sub", o.Session.Sub), zap.Int("sessions", n), zap.String("request_id", requestID(r)))
 	}
-	h.cookies.expireAll(w, r)
+	h.cookies.ExpireAll(w, r)
 	return writeJSON(w, http.StatusOK, struct {
 		Ended int `json:"ended"`
 	}{ended})

@@ -74,7 +74,7 @@ func TestSecureCookieAndRedirectURIOnHTTPS(t *testing.T) {
 	req := httptest.NewRequest(http.MethodGet, "https://app.example/api/auth-url", nil)
 	req.TLS = &tls.ConnectionState{}
 	w := httptest.NewRecorder()
-	h.cookies.set(w, req, "n", "v", 0)
+	h.cookies.Set(w, req, "n", "v", 0)
 	if cs := w.Result().Cookies(); len(cs) != 1 || !cs[0].Secure || !cs[0].HttpOnly || cs[0].SameSite != http.SameSiteLaxMode || cs[0].Name != "__Host-n" || cs[0].Path != "/" || cs[0].Domain != "" {
 		t.Errorf("cookie on HTTPS: %+v", cs)
 	}

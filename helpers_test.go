@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -61,7 +63,7 @@ func unitHandler(tb testing.TB, h *Handler, st store.Store, now func() time.Time
 		h.logger = zap.NewNop()
 	}
 	applyDefaults(h)
-	h.cookies = cookieJar{name: h.CookieName, secure: h.CookieSecure}
+	h.cookies = cookie.Jar{Name: h.CookieName, Secure: h.CookieSecure}
 	h.guard = cmp.Or(h.Guard, new(Guard))
 	if err := h.guard.setup(caddy.Context{}, h.ErrorPath, h.CookieName, nil, h.metrics, h.logger); err != nil {
 		tb.Fatal(err)

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -177,7 +179,7 @@ type Handler struct {
 	guard    *Guard // Guard, or an empty one when there is none
 	sessions *session.Manager
 	upgrades *upgrade.Tracker // upgraded connections, closed with their session
-	cookies  cookieJar
+	cookies  cookie.Jar
 	metrics  *metrics
 	mock     *mock.Provider
 	// st is the store's scope (cached when shared), ownStore the default
@@ -212,7 +214,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.resolveConfig(); err != nil {
 		return err
 	}
-	h.cookies = cookieJar{name: h.CookieName, secure: h.CookieSecure}
+	h.cookies = cookie.Jar{Name: h.CookieName, Secure: h.CookieSecure}
 	h.guard = cmp.Or(h.Guard, new(Guard))
 	var signer *assertionSigner
 	if a := h.IdentityAssertion; a != nil {

@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
+
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
@@ -120,21 +122,21 @@ func TestSecureFollowsTrustedProxies(t *testing.T) {
 	for _, tc := range tests {
 		h := &Handler{CookieSecure: tc.override}
 		applyDefaults(h)
-		h.cookies = cookieJar{name: h.CookieName, secure: h.CookieSecure}
+		h.cookies = cookie.Jar{Name: h.CookieName, Secure: h.CookieSecure}
 		req := httptest.NewRequest(http.MethodGet, "http://app.example/api/auth-url", nil)
 		if tc.tls {
 			req.TLS = &tls.ConnectionState{}
 		}
 		req.Header["X-Forwarded-Proto"] = tc.xfp
 		req = withTrustedProxy(req, tc.trusted)
-		if got := h.cookies.isSecure(req); got != tc.secure {
+		if got := h.cookies.IsSecure(req); got != tc.secure {
 			t.Errorf("%s: secure = %v, want %v", tc.name, got, tc.secure)
 		}
 		if got, err := redirectURI(req, h.RedirectURI, h.CallbackPath, h.CookieSecure); err != nil || got != tc.scheme+"://app.example/api/redirect" {
 			t.Errorf("%s: redirect URI %q %v, want scheme %s", tc.name, got, err, tc.scheme)
 		}
 		w := httptest.NewRecorder()
-		h.cookies.set(w, req, DefaultCookieName, "v", 0)
+		h.cookies.Set(w, req, DefaultCookieName, "v", 0)
 		if cs := w.Result().Cookies(); len(cs) != 1 || cs[0].Secure != tc.secure {
 			t.Errorf("%s: cookies %+v, want one with Secure = %v", tc.name, cs, tc.secure)
 		}

@@ -1,8 +1,9 @@
-// Package cookie holds the rules of sgid's cookies that need nothing but
-// net/http: their names (the session cookie, one login cookie per login
-// in progress, the __Host- prefix on HTTPS), reading the session cookie's
-// value from a request without parsing every cookie, writing Set-Cookie,
-// and cutting sgid's cookies out of a request passed on.
+// Package cookie holds the rules of sgid's cookies: their names (the
+// session cookie, one login cookie per login in progress, the __Host-
+// prefix on HTTPS), reading the session cookie's value from a request
+// without parsing every cookie, writing Set-Cookie, cutting sgid's cookies
+// out of a request passed on, and whether a request came over HTTPS, which
+// decides their names and Secure.
 package cookie
 
 import (
@@ -13,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // LoginInfix joins the session cookie's name and a login's own part in the
@@ -67,7 +70,7 @@ func Wire(base string, secure bool) string {
 	return base
 }
 
-// Set writes one of sgid's cookies, named base before its wire prefix
+// write writes one of sgid's cookies, named base before its wire prefix
 // (see Wire), as a Set-Cookie header. maxAge < 0 deletes it; under a
 // second, it lasts for the browser's session. Always HttpOnly, Path=/ and
 // no Domain, as the __Host- prefix requires, and SameSite=Lax, not Strict:
@@ -77,7 +80,7 @@ func Wire(base string, secure bool) string {
 // empty, so the header is written as net/http writes it, without net/http
 // checking every byte of a value that cannot hold one it would refuse; any
 // other value goes through net/http.
-func Set(w http.ResponseWriter, base, value string, maxAge time.Duration, secure bool) {
+func write(w http.ResponseWriter, base, value string, maxAge time.Duration, secure bool) {
 	name := Wire(base, secure)
 	if !plainValue(value) {
 		c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
@@ -271,4 +274,101 @@ func isCookieToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// Jar reads and writes one handler's cookies for a request, under the
+// names the request's scheme uses.
+type Jar struct {
+	// Name is the session cookie's base name (cookie_name).
+	Name string
+	// Secure is cookie_secure: when set, it decides Secure instead of the
+	// request.
+	Secure *bool
+}
+
+// IsSecure reports whether the browser reached the site over HTTPS, and so
+// whether the cookies are Secure: cookie_secure when it is set, otherwise
+// IsHTTPS.
+func (j Jar) IsSecure(r *http.Request) bool {
+	if j.Secure != nil {
+		return *j.Secure
+	}
+	return IsHTTPS(r)
+}
+
+// Get returns the request's cookie of ours named base. On HTTPS only the
+// __Host- name counts: a cookie under the bare name may have been planted
+// by a sibling subdomain, and is ignored even when it comes first.
+func (j Jar) Get(r *http.Request, base string) (*http.Cookie, error) {
+	return r.Cookie(Wire(base, j.IsSecure(r)))
+}
+
+// Value is Get's cookie value, read without building a cookie for each of
+// the request's cookies (see Value): for the session cookie, which every
+// request is looked up by.
+func (j Jar) Value(r *http.Request, base string) (string, bool) {
+	name := Wire(base, j.IsSecure(r))
+	return Value(r.Header, name)
+}
+
+// LoginBase reports whether the request cookie c is one of our login
+// cookies under the name this request's scheme uses (on HTTPS only a
+// __Host- name counts, and on plain HTTP only a bare one, as Get reads
+// them), and returns its base name, the one it was sealed for.
+func (j Jar) LoginBase(r *http.Request, c *http.Cookie) (string, bool) {
+	return j.loginBase(c, j.IsSecure(r))
+}
+
+func (j Jar) loginBase(c *http.Cookie, secure bool) (string, bool) {
+	var base string
+	var ok bool
+	if secure {
+		base, ok = strings.CutPrefix(c.Name, HostPrefix)
+	} else {
+		base, ok = c.Name, !strings.HasPrefix(c.Name, HostPrefix)
+	}
+	return base, ok && IsLoginName(base, j.Name)
+}
+
+// HasLogin reports whether the request carries any login cookie.
+func (j Jar) HasLogin(r *http.Request) bool {
+	secure := j.IsSecure(r)
+	for _, c := range r.Cookies() {
+		if _, ok := j.loginBase(c, secure); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// ExpireAll deletes the browser's session cookie and login cookies.
+func (j Jar) ExpireAll(w http.ResponseWriter, r *http.Request) {
+	secure := j.IsSecure(r)
+	write(w, j.Name, "", -1, secure)
+	for _, c := range r.Cookies() {
+		if base, ok := j.loginBase(c, secure); ok {
+			write(w, base, "", -1, secure)
+		}
+	}
+}
+
+// Set writes one of our cookies (see write), Secure on HTTPS.
+func (j Jar) Set(w http.ResponseWriter, r *http.Request, base, value string, maxAge time.Duration) {
+	write(w, base, value, maxAge, j.IsSecure(r))
+}
+
+// IsHTTPS reports whether the request came over TLS, to Caddy or, as Caddy
+// itself decides for its sticky-session cookies, to one of the server's
+// trusted_proxies that says so in its last X-Forwarded-Proto. X-Forwarded-Proto from any other client
+// is ignored: anyone can send it.
+func IsHTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool)
+	if !trusted {
+		return false
+	}
+	xfp := r.Header.Values("X-Forwarded-Proto")
+	return len(xfp) > 0 && xfp[len(xfp)-1] == "https"
 }

@@ -90,7 +90,7 @@ func TestLoginName(t *testing.T) {
 	}
 }
 
-// TestSetAsNetHTTP: the Set-Cookie header Set writes itself is byte for
+// TestSetAsNetHTTP: the Set-Cookie header write writes itself is byte for
 // byte the one net/http writes for the same cookie, on HTTP and HTTPS, for
 // setting, session-long and deleting cookies; a value net/http would have
 // to quote or drop goes through net/http.
@@ -113,7 +113,7 @@ func TestSetAsNetHTTP(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%s=%q %s secure=%v", tc.name, tc.value, tc.maxAge, tc.secure), func(t *testing.T) {
 			ours, theirs := httptest.NewRecorder(), httptest.NewRecorder()
-			Set(ours, tc.name, tc.value, tc.maxAge, tc.secure)
+			write(ours, tc.name, tc.value, tc.maxAge, tc.secure)
 			c := &http.Cookie{Name: tc.name, Value: tc.value, Path: "/", HttpOnly: true, Secure: tc.secure, SameSite: http.SameSiteLaxMode, MaxAge: int(tc.maxAge / time.Second)}
 			if tc.secure {
 				c.Name = "__Host-" + tc.name

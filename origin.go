@@ -1,0 +1,124 @@
+package caddysgid
+
+import (
+	"errors"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
+)
+
+// The origin the browser sees, for the redirect URI derived from the
+// request and the identity assertion's issuer: its scheme (HTTPS as the
+// cookies tell it, see cookie.IsHTTPS) and its host, which the client
+// chooses and so is checked. The cookies themselves are internal/cookie's.
+
+// errBadHost is the error of a request whose Host header is not a valid
+// host and port, when the redirect URI is derived from it.
+var errBadHost = errors.New("the Host header is not a valid host[:port]")
+
+// redirectURI is the configured redirect URI, or else the callback path on
+// the request's own origin (see requestOrigin).
+func redirectURI(r *http.Request, configured, callbackPath string, secure *bool) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	return requestOrigin(r, secure, callbackPath)
+}
+
+// requestOrigin is the origin the browser sees, scheme://host, followed by
+// path (made in one piece: auth-url derives its redirect URI so). It follows
+// the Host header, which the client chooses, so the host must be a valid
+// host name or IP literal with an optional port of 1 to 65535 written in
+// digits; anything else is an error, which the caller answers with 400.
+// The scheme is https when cookie_secure is on or the request came over
+// HTTPS.
+func requestOrigin(r *http.Request, secure *bool, path string) (string, error) {
+	if !validHostPort(r.Host) {
+		return "", errBadHost
+	}
+	if cookie.IsHTTPS(r) || secure != nil && *secure {
+		return "https://" + r.Host + path, nil
+	}
+	return "http://" + r.Host + path, nil
+}
+
+// validHostPort reports whether s is host or host:port, where host is a
+// DNS name (letters, digits and hyphens in dot-separated labels), an IPv4
+// address, or an IPv6 address in brackets, and port is 1 to 65535 in
+// decimal digits only. It refuses what url.Parse would refuse, and more:
+// signs, hex, percent escapes, brackets around names, zones.
+func validHostPort(s string) bool {
+	host, port := s, ""
+	if strings.HasPrefix(s, "[") {
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return false
+		}
+		addr, err := netip.ParseAddr(s[1:end])
+		if err != nil || !addr.Is6() || addr.Zone() != "" {
+			return false
+		}
+		rest := s[end+1:]
+		if rest != "" {
+			if rest[0] != ':' {
+				return false
+			}
+			return validPort(rest[1:])
+		}
+		return true
+	}
+	if i := strings.LastIndexByte(s, ':'); i >= 0 {
+		host, port = s[:i], s[i+1:]
+		if !validPort(port) {
+			return false
+		}
+	}
+	// Only a host starting with a digit can be an IPv4 address (an IPv6
+	// one needs its brackets); names skip the parse and its error value.
+	if host != "" && '0' <= host[0] && host[0] <= '9' {
+		if addr, err := netip.ParseAddr(host); err == nil {
+			return addr.Is4()
+		}
+	}
+	return validHostName(host)
+}
+
+// validPort accepts 1 to 65535 written in one to five decimal digits.
+func validPort(p string) bool {
+	if p == "" || len(p) > 5 {
+		return false
+	}
+	n := 0
+	for i := 0; i < len(p); i++ {
+		if p[i] < '0' || p[i] > '9' {
+			return false
+		}
+		n = n*10 + int(p[i]-'0')
+	}
+	return n >= 1 && n <= 65535
+}
+
+// validHostName accepts a DNS name of letters, digits and hyphens in labels
+// of 1 to 63 characters that neither start nor end with a hyphen, at most
+// 253 characters, with an optional final dot. Internationalized names
+// arrive in their xn-- form.
+func validHostName(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
