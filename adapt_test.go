@@ -130,6 +130,12 @@ func TestProvisionErrorsNameTheField(t *testing.T) {
 		{"key rotation shorter than a login", func(m map[string]any) { m["key_rotation"] = "5m" }, "key_rotation"},
 		{"short sealing key", func(m map[string]any) { m["sealing_key"] = "0123456789" }, "sealing_key"},
 		{"unknown store", func(m map[string]any) { m["store"] = map[string]any{"module": "disk"} }, "store"},
+		{"assertion lifetime over five minutes", func(m map[string]any) {
+			m["identity_assertion"] = map[string]any{"header": "X-Sgid-Assertion", "lifetime": "10m"}
+		}, "identity_assertion"},
+		{"assertion field a registered claim", func(m map[string]any) {
+			m["identity_assertion"] = map[string]any{"header": "X-Sgid-Assertion", "fields": []string{"exp"}}
+		}, "identity_assertion"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -79,37 +79,37 @@ func (a *IdentityAssertion) applyDefaults() {
 func (a *IdentityAssertion) validate(identityHeaders map[string]string) error {
 	name := http.CanonicalHeaderKey(a.Header)
 	if !idheader.IsToken(name) {
-		return fmt.Errorf("sgid: identity_assertion: %q is not a valid header name", a.Header)
+		return fmt.Errorf("identity_assertion: %q is not a valid header name", a.Header)
 	}
 	if idheader.Forbidden(name) {
-		return fmt.Errorf("sgid: identity_assertion: %s cannot carry an assertion", name)
+		return fmt.Errorf("identity_assertion: %s cannot carry an assertion", name)
 	}
 	// Upstreams that map names to CGI-style variables take '_' for '-'.
 	key := strings.ReplaceAll(strings.ToLower(name), "_", "-")
 	for other := range identityHeaders {
 		if strings.ReplaceAll(strings.ToLower(other), "_", "-") == key {
-			return fmt.Errorf("sgid: identity_assertion: %s is also an identity_header", name)
+			return fmt.Errorf("identity_assertion: %s is also an identity_header", name)
 		}
 	}
 	lt := time.Duration(a.Lifetime)
 	if lt < time.Second || lt > assertion.MaxLifetime || lt%time.Second != 0 {
-		return fmt.Errorf("sgid: identity_assertion: lifetime %s must be a whole number of seconds from 1s to %s", lt, assertion.MaxLifetime)
+		return fmt.Errorf("identity_assertion: lifetime %s must be a whole number of seconds from 1s to %s", lt, assertion.MaxLifetime)
 	}
 	seen := make(map[string]bool, len(a.Fields))
 	for _, f := range a.Fields {
 		if f == "" {
-			return fmt.Errorf("sgid: identity_assertion: empty field name")
+			return fmt.Errorf("identity_assertion: empty field name")
 		}
 		if assertion.Reserved(f) {
-			return fmt.Errorf("sgid: identity_assertion: field %q is a registered claim the assertion sets itself", f)
+			return fmt.Errorf("identity_assertion: field %q is a registered claim the assertion sets itself", f)
 		}
 		if seen[f] {
-			return fmt.Errorf("sgid: identity_assertion: field %q is given twice", f)
+			return fmt.Errorf("identity_assertion: field %q is given twice", f)
 		}
 		seen[f] = true
 	}
 	if !strings.HasPrefix(a.JWKSPath, "/") || strings.HasPrefix(a.JWKSPath, "//") || strings.ContainsAny(a.JWKSPath, "?#") {
-		return fmt.Errorf("sgid: identity_assertion: jwks_path %q must be a path on this site, starting with a single /", a.JWKSPath)
+		return fmt.Errorf("identity_assertion: jwks_path %q must be a path on this site, starting with a single /", a.JWKSPath)
 	}
 	return nil
 }
@@ -128,7 +128,7 @@ func (a *IdentityAssertion) newSigner(st assertion.KeyStore, sealingKey string, 
 		Lifetime: time.Duration(a.Lifetime),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("sgid: identity_assertion: %v", err)
+		return nil, fmt.Errorf("identity_assertion: %v", err)
 	}
 	return s, nil
 }
