@@ -143,7 +143,7 @@ func TestRefreshHeld(t *testing.T) {
 				raw = uncounted{st}
 			}
 			older, newer := newManager(t, st, raw), newManager(t, st, raw)
-			reg.Register(Site{Scope: "s", Server: "old", Sessions: older})
+			reg.Register(Site{Scope: "s", Server: "first", Sessions: older})
 			reg.Register(Site{Scope: "s", Server: "new", Sessions: newer})
 			for range tc.sessions {
 				putSession(t, newer, "alice")
