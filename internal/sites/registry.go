@@ -1,0 +1,175 @@
+// Package sites keeps the registry of the live sgid sites of the process
+// and answers the admin API's calls about them: counting and ending
+// sessions (GET and DELETE /sgid/sessions) and readiness (GET
+// /sgid/health).
+//
+// A site is what one provisioned sgid handler brings: its session scope,
+// the Caddy server that serves it, its session manager and a check of its
+// sgID client. The handler registers its site when provisioned and takes
+// it back at cleanup; nothing here knows the handler itself.
+package sites
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/session"
+)
+
+// Site is what the admin API needs of one live sgid handler.
+type Site struct {
+	// Scope names the site's records in the store: sites of one scope
+	// share their sessions.
+	Scope string
+	// Server is the name of the Caddy server that serves the site.
+	Server string
+	// Sessions is the site's session manager, which also tells sites apart
+	// in the registry: each handler builds its own.
+	Sessions *session.Manager
+	// Provider checks that sgID's discovery document was fetched within
+	// maxAge, fetching it again when not. A site without one fails the
+	// provider check.
+	Provider func(ctx context.Context, maxAge time.Duration) error
+}
+
+// Hooks are told what the registry's calls did, for the caller's metrics.
+// Any of them may be nil.
+type Hooks struct {
+	// Revoked is told of the sessions one DELETE ended in a scope, under
+	// the first of the scope's servers.
+	Revoked func(server string, n int)
+	// Held is told, at each RefreshHeld, of the sessions held by a site
+	// whose store counts them exactly and cheaply.
+	Held func(server string, n int)
+	// Ready is told, at each health check, whether every site the server
+	// serves is ready.
+	Ready func(server string, ready bool)
+}
+
+// Registry is the live sites of the process. A config reload provisions
+// the new config before it cleans up the old one, so for a while both are
+// registered; calls group the sites by scope and act through the newest.
+// The zero Registry is empty and ready; it is safe for concurrent use.
+type Registry struct {
+	// Hooks are set before the first Register and not changed after.
+	Hooks Hooks
+
+	mu    sync.Mutex
+	seq   uint64
+	sites map[*session.Manager]entry
+}
+
+// entry is a registered site and its place in the order of registration.
+type entry struct {
+	site Site
+	seq  uint64
+}
+
+// Register adds s to the registry until Unregister is given its session
+// manager. A site without a session manager has no sessions to count or
+// end, and is not added.
+func (r *Registry) Register(s Site) {
+	if s.Sessions == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sites == nil {
+		r.sites = make(map[*session.Manager]entry)
+	}
+	r.seq++
+	r.sites[s.Sessions] = entry{s, r.seq}
+}
+
+// Unregister takes out the site of the session manager m, if registered.
+func (r *Registry) Unregister(m *session.Manager) {
+	r.mu.Lock()
+	delete(r.sites, m)
+	r.mu.Unlock()
+}
+
+// Peers are the session managers of the live sites of scope other than
+// self (an older config during a reload, another server with the same
+// client), so that a revocation through self also drops their cached
+// copies.
+func (r *Registry) Peers(scope string, self *session.Manager) []*session.Manager {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*session.Manager
+	for m, e := range r.sites {
+		if m != self && e.site.Scope == scope {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// group is the live sites of one scope: the sessions of one sgID client
+// and cookie, whichever servers serve them.
+type group struct {
+	scope   string
+	servers []string
+	sites   []Site // oldest first; the last is the one to act through
+}
+
+func (g *group) newest() Site { return g.sites[len(g.sites)-1] }
+
+// peers are the session managers of the group's sites other than the
+// newest.
+func (g *group) peers() []*session.Manager {
+	out := make([]*session.Manager, 0, len(g.sites)-1)
+	for _, s := range g.sites[:len(g.sites)-1] {
+		out = append(out, s.Sessions)
+	}
+	return out
+}
+
+// groups returns the live sites grouped by scope, in scope order, each
+// group's sites in the order they were registered and its servers sorted.
+func (r *Registry) groups() []*group {
+	r.mu.Lock()
+	all := make([]entry, 0, len(r.sites))
+	for _, e := range r.sites {
+		all = append(all, e)
+	}
+	r.mu.Unlock()
+	slices.SortFunc(all, func(a, b entry) int { return cmp.Compare(a.seq, b.seq) })
+	byScope := map[string]*group{}
+	for _, e := range all {
+		g := byScope[e.site.Scope]
+		if g == nil {
+			g = &group{scope: e.site.Scope}
+			byScope[e.site.Scope] = g
+		}
+		g.sites = append(g.sites, e.site)
+		if !slices.Contains(g.servers, e.site.Server) {
+			g.servers = append(g.servers, e.site.Server)
+		}
+	}
+	out := make([]*group, 0, len(byScope))
+	for _, g := range byScope {
+		slices.Sort(g.servers)
+		out = append(out, g)
+	}
+	slices.SortFunc(out, func(a, b *group) int { return cmp.Compare(a.scope, b.scope) })
+	return out
+}
+
+// RefreshHeld tells Hooks.Held the sessions of every scope whose store
+// counts them exactly and cheaply (memory), under the server of the
+// scope's newest site, and nothing of the other stores rather than guess.
+func (r *Registry) RefreshHeld() {
+	if r.Hooks.Held == nil {
+		return
+	}
+	for _, g := range r.groups() {
+		s := g.newest()
+		if s.Sessions.CountsExactly() {
+			n, _, _ := s.Sessions.Count(context.Background())
+			r.Hooks.Held(s.Server, n)
+		}
+	}
+}
