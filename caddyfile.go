@@ -69,15 +69,15 @@ func checkProtectReachable(matcherSet caddy.ModuleMap, g *Guard) error {
 	const fix = "protect needs the sgid directive to see every request it protects: remove the matcher from sgid (or wrap sgid in a handle block)"
 	raw, ok := matcherSet["path"]
 	if len(matcherSet) != 1 || !ok {
-		return fmt.Errorf("a matcher other than a plain path list cannot be checked against protect; %s", fix)
+		return fmt.Errorf("sgid: a matcher other than a plain path list cannot be checked against protect; %s", fix)
 	}
 	var scope []string
 	if err := json.Unmarshal(raw, &scope); err != nil {
-		return fmt.Errorf("reading the directive's path matcher: %v", err)
+		return fmt.Errorf("sgid: reading the directive's path matcher: %v", err)
 	}
 	for _, p := range g.Protect {
 		if !slices.ContainsFunc(scope, func(s string) bool { return pathview.Within(p, s) }) {
-			return fmt.Errorf("protect %s is not inside the directive's matcher %s, so sgid never sees those requests and cannot guard them; %s",
+			return fmt.Errorf("sgid: protect %s is not inside the directive's matcher %s, so sgid never sees those requests and cannot guard them; %s",
 				p, strings.Join(scope, " "), fix)
 		}
 	}
