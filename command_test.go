@@ -3,11 +3,6 @@ package caddysgid
 import (
 	"bytes"
 	"context"
-	"crypto"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,10 +10,8 @@ import (
 	"testing"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
-	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/spf13/cobra"
 
-	"github.com/caddy-sgid/caddy-sgid/sgid"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
@@ -51,85 +44,6 @@ func TestSgidCommandRegistered(t *testing.T) {
 	}
 }
 
-func TestKeygen(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "sgid-key.pem")
-	var w bytes.Buffer
-	if err := keygen(&w, out, 2048); err != nil {
-		t.Fatal(err)
-	}
-	fi, err := os.Stat(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("key file mode %v, want 0600", fi.Mode().Perm())
-	}
-	raw, _ := os.ReadFile(out)
-	block, rest := pem.Decode(raw)
-	if block == nil || block.Type != "PRIVATE KEY" || len(bytes.TrimSpace(rest)) != 0 {
-		t.Fatalf("key file is not one PKCS#8 PEM block: %q", raw)
-	}
-	parsed, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := parsed.(*rsa.PrivateKey)
-	if key.N.BitLen() != 2048 {
-		t.Errorf("key has %d bits", key.N.BitLen())
-	}
-	if _, err := sgid.ParsePrivateKey(string(raw)); err != nil {
-		t.Errorf("the handler would not accept the key: %v", err)
-	}
-
-	printed := w.String()
-	pubBlock, _ := pem.Decode([]byte(printed[strings.Index(printed, "-----BEGIN"):]))
-	if pubBlock == nil || pubBlock.Type != "PUBLIC KEY" {
-		t.Fatalf("no PEM public key printed:\n%s", printed)
-	}
-	pub, err := x509.ParsePKIXPublicKey(pubBlock.Bytes)
-	if err != nil || !key.PublicKey.Equal(pub) {
-		t.Errorf("the printed public key is not the key's (%v)", err)
-	}
-	if strings.Contains(printed, "PRIVATE KEY-----") {
-		t.Error("the private key was printed")
-	}
-	// No line of the private key's base64 body shows up either.
-	for _, line := range strings.Split(string(raw), "\n")[1:5] {
-		if strings.Contains(printed, line) {
-			t.Errorf("output contains private key text %.10s...", line)
-		}
-	}
-	for _, want := range []string{"private_key {file." + out + "}", "Where to paste it:"} {
-		if !strings.Contains(printed, want) {
-			t.Errorf("output lacks %q:\n%s", want, printed)
-		}
-	}
-}
-
-func TestKeygenRefuses(t *testing.T) {
-	dir := t.TempDir()
-	existing := filepath.Join(dir, "key.pem")
-	os.WriteFile(existing, []byte("keep me"), 0o600)
-	if err := keygen(&bytes.Buffer{}, existing, 2048); err == nil || !strings.Contains(err.Error(), "refusing to overwrite") {
-		t.Errorf("overwrite: %v", err)
-	}
-	if b, _ := os.ReadFile(existing); string(b) != "keep me" {
-		t.Errorf("existing file changed to %q", b)
-	}
-	for _, bits := range []int{0, 1024, 2047, 2049, 8192} {
-		out := filepath.Join(dir, fmt.Sprintf("k%d.pem", bits))
-		if err := keygen(&bytes.Buffer{}, out, bits); err == nil {
-			t.Errorf("--bits %d accepted", bits)
-		}
-		if _, err := os.Stat(out); err == nil {
-			t.Errorf("--bits %d left a file", bits)
-		}
-	}
-	if err := keygen(&bytes.Buffer{}, "", 2048); err == nil {
-		t.Error("no --out accepted")
-	}
-}
-
 // checkRun writes caddyfile to a temporary file and runs the check on it.
 func checkRun(t *testing.T, caddyfile string) (int, string) {
 	t.Helper()
@@ -145,26 +59,20 @@ func checkRun(t *testing.T, caddyfile string) (int, string) {
 	return status, w.String()
 }
 
+// TestCheck runs `caddy sgid check` on Caddyfiles: the checks themselves
+// are tested in their package; these cases show that the command hands
+// them each handler's settings and the handler's own rules (how a field
+// and an empty placeholder are named, the shortest sealing_key, the
+// default callback_path).
 func TestCheck(t *testing.T) {
 	p := sgidtest.NewServer(sgidtest.Options{})
 	t.Cleanup(p.Close)
 	keyFile := filepath.Join(t.TempDir(), "key.pem")
 	os.WriteFile(keyFile, []byte(p.ClientPrivateKeyPEM()), 0o600)
-	gone := sgidtest.NewServer(sgidtest.Options{})
-	gone.Close()
 	// The secret comes from the environment, as in production.
 	t.Setenv("SGID_CHECK_TEST_SECRET", p.ClientSecret())
 	sealing := strings.Repeat("sealing-secret-", 3)
 	t.Setenv("SGID_CHECK_TEST_SEALING", sealing)
-	// The next key of a rollover, in a file of its own.
-	nextKey, nextPEM := testKey(t)
-	nextFile := filepath.Join(t.TempDir(), "next.pem")
-	os.WriteFile(nextFile, []byte(nextPEM), 0o600)
-	curKey, err := sgid.ParsePrivateKey(p.ClientPrivateKeyPEM())
-	if err != nil {
-		t.Fatal(err)
-	}
-	curPrint, nextPrint := thumbprint(t, &curKey.PublicKey), thumbprint(t, &nextKey.PublicKey)
 
 	site := func(settings string) string {
 		return fmt.Sprintf(`http://app.example {
@@ -186,78 +94,49 @@ func TestCheck(t *testing.T) {
 		wantStatus int
 		want       []string
 	}{
-		{"passing, and a mock on a second site", site(good+"\n\t\t\tscopes openid myinfo.name\n\t\t\tsealing_key {env.SGID_CHECK_TEST_SEALING}") + "http://dev.example {\n\tsgid {\n\t\tmock\n\t}\n}\n", 0, []string{
+		{"passing, and a mock on a second site", site(good+"\n\t\t\tscopes openid\n\t\t\tsealing_key {env.SGID_CHECK_TEST_SEALING}") + "http://dev.example {\n\tsgid {\n\t\tmock\n\t}\n}\n", 0, []string{
 			"sgid handler 1 of 2, server srv0:",
-			"  ok    private_key: 2048-bit RSA private key, thumbprint " + curPrint + ", decrypts a test message\n",
+			"  ok    private_key: 2048-bit RSA private key, thumbprint ",
 			"  ok    settings: client_id, client_secret, host and scopes are usable\n",
 			"  ok    sealing_key: set; every key is derived from it and none is kept in the storage store\n",
 			"  ok    discovery: issuer " + p.Issuer() + "\n",
 			"  ok    jwks: 1 signing key(s)\n",
-			"  ok    scopes: sgID supports all of openid myinfo.name",
+			"  ok    scopes: sgID supports all of openid (whether",
 			"  ok    redirect_uri: https://app.example/api/redirect is HTTPS\n",
 			"sgid handler 2 of 2, server srv0:",
 			"  warn  mock: this is the built-in mock provider",
 			"0 failed, 1 warnings\n",
 		}},
-		{"bad key", site(strings.Replace(good, "{file."+keyFile+"}", "not-a-key", 1)), 1, []string{
-			"  FAIL  private_key: private_key: ",
-			"  ok    discovery: issuer " + p.Issuer() + "\n",
-			"1 failed, 1 warnings\n",
-		}},
-		// A rollover: both keys are shown, in the order given, and a bad
-		// next key is named by its JSON field.
-		{"current and next key", site(good + "\n\t\t\tprivate_key {file." + nextFile + "}"), 0, []string{
-			"  ok    private_key 1 of 2: 2048-bit RSA private key, thumbprint " + curPrint + ", decrypts a test message\n",
-			"  ok    private_key 2 of 2: 2048-bit RSA private key, thumbprint " + nextPrint + ", decrypts a test message\n",
-		}},
-		{"next key first", site(strings.Replace(good, "{file."+keyFile+"}", "{file."+nextFile+"}\n\t\t\tprivate_key {file."+keyFile+"}", 1)), 0, []string{
-			"  ok    private_key 1 of 2: 2048-bit RSA private key, thumbprint " + nextPrint + ",",
-			"  ok    private_key 2 of 2: 2048-bit RSA private key, thumbprint " + curPrint + ",",
-		}},
+		// A bad key is named by its JSON field and index.
 		{"bad next key", site(good + "\n\t\t\tprivate_key not-a-key"), 1, []string{
 			"  FAIL  private_key: private_keys[0]: invalid configuration: private key: ",
 		}},
-		{"same key twice", site(good + "\n\t\t\tprivate_key {file." + keyFile + "}"), 0, []string{
-			"  ok    private_key: 2048-bit RSA private key, thumbprint " + curPrint + ",",
-			"  warn  private_key: 2 keys given but 1 distinct",
-		}},
-		{"unreachable host", site(strings.Replace(good, p.URL, gone.URL, 1)), 1, []string{
-			"  ok    private_key: 2048-bit RSA private key, thumbprint " + curPrint + ",",
-			"  FAIL  discovery: sgid: provider request failed: discovery request:",
-			"1 failed, 1 warnings\n",
-		}},
-		// Keys kept in a shared store are readable by whoever reads it.
-		{"storage without sealing_key", site(good), 0, []string{
-			"  warn  sealing_key: not set while sessions live in a shared store (storage):",
+		{"client_id from an unset variable", strings.Replace(site(good), "client_id     "+p.ClientID(), "client_id     {env.SGID_CHECK_TEST_UNSET}", 1), 1, []string{
+			"  FAIL  settings: client_id: ",
 		}},
 		{"redis without sealing_key", site(good + "\n\t\t\tstore redis {\n\t\t\t\taddress redis.internal:6379\n\t\t\t}"), 0, []string{
 			"  warn  sealing_key: not set while sessions live in a shared store (redis):",
+			fmt.Sprintf("a secret of at least %d random bytes", minSealingKey),
 		}},
 		{"memory without sealing_key", site(good + "\n\t\t\tstore memory"), 0, []string{
 			"  ok    sealing_key: not set; the memory store keeps its keys in this process only\n",
 			"0 failed, 0 warnings\n",
 		}},
-		{"redis with sealing_key", site(good + "\n\t\t\tsealing_key {env.SGID_CHECK_TEST_SEALING}\n\t\t\tstore redis {\n\t\t\t\taddress redis.internal:6379\n\t\t\t}"), 0, []string{
-			"  ok    sealing_key: set; every key is derived from it and none is kept in the redis store\n",
-			"0 failed, 0 warnings\n",
-		}},
 		{"sealing_key from an unset variable", site(good + "\n\t\t\tsealing_key {env.SGID_CHECK_TEST_UNSET}"), 1, []string{
 			"  FAIL  sealing_key: sealing_key: {env.SGID_CHECK_TEST_UNSET} resolved to an empty value",
 		}},
-		{"unsupported scope", site(good + "\n\t\t\tscopes openid myinfo.shoe_size myinfo.name"), 1, []string{
-			"  FAIL  scopes: sgID does not support myinfo.shoe_size (it supports ",
-		}},
-		{"redirect URI in clear", site(strings.Replace(good, "https://app.example", "http://app.example", 1)), 1, []string{
-			"  FAIL  redirect_uri: http://app.example/api/redirect is not HTTPS",
+		{"sealing_key too short", site(good + "\n\t\t\tsealing_key " + sealing[:minSealingKey-1]), 1, []string{
+			fmt.Sprintf("  FAIL  sealing_key: %d bytes is too short; use at least %d random bytes\n", minSealingKey-1, minSealingKey),
 		}},
 		{"redirect URI from the Host header", site(strings.Replace(good, "redirect_uri https://app.example/api/redirect", "", 1)), 0, []string{
-			"  warn  redirect_uri: not set: each login derives it from the request's Host header",
+			"  warn  redirect_uri: not set: each login derives it from the request's Host header and scheme (+ " + DefaultCallbackPath + ")",
 		}},
-		{"redirect URI on this machine", site(strings.Replace(good, "https://app.example", "http://localhost:9080", 1)), 0, []string{
-			"  warn  redirect_uri: http://localhost:9080/api/redirect is plain HTTP",
+		{"redirect URI from the Host header and callback_path", site(strings.Replace(good, "redirect_uri https://app.example/api/redirect", "callback_path /api/sgid-callback", 1)), 0, []string{
+			"  warn  redirect_uri: not set: each login derives it from the request's Host header and scheme (+ /api/sgid-callback)",
 		}},
 		{"no sgid handler", "http://app.example {\n\trespond ok\n}\n", 1, []string{
 			"FAIL  config: ",
+			"/Caddyfile has no sgid handler\n",
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -270,14 +149,12 @@ func TestCheck(t *testing.T) {
 					t.Errorf("output lacks %q", w)
 				}
 			}
-			if strings.Contains(out, p.ClientSecret()) || strings.Contains(out, sealing) {
+			if strings.Contains(out, p.ClientSecret()) || strings.Contains(out, sealing[:minSealingKey-1]) {
 				t.Error("a secret was printed")
 			}
-			for _, pemText := range []string{p.ClientPrivateKeyPEM(), nextPEM} {
-				for _, line := range strings.Split(pemText, "\n")[1:4] {
-					if strings.Contains(out, line) {
-						t.Errorf("private key text %.10s... was printed", line)
-					}
+			for _, line := range strings.Split(p.ClientPrivateKeyPEM(), "\n")[1:4] {
+				if strings.Contains(out, line) {
+					t.Errorf("private key text %.10s... was printed", line)
 				}
 			}
 			if t.Failed() {
@@ -285,26 +162,40 @@ func TestCheck(t *testing.T) {
 			}
 		})
 	}
-
-	// The mock is not checked remotely.
-	before := p.Stats().Discovery
-	_, out := checkRun(t, "http://dev.example {\n\tsgid {\n\t\tmock\n\t}\n}\n")
-	if p.Stats().Discovery != before || strings.Contains(out, "discovery") {
-		t.Errorf("the mock was checked remotely:\n%s", out)
-	}
 }
 
-// thumbprint is the RFC 7638 SHA-256 thumbprint of pub, base64url, as
-// computed by jwx, for comparing with what the check prints.
-func thumbprint(t *testing.T, pub *rsa.PublicKey) string {
-	t.Helper()
-	k, err := jwk.FromRaw(pub)
-	if err != nil {
+// TestCheckLoadFails: a config that cannot be loaded is exit status 1
+// with the reason, before any check runs.
+func TestCheckLoadFails(t *testing.T) {
+	dir := t.TempDir()
+	existing, notJSON := filepath.Join(dir, "Caddyfile"), filepath.Join(dir, "caddy.json")
+	for _, f := range []string{existing, notJSON} {
+		if err := os.WriteFile(f, []byte("http://app.example {\n\trespond ok\n}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A client_id that is a number does not decode into the handler.
+	badHandler := filepath.Join(dir, "bad-handler.json")
+	if err := os.WriteFile(badHandler, []byte(`{"apps":{"http":{"servers":{"srv0":{"routes":[{"handle":[{"handler":"sgid","client_id":5}]}]}}}}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sum, err := k.Thumbprint(crypto.SHA256)
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name, configFile, adapter, wantErr string
+	}{
+		{"missing file", filepath.Join(t.TempDir(), "Caddyfile"), "caddyfile", "no such file"},
+		{"unknown adapter", existing, "no-such-adapter", "no-such-adapter"},
+		{"not JSON", notJSON, "", "invalid character"},
+		{"sgid handler that does not decode", badHandler, "", "server srv0: sgid handler: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var w bytes.Buffer
+			status, err := runCheck(context.Background(), &w, tc.configFile, tc.adapter, nil)
+			if status != 1 || err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("status %d, error %v; want 1 and an error containing %q", status, err, tc.wantErr)
+			}
+			if w.Len() != 0 {
+				t.Errorf("printed %q", w.String())
+			}
+		})
 	}
-	return base64.RawURLEncoding.EncodeToString(sum)
 }
