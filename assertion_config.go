@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-sgid/caddy-sgid/assertion"
+	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
 	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 )
@@ -180,7 +181,7 @@ type assertionSigner struct {
 // fields the user has values for, and puts it in the header: issued by
 // the site's origin, for the configured audience (the origin by default).
 func (a *assertionSigner) set(r *http.Request, o *session.Opened, fields []assertion.Field) error {
-	issuer, err := requestOrigin(r, a.secure, "")
+	issuer, err := cookie.Origin(r, a.secure, "")
 	if err != nil {
 		return err
 	}

@@ -123,22 +123,6 @@ type Guard struct {
 // to land on after the login.
 const returnToParam = "return_to"
 
-// isLocalPath accepts only a path on this origin: one leading slash, no
-// scheme or host, no backslash (browsers read "/\evil" as "//evil"), no
-// control characters.
-func isLocalPath(p string) bool {
-	if p == "" || len(p) > 2048 || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\") {
-		return false
-	}
-	for i := 0; i < len(p); i++ {
-		if p[i] < 0x20 || p[i] == 0x7f {
-			return false
-		}
-	}
-	u, err := url.Parse(p)
-	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil
-}
-
 // FieldRule passes for a user whose field equals one of its values.
 type FieldRule struct {
 	// "sub" or a data field from sgID, such as "myinfo.email". Not an app
@@ -195,7 +179,7 @@ func (g *Guard) validate(appKeys []string) error {
 			return fmt.Errorf("protect: pattern %q must start with / (use /* for the whole site)", p)
 		}
 	}
-	if g.LoginPage != "" && !isLocalPath(g.LoginPage) {
+	if g.LoginPage != "" && !pathview.IsLocal(g.LoginPage) {
 		return fmt.Errorf("login_page: %q must be a path on this site, starting with a single /", g.LoginPage)
 	}
 	if err := g.validateIdentityHeaders(); err != nil {
@@ -391,7 +375,7 @@ func (g *Guard) askLogin(w http.ResponseWriter, r *http.Request, code, text stri
 	nav := isNavigation(r)
 	if lp := g.LoginPage; nav && lp != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		dest := lp
-		if back := originalRequestURI(r); isLocalPath(back) {
+		if back := originalRequestURI(r); pathview.IsLocal(back) {
 			sep := "?"
 			if strings.Contains(dest, "?") {
 				sep = "&"

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -105,7 +107,7 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	returnTo := q.Get(returnToParam)
-	if returnTo != "" && !isLocalPath(returnTo) {
+	if returnTo != "" && !pathview.IsLocal(returnTo) {
 		return writeError(w, http.StatusBadRequest, "invalid_return_to", "return_to must be a path on this site.")
 	}
 	var app map[string]string
@@ -181,6 +183,15 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	}
 	h.cookies.Set(w, r, name, sealed, timeout)
 	return writeJSONBody(w, http.StatusOK, urlAnswer(authURL))
+}
+
+// redirectURI is the configured redirect URI, or else the callback path on
+// the request's own origin (see cookie.Origin).
+func redirectURI(r *http.Request, configured, callbackPath string, secure *bool) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	return cookie.Origin(r, secure, callbackPath)
 }
 
 // serveCallback finishes the login whose state sgID sent back. current is

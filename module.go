@@ -14,6 +14,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
+
 	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
 
 	"github.com/caddyserver/caddy/v2"
@@ -324,7 +326,7 @@ func (h *Handler) Validate() error {
 		return err
 	}
 	for field, p := range map[string]string{"success_path": h.SuccessPath, "error_path": h.ErrorPath} {
-		if !isLocalPath(p) {
+		if !pathview.IsLocal(p) {
 			return fmt.Errorf("%s: %q must be a path on this site, starting with a single /", field, p)
 		}
 	}

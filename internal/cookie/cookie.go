@@ -2,8 +2,9 @@
 // session cookie, one login cookie per login in progress, the __Host-
 // prefix on HTTPS), reading the session cookie's value from a request
 // without parsing every cookie, writing Set-Cookie, cutting sgid's cookies
-// out of a request passed on, and whether a request came over HTTPS, which
-// decides their names and Secure.
+// out of a request passed on; and what decides their names and Secure, the
+// scheme the browser used (IsHTTPS), with the origin it sees (Origin),
+// from which the redirect URI is derived.
 package cookie
 
 import (

@@ -286,3 +286,20 @@ func Within(p, scope string) bool {
 	}
 	return strings.HasPrefix(literal, prefix)
 }
+
+// IsLocal accepts only a path on this origin, for a page to send the
+// browser to (login_page, return_to): one leading slash, no
+// scheme or host, no backslash (browsers read "/\evil" as "//evil"), no
+// control characters.
+func IsLocal(p string) bool {
+	if p == "" || len(p) > 2048 || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\") {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < 0x20 || p[i] == 0x7f {
+			return false
+		}
+	}
+	u, err := url.Parse(p)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil
+}

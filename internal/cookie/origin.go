@@ -1,44 +1,28 @@
-package caddysgid
+package cookie
 
 import (
 	"errors"
 	"net/http"
 	"net/netip"
 	"strings"
-
-	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
 )
 
-// The origin the browser sees, for the redirect URI derived from the
-// request and the identity assertion's issuer: its scheme (HTTPS as the
-// cookies tell it, see cookie.IsHTTPS) and its host, which the client
-// chooses and so is checked. The cookies themselves are internal/cookie's.
-
-// errBadHost is the error of a request whose Host header is not a valid
+// ErrBadHost is the error of a request whose Host header is not a valid
 // host and port, when the redirect URI is derived from it.
-var errBadHost = errors.New("the Host header is not a valid host[:port]")
+var ErrBadHost = errors.New("the Host header is not a valid host[:port]")
 
-// redirectURI is the configured redirect URI, or else the callback path on
-// the request's own origin (see requestOrigin).
-func redirectURI(r *http.Request, configured, callbackPath string, secure *bool) (string, error) {
-	if configured != "" {
-		return configured, nil
-	}
-	return requestOrigin(r, secure, callbackPath)
-}
-
-// requestOrigin is the origin the browser sees, scheme://host, followed by
+// Origin is the origin the browser sees, scheme://host, followed by
 // path (made in one piece: auth-url derives its redirect URI so). It follows
 // the Host header, which the client chooses, so the host must be a valid
 // host name or IP literal with an optional port of 1 to 65535 written in
 // digits; anything else is an error, which the caller answers with 400.
 // The scheme is https when cookie_secure is on or the request came over
 // HTTPS.
-func requestOrigin(r *http.Request, secure *bool, path string) (string, error) {
+func Origin(r *http.Request, secure *bool, path string) (string, error) {
 	if !validHostPort(r.Host) {
-		return "", errBadHost
+		return "", ErrBadHost
 	}
-	if cookie.IsHTTPS(r) || secure != nil && *secure {
+	if IsHTTPS(r) || secure != nil && *secure {
 		return "https://" + r.Host + path, nil
 	}
 	return "http://" + r.Host + path, nil
