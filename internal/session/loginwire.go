@@ -89,24 +89,16 @@ type loginDecoder struct {
 	err error
 }
 
-func (d *loginDecoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errLoginLayout
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
+func (d *loginDecoder) uvarint() uint64 { return readNumber(d, binary.Uvarint) }
 
-func (d *loginDecoder) varint() int64 {
+func (d *loginDecoder) varint() int64 { return readNumber(d, binary.Varint) }
+
+// readNumber reads one number with read (binary.Uvarint or Varint).
+func readNumber[T uint64 | int64](d *loginDecoder, read func([]byte) (T, int)) T {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(d.b)
+	v, n := read(d.b)
 	if n <= 0 {
 		d.err = errLoginLayout
 		return 0
