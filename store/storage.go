@@ -222,6 +222,9 @@ func (s *storageStore) Put(ctx context.Context, key string, value []byte, ttl ti
 // bucket of expires.
 func (s *storageStore) index(ctx context.Context, entry string, expires time.Time) error {
 	idx := s.indexDir() + "/" + strconv.FormatInt(bucketEnd(expires), 10) + "/" + entry
+	if fsys, ok := s.st.(*certmagic.FileStorage); ok {
+		return createEmpty(fsys, idx)
+	}
 	// A renewal within the same bucket finds its entry there already; a
 	// stat is much cheaper than a synced write.
 	if !s.st.Exists(ctx, idx) {

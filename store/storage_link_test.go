@@ -116,3 +116,52 @@ func TestFileLockName(t *testing.T) {
 		t.Fatal("the lock file is still there after Unlock")
 	}
 }
+
+// TestStorageFileIndexEntries: on the file system storage the expiry index
+// entries are created in place rather than through certmagic; the sweep
+// still finds every one of them, so each expired record and member goes,
+// made by Put, Create or AddMember, and each live one stays.
+func TestStorageFileIndexEntries(t *testing.T) {
+	s := instanceStore(t, t.TempDir(), randomKey(t))
+	clk := newFakeClock()
+	s.now = clk.now
+	set := key("user")
+	for _, tc := range []struct {
+		name  string
+		write func(k string, ttl time.Duration) error
+		file  func(k string) string
+	}{
+		{"Put", func(k string, ttl time.Duration) error { return s.Put(ctx, k, []byte("v"), ttl) }, s.recordKey},
+		{"Create", func(k string, ttl time.Duration) error {
+			created, err := s.Create(ctx, k, []byte("v"), ttl)
+			if err == nil && !created {
+				t.Fatalf("Create(%s) found the key taken", k)
+			}
+			return err
+		}, s.recordKey},
+		{"AddMember", func(k string, ttl time.Duration) error { return s.AddMember(ctx, set, k, ttl) },
+			func(k string) string { return s.memberKey(set, k) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			short, long := randomKey(t), randomKey(t)
+			for k, ttl := range map[string]time.Duration{short: time.Minute, long: time.Hour} {
+				if err := tc.write(k, ttl); err != nil {
+					t.Fatal(err)
+				}
+			}
+			clk.add(time.Minute + 3*bucketWidth)
+			if !s.st.Exists(ctx, tc.file(short)) {
+				t.Fatal("the expired file vanished before a sweep; the test would prove nothing")
+			}
+			if err := s.sweep(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if s.st.Exists(ctx, tc.file(short)) {
+				t.Error("the expired file is still on disk after the sweep")
+			}
+			if !s.st.Exists(ctx, tc.file(long)) {
+				t.Error("the sweep deleted a live file")
+			}
+		})
+	}
+}
