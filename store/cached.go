@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"container/list"
 	"context"
 	"hash/maphash"
@@ -104,6 +105,27 @@ func (c *cached) Get(ctx context.Context, key string) ([]byte, error) {
 	}
 	c.mu.Unlock()
 	return v, nil
+}
+
+// Same compares the cached copy in place while it is fresh, as Get would
+// serve it; otherwise it reads (and caches) the record as Get does.
+func (c *cached) Same(ctx context.Context, key string, value []byte) (bool, error) {
+	c.mu.Lock()
+	if el, ok := c.items[key]; ok {
+		e := el.Value.(*cacheEntry)
+		if c.now().Before(e.expires) {
+			same := bytes.Equal(e.value, value)
+			c.mu.Unlock()
+			return same, nil
+		}
+		c.removeLocked(el)
+	}
+	c.mu.Unlock()
+	v, err := c.Get(ctx, key)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(v, value), nil
 }
 
 func (c *cached) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
@@ -232,5 +254,8 @@ func (c *cached) len() int {
 	return len(c.items)
 }
 
-// Interface guard
-var _ Store = (*cached)(nil)
+// Interface guards
+var (
+	_ Store    = (*cached)(nil)
+	_ Comparer = (*cached)(nil)
+)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"container/heap"
 	"context"
 	"errors"
@@ -113,6 +114,15 @@ func (s *memoryStore) Get(_ context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	return s.table.get(key)
+}
+
+// Same compares the record in place, under the table's lock, so a request
+// whose session is unchanged costs no copy of it.
+func (s *memoryStore) Same(_ context.Context, key string, value []byte) (bool, error) {
+	if err := checkKey(key); err != nil {
+		return false, err
+	}
+	return s.table.same(key, value)
 }
 
 func (s *memoryStore) Put(_ context.Context, key string, value []byte, ttl time.Duration) error {
@@ -296,6 +306,16 @@ func (t *memTable) get(key string) ([]byte, error) {
 		return nil, ErrNotFound
 	}
 	return clone(e.value), nil
+}
+
+func (t *memTable) same(key string, value []byte) (bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.liveLocked(key, t.now())
+	if e == nil {
+		return false, ErrNotFound
+	}
+	return bytes.Equal(e.value, value), nil
 }
 
 // liveLocked returns the live record of key, dropping it when expired.
@@ -555,5 +575,6 @@ var (
 	_ caddy.CleanerUpper = (*Memory)(nil)
 	_ Backend            = (*Memory)(nil)
 	_ Store              = (*memoryStore)(nil)
+	_ Comparer           = (*memoryStore)(nil)
 	_ caddy.Destructor   = (*memTable)(nil)
 )

@@ -39,7 +39,8 @@ func init() {
 // to one set at once never overwrite each other), x/ the expiry index of
 // both (a member's entry is named m.<set>.<member>), swept the time of the
 // last sweep. Locks: sgid/<scope>/sweep and
-// sgid/<scope>/put/<key>.
+// sgid/<scope>/put/<key>. On the file system an index entry is a hard link
+// of the file it indexes, so that each write makes one file, not two.
 type Storage struct {
 	storage certmagic.Storage
 	logger  *zap.Logger
@@ -209,6 +210,11 @@ func (s *storageStore) Put(ctx context.Context, key string, value []byte, ttl ti
 		return err
 	}
 	expires := s.now().Add(ttl)
+	if fsys, ok := s.st.(*certmagic.FileStorage); ok {
+		if done, err := s.putLinked(fsys, s.recordKey(key), s.indexKey(key, expires), encodeRecord(value, expires)); done {
+			return err
+		}
+	}
 	if err := s.index(ctx, key, expires); err != nil {
 		return err
 	}
@@ -218,10 +224,16 @@ func (s *storageStore) Put(ctx context.Context, key string, value []byte, ttl ti
 	return nil
 }
 
+// indexKey is the storage key of the index entry of entry (a record key,
+// or m.<set>.<member>) in the expiry bucket of expires.
+func (s *storageStore) indexKey(entry string, expires time.Time) string {
+	return s.indexDir() + "/" + strconv.FormatInt(bucketEnd(expires), 10) + "/" + entry
+}
+
 // index files entry (a record key, or m.<set>.<member>) in the expiry
 // bucket of expires.
 func (s *storageStore) index(ctx context.Context, entry string, expires time.Time) error {
-	idx := s.indexDir() + "/" + strconv.FormatInt(bucketEnd(expires), 10) + "/" + entry
+	idx := s.indexKey(entry, expires)
 	// A renewal within the same bucket finds its entry there already; a
 	// stat is much cheaper than a synced write.
 	if !s.st.Exists(ctx, idx) {
@@ -241,7 +253,13 @@ func (s *storageStore) AddMember(ctx context.Context, set, member string, ttl ti
 		return ErrInvalidTTL
 	}
 	expires := s.now().Add(ttl)
-	if err := s.index(ctx, "m."+set+"."+member, expires); err != nil {
+	entry := "m." + set + "." + member
+	if fsys, ok := s.st.(*certmagic.FileStorage); ok {
+		if done, err := s.putLinked(fsys, s.memberKey(set, member), s.indexKey(entry, expires), encodeRecord(nil, expires)); done {
+			return err
+		}
+	}
+	if err := s.index(ctx, entry, expires); err != nil {
 		return err
 	}
 	if err := s.st.Store(ctx, s.memberKey(set, member), encodeRecord(nil, expires)); err != nil {

@@ -25,38 +25,20 @@ import (
 // FUSE file systems have none).
 func (s *storageStore) createLinked(ctx context.Context, fsys *certmagic.FileStorage, key string, value []byte, ttl time.Duration) (created, done bool, err error) {
 	expires := s.now().Add(ttl)
+	record := encodeRecord(value, expires)
+	name := fsys.Filename(s.recordKey(key))
+	tmp, err := writeTemp(name, record)
+	if err != nil {
+		return false, true, err
+	}
+	defer os.Remove(tmp)
 	// Indexed first, as Put does: a record that no index entry names
 	// would never be swept. When the key turns out to be taken, the entry
 	// costs the sweep one load, which finds the record live or gone.
-	if err := s.index(ctx, key, expires); err != nil {
-		return false, true, err
+	if err := linkIndex(fsys, tmp, s.indexKey(key, expires)); err != nil {
+		return false, false, nil
 	}
-	name := fsys.Filename(s.recordKey(key))
-	dir := filepath.Dir(name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return false, true, storageErr("store", err)
-	}
-	// The temporary file starts with a dot and never has a key's name
-	// (keys are base64url), so nothing reads it as a record.
-	tmp, err := os.CreateTemp(dir, ".create-*")
-	if err != nil {
-		return false, true, storageErr("store", err)
-	}
-	defer os.Remove(tmp.Name())
-	record := encodeRecord(value, expires)
-	_, err = tmp.Write(record)
-	if err == nil {
-		// Synced before it gets its name, as certmagic syncs what it
-		// stores: a crash must not leave a named record with no content.
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return false, true, storageErr("store", err)
-	}
-	err = os.Link(tmp.Name(), name)
+	err = os.Link(tmp, name)
 	switch {
 	case err == nil:
 		return s.stillOurs(ctx, fsys, key, record)
@@ -71,6 +53,86 @@ func (s *storageStore) createLinked(ctx context.Context, fsys *certmagic.FileSto
 		return false, false, nil
 	}
 	return false, true, err
+}
+
+// putLinked is Put and AddMember on certmagic's file system storage: file
+// (a record or a member, as a storage key) gets content, and idx, its
+// index entry, names the same synced file by a hard link. certmagic's
+// Store would write a temporary file, sync it and rename it for each of
+// the two; an index entry is read only for its name, so one synced file
+// with two names keeps every guarantee. On the file systems this runs on,
+// making a file costs far more than a name for it (an inode, for every
+// file and its temporary one), so each write of the store makes one file
+// where it made two.
+//
+// done is false, and nothing is written, when the file system refused the
+// hard link: the caller writes through certmagic instead.
+func (s *storageStore) putLinked(fsys *certmagic.FileStorage, file, idx string, content []byte) (done bool, err error) {
+	name := fsys.Filename(file)
+	tmp, err := writeTemp(name, content)
+	if err != nil {
+		return true, err
+	}
+	if err := linkIndex(fsys, tmp, idx); err != nil {
+		os.Remove(tmp)
+		return false, nil
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		os.Remove(tmp)
+		return true, storageErr("store", err)
+	}
+	return true, nil
+}
+
+// writeTemp writes content to a new temporary file in the folder of name,
+// synced before it gets any other name, as certmagic syncs what it stores:
+// a crash must not leave a named record with no content. The temporary
+// file starts with a dot and never has a key's name (keys are base64url),
+// so nothing reads it as a record or a member.
+func writeTemp(name string, content []byte) (string, error) {
+	dir := filepath.Dir(name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", storageErr("store", err)
+	}
+	f, err := os.CreateTemp(dir, ".create-*")
+	if err != nil {
+		return "", storageErr("store", err)
+	}
+	_, err = f.Write(content)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", storageErr("store", err)
+	}
+	return f.Name(), nil
+}
+
+// linkIndex makes idx, an index entry, a hard link of tmp, the synced
+// file it indexes, rather than a file of its own: its name is all the
+// sweep reads. An entry there already (a renewal within the same bucket)
+// will do. certmagic never syncs a folder, so whether a name outlives a
+// crash was always up to the file system's journal, which keeps this name
+// ahead of the record's or member's, made after it. An error means the
+// file system made no link (some network and FUSE file systems have
+// none).
+func linkIndex(fsys *certmagic.FileStorage, tmp, idx string) error {
+	name := fsys.Filename(idx)
+	err := os.Link(tmp, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The bucket's first entry makes its folder.
+		if err = os.MkdirAll(filepath.Dir(name), 0o700); err == nil {
+			err = os.Link(tmp, name)
+		}
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	return err
 }
 
 // stillOurs decides a linked Create against callers on the locked path

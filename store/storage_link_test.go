@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -114,5 +116,79 @@ func TestFileLockName(t *testing.T) {
 	}
 	if exists() {
 		t.Fatal("the lock file is still there after Unlock")
+	}
+}
+
+// TestStorageFileIndexEntries: on the file system storage each write makes
+// one file, and its expiry index entry is a hard link of it rather than a
+// file of its own; the sweep still finds every entry, so each expired
+// record and member goes, made by Put, Create or AddMember, each live one
+// stays, and no temporary file is left behind.
+func TestStorageFileIndexEntries(t *testing.T) {
+	dir := t.TempDir()
+	s := instanceStore(t, dir, randomKey(t))
+	fsys := s.st.(*certmagic.FileStorage)
+	clk := newFakeClock()
+	s.now = clk.now
+	set := key("user")
+	for _, tc := range []struct {
+		name  string
+		write func(k string, ttl time.Duration) error
+		file  func(k string) string
+		entry func(k string) string
+	}{
+		{"Put", func(k string, ttl time.Duration) error { return s.Put(ctx, k, []byte("v"), ttl) }, s.recordKey,
+			func(k string) string { return k }},
+		{"Create", func(k string, ttl time.Duration) error {
+			created, err := s.Create(ctx, k, []byte("v"), ttl)
+			if err == nil && !created {
+				t.Fatalf("Create(%s) found the key taken", k)
+			}
+			return err
+		}, s.recordKey, func(k string) string { return k }},
+		{"AddMember", func(k string, ttl time.Duration) error { return s.AddMember(ctx, set, k, ttl) },
+			func(k string) string { return s.memberKey(set, k) }, func(k string) string { return "m." + set + "." + k }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			short, long := randomKey(t), randomKey(t)
+			for k, ttl := range map[string]time.Duration{short: time.Minute, long: time.Hour} {
+				if err := tc.write(k, ttl); err != nil {
+					t.Fatal(err)
+				}
+			}
+			file, err := os.Stat(fsys.Filename(tc.file(short)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			entry, err := os.Stat(fsys.Filename(s.indexKey(tc.entry(short), clk.now().Add(time.Minute))))
+			if err != nil {
+				t.Fatalf("no index entry: %v", err)
+			}
+			if !os.SameFile(file, entry) {
+				t.Error("the index entry is a file of its own, not a link of the file it indexes")
+			}
+			clk.add(time.Minute + 3*bucketWidth)
+			if !s.st.Exists(ctx, tc.file(short)) {
+				t.Fatal("the expired file vanished before a sweep; the test would prove nothing")
+			}
+			if err := s.sweep(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if s.st.Exists(ctx, tc.file(short)) {
+				t.Error("the expired file is still on disk after the sweep")
+			}
+			if !s.st.Exists(ctx, tc.file(long)) {
+				t.Error("the sweep deleted a live file")
+			}
+		})
+	}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), ".create-") {
+			t.Errorf("temporary file left behind: %s", d.Name())
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

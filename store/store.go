@@ -9,6 +9,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -91,6 +92,34 @@ type Store interface {
 	Close() error
 }
 
+// Comparer is a Store that can tell whether the value under a key is a
+// given one without handing out a copy of it. The handler asks it on every
+// request whose session it opened before: only a record that is byte for
+// byte the one it opened may reuse that opening, and a copy per request
+// would be made only to be compared and thrown away.
+type Comparer interface {
+	// Same reports whether the live value under key is exactly value. It
+	// reads what Get would read (a cache answers from its copy, as its Get
+	// does) and fails as Get does: ErrNotFound when there is no live
+	// value, ErrInvalidKey for a malformed key. It neither keeps nor
+	// changes value.
+	Same(ctx context.Context, key string, value []byte) (bool, error)
+}
+
+// Same reports whether the live value under key in s is exactly value,
+// with the errors of Get: through s's own Same when s is a Comparer, and
+// otherwise by comparing what Get returns.
+func Same(ctx context.Context, s Store, key string, value []byte) (bool, error) {
+	if c, ok := s.(Comparer); ok {
+		return c.Same(ctx, key, value)
+	}
+	got, err := s.Get(ctx, key)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(got, value), nil
+}
+
 // Backend is the guest module the handler loads from its "store" field
 // (namespace sgid.stores, JSON inline key "module").
 type Backend interface {
@@ -108,15 +137,22 @@ func checkKey(key string) error {
 		return ErrInvalidKey
 	}
 	for i := 0; i < len(key); i++ {
-		c := key[i]
-		switch {
-		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
-		default:
+		if !keyChar[key[i]] {
 			return ErrInvalidKey
 		}
 	}
 	return nil
 }
+
+// keyChar marks the bytes a key may hold. Every store call checks its key,
+// a logged-in request at least once, so the check is one table load per
+// byte rather than a chain of comparisons.
+var keyChar = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+	}
+	return t
+}()
 
 // checkPut validates the arguments every Put, Create and PutIfAbsent
 // takes.

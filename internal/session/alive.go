@@ -19,21 +19,27 @@ func (m *Manager) Alive(ctx context.Context, id string) (bool, error) {
 	if !ValidID(id) {
 		return false, nil
 	}
-	key := Key(id)
-	sealed, err := m.raw.Get(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		m.storeFailed(ctx, "get", err)
+	now := m.now()
+	o, gone, err := m.remembered(ctx, m.raw, id, now)
+	if gone || err != nil {
 		return false, err
 	}
-	now := m.now()
 	var s Session
-	if o := m.memo.get(key, sealed, now); o != nil {
+	key := Key(id)
+	if o != nil {
 		s = o.Session
-	} else if s, err = open(id, sealed); err != nil {
-		return false, nil
+	} else {
+		sealed, err := m.raw.Get(ctx, key)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			m.storeFailed(ctx, "get", err)
+			return false, err
+		}
+		if s, err = open(id, sealed); err != nil {
+			return false, nil
+		}
 	}
 	if !now.Before(s.Expires) {
 		return false, nil

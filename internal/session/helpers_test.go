@@ -37,7 +37,7 @@ func (c *testClock) add(d time.Duration) { c.set(c.now().Add(d)) }
 
 // memoryScope opens a fresh scope of a memory store bounded to max
 // records, closed with the test.
-func memoryScope(t *testing.T, max int) store.Store {
+func memoryScope(t testing.TB, max int) store.Store {
 	t.Helper()
 	st, err := (&store.Memory{MaxEntries: max}).Open(storetest.RandomKey(t))
 	if err != nil {

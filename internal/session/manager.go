@@ -102,12 +102,64 @@ func (m *Manager) Now() time.Time { return m.now() }
 // Lookup returns the live session of id, or nil when there is none
 // (unknown, expired, idle too long, or a record that does not open). The
 // error is set only when the store could not answer: the caller must then
-// not say "logged out". The record is read from the store on every call;
-// only its opening is skipped when the memo holds the same record.
+// not say "logged out". The store is asked on every call; only the
+// hashing of id and the opening of its record are skipped when the memo
+// holds a session opened from the record the store holds now.
 func (m *Manager) Lookup(ctx context.Context, id string) (*Opened, error) {
 	if !ValidID(id) {
 		return nil, nil
 	}
+	now := m.now()
+	o, gone, err := m.remembered(ctx, m.st, id, now)
+	if o == nil && !gone && err == nil {
+		o, err = m.openStored(ctx, id, now)
+	}
+	if o == nil || err != nil {
+		return nil, err
+	}
+	if !now.Before(o.Session.Expires) {
+		return nil, nil
+	}
+	if m.idle > 0 {
+		ok, err := m.checkIdle(ctx, o.Key, o.Session, true)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			m.memo.drop(o.Key)
+			return nil, nil
+		}
+	}
+	return o, nil
+}
+
+// remembered returns the session the memo holds for id when st holds
+// exactly the record it was opened from. It returns nil when the memo has
+// none or the record has changed (the caller opens the stored one), and
+// gone when the record is no longer there: the memo forgets it then.
+func (m *Manager) remembered(ctx context.Context, st store.Store, id string, now time.Time) (o *Opened, gone bool, err error) {
+	o = m.memo.get(id, now)
+	if o == nil {
+		return nil, false, nil
+	}
+	same, err := store.Same(ctx, st, o.Key, o.sealed)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		m.memo.drop(o.Key)
+		return nil, true, nil
+	case err != nil:
+		m.storeFailed(ctx, "get", err)
+		return nil, false, err
+	case !same:
+		return nil, false, nil
+	}
+	return o, false, nil
+}
+
+// openStored reads and opens the record of id and keeps what it opened in
+// the memo. It returns nil, nil when there is no record or it does not
+// open.
+func (m *Manager) openStored(ctx context.Context, id string, now time.Time) (*Opened, error) {
 	key := Key(id)
 	sealed, err := m.st.Get(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
@@ -118,30 +170,16 @@ func (m *Manager) Lookup(ctx context.Context, id string) (*Opened, error) {
 		m.storeFailed(ctx, "get", err)
 		return nil, err
 	}
-	now := m.now()
-	o := m.memo.get(key, sealed, now)
-	if o == nil {
-		s, err := open(id, sealed)
-		if err != nil {
-			return nil, nil
-		}
-		o = &Opened{ID: id, Key: key, Session: s, View: m.prepare(s), sealed: sealed}
-		if now.Before(s.Expires) {
-			m.memo.put(key, o, now)
-		}
-	}
-	if !now.Before(o.Session.Expires) {
+	s, err := open(id, sealed)
+	if err != nil {
+		// An ended mark, or a record sealed for another id: whatever the
+		// memo held for the key is stale.
+		m.memo.drop(key)
 		return nil, nil
 	}
-	if m.idle > 0 {
-		ok, err := m.checkIdle(ctx, key, o.Session, true)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			m.memo.drop(key)
-			return nil, nil
-		}
+	o := &Opened{ID: id, Key: key, Session: s, View: m.prepare(s), sealed: sealed}
+	if now.Before(s.Expires) {
+		m.memo.put(o, now)
 	}
 	return o, nil
 }

@@ -1,7 +1,7 @@
 package session
 
 import (
-	"bytes"
+	"hash/maphash"
 	"sync"
 	"time"
 )
@@ -26,28 +26,40 @@ type Opened struct {
 	sealed []byte
 	// until is when the memo stops using the entry and may sweep it.
 	until time.Time
+	// slot is the memo's keyed hash of ID, under which the entry is
+	// found by its id.
+	slot uint64
 }
 
-// memo keeps the sessions a Manager opened, by store key, so that the next
-// request of the same user skips opening its record (HKDF, AES-GCM and
-// JSON, about half of a logged-in request's work in the handler) and the
-// HTTP side's Prepare.
+// memo keeps the sessions a Manager opened, so that the next request of
+// the same user skips opening its record (HKDF, AES-GCM and JSON, about
+// half of a logged-in request's work in the handler), hashing its id into
+// its store key, and the HTTP side's Prepare.
 //
-// It is a memo, not a cache of the store: every request still reads the
-// record from the store, and an entry is used only when the store returns
-// exactly the bytes it was opened from. Since the store key and the record
-// key both follow from the session id, the same key and the same bytes
-// open to the same session, so a logout (the record gone) or a new record
-// takes effect exactly as without the memo, and the logout bound stays
-// what the store and its cache make it. An entry is kept for at most ttl
+// It is a memo, not a cache of the store: every request still asks the
+// store, and an entry is used only when the store holds exactly the bytes
+// it was opened from (store.Same). Since the store key and the record key
+// both follow from the session id, the same id and the same bytes open to
+// the same session, so a logout (the record gone) or a new record takes
+// effect exactly as without the memo, and the logout bound stays what the
+// store and its cache make it. An entry is kept for at most ttl
 // (cache_ttl), so the plaintext of an idle user's session does not stay in
 // memory longer than the cache would keep its record; ttl 0 keeps none.
+//
+// Entries are found by session id on a request (byID) and by store key
+// when a session ends (byKey, since a revocation knows only the keys). A
+// request's id, which anyone may make up, is looked up by a hash keyed with
+// a random seed and then compared in constant time, so a guess reaches a
+// comparison with a live id only on a collision of that keyed hash. Every
+// entry is in both maps or in neither.
 type memo struct {
-	ttl time.Duration
-	max int
+	ttl  time.Duration
+	max  int
+	seed maphash.Seed
 
 	mu        sync.RWMutex
-	m         map[string]*Opened
+	byKey     map[string]*Opened
+	byID      map[uint64]*Opened
 	lastSweep time.Time
 }
 
@@ -55,49 +67,87 @@ func newMemo(ttl time.Duration, max int) *memo {
 	if ttl <= 0 {
 		return nil
 	}
-	return &memo{ttl: ttl, max: max, m: make(map[string]*Opened)}
+	return &memo{
+		ttl:   ttl,
+		max:   max,
+		seed:  maphash.MakeSeed(),
+		byKey: make(map[string]*Opened),
+		byID:  make(map[uint64]*Opened),
+	}
 }
 
-// get returns the session opened before from the record sealed under key,
-// or nil. A nil memo keeps nothing.
-func (c *memo) get(key string, sealed []byte, now time.Time) *Opened {
+// get returns the session opened before for id while its time lasts, or
+// nil. The caller still has to check that the store holds the record it
+// was opened from. A nil memo keeps nothing.
+func (c *memo) get(id string, now time.Time) *Opened {
 	if c == nil {
 		return nil
 	}
+	slot := maphash.String(c.seed, id)
 	c.mu.RLock()
-	o := c.m[key]
+	o := c.byID[slot]
 	c.mu.RUnlock()
-	if o == nil || !now.Before(o.until) || !bytes.Equal(o.sealed, sealed) {
+	if o == nil || !now.Before(o.until) || !sameID(o.ID, id) {
 		return nil
 	}
 	return o
 }
 
-// put keeps o under key until ttl from now. Once per ttl it sweeps the
-// entries past their time; when still full, it drops arbitrary ones (Go
-// starts each map walk at a random place).
-func (c *memo) put(key string, o *Opened, now time.Time) {
+// sameID compares two ids in time that depends on their length only.
+func sameID(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	var diff byte
+	for i := 0; i < len(a); i++ {
+		diff |= a[i] ^ b[i]
+	}
+	return diff == 0
+}
+
+// put keeps o, found by its ID and its Key, until ttl from now, in place
+// of any entry of the same id or key. Once per ttl it sweeps the entries
+// past their time; when still full, it drops arbitrary ones (Go starts
+// each map walk at a random place).
+func (c *memo) put(o *Opened, now time.Time) {
 	if c == nil {
 		return
 	}
 	o.until = now.Add(c.ttl)
+	o.slot = maphash.String(c.seed, o.ID)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if now.Sub(c.lastSweep) >= c.ttl {
 		c.lastSweep = now
-		for k, e := range c.m {
+		for _, e := range c.byKey {
 			if !now.Before(e.until) {
-				delete(c.m, k)
+				c.removeLocked(e)
 			}
 		}
 	}
-	for k := range c.m {
-		if len(c.m) < c.max {
+	c.removeLocked(c.byKey[o.Key])
+	c.removeLocked(c.byID[o.slot])
+	for _, e := range c.byKey {
+		if len(c.byKey) < c.max {
 			break
 		}
-		delete(c.m, k)
+		c.removeLocked(e)
 	}
-	c.m[key] = o
+	c.byKey[o.Key] = o
+	c.byID[o.slot] = o
+}
+
+// removeLocked takes e, when not nil, out of both maps.
+func (c *memo) removeLocked(e *Opened) {
+	if e == nil {
+		return
+	}
+	if c.byKey[e.Key] == e {
+		delete(c.byKey, e.Key)
+	}
+	if c.byID[e.slot] == e {
+		delete(c.byID, e.slot)
+	}
 }
 
 // drop forgets the session under key (logged out, or gone from the store).
@@ -106,7 +156,7 @@ func (c *memo) drop(key string) {
 		return
 	}
 	c.mu.Lock()
-	delete(c.m, key)
+	c.removeLocked(c.byKey[key])
 	c.mu.Unlock()
 }
 
@@ -116,5 +166,5 @@ func (c *memo) len() int {
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return len(c.m)
+	return len(c.byKey)
 }

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"hash/maphash"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -48,15 +49,24 @@ func TestMemoFollowsTheStore(t *testing.T) {
 	}
 	// Another record under the same id, as a store shared with another
 	// instance could hold: it is opened, not the one opened before.
-	sealed, err := seal(id, Session{Sub: "other", Expires: clk.now().Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.st.Put(ctx, Key(id), sealed, time.Hour); err != nil {
-		t.Fatal(err)
-	}
+	mustPutRecord(t, m, id, "other")
 	if o := lookup(); o == nil || o.Session.Sub != "other" || o.View != "view of other" {
 		t.Fatalf("after the record changed: %+v, want the other user", o)
+	}
+	// The ended mark another instance leaves at a logout: it opens to
+	// nothing, and what the memo kept of the session is let go.
+	if err := m.st.Put(ctx, Key(id), ended, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if o := lookup(); o != nil {
+		t.Fatalf("after the record was ended: %+v, want nobody", o)
+	}
+	if m.memo.len() != 0 {
+		t.Errorf("%d sessions kept opened after the record was ended, want 0", m.memo.len())
+	}
+	mustPutRecord(t, m, id, "other")
+	if o := lookup(); o == nil || o.Session.Sub != "other" {
+		t.Fatalf("the record back: %+v", o)
 	}
 	// The record deleted directly in the store, not through the Manager.
 	if err := m.st.Delete(ctx, Key(id)); err != nil {
@@ -109,44 +119,127 @@ func TestMemoBounds(t *testing.T) {
 	t.Parallel()
 	now := clockStart
 	c := newMemo(time.Minute, 3)
-	for i := range 5 {
-		c.put(string(rune('a'+i)), &Opened{sealed: []byte{byte(i)}}, now)
+	ids := make([]string, 6)
+	for i := range ids {
+		ids[i] = NewID()
+	}
+	for _, id := range ids[:5] {
+		c.put(&Opened{ID: id, Key: Key(id)}, now)
 	}
 	if n := c.len(); n != 3 {
 		t.Errorf("%d entries with a bound of 3", n)
 	}
+	wantConsistent(t, c)
 	for _, tc := range []struct {
-		name   string
-		sealed []byte
-		at     time.Time
-		found  bool
+		name  string
+		id    string
+		at    time.Time
+		found bool
 	}{
-		{"the last entry put", []byte{4}, now, true},
-		{"other record bytes", []byte{5}, now, false},
-		{"no record bytes", nil, now, false},
-		{"past its time", []byte{4}, now.Add(time.Minute), false},
+		{"the last entry put", ids[4], now, true},
+		{"an id never put", ids[5], now, false},
+		{"past its time", ids[4], now.Add(time.Minute), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := c.get("e", tc.sealed, tc.at) != nil; got != tc.found {
+			if got := c.get(tc.id, tc.at) != nil; got != tc.found {
 				t.Fatalf("found %v, want %v", got, tc.found)
 			}
 		})
 	}
 	// A put a ttl later sweeps the entries past their time.
-	c.put("f", &Opened{}, now.Add(time.Minute))
+	c.put(&Opened{ID: ids[5], Key: Key(ids[5])}, now.Add(time.Minute))
 	if n := c.len(); n != 1 {
 		t.Errorf("%d entries after the sweep, want 1", n)
 	}
+	wantConsistent(t, c)
 
 	off := newMemo(0, 3)
 	if off != nil {
 		t.Fatal("a ttl of 0 keeps opened sessions")
 	}
-	off.put("a", &Opened{}, now)
-	if off.get("a", nil, now) != nil || off.len() != 0 {
+	off.put(&Opened{ID: ids[0], Key: Key(ids[0])}, now)
+	if off.get(ids[0], now) != nil || off.len() != 0 {
 		t.Error("a nil memo returned an entry")
 	}
-	off.drop("a")
+	off.drop(Key(ids[0]))
+}
+
+// TestMemoTwoIndexes: an entry is found by its id, forgotten by its store
+// key, and replaced by a later one of the same session, and the two maps
+// it lives in never disagree.
+func TestMemoTwoIndexes(t *testing.T) {
+	t.Parallel()
+	now := clockStart
+	c := newMemo(time.Minute, 10)
+	a, b := NewID(), NewID()
+	first := &Opened{ID: a, Key: Key(a)}
+	c.put(first, now)
+	c.put(&Opened{ID: b, Key: Key(b)}, now)
+	second := &Opened{ID: a, Key: Key(a)}
+	c.put(second, now)
+	if got := c.get(a, now); got != second {
+		t.Fatalf("after a second put of one session the memo returns %p, want the second %p", got, second)
+	}
+	if n := c.len(); n != 2 {
+		t.Fatalf("%d entries for two sessions", n)
+	}
+	wantConsistent(t, c)
+	c.drop(Key(a))
+	if c.get(a, now) != nil {
+		t.Fatal("the session dropped by its store key is still found by its id")
+	}
+	if c.get(b, now) == nil {
+		t.Fatal("dropping one session lost the other")
+	}
+	wantConsistent(t, c)
+}
+
+// TestMemoChecksTheID: a request's id that lands on another session's slot
+// (a collision of the keyed hash) does not get that session.
+func TestMemoChecksTheID(t *testing.T) {
+	t.Parallel()
+	now := clockStart
+	c := newMemo(time.Minute, 10)
+	owner, guess := NewID(), NewID()
+	o := &Opened{ID: owner, Key: Key(owner)}
+	c.put(o, now)
+	c.byID[maphash.String(c.seed, guess)] = o
+	if c.get(guess, now) != nil {
+		t.Fatal("an id colliding with a kept session's slot got that session")
+	}
+	if c.get(owner, now) != o {
+		t.Fatal("the owner's id does not find its session")
+	}
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{owner, owner, true},
+		{owner, guess, false},
+		{owner, owner[:42], false},
+		{owner, owner[:42] + "!", false},
+		{"", "", true},
+	} {
+		if got := sameID(tc.a, tc.b); got != tc.same {
+			t.Errorf("sameID(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.same)
+		}
+	}
+}
+
+// wantConsistent fails unless every entry is in both maps, under its own
+// key and slot.
+func wantConsistent(t *testing.T, c *memo) {
+	t.Helper()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if len(c.byKey) != len(c.byID) {
+		t.Fatalf("%d entries by key, %d by id", len(c.byKey), len(c.byID))
+	}
+	for key, o := range c.byKey {
+		if o.Key != key || c.byID[o.slot] != o || o.slot != maphash.String(c.seed, o.ID) {
+			t.Fatalf("the entry of %s is not under its id", key)
+		}
+	}
 }
 
 // TestNoMemo: without a memo every Lookup opens the record and runs
@@ -166,5 +259,18 @@ func TestNoMemo(t *testing.T) {
 	}
 	if n := prepared.Load(); n != 3 {
 		t.Fatalf("Prepare ran %d times for three lookups without a memo, want 3", n)
+	}
+}
+
+// mustPutRecord seals a session of sub for id and puts it straight into
+// m's store, as another instance sharing it could.
+func mustPutRecord(t *testing.T, m *Manager, id, sub string) {
+	t.Helper()
+	sealed, err := seal(id, Session{Sub: sub, Expires: m.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.st.Put(t.Context(), Key(id), sealed, time.Hour); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -46,6 +46,8 @@ func Run(t *testing.T, open Open) {
 		{"InvalidArguments", testInvalidArguments},
 		{"Values", testValues},
 		{"NoAliasing", testNoAliasing},
+		{"Same", testSame},
+		{"SameAfterExpiry", testSameAfterExpiry},
 		{"PutIfAbsent", testPutIfAbsent},
 		{"PutIfAbsentAfterExpiry", testPutIfAbsentAfterExpiry},
 		{"PutIfAbsentRace", testPutIfAbsentRace},
@@ -250,6 +252,9 @@ func testInvalidArguments(t *testing.T, s *suite) {
 		if created, err := st.Create(ctx, key, []byte("v"), hour); created || !errors.Is(err, store.ErrInvalidKey) {
 			t.Errorf("Create(%q) = %v, %v; want false, ErrInvalidKey", key, created, err)
 		}
+		if same, err := store.Same(ctx, st, key, []byte("v")); same || !errors.Is(err, store.ErrInvalidKey) {
+			t.Errorf("Same(%q) = %v, %v; want false, ErrInvalidKey", key, same, err)
+		}
 	}
 	longest := string(bytes.Repeat([]byte("A"), store.MaxKeyLen))
 	mustPut(t, st, longest, []byte("v"), hour)
@@ -325,6 +330,84 @@ func testNoAliasing(t *testing.T, s *suite) {
 	}
 	v3[0] = 'W'
 	wantValue(t, st, k3, []byte("original"))
+}
+
+// testSame checks store.Same, which the handler asks on every request of a
+// session it opened before, against what Get returns: true only for the
+// exact bytes stored now, ErrNotFound once the record is gone, and the
+// caller's slice neither kept nor changed.
+func testSame(t *testing.T, s *suite) {
+	st := s.fresh()
+	k, empty := RandomKey(t), RandomKey(t)
+	mustPut(t, st, k, []byte("sealed"), hour)
+	mustPut(t, st, empty, []byte{}, hour)
+	for _, tc := range []struct {
+		name  string
+		key   string
+		value []byte
+		want  bool
+	}{
+		{"the stored bytes", k, []byte("sealed"), true},
+		{"other bytes of the same length", k, []byte("sealeD"), false},
+		{"a prefix", k, []byte("seale"), false},
+		{"a longer value", k, []byte("sealed!"), false},
+		{"no bytes", k, nil, false},
+		{"an empty record and no bytes", empty, []byte{}, true},
+		{"an empty record and some bytes", empty, []byte("x"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := store.Same(ctx, st, tc.key, tc.value)
+			if err != nil || got != tc.want {
+				t.Fatalf("Same = %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+
+	if same, err := store.Same(ctx, st, RandomKey(t), []byte("sealed")); same || !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Same of a missing key = %v, %v; want ErrNotFound", same, err)
+	}
+	mine := []byte("sealed")
+	if same, err := store.Same(ctx, st, k, mine); !same || err != nil {
+		t.Fatalf("Same = %v, %v; want true", same, err)
+	}
+	mine[0] = 'X'
+	wantValue(t, st, k, []byte("sealed"))
+
+	mustPut(t, st, k, []byte("resealed"), hour)
+	if same, err := store.Same(ctx, st, k, []byte("sealed")); same || err != nil {
+		t.Fatalf("Same with the replaced bytes = %v, %v; want false", same, err)
+	}
+	if same, err := store.Same(ctx, st, k, []byte("resealed")); !same || err != nil {
+		t.Fatalf("Same with the new bytes = %v, %v; want true", same, err)
+	}
+	if err := st.Delete(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if same, err := store.Same(ctx, st, k, []byte("resealed")); same || !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Same after Delete = %v, %v; want ErrNotFound", same, err)
+	}
+}
+
+// testSameAfterExpiry checks that an expired record is not the same as
+// anything: a session past its ttl must not be reused from memory.
+func testSameAfterExpiry(t *testing.T, s *suite) {
+	st := s.fresh()
+	k := RandomKey(t)
+	mustPut(t, st, k, []byte("goes"), time.Second)
+	deadline := time.Now().Add(expiryDeadline)
+	for {
+		same, err := store.Same(ctx, st, k, []byte("goes"))
+		if errors.Is(err, store.ErrNotFound) {
+			return
+		}
+		if err != nil || !same {
+			t.Fatalf("Same while waiting for expiry = %v, %v", same, err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Same still answers true %v after the ttl", expiryDeadline)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func testPutIfAbsent(t *testing.T, s *suite) {

@@ -1,0 +1,42 @@
+package session
+
+import (
+	"testing"
+	"time"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/loginbench"
+)
+
+// BenchmarkLookupHit is a logged-in request's Lookup of a session the memo
+// holds, on the memory store: the store is still asked whether the record
+// is the one opened, but the id is neither hashed nor its record opened.
+//
+//	go test -run '^$' -bench LookupHit -benchmem ./internal/session/
+func BenchmarkLookupHit(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		memo time.Duration
+	}{
+		{"memo_on", time.Minute},
+		{"memo_off", 0},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			m := New(Options{Store: memoryScope(b, 100), LoginTimeout: testLoginTimeout, KeyRotation: testRotation, MemoTTL: tc.memo})
+			id := NewID()
+			if created, err := m.Create(b.Context(), id, Session{Sub: "u", Expires: time.Now().Add(time.Hour)}); err != nil || !created {
+				b.Fatalf("create: %v, %v", created, err)
+			}
+			b.ReportAllocs()
+			// CPU time as well as wall time: on a shared machine it counts
+			// this work and not the waits for a core.
+			cpu := loginbench.CPUTime(b)
+			for b.Loop() {
+				o, err := m.Lookup(b.Context(), id)
+				if err != nil || o == nil {
+					b.Fatalf("lookup: %v, %v", o, err)
+				}
+			}
+			b.ReportMetric(float64((loginbench.CPUTime(b)-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
