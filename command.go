@@ -101,15 +101,7 @@ func runCheck(ctx context.Context, w io.Writer, configFile, adapter string, hc *
 		}
 		sites = append(sites, checkedSite(f.Server, h))
 	}
-	// The checks apply the handler's own rules, so that they judge the
-	// config as Provision will.
-	checks := sgidcheck.Checks{
-		HTTPClient:    hc,
-		Resolve:       resolvePlaceholders,
-		FieldError:    fieldError,
-		MinSealingKey: minSealingKey,
-	}
-	return checks.Run(ctx, w, configFile, sites)
+	return sgidcheck.Checks{HTTPClient: hc}.Run(ctx, w, configFile, sites)
 }
 
 // checkedSite is what the checks read of the handler h of server, with

@@ -12,6 +12,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/confcheck"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
@@ -116,7 +117,7 @@ func TestCheck(t *testing.T) {
 		}},
 		{"redis without sealing_key", site(good + "\n\t\t\tstore redis {\n\t\t\t\taddress redis.internal:6379\n\t\t\t}"), 0, []string{
 			"  warn  sealing_key: not set while sessions live in a shared store (redis):",
-			fmt.Sprintf("a secret of at least %d random bytes", minSealingKey),
+			fmt.Sprintf("a secret of at least %d random bytes", confcheck.MinSealingKey),
 		}},
 		{"memory without sealing_key", site(good + "\n\t\t\tstore memory"), 0, []string{
 			"  ok    sealing_key: not set; the memory store keeps its keys in this process only\n",
@@ -125,8 +126,8 @@ func TestCheck(t *testing.T) {
 		{"sealing_key from an unset variable", site(good + "\n\t\t\tsealing_key {env.SGID_CHECK_TEST_UNSET}"), 1, []string{
 			"  FAIL  sealing_key: sealing_key: {env.SGID_CHECK_TEST_UNSET} resolved to an empty value",
 		}},
-		{"sealing_key too short", site(good + "\n\t\t\tsealing_key " + sealing[:minSealingKey-1]), 1, []string{
-			fmt.Sprintf("  FAIL  sealing_key: %d bytes is too short; use at least %d random bytes\n", minSealingKey-1, minSealingKey),
+		{"sealing_key too short", site(good + "\n\t\t\tsealing_key " + sealing[:confcheck.MinSealingKey-1]), 1, []string{
+			fmt.Sprintf("  FAIL  sealing_key: %d bytes is too short; use at least %d random bytes\n", confcheck.MinSealingKey-1, confcheck.MinSealingKey),
 		}},
 		{"redirect URI from the Host header", site(strings.Replace(good, "redirect_uri https://app.example/api/redirect", "", 1)), 0, []string{
 			"  warn  redirect_uri: not set: each login derives it from the request's Host header and scheme (+ " + DefaultCallbackPath + ")",
@@ -149,7 +150,7 @@ func TestCheck(t *testing.T) {
 					t.Errorf("output lacks %q", w)
 				}
 			}
-			if strings.Contains(out, p.ClientSecret()) || strings.Contains(out, sealing[:minSealingKey-1]) {
+			if strings.Contains(out, p.ClientSecret()) || strings.Contains(out, sealing[:confcheck.MinSealingKey-1]) {
 				t.Error("a secret was printed")
 			}
 			for _, line := range strings.Split(p.ClientPrivateKeyPEM(), "\n")[1:4] {

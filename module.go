@@ -22,6 +22,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/confcheck"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/upgrade"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
@@ -272,12 +273,12 @@ func (h *Handler) resolveConfig() error {
 		{"redirect_uri", &h.RedirectURI, true},
 		{"sealing_key", &h.SealingKey, true},
 	} {
-		if err := resolvePlaceholders(repl, f.name, f.v, f.trim); err != nil {
+		if err := confcheck.Resolve(repl, f.name, f.v, f.trim); err != nil {
 			return err
 		}
 	}
 	for i := range h.PrivateKeys {
-		if err := resolvePlaceholders(repl, fmt.Sprintf("private_keys[%d]", i), &h.PrivateKeys[i], false); err != nil {
+		if err := confcheck.Resolve(repl, fmt.Sprintf("private_keys[%d]", i), &h.PrivateKeys[i], false); err != nil {
 			return err
 		}
 	}
@@ -286,13 +287,13 @@ func (h *Handler) resolveConfig() error {
 }
 
 func applyDefaults(h *Handler) {
-	setDefault(&h.AuthURLPath, DefaultAuthURLPath)
-	setDefault(&h.CallbackPath, DefaultCallbackPath)
-	setDefault(&h.UserinfoPath, DefaultUserinfoPath)
-	setDefault(&h.LogoutPath, DefaultLogoutPath)
-	setDefault(&h.SuccessPath, DefaultSuccessPath)
-	setDefault(&h.ErrorPath, DefaultErrorPath)
-	setDefault(&h.CookieName, DefaultCookieName)
+	confcheck.SetDefault(&h.AuthURLPath, DefaultAuthURLPath)
+	confcheck.SetDefault(&h.CallbackPath, DefaultCallbackPath)
+	confcheck.SetDefault(&h.UserinfoPath, DefaultUserinfoPath)
+	confcheck.SetDefault(&h.LogoutPath, DefaultLogoutPath)
+	confcheck.SetDefault(&h.SuccessPath, DefaultSuccessPath)
+	confcheck.SetDefault(&h.ErrorPath, DefaultErrorPath)
+	confcheck.SetDefault(&h.CookieName, DefaultCookieName)
 	if h.LoginTimeout == 0 {
 		h.LoginTimeout = caddy.Duration(DefaultLoginTimeout)
 	}
@@ -322,7 +323,7 @@ func (h *Handler) Validate() error {
 	if a := h.IdentityAssertion; a != nil {
 		routes["identity_assertion jwks_path"] = a.JWKSPath
 	}
-	if err := checkRoutes(routes); err != nil {
+	if err := confcheck.CheckRoutes(routes); err != nil {
 		return err
 	}
 	for field, p := range map[string]string{"success_path": h.SuccessPath, "error_path": h.ErrorPath} {
@@ -336,10 +337,10 @@ func (h *Handler) Validate() error {
 			return fmt.Errorf("redirect_uri: its path %q must be callback_path %q, or sgID's callback would not reach this handler", u.Path, h.CallbackPath)
 		}
 	}
-	if err := checkCookieName(h.CookieName); err != nil {
+	if err := confcheck.CheckCookieName(h.CookieName); err != nil {
 		return err
 	}
-	if err := checkAppParams(h.AppParams); err != nil {
+	if err := confcheck.CheckAppParams(h.AppParams, returnToParam, reservedIdentityKeys); err != nil {
 		return err
 	}
 	if time.Duration(h.LoginTimeout) < time.Minute {
@@ -360,8 +361,8 @@ func (h *Handler) Validate() error {
 	if h.KeyRotation < h.LoginTimeout {
 		return fmt.Errorf("key_rotation: %s is shorter than login_timeout %s; a login must be able to finish under the key it started with or the one after", time.Duration(h.KeyRotation), time.Duration(h.LoginTimeout))
 	}
-	if h.SealingKey != "" && len(h.SealingKey) < minSealingKey {
-		return fmt.Errorf("sealing_key: %d bytes is too short; use at least %d random bytes", len(h.SealingKey), minSealingKey)
+	if h.SealingKey != "" && len(h.SealingKey) < confcheck.MinSealingKey {
+		return fmt.Errorf("sealing_key: %d bytes is too short; use at least %d random bytes", len(h.SealingKey), confcheck.MinSealingKey)
 	}
 	if a := h.IdentityAssertion; a != nil {
 		if err := a.validate(h.guard.IdentityHeaders); err != nil {

@@ -8,13 +8,11 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/confcheck"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/upgrade"
 	"github.com/caddy-sgid/caddy-sgid/store"
 )
-
-// minSealingKey is the shortest sealing_key accepted, in bytes.
-const minSealingKey = 32
 
 // provisionSessions loads the configured session store (Caddy's storage
 // when none is configured), opens this site's scope in it, and builds the
@@ -97,7 +95,7 @@ func countEvictions(st store.Store, m *metrics, site string) {
 // the same sgID client at the same provider under the same cookie,
 // whichever instance or config made them, and for nothing else.
 func sessionScope(issuer, clientID, cookieName string) string {
-	return hashJSON(issuer, clientID, cookieName)
+	return confcheck.HashJSON(issuer, clientID, cookieName)
 }
 
 // sessionHooks count and log what the session manager reports, under the

@@ -16,6 +16,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/confcheck"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
 )
 
@@ -45,23 +46,13 @@ type Site struct {
 	Store json.RawMessage
 }
 
-// Checks runs the checks of Sites. Its fields are the handler's own rules,
-// given by the caller so that the check judges a config as provisioning
-// will.
+// Checks runs the checks of Sites. They apply the handler's own rules of
+// package confcheck, so that a config is judged as provisioning will
+// judge it.
 type Checks struct {
 	// HTTPClient talks to sgID; nil means a client with a 10-second
 	// timeout.
 	HTTPClient *http.Client
-	// Resolve resolves the placeholders in *v, the value of the field
-	// name, trimming outer space when trim, and returns an error when a
-	// value that was written resolves to nothing. Nil resolves without
-	// that error.
-	Resolve func(repl *caddy.Replacer, name string, v *string, trim bool) error
-	// FieldError names the config field of an error of sgid.New. Nil
-	// leaves the error as the sgid package wrote it.
-	FieldError func(error) error
-	// MinSealingKey is the shortest sealing key accepted, in bytes.
-	MinSealingKey int
 }
 
 // Run checks each site, printing a line per check to w, and returns the
@@ -109,28 +100,6 @@ func (c *checker) line(status, what, format string, a ...any) {
 	fmt.Fprintf(c.w, "  %-5s %s: %s\n", status, what, fmt.Sprintf(format, a...))
 }
 
-// fieldError names the field of an error of sgid.New when the caller said
-// how.
-func (c *checker) fieldError(err error) error {
-	if c.FieldError == nil {
-		return err
-	}
-	return c.FieldError(err)
-}
-
-// resolve resolves a value as the caller's Resolve does, or, without one,
-// only replaces its placeholders.
-func (c *checker) resolve(repl *caddy.Replacer, name string, v *string, trim bool) error {
-	if c.Resolve != nil {
-		return c.Resolve(repl, name, v, trim)
-	}
-	*v = repl.ReplaceAll(*v, "")
-	if trim {
-		*v = strings.TrimSpace(*v)
-	}
-	return nil
-}
-
 // check runs the checks of one handler. Placeholders are resolved as
 // Provision resolves them.
 func (c *checker) check(ctx context.Context, s Site) {
@@ -158,7 +127,7 @@ func (c *checker) check(ctx context.Context, s Site) {
 	if _, err := sgid.New(cfg); err != nil {
 		var ce *sgid.ConfigError
 		if !errors.As(err, &ce) || (ce.Field != "PrivateKey" && ce.Field != "PrivateKeys") {
-			c.fail("settings", "%v", c.fieldError(err))
+			c.fail("settings", "%v", confcheck.FieldError(err))
 		}
 	} else {
 		c.ok("settings", "client_id, client_secret, host and scopes are usable")
@@ -177,7 +146,7 @@ func (c *checker) check(ctx context.Context, s Site) {
 func (c *checker) checkKeys(cfg sgid.Config) {
 	client, err := sgid.New(sgid.Config{ClientID: "key-check", ClientSecret: "key-check", PrivateKey: cfg.PrivateKey, PrivateKeys: cfg.PrivateKeys})
 	if err != nil {
-		c.fail("private_key", "%v", c.fieldError(err))
+		c.fail("private_key", "%v", confcheck.FieldError(err))
 		return
 	}
 	checks := client.KeyChecks()
@@ -218,16 +187,16 @@ func (c *checker) checkSealingKey(s Site, repl *caddy.Replacer) {
 			c.ok("sealing_key", "not set; the memory store keeps its keys in this process only")
 			return
 		}
-		c.warn("sealing_key", "not set while sessions live in a shared store (%s): the keys that seal login cookies and name the session index are then kept in the store, so whoever can read it can forge login cookies and test whether a known sub has sessions; set sealing_key to a secret of at least %d random bytes (see docs/security.md)", module, c.MinSealingKey)
+		c.warn("sealing_key", "not set while sessions live in a shared store (%s): the keys that seal login cookies and name the session index are then kept in the store, so whoever can read it can forge login cookies and test whether a known sub has sessions; set sealing_key to a secret of at least %d random bytes (see docs/security.md)", module, confcheck.MinSealingKey)
 		return
 	}
 	secret := s.SealingKey
-	if err := c.resolve(repl, "sealing_key", &secret, true); err != nil {
+	if err := confcheck.Resolve(repl, "sealing_key", &secret, true); err != nil {
 		c.fail("sealing_key", "%v", err)
 		return
 	}
-	if len(secret) < c.MinSealingKey {
-		c.fail("sealing_key", "%d bytes is too short; use at least %d random bytes", len(secret), c.MinSealingKey)
+	if len(secret) < confcheck.MinSealingKey {
+		c.fail("sealing_key", "%d bytes is too short; use at least %d random bytes", len(secret), confcheck.MinSealingKey)
 		return
 	}
 	c.ok("sealing_key", "set; every key is derived from it and none is kept in the %s store", module)

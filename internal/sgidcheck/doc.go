@@ -10,6 +10,7 @@
 // decodes each into its own config type and hands over a Site. The rules
 // the handler enforces at provisioning (how a placeholder that resolves to
 // nothing is reported, how an error of the sgid client names its field,
-// the shortest sealing key) come in through Checks, so that the check and
-// the handler cannot come to disagree.
+// the shortest sealing key) are those of package confcheck, which the
+// handler applies too, so that the check and the handler cannot come to
+// disagree.
 package sgidcheck
