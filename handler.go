@@ -126,7 +126,7 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	redirectURI, err := redirectURI(r, h.RedirectURI, h.CallbackPath, h.CookieSecure)
+	redirectURI, err := cookie.RedirectURI(r, h.RedirectURI, h.CallbackPath, h.CookieSecure)
 	if err != nil {
 		return writeError(w, http.StatusBadRequest, "invalid_host", "The Host header is not a valid host name and port.")
 	}
@@ -183,15 +183,6 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	}
 	h.cookies.Set(w, r, name, sealed, timeout)
 	return writeJSONBody(w, http.StatusOK, urlAnswer(authURL))
-}
-
-// redirectURI is the configured redirect URI, or else the callback path on
-// the request's own origin (see cookie.Origin).
-func redirectURI(r *http.Request, configured, callbackPath string, secure *bool) (string, error) {
-	if configured != "" {
-		return configured, nil
-	}
-	return cookie.Origin(r, secure, callbackPath)
 }
 
 // serveCallback finishes the login whose state sgID sent back. current is

@@ -78,11 +78,11 @@ func TestSecureCookieAndRedirectURIOnHTTPS(t *testing.T) {
 	if cs := w.Result().Cookies(); len(cs) != 1 || !cs[0].Secure || !cs[0].HttpOnly || cs[0].SameSite != http.SameSiteLaxMode || cs[0].Name != "__Host-n" || cs[0].Path != "/" || cs[0].Domain != "" {
 		t.Errorf("cookie on HTTPS: %+v", cs)
 	}
-	if got, err := redirectURI(req, h.RedirectURI, h.CallbackPath, h.CookieSecure); err != nil || got != "https://app.example/api/redirect" {
+	if got, err := cookie.RedirectURI(req, h.RedirectURI, h.CallbackPath, h.CookieSecure); err != nil || got != "https://app.example/api/redirect" {
 		t.Errorf("redirect URI = %q, %v", got, err)
 	}
 	h.RedirectURI = "https://fixed.example/api/redirect"
-	if got, _ := redirectURI(req, h.RedirectURI, h.CallbackPath, h.CookieSecure); got != h.RedirectURI {
+	if got, _ := cookie.RedirectURI(req, h.RedirectURI, h.CallbackPath, h.CookieSecure); got != h.RedirectURI {
 		t.Errorf("configured redirect URI ignored: %q", got)
 	}
 }

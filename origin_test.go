@@ -85,7 +85,7 @@ func TestSecureFollowsTrustedProxies(t *testing.T) {
 		if got := h.cookies.IsSecure(req); got != tc.secure {
 			t.Errorf("%s: secure = %v, want %v", tc.name, got, tc.secure)
 		}
-		if got, err := redirectURI(req, h.RedirectURI, h.CallbackPath, h.CookieSecure); err != nil || got != tc.scheme+"://app.example/api/redirect" {
+		if got, err := cookie.RedirectURI(req, h.RedirectURI, h.CallbackPath, h.CookieSecure); err != nil || got != tc.scheme+"://app.example/api/redirect" {
 			t.Errorf("%s: redirect URI %q %v, want scheme %s", tc.name, got, err, tc.scheme)
 		}
 		w := httptest.NewRecorder()

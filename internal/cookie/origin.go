@@ -106,3 +106,12 @@ func validHostName(h string) bool {
 	}
 	return true
 }
+
+// RedirectURI is the configured redirect URI, or else the callback path on
+// the request's own origin (see Origin).
+func RedirectURI(r *http.Request, configured, callbackPath string, secure *bool) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	return Origin(r, secure, callbackPath)
+}
