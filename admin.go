@@ -3,13 +3,14 @@ package caddysgid
 import (
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/sites"
 )
 
 func init() {
 	caddy.RegisterModule(adminAPI{})
-	sessionsHeldCollector.refresh = live.RefreshHeld
+	metrics.SetHeldRefresh(live.RefreshHeld)
 }
 
 // live is every provisioned sgid handler's site, so that the admin API
@@ -17,9 +18,9 @@ func init() {
 // it does. The admin routes themselves (/sgid/sessions, /sgid/health) are
 // described in internal/sites.
 var live = &sites.Registry{Hooks: sites.Hooks{
-	Revoked: (&metrics{}).revocation,
-	Held:    (&metrics{}).sessionsHeld,
-	Ready:   setReady,
+	Revoked: (&metrics.Metrics{}).Revocation,
+	Held:    (&metrics.Metrics{}).SessionsHeld,
+	Ready:   metrics.SetReady,
 }}
 
 // register adds h's site to live, once h is provisioned.

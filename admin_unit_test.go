@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/store"
@@ -24,10 +25,12 @@ func TestIdleTimeoutThroughHandler(t *testing.T) {
 	t0 := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	clock.Store(&t0)
 	now := func() time.Time { return *clock.Load() }
-	h := unitHandler(t, &Handler{SessionIdleTimeout: caddy.Duration(5 * time.Minute), metrics: &metrics{}}, nil, now)
+	h := unitHandler(t, &Handler{SessionIdleTimeout: caddy.Duration(5 * time.Minute), metrics: &metrics.Metrics{}}, nil, now)
 	id := putTestSession(t, h, session.Session{Sub: "idle-user", Expires: t0.Add(time.Hour)})
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(idleExpiriesTotal)
+	if _, err := metrics.Register(reg); err != nil {
+		t.Fatal(err)
+	}
 	expiredBefore := testcaddy.GatherMetrics(t, reg).Value("caddy_sgid_idle_expiries_total", "server", "unknown")
 	at := func(d time.Duration) int {
 		t1 := t0.Add(d)
@@ -60,11 +63,13 @@ func TestEvictionsAreCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := unitHandler(t, &Handler{metrics: &metrics{}}, st, nil)
+	h := unitHandler(t, &Handler{metrics: &metrics.Metrics{}}, st, nil)
 	h.site = "unit-" + t.Name()
 	countEvictions(st, h.metrics, h.site)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(evictionsTotal)
+	if _, err := metrics.Register(reg); err != nil {
+		t.Fatal(err)
+	}
 	evicted := func() float64 {
 		return testcaddy.GatherMetrics(t, reg).Value("caddy_sgid_sessions_evicted_total", "server", h.site)
 	}

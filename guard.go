@@ -20,6 +20,7 @@ import (
 	"github.com/caddy-sgid/caddy-sgid/assertion"
 	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
 	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
+	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 )
@@ -112,7 +113,7 @@ type Guard struct {
 	// cookieName is the handler's session cookie; its login cookie is
 	// named after it (see cookie.LoginName).
 	cookieName string
-	metrics    *metrics
+	metrics    *metrics.Metrics
 	logger     *zap.Logger
 	// nestingReported makes noteNesting report once per handler; an
 	// atomic, not a sync.Once, since Guard values are copied.
@@ -137,7 +138,7 @@ type FieldRule struct {
 // login_page), the session cookie's name (cut from requests passed on),
 // the signer of its identity assertion (nil without one), and its metrics
 // and logger. validate checks the result.
-func (g *Guard) setup(ctx caddy.Context, errorPath, cookieName string, a *assertionSigner, m *metrics, logger *zap.Logger) error {
+func (g *Guard) setup(ctx caddy.Context, errorPath, cookieName string, a *assertionSigner, m *metrics.Metrics, logger *zap.Logger) error {
 	g.assertion = a
 	g.nestingReported = new(atomic.Bool)
 	if err := g.Protect.Provision(ctx); err != nil {
@@ -394,7 +395,7 @@ func (g *Guard) askLogin(w http.ResponseWriter, r *http.Request, code, text stri
 // logDenial counts and logs (at DEBUG) a protected request the guard
 // answered itself.
 func (g *Guard) logDenial(r *http.Request, status int) {
-	g.metrics.denial(siteOf(r), strconv.Itoa(status))
+	g.metrics.Denial(metrics.Site(r), strconv.Itoa(status))
 	if g.logger == nil {
 		return
 	}

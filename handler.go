@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
+	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/upgrade"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
@@ -287,7 +288,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request, current 
 	}
 	h.cookies.Set(w, r, h.CookieName, login.SessionID, lifetime)
 	setPlaceholders(r, identityPlaceholders(s))
-	h.metrics.login(siteOf(r), "ok")
+	h.metrics.Login(metrics.Site(r), "ok")
 	h.logger.Info("user logged in", zap.String("sub", info.Sub), zap.String("request_id", requestID(r)))
 	http.Redirect(w, r, dest, http.StatusFound)
 	return nil
@@ -345,7 +346,7 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, o *session
 		if err := h.sessions.End(r.Context(), o); err != nil {
 			return writeUnavailable(w)
 		}
-		h.metrics.logout(siteOf(r))
+		h.metrics.Logout(metrics.Site(r))
 		h.logger.Info("user logged out", zap.String("sub", o.Session.Sub), zap.String("request_id", requestID(r)))
 	}
 	h.cookies.ExpireAll(w, r)
@@ -385,7 +386,7 @@ func logoutEverywhere(h *Handler, w http.ResponseWriter, r *http.Request, o *ses
 			return writeUnavailable(w)
 		}
 		ended = n
-		h.metrics.logout(siteOf(r))
+		h.metrics.Logout(metrics.Site(r))
 		h.logger.Info("user logged out everywhere", zap.String("sub", o.Session.Sub), zap.Int("sessions", n), zap.String("request_id", requestID(r)))
 	}
 	h.cookies.ExpireAll(w, r)
@@ -398,7 +399,7 @@ func logoutEverywhere(h *Handler, w http.ResponseWriter, r *http.Request, o *ses
 // with a short reason. Errors from the sgid package carry no secrets; the
 // request's query (code, state) is never logged.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, reason string, level zapcore.Level, err error) error {
-	h.metrics.login(siteOf(r), reason)
+	h.metrics.Login(metrics.Site(r), reason)
 	if ce := h.logger.Check(level, "sgID login failed"); ce != nil {
 		ce.Write(zap.String("reason", reason), zap.Error(err), zap.String("request_id", requestID(r)))
 	}

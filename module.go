@@ -17,6 +17,7 @@ import (
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
+	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -183,7 +184,7 @@ type Handler struct {
 	sessions *session.Manager
 	upgrades *upgrade.Tracker // upgraded connections, closed with their session
 	cookies  cookie.Jar
-	metrics  *metrics
+	metrics  *metrics.Metrics
 	mock     *mock.Provider
 	// st is the store's scope (cached when shared), ownStore the default
 	// backend to clean up, scope the scope's name, site the Caddy server.
@@ -208,8 +209,8 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // runs for caddy validate and caddy adapt.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	h.site = siteFromContext(ctx)
-	m, err := newMetrics(ctx.GetMetricsRegistry())
+	h.site = metrics.SiteFromContext(ctx)
+	m, err := metrics.Register(ctx.GetMetricsRegistry())
 	if err != nil {
 		return fmt.Errorf("metrics: %v", err)
 	}
@@ -244,7 +245,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		RedirectURI:  h.RedirectURI,
 		Scopes:       h.Scopes,
 		HTTPClient:   httpClient,
-		Observe:      observeProvider,
+		Observe:      metrics.ObserveProvider,
 	}
 	if h.client, h.clientKey, err = pooledClient(cfg, h.Mock); err != nil {
 		return err

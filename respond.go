@@ -1,11 +1,13 @@
 package caddysgid
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 )
@@ -120,4 +122,17 @@ func writeDenial(w http.ResponseWriter, navigation bool, status int, code, text 
 func writeUnavailable(w http.ResponseWriter) error {
 	w.Header().Set("Retry-After", "5")
 	return writeError(w, http.StatusServiceUnavailable, "store_unavailable", "The session store cannot be reached; try again shortly.")
+}
+
+// requestID returns Caddy's request id placeholder, if set, so log lines
+// can be tied to the access log without logging anything personal.
+func requestID(r *http.Request) string { return requestIDFromContext(r.Context()) }
+
+func requestIDFromContext(ctx context.Context) string {
+	if repl, ok := ctx.Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		if v, ok := repl.GetString("http.request.uuid"); ok {
+			return v
+		}
+	}
+	return ""
 }

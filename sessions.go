@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/confcheck"
+	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/upgrade"
 	"github.com/caddy-sgid/caddy-sgid/store"
@@ -85,9 +86,9 @@ func sessionOptions(h *Handler, st, raw store.Store) session.Options {
 
 // countEvictions counts, under site, the sessions a store that drops them
 // to stay within a bound (memory) says it dropped.
-func countEvictions(st store.Store, m *metrics, site string) {
+func countEvictions(st store.Store, m *metrics.Metrics, site string) {
 	if mem, ok := st.(interface{ OnEvict(func()) }); ok {
-		mem.OnEvict(func() { m.evicted(site) })
+		mem.OnEvict(func() { m.Evicted(site) })
 	}
 }
 
@@ -101,17 +102,17 @@ func sessionScope(issuer, clientID, cookieName string) string {
 // sessionHooks count and log what the session manager reports, under the
 // site of the request that caused it, and close the upgraded connections
 // of the sessions it ends.
-func sessionHooks(m *metrics, logger *zap.Logger, up *upgrade.Tracker) session.Hooks {
+func sessionHooks(m *metrics.Metrics, logger *zap.Logger, up *upgrade.Tracker) session.Hooks {
 	return session.Hooks{
 		// A failing store is logged at WARN with its cause (never a key
 		// or value) and counted.
 		StoreFailed: func(ctx context.Context, op string, err error) {
-			m.storeError(siteFromContext(ctx), op)
+			m.StoreError(metrics.SiteFromContext(ctx), op)
 			if ce := logger.Check(zap.WarnLevel, "sgid session store failed"); ce != nil {
 				ce.Write(zap.String("operation", op), zap.Error(err), zap.String("request_id", requestIDFromContext(ctx)))
 			}
 		},
-		IdleExpired: func(ctx context.Context) { m.idleExpired(siteFromContext(ctx)) },
+		IdleExpired: func(ctx context.Context) { m.IdleExpired(metrics.SiteFromContext(ctx)) },
 		Ended:       up.Ended,
 	}
 }

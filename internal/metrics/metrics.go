@@ -1,19 +1,6 @@
-package caddysgid
-
-import (
-	"context"
-	"errors"
-	"net/http"
-	"time"
-
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/prometheus/client_golang/prometheus"
-)
-
-// The handler's Prometheus collectors, served with Caddy's own on the admin
-// endpoint's /metrics and by the metrics handler. docs/operations.md lists
-// them for dashboards.
+// Package metrics holds the sgid handler's Prometheus collectors, served
+// with Caddy's own on the admin endpoint's /metrics and by the metrics
+// handler. docs/operations.md lists them for dashboards.
 //
 // Caddy builds a new registry for every config it loads. The collectors are
 // package-level and registered into each new registry, so their values
@@ -21,6 +8,18 @@ import (
 // the process. Every one is labelled with the Caddy server ("server", the
 // name Caddy's own caddy_http_* metrics use), so two sites never share a
 // counter.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
 var (
 	loginsTotal = counter("logins_total",
 		"sgID login callbacks by result: ok, or the reason of the failure.", "result")
@@ -70,6 +69,13 @@ func (c *heldCollector) Collect(ch chan<- prometheus.Metric) {
 	c.GaugeVec.Collect(ch)
 }
 
+// SetHeldRefresh makes refresh run at each scrape of caddy_sgid_sessions,
+// before the gauge is read, so that the gauge shows the sessions held now.
+// Only the code that knows the live handlers can count them, so it hands
+// the refresh in; it does so once, from an init function, before any
+// scrape, which is why the field needs no lock.
+func SetHeldRefresh(refresh func()) { sessionsHeldCollector.refresh = refresh }
+
 // counter makes a caddy_sgid_ counter labelled by server and the labels
 // given.
 func counter(name, help string, labels ...string) *prometheus.CounterVec {
@@ -83,16 +89,17 @@ var collectors = []prometheus.Collector{
 	idleExpiriesTotal, storeErrorsTotal, sessionsHeldCollector, providerDuration, readyGauge,
 }
 
-// metrics is the handler's handle on the collectors. Its methods take the
-// site (the Caddy server's name; see siteOf) and do nothing on a nil
+// Metrics is the handler's handle on the collectors. Its methods take the
+// site (the Caddy server's name; see Site) and do nothing on a nil
 // receiver, so code that runs without Provision (unit tests) needs no
 // metrics.
-type metrics struct{}
+type Metrics struct{}
 
-// newMetrics registers the collectors into reg, the registry of the config
+// Register registers the collectors into reg, the registry of the config
 // being provisioned. Several sgid handlers in one config register the same
-// collectors; the registry says so, and that is fine.
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// collectors; the registry says so, and that is fine. A different
+// collector under one of our names is a conflict, and an error.
+func Register(reg prometheus.Registerer) (*Metrics, error) {
 	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
@@ -101,13 +108,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			}
 		}
 	}
-	return &metrics{}, nil
+	return &Metrics{}, nil
 }
 
-// siteOf names the Caddy server that serves r, as Caddy's own metrics do.
-func siteOf(r *http.Request) string { return siteFromContext(r.Context()) }
+// Site names the Caddy server that serves r, as Caddy's own metrics do.
+func Site(r *http.Request) string { return SiteFromContext(r.Context()) }
 
-func siteFromContext(ctx context.Context) string {
+// SiteFromContext names the Caddy server of ctx, a request's or the one
+// Caddy provisions a handler with.
+func SiteFromContext(ctx context.Context) string {
 	if srv, ok := ctx.Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); ok && srv != nil && srv.Name() != "" {
 		return srv.Name()
 	}
@@ -116,89 +125,77 @@ func siteFromContext(ctx context.Context) string {
 	return "unknown"
 }
 
-// login counts a login callback by result: "ok" or the failure reason.
-func (m *metrics) login(site, result string) {
+// Login counts a login callback by result: "ok" or the failure reason.
+func (m *Metrics) Login(site, result string) {
 	if m != nil {
 		loginsTotal.WithLabelValues(site, result).Inc()
 	}
 }
 
-// denial counts a protected request the guard answered, by status.
-func (m *metrics) denial(site, status string) {
+// Denial counts a protected request the guard answered, by status.
+func (m *Metrics) Denial(site, status string) {
 	if m != nil {
 		denialsTotal.WithLabelValues(site, status).Inc()
 	}
 }
 
-// logout counts a session ended at the logout route.
-func (m *metrics) logout(site string) {
+// Logout counts a session ended at the logout route.
+func (m *Metrics) Logout(site string) {
 	if m != nil {
 		logoutsTotal.WithLabelValues(site).Inc()
 	}
 }
 
-// revocation counts n sessions ended through the admin API.
-func (m *metrics) revocation(site string, n int) {
+// Revocation counts n sessions ended through the admin API. A DELETE that
+// ended none leaves the site without a series, as if it never happened.
+func (m *Metrics) Revocation(site string, n int) {
 	if m != nil && n > 0 {
 		revocationsTotal.WithLabelValues(site).Add(float64(n))
 	}
 }
 
-// evicted counts a session dropped to stay within the memory store's
+// Evicted counts a session dropped to stay within the memory store's
 // max_entries.
-func (m *metrics) evicted(site string) {
+func (m *Metrics) Evicted(site string) {
 	if m != nil {
 		evictionsTotal.WithLabelValues(site).Inc()
 	}
 }
 
-// idleExpired counts a session ended by the idle timeout.
-func (m *metrics) idleExpired(site string) {
+// IdleExpired counts a session ended by the idle timeout.
+func (m *Metrics) IdleExpired(site string) {
 	if m != nil {
 		idleExpiriesTotal.WithLabelValues(site).Inc()
 	}
 }
 
-// storeError counts a failed store call; op is the operation, a fixed name
-// such as "get_session" (never a key).
-func (m *metrics) storeError(site, op string) {
+// StoreError counts a failed store call; op is the operation, a fixed name
+// such as "get" (never a key).
+func (m *Metrics) StoreError(site, op string) {
 	if m != nil {
 		storeErrorsTotal.WithLabelValues(site, op).Inc()
 	}
 }
 
-// sessionsHeld sets the number of sessions the site's store holds. A store
+// SessionsHeld sets the number of sessions the site's store holds. A store
 // that can count exactly and cheaply (memory) calls it; the others leave
 // the series absent rather than guess.
-func (m *metrics) sessionsHeld(site string, n int) {
+func (m *Metrics) SessionsHeld(site string, n int) {
 	if m != nil {
 		sessionsHeldGauge.WithLabelValues(site).Set(float64(n))
 	}
 }
 
-// observeProvider is the sgid client's observer (sgid.Config.Observe): it
+// ObserveProvider is the sgid client's observer (sgid.Config.Observe): it
 // records a back-channel call under the site whose request made it. The
 // client may be shared by several sites, so the site comes from the call's
 // context, not from the client.
-func observeProvider(ctx context.Context, endpoint, outcome string, d time.Duration) {
-	providerDuration.WithLabelValues(siteFromContext(ctx), endpoint, outcome).Observe(d.Seconds())
+func ObserveProvider(ctx context.Context, endpoint, outcome string, d time.Duration) {
+	providerDuration.WithLabelValues(SiteFromContext(ctx), endpoint, outcome).Observe(d.Seconds())
 }
 
-// requestID returns Caddy's request id placeholder, if set, so log lines
-// can be tied to the access log without logging anything personal.
-func requestID(r *http.Request) string { return requestIDFromContext(r.Context()) }
-
-func requestIDFromContext(ctx context.Context) string {
-	if repl, ok := ctx.Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		if v, ok := repl.GetString("http.request.uuid"); ok {
-			return v
-		}
-	}
-	return ""
-}
-
-// setReady sets the server's readiness gauge, at each health check.
-func setReady(site string, ready bool) {
+// SetReady sets the server's readiness gauge, at each health check.
+func SetReady(site string, ready bool) {
 	v := 0.0
 	if ready {
 		v = 1
