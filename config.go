@@ -56,3 +56,30 @@ func pooledClient(cfg sgid.Config, mock bool) (*sgid.Client, string, error) {
 	}
 	return c.(clientDestructor).Client, key, nil
 }
+
+// applyDefaults fills in the Default* values of the fields h leaves out.
+func applyDefaults(h *Handler) {
+	confcheck.SetDefault(&h.AuthURLPath, DefaultAuthURLPath)
+	confcheck.SetDefault(&h.CallbackPath, DefaultCallbackPath)
+	confcheck.SetDefault(&h.UserinfoPath, DefaultUserinfoPath)
+	confcheck.SetDefault(&h.LogoutPath, DefaultLogoutPath)
+	confcheck.SetDefault(&h.SuccessPath, DefaultSuccessPath)
+	confcheck.SetDefault(&h.ErrorPath, DefaultErrorPath)
+	confcheck.SetDefault(&h.CookieName, DefaultCookieName)
+	if h.LoginTimeout == 0 {
+		h.LoginTimeout = caddy.Duration(DefaultLoginTimeout)
+	}
+	if h.SessionLifetime == 0 {
+		h.SessionLifetime = caddy.Duration(DefaultSessionLifetime)
+	}
+	if h.CacheTTL == nil {
+		ttl := caddy.Duration(DefaultCacheTTL)
+		h.CacheTTL = &ttl
+	}
+	if h.KeyRotation == 0 {
+		h.KeyRotation = caddy.Duration(DefaultKeyRotation)
+	}
+	if h.ProviderTimeout == 0 {
+		h.ProviderTimeout = caddy.Duration(DefaultProviderTimeout)
+	}
+}
