@@ -39,30 +39,48 @@ func writeJSONBody(w http.ResponseWriter, status int, body []byte) error {
 }
 
 // urlAnswer is {"url": u} as encoding/json writes it. Auth-url answers it
-// on every call, and its URL is printable ASCII, written here without
-// reflection; anything else goes through encoding/json.
+// on every call, and its URL is printable ASCII, written here in runs
+// without reflection; anything else goes through encoding/json.
 func urlAnswer(u string) []byte {
 	b := make([]byte, 0, len(u)+len(u)/8+10)
 	b = append(b, `{"url":"`...)
+	run := 0 // the start of the run of bytes not yet written
 	for i := 0; i < len(u); i++ {
-		switch c := u[i]; {
-		case c < 0x20 || c >= 0x7f:
-			v, _ := json.Marshal(struct {
-				URL string `json:"url"`
-			}{u})
-			return v
-		case c == '"' || c == '\\':
+		c := u[i]
+		if jsonAsIs[c] {
+			continue
+		}
+		b = append(b, u[run:i]...)
+		run = i + 1
+		switch c {
+		case '"', '\\':
 			b = append(b, '\\', c)
-		case c == '<' || c == '>' || c == '&':
+		case '<', '>', '&':
 			// encoding/json escapes these so the JSON is safe inside HTML.
 			b = append(b, `\u00`...)
 			b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
 		default:
-			b = append(b, c)
+			v, _ := json.Marshal(struct {
+				URL string `json:"url"`
+			}{u})
+			return v
 		}
 	}
+	b = append(b, u[run:]...)
 	return append(b, `"}`...)
 }
+
+// jsonAsIs marks the bytes encoding/json writes unchanged inside a string:
+// printable ASCII but for the quote, the backslash and <, > and &.
+var jsonAsIs = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = true
+	}
+	for _, c := range `"\<>&` {
+		t[c] = false
+	}
+	return t
+}()
 
 // errorBody is the JSON body of every error the handler answers itself:
 // a stable code for programs and a sentence for people.

@@ -112,7 +112,10 @@ func write(w http.ResponseWriter, base, value string, maxAge time.Duration, secu
 		b.WriteString("; Secure")
 	}
 	b.WriteString("; SameSite=Lax")
-	w.Header().Add("Set-Cookie", b.String())
+	// The name is canonical already: appended as it is, without the
+	// canonicalisation Header.Add runs on every call.
+	h := w.Header()
+	h["Set-Cookie"] = append(h["Set-Cookie"], b.String())
 }
 
 // plainValue reports whether v is empty or base64url, which a
