@@ -83,3 +83,18 @@ func applyDefaults(h *Handler) {
 		h.ProviderTimeout = caddy.Duration(DefaultProviderTimeout)
 	}
 }
+
+// clientConfig is the sgID client's part of h's configuration, as it
+// stands (provisioning resolves placeholders first; caddy sgid check reads
+// it as written).
+func (h *Handler) clientConfig() sgid.Config {
+	return sgid.Config{
+		ClientID:     h.ClientID,
+		ClientSecret: h.ClientSecret,
+		PrivateKey:   h.PrivateKey,
+		PrivateKeys:  h.PrivateKeys,
+		Host:         h.Host,
+		RedirectURI:  h.RedirectURI,
+		Scopes:       h.Scopes,
+	}
+}

@@ -236,17 +236,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		httpClient = h.mockHTTPClient()
 	}
-	cfg := sgid.Config{
-		ClientID:     h.ClientID,
-		ClientSecret: h.ClientSecret,
-		PrivateKey:   h.PrivateKey,
-		PrivateKeys:  h.PrivateKeys,
-		Host:         h.Host,
-		RedirectURI:  h.RedirectURI,
-		Scopes:       h.Scopes,
-		HTTPClient:   httpClient,
-		Observe:      metrics.ObserveProvider,
-	}
+	cfg := h.clientConfig()
+	cfg.HTTPClient, cfg.Observe = httpClient, metrics.ObserveProvider
 	if h.client, h.clientKey, err = pooledClient(cfg, h.Mock); err != nil {
 		return err
 	}

@@ -29,13 +29,8 @@ type Site struct {
 	// check.
 	Mock bool
 
-	ClientID     string
-	ClientSecret string
-	PrivateKey   string
-	PrivateKeys  []string
-	Host         string
-	RedirectURI  string
-	Scopes       []string
+	// The sgID client's settings as written, placeholders unresolved.
+	sgid.Config
 
 	// CallbackPath is the handler's callback route, its default applied:
 	// the redirect URI derived from a request ends in it.

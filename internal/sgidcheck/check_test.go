@@ -46,12 +46,14 @@ func TestRun(t *testing.T) {
 
 	good := func(edit ...func(*Site)) []Site {
 		s := Site{
-			Server:       "srv0",
-			ClientID:     p.ClientID(),
-			ClientSecret: "{env.SGIDCHECK_TEST_SECRET}",
-			PrivateKey:   p.ClientPrivateKeyPEM(),
-			Host:         p.URL,
-			RedirectURI:  "https://app.example/api/redirect",
+			Server: "srv0",
+			Config: sgid.Config{
+				ClientID:     p.ClientID(),
+				ClientSecret: "{env.SGIDCHECK_TEST_SECRET}",
+				PrivateKey:   p.ClientPrivateKeyPEM(),
+				Host:         p.URL,
+				RedirectURI:  "https://app.example/api/redirect",
+			},
 			CallbackPath: "/api/redirect",
 		}
 		for _, e := range edit {
@@ -215,7 +217,7 @@ func TestRun(t *testing.T) {
 	// The mock is not checked remotely.
 	before := p.Stats().Discovery
 	var w bytes.Buffer
-	if _, err := (Checks{}).Run(context.Background(), &w, "the config", []Site{{Server: "srv0", Mock: true, Host: p.URL}}); err != nil {
+	if _, err := (Checks{}).Run(context.Background(), &w, "the config", []Site{{Server: "srv0", Mock: true, Config: sgid.Config{Host: p.URL}}}); err != nil {
 		t.Error(err)
 	}
 	if p.Stats().Discovery != before || strings.Contains(w.String(), "discovery") {
