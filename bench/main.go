@@ -56,8 +56,8 @@ var allPairs = []string{"1", "2", "3", "4", "5", "6"}
 func run() error {
 	var o opts
 	pairs := flag.String("pairs", strings.Join(allPairs, ","), "the pairs to run, comma-separated")
-	flag.IntVar(&o.rounds, "rounds", 9, "rounds per pair (at least 5)")
-	flag.DurationVar(&o.window, "window", 3*time.Second, "one measuring window (whole seconds)")
+	flag.IntVar(&o.rounds, "rounds", 15, "rounds per pair (at least 5)")
+	flag.DurationVar(&o.window, "window", 2*time.Second, "one measuring window (whole seconds)")
 	flag.Int64Var(&o.pending, "pending", 20000, "auth-url calls for memory per pending login")
 	flag.Int64Var(&o.sessions, "sessions", 2000, "logins for memory per session")
 	flag.StringVar(&o.profiles, "profiles", "", "a folder to keep the CPU profiles in (for go tool pprof)")
