@@ -540,15 +540,6 @@ func (g *Guard) receive(r *http.Request) {
 	g.scrubbed.Scrub(r)
 }
 
-// scrubIdentity deletes every copy of the identity headers and of the
-// assertion's header the client sent. The handler calls it first on every
-// request, before it routes it; a nil guard has nothing to scrub.
-func (g *Guard) scrubIdentity(r *http.Request) {
-	if g != nil {
-		g.scrubbed.Scrub(r)
-	}
-}
-
 // setIdentityHeaders sets the identity headers of a logged-in user on a
 // request passed on, from the values headerValues encoded in the order
 // of g.headers; a header is left out when the user has no value for its

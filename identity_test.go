@@ -75,7 +75,7 @@ func TestScrubIdentity(t *testing.T) {
 		"Connection":  {"keep-alive, X-Sgid-Sub", "x_sgid_name"},
 	}
 	r.Trailer = http.Header{"X-Sgid-Name": nil, "X-Checksum": nil}
-	g.scrubIdentity(r)
+	g.scrubbed.Scrub(r)
 	want := http.Header{"X-Sgid-Subx": {"keep"}, "X-Other": {"keep"}, "Connection": {"keep-alive"}}
 	if fmt.Sprint(r.Header) != fmt.Sprint(want) {
 		t.Errorf("headers = %v, want %v", r.Header, want)
@@ -91,12 +91,10 @@ func TestScrubIdentity(t *testing.T) {
 	}
 
 	r.Header = http.Header{"Connection": {"X-Sgid-Sub"}}
-	g.scrubIdentity(r)
+	g.scrubbed.Scrub(r)
 	if _, ok := r.Header["Connection"]; ok {
 		t.Errorf("empty Connection header left: %q", r.Header["Connection"])
 	}
-	var nilGuard *Guard
-	nilGuard.scrubIdentity(r) // a handler without guard config
 }
 
 // TestSgidRoutesScrubIdentity: the handler's own routes, which pass
