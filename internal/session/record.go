@@ -52,9 +52,9 @@ func Key(id string) string {
 
 // NewID returns 32 random bytes in base64url: a session id or a state.
 func NewID() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
+	var id string
+	FillIDs(&id)
+	return id
 }
 
 // ValidID reports whether s looks like an id NewID made. Anything else in
