@@ -1,6 +1,8 @@
 // Command bench is the plugin's benchmark suite: each figure is a ratio of
-// two systems measured in the same run, in alternating short windows, so
-// that the noise of a shared machine falls on both sides alike.
+// two systems measured in the same run, in alternating windows (pairs 1
+// to 3: alternating slices of a quarter second within each round, see
+// sliced.go), so that the noise of a shared machine falls on both sides
+// alike.
 //
 // It starts everything it needs on 127.0.0.1: Caddy built from this
 // checkout (one site per session store), Debian's redis-server, mockpass
@@ -11,7 +13,7 @@
 //
 // Run it from the repository's root, through bench/run.sh:
 //
-//	bench/run.sh                       # every pair, 9 rounds of 3 s
+//	bench/run.sh                       # every pair, 15 rounds of 2 s windows
 //	bench/run.sh -pairs 2,5 -rounds 7  # some pairs, more rounds
 //
 // The pairs: 1 userinfo vs respond, per store; 2 guarded vs unguarded
@@ -80,9 +82,9 @@ func run() error {
 	if _, err := os.Stat("go.mod"); err != nil {
 		return fmt.Errorf("run from the repository's root (bench/run.sh does)")
 	}
-	// Pairs 4 and 6 compare with the Express peer; only pairs 1 to 4 use wrk.
+	// Pairs 4 and 6 compare with the Express peer; only pair 4 uses wrk.
 	needPeer := slices.Contains(want, "4") || slices.Contains(want, "6")
-	needWrk := slices.ContainsFunc(want, func(p string) bool { return slices.Contains(allPairs[:4], p) })
+	needWrk := slices.Contains(want, "4")
 	if err := checkPrereqs(needWrk, true, needPeer); err != nil {
 		return err
 	}

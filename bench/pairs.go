@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -52,31 +53,20 @@ type contender struct {
 // operation base/cand (so that, like throughput, above 1 favours cand).
 type pairRatios struct{ rate, cpu []float64 }
 
-// alternate measures base and cand in turn, rounds times, swapping which
-// goes first every round so that neither always gets the warmer or the
-// quieter slot, and prints every round.
-func alternate(ctx context.Context, s *section, rounds int, unit string, base, cand contender) (pairRatios, error) {
-	fmt.Printf("  %-5s %12s %12s %7s %11s %11s %7s\n", "round", base.name, cand.name, "ratio", "CPU/op", "CPU/op", "ratio")
+// alternate runs rounds rounds of measure, which measures base and cand
+// once each, and prints every round.
+func alternate(ctx context.Context, s *section, rounds int, unit, baseName, candName string, measure func(ctx context.Context, round int) (b, c sample, err error)) (pairRatios, error) {
+	fmt.Printf("  %-5s %12s %12s %7s %11s %11s %7s\n", "round", baseName, candName, "ratio", "CPU/op", "CPU/op", "ratio")
 	s.printf("| round | %s (%s) | %s (%s) | ratio | %s CPU/op | %s CPU/op | CPU ratio |\n|---|---|---|---|---|---|---|\n",
-		base.name, unit, cand.name, unit, base.name, cand.name)
+		baseName, unit, candName, unit, baseName, candName)
 	var rs pairRatios
 	for i := 1; i <= rounds; i++ {
-		var b, c sample
-		var err error
-		if i%2 == 1 {
-			if b, err = base.run(ctx); err == nil {
-				c, err = cand.run(ctx)
-			}
-		} else {
-			if c, err = cand.run(ctx); err == nil {
-				b, err = base.run(ctx)
-			}
-		}
+		b, c, err := measure(ctx, i)
 		if err != nil {
 			return rs, err
 		}
 		if b.rate <= 0 || c.cpu <= 0 {
-			return rs, fmt.Errorf("round %d measured nothing: %s %+v, %s %+v", i, base.name, b, cand.name, c)
+			return rs, fmt.Errorf("round %d measured nothing: %s %+v, %s %+v", i, baseName, b, candName, c)
 		}
 		rate, cpu := c.rate/b.rate, float64(b.cpu)/float64(c.cpu)
 		rs.rate, rs.cpu = append(rs.rate, rate), append(rs.cpu, cpu)
@@ -85,6 +75,24 @@ func alternate(ctx context.Context, s *section, rounds int, unit string, base, c
 	}
 	fmt.Printf("  median ratio %.3f, CPU ratio %.3f\n", median(rs.rate), median(rs.cpu))
 	return rs, nil
+}
+
+// inTurn measures two contenders' windows one after the other, swapping
+// which goes first every round so that neither always gets the warmer or
+// the quieter slot.
+func inTurn(base, cand contender) func(context.Context, int) (sample, sample, error) {
+	return func(ctx context.Context, round int) (b, c sample, err error) {
+		if round%2 == 1 {
+			if b, err = base.run(ctx); err == nil {
+				c, err = cand.run(ctx)
+			}
+		} else {
+			if c, err = cand.run(ctx); err == nil {
+				b, err = base.run(ctx)
+			}
+		}
+		return b, c, err
+	}
 }
 
 // onServer turns a window of load into a sample: the rate it reports and
@@ -152,7 +160,7 @@ func (r *rig) compare(s *section, o opts, pair, what, unit string, target float6
 	if err := warm(r.ctx, base, cand); err != nil {
 		return 0, err
 	}
-	rs, err := alternate(r.ctx, s, o.rounds, unit, base, cand)
+	rs, err := alternate(r.ctx, s, o.rounds, unit, base.name, cand.name, inTurn(base, cand))
 	if err != nil {
 		return 0, err
 	}
@@ -183,14 +191,17 @@ func (r *rig) result(s *section, pair, what string, rs pairRatios, target float6
 func (r *rig) pairUserinfo(o opts, command string) (*section, error) {
 	s := &section{name: "userinfo"}
 	headerSection(s, "1. `/api/userinfo` vs `respond` with the same JSON", command)
-	s.printf("Both on the same site of one Caddy; the baseline is a `handle` with `respond` and no sgid handler, so the ratio holds all the plugin does to answer userinfo from a session (cookie, store or cache, JSON). wrk, 1 thread, 16 connections, %s windows. The storage and Redis stores run with their default 10 s read cache, warm. Target ≥ 0.95×.\n\n", o.window)
+	s.printf("Both on the same site of one Caddy; the baseline is a `handle` with `respond` and no sgid handler, so the ratio holds all the plugin does to answer userinfo from a session (cookie, store or cache, JSON). %s The storage and Redis stores run with their default 10 s read cache, warm. Target ≥ 0.95×.\n\n", slicedNote(o))
 	for _, store := range stores {
 		fmt.Printf("pair 1, store %s: userinfo vs respond (req/s)\n", store)
 		cookie := "Cookie: sgid_session=" + r.sessions[store]
-		base := r.wrkContender("respond", r.caddy, o, r.site(store)+"/baseline", cookie)
-		cand := r.wrkContender("userinfo", r.caddy, o, r.site(store)+"/api/userinfo", cookie)
+		base, err1 := newFixedRequest("respond", r.site(store)+"/baseline", cookie)
+		cand, err2 := newFixedRequest("userinfo", r.site(store)+"/api/userinfo", cookie)
+		if err := errors.Join(err1, err2); err != nil {
+			return s, err
+		}
 		s.printf("#### Store `%s`\n\n", store)
-		if _, err := r.compare(s, o, "1", "userinfo / respond, store "+store, "req/s", 0.95, base, cand); err != nil {
+		if _, err := r.compareSliced(s, o, "1", "userinfo / respond, store "+store, 0.95, base, cand); err != nil {
 			return s, err
 		}
 		if store == "memory" {
@@ -207,25 +218,28 @@ func (r *rig) pairUserinfo(o opts, command string) (*section, error) {
 func (r *rig) pairGuard(o opts, command string) (*section, error) {
 	s := &section{name: "guard"}
 	headerSection(s, "2. Guarded `reverse_proxy` vs the same route unguarded", command)
-	s.printf("The guarded route has an sgid handler (memory store) protecting it, with two identity headers and an `allow_sub` rule; the unguarded one has none. Both proxy to a `respond` upstream in the same Caddy. Requests carry a session cookie. wrk, 1 thread, 16 connections, %s windows. Target ≥ 0.97×.\n\n", o.window)
+	s.printf("The guarded route has an sgid handler (memory store) protecting it, with two identity headers and an `allow_sub` rule; the unguarded one has none. Both proxy to a `respond` upstream in the same Caddy. Requests carry a session cookie. %s Target ≥ 0.97×.\n\n", slicedNote(o))
 	fmt.Println("pair 2: guarded vs unguarded reverse_proxy (req/s)")
 	headers := []string{"Cookie: sgid_session=" + r.sessions["memory"], "Sec-Fetch-Mode: cors"}
-	base := r.wrkContender("unguarded", r.caddy, o, r.site("memory")+"/unguarded/x", headers...)
-	cand := r.wrkContender("guarded", r.caddy, o, r.site("memory")+"/guarded/x", headers...)
-	if _, err := r.compare(s, o, "2", "guarded / unguarded", "req/s", 0.97, base, cand); err != nil {
+	base, err1 := newFixedRequest("unguarded", r.site("memory")+"/unguarded/x", headers...)
+	cand, err2 := newFixedRequest("guarded", r.site("memory")+"/guarded/x", headers...)
+	asserted, err3 := newFixedRequest("asserted", r.site("memory")+"/asserted/x", headers...)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return s, err
+	}
+	if _, err := r.compareSliced(s, o, "2", "guarded / unguarded", 0.97, base, cand); err != nil {
 		return s, err
 	}
 	s.printf("\nThe same guarded route with `identity_assertion` (a signed JWT with one field per request, reused for up to a second per session) against the unguarded one. Target ≥ 0.9×.\n\n")
 	fmt.Println("pair 2: guarded with an identity assertion vs unguarded reverse_proxy (req/s)")
-	asserted := r.wrkContender("asserted", r.caddy, o, r.site("memory")+"/asserted/x", headers...)
-	if _, err := r.compare(s, o, "2", "guarded with identity assertion / unguarded", "req/s", 0.9, base, asserted); err != nil {
+	if _, err := r.compareSliced(s, o, "2", "guarded with identity assertion / unguarded", 0.9, base, asserted); err != nil {
 		return s, err
 	}
 
 	return s, r.profileRoute(s, o, "guarded", guardRows, r.site("memory")+"/guarded/x", headers...)
 }
 
-// profileRoute takes a CPU profile of Caddy while wrk loads target, and
+// profileRoute takes a CPU profile of Caddy while target is loaded, and
 // writes where the plugin's time goes: the rows per request, and the top
 // of the plugin's own stacks. The handler calls the next handler itself
 // (reverse_proxy, respond), so the plugin's own work is the stacks
@@ -234,9 +248,14 @@ func (r *rig) profileRoute(s *section, o opts, name string, rows []stackRow, tar
 	fmt.Printf("  CPU profile of Caddy under load on %s\n", name)
 	d := o.window * 3
 	var reqs int64
+	req, err := newFixedRequest(name, target, headers...)
+	if err != nil {
+		return err
+	}
 	prof, err := r.profileDuring(name, d, func(ctx context.Context, d time.Duration) error {
-		res, err := runWrk(ctx, r.helpers, d, target, headers...)
-		reqs = res.Requests
+		l := newSlicedLoad()
+		defer l.close()
+		reqs, _, err = l.run(ctx, &req, d)
 		return err
 	})
 	if err != nil {
@@ -276,11 +295,14 @@ The plugin's own stacks by own time (`+"`go tool pprof -top`"+` with the same fi
 func (r *rig) pairAuthURL(o opts, command string) (*section, error) {
 	s := &section{name: "auth-url"}
 	headerSection(s, "3. `/api/auth-url` vs `respond` with a JSON answer of the same size", command)
-	s.printf("Requests carry no cookie, so each one starts a login: a state, a PKCE pair, a nonce, the sealed login cookie (AES-256-GCM) and the URL. The baseline answers %d bytes of JSON, as auth-url does; auth-url also sends its login cookie. wrk, 1 thread, 16 connections, %s windows. Target ≥ 0.8×.\n\n", r.authURLSize, o.window)
+	s.printf("Requests carry no cookie, so each one starts a login: a state, a PKCE pair, a nonce, the sealed login cookie (AES-256-GCM) and the URL. The baseline answers %d bytes of JSON, as auth-url does; auth-url also sends its login cookie. %s Target ≥ 0.8×.\n\n", r.authURLSize, slicedNote(o))
 	fmt.Println("pair 3: auth-url vs respond (req/s)")
-	base := r.wrkContender("respond", r.caddy, o, r.site("memory")+"/authurl-baseline")
-	cand := r.wrkContender("auth-url", r.caddy, o, r.site("memory")+"/api/auth-url")
-	if _, err := r.compare(s, o, "3", "auth-url / respond", "req/s", 0.8, base, cand); err != nil {
+	base, err1 := newFixedRequest("respond", r.site("memory")+"/authurl-baseline")
+	cand, err2 := newFixedRequest("auth-url", r.site("memory")+"/api/auth-url")
+	if err := errors.Join(err1, err2); err != nil {
+		return s, err
+	}
+	if _, err := r.compareSliced(s, o, "3", "auth-url / respond", 0.8, base, cand); err != nil {
 		return s, err
 	}
 	return s, r.profileRoute(s, o, "auth-url", authURLRows, r.site("memory")+"/api/auth-url")
