@@ -8,6 +8,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -22,6 +23,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
 )
 
 // opts are the knobs of a run.
@@ -236,7 +239,51 @@ func (r *rig) pairGuard(o opts, command string) (*section, error) {
 		return s, err
 	}
 
+	// Two controls tell the guard's own work from what its identity
+	// headers cost everyone who handles the request after it.
+	ids, err := r.identityHeaders()
+	if err != nil {
+		return s, err
+	}
+	s.printf("\n**Control: the unguarded route with the identity headers sent by the client.** The guarded route's upstream gets one header more than the unguarded one's: the guard cuts the session cookie out and adds two identity headers. Here the unguarded route's client sends those two headers itself, with the same values and no cookie, so both upstreams get the same request and the ratio holds only the sgid handler's own work. Measure only, no target.\n\n")
+	fmt.Println("pair 2 control: guarded vs unguarded carrying the same upstream headers (req/s)")
+	same, err := newFixedRequest("unguarded, same headers", r.site("memory")+"/unguarded/x", append([]string{"Sec-Fetch-Mode: cors"}, ids...)...)
+	if err != nil {
+		return s, err
+	}
+	if _, err := r.compareSliced(s, o, "2", "guarded / unguarded with the identity headers sent by the client", 0, same, cand); err != nil {
+		return s, err
+	}
+	s.printf("\n**Control: a browser's request headers.** The requests above carry two headers, far fewer than a browser sends. Here both routes get the ten headers a browser's `fetch` of an API sends (Accept, Accept-Encoding, Accept-Language, Connection, Cookie, Referer, Sec-Fetch-Dest, Sec-Fetch-Mode, Sec-Fetch-Site, User-Agent). Measure only, no target.\n\n")
+	fmt.Println("pair 2 control: guarded vs unguarded with a browser's headers (req/s)")
+	browser := append([]string{
+		"Accept: */*", "Accept-Encoding: gzip, deflate, br", "Accept-Language: en-SG,en;q=0.9", "Connection: keep-alive",
+		"Referer: " + r.site("memory") + "/app", "Sec-Fetch-Dest: empty", "Sec-Fetch-Site: same-origin",
+		"User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36",
+	}, headers...)
+	bBase, err1 := newFixedRequest("unguarded, browser", r.site("memory")+"/unguarded/x", browser...)
+	bCand, err2 := newFixedRequest("guarded, browser", r.site("memory")+"/guarded/x", browser...)
+	if err := errors.Join(err1, err2); err != nil {
+		return s, err
+	}
+	if _, err := r.compareSliced(s, o, "2", "guarded / unguarded, with a browser's request headers", 0, bBase, bCand); err != nil {
+		return s, err
+	}
+
 	return s, r.profileRoute(s, o, "guarded", guardRows, r.site("memory")+"/guarded/x", headers...)
+}
+
+// identityHeaders are the identity headers the guarded route sets for the
+// benchmark's user, "Name: value", with the values the guard would send.
+func (r *rig) identityHeaders() ([]string, error) {
+	var ui struct {
+		Sub  string
+		Data map[string]string
+	}
+	if err := json.Unmarshal([]byte(r.userinfoBody), &ui); err != nil || ui.Sub == "" || ui.Data["myinfo.name"] == "" {
+		return nil, fmt.Errorf("the userinfo answer %.200q has no sub or name", r.userinfoBody)
+	}
+	return []string{"X-Sgid-Sub: " + idheader.Encode(ui.Sub), "X-Sgid-Name: " + idheader.Encode(ui.Data["myinfo.name"])}, nil
 }
 
 // profileRoute takes a CPU profile of Caddy while target is loaded, and
