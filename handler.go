@@ -156,7 +156,7 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	// found by its own callback.
 	timeout := time.Duration(h.LoginTimeout)
 	name := cookie.LoginName(h.CookieName, state)
-	sealed, err := h.sessions.SealLogin(r.Context(), name, session.Login{
+	login := session.Login{
 		State:        state,
 		CodeVerifier: verifier,
 		Nonce:        nonce,
@@ -165,11 +165,15 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 		AppValues:    app,
 		Expires:      h.sessions.Now().Add(timeout).Unix(),
 		SessionID:    sessionID,
-	})
+	}
+	// Sealed into a buffer on the stack and base64url-encoded straight
+	// into the Set-Cookie line: the line is the cookie's one allocation.
+	var sealBuf [1024]byte
+	sealed, err := h.sessions.SealLoginRaw(r.Context(), name, &login, sealBuf[:0])
 	if err != nil {
 		return writeUnavailable(w)
 	}
-	if len(name)+len(sealed) > maxLoginCookie {
+	if len(name)+cookie.EncodedLen(len(sealed)) > maxLoginCookie {
 		return writeError(w, http.StatusBadRequest, "login_too_large", "return_to and the app parameters are too long to start a login.")
 	}
 	// A browser keeps a few logins in flight; the oldest make room.
@@ -182,7 +186,7 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	for _, old := range h.sessions.Surplus(r.Context(), held) {
 		h.cookies.Set(w, r, old, "", -1)
 	}
-	h.cookies.Set(w, r, name, sealed, timeout)
+	h.cookies.SetBase64(w, r, name, sealed, timeout)
 	return writeJSONBody(w, http.StatusOK, urlAnswer(authURL))
 }
 

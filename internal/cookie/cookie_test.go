@@ -1,6 +1,7 @@
 package cookie
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -226,4 +227,34 @@ func FuzzLoginName(f *testing.F) {
 			t.Fatalf("the session cookie %q is taken for a login cookie", name)
 		}
 	})
+}
+
+// TestSetBase64AsSet: SetBase64 writes the line Set writes for the
+// base64url of its bytes, under the same name and attributes, for values
+// of every length around the chunks it encodes in.
+func TestSetBase64AsSet(t *testing.T) {
+	t.Parallel()
+	raw := make([]byte, 1000)
+	for i := range raw {
+		raw[i] = byte(i*7 + i/256)
+	}
+	for _, n := range []int{0, 1, 2, 3, 4, 191, 192, 193, 194, 383, 384, 385, 1000} {
+		for _, secure := range []bool{false, true} {
+			for _, maxAge := range []time.Duration{10 * time.Minute, 0, -1} {
+				t.Run(fmt.Sprintf("%d bytes secure=%v max-age=%s", n, secure, maxAge), func(t *testing.T) {
+					j := Jar{Name: sessionName, Secure: &secure}
+					r := httptest.NewRequest(http.MethodGet, "/", nil)
+					ours, theirs := httptest.NewRecorder(), httptest.NewRecorder()
+					j.SetBase64(ours, r, "sgid_session_login_AAAAAAAAAAAA", raw[:n], maxAge)
+					j.Set(theirs, r, "sgid_session_login_AAAAAAAAAAAA", base64.RawURLEncoding.EncodeToString(raw[:n]), maxAge)
+					if got, want := ours.Header()["Set-Cookie"], theirs.Header()["Set-Cookie"]; !slices.Equal(got, want) {
+						t.Errorf("Set-Cookie %q, Set writes %q", got, want)
+					}
+					if got := EncodedLen(n); got != len(base64.RawURLEncoding.EncodeToString(raw[:n])) {
+						t.Errorf("EncodedLen(%d) = %d", n, got)
+					}
+				})
+			}
+		}
+	}
 }
