@@ -138,7 +138,7 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return serverError(w, r, h.logger, http.StatusInternalServerError, err)
 	}
-	authURL, _, err := h.client.AuthorizationURL(sgid.AuthParams{
+	answer, err := h.authURLAnswer(sgid.AuthParams{
 		State:         state,
 		Nonce:         nonce,
 		CodeChallenge: challenge,
@@ -147,9 +147,7 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return serverError(w, r, h.logger, http.StatusInternalServerError, err)
 	}
-	if h.mock != nil {
-		authURL = mockBrowserURL(authURL)
-	}
+	defer answer.release()
 
 	// The login travels sealed in a cookie of its own, named after its
 	// state, so nothing is kept on the server and each tab's login is
@@ -187,7 +185,7 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 		h.cookies.Set(w, r, old, "", -1)
 	}
 	h.cookies.SetBase64(w, r, name, sealed, timeout)
-	return writeJSONBody(w, http.StatusOK, urlAnswer(authURL))
+	return writeJSONBody(w, http.StatusOK, answer.body)
 }
 
 // serveCallback finishes the login whose state sgID sent back. current is

@@ -3,6 +3,8 @@ package caddysgid
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/caddy-sgid/caddy-sgid/sgid"
 )
 
 // TestURLAnswer: auth-url's answer is byte for byte what encoding/json
@@ -27,6 +29,46 @@ func TestURLAnswer(t *testing.T) {
 			}
 			if got := urlAnswer(tc.url); string(got) != string(want) {
 				t.Errorf("urlAnswer(%q) = %s, want %s", tc.url, got, want)
+			}
+		})
+	}
+}
+
+// TestAuthURLAnswer: auth-url's answer is urlAnswer of the authorization
+// URL the client returns, rewritten for the browser in mock mode, and an
+// answer handed back and reused leaves the next one as it should be.
+func TestAuthURLAnswer(t *testing.T) {
+	t.Parallel()
+	plain := unitHandler(t, &Handler{}, nil, nil)
+	plain.client = mustTestClient(t)
+	for _, tc := range []struct {
+		name string
+		h    *Handler
+		p    sgid.AuthParams
+	}{
+		{"sgID", plain, sgid.AuthParams{State: "state-1", Nonce: "nonce-1", RedirectURI: "http://app.example/api/redirect"}},
+		{"sgID, another redirect URI", plain, sgid.AuthParams{State: "state-2", Nonce: "nonce-2", RedirectURI: "https://other.example/api/redirect?a=<b>&c"}},
+		{"mock", mockHandler(t, nil), sgid.AuthParams{State: "state-3", Nonce: "nonce-3", RedirectURI: "http://localhost/api/redirect"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, tc.p.CodeChallenge = sgid.GeneratePKCEPair()
+			u, _, err := tc.h.client.AuthorizationURL(tc.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.h.mock != nil {
+				u = mockBrowserURL(u)
+			}
+			want := urlAnswer(u)
+			for i := range 3 {
+				a, err := tc.h.authURLAnswer(tc.p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(a.body) != string(want) {
+					t.Fatalf("answer %d: %s\nwant %s", i+1, a.body, want)
+				}
+				a.release()
 			}
 		})
 	}
