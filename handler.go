@@ -106,7 +106,12 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet {
 		return methodNotAllowed(w, "GET")
 	}
-	q := r.URL.Query()
+	// url.Query makes a map even for an empty query, and a login is
+	// mostly started with none.
+	var q url.Values
+	if r.URL.RawQuery != "" {
+		q = r.URL.Query()
+	}
 	returnTo := q.Get(returnToParam)
 	if returnTo != "" && !pathview.IsLocal(returnTo) {
 		return writeError(w, http.StatusBadRequest, "invalid_return_to", "return_to must be a path on this site.")

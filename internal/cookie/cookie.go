@@ -33,15 +33,28 @@ const LoginSuffixLen = 12
 // the cookie of the state it got without reading any other, and several
 // tabs each keep their own login.
 func LoginName(name, state string) string {
-	// Hashed and encoded on the stack: the name is the one allocation.
-	h := sha256.New()
-	h.Write([]byte(loginNameContext))
-	h.Write([]byte(state))
+	// Hashed and encoded on the stack: the name is the one allocation. A
+	// state of ours is 43 bytes; a longer one, which only a callback can
+	// bring, goes through a hash.Hash, which would not stay on the stack.
 	var sum [sha256.Size]byte
+	if len(state) <= maxStackState {
+		var buf [len(loginNameContext) + maxStackState]byte
+		n := copy(buf[:], loginNameContext)
+		n += copy(buf[n:], state)
+		sum = sha256.Sum256(buf[:n])
+	} else {
+		h := sha256.New()
+		h.Write([]byte(loginNameContext))
+		h.Write([]byte(state))
+		h.Sum(sum[:0])
+	}
 	var suffix [LoginSuffixLen]byte
-	base64.RawURLEncoding.Encode(suffix[:], h.Sum(sum[:0])[:LoginSuffixLen*3/4])
+	base64.RawURLEncoding.Encode(suffix[:], sum[:LoginSuffixLen*3/4])
 	return name + LoginInfix + string(suffix[:])
 }
+
+// maxStackState is the longest state LoginName hashes on the stack.
+const maxStackState = 128
 
 // loginNameContext is hashed before the state in a login cookie's name.
 const loginNameContext = "sgid-login-cookie\x00"

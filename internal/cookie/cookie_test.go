@@ -1,12 +1,14 @@
 package cookie
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +90,23 @@ func TestLoginName(t *testing.T) {
 	}
 	if !isCookieToken(a) {
 		t.Fatalf("%q is not a cookie-name token", a)
+	}
+}
+
+// TestLoginNameHash: a login cookie's name is the session cookie's name,
+// the infix, and the first 72 bits of SHA-256 over the context and the
+// state in base64url, for states hashed on the stack and for longer ones.
+func TestLoginNameHash(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{0, 1, 43, maxStackState - 1, maxStackState, maxStackState + 1, 4000} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			state := strings.Repeat("s", n)
+			sum := sha256.Sum256([]byte(loginNameContext + state))
+			want := sessionName + LoginInfix + base64.RawURLEncoding.EncodeToString(sum[:LoginSuffixLen*3/4])
+			if got := LoginName(sessionName, state); got != want {
+				t.Errorf("LoginName = %q, want %q", got, want)
+			}
+		})
 	}
 }
 
