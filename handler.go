@@ -117,7 +117,11 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 		return writeError(w, http.StatusBadRequest, "invalid_return_to", "return_to must be a path on this site.")
 	}
 	var app map[string]string
-	for param, key := range h.AppParams {
+	appParams := h.AppParams
+	if len(q) == 0 {
+		appParams = nil // no query, no app values: the map is not walked
+	}
+	for param, key := range appParams {
 		if v := q.Get(param); v != "" {
 			if len(v) > maxAppValue {
 				return writeError(w, http.StatusBadRequest, "invalid_app_param", "An app parameter is too long.")
