@@ -175,7 +175,9 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Sealed into a buffer on the stack and base64url-encoded straight
 	// into the Set-Cookie line: the line is the cookie's one allocation.
-	var sealBuf [1024]byte
+	// A login is about 300 bytes sealed; one with a long return_to or app
+	// values outgrows the buffer and is sealed on the heap.
+	var sealBuf [512]byte
 	sealed, err := h.sessions.SealLoginRaw(r.Context(), name, &login, sealBuf[:0])
 	if err != nil {
 		return writeUnavailable(w)
