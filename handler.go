@@ -106,13 +106,22 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet {
 		return methodNotAllowed(w, "GET")
 	}
-	q := r.URL.Query()
+	// url.Query makes a map even for an empty query, and a login is
+	// mostly started with none.
+	var q url.Values
+	if r.URL.RawQuery != "" {
+		q = r.URL.Query()
+	}
 	returnTo := q.Get(returnToParam)
 	if returnTo != "" && !pathview.IsLocal(returnTo) {
 		return writeError(w, http.StatusBadRequest, "invalid_return_to", "return_to must be a path on this site.")
 	}
 	var app map[string]string
-	for param, key := range h.AppParams {
+	appParams := h.AppParams
+	if len(q) == 0 {
+		appParams = nil // no query, no app values: the map is not walked
+	}
+	for param, key := range appParams {
 		if v := q.Get(param); v != "" {
 			if len(v) > maxAppValue {
 				return writeError(w, http.StatusBadRequest, "invalid_app_param", "An app parameter is too long.")
@@ -138,7 +147,7 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return serverError(w, r, h.logger, http.StatusInternalServerError, err)
 	}
-	authURL, _, err := h.client.AuthorizationURL(sgid.AuthParams{
+	answer, err := h.authURLAnswer(sgid.AuthParams{
 		State:         state,
 		Nonce:         nonce,
 		CodeChallenge: challenge,
@@ -147,16 +156,14 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return serverError(w, r, h.logger, http.StatusInternalServerError, err)
 	}
-	if h.mock != nil {
-		authURL = mockBrowserURL(authURL)
-	}
+	defer answer.release()
 
 	// The login travels sealed in a cookie of its own, named after its
 	// state, so nothing is kept on the server and each tab's login is
 	// found by its own callback.
 	timeout := time.Duration(h.LoginTimeout)
 	name := cookie.LoginName(h.CookieName, state)
-	sealed, err := h.sessions.SealLogin(r.Context(), name, session.Login{
+	login := session.Login{
 		State:        state,
 		CodeVerifier: verifier,
 		Nonce:        nonce,
@@ -165,11 +172,17 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 		AppValues:    app,
 		Expires:      h.sessions.Now().Add(timeout).Unix(),
 		SessionID:    sessionID,
-	})
+	}
+	// Sealed into a buffer on the stack and base64url-encoded straight
+	// into the Set-Cookie line: the line is the cookie's one allocation.
+	// A login is about 300 bytes sealed; one with a long return_to or app
+	// values outgrows the buffer and is sealed on the heap.
+	var sealBuf [512]byte
+	sealed, err := h.sessions.SealLoginRaw(r.Context(), name, &login, sealBuf[:0])
 	if err != nil {
 		return writeUnavailable(w)
 	}
-	if len(name)+len(sealed) > maxLoginCookie {
+	if len(name)+cookie.EncodedLen(len(sealed)) > maxLoginCookie {
 		return writeError(w, http.StatusBadRequest, "login_too_large", "return_to and the app parameters are too long to start a login.")
 	}
 	// A browser keeps a few logins in flight; the oldest make room.
@@ -182,8 +195,8 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	for _, old := range h.sessions.Surplus(r.Context(), held) {
 		h.cookies.Set(w, r, old, "", -1)
 	}
-	h.cookies.Set(w, r, name, sealed, timeout)
-	return writeJSONBody(w, http.StatusOK, urlAnswer(authURL))
+	h.cookies.SetBase64(w, r, name, sealed, timeout)
+	return writeJSONBody(w, http.StatusOK, answer.body)
 }
 
 // serveCallback finishes the login whose state sgID sent back. current is

@@ -6,10 +6,13 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+
+	"github.com/caddy-sgid/caddy-sgid/sgid"
 )
 
 // writeJSON answers v as JSON. The answers hold user data or login state,
@@ -68,6 +71,51 @@ func urlAnswer(u string) []byte {
 	}
 	b = append(b, u[run:]...)
 	return append(b, `"}`...)
+}
+
+// authURLAnswer is auth-url's answer, {"url": ...} with sgID's
+// authorization URL for p, byte for byte as urlAnswer writes it. sgID's
+// client writes the URL as JSON itself, its fixed parts escaped once, into
+// a buffer kept for the next answer (a ResponseWriter keeps nothing it is
+// given past Write); release hands the buffer back once the answer is
+// written. In mock mode the URL is rewritten for the browser first.
+func (h *Handler) authURLAnswer(p sgid.AuthParams) (*answer, error) {
+	a := answers.Get().(*answer)
+	if h.mock != nil {
+		u, _, err := h.client.AuthorizationURL(p)
+		if err != nil {
+			a.release()
+			return nil, err
+		}
+		a.body = append(a.body[:0], urlAnswer(mockBrowserURL(u))...)
+		return a, nil
+	}
+	body, _, err := h.client.AuthorizationURLJSON(append(a.body[:0], `{"url":`...), p)
+	if err != nil {
+		a.release()
+		return nil, err
+	}
+	a.body = append(body, '}')
+	return a, nil
+}
+
+// answer is a buffer for auth-url's answer.
+type answer struct{ body []byte }
+
+// answers keeps the buffers of auth-url's answers for the next answer.
+var answers = sync.Pool{New: func() any { return new(answer) }}
+
+// maxKeptAnswer is the largest answer buffer kept for the next answer:
+// an authorization URL is a few hundred bytes, and a rare larger one
+// (a long redirect URI) is not worth keeping.
+const maxKeptAnswer = 4 << 10
+
+// release hands a back for the next answer, but for one grown past
+// maxKeptAnswer, which is dropped.
+func (a *answer) release() {
+	if cap(a.body) <= maxKeptAnswer {
+		answers.Put(a)
+	}
 }
 
 // jsonAsIs marks the bytes encoding/json writes unchanged inside a string:

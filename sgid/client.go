@@ -2,10 +2,12 @@ package sgid
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -72,9 +74,10 @@ type Client struct {
 	discovery discoveryCheck
 
 	// authQuery is the start of every authorization URL, up to the
-	// code challenge's value, and scopeQuery the escaped scope of the
-	// client's scopes: both are fixed, and made once.
-	authQuery, scopeQuery string
+	// code challenge's value, authQueryJSON the same inside a JSON string,
+	// and scopeQuery the escaped scope of the client's scopes: all are
+	// fixed, and made once.
+	authQuery, authQueryJSON, scopeQuery string
 	// lastRedirect is the redirect URI AuthorizationURL checked and
 	// escaped last. A site sends every login of one host to one URI, so
 	// it is checked and escaped once, not for every login.
@@ -131,6 +134,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.jwks.url = issuer + "/.well-known/jwks.json"
 	c.authQuery = issuer + "/oauth/authorize?client_id=" + url.QueryEscape(c.clientID) + "&code_challenge="
+	c.authQueryJSON = jsonText(c.authQuery)
 	c.scopeQuery = url.QueryEscape(strings.Join(c.scopes, " "))
 	return c, nil
 }
@@ -215,42 +219,104 @@ type AuthParams struct {
 // AuthorizationURL returns the sgID URL to send the user's browser to, and
 // the nonce it carries, which Exchange must be given.
 func (c *Client) AuthorizationURL(p AuthParams) (authURL, nonce string, err error) {
-	redirectURI, err := c.escapedRedirect(p.RedirectURI)
+	// Written on the stack: the URL's string is the one allocation.
+	var buf [1024]byte
+	b, nonce, err := c.appendAuthorizationURL(buf[:0], p, &plainURLText)
 	if err != nil {
 		return "", "", err
+	}
+	return string(b), nonce, nil
+}
+
+// AuthorizationURLJSON appends to dst the URL AuthorizationURL returns
+// for p as a JSON string, byte for byte what encoding/json writes for it,
+// and returns the nonce it carries: for an answer that hands the URL to a
+// browser's script, without writing the URL and then escaping it. Its
+// fixed parts are escaped once, and every value in it is query-escaped,
+// which leaves nothing for JSON to escape.
+func (c *Client) AuthorizationURLJSON(dst []byte, p AuthParams) ([]byte, string, error) {
+	dst = append(dst, '"')
+	dst, nonce, err := c.appendAuthorizationURL(dst, p, &jsonURLText)
+	if err != nil {
+		return dst, "", err
+	}
+	return append(dst, '"'), nonce, nil
+}
+
+// urlText is the fixed text of an authorization URL between its values:
+// as it is, or as it reads inside a JSON string.
+type urlText struct {
+	json                           bool
+	method, redirect, scope, state string
+}
+
+var (
+	plainURLText = urlText{
+		method:   "&code_challenge_method=S256&nonce=",
+		redirect: "&redirect_uri=",
+		scope:    "&response_type=code&scope=",
+		state:    "&state=",
+	}
+	jsonURLText = urlText{
+		json:     true,
+		method:   jsonText(plainURLText.method),
+		redirect: jsonText(plainURLText.redirect),
+		scope:    jsonText(plainURLText.scope),
+		state:    jsonText(plainURLText.state),
+	}
+)
+
+// jsonText is s as encoding/json writes it inside a string, without the
+// quotes.
+func jsonText(s string) string {
+	b, _ := json.Marshal(s) // a string always encodes
+	return string(b[1 : len(b)-1])
+}
+
+// appendAuthorizationURL appends the authorization URL for p to dst, with
+// the fixed text t.
+func (c *Client) appendAuthorizationURL(dst []byte, p AuthParams, t *urlText) ([]byte, string, error) {
+	redirectURI, err := c.escapedRedirect(p.RedirectURI)
+	if err != nil {
+		return dst, "", err
 	}
 	scopeQuery := c.scopeQuery
 	if len(p.Scopes) > 0 {
 		if err := checkScopes(p.Scopes); err != nil {
-			return "", "", invalidInput("%v", err)
+			return dst, "", invalidInput("%v", err)
 		}
 		scopeQuery = url.QueryEscape(strings.Join(p.Scopes, " "))
 	}
 	if len(p.CodeChallenge) != 43 {
-		return "", "", invalidInput("code challenge must be the 43-character S256 challenge of the code verifier (see CodeChallenge)")
+		return dst, "", invalidInput("code challenge must be the 43-character S256 challenge of the code verifier (see CodeChallenge)")
 	}
-	nonce = p.Nonce
+	nonce := p.Nonce
 	if nonce == "" {
 		nonce = GenerateNonce()
+	}
+	start := c.authQuery
+	if t.json {
+		start = c.authQueryJSON
 	}
 	// The query is written in the order url.Values.Encode writes it
 	// (sorted by key), without building the map it needs: this runs for
 	// every login.
 	challenge, nonceQuery, state := url.QueryEscape(p.CodeChallenge), url.QueryEscape(nonce), url.QueryEscape(p.State)
-	b := make([]byte, 0, len(c.authQuery)+len(challenge)+len(nonceQuery)+len(redirectURI)+len(scopeQuery)+len(state)+100)
-	b = append(b, c.authQuery...)
-	b = append(b, challenge...)
-	b = append(b, "&code_challenge_method=S256&nonce="...)
-	b = append(b, nonceQuery...)
-	b = append(b, "&redirect_uri="...)
-	b = append(b, redirectURI...)
-	b = append(b, "&response_type=code&scope="...)
-	b = append(b, scopeQuery...)
+	dst = slices.Grow(dst, len(start)+len(challenge)+len(nonceQuery)+len(redirectURI)+len(scopeQuery)+len(state)+
+		len(t.method)+len(t.redirect)+len(t.scope)+len(t.state))
+	dst = append(dst, start...)
+	dst = append(dst, challenge...)
+	dst = append(dst, t.method...)
+	dst = append(dst, nonceQuery...)
+	dst = append(dst, t.redirect...)
+	dst = append(dst, redirectURI...)
+	dst = append(dst, t.scope...)
+	dst = append(dst, scopeQuery...)
 	if p.State != "" {
-		b = append(b, "&state="...)
-		b = append(b, state...)
+		dst = append(dst, t.state...)
+		dst = append(dst, state...)
 	}
-	return string(b), nonce, nil
+	return dst, nonce, nil
 }
 
 // escapedRedirect is redirect's URI, query-escaped.

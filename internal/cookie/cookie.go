@@ -33,15 +33,28 @@ const LoginSuffixLen = 12
 // the cookie of the state it got without reading any other, and several
 // tabs each keep their own login.
 func LoginName(name, state string) string {
-	// Hashed and encoded on the stack: the name is the one allocation.
-	h := sha256.New()
-	h.Write([]byte(loginNameContext))
-	h.Write([]byte(state))
+	// Hashed and encoded on the stack: the name is the one allocation. A
+	// state of ours is 43 bytes; a longer one, which only a callback can
+	// bring, goes through a hash.Hash, which would not stay on the stack.
 	var sum [sha256.Size]byte
+	if len(state) <= maxStackState {
+		var buf [len(loginNameContext) + maxStackState]byte
+		n := copy(buf[:], loginNameContext)
+		n += copy(buf[n:], state)
+		sum = sha256.Sum256(buf[:n])
+	} else {
+		h := sha256.New()
+		h.Write([]byte(loginNameContext))
+		h.Write([]byte(state))
+		h.Sum(sum[:0])
+	}
 	var suffix [LoginSuffixLen]byte
-	base64.RawURLEncoding.Encode(suffix[:], h.Sum(sum[:0])[:LoginSuffixLen*3/4])
+	base64.RawURLEncoding.Encode(suffix[:], sum[:LoginSuffixLen*3/4])
 	return name + LoginInfix + string(suffix[:])
 }
+
+// maxStackState is the longest state LoginName hashes on the stack.
+const maxStackState = 128
 
 // loginNameContext is hashed before the state in a login cookie's name.
 const loginNameContext = "sgid-login-cookie\x00"
@@ -94,10 +107,21 @@ func write(w http.ResponseWriter, base, value string, maxAge time.Duration, secu
 		return
 	}
 	var b strings.Builder
-	b.Grow(len(name) + len(value) + 64)
+	b.Grow(len(name) + 1 + len(value) + maxAttrLen)
 	b.WriteString(name)
 	b.WriteByte('=')
 	b.WriteString(value)
+	addLine(w, &b, maxAge, secure)
+}
+
+// maxAttrLen is the longest attribute list writeAttrs writes, with
+// Max-Age at its longest.
+const maxAttrLen = len("; Path=/; Max-Age=9223372036; HttpOnly; Secure; SameSite=Lax")
+
+// addLine ends the Set-Cookie line in b, name=value so far, with the
+// attributes of every cookie of ours (see write), and adds it to w's
+// headers.
+func addLine(w http.ResponseWriter, b *strings.Builder, maxAge time.Duration, secure bool) {
 	b.WriteString("; Path=/")
 	switch {
 	case maxAge < 0:
@@ -116,6 +140,34 @@ func write(w http.ResponseWriter, base, value string, maxAge time.Duration, secu
 	// canonicalisation Header.Add runs on every call.
 	h := w.Header()
 	h["Set-Cookie"] = append(h["Set-Cookie"], b.String())
+}
+
+// EncodedLen is the length of the value SetBase64 writes for n bytes.
+func EncodedLen(n int) int { return base64.RawURLEncoding.EncodedLen(n) }
+
+// SetBase64 writes one of our cookies as Set does, with base64url of raw
+// for its value. The value is encoded straight into the Set-Cookie line,
+// which is then the one allocation, and since base64url is all bytes a
+// cookie carries as they are, it is not checked byte by byte as Set
+// checks a value it is given: auth-url writes a sealed login so on every
+// call.
+func (j Jar) SetBase64(w http.ResponseWriter, r *http.Request, base string, raw []byte, maxAge time.Duration) {
+	secure := j.IsSecure(r)
+	name := Wire(base, secure)
+	var b strings.Builder
+	b.Grow(len(name) + 1 + EncodedLen(len(raw)) + maxAttrLen)
+	b.WriteString(name)
+	b.WriteByte('=')
+	// In chunks of whole 3-byte groups, which encode to what the whole
+	// would, through a buffer on the stack.
+	var chunk [256]byte
+	for len(raw) > 0 {
+		n := min(len(raw), len(chunk)/4*3)
+		base64.RawURLEncoding.Encode(chunk[:], raw[:n])
+		b.Write(chunk[:EncodedLen(n)])
+		raw = raw[n:]
+	}
+	addLine(w, &b, maxAge, secure)
 }
 
 // plainValue reports whether v is empty or base64url, which a

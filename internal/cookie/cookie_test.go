@@ -1,11 +1,14 @@
 package cookie
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +90,23 @@ func TestLoginName(t *testing.T) {
 	}
 	if !isCookieToken(a) {
 		t.Fatalf("%q is not a cookie-name token", a)
+	}
+}
+
+// TestLoginNameHash: a login cookie's name is the session cookie's name,
+// the infix, and the first 72 bits of SHA-256 over the context and the
+// state in base64url, for states hashed on the stack and for longer ones.
+func TestLoginNameHash(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{0, 1, 43, maxStackState - 1, maxStackState, maxStackState + 1, 4000} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			state := strings.Repeat("s", n)
+			sum := sha256.Sum256([]byte(loginNameContext + state))
+			want := sessionName + LoginInfix + base64.RawURLEncoding.EncodeToString(sum[:LoginSuffixLen*3/4])
+			if got := LoginName(sessionName, state); got != want {
+				t.Errorf("LoginName = %q, want %q", got, want)
+			}
+		})
 	}
 }
 
@@ -226,4 +246,34 @@ func FuzzLoginName(f *testing.F) {
 			t.Fatalf("the session cookie %q is taken for a login cookie", name)
 		}
 	})
+}
+
+// TestSetBase64AsSet: SetBase64 writes the line Set writes for the
+// base64url of its bytes, under the same name and attributes, for values
+// of every length around the chunks it encodes in.
+func TestSetBase64AsSet(t *testing.T) {
+	t.Parallel()
+	raw := make([]byte, 1000)
+	for i := range raw {
+		raw[i] = byte(i*7 + i/256)
+	}
+	for _, n := range []int{0, 1, 2, 3, 4, 191, 192, 193, 194, 383, 384, 385, 1000} {
+		for _, secure := range []bool{false, true} {
+			for _, maxAge := range []time.Duration{10 * time.Minute, 0, -1} {
+				t.Run(fmt.Sprintf("%d bytes secure=%v max-age=%s", n, secure, maxAge), func(t *testing.T) {
+					j := Jar{Name: sessionName, Secure: &secure}
+					r := httptest.NewRequest(http.MethodGet, "/", nil)
+					ours, theirs := httptest.NewRecorder(), httptest.NewRecorder()
+					j.SetBase64(ours, r, "sgid_session_login_AAAAAAAAAAAA", raw[:n], maxAge)
+					j.Set(theirs, r, "sgid_session_login_AAAAAAAAAAAA", base64.RawURLEncoding.EncodeToString(raw[:n]), maxAge)
+					if got, want := ours.Header()["Set-Cookie"], theirs.Header()["Set-Cookie"]; !slices.Equal(got, want) {
+						t.Errorf("Set-Cookie %q, Set writes %q", got, want)
+					}
+					if got := EncodedLen(n); got != len(base64.RawURLEncoding.EncodeToString(raw[:n])) {
+						t.Errorf("EncodedLen(%d) = %d", n, got)
+					}
+				})
+			}
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 )
 
 // ErrBadHost is the error of a request whose Host header is not a valid
@@ -18,15 +19,36 @@ var ErrBadHost = errors.New("the Host header is not a valid host[:port]")
 // digits; anything else is an error, which the caller answers with 400.
 // The scheme is https when cookie_secure is on or the request came over
 // HTTPS.
+//
+// A site's logins come to one host or a few, so the origin made last is
+// kept, and a request for the same one gets it without checking the host
+// again or allocating.
 func Origin(r *http.Request, secure *bool, path string) (string, error) {
+	https := IsHTTPS(r) || secure != nil && *secure
+	if last := lastOrigin.Load(); last != nil && last.host == r.Host && last.path == path && last.https == https {
+		return last.origin, nil
+	}
 	if !validHostPort(r.Host) {
 		return "", ErrBadHost
 	}
-	if IsHTTPS(r) || secure != nil && *secure {
-		return "https://" + r.Host + path, nil
+	scheme := "http://"
+	if https {
+		scheme = "https://"
 	}
-	return "http://" + r.Host + path, nil
+	o := &madeOrigin{host: r.Host, path: path, https: https, origin: scheme + r.Host + path}
+	lastOrigin.Store(o)
+	return o.origin, nil
 }
+
+// madeOrigin is what Origin made of a valid host, path and scheme.
+type madeOrigin struct {
+	host, path string
+	https      bool
+	origin     string
+}
+
+// lastOrigin is the origin Origin made last.
+var lastOrigin atomic.Pointer[madeOrigin]
 
 // validHostPort reports whether s is host or host:port, where host is a
 // DNS name (letters, digits and hyphens in dot-separated labels), an IPv4

@@ -1,6 +1,11 @@
 package cookie
 
-import "testing"
+import (
+	"crypto/tls"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
 
 func TestValidHostPort(t *testing.T) {
 	t.Parallel()
@@ -44,6 +49,48 @@ func TestValidHostPort(t *testing.T) {
 			host, want := tc.name, tc.want
 			if got := validHostPort(host); got != want {
 				t.Errorf("validHostPort(%q) = %v, want %v", host, got, want)
+			}
+		})
+	}
+}
+
+// TestOrigin: Origin follows each request's host, scheme and path, in a
+// row of requests that alternate between them, though it keeps the one
+// it made last; a bad host is refused right after a good one.
+func TestOrigin(t *testing.T) {
+	on := true
+	for _, tc := range []struct {
+		name, host, path string
+		tls              bool
+		secure           *bool
+		want             string
+	}{
+		{"plain", "app.example", "/api/redirect", false, nil, "http://app.example/api/redirect"},
+		{"the same again", "app.example", "/api/redirect", false, nil, "http://app.example/api/redirect"},
+		{"over TLS", "app.example", "/api/redirect", true, nil, "https://app.example/api/redirect"},
+		{"cookie_secure", "app.example", "/api/redirect", false, &on, "https://app.example/api/redirect"},
+		{"another path", "app.example", "/cb", false, nil, "http://app.example/cb"},
+		{"back to the first path", "app.example", "/api/redirect", false, nil, "http://app.example/api/redirect"},
+		{"another host", "app.example:8443", "/cb", false, nil, "http://app.example:8443/cb"},
+		{"a bad host", "app.example/x", "/cb", false, nil, ""},
+		{"a bad host that reads as the last origin", "app.example:8443/cb", "", false, nil, ""},
+		{"the first again", "app.example", "/api/redirect", false, nil, "http://app.example/api/redirect"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Host = tc.host
+			if tc.tls {
+				r.TLS = &tls.ConnectionState{}
+			}
+			got, err := Origin(r, tc.secure, tc.path)
+			if tc.want == "" {
+				if err == nil {
+					t.Fatalf("Origin = %q, want an error", got)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("Origin = %q, %v; want %q", got, err, tc.want)
 			}
 		})
 	}

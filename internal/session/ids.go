@@ -20,13 +20,14 @@ func FillIDs(ids ...*string) {
 	if len(ids) > maxFill {
 		panic("session.FillIDs: more than four ids")
 	}
+	// Drawn and encoded on the stack: the string is the one allocation.
 	var raw [32 * maxFill]byte
 	rand.Read(raw[:32*len(ids)])
-	enc := make([]byte, idLen*len(ids))
+	var enc [idLen * maxFill]byte
 	for i := range ids {
 		base64.RawURLEncoding.Encode(enc[idLen*i:idLen*(i+1)], raw[32*i:32*(i+1)])
 	}
-	all := string(enc)
+	all := string(enc[:idLen*len(ids)])
 	for i, id := range ids {
 		*id = all[idLen*i : idLen*(i+1)]
 	}

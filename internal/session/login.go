@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -57,28 +58,62 @@ const (
 //
 // in base64url; the cookie's name and the header bytes are authenticated
 // with the payload, so a value moved to another cookie fails to open.
-// Every auth-url call seals a login, so the plaintext is encoded and
-// encrypted in place in one buffer.
 func (m *Manager) SealLogin(ctx context.Context, name string, l Login) (string, error) {
+	raw, err := m.SealLoginRaw(ctx, name, &l, nil)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(raw), nil
+}
+
+// SealLoginRaw appends l sealed for the cookie called name to dst, as
+// SealLogin seals it but before base64url, for a caller that encodes it
+// straight into its Set-Cookie line. Every auth-url call seals a login,
+// so the plaintext is encoded and encrypted in place in a scratch buffer
+// kept for the next call, and only the sealed bytes are copied to dst: a
+// caller's buffer on the stack stays there.
+func (m *Manager) SealLoginRaw(ctx context.Context, name string, l *Login, dst []byte) ([]byte, error) {
 	epoch, aead, err := m.keys.current(ctx)
 	if err != nil {
 		m.storeFailed(ctx, "sealing_key", err)
-		return "", err
+		return dst, err
 	}
-	size := 1 + binary.MaxVarintLen64 + aead.NonceSize() + l.encodedLen() + aead.Overhead()
-	buf := make([]byte, 0, size)
+	s := sealScratch.Get().(*sealBuffers)
+	defer s.release()
+	buf := s.out[:0]
 	buf = append(buf, binaryLogin)
 	buf = binary.AppendUvarint(buf, epoch)
 	header := len(buf)
 	body := header + aead.NonceSize()
-	buf = buf[:body]
+	buf = slices.Grow(buf, aead.NonceSize()+l.encodedLen()+aead.Overhead())[:body]
 	if _, err := rand.Read(buf[header:body]); err != nil {
-		return "", err
+		return dst, err
 	}
 	buf = l.appendTo(buf)
-	var ad [128]byte
-	buf = aead.Seal(buf[:body], buf[header:body], buf[body:], additionalData(ad[:0], name, buf[:header]))
-	return base64.RawURLEncoding.EncodeToString(buf), nil
+	s.ad = additionalData(s.ad[:0], name, buf[:header])
+	buf = aead.Seal(buf[:body], buf[header:body], buf[body:], s.ad)
+	s.out = buf
+	return append(dst, buf...), nil
+}
+
+// sealScratch keeps the buffers SealLoginRaw seals in for the next call.
+var sealScratch = sync.Pool{New: func() any { return new(sealBuffers) }}
+
+// sealBuffers are one SealLoginRaw call's scratch: the sealed value and
+// its additional data.
+type sealBuffers struct{ out, ad []byte }
+
+// maxScratch is the largest buffer kept for the next call: a login is
+// at most a few kilobytes, and a rare larger one is not worth keeping.
+const maxScratch = 8 << 10
+
+// release puts s back for the next call, but for a buffer grown past
+// maxScratch, which is dropped.
+func (s *sealBuffers) release() {
+	if cap(s.out) > maxScratch || cap(s.ad) > maxScratch {
+		return
+	}
+	sealScratch.Put(s)
 }
 
 // OpenLogin opens the cookie called name and checks that it belongs to

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -166,6 +168,55 @@ func TestSurplusLogins(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := m.Surplus(ctx, tc.held); !slices.Equal(got, tc.want) {
 				t.Errorf("Surplus = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestSealLoginRaw: SealLoginRaw appends to the caller's buffer, keeping
+// what it held, a value that opens once base64url-encoded; the bytes it
+// hands back are the caller's own, untouched by later seals that reuse
+// its scratch buffers, and a login too large for them to be kept still
+// seals and opens.
+func TestSealLoginRaw(t *testing.T) {
+	t.Parallel()
+	clk := newTestClock()
+	m := newManager(memoryScope(t, 100), clk, nil)
+	ctx := t.Context()
+	const name = "sgid_session_login_abc"
+	large := testLogin("state-large")
+	large.ReturnTo = "/" + strings.Repeat("r", maxScratch)
+	for _, tc := range []struct {
+		name   string
+		prefix string
+		login  Login
+	}{
+		{"into an empty buffer", "", testLogin("state-1")},
+		{"after what the buffer held", "name=", testLogin("state-2")},
+		{"larger than the kept scratch", "", large},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := m.SealLoginRaw(ctx, name, &tc.login, []byte(tc.prefix))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(string(out), tc.prefix) {
+				t.Fatalf("the buffer's %q was overwritten", tc.prefix)
+			}
+			sealed := slices.Clone(out[len(tc.prefix):])
+			// Seal more logins, which reuse the scratch buffers, before
+			// opening the first.
+			for i := range 3 {
+				if _, err := m.SealLoginRaw(ctx, name, new(testLogin("other-"+strconv.Itoa(i))), nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !slices.Equal(out[len(tc.prefix):], sealed) {
+				t.Fatal("a later seal changed the bytes an earlier one handed back")
+			}
+			got, err := m.OpenLogin(ctx, name, base64.RawURLEncoding.EncodeToString(sealed), tc.login.State)
+			if err != nil || got.ReturnTo != tc.login.ReturnTo || got.SessionID != tc.login.SessionID {
+				t.Fatalf("open: %+v, %v", got, err)
 			}
 		})
 	}
