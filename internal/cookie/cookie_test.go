@@ -227,3 +227,18 @@ func FuzzLoginName(f *testing.F) {
 		}
 	})
 }
+
+// TestValueEveryByte checks Value against net/http for a value holding
+// each byte in turn, so that the table of the bytes a value may hold
+// matches net/http's rule byte for byte.
+func TestValueEveryByte(t *testing.T) {
+	t.Parallel()
+	for b := range 256 {
+		h := http.Header{"Cookie": {"sgid_session=a" + string([]byte{byte(b)}) + "b"}}
+		want, wantErr := (&http.Request{Header: h}).Cookie("sgid_session")
+		got, ok := Value(h, "sgid_session")
+		if ok != (wantErr == nil) || (ok && got != want.Value) {
+			t.Errorf("byte %#x: Value = %q, %v; net/http found %v", b, got, ok, fmt.Sprint(want, wantErr))
+		}
+	}
+}
