@@ -26,12 +26,7 @@ func BenchmarkGuardHooks(b *testing.B) {
 		guard *Guard
 	}{
 		{"unguarded", &Guard{ForwardCookie: true}},
-		{"guarded", &Guard{
-			Protect:         []string{"/api/*"},
-			LoginPage:       "/login",
-			AllowFields:     []FieldRule{{"myinfo.residentialstatus", []string{"CITIZEN", "PR"}}},
-			IdentityHeaders: map[string]string{"X-Sgid-Sub": "sub", "X-Sgid-Name": "myinfo.name", "X-Sgid-Status": "myinfo.residentialstatus"},
-		}},
+		{"guarded", guardedBench()},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			h := testGuardHandler(b, tc.guard)
@@ -40,7 +35,7 @@ func BenchmarkGuardHooks(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			header := http.Header{
+			runGuardHook(b, h, http.Header{
 				"Accept":          {"*/*"},
 				"Accept-Encoding": {"gzip, deflate, br"},
 				"Accept-Language": {"en-SG,en;q=0.9"},
@@ -51,23 +46,48 @@ func BenchmarkGuardHooks(b *testing.B) {
 				"Sec-Fetch-Mode":  {"cors"},
 				"Sec-Fetch-Site":  {"same-origin"},
 				"User-Agent":      {"Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0 Safari/537.36"},
-			}
-			ctx := caddyContext()
-			w := httptest.NewRecorder()
-			next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
-			b.ReportAllocs()
-			// CPU time rather than wall time per request: on a shared
-			// machine it counts this work and not the waits for a core.
-			cpu := loginbench.CPUTime(b)
-			for b.Loop() {
-				r := (&http.Request{Method: http.MethodGet, URL: &urlAPIData, Header: header.Clone(), Host: "localhost:9080"}).WithContext(ctx())
-				if err := h.ServeHTTP(w, r, next); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64((loginbench.CPUTime(b)-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			})
 		})
 	}
+	// The requests of the loopback pair: only the session cookie, which the
+	// guard cuts, and Sec-Fetch-Mode.
+	b.Run("guarded-session-cookie-only", func(b *testing.B) {
+		h := testGuardHandler(b, guardedBench())
+		id, err := testPut(h, session.Session{Sub: persona.Sub, Data: map[string]string{"myinfo.name": persona.Data["myinfo.name"], "myinfo.residentialstatus": persona.Data["myinfo.residentialstatus"]}, Expires: time.Now().Add(time.Hour)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runGuardHook(b, h, http.Header{"Cookie": {DefaultCookieName + "=" + id}, "Sec-Fetch-Mode": {"cors"}})
+	})
+}
+
+// guardedBench is the guard of BenchmarkGuardedProxy.
+func guardedBench() *Guard {
+	return &Guard{
+		Protect:         []string{"/api/*"},
+		LoginPage:       "/login",
+		AllowFields:     []FieldRule{{"myinfo.residentialstatus", []string{"CITIZEN", "PR"}}},
+		IdentityHeaders: map[string]string{"X-Sgid-Sub": "sub", "X-Sgid-Name": "myinfo.name", "X-Sgid-Status": "myinfo.residentialstatus"},
+	}
+}
+
+// runGuardHook passes requests with header on through h and reports their
+// CPU time.
+func runGuardHook(b *testing.B, h *Handler, header http.Header) {
+	ctx := caddyContext()
+	w := httptest.NewRecorder()
+	next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
+	b.ReportAllocs()
+	// CPU time rather than wall time per request: on a shared
+	// machine it counts this work and not the waits for a core.
+	cpu := loginbench.CPUTime(b)
+	for b.Loop() {
+		r := (&http.Request{Method: http.MethodGet, URL: &urlAPIData, Header: header.Clone(), Host: "localhost:9080"}).WithContext(ctx())
+		if err := h.ServeHTTP(w, r, next); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((loginbench.CPUTime(b)-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 var urlAPIData = url.URL{Path: "/api/data"}

@@ -228,17 +228,23 @@ func FuzzLoginName(f *testing.F) {
 	})
 }
 
-// TestValueEveryByte checks Value against net/http for a value holding
-// each byte in turn, so that the table of the bytes a value may hold
-// matches net/http's rule byte for byte.
+// TestValueEveryByte checks Value against net/http for a value, and a
+// name, holding each byte in turn, so that the tables of the bytes a value
+// and a name may hold match net/http's rules byte for byte.
 func TestValueEveryByte(t *testing.T) {
 	t.Parallel()
 	for b := range 256 {
-		h := http.Header{"Cookie": {"sgid_session=a" + string([]byte{byte(b)}) + "b"}}
-		want, wantErr := (&http.Request{Header: h}).Cookie("sgid_session")
-		got, ok := Value(h, "sgid_session")
-		if ok != (wantErr == nil) || (ok && got != want.Value) {
-			t.Errorf("byte %#x: Value = %q, %v; net/http found %v", b, got, ok, fmt.Sprint(want, wantErr))
+		c := string([]byte{byte(b)})
+		for _, tc := range []struct{ header, name string }{
+			{"sgid_session=a" + c + "b", "sgid_session"},
+			{"sgid" + c + "session=v", "sgid" + c + "session"},
+		} {
+			h := http.Header{"Cookie": {tc.header}}
+			want, wantErr := (&http.Request{Header: h}).Cookie(tc.name)
+			got, ok := Value(h, tc.name)
+			if ok != (wantErr == nil) || (ok && got != want.Value) {
+				t.Errorf("%q: Value = %q, %v; net/http found %v", tc.header, got, ok, fmt.Sprint(want, wantErr))
+			}
 		}
 	}
 }
