@@ -185,9 +185,7 @@ func withoutSessionCookies(v, name string) (string, bool) {
 	}
 	var kept strings.Builder
 	changed := false
-	for rest, more := v, true; more; {
-		var part string
-		part, rest, more = strings.Cut(rest, ";")
+	for part := range strings.SplitSeq(v, ";") {
 		// Only ASCII white space comes off a cookie that is kept, as Go's
 		// cookie parser takes it off: trimming more (a no-break space)
 		// could turn a part no parser reads as a cookie into one that is
