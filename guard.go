@@ -640,9 +640,15 @@ func (m nestingMark) String() string { return "sgid" }
 // first request that shows it. With forward_cookie on the outer one,
 // nesting works and is not reported.
 func (g *Guard) noteNesting(r *http.Request) {
-	outer, ok := caddyhttp.GetVar(r.Context(), handlerVar).(nestingMark)
+	// The variables' map is looked up once, for the read and the write,
+	// as caddyhttp.GetVar and SetVar each would: a request's context is a
+	// chain of several values in Caddy, walked on every lookup.
+	vars, _ := r.Context().Value(caddyhttp.VarsCtxKey).(map[string]any)
+	outer, ok := vars[handlerVar].(nestingMark)
 	if !ok {
-		caddyhttp.SetVar(r.Context(), handlerVar, nestingMark{guard: g})
+		if vars != nil {
+			vars[handlerVar] = nestingMark{guard: g}
+		}
 		return
 	}
 	if outer.guard == g || outer.guard.ForwardCookie {

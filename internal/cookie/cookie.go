@@ -195,6 +195,19 @@ var base64URLByte = func() (t [256]bool) {
 // removes the header when nothing is left.
 func Strip(hdr http.Header, name string) {
 	values := hdr["Cookie"]
+	if len(values) == 1 {
+		// The common shape, one Cookie line, changes without building a
+		// new list unless some other cookie is kept.
+		kept, changed := withoutSessionCookies(values[0], name)
+		switch {
+		case !changed:
+		case kept == "":
+			delete(hdr, "Cookie")
+		default:
+			hdr["Cookie"] = []string{kept}
+		}
+		return
+	}
 	var out []string // nil until a value changes
 	for i, v := range values {
 		kept, changed := withoutSessionCookies(v, name)
@@ -306,13 +319,24 @@ func Value(h http.Header, name string) (string, bool) {
 // validCookieValue reports whether every byte of v may appear in a cookie
 // value, by the rule net/http reads cookies with.
 func validCookieValue(v string) bool {
+	// One table look-up per byte: this reads the session cookie of every
+	// request.
 	for i := 0; i < len(v); i++ {
-		if b := v[i]; b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+		if !cookieValueByte[v[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// cookieValueByte marks the bytes net/http takes in a cookie value:
+// printable ASCII but '"', ';' and '\\'.
+var cookieValueByte = func() (t [256]bool) {
+	for b := 0x20; b < 0x7f; b++ {
+		t[b] = b != '"' && b != ';' && b != '\\'
+	}
+	return t
+}()
 
 // isCookieToken reports whether s is an HTTP token (RFC 9110), the only
 // cookie names net/http reads.
@@ -321,16 +345,20 @@ func isCookieToken(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
-			continue
-		}
-		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
+		if !tokenByte[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// tokenByte marks the bytes of an HTTP token.
+var tokenByte = func() (t [256]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
 
 // Jar reads and writes one handler's cookies for a request, under the
 // names the request's scheme uses.

@@ -63,14 +63,24 @@ func ValidID(s string) bool {
 	if len(s) != 43 {
 		return false
 	}
+	// One table look-up per byte: this runs for every request that
+	// carries a cookie.
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+		if !idByte[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// idByte marks the bytes of the base64url alphabet, which NewID's ids are
+// written in.
+var idByte = func() (t [256]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+		t[c] = true
+	}
+	return t
+}()
 
 func recordAEAD(id string) (cipher.AEAD, error) {
 	key, err := hkdf.Key(sha256.New, []byte(id), nil, "sgid session record", 32)

@@ -118,3 +118,16 @@ func TestRecordSizeBudget(t *testing.T) {
 	}
 	t.Logf("a session with %d fields: record %d B under a %d-character key", len(persona.Data), len(w.value), len(Key(id)))
 }
+
+// TestValidIDEveryByte: an id of 43 copies of one byte passes exactly when
+// that byte is in the base64url alphabet.
+func TestValidIDEveryByte(t *testing.T) {
+	t.Parallel()
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for b := range 256 {
+		id := strings.Repeat(string([]byte{byte(b)}), 43)
+		if got, want := ValidID(id), strings.IndexByte(alphabet, byte(b)) >= 0; got != want {
+			t.Errorf("byte %#x: ValidID = %v, want %v", b, got, want)
+		}
+	}
+}
