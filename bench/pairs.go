@@ -239,38 +239,64 @@ func (r *rig) pairGuard(o opts, command string) (*section, error) {
 		return s, err
 	}
 
-	// Two controls tell the guard's own work from what its identity
-	// headers cost everyone who handles the request after it.
+	if err := r.guardControls(s, o, headers); err != nil {
+		return s, err
+	}
+
+	return s, r.profileRoute(s, o, "guarded", guardRows, r.site("memory")+"/guarded/x", headers...)
+}
+
+// guardControls measure what the guarded route's ratio is made of. The
+// guard cuts the session cookie out and adds two identity headers, so its
+// upstream gets one header more than the unguarded route's, and every
+// header costs each step of a proxied request (Caddy's parsing, copies and
+// logging of the request, the write, the upstream's parsing). The
+// controls split the ratio into what the headers cost with no sgid
+// handler at all and what the handler costs when both upstreams get the
+// same request, and show the method's noise and a browser's request.
+func (r *rig) guardControls(s *section, o opts, headers []string) error {
 	ids, err := r.identityHeaders()
 	if err != nil {
-		return s, err
+		return err
 	}
-	s.printf("\n**Control: the unguarded route with the identity headers sent by the client.** The guarded route's upstream gets one header more than the unguarded one's: the guard cuts the session cookie out and adds two identity headers. Here the unguarded route's client sends those two headers itself, with the same values and no cookie, so both upstreams get the same request and the ratio holds only the sgid handler's own work. Measure only, no target.\n\n")
-	fmt.Println("pair 2 control: guarded vs unguarded carrying the same upstream headers (req/s)")
-	same, err := newFixedRequest("unguarded, same headers", r.site("memory")+"/unguarded/x", append([]string{"Sec-Fetch-Mode: cors"}, ids...)...)
-	if err != nil {
-		return s, err
-	}
-	if _, err := r.compareSliced(s, o, "2", "guarded / unguarded with the identity headers sent by the client", 0, same, cand); err != nil {
-		return s, err
-	}
-	s.printf("\n**Control: a browser's request headers.** The requests above carry two headers, far fewer than a browser sends. Here both routes get the ten headers a browser's `fetch` of an API sends (Accept, Accept-Encoding, Accept-Language, Connection, Cookie, Referer, Sec-Fetch-Dest, Sec-Fetch-Mode, Sec-Fetch-Site, User-Agent). Measure only, no target.\n\n")
-	fmt.Println("pair 2 control: guarded vs unguarded with a browser's headers (req/s)")
+	noCookie := append([]string{"Sec-Fetch-Mode: cors"}, ids...)
 	browser := append([]string{
 		"Accept: */*", "Accept-Encoding: gzip, deflate, br", "Accept-Language: en-SG,en;q=0.9", "Connection: keep-alive",
 		"Referer: " + r.site("memory") + "/app", "Sec-Fetch-Dest: empty", "Sec-Fetch-Site: same-origin",
 		"User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36",
 	}, headers...)
-	bBase, err1 := newFixedRequest("unguarded, browser", r.site("memory")+"/unguarded/x", browser...)
-	bCand, err2 := newFixedRequest("guarded, browser", r.site("memory")+"/guarded/x", browser...)
-	if err := errors.Join(err1, err2); err != nil {
-		return s, err
+	unguarded, guarded := r.site("memory")+"/unguarded/x", r.site("memory")+"/guarded/x"
+	s.printf("\n#### Controls: what the guarded route's ratio is made of\n\nThe guard cuts the session cookie out of the request and adds two identity headers, so the guarded route's upstream gets one header more than the unguarded one's. These rows take the ratio apart. Measures only, no targets.\n\n")
+	for _, c := range []struct {
+		what, text           string
+		baseName, baseTarget string
+		baseHeaders          []string
+		candName, candTarget string
+		candHeaders          []string
+	}{
+		{"unguarded / unguarded, the method's noise", "The unguarded route against itself: how far from 1 a ratio strays with nothing to measure.",
+			"unguarded", unguarded, headers, "unguarded again", unguarded, headers},
+		{"unguarded with one header more / unguarded", "The unguarded route with one more short header (`X-Bench: 1`): what a header costs a proxied request, with no sgid handler.",
+			"unguarded", unguarded, headers, "one header more", unguarded, append([]string{"X-Bench: 1"}, headers...)},
+		{"unguarded with the identity headers for the cookie / unguarded", "The unguarded route whose client sends the two identity headers, with the guard's values, instead of the cookie: the upstream gets what the guarded route's upstream gets, with no sgid handler.",
+			"unguarded", unguarded, headers, "identity headers", unguarded, noCookie},
+		{"guarded / unguarded with the identity headers sent by the client", "The guarded route against the previous row's request: both upstreams get the same request, so the ratio holds the sgid handler's own work.",
+			"identity headers", unguarded, noCookie, "guarded", guarded, headers},
+		{"guarded / unguarded, with a browser's request headers", "Both routes with the ten headers a browser's `fetch` of an API sends (Accept, Accept-Encoding, Accept-Language, Connection, Cookie, Referer, Sec-Fetch-Dest, Sec-Fetch-Mode, Sec-Fetch-Site, User-Agent) instead of two.",
+			"unguarded, browser", unguarded, browser, "guarded, browser", guarded, browser},
+	} {
+		b, err1 := newFixedRequest(c.baseName, c.baseTarget, c.baseHeaders...)
+		k, err2 := newFixedRequest(c.candName, c.candTarget, c.candHeaders...)
+		if err := errors.Join(err1, err2); err != nil {
+			return err
+		}
+		fmt.Println("pair 2 control:", c.what)
+		s.printf("**%s.** %s\n\n", c.what, c.text)
+		if _, err := r.compareSliced(s, o, "2", c.what, 0, b, k); err != nil {
+			return err
+		}
 	}
-	if _, err := r.compareSliced(s, o, "2", "guarded / unguarded, with a browser's request headers", 0, bBase, bCand); err != nil {
-		return s, err
-	}
-
-	return s, r.profileRoute(s, o, "guarded", guardRows, r.site("memory")+"/guarded/x", headers...)
+	return nil
 }
 
 // identityHeaders are the identity headers the guarded route sets for the
