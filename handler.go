@@ -199,6 +199,32 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	return writeJSONBody(w, http.StatusOK, answer.body)
 }
 
+// authURLAnswer is auth-url's answer, {"url": ...} with sgID's
+// authorization URL for p, byte for byte as urlAnswer writes it. sgID's
+// client writes the URL as JSON itself, its fixed parts escaped once, into
+// a buffer kept for the next answer (a ResponseWriter keeps nothing it is
+// given past Write); release hands the buffer back once the answer is
+// written. In mock mode the URL is rewritten for the browser first.
+func (h *Handler) authURLAnswer(p sgid.AuthParams) (*answer, error) {
+	a := answers.Get().(*answer)
+	if h.mock != nil {
+		u, _, err := h.client.AuthorizationURL(p)
+		if err != nil {
+			a.release()
+			return nil, err
+		}
+		a.body = append(a.body[:0], urlAnswer(mockBrowserURL(u))...)
+		return a, nil
+	}
+	body, _, err := h.client.AuthorizationURLJSON(append(a.body[:0], `{"url":`...), p)
+	if err != nil {
+		a.release()
+		return nil, err
+	}
+	a.body = append(body, '}')
+	return a, nil
+}
+
 // serveCallback finishes the login whose state sgID sent back. current is
 // the session the request's cookie names, and cookieID that cookie's
 // value.

@@ -11,8 +11,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
-
-	"github.com/caddy-sgid/caddy-sgid/sgid"
 )
 
 // writeJSON answers v as JSON. The answers hold user data or login state,
@@ -71,32 +69,6 @@ func urlAnswer(u string) []byte {
 	}
 	b = append(b, u[run:]...)
 	return append(b, `"}`...)
-}
-
-// authURLAnswer is auth-url's answer, {"url": ...} with sgID's
-// authorization URL for p, byte for byte as urlAnswer writes it. sgID's
-// client writes the URL as JSON itself, its fixed parts escaped once, into
-// a buffer kept for the next answer (a ResponseWriter keeps nothing it is
-// given past Write); release hands the buffer back once the answer is
-// written. In mock mode the URL is rewritten for the browser first.
-func (h *Handler) authURLAnswer(p sgid.AuthParams) (*answer, error) {
-	a := answers.Get().(*answer)
-	if h.mock != nil {
-		u, _, err := h.client.AuthorizationURL(p)
-		if err != nil {
-			a.release()
-			return nil, err
-		}
-		a.body = append(a.body[:0], urlAnswer(mockBrowserURL(u))...)
-		return a, nil
-	}
-	body, _, err := h.client.AuthorizationURLJSON(append(a.body[:0], `{"url":`...), p)
-	if err != nil {
-		a.release()
-		return nil, err
-	}
-	a.body = append(body, '}')
-	return a, nil
 }
 
 // answer is a buffer for auth-url's answer.
