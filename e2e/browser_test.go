@@ -79,6 +79,7 @@ func TestBrowserExampleLogin(t *testing.T) {
 		fmt.Sprintf("admin localhost:%d", adminPort),
 		"grace_period 1ns",
 		"skip_install_trust",
+		testcaddy.StorageOption(t),
 	)
 	caddytest.NewTester(t).
 		WithDefaultOverrides(caddytest.Config{AdminPort: adminPort}).

@@ -49,8 +49,9 @@ var (
 )
 
 // caddyConfig is the Caddyfile: the sgid handler with the SPA example's
-// routes and app parameter, and respond handlers for the SPA's pages.
-func caddyConfig(p prereqs, mp *mockpass, logFile string, sites ...caddySite) string {
+// routes and app parameter, and respond handlers for the SPA's pages;
+// storage is its global storage option.
+func caddyConfig(p prereqs, mp *mockpass, logFile, storage string, sites ...caddySite) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `{
 	admin localhost:%d
@@ -59,11 +60,12 @@ func caddyConfig(p prereqs, mp *mockpass, logFile string, sites ...caddySite) st
 	default_bind 127.0.0.1
 	grace_period 1ns
 	skip_install_trust
+	%s
 	log {
 		output file %s
 	}
 }
-`, caddyAdminPort, caddyHTTPPort, caddyHTTPSPort, logFile)
+`, caddyAdminPort, caddyHTTPPort, caddyHTTPSPort, storage, logFile)
 	for _, s := range sites {
 		fmt.Fprintf(&b, `
 %s {
@@ -120,7 +122,8 @@ func TestCaddyLoginAgainstMockpass(t *testing.T) {
 		}
 	})
 	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: caddyAdminPort})
-	tester.InitServer(caddyConfig(p, mp, logFile, siteCommon, siteOpenID, siteJSON), "caddyfile")
+	storage := testcaddy.StorageOption(t)
+	tester.InitServer(caddyConfig(p, mp, logFile, storage, siteCommon, siteOpenID, siteJSON), "caddyfile")
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -216,7 +219,7 @@ func TestCaddyLoginAgainstMockpass(t *testing.T) {
 	t.Run("app parameter cannot override sgID data", func(t *testing.T) {
 		b.TB = t
 		s := siteSpoof
-		cfg := caddyConfig(p, mp, logFile, s)
+		cfg := caddyConfig(p, mp, logFile, storage, s)
 		resp, err := http.Post(fmt.Sprintf("http://localhost:%d/load", caddyAdminPort), "text/caddyfile", strings.NewReader(cfg))
 		if err != nil {
 			t.Fatalf("loading the config: %v", err)

@@ -61,13 +61,15 @@ func (c *portCheck) require(tb testing.TB) {
 }
 
 // startCaddy (re)loads the in-process Caddy with caddyfile, under
-// testGlobals (merged into its own global options block, if it has one).
+// testGlobals (merged into its own global options block, if it has one)
+// and, unless caddyfile names a storage of its own, the test's own storage
+// folder (testcaddy.StorageOption).
 // The first call checks that the ports are free.
 func startCaddy(tb testing.TB, caddyfile string) {
 	tb.Helper()
 	testPorts.require(tb)
 	caddytest.NewTester(tb).WithDefaultOverrides(caddytest.Config{AdminPort: testAdminPort}).
-		InitServer(testcaddy.WithGlobalOptions(caddyfile, testGlobals...), "caddyfile")
+		InitServer(testcaddy.WithDefaultGlobalOptions(testcaddy.WithGlobalOptions(caddyfile, testGlobals...), testcaddy.StorageOption(tb)), "caddyfile")
 }
 
 // env is one Caddy with the sgid handler in front of a fake sgID.

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-
 	caddysgid "github.com/caddy-sgid/caddy-sgid"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
@@ -531,7 +529,7 @@ func TestSessionLifetimeAndStoreKeys(t *testing.T) {
 
 	// Every file the store wrote, searched for what must not be there.
 	records := 0
-	dir := filepath.Join(caddy.AppDataDir(), "sgid")
+	dir := filepath.Join(testcaddy.StorageDir(t), "sgid")
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err

@@ -9,6 +9,9 @@ import "strings"
 // a new block when it has none; else into the existing block, replacing the
 // same options there (an option with a sub-block is dropped whole).
 func WithGlobalOptions(caddyfile string, opts ...string) string {
+	if len(opts) == 0 {
+		return caddyfile
+	}
 	names := map[string]bool{}
 	for _, o := range opts {
 		if f := strings.Fields(o); len(f) > 0 {
@@ -16,11 +19,8 @@ func WithGlobalOptions(caddyfile string, opts ...string) string {
 		}
 	}
 	lines := strings.SplitAfter(caddyfile, "\n")
-	first := 0
-	for first < len(lines) && stripComment(lines[first]) == "" {
-		first++
-	}
-	if first == len(lines) || stripComment(lines[first]) != "{" {
+	first := globalBlock(lines)
+	if first < 0 {
 		return "{\n\t" + strings.Join(opts, "\n\t") + "\n}\n\n" + caddyfile
 	}
 	var b strings.Builder
@@ -54,6 +54,56 @@ func WithGlobalOptions(caddyfile string, opts ...string) string {
 		b.WriteString(l)
 	}
 	return b.String()
+}
+
+// WithDefaultGlobalOptions puts those of opts into the Caddyfile's global
+// options block that it does not set itself: the Caddyfile's own option of
+// the same name wins.
+func WithDefaultGlobalOptions(caddyfile string, opts ...string) string {
+	set := globalOptionNames(caddyfile)
+	var missing []string
+	for _, o := range opts {
+		if f := strings.Fields(o); len(f) > 0 && !set[f[0]] {
+			missing = append(missing, o)
+		}
+	}
+	return WithGlobalOptions(caddyfile, missing...)
+}
+
+// globalBlock is the index of the line that opens the Caddyfile's global
+// options block, or -1 when it has none.
+func globalBlock(lines []string) int {
+	first := 0
+	for first < len(lines) && stripComment(lines[first]) == "" {
+		first++
+	}
+	if first == len(lines) || stripComment(lines[first]) != "{" {
+		return -1
+	}
+	return first
+}
+
+// globalOptionNames are the names of the options in the Caddyfile's global
+// options block.
+func globalOptionNames(caddyfile string) map[string]bool {
+	names := map[string]bool{}
+	lines := strings.SplitAfter(caddyfile, "\n")
+	first := globalBlock(lines)
+	if first < 0 {
+		return names
+	}
+	depth, quote := 1, rune(0)
+	for _, line := range lines[first+1:] {
+		if depth == 1 && quote == 0 {
+			if f := strings.Fields(stripComment(line)); len(f) > 0 && f[0] != "}" {
+				names[f[0]] = true
+			}
+		}
+		if depth, quote = braceDepth(line, depth, quote); depth <= 0 {
+			break
+		}
+	}
+	return names
 }
 
 // stripComment returns the line without a # comment, trimmed.
