@@ -13,10 +13,21 @@
 // fields that step produced (parsed = SgidClient.parseData(data)), or
 // {ok: false, step, error} when the SDK threw. The exit status is 0 whenever
 // the input could be read; a per-request error is an answer, not a crash.
+//
+// Requests run a few at a time, and the SDK's HTTP client (openid-client,
+// whose default is 3.5 s per request) waits up to 20 s: the tests run
+// beside other packages' tests on a small machine, and a batch of SDK
+// logins all at once against one mockpass process timed out there. The
+// timeout is not what the tests compare.
 import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
 const { SgidClient } = require('@opengovsg/sgid-client')
+// The openid-client the SDK itself loads, wherever npm placed it.
+const sdkRequire = createRequire(require.resolve('@opengovsg/sgid-client'))
+sdkRequire('openid-client').custom.setHttpOptionsDefaults({ timeout: 20000 })
+
+const concurrency = 4
 
 async function readStdin() {
   const chunks = []
@@ -61,8 +72,21 @@ async function run(req) {
   }
 }
 
+// runAll runs reqs, at most concurrency at a time, and returns their
+// results in order.
+async function runAll(reqs) {
+  const out = new Array(reqs.length)
+  let next = 0
+  async function worker() {
+    while (next < reqs.length) {
+      const i = next++
+      out[i] = await run(reqs[i])
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, reqs.length) }, worker))
+  return out
+}
+
 const input = JSON.parse(await readStdin())
-const output = Array.isArray(input)
-  ? await Promise.all(input.map(run))
-  : await run(input)
+const output = Array.isArray(input) ? await runAll(input) : await run(input)
 process.stdout.write(JSON.stringify(output) + '\n')
