@@ -117,6 +117,8 @@ func checkProtectReachable(matcherSet caddy.ModuleMap, g *Guard) error {
 //	    allow_sub        <sub...>
 //	    allow_field      <field> <value...>
 //	    forward_cookie
+//	    ambiguous_paths  refuse|protect
+//	    trusted_origins  <origin...>
 //	    fresh_login      <max_age> <path pattern...>
 //	    identity_assertion <Header-Name> [{ audience <aud>; lifetime <duration>; fields <field...>; jwks_path <path> }]
 //	}
@@ -220,6 +222,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			g := h.guardConfig()
 			g.AllowFields = append(g.AllowFields, FieldRule{Field: args[0], Values: args[1:]})
+		case "ambiguous_paths":
+			err = oneArg(d, &h.guardConfig().AmbiguousPaths)
+		case "trusted_origins":
+			err = appendArgs(d, &h.TrustedOrigins, "origin")
 		case "forward_cookie":
 			if d.NextArg() {
 				return d.Errf("forward_cookie takes no value")
@@ -244,6 +250,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 var repeatable = map[string]bool{
 	"scopes": true, "app_param": true, "protect": true,
 	"identity_header": true, "allow_sub": true, "allow_field": true,
+	"trusted_origins": true,
 }
 
 // guardConfig returns the handler's Guard, creating it for the first guard

@@ -129,6 +129,10 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				ForwardCookie:   true,
 			}},
 		},
+		{name: "ambiguous_paths", input: "sgid {\n protect /api/*\n ambiguous_paths protect\n}", want: Handler{Guard: &Guard{Protect: []string{"/api/*"}, AmbiguousPaths: "protect"}}},
+		{name: "ambiguous_paths without a value", input: "sgid {\n ambiguous_paths\n}", wantErr: "ambiguous_paths needs a value"},
+		{name: "trusted_origins add up", input: "sgid {\n trusted_origins https://a.example\n trusted_origins https://b.example http://localhost:5173\n}", want: Handler{TrustedOrigins: []string{"https://a.example", "https://b.example", "http://localhost:5173"}}},
+		{name: "trusted_origins without a value", input: "sgid {\n trusted_origins\n}", wantErr: "trusted_origins needs at least one origin"},
 		{name: "guard: one line", input: "sgid {\n protect /api/*\n}", want: Handler{Guard: &Guard{Protect: []string{"/api/*"}}}},
 		{name: "fresh_login", input: "sgid {\n protect /api/*\n fresh_login 5m /api/admin/* /api/pay\n}", want: Handler{Guard: &Guard{Protect: []string{"/api/*"}, FreshLogin: &FreshLogin{MaxAge: caddy.Duration(5 * time.Minute), Paths: []string{"/api/admin/*", "/api/pay"}}}}},
 		{name: "fresh_login without paths", input: "sgid {\n fresh_login 5m\n}", wantErr: "fresh_login takes a max age and at least one path pattern"},
@@ -157,7 +161,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		"userinfo_path": "/a", "logout_path": "/a", "success_path": "/a", "error_path": "/a",
 		"cookie_name": "a", "cookie_secure": "on", "login_timeout": "5m", "session_lifetime": "1h", "session_idle_timeout": "10m",
 		"store": "memory", "cache_ttl": "1s", "sealing_key": "k", "key_rotation": "1h", "provider_timeout": "5s", "mock": "", "login_page": "/a",
-		"forward_cookie": "",
+		"forward_cookie": "", "ambiguous_paths": "refuse",
 	} {
 		tests = append(tests, struct {
 			name    string

@@ -82,8 +82,8 @@ func (f *FreshLogin) validate(protect caddyhttp.MatchPath) error {
 // tooOld reports whether the request asks for a fresh-login path with a
 // login older than max_age. A session without a login time (made before
 // logins were dated) counts as too old: its age cannot be shown.
-func (f *FreshLogin) tooOld(r *http.Request, s session.Session) bool {
-	if f == nil || !matches(f.Paths, r) {
+func (f *FreshLogin) tooOld(r *http.Request, p *pathReading, s session.Session) bool {
+	if f == nil || !matches(f.Paths, r, p) {
 		return false
 	}
 	return s.Login.IsZero() || f.now().Sub(s.Login) > time.Duration(f.MaxAge)

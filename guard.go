@@ -98,6 +98,17 @@ type Guard struct {
 	// Asks for a login no older than its max_age on some of the
 	// protected paths (see its own fields). Default: none.
 	FreshLogin *FreshLogin `json:"fresh_login,omitempty"`
+	// What happens, when protect is set, to a request passed on whose
+	// path routers may read in more than one way: one with an escaped
+	// slash, dot or percent sign, a path parameter (;), a backslash, a
+	// run of slashes, a dot segment, a segment ending in a dot or space,
+	// a control character, or a character outside ASCII that a router
+	// may turn into ASCII (see docs/guard.md). "refuse" answers it 400
+	// {"error":"invalid_path"}, so an upstream only ever gets a path that
+	// every router reads as the guard judged it. "protect" passes it on as
+	// sent, judged under every reading: it needs a login when any reading
+	// is protected. Default: refuse.
+	AmbiguousPaths string `json:"ambiguous_paths,omitempty"`
 
 	// headers are IdentityHeaders in canonical form, sorted by name.
 	headers []identityHeader
@@ -201,6 +212,11 @@ func (g *Guard) validate(appKeys []string) error {
 			return fmt.Errorf("allow_field: %q is an app value the browser chooses; rules must use sub or data from sgID", rule.Field)
 		}
 	}
+	switch g.AmbiguousPaths {
+	case "", ambiguousRefuse, ambiguousProtect:
+	default:
+		return fmt.Errorf("ambiguous_paths: %q must be refuse or protect", g.AmbiguousPaths)
+	}
 	if (len(g.AllowSubs) > 0 || len(g.AllowFields) > 0) && len(g.Protect) == 0 {
 		return errors.New("allow_sub and allow_field apply to protected paths only; add protect")
 	}
@@ -209,28 +225,41 @@ func (g *Guard) validate(appKeys []string) error {
 
 // serve runs for a request about to be passed to the next handler. It
 // answers the request itself (and returns true) when a protected path is
-// asked for without a fitting login; otherwise it sets the identity
-// headers and, unless ForwardCookie, cuts the session cookies out of the
-// request.
-func (g *Guard) serve(w http.ResponseWriter, r *http.Request, o *session.Opened, id *identity, storeErr error) (answered, protected bool, err error) {
+// asked for without a fitting login, or when protect is set and the path
+// is ambiguous (unless ambiguous_paths is protect), or when a protected
+// path is written to from another origin (crossOrigin); otherwise it sets
+// the identity headers and, unless ForwardCookie, cuts the session
+// cookies out of the request.
+func (g *Guard) serve(w http.ResponseWriter, r *http.Request, o *session.Opened, id *identity, storeErr error, crossOrigin bool) (answered, protected bool, err error) {
 	loggedIn := o != nil
-	protected = g.protects(r)
-	if protected {
-		if storeErr != nil {
-			// Whether anyone is logged in cannot be told: neither let the
-			// request through nor say "log in".
-			g.logDenial(r, http.StatusServiceUnavailable)
-			return true, protected, writeUnavailable(w)
+	if len(g.Protect) > 0 {
+		p := readPath(r.URL)
+		if !p.plain && g.AmbiguousPaths != ambiguousProtect {
+			g.logDenial(r, http.StatusBadRequest)
+			return true, false, writeError(w, http.StatusBadRequest, "invalid_path", "The request path can be read in more than one way; send it in plain form.")
 		}
-		if !loggedIn {
-			return true, protected, g.denyAnonymous(w, r)
-		}
-		if !g.allows(o.Session) {
-			g.logDenial(r, http.StatusForbidden)
-			return true, protected, writeDenial(w, isNavigation(r), http.StatusForbidden, "forbidden", "You are not allowed to see this page.")
-		}
-		if g.FreshLogin.tooOld(r, o.Session) {
-			return true, protected, g.askLogin(w, r, errLoginTooOld, "Please log in again to see this page.")
+		protected = g.protects(r, &p)
+		if protected {
+			if crossOrigin {
+				g.logDenial(r, http.StatusForbidden)
+				return true, protected, writeCrossOrigin(w)
+			}
+			if storeErr != nil {
+				// Whether anyone is logged in cannot be told: neither let
+				// the request through nor say "log in".
+				g.logDenial(r, http.StatusServiceUnavailable)
+				return true, protected, writeUnavailable(w)
+			}
+			if !loggedIn {
+				return true, protected, g.denyAnonymous(w, r)
+			}
+			if !g.allows(o.Session) {
+				g.logDenial(r, http.StatusForbidden)
+				return true, protected, writeDenial(w, isNavigation(r), http.StatusForbidden, "forbidden", "You are not allowed to see this page.")
+			}
+			if g.FreshLogin.tooOld(r, &p, o.Session) {
+				return true, protected, g.askLogin(w, r, errLoginTooOld, "Please log in again to see this page.")
+			}
 		}
 	}
 	if loggedIn {
@@ -255,51 +284,58 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, o *session.Opened,
 // protects reports whether the request's path needs a login: a protect
 // pattern matches it under some reading of its path (see matches), and it
 // is not an exempt page under every reading.
-func (g *Guard) protects(r *http.Request) bool {
-	return matches(g.Protect, r) && !g.exempted(r)
+func (g *Guard) protects(r *http.Request, p *pathReading) bool {
+	return matches(g.Protect, r, p) && !g.exempted(r, p)
 }
 
 // matches reports whether one of patterns matches the request: Caddy's
 // path matcher on the request as it is, or, for a path that routers may
 // read in more than one way, one of its readings (see pathview), since the
-// upstream routes its own reading, not Caddy's cleaned one. A path with
-// one reading, which is that of nearly every request, costs no more than
-// the path matcher. A matcher error counts as a match: it fails closed.
-func matches(patterns caddyhttp.MatchPath, r *http.Request) bool {
+// upstream routes its own reading, not Caddy's cleaned one. A plain path
+// also matches a pattern without its one trailing slash, as routers that
+// take /x/ for /x (Express, Spring) route it. A path whose readings are
+// too many or too long to read, and a matcher error, count as a match: it
+// fails closed.
+func matches(patterns caddyhttp.MatchPath, r *http.Request, p *pathReading) bool {
 	if len(patterns) == 0 {
 		return false
 	}
 	if ok, err := patterns.MatchWithError(r); ok || err != nil {
 		return true
 	}
-	if pathview.Plain(r.URL) {
+	if p.plain {
+		if path := r.URL.Path; len(path) > 1 && path[len(path)-1] == '/' {
+			return anyViewMatches(patterns, r, []string{path[:len(path)-1]})
+		}
 		return false
 	}
-	views, complete := pathview.Views(r.URL)
+	views, complete := p.readings()
 	return !complete || anyViewMatches(patterns, r, views)
 }
 
 // exempted reports whether the request is for login_page or error_path
 // under every reading of its path. An exact match is needed: a variant
 // such as /login/ stays protected, which fails closed, and its redirect
-// goes to the exempt page. Case folds in ASCII only: strings.EqualFold
+// goes to the exempt page. A path sent with escapes (/%6cogin) is read in
+// every way, since a router that matches the path as sent (Express) does
+// not take it for the page. Case folds in ASCII only: strings.EqualFold
 // would also take U+017F (ſ) for s and U+212A (K) for k, exempting paths
 // that the upstream may treat as other paths.
-func (g *Guard) exempted(r *http.Request) bool {
+func (g *Guard) exempted(r *http.Request, p *pathReading) bool {
 	if len(g.exempt) == 0 {
 		return false
 	}
-	if pathview.Plain(r.URL) {
-		for _, p := range g.exempt {
-			if pathview.EqualFold(r.URL.Path, p) {
+	if p.plain && pathview.Literal(r.URL) {
+		for _, e := range g.exempt {
+			if pathview.EqualFold(r.URL.Path, e) {
 				return true
 			}
 		}
 		return false
 	}
-	views, complete := pathview.Views(r.URL)
-	for _, p := range g.exempt {
-		if complete && pathview.AllEqualFold(views, p) {
+	views, complete := p.readings()
+	for _, e := range g.exempt {
+		if complete && pathview.AllEqualFold(views, e) {
 			return true
 		}
 	}

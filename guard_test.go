@@ -182,16 +182,21 @@ func TestGuardExemptionFoldsASCIIOnly(t *testing.T) {
 			path, exempt := tc.name, tc.exempt
 			req := withReplacer(httptest.NewRequest(http.MethodGet, path, nil))
 			req.Header.Set("Sec-Fetch-Mode", "cors")
-			if got := !h.guard.protects(req); got != exempt {
+			if got := !protectsPath(h.guard, req); got != exempt {
 				t.Errorf("%s: exempt = %v, want %v", path, got, exempt)
 			}
 		})
 	}
-	// Through the handler: the look-alike path gets 401, not the upstream.
-	req := httptest.NewRequest(http.MethodGet, "/%C5%BFignin", nil)
-	req.Header.Set("Sec-Fetch-Mode", "cors")
-	if code := serve(t, h, req, okNext); code != http.StatusUnauthorized {
-		t.Errorf("/%%C5%%BFignin answered %d, want 401", code)
+	// Through the handler: the look-alike path never reaches the
+	// upstream. By default it is refused as ambiguous (a router may read
+	// U+017F as s); judged under every reading, it needs a login.
+	for mode, want := range map[string]int{"": http.StatusBadRequest, ambiguousProtect: http.StatusUnauthorized} {
+		h := testGuardHandler(t, &Guard{Protect: []string{"/*"}, LoginPage: "/signin", IdentityHeaders: map[string]string{}, AmbiguousPaths: mode})
+		req := httptest.NewRequest(http.MethodGet, "/%C5%BFignin", nil)
+		req.Header.Set("Sec-Fetch-Mode", "cors")
+		if code := serve(t, h, req, okNext); code != want {
+			t.Errorf("ambiguous_paths %q: /%%C5%%BFignin answered %d, want %d", mode, code, want)
+		}
 	}
 }
 

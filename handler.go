@@ -42,13 +42,20 @@ const (
 // ServeHTTP serves the sgid routes and passes other requests on, with the
 // user's identity in the placeholders when a session cookie is valid.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if !validTarget(r) {
+		return writeInvalidTarget(w)
+	}
 	h.guard.receive(r)
 	var (
 		o        *session.Opened
 		cookieID string
 		storeErr error
 	)
-	if v, ok := h.cookies.Value(r, h.CookieName); ok {
+	// A write another origin's page sent with the user's cookie acts for
+	// nobody: the guard refuses it on protected paths, and elsewhere it
+	// is passed on without the user's identity.
+	crossOrigin := h.origins.crossOriginWrite(r)
+	if v, ok := h.cookies.Value(r, h.CookieName); ok && !crossOrigin {
 		cookieID = v
 		o, storeErr = h.sessions.Lookup(r.Context(), cookieID)
 	}
@@ -75,7 +82,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if o != nil {
 		id = &viewOf(o).identity
 	}
-	answered, protected, err := h.guard.serve(w, r, o, id, storeErr)
+	answered, protected, err := h.guard.serve(w, r, o, id, storeErr, crossOrigin)
 	if answered {
 		return err
 	}
@@ -373,10 +380,8 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, o *session
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return methodNotAllowed(w, "GET, POST")
 	}
-	// A cross-site page cannot log the user out through a link or form:
-	// browsers that send Sec-Fetch-Site say where the request came from.
-	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
-		return writeError(w, http.StatusForbidden, "cross_site", "Logout from another site is refused.")
+	if !h.origins.logoutAllowed(r) {
+		return writeCrossOrigin(w)
 	}
 	if storeErr != nil {
 		return writeUnavailable(w)
@@ -412,8 +417,8 @@ func logoutEverywhere(h *Handler, w http.ResponseWriter, r *http.Request, o *ses
 	if r.URL.Query().Get(everywhereParam) != "1" {
 		return writeError(w, http.StatusBadRequest, "invalid_everywhere", "everywhere takes the value 1.")
 	}
-	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
-		return writeError(w, http.StatusForbidden, "cross_site", "Logout from another site is refused.")
+	if !h.origins.logoutAllowed(r) {
+		return writeCrossOrigin(w)
 	}
 	if storeErr != nil {
 		return writeUnavailable(w)

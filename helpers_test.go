@@ -193,3 +193,10 @@ var guardNext = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Reques
 // --- Caddy with the sgid handler in front of a fake sgID ---------------------
 
 // --- A browser talking to that Caddy -----------------------------------------
+
+// protectsPath reports whether g protects r's path, read as the guard
+// reads it once per request.
+func protectsPath(g *Guard, r *http.Request) bool {
+	p := readPath(r.URL)
+	return g.protects(r, &p)
+}

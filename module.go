@@ -174,6 +174,15 @@ type Handler struct {
 	// user is. Default: nothing is protected, no identity headers are set,
 	// and the session cookies are cut from the requests passed on.
 	Guard *Guard `json:"guard,omitempty"`
+	// Origins (scheme://host[:port]) other than the site's own whose pages
+	// may write as the user: the unsafe methods (POST, PUT, PATCH, DELETE)
+	// and WebSocket openings on protected paths, and logout. Every other
+	// page's write is refused 403 {"error":"cross_origin"} on protected
+	// paths and logout, and passed on without the user's identity
+	// elsewhere; a page on a sibling subdomain is another origin. Requests
+	// without a browser's Sec-Fetch-Site and Origin (curl, servers) pass.
+	// Default: none.
+	TrustedOrigins []string `json:"trusted_origins,omitempty"`
 	// Signs, for each request passed on with a session, a short-lived JWT
 	// telling the upstream who the user is, verifiable with the keys the
 	// site publishes. Default: none.
@@ -184,6 +193,7 @@ type Handler struct {
 	sessions *session.Manager
 	upgrades *upgrade.Tracker // upgraded connections, closed with their session
 	cookies  cookie.Jar
+	origins  *originPolicy
 	metrics  *metrics.Metrics
 	mock     *mock.Provider
 	// st is the store's scope (cached when shared), ownStore the default
@@ -219,6 +229,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.cookies = cookie.Jar{Name: h.CookieName, Secure: h.CookieSecure}
+	if h.origins, err = newOriginPolicy(h.TrustedOrigins); err != nil {
+		return err
+	}
 	h.guard = cmp.Or(h.Guard, new(Guard))
 	var signer *assertionSigner
 	if a := h.IdentityAssertion; a != nil {

@@ -129,3 +129,105 @@ func FuzzIsLocal(f *testing.F) {
 		}
 	})
 }
+
+// Plain takes the escaped form of a path: escapes of bytes that neither
+// split nor escape a path read alike decoded any number of times, and a
+// character outside ASCII is plain only when no router can make ASCII,
+// a space or nothing of it.
+func TestPlainEscapesAndUnicode(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		raw   string
+		plain bool
+	}{
+		{"/wiki/Foo_(bar)", true},
+		{"/a|b[c]", true},
+		{"/caf%c3%a9", true},
+		{"/%E5%93%81/x", true},
+		{"/my%20file.pdf", true},
+		{"/%61pi/x", true},
+		{"/a%2Fb", false},
+		{"/a%5Cb", false},
+		{"/a%3Bb", false},
+		{"/a%2Eb", false},
+		{"/a%25b", false},
+		{"/ap%C4%B1/x", false},    // ı upper-cases to I
+		{"/%C5%BFecret", false},   // ſ upper-cases to S
+		{"/%E2%84%AAey", false},   // Kelvin sign lower-cases to k
+		{"/%C4%B0d", false},       // İ lower-cases to i
+		{"/%EF%BC%A1pi/x", false}, // fullwidth A
+		{"/a%EF%BC%8Fb", false},   // fullwidth solidus
+		{"/a%E2%80%A4b", false},   // one dot leader
+		{"/a%C2%A0b", false},      // no-break space
+		{"/a%E3%80%80b", false},   // ideographic space
+		{"/a%E2%80%8Bb", false},   // zero-width space
+		{"/a%C0%AFb", false},      // overlong '/'
+		{"/a%FFb", false},         // not UTF-8
+		{"/api%09/x", false},
+		{"/a%C3%9F", true}, // ß: no router we know folds it fully (to ss)
+	} {
+		if got := Plain(rawRequest(t, tc.raw).URL); got != tc.plain {
+			t.Errorf("%s: plain = %v, want %v", tc.raw, got, tc.plain)
+		}
+	}
+	if Plain(&url.URL{Opaque: "api/x"}) {
+		t.Error("an opaque URL is plain")
+	}
+}
+
+// The readings added for Unicode routers, overlong UTF-8 and optional
+// trailing slashes.
+func TestUnicodeReadings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		read     func(string) string
+		in, want string
+	}{
+		{"dotless i", foldToASCII, "/ap\u0131/x", "/apI/x"},
+		{"long s", foldToASCII, "/\u017fecret", "/secret"},
+		{"kelvin", foldToASCII, "/\u212aey", "/Key"},
+		{"fullwidth", foldToASCII, "/\uff21pi\uff0fx", "/Api/x"},
+		{"one dot leader", foldToASCII, "/api/\u2024\u2024/x", "/api/../x"},
+		{"overlong slash", foldToASCII, "/api\xc0\xafx", "/api/x"},
+		{"overlong 3 bytes", foldToASCII, "/api\xe0\x80\xafx", "/api/x"},
+		{"other letters stay", foldToASCII, "/caf\u00e9/\u54c1", "/caf\u00e9/\u54c1"},
+		{"trim whitespace", trimSegmentDots, "/api\t/x\u3000/y", "/api/x/y"},
+		{"trailing slash", dropTrailingSlash, "/secret/", "/secret"},
+		{"root slash stays", dropTrailingSlash, "/", "/"},
+	} {
+		if got := tc.read(tc.in); got != tc.want {
+			t.Errorf("%s: %q -> %q, want %q", tc.name, tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestLiteral(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]bool{"/login": true, "/a-b_c.d~e/f:g@h": true, "/%6cogin": false, "/caf%C3%A9": false, "/a%20b": false, "/a(b)": false} {
+		if got := Literal(rawRequest(t, raw).URL); got != want {
+			t.Errorf("%s: %v, want %v", raw, got, want)
+		}
+	}
+}
+
+// Views reads a path longer than MaxReadLen not at all, and no reading
+// grows past its bound.
+func TestViewsBounded(t *testing.T) {
+	t.Parallel()
+	long := "/" + strings.Repeat("%2e", MaxReadLen)
+	if views, complete := Views(rawRequest(t, long).URL); complete || len(views) != 0 {
+		t.Errorf("long path: %d views, complete %v", len(views), complete)
+	}
+	// U+FDFA, 3 bytes sent as they are, grows to 33 under NFKC.
+	wide := "/" + strings.Repeat("\uFDFA", MaxReadLen/3-2) + "/%2e"
+	views, complete := Views(rawRequest(t, wide).URL)
+	for _, v := range views {
+		if len(v) > 4*MaxReadLen {
+			t.Fatalf("a reading of %d bytes", len(v))
+		}
+	}
+	if complete {
+		t.Error("a path whose reading outgrows the bound is complete")
+	}
+}

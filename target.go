@@ -1,0 +1,65 @@
+package caddysgid
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
+)
+
+// validTarget reports whether the request target is one the handler can
+// judge: an origin-form path starting with / (or the absolute form, which
+// Go's server reads into the same path), or OPTIONS *. Go's server also
+// accepts targets such as "http:api/x" or "mailto:api/x", whose URL is
+// opaque with an empty path: Caddy's matchers see no path, while
+// reverse_proxy forwards "api/x", which routers read as /api/x. Those,
+// an empty path and a relative one are refused before anything else runs.
+func validTarget(r *http.Request) bool {
+	if r.URL.Opaque != "" {
+		return false
+	}
+	if strings.HasPrefix(r.URL.Path, "/") {
+		return true
+	}
+	return r.Method == http.MethodOptions && r.URL.Path == "*" && r.RequestURI == "*"
+}
+
+// writeInvalidTarget answers a request refused by validTarget.
+func writeInvalidTarget(w http.ResponseWriter) error {
+	return writeError(w, http.StatusBadRequest, "invalid_target", "The request target must be a path starting with /.")
+}
+
+// How the guard treats a path that routers may read in more than one way
+// (one that is not pathview.Plain).
+const (
+	// ambiguousRefuse answers it 400 when protect is set.
+	ambiguousRefuse = "refuse"
+	// ambiguousProtect judges it under every reading.
+	ambiguousProtect = "protect"
+)
+
+// pathReading is how the guard reads the path of one request, made at
+// most once per request however many rules ask: whether it is plain and,
+// only when it is not, its readings.
+type pathReading struct {
+	url      *url.URL
+	plain    bool
+	read     bool // views and complete are set
+	views    []string
+	complete bool
+}
+
+func readPath(u *url.URL) pathReading {
+	return pathReading{url: u, plain: pathview.Plain(u)}
+}
+
+// readings are the views of a path that is not plain (see
+// pathview.Views), read on the first call.
+func (p *pathReading) readings() ([]string, bool) {
+	if !p.read {
+		p.views, p.complete = pathview.Views(p.url)
+		p.read = true
+	}
+	return p.views, p.complete
+}
