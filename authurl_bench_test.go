@@ -5,7 +5,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/caddy-sgid/caddy-sgid/internal/loginbench"
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/loginbench"
 )
 
 // BenchmarkAuthURL is the auth-url route in process, on the memory store:

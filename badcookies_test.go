@@ -12,8 +12,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/caddy-sgid/caddy-sgid/internal/badcookies"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/badcookies"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
 )
 

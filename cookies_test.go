@@ -11,7 +11,7 @@ import (
 
 	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
 
-	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testcaddy"
 )
 
 // Walking the request's cookies, a name counts as ours only in the form

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
-	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/store"
 	"github.com/caddy-sgid/caddy-sgid/store/storetest"
 )

@@ -14,7 +14,7 @@ import (
 	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
-	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
-	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 

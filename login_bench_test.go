@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-sgid/caddy-sgid/internal/loginbench"
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/loginbench"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
 )
 
