@@ -3,7 +3,6 @@ package caddysgid
 import (
 	"net/http"
 	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testcaddy"
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 	"github.com/caddy-sgid/caddy-sgid/store"
 	"github.com/caddy-sgid/caddy-sgid/store/storetest"
 )
@@ -21,11 +21,9 @@ import (
 // within the timeout lives on, one left unused longer ends (and is
 // counted).
 func TestIdleTimeoutThroughHandler(t *testing.T) {
-	var clock atomic.Pointer[time.Time]
 	t0 := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	clock.Store(&t0)
-	now := func() time.Time { return *clock.Load() }
-	h := unitHandler(t, &Handler{SessionIdleTimeout: caddy.Duration(5 * time.Minute), metrics: &metrics.Metrics{}}, nil, now)
+	clock := testclock.New(t0)
+	h := unitHandler(t, &Handler{SessionIdleTimeout: caddy.Duration(5 * time.Minute), metrics: &metrics.Metrics{}}, nil, clock.Now)
 	id := putTestSession(t, h, session.Session{Sub: "idle-user", Expires: t0.Add(time.Hour)})
 	reg := prometheus.NewRegistry()
 	if _, err := metrics.Register(reg); err != nil {
@@ -33,8 +31,7 @@ func TestIdleTimeoutThroughHandler(t *testing.T) {
 	}
 	expiredBefore := testcaddy.GatherMetrics(t, reg).Value("caddy_sgid_idle_expiries_total", "server", "unknown")
 	at := func(d time.Duration) int {
-		t1 := t0.Add(d)
-		clock.Store(&t1)
+		clock.Set(t0.Add(d))
 		req := httptest.NewRequest(http.MethodGet, DefaultUserinfoPath, nil)
 		req.AddCookie(&http.Cookie{Name: DefaultCookieName, Value: id})
 		return serve(t, h, req, okNext)
