@@ -1,12 +1,15 @@
 package caddysgid
 
 import (
+	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -18,6 +21,10 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	// The Caddyfiles adapted here use standard directives and log encoders
+	// (try_files, the filter encoder), which register with these modules.
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 )
@@ -364,5 +371,70 @@ func TestProtectOutsideTheDirectiveMatcher(t *testing.T) {
 				t.Errorf("adapt: %v says sgid: more than once", err)
 			}
 		})
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the adapt golden files")
+
+// TestAdaptGolden adapts each testdata/adapt/*.caddyfile (and
+// Caddyfile.example) to JSON and compares with the .json beside it. Run
+// `go test -run TestAdaptGolden -update` after an intended change.
+func TestAdaptGolden(t *testing.T) {
+	t.Parallel()
+	inputs, _ := filepath.Glob("testdata/adapt/*.caddyfile")
+	inputs = append(inputs, "Caddyfile.example")
+	for _, in := range inputs {
+		t.Run(filepath.Base(in), func(t *testing.T) {
+			src, err := os.ReadFile(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			adapter := caddyconfig.GetAdapter("caddyfile")
+			out, warnings, err := adapter.Adapt(src, map[string]any{"filename": in})
+			if err != nil {
+				t.Fatalf("adapt: %v", err)
+			}
+			if len(warnings) > 0 {
+				t.Errorf("warnings: %v", warnings)
+			}
+			var pretty bytes.Buffer
+			if err := json.Indent(&pretty, out, "", "\t"); err != nil {
+				t.Fatal(err)
+			}
+			pretty.WriteByte('\n')
+			golden := strings.TrimSuffix(in, ".caddyfile") + ".json"
+			if in == "Caddyfile.example" {
+				golden = "testdata/adapt/Caddyfile.example.json"
+			}
+			if *update {
+				if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if !bytes.Equal(pretty.Bytes(), want) {
+				t.Errorf("adapted JSON differs from %s:\n%s", golden, pretty.String())
+			}
+		})
+	}
+}
+
+// TestExampleValidates provisions Caddyfile.example's sgid handler as
+// `caddy validate` would, with no network.
+func TestExampleValidates(t *testing.T) {
+	src, _ := os.ReadFile("Caddyfile.example")
+	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg caddy.Config
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := caddy.Validate(&cfg); err != nil {
+		t.Fatalf("caddy validate: %v", err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,32 +13,15 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
-	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testcaddy"
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 )
-
-// testClock is a clock a test moves by hand.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // freshHandler is a handler protecting /api/* and /app/*, with a login
 // page, that asks for a login at most a minute old on /api/admin/* and
 // /app/pay, dated by clock; it returns the cookie of a session that logged
 // in at clock's time.
-func freshHandler(t *testing.T, clock *testClock, identity map[string]string) (*Handler, *http.Cookie) {
+func freshHandler(t *testing.T, clock *testclock.Clock, identity map[string]string) (*Handler, *http.Cookie) {
 	t.Helper()
 	g := &Guard{
 		Protect:         caddyhttp.MatchPath{"/api/*", "/app/*"},
@@ -78,13 +60,13 @@ func freshRequest(t *testing.T, h *Handler, c *http.Cookie, path string, hdr htt
 
 func TestFreshLoginAPI(t *testing.T) {
 	t.Parallel()
-	clock := &testClock{t: time.Unix(1_700_000_000, 0)}
+	clock := testclock.New(time.Unix(1_700_000_000, 0))
 	h, c := freshHandler(t, clock, nil)
 
 	if w, _ := freshRequest(t, h, c, "/api/admin/x", testcaddy.FetchHeaders); w.Code != http.StatusOK {
 		t.Fatalf("right after the login: %d %q", w.Code, w.Body)
 	}
-	clock.Add(65 * time.Second)
+	clock.Advance(65 * time.Second)
 	tests := []struct {
 		path string
 		want int
@@ -115,9 +97,9 @@ func TestFreshLoginAPI(t *testing.T) {
 
 func TestFreshLoginNavigation(t *testing.T) {
 	t.Parallel()
-	clock := &testClock{t: time.Unix(1_700_000_000, 0)}
+	clock := testclock.New(time.Unix(1_700_000_000, 0))
 	h, c := freshHandler(t, clock, nil)
-	clock.Add(2 * time.Minute)
+	clock.Advance(2 * time.Minute)
 
 	w, _ := freshRequest(t, h, c, "/app/pay?amount=5", testcaddy.NavigateHeaders)
 	want := "/login?return_to=" + url.QueryEscape("/app/pay?amount=5")
@@ -137,9 +119,9 @@ func TestFreshLoginNavigation(t *testing.T) {
 // new session passes where the old one was refused.
 func TestFreshLoginNewSessionPasses(t *testing.T) {
 	t.Parallel()
-	clock := &testClock{t: time.Unix(1_700_000_000, 0)}
+	clock := testclock.New(time.Unix(1_700_000_000, 0))
 	h, old := freshHandler(t, clock, nil)
-	clock.Add(2 * time.Minute)
+	clock.Advance(2 * time.Minute)
 	id := putTestSession(t, h, session.Session{Sub: "s1", Expires: clock.Now().Add(time.Hour)})
 	if w, _ := freshRequest(t, h, old, "/api/admin/x", testcaddy.FetchHeaders); w.Code != http.StatusUnauthorized {
 		t.Errorf("old session: %d", w.Code)
@@ -151,7 +133,7 @@ func TestFreshLoginNewSessionPasses(t *testing.T) {
 
 func TestFreshLoginAuthTime(t *testing.T) {
 	t.Parallel()
-	clock := &testClock{t: time.Unix(1_700_000_000, 0)}
+	clock := testclock.New(time.Unix(1_700_000_000, 0))
 	h, c := freshHandler(t, clock, map[string]string{"X-Auth-Time": "auth_time"})
 	_, seen := freshRequest(t, h, c, "/api/other", testcaddy.FetchHeaders)
 	if seen == nil {

@@ -11,8 +11,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/caddy-sgid/caddy-sgid/internal/loginbench"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/loginbench"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 

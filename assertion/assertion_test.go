@@ -17,36 +17,20 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/caddy-sgid/caddy-sgid/store"
-	"github.com/caddy-sgid/caddy-sgid/store/storetest"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
+	"github.com/caddy-sgid/caddy-sgid/store"
+	"github.com/caddy-sgid/caddy-sgid/store/storetest"
 )
 
 var ctx = context.Background()
 
 // start is a moment well inside an epoch of a day: 2023-11-14 22:13:20 UTC.
 var start = time.Unix(1_700_000_000, 0)
-
-// clock is a settable clock for a Signer.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // openStore opens a fresh scope of a memory store.
 func openStore(t testing.TB) store.Store {
@@ -60,7 +44,7 @@ func openStore(t testing.TB) store.Store {
 }
 
 // newSigner returns a Signer on st with cfg's other settings, at clk.
-func newSigner(t testing.TB, st KeyStore, clk *clock, cfg Config) *Signer {
+func newSigner(t testing.TB, st KeyStore, clk *testclock.Clock, cfg Config) *Signer {
 	t.Helper()
 	cfg.Store = st
 	cfg.Now = clk.Now
@@ -130,7 +114,7 @@ func TestAssertionVerifies(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := &clock{t: start}
+			clk := testclock.New(start)
 			s := newSigner(t, openStore(t), clk, Config{Lifetime: tc.lifetime})
 			const iss, aud = "https://app.example.sg", "https://api.example.sg"
 			tok, err := s.Assertion(ctx, "session-1", aud, Claims{Issuer: iss, Subject: "u-123", AuthTime: login, Fields: tc.fields})
@@ -241,7 +225,7 @@ func TestConfigBounds(t *testing.T) {
 }
 
 func TestBadClaims(t *testing.T) {
-	s := newSigner(t, openStore(t), &clock{t: start}, Config{})
+	s := newSigner(t, openStore(t), testclock.New(start), Config{})
 	ok := Claims{Issuer: "https://a.example", Subject: "s", AuthTime: start}
 	tests := []struct {
 		name     string
@@ -293,7 +277,7 @@ func TestReuse(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := &clock{t: start}
+			clk := testclock.New(start)
 			s := newSigner(t, openStore(t), clk, Config{})
 			first, err := s.Assertion(ctx, "A", "aud", base)
 			if err != nil {
@@ -335,7 +319,7 @@ func TestReuse(t *testing.T) {
 // The caller's slice of fields may change after the call; the reused
 // assertion must not follow it.
 func TestReuseKeepsItsOwnFields(t *testing.T) {
-	s := newSigner(t, openStore(t), &clock{t: start}, Config{})
+	s := newSigner(t, openStore(t), testclock.New(start), Config{})
 	fields := []Field{{"f", "1"}}
 	c := Claims{Issuer: "https://a.example", Subject: "s", AuthTime: start, Fields: fields}
 	first, err := s.Assertion(ctx, "A", "aud", c)
@@ -400,7 +384,7 @@ func TestRotation(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := &clock{}
+			clk := testclock.New(time.Time{})
 			s := newSigner(t, openStore(t), clk, Config{Rotation: tc.rotation, Lifetime: tc.lifetime})
 			rot, life := s.rotation, time.Duration(s.lifetime)*time.Second
 			e := s.epoch(start)
@@ -471,7 +455,7 @@ func TestSharedStore(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			st := openStore(t)
-			clk := &clock{t: start}
+			clk := testclock.New(start)
 			a := newSigner(t, st, clk, Config{Secret: tc.secret})
 			b := newSigner(t, st, clk, Config{Secret: tc.secret})
 			c := Claims{Issuer: "https://a.example", Subject: "s", AuthTime: start}
@@ -517,7 +501,7 @@ func TestStoredKeys(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			st := openStore(t)
-			clk := &clock{t: start}
+			clk := testclock.New(start)
 			a := newSigner(t, st, clk, Config{Secret: tc.first})
 			c := Claims{Issuer: "https://a.example", Subject: "s", AuthTime: start}
 			if _, err := a.Assertion(ctx, "sess", "aud", c); err != nil {
@@ -554,7 +538,7 @@ func TestStoredKeys(t *testing.T) {
 func TestSealedKeyBoundToItsName(t *testing.T) {
 	secret := []byte(strings.Repeat("s", 32))
 	st := openStore(t)
-	clk := &clock{t: start}
+	clk := testclock.New(start)
 	s := newSigner(t, st, clk, Config{Secret: secret})
 	if _, _, err := s.JWKS(ctx); err != nil {
 		t.Fatal(err)
@@ -590,7 +574,7 @@ func TestMalformedStoredKey(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			st := openStore(t)
-			clk := &clock{t: start}
+			clk := testclock.New(start)
 			s := newSigner(t, st, clk, Config{Secret: tc.secret})
 			if err := st.Put(ctx, storeKey(s.epoch(start)), tc.value, time.Hour); err != nil {
 				t.Fatal(err)
@@ -605,7 +589,7 @@ func TestMalformedStoredKey(t *testing.T) {
 // Another curve in the store (which a signer never writes) is refused.
 func TestStoredKeyOfAnotherCurve(t *testing.T) {
 	st := openStore(t)
-	clk := &clock{t: start}
+	clk := testclock.New(start)
 	s := newSigner(t, st, clk, Config{})
 	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	if err != nil {
@@ -666,7 +650,7 @@ func TestAppendJSONString(t *testing.T) {
 // -race to check the locking).
 func TestConcurrent(t *testing.T) {
 	st := openStore(t)
-	clk := &clock{t: start}
+	clk := testclock.New(start)
 	s := newSigner(t, st, clk, Config{})
 	var wg sync.WaitGroup
 	toks := make([]string, 32)

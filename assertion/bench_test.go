@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 )
 
 var benchClaims = Claims{
@@ -16,7 +18,7 @@ var benchClaims = Claims{
 // BenchmarkAssertionHit is a session's repeated requests within a second:
 // the guard's usual case, which must cost next to nothing.
 func BenchmarkAssertionHit(b *testing.B) {
-	s := newSigner(b, openStore(b), &clock{t: start}, Config{})
+	s := newSigner(b, openStore(b), testclock.New(start), Config{})
 	if _, err := s.Assertion(ctx, "session", "https://api.example.sg", benchClaims); err != nil {
 		b.Fatal(err)
 	}
@@ -55,7 +57,7 @@ func BenchmarkAssertionHitParallel(b *testing.B) {
 // BenchmarkAssertionMiss is a request that signs: the first of a session
 // in each second.
 func BenchmarkAssertionMiss(b *testing.B) {
-	clk := &clock{t: start}
+	clk := testclock.New(start)
 	s := newSigner(b, openStore(b), clk, Config{})
 	if _, err := s.Assertion(ctx, "warm", "https://api.example.sg", benchClaims); err != nil {
 		b.Fatal(err)
@@ -74,7 +76,7 @@ func BenchmarkAssertionMiss(b *testing.B) {
 
 // BenchmarkJWKS is a request for the key set, encoded once per epoch.
 func BenchmarkJWKS(b *testing.B) {
-	s := newSigner(b, openStore(b), &clock{t: start}, Config{})
+	s := newSigner(b, openStore(b), testclock.New(start), Config{})
 	if _, _, err := s.JWKS(ctx); err != nil {
 		b.Fatal(err)
 	}

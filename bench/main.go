@@ -6,7 +6,7 @@
 //
 // It starts everything it needs on 127.0.0.1: Caddy built from this
 // checkout (one site per session store), Debian's redis-server, mockpass
-// (the mock sgID of internal/conformance) and an Express peer with the
+// (the mock sgID of internal/tests/conformance) and an Express peer with the
 // official sgID SDK (bench/peers/express). It prints every round and the
 // median ratio of each pair, and writes the results into BENCHMARKS.md
 // between markers, leaving the text around them alone.

@@ -5,7 +5,7 @@
 #
 # Needs Go, wrk and redis-server (Debian packages wrk, redis-server),
 # Node.js, and the npm packages of mockpass and the Express peer:
-#   npm ci --prefix internal/conformance/node
+#   npm ci --prefix internal/tests/conformance/node
 #   npm ci --prefix bench/peers/express
 set -euo pipefail
 cd "$(dirname "$0")/.."

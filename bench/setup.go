@@ -80,8 +80,8 @@ func checkPrereqs(needWrk, needRedis, needPeer bool) error {
 			missing = append(missing, "redis-server (Debian package redis-server)")
 		}
 	}
-	if _, err := os.Stat("internal/conformance/node/node_modules/@opengovsg/mockpass/package.json"); err != nil {
-		missing = append(missing, "mockpass: run `npm ci --prefix internal/conformance/node`")
+	if _, err := os.Stat("internal/tests/conformance/node/node_modules/@opengovsg/mockpass/package.json"); err != nil {
+		missing = append(missing, "mockpass: run `npm ci --prefix internal/tests/conformance/node`")
 	}
 	if needPeer {
 		if _, err := os.Stat("bench/peers/express/node_modules/@opengovsg/sgid-client/package.json"); err != nil {
@@ -99,7 +99,7 @@ func checkPrereqs(needWrk, needRedis, needPeer bool) error {
 // baselines must match, and reloads Caddy with the baselines.
 func (r *rig) setUp(peer bool) error {
 	abs := func(p string) string { a, _ := filepath.Abs(p); return a }
-	certs := abs("internal/conformance/node/node_modules/@opengovsg/mockpass/static/certs")
+	certs := abs("internal/tests/conformance/node/node_modules/@opengovsg/mockpass/static/certs")
 	r.clientKey = filepath.Join(certs, "key.pem")
 	r.signKey = filepath.Join(certs, "spcp-key.pem")
 
@@ -112,7 +112,7 @@ func (r *rig) setUp(peer bool) error {
 
 	var err error
 	var port string
-	r.mockpass, port, err = start(r.ctx, "mockpass", r.helpers, abs("internal/conformance/node"),
+	r.mockpass, port, err = start(r.ctx, "mockpass", r.helpers, abs("internal/tests/conformance/node"),
 		[]string{"MOCKPASS_NRIC=" + persona, "MOCKPASS_PORT=0", "NODE_ENV=production"},
 		`(?m)^MOCKPASS_READY (\d+)$`, "node", "mockpass.cjs")
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
@@ -171,8 +172,8 @@ func TestIDTokenRules(t *testing.T) {
 
 func TestJWKSCachedAndRefetchedOnRotation(t *testing.T) {
 	srv, c := newPair(t, sgidtest.Options{})
-	clock := time.Now()
-	c.now = func() time.Time { return clock }
+	clock := testclock.New(time.Now())
+	c.now = clock.Now
 	for i := 0; i < 3; i++ {
 		if _, _, err := login(t, c, nil); err != nil {
 			t.Fatal(err)
@@ -183,7 +184,7 @@ func TestJWKSCachedAndRefetchedOnRotation(t *testing.T) {
 	}
 
 	// A rotated key is picked up by one refetch...
-	clock = clock.Add(jwksMinRefetch)
+	clock.Advance(jwksMinRefetch)
 	srv.RotateSigningKey()
 	if _, _, err := login(t, c, nil); err != nil {
 		t.Fatalf("login after rotation: %v", err)

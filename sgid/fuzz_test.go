@@ -18,7 +18,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwe"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
-	"github.com/caddy-sgid/caddy-sgid/internal/fuzzseeds"
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/fuzzseeds"
 )
 
 // The fuzz targets of the parsers that take bytes from sgID. Their seed

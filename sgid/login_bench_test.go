@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-sgid/caddy-sgid/internal/loginbench"
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/loginbench"
 )
 
 // TestMain lets BenchmarkLoginCPU run the fake sgID in a child process.

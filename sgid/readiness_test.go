@@ -9,33 +9,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
-
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (f *fakeClock) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *fakeClock) Add(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.now = f.now.Add(d)
-}
 
 // TestCheckDiscovery: a success is remembered for maxAge; once it is
 // older, the document is fetched again and a provider that is gone is an
 // error; New fetches nothing.
 func TestCheckDiscovery(t *testing.T) {
 	srv, c := newPair(t, sgidtest.Options{})
-	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	clock := testclock.New(time.Unix(1_800_000_000, 0))
 	c.now = clock.Now
 	ctx := context.Background()
 	fetches := func() int64 { return srv.Stats().Discovery }
@@ -57,7 +40,7 @@ func TestCheckDiscovery(t *testing.T) {
 		{name: "a failure is not remembered as success", down: true, ok: false},
 	} {
 		t.Run(step.name, func(t *testing.T) {
-			clock.Add(step.advance)
+			clock.Advance(step.advance)
 			if step.down {
 				srv.Close()
 			}

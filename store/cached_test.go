@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 )
 
 // countingStore counts the reads that reach the store behind a cache, and
@@ -30,7 +32,7 @@ func (c *countingStore) Get(ctx context.Context, k string) ([]byte, error) {
 // newCachedOverMemory returns a cache with a fake clock in front of a
 // fresh memory scope, and a second handle on that scope standing for
 // another instance.
-func newCachedOverMemory(t *testing.T, ttl time.Duration, max int) (*cached, *countingStore, Store, *fakeClock) {
+func newCachedOverMemory(t *testing.T, ttl time.Duration, max int) (*cached, *countingStore, Store, *testclock.Clock) {
 	t.Helper()
 	m := &Memory{}
 	t.Cleanup(func() { _ = m.Cleanup() })
@@ -38,8 +40,8 @@ func newCachedOverMemory(t *testing.T, ttl time.Duration, max int) (*cached, *co
 	back := &countingStore{Store: openMemory(t, m, scope)}
 	other := openMemory(t, m, scope)
 	c := Cached(back, ttl, max).(*cached)
-	clk := newFakeClock()
-	c.now = clk.now
+	clk := testclock.New(clockStart)
+	c.now = clk.Now
 	return c, back, other, clk
 }
 
@@ -50,7 +52,7 @@ func TestCachedServesFromMemoryWithinTTL(t *testing.T) {
 		if got := mustGet(t, c, key("s")); got != "v" {
 			t.Fatalf("Get = %q", got)
 		}
-		clk.add(time.Second)
+		clk.Advance(time.Second)
 	}
 	if n := back.gets.Load(); n != 0 {
 		t.Fatalf("%d reads reached the store within the ttl, want 0", n)
@@ -69,11 +71,11 @@ func TestCachedLogoutBound(t *testing.T) {
 	if err := other.Delete(ctx, key("s")); err != nil {
 		t.Fatal(err)
 	}
-	clk.add(ttl - time.Millisecond)
+	clk.Advance(ttl - time.Millisecond)
 	if got := mustGet(t, c, key("s")); got != "v" {
 		t.Fatalf("within the bound Get = %q, want the cached v", got)
 	}
-	clk.add(time.Millisecond)
+	clk.Advance(time.Millisecond)
 	if _, err := c.Get(ctx, key("s")); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("at the bound Get = %v, want ErrNotFound", err)
 	}
@@ -115,7 +117,7 @@ func TestCachedDoesNotCacheMisses(t *testing.T) {
 func TestCachedShortRecordTTL(t *testing.T) {
 	c, back, _, clk := newCachedOverMemory(t, time.Hour, 10)
 	putValue(t, c, key("s"), "v", time.Minute)
-	clk.add(time.Minute)
+	clk.Advance(time.Minute)
 	mustGet(t, c, key("s")) // the memory store runs on the real clock
 	if n := back.gets.Load(); n != 1 {
 		t.Fatalf("reads reaching the store = %d, want 1: the cache outlived the record's ttl", n)

@@ -10,7 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/filestorage"
 
-	"github.com/caddy-sgid/caddy-sgid/internal/testredis"
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testredis"
 	"github.com/caddy-sgid/caddy-sgid/store"
 	"github.com/caddy-sgid/caddy-sgid/store/storetest"
 )

@@ -3,21 +3,12 @@ package store
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// fakeClock is a clock tests move by hand; it starts at a fixed date.
-type fakeClock struct{ offset atomic.Int64 }
-
+// clockStart is where the tests' clocks (testclock) start: a fixed date.
 var clockStart = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-
-func newFakeClock() *fakeClock { return new(fakeClock) }
-
-func (c *fakeClock) now() time.Time { return clockStart.Add(time.Duration(c.offset.Load())) }
-
-func (c *fakeClock) add(d time.Duration) { c.offset.Add(int64(d)) }
 
 // key returns a valid key made from a short name, for readable tests.
 func key(name string) string { return "k_" + name }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 )
 
 // session stores a record under k and files it in a set, as the handler
@@ -43,13 +45,13 @@ func TestMemoryEvictionOrder(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		max     int
-		fill    func(t *testing.T, s Store, clk *fakeClock)
+		fill    func(t *testing.T, s Store, clk *testclock.Clock)
 		kept    []string
 		evicted []string
 	}{{
 		name: "a plain record goes before a session that expires sooner",
 		max:  3,
-		fill: func(t *testing.T, s Store, _ *fakeClock) {
+		fill: func(t *testing.T, s Store, _ *testclock.Clock) {
 			session(t, s, "soon", time.Minute)
 			putValue(t, s, key("plain"), "plain", time.Hour)
 			session(t, s, "late", time.Hour)
@@ -60,7 +62,7 @@ func TestMemoryEvictionOrder(t *testing.T) {
 	}, {
 		name: "a created record that joins no set is a plain record",
 		max:  2,
-		fill: func(t *testing.T, s Store, _ *fakeClock) {
+		fill: func(t *testing.T, s Store, _ *testclock.Clock) {
 			session(t, s, "soon", time.Minute)
 			if created, err := s.Create(ctx, key("plain"), []byte("plain"), time.Hour); !created || err != nil {
 				t.Fatalf("Create = %v, %v", created, err)
@@ -72,7 +74,7 @@ func TestMemoryEvictionOrder(t *testing.T) {
 	}, {
 		name: "sessions alone go soonest-expiring first",
 		max:  2,
-		fill: func(t *testing.T, s Store, _ *fakeClock) {
+		fill: func(t *testing.T, s Store, _ *testclock.Clock) {
 			session(t, s, "late", time.Hour)
 			session(t, s, "soon", time.Minute)
 			session(t, s, "new", time.Hour)
@@ -82,7 +84,7 @@ func TestMemoryEvictionOrder(t *testing.T) {
 	}, {
 		name: "a record that left its set is plain again",
 		max:  2,
-		fill: func(t *testing.T, s Store, _ *fakeClock) {
+		fill: func(t *testing.T, s Store, _ *testclock.Clock) {
 			session(t, s, "revoked", time.Hour)
 			session(t, s, "soon", time.Minute)
 			if err := s.RemoveMember(ctx, key("user"), key("revoked")); err != nil {
@@ -95,10 +97,10 @@ func TestMemoryEvictionOrder(t *testing.T) {
 	}, {
 		name: "an expired session is swept before a live plain record is evicted",
 		max:  2,
-		fill: func(t *testing.T, s Store, clk *fakeClock) {
+		fill: func(t *testing.T, s Store, clk *testclock.Clock) {
 			session(t, s, "expired", time.Minute)
 			putValue(t, s, key("plain"), "plain", time.Hour)
-			clk.add(2 * time.Minute)
+			clk.Advance(2 * time.Minute)
 			session(t, s, "new", time.Hour)
 		},
 		kept:    []string{"plain", "new"},
@@ -106,7 +108,7 @@ func TestMemoryEvictionOrder(t *testing.T) {
 	}, {
 		name: "key material outlasts a flood of sessions",
 		max:  3,
-		fill: func(t *testing.T, s Store, _ *fakeClock) {
+		fill: func(t *testing.T, s Store, _ *testclock.Clock) {
 			if _, err := s.PutIfAbsent(ctx, key("sealing"), []byte("sealing"), time.Minute); err != nil {
 				t.Fatal(err)
 			}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 )
 
 var ctx = context.Background()
@@ -19,19 +21,19 @@ func openMemory(t *testing.T, m *Memory, scope string) Store {
 }
 
 // memTableOf returns the table behind a memory store, with a fake clock.
-func memTableOf(t *testing.T, s Store) (*memTable, *fakeClock) {
+func memTableOf(t *testing.T, s Store) (*memTable, *testclock.Clock) {
 	t.Helper()
 	tbl := s.(*memoryStore).table
-	clk := newFakeClock()
+	clk := testclock.New(clockStart)
 	tbl.mu.Lock()
-	tbl.now = clk.now
+	tbl.now = clk.Now
 	tbl.mu.Unlock()
 	return tbl, clk
 }
 
 // boundedMemory opens a fresh scope of a memory store bounded to max,
 // with a fake clock, closed when the test ends.
-func boundedMemory(t *testing.T, max int) (Store, *memTable, *fakeClock) {
+func boundedMemory(t *testing.T, max int) (Store, *memTable, *testclock.Clock) {
 	t.Helper()
 	s := openMemory(t, &Memory{MaxEntries: max}, randomKey(t))
 	t.Cleanup(func() { _ = s.Close() })
@@ -43,7 +45,7 @@ func TestMemoryEvictsSoonestExpiringFirst(t *testing.T) {
 	s, tbl, clk := boundedMemory(t, 3)
 	for _, k := range []string{"a", "b", "c"} {
 		putValue(t, s, key(k), k, time.Hour)
-		clk.add(time.Second)
+		clk.Advance(time.Second)
 	}
 	// Renewing a moves it behind c, so b is now the oldest.
 	putValue(t, s, key("a"), "a2", time.Hour)
@@ -82,7 +84,7 @@ func TestMemorySweepsExpired(t *testing.T) {
 		putValue(t, s, key(k), k, time.Minute)
 	}
 	putValue(t, s, key("long"), "l", time.Hour)
-	clk.add(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	// A write sweeps the expired records without anyone reading them.
 	putValue(t, s, key("new"), "n", time.Hour)
 	if n := tbl.len(); n != 2 {
@@ -101,7 +103,7 @@ func TestMemoryReloadKeepsRecords(t *testing.T) {
 	_, clk := memTableOf(t, s1)
 	for _, k := range []string{"a", "b", "c", "d", "e"} {
 		putValue(t, s1, key(k), k, time.Hour)
-		clk.add(time.Second)
+		clk.Advance(time.Second)
 	}
 
 	bigger := &Memory{MaxEntries: 50}
@@ -117,7 +119,7 @@ func TestMemoryReloadKeepsRecords(t *testing.T) {
 	// The new bound holds: more than the old 5 fit now.
 	for _, k := range []string{"f", "g"} {
 		putValue(t, s2, key(k), k, time.Hour)
-		clk.add(time.Second)
+		clk.Advance(time.Second)
 	}
 	if got := mustGet(t, s2, key("a")); got != "a" {
 		t.Fatalf("a evicted under the raised bound")
@@ -205,7 +207,7 @@ func TestMemoryCountsAndReportsEvictions(t *testing.T) {
 	if n := counter.MemberCount(); n != 3 {
 		t.Fatalf("MemberCount at the bound = %d, want 3", n)
 	}
-	clk.add(2 * time.Hour)
+	clk.Advance(2 * time.Hour)
 	if n := counter.MemberCount(); n != 0 {
 		t.Fatalf("MemberCount after every record expired = %d, want 0", n)
 	}
@@ -236,7 +238,7 @@ func TestMemoryMemberLeavesWithItsRecord(t *testing.T) {
 	}
 	putValue(t, s, key("expired"), "v", time.Minute)
 	putValue(t, s, key("evicted"), "v", 30*time.Minute)
-	clk.add(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	putValue(t, s, key("kept"), "v", time.Hour) // sweeps "expired"
 	putValue(t, s, key("other"), "v", time.Hour)
 	got, err := s.Members(ctx, set)

@@ -11,7 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/caddy-sgid/caddy-sgid/internal/testredis"
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testredis"
 	"github.com/caddy-sgid/caddy-sgid/store"
 	"github.com/caddy-sgid/caddy-sgid/store/storetest"
 )

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/certmagic"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 )
 
 // TestStorageCreateWaitsForLockHolder holds the storage lock of a key, as
@@ -128,8 +130,8 @@ func TestStorageFileIndexEntries(t *testing.T) {
 	dir := t.TempDir()
 	s := instanceStore(t, dir, randomKey(t))
 	fsys := s.st.(*certmagic.FileStorage)
-	clk := newFakeClock()
-	s.now = clk.now
+	clk := testclock.New(clockStart)
+	s.now = clk.Now
 	set := key("user")
 	for _, tc := range []struct {
 		name  string
@@ -160,14 +162,14 @@ func TestStorageFileIndexEntries(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			entry, err := os.Stat(fsys.Filename(s.indexKey(tc.entry(short), clk.now().Add(time.Minute))))
+			entry, err := os.Stat(fsys.Filename(s.indexKey(tc.entry(short), clk.Now().Add(time.Minute))))
 			if err != nil {
 				t.Fatalf("no index entry: %v", err)
 			}
 			if !os.SameFile(file, entry) {
 				t.Error("the index entry is a file of its own, not a link of the file it indexes")
 			}
-			clk.add(time.Minute + 3*bucketWidth)
+			clk.Advance(time.Minute + 3*bucketWidth)
 			if !s.st.Exists(ctx, tc.file(short)) {
 				t.Fatal("the expired file vanished before a sweep; the test would prove nothing")
 			}

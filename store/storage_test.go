@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/certmagic"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 )
 
 // recordingStorage is a file system storage that records the List and Load
@@ -73,7 +75,7 @@ func (r *recordingStorage) calls() (lists, loads []string) {
 	return append([]string(nil), r.lists...), append([]string(nil), r.loads...)
 }
 
-func newTestStorageStore(t *testing.T, fst *certmagic.FileStorage, scope string) (*storageStore, *recordingStorage, *fakeClock) {
+func newTestStorageStore(t *testing.T, fst *certmagic.FileStorage, scope string) (*storageStore, *recordingStorage, *testclock.Clock) {
 	t.Helper()
 	rec := &recordingStorage{FileStorage: fst}
 	s, err := newStorageStore(rec, scope, nil)
@@ -81,8 +83,8 @@ func newTestStorageStore(t *testing.T, fst *certmagic.FileStorage, scope string)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	clk := newFakeClock()
-	s.now = clk.now
+	clk := testclock.New(clockStart)
+	s.now = clk.Now
 	return s, rec, clk
 }
 
@@ -105,7 +107,7 @@ func TestStorageSweepDeletesOnlyExpired(t *testing.T) {
 	put(t, s, key("long"), time.Hour)
 	put(t, s, key("renewed"), 2*time.Hour)
 
-	clk.add(time.Minute)
+	clk.Advance(time.Minute)
 	// Expired records are refused at once, before any sweep.
 	if _, err := s.Get(ctx, key("short")); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("expired Get = %v, want ErrNotFound", err)
@@ -113,7 +115,7 @@ func TestStorageSweepDeletesOnlyExpired(t *testing.T) {
 	if !onDisk(s, key("short")) {
 		t.Fatal("the record vanished before a sweep; the test would prove nothing")
 	}
-	clk.add(3 * bucketWidth)
+	clk.Advance(3 * bucketWidth)
 	if err := s.sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -146,13 +148,13 @@ func TestStorageSweepCostIsBounded(t *testing.T) {
 	for _, k := range short {
 		put(t, s, k, time.Minute)
 	}
-	clk.add(20 * time.Minute)
+	clk.Advance(20 * time.Minute)
 	rec.reset()
 	if err := s.sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
 	lists, loads := rec.calls()
-	endedBucket := s.indexDir() + "/" + itoa(bucketEnd(clk.now().Add(-20*time.Minute+time.Minute)))
+	endedBucket := s.indexDir() + "/" + itoa(bucketEnd(clk.Now().Add(-20*time.Minute+time.Minute)))
 	if len(lists) != 2 || lists[0] != s.indexDir() || lists[1] != endedBucket {
 		t.Errorf("List calls = %v, want the index and the one ended bucket %s", lists, endedBucket)
 	}
@@ -181,8 +183,8 @@ func TestStorageSweepUnderLock(t *testing.T) {
 	a, _, clkA := newTestStorageStore(t, fst, scope)
 	b, recB, clkB := newTestStorageStore(t, fst, scope)
 	put(t, a, key("old"), time.Minute)
-	clkA.add(time.Hour)
-	clkB.add(time.Hour)
+	clkA.Advance(time.Hour)
+	clkB.Advance(time.Hour)
 
 	if err := fst.Lock(ctx, a.sweepLock()); err != nil {
 		t.Fatal(err)
@@ -218,7 +220,7 @@ func TestStorageSweeperRunsAndStops(t *testing.T) {
 	s, rec, clk := newTestStorageStore(t, &certmagic.FileStorage{Path: t.TempDir()}, randomKey(t))
 	s.interval = 10 * time.Millisecond
 	put(t, s, key("old"), time.Minute)
-	clk.add(time.Hour)
+	clk.Advance(time.Hour)
 	s.startSweeper()
 	deadline := time.Now().Add(15 * time.Second)
 	for onDisk(s, key("old")) {
@@ -291,7 +293,7 @@ func TestStorageSweepDeletesExpiredMembers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	clk.add(time.Minute + 3*bucketWidth)
+	clk.Advance(time.Minute + 3*bucketWidth)
 	if !s.st.Exists(ctx, s.memberKey(set, key("short"))) {
 		t.Fatal("the member file vanished before a sweep; the test would prove nothing")
 	}

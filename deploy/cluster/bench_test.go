@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-sgid/caddy-sgid/internal/instances"
+	instances "github.com/caddy-sgid/caddy-sgid/internal/testkit/cluster"
 )
 
 // BenchmarkUserinfoThroughLB measures logged-in userinfo calls through

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-sgid/caddy-sgid/internal/instances"
+	instances "github.com/caddy-sgid/caddy-sgid/internal/testkit/cluster"
 )
 
 // sessionCookie is the sgid handler's default cookie_name.

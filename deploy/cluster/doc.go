@@ -27,7 +27,7 @@
 // with three instances and with one.
 //
 // The tests need bash, redis-server, Node.js with the conformance suite's
-// npm packages (npm ci --prefix internal/conformance/node) and the go
+// npm packages (npm ci --prefix internal/tests/conformance/node) and the go
 // command; without one they skip, or fail when the CI environment
 // variable is set.
 package cluster

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-sgid/caddy-sgid/internal/instances"
-	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
+	instances "github.com/caddy-sgid/caddy-sgid/internal/testkit/cluster"
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testcaddy"
 )
 
 // Settings the tests give the cluster. tryDuration is the balancer's
@@ -57,7 +57,7 @@ var portVarOf = map[string]string{
 
 // prereqs are what the scripts need; see requirePrereqs.
 type prereqs struct {
-	nodeDir string // internal/conformance/node
+	nodeDir string // internal/tests/conformance/node
 }
 
 // requirePrereqs finds what up.sh needs. When something is missing the
@@ -84,12 +84,12 @@ func requirePrereqs(tb testing.TB) prereqs {
 			missing(fmt.Sprintf("%s not found in PATH (%s)", cmd, hint))
 		}
 	}
-	nodeDir, err := filepath.Abs(filepath.Join("..", "..", "internal", "conformance", "node"))
+	nodeDir, err := filepath.Abs(filepath.Join("..", "..", "internal", "tests", "conformance", "node"))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(nodeDir, "node_modules", "@opengovsg", "mockpass", "package.json")); err != nil {
-		missing("mockpass is not installed; run `npm ci --prefix internal/conformance/node`")
+		missing("mockpass is not installed; run `npm ci --prefix internal/tests/conformance/node`")
 	}
 	return prereqs{nodeDir: nodeDir}
 }

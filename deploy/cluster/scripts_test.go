@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddy-sgid/caddy-sgid/internal/instances"
+	instances "github.com/caddy-sgid/caddy-sgid/internal/testkit/cluster"
 )
 
 // TestUpRefusesABusyPort: a port of the cluster held by another program

@@ -34,12 +34,12 @@ die() {
 command -v go >/dev/null || die "go not found in PATH (Go 1.26 builds Caddy from this checkout)"
 command -v redis-server >/dev/null || die "redis-server not found in PATH: apt-get install redis-server"
 command -v node >/dev/null || die "node not found in PATH: install Node.js 20"
-[ -f "$repo/internal/conformance/node/node_modules/@opengovsg/mockpass/package.json" ] ||
-	die "mockpass is not installed: npm ci --prefix internal/conformance/node"
+[ -f "$repo/internal/tests/conformance/node/node_modules/@opengovsg/mockpass/package.json" ] ||
+	die "mockpass is not installed: npm ci --prefix internal/tests/conformance/node"
 command -v setsid >/dev/null || die "setsid not found in PATH (Debian's util-linux)"
 
 # mockpass, as the conformance suite pins and installs it.
-nodedir="$repo/internal/conformance/node"
+nodedir="$repo/internal/tests/conformance/node"
 mkdir -p "$run"
 
 # The parts that need starting.

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 	"github.com/caddy-sgid/caddy-sgid/store"
 )
 
@@ -24,31 +25,31 @@ func TestAlive(t *testing.T) {
 		name string
 		// end does something to the session of id, of the Manager m, or of
 		// other, a second Manager on the same raw store (another instance).
-		end  func(t *testing.T, m, other *Manager, clk *testClock, id string)
+		end  func(t *testing.T, m, other *Manager, clk *testclock.Clock, id string)
 		want bool
 	}{
-		{"live", func(*testing.T, *Manager, *Manager, *testClock, string) {}, true},
-		{"logged out here", func(t *testing.T, m, _ *Manager, _ *testClock, id string) {
+		{"live", func(*testing.T, *Manager, *Manager, *testclock.Clock, string) {}, true},
+		{"logged out here", func(t *testing.T, m, _ *Manager, _ *testclock.Clock, id string) {
 			if err := m.EndID(t.Context(), id); err != nil {
 				t.Fatal(err)
 			}
 		}, false},
-		{"logged out on another instance", func(t *testing.T, _, other *Manager, _ *testClock, id string) {
+		{"logged out on another instance", func(t *testing.T, _, other *Manager, _ *testclock.Clock, id string) {
 			if err := other.EndID(t.Context(), id); err != nil {
 				t.Fatal(err)
 			}
 		}, false},
-		{"revoked on another instance", func(t *testing.T, _, other *Manager, _ *testClock, _ string) {
+		{"revoked on another instance", func(t *testing.T, _, other *Manager, _ *testclock.Clock, _ string) {
 			if _, err := other.RevokeSub(t.Context(), "u"); err != nil {
 				t.Fatal(err)
 			}
 		}, false},
-		{"expired", func(_ *testing.T, _, _ *Manager, clk *testClock, _ string) { clk.add(2 * time.Hour) }, false},
-		{"unknown id", func(*testing.T, *Manager, *Manager, *testClock, string) {}, false},
+		{"expired", func(_ *testing.T, _, _ *Manager, clk *testclock.Clock, _ string) { clk.Advance(2 * time.Hour) }, false},
+		{"unknown id", func(*testing.T, *Manager, *Manager, *testclock.Clock, string) {}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := newTestClock()
+			clk := testclock.New(clockStart)
 			raw := memoryScope(t, 100)
 			// This instance reads through a cache that would keep serving
 			// the session for a minute after another instance ended it.
@@ -73,7 +74,7 @@ func TestAlive(t *testing.T) {
 // ended (the Ended hook told) by the check that finds it idle.
 func TestAliveRecordsNoUse(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	var ended atomic.Int64
 	m := idleManager(memoryScope(t, 100), clk, 10*time.Minute, func(o *Options) {
 		o.Hooks.Ended = func(string) { ended.Add(1) }
@@ -83,12 +84,12 @@ func TestAliveRecordsNoUse(t *testing.T) {
 	// keep the session alive at 12 minutes; the timeout (10m, plus the
 	// recording interval) counts from the login.
 	for range 3 {
-		clk.add(3 * time.Minute)
+		clk.Advance(3 * time.Minute)
 		if !alive(t, m, id) {
-			t.Fatalf("ended %v after the login, before the idle timeout", clk.now().Sub(clockStart))
+			t.Fatalf("ended %v after the login, before the idle timeout", clk.Now().Sub(clockStart))
 		}
 	}
-	clk.add(3 * time.Minute)
+	clk.Advance(3 * time.Minute)
 	if alive(t, m, id) {
 		t.Fatal("a session checked only by Alive outlived its idle timeout")
 	}

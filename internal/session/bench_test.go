@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-sgid/caddy-sgid/internal/loginbench"
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/loginbench"
 )
 
 // BenchmarkLookupHit is a logged-in request's Lookup of a session the memo

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 	"github.com/caddy-sgid/caddy-sgid/store"
 )
 
@@ -52,7 +53,7 @@ func TestProbe(t *testing.T) {
 			if tc.st != nil {
 				st = tc.st(t)
 			}
-			m := newManager(st, newTestClock(), func(o *Options) { o.Raw = raw })
+			m := newManager(st, testclock.New(clockStart), func(o *Options) { o.Raw = raw })
 			err := m.Probe(t.Context())
 			switch {
 			case tc.want == "" && err != nil:
@@ -68,7 +69,7 @@ func TestProbe(t *testing.T) {
 func TestProbeRecord(t *testing.T) {
 	t.Parallel()
 	sp := spy(memoryScope(t, 10))
-	m := newManager(sp, newTestClock(), nil)
+	m := newManager(sp, testclock.New(clockStart), nil)
 	id := mustCreate(t, m, "sub-1")
 	before := sp.keys()
 	for range 3 {
@@ -106,7 +107,7 @@ func TestCheckKeys(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			m := newManager(tc.st(t), newTestClock(), func(o *Options) { o.Secret = tc.secret })
+			m := newManager(tc.st(t), testclock.New(clockStart), func(o *Options) { o.Secret = tc.secret })
 			err := m.CheckKeys(t.Context())
 			if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
 				t.Errorf("CheckKeys: %v, want %v", err, tc.want)
@@ -120,7 +121,7 @@ func TestCheckKeys(t *testing.T) {
 func TestCheckKeysIndexKeyLost(t *testing.T) {
 	t.Parallel()
 	st := memoryScope(t, 10)
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	mustCreate(t, newManager(st, clk, nil), "sub-1")
 	if err := st.Delete(t.Context(), indexKeyName); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 	"github.com/caddy-sgid/caddy-sgid/store"
 	"github.com/caddy-sgid/caddy-sgid/store/storetest"
 )
@@ -19,21 +20,9 @@ const (
 	testRotation     = time.Hour
 )
 
-// testClock is a clock tests move by hand. It starts on the hour, so that
-// a test knows where the keyring's epochs begin.
-type testClock struct{ t atomic.Pointer[time.Time] }
-
+// clockStart is where the tests' clocks (testclock) start: on the hour,
+// so that a test knows where the keyring's epochs begin.
 var clockStart = time.Date(2026, 3, 4, 5, 0, 0, 0, time.UTC)
-
-func newTestClock() *testClock {
-	c := new(testClock)
-	c.set(clockStart)
-	return c
-}
-
-func (c *testClock) now() time.Time      { return *c.t.Load() }
-func (c *testClock) set(t time.Time)     { c.t.Store(&t) }
-func (c *testClock) add(d time.Duration) { c.set(c.now().Add(d)) }
 
 // memoryScope opens a fresh scope of a memory store bounded to max
 // records, closed with the test.
@@ -49,12 +38,12 @@ func memoryScope(t testing.TB, max int) store.Store {
 
 // newManager is a Manager on st dated by clk; edit, when set, changes the
 // options before the Manager is made.
-func newManager(st store.Store, clk *testClock, edit func(*Options)) *Manager {
+func newManager(st store.Store, clk *testclock.Clock, edit func(*Options)) *Manager {
 	o := Options{
 		Store:        st,
 		LoginTimeout: testLoginTimeout,
 		KeyRotation:  testRotation,
-		Now:          clk.now,
+		Now:          clk.Now,
 	}
 	if edit != nil {
 		edit(&o)

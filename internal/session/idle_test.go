@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 	"github.com/caddy-sgid/caddy-sgid/store"
 )
 
 // idleManager is a Manager on st with an idle timeout, dated by clk.
-func idleManager(st store.Store, clk *testClock, idle time.Duration, edit func(*Options)) *Manager {
+func idleManager(st store.Store, clk *testclock.Clock, idle time.Duration, edit func(*Options)) *Manager {
 	return newManager(st, clk, func(o *Options) {
 		o.IdleTimeout = idle
 		if edit != nil {
@@ -27,29 +28,29 @@ func idleManager(st store.Store, clk *testClock, idle time.Duration, edit func(*
 // and the index; one in use lives on, but not past its absolute lifetime.
 func TestIdleTimeoutEndsUnusedSession(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	st := memoryScope(t, 100)
 	var expired, endedKeys atomic.Int64
 	m := idleManager(st, clk, 10*time.Minute, func(o *Options) {
 		o.Hooks.IdleExpired = func(context.Context) { expired.Add(1) }
 		o.Hooks.Ended = func(string) { endedKeys.Add(1) }
 	})
-	start := clk.now()
+	start := clk.Now()
 	id := mustCreate(t, m, "idle-user")
 
-	clk.set(start.Add(10*time.Minute + seenEvery - time.Second))
+	clk.Set(start.Add(10*time.Minute + seenEvery - time.Second))
 	if !live(t, m, id) {
 		t.Fatal("session ended before idle timeout + the recording interval")
 	}
-	used := clk.now()
-	clk.set(used.Add(10*time.Minute + seenEvery - time.Second))
+	used := clk.Now()
+	clk.Set(used.Add(10*time.Minute + seenEvery - time.Second))
 	if !live(t, m, id) {
 		t.Fatal("session ended though it was used within the idle timeout")
 	}
 	if n := expired.Load(); n != 0 {
 		t.Fatalf("IdleExpired told %d times while the session lived", n)
 	}
-	clk.add(10*time.Minute + seenEvery)
+	clk.Advance(10*time.Minute + seenEvery)
 	if live(t, m, id) {
 		t.Fatal("session unused for longer than the idle timeout still found")
 	}
@@ -70,13 +71,13 @@ func TestIdleTimeoutEndsUnusedSession(t *testing.T) {
 	}
 
 	// A session used every 9 minutes still ends at its absolute lifetime.
-	clk.set(start)
+	clk.Set(start)
 	id = mustCreate(t, m, "busy-user")
-	for clk.now().Before(start.Add(time.Hour)) {
+	for clk.Now().Before(start.Add(time.Hour)) {
 		if !live(t, m, id) {
-			t.Fatalf("busy session ended at %v, before its lifetime", clk.now().Sub(start))
+			t.Fatalf("busy session ended at %v, before its lifetime", clk.Now().Sub(start))
 		}
-		clk.add(9 * time.Minute)
+		clk.Advance(9 * time.Minute)
 	}
 	if live(t, m, id) {
 		t.Error("the idle timeout extended the session past its absolute lifetime")
@@ -87,15 +88,15 @@ func TestIdleTimeoutEndsUnusedSession(t *testing.T) {
 // its lifetime is still found, and no last use is written.
 func TestIdleTimeoutOff(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	st := spy(memoryScope(t, 100))
 	st.prefix = "seen-"
 	m := idleManager(st, clk, 0, nil)
 	id := NewID()
-	if created, err := m.Create(t.Context(), id, Session{Sub: "u", Expires: clk.now().Add(12 * time.Hour)}); err != nil || !created {
+	if created, err := m.Create(t.Context(), id, Session{Sub: "u", Expires: clk.Now().Add(12 * time.Hour)}); err != nil || !created {
 		t.Fatalf("create: %v, %v", created, err)
 	}
-	clk.add(11 * time.Hour)
+	clk.Advance(11 * time.Hour)
 	if !live(t, m, id) || st.prefixPuts.Load() != 0 {
 		t.Errorf("without an idle timeout: found %v, %d last-use writes", live(t, m, id), st.prefixPuts.Load())
 	}
@@ -107,18 +108,18 @@ func TestIdleTimeoutOff(t *testing.T) {
 // again within the minute; after a minute the next lookup writes.
 func TestLastUseWrittenAtMostOncePerMinute(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	st := spy(memoryScope(t, 100))
 	st.prefix = "seen-"
 	m := idleManager(st, clk, 30*time.Minute, nil)
-	start := clk.now()
+	start := clk.Now()
 	id := NewID()
 	if created, err := m.Create(t.Context(), id, Session{Sub: "u", Expires: start.Add(12 * time.Hour)}); err != nil || !created {
 		t.Fatalf("create: %v, %v", created, err)
 	}
 	// The login itself dates the session: no write in its first minute.
 	for i := range 30 {
-		clk.set(start.Add(time.Duration(i) * 2 * time.Second))
+		clk.Set(start.Add(time.Duration(i) * 2 * time.Second))
 		live(t, m, id)
 	}
 	if n := st.prefixPuts.Load(); n != 0 {
@@ -127,7 +128,7 @@ func TestLastUseWrittenAtMostOncePerMinute(t *testing.T) {
 
 	// Fifty lookups at once, a minute and a half in, all read the old
 	// last use before any of them writes.
-	clk.set(start.Add(90 * time.Second))
+	clk.Set(start.Add(90 * time.Second))
 	const concurrent = 50
 	var wg, gate sync.WaitGroup
 	gate.Add(concurrent)
@@ -148,14 +149,14 @@ func TestLastUseWrittenAtMostOncePerMinute(t *testing.T) {
 	// sharing the store.
 	other := idleManager(st, clk, 30*time.Minute, nil)
 	for i := range 20 {
-		clk.set(start.Add(90*time.Second + time.Duration(i)*2*time.Second))
+		clk.Set(start.Add(90*time.Second + time.Duration(i)*2*time.Second))
 		live(t, m, id)
 		live(t, other, id)
 	}
 	if n := st.prefixPuts.Load(); n != 1 {
 		t.Fatalf("lookups within the minute after a write wrote %d times in all, want 1", n)
 	}
-	clk.set(start.Add(151 * time.Second))
+	clk.Set(start.Add(151 * time.Second))
 	live(t, other, id)
 	live(t, m, id)
 	if n := st.prefixPuts.Load(); n != 2 {
@@ -169,7 +170,7 @@ func TestLastUseWrittenAtMostOncePerMinute(t *testing.T) {
 // key of its own rather than in a rewritten record.
 func TestLastUseWriteDoesNotBringBackAnEndedSession(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	shared := memoryScope(t, 100)
 	a := idleManager(shared, clk, 30*time.Minute, nil)
 	b := idleManager(store.Cached(shared, time.Hour, 0), clk, 30*time.Minute, nil)
@@ -180,7 +181,7 @@ func TestLastUseWriteDoesNotBringBackAnEndedSession(t *testing.T) {
 	if n, err := a.RevokeSub(t.Context(), "u"); err != nil || n != 1 {
 		t.Fatalf("revoke on A: %d, %v", n, err)
 	}
-	clk.add(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	if !live(t, b, id) {
 		t.Fatal("B's cache no longer serves the session; the test proves nothing")
 	}
@@ -202,11 +203,11 @@ func TestLastUseWriteDoesNotBringBackAnEndedSession(t *testing.T) {
 // idleness, so a use another instance recorded since keeps it alive.
 func TestIdleDecidedOnTheStoresCopy(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	shared := memoryScope(t, 100)
 	a := idleManager(shared, clk, 10*time.Minute, nil)
 	b := idleManager(store.Cached(shared, time.Hour, 0), clk, 10*time.Minute, func(o *Options) { o.Raw = shared })
-	start := clk.now()
+	start := clk.Now()
 	id := NewID()
 	if created, err := a.Create(t.Context(), id, Session{Sub: "u", Expires: start.Add(12 * time.Hour)}); err != nil || !created {
 		t.Fatalf("create: %v, %v", created, err)
@@ -217,13 +218,13 @@ func TestIdleDecidedOnTheStoresCopy(t *testing.T) {
 		m  *Manager
 		at time.Duration
 	}{{b, 2 * time.Minute}, {a, 3 * time.Minute}, {a, 8 * time.Minute}, {a, 12 * time.Minute}} {
-		clk.set(start.Add(step.at))
+		clk.Set(start.Add(step.at))
 		if !live(t, step.m, id) {
 			t.Fatalf("session ended at %v", step.at)
 		}
 	}
 	// 13m01s: B's copy says 11m unused; the store says 1m.
-	clk.set(start.Add(13*time.Minute + time.Second))
+	clk.Set(start.Add(13*time.Minute + time.Second))
 	if !live(t, b, id) {
 		t.Fatal("B ended a session in use on A, on its cache's old last use")
 	}
@@ -285,13 +286,13 @@ func TestIdleEndFailureReportedOnce(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clk := newTestClock()
+			clk := testclock.New(clockStart)
 			var told []string
 			m := idleManager(tc.st(memoryScope(t, 100)), clk, 10*time.Minute, func(o *Options) {
 				o.Hooks.StoreFailed = func(_ context.Context, op string, _ error) { told = append(told, op) }
 			})
 			id := mustCreate(t, m, "u")
-			clk.add(30 * time.Minute)
+			clk.Advance(30 * time.Minute)
 			if live(t, m, id) {
 				t.Fatal("a session idle too long was handed out")
 			}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 	"github.com/caddy-sgid/caddy-sgid/store"
 )
 
@@ -21,7 +22,7 @@ var testSecret = bytes.Repeat([]byte("s"), 32)
 // and comes from the secret when one is set.
 func TestIndexKeysSetsWithAKeyedHash(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	const sub = "u=RE7OB1Y7UN2Y"
 	st := memoryScope(t, 100)
 	mustCreate(t, newManager(st, clk, nil), sub)
@@ -76,7 +77,7 @@ func TestIndexKeysSetsWithAKeyedHash(t *testing.T) {
 // ends the old sessions, after which a new key is made.
 func TestIndexKeyLost(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	st := memoryScope(t, 100)
 	first := newManager(st, clk, nil)
 	old := []string{mustCreate(t, first, "alice"), mustCreate(t, first, "bob")}
@@ -98,7 +99,7 @@ func TestIndexKeyLost(t *testing.T) {
 		call func() error
 	}{
 		{"Create", func() error {
-			_, err := m.Create(t.Context(), id, Session{Sub: "carol", Expires: clk.now().Add(time.Hour)})
+			_, err := m.Create(t.Context(), id, Session{Sub: "carol", Expires: clk.Now().Add(time.Hour)})
 			return err
 		}},
 		{"RevokeSub", func() error { _, err := m.RevokeSub(t.Context(), "alice"); return err }},
@@ -148,7 +149,7 @@ func TestIndexKeyLost(t *testing.T) {
 // earlier one filed.
 func TestIndexKeyFromSecret(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	st := spy(memoryScope(t, 100))
 	withSecret := func(o *Options) { o.Secret = testSecret }
 	first := newManager(st, clk, withSecret)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 	"github.com/caddy-sgid/caddy-sgid/store"
 )
 
@@ -42,14 +43,14 @@ func epochKey(t time.Time) string {
 // another store (another site) does not.
 func TestKeyringSharedThroughStore(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
-	clk.add(5 * time.Minute)
+	clk := testclock.New(clockStart)
+	clk.Advance(5 * time.Minute)
 	st := spy(memoryScope(t, 100))
 	a, b := newManager(st, clk, nil), newManager(st, clk, nil)
 	if err := sealOpen(t, a, b); err != nil {
 		t.Fatalf("instance B cannot open what A sealed with the shared store: %v", err)
 	}
-	if keys := st.keys(); len(keys) != 1 || keys[0] != epochKey(clk.now()) {
+	if keys := st.keys(); len(keys) != 1 || keys[0] != epochKey(clk.Now()) {
 		t.Fatalf("keys written %q, want one for the epoch", keys)
 	}
 	other := newManager(memoryScope(t, 100), clk, nil)
@@ -63,12 +64,12 @@ func TestKeyringSharedThroughStore(t *testing.T) {
 // after the grace nor two epochs early.
 func TestKeyringRotation(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	m := newManager(memoryScope(t, 100), clk, nil)
 	ctx := t.Context()
 	seal := func(at time.Duration) string {
 		t.Helper()
-		clk.set(clockStart.Add(at))
+		clk.Set(clockStart.Add(at))
 		v, err := m.SealLogin(ctx, "c", testLogin("s"))
 		if err != nil {
 			t.Fatal(err)
@@ -91,13 +92,13 @@ func TestKeyringRotation(t *testing.T) {
 		{"two epochs early", ahead, -1 * time.Minute, ErrLoginExpired},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk.set(clockStart.Add(tc.at))
+			clk.Set(clockStart.Add(tc.at))
 			if _, err := m.OpenLogin(ctx, "c", tc.sealed, "s"); !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
 		})
 	}
-	clk.set(clockStart.Add(69 * time.Minute))
+	clk.Set(clockStart.Add(69 * time.Minute))
 	if e, _, _ := m.keys.current(ctx); e != m.keys.epoch(clockStart)+1 {
 		t.Fatalf("sealing epoch after rotation = %d, want the next one", e)
 	}
@@ -108,7 +109,7 @@ func TestKeyringRotation(t *testing.T) {
 // call), and a Manager with another secret does not.
 func TestKeyringConfiguredSecret(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	down := &failingStore{Store: memoryScope(t, 100), err: errors.New("store down")}
 	withSecret := func(secret string) *Manager {
 		return newManager(down, clk, func(o *Options) { o.Secret = []byte(secret) })
@@ -127,7 +128,7 @@ func TestKeyringConfiguredSecret(t *testing.T) {
 // would blame the browser), and StoreFailed is told.
 func TestKeyringStoreFailure(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	st := memoryScope(t, 100)
 	sealed, err := newManager(st, clk, nil).SealLogin(t.Context(), "c", testLogin("s"))
 	if err != nil {

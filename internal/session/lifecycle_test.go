@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 	"github.com/caddy-sgid/caddy-sgid/store"
 )
 
@@ -16,17 +17,17 @@ import (
 // refused and changes nothing, and Finished reports the login finished.
 func TestCreateIsTheClaim(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	m := newManager(memoryScope(t, 100), clk, nil)
 	id := NewID()
 	if finished, err := m.Finished(t.Context(), id); err != nil || finished {
 		t.Fatalf("Finished before Create: %v, %v; want false", finished, err)
 	}
-	first := Session{Sub: "first", Expires: clk.now().Add(time.Hour)}
+	first := Session{Sub: "first", Expires: clk.Now().Add(time.Hour)}
 	if created, err := m.Create(t.Context(), id, first); err != nil || !created {
 		t.Fatalf("first Create: %v, %v", created, err)
 	}
-	second := Session{Sub: "second", Expires: clk.now().Add(time.Hour)}
+	second := Session{Sub: "second", Expires: clk.Now().Add(time.Hour)}
 	if created, err := m.Create(t.Context(), id, second); err != nil || created {
 		t.Fatalf("second Create: %v, %v; want false", created, err)
 	}
@@ -49,7 +50,7 @@ func TestCreateIsTheClaim(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			created, err := m.Create(context.Background(), id, Session{Sub: "race", Expires: clk.now().Add(time.Hour)})
+			created, err := m.Create(context.Background(), id, Session{Sub: "race", Expires: clk.Now().Add(time.Hour)})
 			if err == nil && created {
 				wins.Add(1)
 			}
@@ -81,15 +82,15 @@ func TestEndKeepsTheLoginFinished(t *testing.T) {
 		for _, how := range []string{"End", "EndID"} {
 			t.Run(tc.name+"/"+how, func(t *testing.T) {
 				t.Parallel()
-				clk := newTestClock()
+				clk := testclock.New(clockStart)
 				st := spy(memoryScope(t, 100))
 				m := newManager(st, clk, nil)
 				id := NewID()
-				login := clk.now()
+				login := clk.Now()
 				if created, err := m.Create(t.Context(), id, Session{Sub: "u", Login: login, Expires: login.Add(2 * time.Hour)}); err != nil || !created {
 					t.Fatalf("create: %v, %v", created, err)
 				}
-				clk.add(tc.age)
+				clk.Advance(tc.age)
 				var err error
 				if how == "End" {
 					o, lerr := m.Lookup(t.Context(), id)
@@ -122,7 +123,7 @@ func TestEndKeepsTheLoginFinished(t *testing.T) {
 				if err != nil || finished != (tc.mark > 0) {
 					t.Errorf("Finished after the end: %v, %v; want %v", finished, err, tc.mark > 0)
 				}
-				created, err := m.Create(t.Context(), id, Session{Sub: "u", Expires: clk.now().Add(time.Hour)})
+				created, err := m.Create(t.Context(), id, Session{Sub: "u", Expires: clk.Now().Add(time.Hour)})
 				if err != nil || created != (tc.mark == 0) {
 					t.Errorf("Create of the ended session's id: %v, %v; want %v", created, err, tc.mark == 0)
 				}
@@ -136,7 +137,7 @@ func TestEndKeepsTheLoginFinished(t *testing.T) {
 // writes nothing.
 func TestEndIDOfNothing(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	st := spy(memoryScope(t, 100))
 	m := newManager(st, clk, nil)
 	keep := mustCreate(t, m, "u")
@@ -178,7 +179,7 @@ func TestEndIDOfNothing(t *testing.T) {
 // caller does not say "logged out".
 func TestLookupRefusesBadRecords(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	st := memoryScope(t, 100)
 	var told []string
 	m := newManager(st, clk, func(o *Options) {
@@ -186,7 +187,7 @@ func TestLookupRefusesBadRecords(t *testing.T) {
 	})
 	id := mustCreate(t, m, "u")
 	foreign := NewID()
-	sealed, err := seal(NewID(), Session{Sub: "u", Expires: clk.now().Add(time.Hour)})
+	sealed, err := seal(NewID(), Session{Sub: "u", Expires: clk.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,10 +195,10 @@ func TestLookupRefusesBadRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	expired := NewID()
-	if created, err := m.Create(t.Context(), expired, Session{Sub: "u", Expires: clk.now().Add(time.Minute)}); err != nil || !created {
+	if created, err := m.Create(t.Context(), expired, Session{Sub: "u", Expires: clk.Now().Add(time.Minute)}); err != nil || !created {
 		t.Fatalf("create: %v, %v", created, err)
 	}
-	clk.add(time.Minute)
+	clk.Advance(time.Minute)
 	for _, tc := range []struct {
 		name string
 		id   string

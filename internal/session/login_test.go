@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 )
 
 // TestOpenLoginRefusals: a sealed login opens to what was sealed, for its
@@ -16,7 +18,7 @@ import (
 // invalid or expired, and so is every single-bit change.
 func TestOpenLoginRefusals(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	m := newManager(memoryScope(t, 100), clk, nil)
 	ctx := t.Context()
 	l := Login{State: "state-1", CodeVerifier: "verifier", Nonce: "nonce", RedirectURI: "http://localhost/api/redirect",
@@ -58,7 +60,7 @@ func TestOpenLoginRefusals(t *testing.T) {
 		{"expired", name, v, "state-1", clockStart.Add(10 * time.Minute), ErrLoginExpired},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk.set(tc.at)
+			clk.Set(tc.at)
 			if _, err := m.OpenLogin(ctx, tc.cookie, tc.value, tc.state); !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
@@ -66,7 +68,7 @@ func TestOpenLoginRefusals(t *testing.T) {
 	}
 	// Every single-bit change anywhere is refused (the epoch byte may read
 	// as an epoch not accepted, which ends the login as expired).
-	clk.set(clockStart)
+	clk.Set(clockStart)
 	for i := range raw {
 		if _, err := m.OpenLogin(ctx, name, flipped(i), "state-1"); err == nil {
 			t.Fatalf("byte %d flipped: accepted", i)
@@ -78,7 +80,7 @@ func TestOpenLoginRefusals(t *testing.T) {
 // expiry (to read a browser's logins), but no forgery.
 func TestPeekLogin(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	m := newManager(memoryScope(t, 100), clk, nil)
 	l := testLogin("s")
 	l.Expires = clockStart.Add(-time.Minute).Unix()
@@ -111,7 +113,7 @@ func TestPeekLogin(t *testing.T) {
 // every replay and apart for another verifier, so its claim still holds.
 func TestLegacyLoginSessionID(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	m := newManager(memoryScope(t, 100), clk, nil)
 	open := func(verifier string) string {
 		t.Helper()
@@ -133,7 +135,7 @@ func TestLegacyLoginSessionID(t *testing.T) {
 	}
 	// Its claim works as any other: one session, once.
 	for i, want := range []bool{true, false} {
-		created, err := m.Create(t.Context(), a, Session{Sub: "u", Expires: clk.now().Add(time.Hour)})
+		created, err := m.Create(t.Context(), a, Session{Sub: "u", Expires: clk.Now().Add(time.Hour)})
 		if err != nil || created != want {
 			t.Fatalf("create %d of the legacy login's session: %v, %v; want %v", i+1, created, err, want)
 		}
@@ -145,11 +147,11 @@ func TestLegacyLoginSessionID(t *testing.T) {
 // expire first; with fewer, nothing is dropped.
 func TestSurplusLogins(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	m := newManager(memoryScope(t, 100), clk, nil)
 	ctx := context.Background()
 	seal := func(name string, expiresIn time.Duration) LoginCookie {
-		v, err := m.SealLogin(ctx, name, Login{State: name, Expires: clk.now().Add(expiresIn).Unix(), SessionID: NewID()})
+		v, err := m.SealLogin(ctx, name, Login{State: name, Expires: clk.Now().Add(expiresIn).Unix(), SessionID: NewID()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,7 +182,7 @@ func TestSurplusLogins(t *testing.T) {
 // seals and opens.
 func TestSealLoginRaw(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	m := newManager(memoryScope(t, 100), clk, nil)
 	ctx := t.Context()
 	const name = "sgid_session_login_abc"

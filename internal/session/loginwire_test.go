@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 )
 
 // sealJSONLogin seals l as sites sealed logins before the binary layout,
@@ -34,7 +36,7 @@ func sealJSONLogin(t *testing.T, m *Manager, name string, l Login) string {
 // binary login is smaller than the JSON one was.
 func TestLoginLayouts(t *testing.T) {
 	t.Parallel()
-	m := newManager(memoryScope(t, 100), newTestClock(), nil)
+	m := newManager(memoryScope(t, 100), testclock.New(clockStart), nil)
 	full := Login{State: "state-1", CodeVerifier: "verifier", Nonce: "nonce", RedirectURI: "http://localhost/api/redirect",
 		ReturnTo: "/back?x=1", AppValues: map[string]string{"iceCream": "vanilla", "b": "", "": "empty key"},
 		SessionID: NewID(), Expires: clockStart.Add(10 * time.Minute).Unix()}

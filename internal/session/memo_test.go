@@ -5,11 +5,13 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 )
 
 // memoManager is a Manager that keeps opened sessions for a minute and
 // counts the calls of its Prepare.
-func memoManager(t *testing.T, clk *testClock) (*Manager, *atomic.Int64) {
+func memoManager(t *testing.T, clk *testclock.Clock) (*Manager, *atomic.Int64) {
 	t.Helper()
 	prepared := new(atomic.Int64)
 	m := newManager(memoryScope(t, 100), clk, func(o *Options) {
@@ -24,7 +26,7 @@ func memoManager(t *testing.T, clk *testClock) (*Manager, *atomic.Int64) {
 // or deleted behind the Manager's back (another instance) counts at once.
 func TestMemoFollowsTheStore(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	m, prepared := memoManager(t, clk)
 	ctx := t.Context()
 	id := mustCreate(t, m, "first")
@@ -84,17 +86,17 @@ func TestMemoFollowsTheStore(t *testing.T) {
 // and an End forgets it.
 func TestMemoExpiryAndEnd(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	m, _ := memoManager(t, clk)
 	id := mustCreate(t, m, "u")
 	if !live(t, m, id) {
 		t.Fatal("the session was not found")
 	}
-	clk.add(2 * time.Hour)
+	clk.Advance(2 * time.Hour)
 	if live(t, m, id) {
 		t.Fatal("past the session's expiry it is still found")
 	}
-	clk.set(clockStart)
+	clk.Set(clockStart)
 	o, err := m.Lookup(t.Context(), id)
 	if err != nil || o == nil {
 		t.Fatalf("the session was not found again: %v", err)
@@ -246,7 +248,7 @@ func wantConsistent(t *testing.T, c *memo) {
 // Prepare, and still finds the session.
 func TestNoMemo(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	var prepared atomic.Int64
 	m := newManager(memoryScope(t, 100), clk, func(o *Options) {
 		o.Prepare = func(Session) any { prepared.Add(1); return nil }

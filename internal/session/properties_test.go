@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 	"github.com/caddy-sgid/caddy-sgid/store"
 )
 
@@ -20,7 +21,7 @@ import (
 // value holds the index key.
 func TestSecretKeepsKeysOutOfTheStore(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	st := spy(memoryScope(t, 100))
 	m := newManager(st, clk, func(o *Options) {
 		o.Secret = testSecret
@@ -30,12 +31,12 @@ func TestSecretKeepsKeysOutOfTheStore(t *testing.T) {
 	var ids []string
 	for i := range 3 {
 		got := mustSealOpen(t, m, "state")
-		if created, err := m.Create(ctx, got.SessionID, Session{Sub: "alice", Data: map[string]string{"n": "v"}, Expires: clk.now().Add(3 * time.Hour)}); err != nil || !created {
+		if created, err := m.Create(ctx, got.SessionID, Session{Sub: "alice", Data: map[string]string{"n": "v"}, Expires: clk.Now().Add(3 * time.Hour)}); err != nil || !created {
 			t.Fatalf("create %d: %v, %v", i, created, err)
 		}
 		ids = append(ids, got.SessionID)
 	}
-	clk.add(2 * time.Minute) // due a last-use write
+	clk.Advance(2 * time.Minute) // due a last-use write
 	if !live(t, m, ids[0]) {
 		t.Fatal("the session is not found")
 	}
@@ -49,7 +50,7 @@ func TestSecretKeepsKeysOutOfTheStore(t *testing.T) {
 		t.Fatal("nothing was written; the test proves nothing")
 	}
 
-	epoch := m.keys.epoch(clk.now())
+	epoch := m.keys.epoch(clk.Now())
 	for _, name := range []string{indexKeyName, sealKeyName(epoch - 1), sealKeyName(epoch), sealKeyName(epoch + 1)} {
 		if _, err := st.Get(ctx, name); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("the store holds %s: %v", name, err)
@@ -117,8 +118,8 @@ func TestFloodWritesNothing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clk := newTestClock()
-			clk.add(5 * time.Minute) // within the grace of the previous epoch
+			clk := testclock.New(clockStart)
+			clk.Advance(5 * time.Minute) // within the grace of the previous epoch
 			st := spy(memoryScope(t, 1000))
 			m := newManager(st, clk, func(o *Options) {
 				o.Secret = tc.secret
@@ -168,7 +169,7 @@ func TestFloodWritesNothing(t *testing.T) {
 			// accepts but no login was sealed in makes that epoch's key, as
 			// the first login of the epoch would have: at most once per
 			// accepted epoch, and never anything else.
-			cur := m.keys.epoch(clk.now())
+			cur := m.keys.epoch(clk.Now())
 			allowed := map[string]bool{}
 			if tc.secret == nil {
 				allowed[sealKeyName(cur-1)], allowed[sealKeyName(cur+1)] = true, true
@@ -198,7 +199,7 @@ func TestFloodWritesNothing(t *testing.T) {
 // opened and checked (Finished) evict no live session.
 func TestLoginsEvictNoSession(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	m := newManager(memoryScope(t, 40), clk, nil)
 	ctx := t.Context()
 	id := mustCreate(t, m, "alice")

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
@@ -101,11 +102,11 @@ func TestRecordSizeBudget(t *testing.T) {
 	if len(persona.Data) < 5 {
 		t.Fatalf("the richest persona has %d fields; the budget would prove little", len(persona.Data))
 	}
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	st := spy(memoryScope(t, 100))
 	m := newManager(st, clk, nil)
 	id := NewID()
-	created, err := m.Create(t.Context(), id, Session{Sub: persona.Sub, Data: persona.Data, Expires: clk.now().Add(12 * time.Hour)})
+	created, err := m.Create(t.Context(), id, Session{Sub: persona.Sub, Data: persona.Data, Expires: clk.Now().Add(12 * time.Hour)})
 	if err != nil || !created {
 		t.Fatalf("create: %v, %v", created, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 	"github.com/caddy-sgid/caddy-sgid/store"
 )
 
@@ -24,7 +25,7 @@ func TestRevokeSub(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clk := newTestClock()
+			clk := testclock.New(clockStart)
 			m := newManager(tc.wrap(memoryScope(t, 100)), clk, nil)
 			a1, a2 := mustCreate(t, m, "alice"), mustCreate(t, m, "alice")
 			b := mustCreate(t, m, "bob")
@@ -81,7 +82,7 @@ func TestEndLeavesTheIndex(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clk := newTestClock()
+			clk := testclock.New(clockStart)
 			m := newManager(memoryScope(t, 100), clk, nil)
 			id := mustCreate(t, m, "alice")
 			mustCreate(t, m, "alice")
@@ -116,7 +117,7 @@ func TestRevokeReachesPeerCaches(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clk := newTestClock()
+			clk := testclock.New(clockStart)
 			shared := memoryScope(t, 100)
 			memo := func(o *Options) { o.Raw, o.MemoTTL = shared, time.Hour }
 			old := newManager(store.Cached(shared, time.Hour, 0), clk, memo)
@@ -131,7 +132,7 @@ func TestRevokeReachesPeerCaches(t *testing.T) {
 			if live(t, old, id) {
 				t.Error("the old Manager's cache still serves the revoked session")
 			}
-			if created, err := old.Create(t.Context(), id, Session{Sub: "alice", Expires: clk.now().Add(time.Hour)}); err != nil || created {
+			if created, err := old.Create(t.Context(), id, Session{Sub: "alice", Expires: clk.Now().Add(time.Hour)}); err != nil || created {
 				t.Errorf("the revoked session's login finished again through the old Manager: %v, %v", created, err)
 			}
 		})
@@ -143,14 +144,14 @@ func TestRevokeReachesPeerCaches(t *testing.T) {
 // StoreFailed.
 func TestCreateFailsWithoutIndex(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	st := &failingIndex{spyStore: spy(memoryScope(t, 100))}
 	var told []string
 	m := newManager(st, clk, func(o *Options) {
 		o.Hooks.StoreFailed = func(_ context.Context, op string, _ error) { told = append(told, op) }
 	})
 	id := NewID()
-	if _, err := m.Create(t.Context(), id, Session{Sub: "alice", Expires: clk.now().Add(time.Hour)}); err == nil {
+	if _, err := m.Create(t.Context(), id, Session{Sub: "alice", Expires: clk.Now().Add(time.Hour)}); err == nil {
 		t.Fatal("Create succeeded without an index entry")
 	}
 	if _, ok := st.lastWrite(Key(id)); !ok {
@@ -177,7 +178,7 @@ func (s *failingIndex) AddMember(context.Context, string, string, time.Duration)
 // index entry, so that the next revocation ends it.
 func TestRevokeKeepsSessionsFiledMeanwhile(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	st := spy(memoryScope(t, 100))
 	m := newManager(st, clk, nil)
 	before := mustCreate(t, m, "alice")
@@ -211,7 +212,7 @@ func TestRevokeKeepsSessionsFiledMeanwhile(t *testing.T) {
 // which Create refuses and Finished reports, for exactly login_timeout.
 func TestRevocationLeavesEndedMark(t *testing.T) {
 	t.Parallel()
-	clk := newTestClock()
+	clk := testclock.New(clockStart)
 	st := spy(memoryScope(t, 100))
 	m := newManager(st, clk, nil)
 	id := mustCreate(t, m, "alice")
@@ -225,7 +226,7 @@ func TestRevocationLeavesEndedMark(t *testing.T) {
 	if finished, err := m.Finished(t.Context(), id); err != nil || !finished {
 		t.Errorf("Finished after revocation: %v, %v; want true", finished, err)
 	}
-	if created, err := m.Create(t.Context(), id, Session{Sub: "alice", Expires: clk.now().Add(time.Hour)}); err != nil || created {
+	if created, err := m.Create(t.Context(), id, Session{Sub: "alice", Expires: clk.Now().Add(time.Hour)}); err != nil || created {
 		t.Errorf("Create of a revoked session's id: %v, %v; want false", created, err)
 	}
 	if live(t, m, id) {

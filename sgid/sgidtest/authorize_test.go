@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
@@ -236,7 +237,7 @@ func TestLoginPageCancel(t *testing.T) {
 }
 
 func TestLoginPageExpires(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New(time.Now())
 	s := newServer(t, sgidtest.Options{LoginPage: true, Now: clock.Now})
 	params, _ := authorizeParams(s, "openid")
 	_, form := loginPage(t, s, s.Issuer(), &params)

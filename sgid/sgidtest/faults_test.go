@@ -11,10 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwe"
 	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
+	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
 // signatureHeader returns an ID token's alg and kid.
@@ -29,7 +31,7 @@ func signatureHeader(t *testing.T, idToken string) (jwa.SignatureAlgorithm, stri
 }
 
 func TestIDTokenFaults(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New(time.Now())
 	s := newServer(t, sgidtest.Options{Now: clock.Now})
 
 	// check inspects the raw token, and the careful verifier must fail.
@@ -285,7 +287,7 @@ func TestDelayFault(t *testing.T) {
 }
 
 func TestRotateSigningKey(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New(time.Now())
 	s := newServer(t, sgidtest.Options{Now: clock.Now})
 	oldSet := fetchJWKS(t, s)
 	oldKey, _ := oldSet.Key(0)

@@ -33,26 +33,6 @@ var clientKey = sync.OnceValue(func() *rsa.PrivateKey {
 	return k
 })
 
-// fakeClock is an adjustable Options.Now.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Now()} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // newServer starts a server using the shared client key unless opts names
 // another, and closes it when the test ends.
 func newServer(t *testing.T, opts sgidtest.Options) *sgidtest.Server {

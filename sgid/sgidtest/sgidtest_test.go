@@ -10,10 +10,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwe"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
+	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
 func TestDiscoveryAndJWKS(t *testing.T) {
@@ -124,7 +127,7 @@ func TestFullFlow(t *testing.T) {
 		{sgidtest.EncodingMockpass, layerAlgs{jwa.RSA_OAEP, jwa.A128CBC_HS256, "A256GCM", 32, jwa.DIRECT, jwa.A256GCM}},
 	} {
 		t.Run(tc.enc.String(), func(t *testing.T) {
-			clock := newFakeClock()
+			clock := testclock.New(time.Now())
 			// The generated client key is used here, to prove that
 			// ClientPrivateKeyPEM is a usable PKCS#8 key.
 			s := sgidtest.NewServer(sgidtest.Options{Encoding: tc.enc, Now: clock.Now})

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
@@ -69,7 +70,7 @@ func TestFailedRedemptionConsumesCode(t *testing.T) {
 }
 
 func TestCodeExpiry(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New(time.Now())
 	s := newServer(t, sgidtest.Options{Now: clock.Now, CodeTTL: 30 * time.Second})
 	l := authorize(t, s, "openid")
 	clock.Advance(31 * time.Second)
@@ -85,7 +86,7 @@ func TestCodeExpiry(t *testing.T) {
 }
 
 func TestAccessTokenExpiry(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New(time.Now())
 	s := newServer(t, sgidtest.Options{Now: clock.Now, TokenTTL: 10 * time.Minute})
 	_, tr := mustTokens(t, s, "openid myinfo.name")
 	if tr.ExpiresIn != 600 {
