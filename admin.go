@@ -4,7 +4,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
-	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/sites"
 )
 
@@ -30,11 +29,6 @@ func register(h *Handler) {
 
 // unregister takes h's site out of live, at cleanup.
 func unregister(h *Handler) { live.Unregister(h.sessions) }
-
-// scopePeers are the session managers of the other live handlers of h's
-// scope (an older config during a reload, another site with the same
-// client), so that a revocation through h also drops their cached copies.
-func scopePeers(h *Handler) []*session.Manager { return live.Peers(h.scope, h.sessions) }
 
 // adminAPI is the admin.api.sgid module. It holds nothing: the sessions
 // are reached through the live handlers.

@@ -13,7 +13,8 @@ import (
 // TestLogoutEverywhereReachesPeers: logging out everywhere also drops the
 // cached copies that the other live handlers of the scope (an older config
 // during a reload) hold of the user's sessions; a handler already cleaned
-// up is not reached.
+// up is not reached. The handlers of one scope find each other through
+// their session managers, without the admin registry.
 func TestLogoutEverywhereReachesPeers(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -25,19 +26,16 @@ func TestLogoutEverywhereReachesPeers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			raw := memoryScope(t)
-			older := unitHandler(t, &Handler{}, store.Cached(raw, time.Hour, 0), nil)
-			newer := unitHandler(t, &Handler{}, raw, nil)
-			for _, h := range []*Handler{older, newer} {
-				h.scope, h.site, h.client = "peers-"+t.Name(), "unit", mustTestClient(t)
-				register(h)
-				t.Cleanup(func() { unregister(h) })
-			}
+			scope := "peers-" + t.Name()
+			older := unitHandler(t, &Handler{scope: scope}, store.Cached(raw, time.Hour, 0), nil)
+			newer := unitHandler(t, &Handler{scope: scope}, raw, nil)
 			if !tc.registered {
-				unregister(older)
+				// As the older config's Cleanup does.
+				older.sessions.Close()
 			}
 			s := session.Session{Sub: "alice", Expires: time.Now().Add(time.Hour)}
 			here, there := putTestSession(t, newer, s), putTestSession(t, newer, s)
-			if o, err := older.sessions.Lookup(t.Context(), there); err != nil || o == nil {
+			if o, err := lookupID(t, older, there); err != nil || o == nil {
 				t.Fatalf("the older handler does not see the session: %v", err)
 			}
 
@@ -48,7 +46,7 @@ func TestLogoutEverywhereReachesPeers(t *testing.T) {
 			if err := newer.ServeHTTP(w, req, okNext); err != nil || w.Code != http.StatusOK {
 				t.Fatalf("logout everywhere: %d %v", w.Code, err)
 			}
-			o, err := older.sessions.Lookup(t.Context(), there)
+			o, err := lookupID(t, older, there)
 			if err != nil || (o != nil) != tc.wantLive {
 				t.Errorf("the older handler serves the ended session: %v (%v), want %v", o != nil, err, tc.wantLive)
 			}

@@ -115,8 +115,24 @@ func (a *IdentityAssertion) validate(identityHeaders map[string]string) error {
 	return nil
 }
 
-// newSigner builds the signer of the handler's assertions, on its session
-// store, with its sealing_key (none when empty) and key_rotation.
+// newAssertionSigner builds the signer of h's assertions, once its
+// session store is open (the keys live there), with its sealing_key (none
+// when empty) and key_rotation; nil without identity_assertion.
+func newAssertionSigner(h *Handler, st assertion.KeyStore) (*assertionSigner, error) {
+	a := h.IdentityAssertion
+	if a == nil {
+		return nil, nil
+	}
+	a.applyDefaults()
+	s, err := a.newSigner(st, h.SealingKey, time.Duration(h.KeyRotation))
+	if err != nil {
+		return nil, err
+	}
+	return &assertionSigner{cfg: a, secure: h.CookieSecure, signer: s, logger: h.logger}, nil
+}
+
+// newSigner builds the signer of a's assertions, on the session store,
+// with the handler's sealing_key (none when empty) and key_rotation.
 func (a *IdentityAssertion) newSigner(st assertion.KeyStore, sealingKey string, rotation time.Duration) (*assertion.Signer, error) {
 	var secret []byte
 	if sealingKey != "" {
@@ -129,7 +145,7 @@ func (a *IdentityAssertion) newSigner(st assertion.KeyStore, sealingKey string, 
 		Lifetime: time.Duration(a.Lifetime),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("identity_assertion: %v", err)
+		return nil, fmt.Errorf("identity_assertion: %w", err)
 	}
 	return s, nil
 }
@@ -143,15 +159,12 @@ func (a *IdentityAssertion) newSigner(st assertion.KeyStore, sealingKey string, 
 func serveJWKS(w http.ResponseWriter, r *http.Request, s *assertion.Signer) error {
 	h := w.Header()
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		h.Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return nil
+		return methodNotAllowed(w, "GET, HEAD")
 	}
 	body, maxAge, err := s.JWKS(r.Context())
 	if err != nil {
-		h.Set("Cache-Control", "no-store")
 		h.Set("Retry-After", "5")
-		http.Error(w, "the key set is not available right now", http.StatusServiceUnavailable)
+		_ = writeError(w, http.StatusServiceUnavailable, "keys_unavailable", "The key set is not available right now; try again shortly.")
 		return err
 	}
 	h.Set("Content-Type", "application/jwk-set+json")

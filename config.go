@@ -31,8 +31,6 @@ const (
 const (
 	// maxAppValue bounds an app parameter's value.
 	maxAppValue = 256
-	// maxLoginCookie bounds a login cookie's name and value together.
-	maxLoginCookie = 4000
 )
 
 // clients holds the sgID clients across config reloads.

@@ -172,7 +172,7 @@ func TestLogoutOnlyFromThisOrigin(t *testing.T) {
 			if err := h.ServeHTTP(w, req, okNext); err != nil {
 				t.Fatal(err)
 			}
-			o, err := h.sessions.Lookup(t.Context(), id)
+			o, err := lookupID(t, h, id)
 			if err != nil {
 				t.Fatal(err)
 			}

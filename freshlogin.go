@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -82,18 +81,9 @@ func (f *FreshLogin) validate(protect caddyhttp.MatchPath) error {
 // tooOld reports whether the request asks for a fresh-login path with a
 // login older than max_age. A session without a login time (made before
 // logins were dated) counts as too old: its age cannot be shown.
-func (f *FreshLogin) tooOld(r *http.Request, p *pathReading, s session.Session) bool {
+func (f *FreshLogin) tooOld(r *http.Request, p *pathview.Reading, s session.Session) bool {
 	if f == nil || !matches(f.Paths, r, p) {
 		return false
 	}
 	return s.Login.IsZero() || f.now().Sub(s.Login) > time.Duration(f.MaxAge)
-}
-
-// authTime is a login time as the auth_time placeholder and identity
-// field give it: Unix seconds, or "" when the session has none.
-func authTime(s session.Session) string {
-	if s.Login.IsZero() {
-		return ""
-	}
-	return strconv.FormatInt(s.Login.Unix(), 10)
 }

@@ -30,7 +30,7 @@ func freshHandler(t *testing.T, clock *testclock.Clock, identity map[string]stri
 		FreshLogin:      &FreshLogin{MaxAge: caddy.Duration(time.Minute), Paths: caddyhttp.MatchPath{"/api/admin/*", "/app/pay"}},
 	}
 	h := unitHandler(t, &Handler{Guard: g}, nil, clock.Now)
-	h.guard.FreshLogin.now = clock.Now
+	h.gate.FreshLogin.now = clock.Now
 	id := putTestSession(t, h, session.Session{Sub: "s1", Login: clock.Now(), Expires: clock.Now().Add(time.Hour)})
 	return h, &http.Cookie{Name: DefaultCookieName, Value: id}
 }
@@ -108,7 +108,7 @@ func TestFreshLoginNavigation(t *testing.T) {
 	}
 
 	// Without a login page, the guard's 401 text answer, naming the cause.
-	h.guard.LoginPage = ""
+	h.gate.LoginPage = ""
 	w, _ = freshRequest(t, h, c, "/app/pay", testcaddy.NavigateHeaders)
 	if w.Code != http.StatusUnauthorized || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") || !strings.Contains(w.Body.String(), "log in again") {
 		t.Errorf("navigation without a login page: %d %q", w.Code, w.Body)
@@ -172,7 +172,7 @@ func TestValidateFreshLogin(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fresh := tc.fresh
 			g := &Guard{Protect: tc.protect, FreshLogin: &fresh}
-			if err := g.setup(caddy.Context{}, "/error", DefaultCookieName, nil, nil, nil); err != nil {
+			if err := g.setup(caddy.Context{}, "/error"); err != nil {
 				t.Fatal(err)
 			}
 			err := g.validate(nil)
@@ -191,7 +191,7 @@ func TestAppParamCannotBeAuthTime(t *testing.T) {
 	t.Parallel()
 	h := &Handler{AppParams: map[string]string{"at": "auth_time"}}
 	applyDefaults(h)
-	h.guard = new(Guard)
+	h.gate = new(Guard)
 	if err := h.Validate(); err == nil || !strings.Contains(err.Error(), "auth_time") {
 		t.Errorf("Validate: %v, want an error naming auth_time", err)
 	}

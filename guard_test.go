@@ -21,42 +21,6 @@ import (
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 )
 
-func TestIsNavigation(t *testing.T) {
-	t.Parallel()
-	browserAccept := "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-	tests := []struct {
-		name   string
-		header []string
-		want   bool
-	}{
-		{"browser navigation", []string{"Sec-Fetch-Mode", "navigate", "Sec-Fetch-Dest", "document", "Accept", browserAccept}, true},
-		{"iframe navigation", []string{"Sec-Fetch-Mode", "navigate", "Sec-Fetch-Dest", "iframe"}, true},
-		{"fetch", []string{"Sec-Fetch-Mode", "cors", "Sec-Fetch-Dest", "empty", "Accept", "*/*"}, false},
-		{"fetch asking for html", []string{"Sec-Fetch-Mode", "cors", "Sec-Fetch-Dest", "empty", "Accept", "text/html"}, false},
-		{"same-origin fetch", []string{"Sec-Fetch-Mode", "same-origin", "Accept", browserAccept}, false},
-		{"no-cors image", []string{"Sec-Fetch-Mode", "no-cors", "Sec-Fetch-Dest", "image"}, false},
-		{"dest empty without mode", []string{"Sec-Fetch-Dest", "empty", "Accept", browserAccept}, false},
-		{"old browser navigation", []string{"Accept", browserAccept}, true},
-		{"old browser XHR", []string{"Accept", browserAccept, "X-Requested-With", "XMLHttpRequest"}, false},
-		{"XHR claiming navigate", []string{"Sec-Fetch-Mode", "navigate", "X-Requested-With", "XMLHttpRequest"}, false},
-		{"json client", []string{"Accept", "application/json"}, false},
-		{"json preferred", []string{"Accept", "application/json, text/html;q=0.5"}, false},
-		{"html preferred", []string{"Accept", "application/json;q=0.5, TEXT/HTML"}, true},
-		{"html refused", []string{"Accept", "text/html;q=0"}, false},
-		{"curl", []string{"Accept", "*/*"}, false},
-		{"no headers", nil, false},
-	}
-	for _, tc := range tests {
-		r := httptest.NewRequest(http.MethodGet, "/x", nil)
-		for i := 0; i+1 < len(tc.header); i += 2 {
-			r.Header.Set(tc.header[i], tc.header[i+1])
-		}
-		if got := isNavigation(r); got != tc.want {
-			t.Errorf("%s: isNavigation = %v, want %v", tc.name, got, tc.want)
-		}
-	}
-}
-
 func TestGuardAllows(t *testing.T) {
 	t.Parallel()
 	s := session.Session{Sub: "s1", Data: map[string]string{"myinfo.residentialstatus": "PR", "role": "admin"}}
@@ -113,7 +77,7 @@ func TestValidateGuard(t *testing.T) {
 	for _, tc := range tests {
 		h := &Handler{Guard: &tc.g, AppParams: map[string]string{"icecream": "iceCream"}}
 		applyDefaults(h)
-		if err := tc.g.setup(caddy.Context{}, h.ErrorPath, h.CookieName, nil, nil, nil); err != nil {
+		if err := tc.g.setup(caddy.Context{}, h.ErrorPath); err != nil {
 			t.Fatal(err)
 		}
 		err := tc.g.validate(slices.Collect(maps.Values(h.AppParams)))
@@ -158,8 +122,8 @@ func TestGuardJSONConfig(t *testing.T) {
 			t.Errorf("%s: %v", tc.guard, err)
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%s: error %v, want one containing %q", tc.guard, err, tc.want)
-		case tc.want == "" && (len(h.Guard.headers) != 1 || h.Guard.headers[0].name != "X-Sgid-Sub"):
-			t.Errorf("identity headers compiled to %v", h.Guard.headers)
+		case tc.want == "" && (len(h.identity.headers) != 1 || h.identity.headers[0].name != "X-Sgid-Sub"):
+			t.Errorf("identity headers compiled to %v", h.identity.headers)
 		}
 	}
 }
@@ -184,7 +148,7 @@ func TestGuardExemptionFoldsASCIIOnly(t *testing.T) {
 			path, exempt := tc.name, tc.exempt
 			req := withReplacer(httptest.NewRequest(http.MethodGet, path, nil))
 			req.Header.Set("Sec-Fetch-Mode", "cors")
-			if got := !protectsPath(h.guard, req); got != exempt {
+			if got := !protectsPath(h.gate, req); got != exempt {
 				t.Errorf("%s: exempt = %v, want %v", path, got, exempt)
 			}
 		})
@@ -210,10 +174,10 @@ func TestNestedHandlersReported(t *testing.T) {
 	t.Parallel()
 	for _, forward := range []bool{false, true} {
 		outer, cookie := benchHandler(t)
-		outer.guard.ForwardCookie = forward
+		outer.gate.ForwardCookie = forward
 		inner, _ := benchHandler(t)
 		core, logs := observer.New(zap.DebugLevel)
-		inner.guard.logger = zap.New(core)
+		inner.logger = zap.New(core)
 		next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 			return inner.ServeHTTP(w, r, okNext)
 		})
@@ -335,7 +299,7 @@ func TestGuardPathViews(t *testing.T) {
 		{"trailing dots on exact", "/Admin..", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := protectsPath(h.guard, rawRequest(t, tc.raw)); got != tc.protected {
+			if got := protectsPath(h.gate, rawRequest(t, tc.raw)); got != tc.protected {
 				t.Errorf("%s: protected = %v, want %v", tc.raw, got, tc.protected)
 			}
 		})
@@ -370,7 +334,7 @@ func TestGuardPathExemption(t *testing.T) {
 		{`/login\..\api`, false},
 	} {
 		t.Run(tc.raw, func(t *testing.T) {
-			if got := !protectsPath(h.guard, rawRequest(t, tc.raw)); got != tc.exempt {
+			if got := !protectsPath(h.gate, rawRequest(t, tc.raw)); got != tc.exempt {
 				t.Errorf("%s: exempt = %v, want %v", tc.raw, got, tc.exempt)
 			}
 		})
@@ -402,7 +366,7 @@ func TestGuardPathPatterns(t *testing.T) {
 		{"/bands/x/public", false},
 	} {
 		t.Run(tc.raw, func(t *testing.T) {
-			if got := protectsPath(h.guard, rawRequest(t, tc.raw)); got != tc.protected {
+			if got := protectsPath(h.gate, rawRequest(t, tc.raw)); got != tc.protected {
 				t.Errorf("%s: protected = %v, want %v", tc.raw, got, tc.protected)
 			}
 		})
@@ -423,7 +387,7 @@ func TestGuardPathTooManyViews(t *testing.T) {
 		{"deep encoding", "/public/%" + strings.Repeat("25", pathview.MaxViews) + "2e", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := protectsPath(h.guard, rawRequest(t, tc.raw)); got != tc.protected {
+			if got := protectsPath(h.gate, rawRequest(t, tc.raw)); got != tc.protected {
 				t.Errorf("protected = %v, want %v", got, tc.protected)
 			}
 		})
@@ -437,8 +401,8 @@ func TestGuardPlainPathAllocs(t *testing.T) {
 	for _, raw := range []string{"/api/data", "/open/data", "/login"} {
 		t.Run(raw, func(t *testing.T) {
 			r := rawRequest(t, raw)
-			matcher := testing.AllocsPerRun(100, func() { h.guard.Protect.MatchWithError(r) })
-			guard := testing.AllocsPerRun(100, func() { protectsPath(h.guard, r) })
+			matcher := testing.AllocsPerRun(100, func() { h.gate.Protect.MatchWithError(r) })
+			guard := testing.AllocsPerRun(100, func() { protectsPath(h.gate, r) })
 			if guard > matcher {
 				t.Errorf("protects: %v allocations, the matcher alone %v", guard, matcher)
 			}

@@ -449,7 +449,7 @@ func TestLogoutEverywhereRefusals(t *testing.T) {
 				t.Errorf("%d Allow %q, want %d Allow %q", w.Code, w.Header().Get("Allow"), tc.want, tc.wantAllow)
 			}
 			for i, id := range ids {
-				if o, err := h.sessions.Lookup(t.Context(), id); err != nil || o == nil {
+				if o, err := lookupID(t, h, id); err != nil || o == nil {
 					t.Errorf("session %d ended by a refused request: %v", i, err)
 				}
 			}
@@ -655,11 +655,11 @@ func TestUpgradeEndsWithSession(t *testing.T) {
 			if err := h.ServeHTTP(&pipeWriter{httptest.NewRecorder(), server, client}, req, next); err != nil {
 				t.Fatal(err)
 			}
-			o, err := h.sessions.Lookup(t.Context(), id)
+			o, err := lookupID(t, h, id)
 			if err != nil || o == nil {
 				t.Fatalf("lookup: %v %v", o, err)
 			}
-			if err := h.sessions.End(t.Context(), o); err != nil {
+			if err := h.sessions.Logout(t.Context(), httptest.NewRecorder(), req, o); err != nil {
 				t.Fatal(err)
 			}
 			// Ending closes the held connections before it returns, so a

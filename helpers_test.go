@@ -7,7 +7,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,7 +21,9 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/sessiontest"
 	"github.com/caddy-sgid/caddy-sgid/internal/upgrade"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 	"github.com/caddy-sgid/caddy-sgid/store"
@@ -64,13 +65,15 @@ func unitHandler(tb testing.TB, h *Handler, st store.Store, now func() time.Time
 	}
 	applyDefaults(h)
 	h.cookies = cookie.Jar{Name: h.CookieName, Secure: h.CookieSecure}
-	h.guard = cmp.Or(h.Guard, new(Guard))
-	if err := h.guard.setup(caddy.Context{}, h.ErrorPath, h.CookieName, nil, h.metrics, h.logger); err != nil {
+	h.nestingReported = new(atomic.Bool)
+	h.gate = cmp.Or(h.Guard, new(Guard))
+	if err := h.gate.setup(caddy.Context{}, h.ErrorPath); err != nil {
 		tb.Fatal(err)
 	}
-	if err := h.guard.validate(nil); err != nil {
+	if err := h.gate.validate(nil); err != nil {
 		tb.Fatal(err)
 	}
+	h.identity = newIdentityRules(h.gate, h.IdentityAssertion)
 	if st == nil {
 		st = memoryScope(tb)
 	}
@@ -79,17 +82,20 @@ func unitHandler(tb testing.TB, h *Handler, st store.Store, now func() time.Time
 	o := sessionOptions(h, st, st)
 	o.Now = now
 	h.sessions = session.New(o)
+	tb.Cleanup(h.sessions.Close)
 	return h
 }
 
-// testPut stores s as a new session of h and returns its id.
+// testPut stores s as a new session of h, as a finished login would, and
+// returns its id.
 func testPut(h *Handler, s session.Session) (string, error) {
-	id := session.NewID()
-	created, err := h.sessions.Create(context.Background(), id, s)
-	if err == nil && !created {
-		err = errors.New("the new session id was taken")
-	}
-	return id, err
+	return sessiontest.Put(context.Background(), h.sessions, s)
+}
+
+// lookupID is the live session of id, as the handler finds it for a
+// request carrying it in its session cookie.
+func lookupID(tb testing.TB, h *Handler, id string) (*session.Opened, error) {
+	return sessiontest.Lookup(tb.Context(), h.sessions, h.CookieName, id)
 }
 
 // putTestSession is testPut for a test that stops when it fails.
@@ -197,6 +203,6 @@ var guardNext = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Reques
 // protectsPath reports whether g protects r's path, read as the guard
 // reads it once per request.
 func protectsPath(g *Guard, r *http.Request) bool {
-	p := readPath(r.URL)
+	p := pathview.Read(r.URL)
 	return g.protects(r, &p)
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
@@ -188,14 +189,20 @@ type Handler struct {
 	// site publishes. Default: none.
 	IdentityAssertion *IdentityAssertion `json:"identity_assertion,omitempty"`
 
-	client   *sgid.Client
-	guard    *Guard // Guard, or an empty one when there is none
+	client *sgid.Client
+	// gate is the compiled Guard, or an empty one when there is none.
+	gate     *Guard
+	identity *identityRules // what a session's requests carry upstream
+	signer   *assertionSigner
 	sessions *session.Manager
-	upgrades *upgrade.Tracker // upgraded connections, closed with their session
-	cookies  cookie.Jar
-	origins  *originPolicy
-	metrics  *metrics.Metrics
-	mock     *mock.Provider
+	// nestingReported makes noteNesting report once per handler; a
+	// pointer, since Handler values are copied.
+	nestingReported *atomic.Bool
+	upgrades        *upgrade.Tracker // upgraded connections, closed with their session
+	cookies         cookie.Jar
+	origins         *originPolicy
+	metrics         *metrics.Metrics
+	mock            *mock.Provider
 	// st is the store's scope (cached when shared), ownStore the default
 	// backend to clean up, scope the scope's name, site the Caddy server.
 	st        store.Store
@@ -222,7 +229,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.site = metrics.SiteFromContext(ctx)
 	m, err := metrics.Register(ctx.GetMetricsRegistry())
 	if err != nil {
-		return fmt.Errorf("metrics: %v", err)
+		return fmt.Errorf("metrics: %w", err)
 	}
 	h.metrics = m
 	if err := h.resolveConfig(); err != nil {
@@ -232,14 +239,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.origins, err = newOriginPolicy(h.TrustedOrigins); err != nil {
 		return err
 	}
-	h.guard = cmp.Or(h.Guard, new(Guard))
-	var signer *assertionSigner
+	h.nestingReported = new(atomic.Bool)
+	h.gate = cmp.Or(h.Guard, new(Guard))
+	if err := h.gate.setup(ctx, h.ErrorPath); err != nil {
+		return err
+	}
 	if a := h.IdentityAssertion; a != nil {
 		a.applyDefaults()
-		signer = &assertionSigner{cfg: a, secure: h.CookieSecure, logger: h.logger}
-	}
-	if err := h.guard.setup(ctx, h.ErrorPath, h.CookieName, signer, h.metrics, h.logger); err != nil {
-		return err
 	}
 
 	var httpClient *http.Client
@@ -344,11 +350,11 @@ func (h *Handler) Validate() error {
 		return fmt.Errorf("sealing_key: %d bytes is too short; use at least %d random bytes", len(h.SealingKey), confcheck.MinSealingKey)
 	}
 	if a := h.IdentityAssertion; a != nil {
-		if err := a.validate(h.guard.IdentityHeaders); err != nil {
+		if err := a.validate(h.gate.IdentityHeaders); err != nil {
 			return err
 		}
 	}
-	return h.guard.validate(slices.Collect(maps.Values(h.AppParams)))
+	return h.gate.validate(slices.Collect(maps.Values(h.AppParams)))
 }
 
 // Cleanup releases this config's hold on the session store (the records
@@ -356,6 +362,9 @@ func (h *Handler) Validate() error {
 // pooled sgID client and mock.
 func (h *Handler) Cleanup() error {
 	unregister(h)
+	if h.sessions != nil {
+		h.sessions.Close()
+	}
 	h.upgrades.Close()
 	if h.st != nil {
 		_ = h.st.Close()

@@ -39,11 +39,18 @@ func writeJSONBody(w http.ResponseWriter, status int, body []byte) error {
 	return err
 }
 
-// urlAnswer is {"url": u} as encoding/json writes it. Auth-url answers it
-// on every call, and its URL is printable ASCII, written here in runs
+// urlAnswer is {"url": u} as encoding/json writes it, in a buffer kept
+// for the next answer: release it once written. Auth-url answers it on
+// every call, and its URL is printable ASCII, written here in runs
 // without reflection; anything else goes through encoding/json.
-func urlAnswer(u string) []byte {
-	b := make([]byte, 0, len(u)+len(u)/8+10)
+func urlAnswer(u string) *answer {
+	a := answers.Get().(*answer)
+	a.body = appendURLAnswer(a.body[:0], u)
+	return a
+}
+
+// appendURLAnswer appends {"url": u} to b, as encoding/json writes it.
+func appendURLAnswer(b []byte, u string) []byte {
 	b = append(b, `{"url":"`...)
 	run := 0 // the start of the run of bytes not yet written
 	for i := 0; i < len(u); i++ {
@@ -64,7 +71,7 @@ func urlAnswer(u string) []byte {
 			v, _ := json.Marshal(struct {
 				URL string `json:"url"`
 			}{u})
-			return v
+			return append(b[:0], v...)
 		}
 	}
 	b = append(b, u[run:]...)

@@ -23,20 +23,20 @@ func (h *Handler) provisionSessions(ctx caddy.Context) error {
 	if h.StoreRaw != nil {
 		mod, err := ctx.LoadModule(h, "StoreRaw")
 		if err != nil {
-			return fmt.Errorf("store: %v", err)
+			return fmt.Errorf("store: %w", err)
 		}
 		backend = mod.(store.Backend)
 	} else {
 		def := new(store.Storage)
 		if err := def.Provision(ctx); err != nil {
-			return fmt.Errorf("store: %v", err)
+			return fmt.Errorf("store: %w", err)
 		}
 		h.ownStore, backend = def, def
 	}
 	h.scope = sessionScope(h.client.Issuer(), h.ClientID, h.CookieName)
 	raw, err := backend.Open(h.scope)
 	if err != nil {
-		return fmt.Errorf("store: %v", err)
+		return fmt.Errorf("store: %w", err)
 	}
 	// A shared store is read through a short-lived in-process cache, so a
 	// logged-in request costs no round trip; the memory store is local
@@ -47,13 +47,10 @@ func (h *Handler) provisionSessions(ctx caddy.Context) error {
 	}
 	countEvictions(raw, h.metrics, h.site)
 	h.upgrades = upgrade.New(time.Duration(*h.CacheTTL), h.sessionAlive, h.logger)
+	h.identity = newIdentityRules(h.gate, h.IdentityAssertion)
 	h.sessions = session.New(sessionOptions(h, h.st, raw))
-	if a := h.guard.assertion; a != nil {
-		if a.signer, err = a.cfg.newSigner(h.st, h.SealingKey, time.Duration(h.KeyRotation)); err != nil {
-			return err
-		}
-	}
-	return nil
+	h.signer, err = newAssertionSigner(h, h.st)
+	return err
 }
 
 // sessionAlive tells the upgrade tracker whether a session still lives.
@@ -70,7 +67,7 @@ func sessionOptions(h *Handler, st, raw store.Store) session.Options {
 	if h.SealingKey != "" {
 		secret = []byte(h.SealingKey)
 	}
-	guard := h.guard
+	rules := h.identity
 	return session.Options{
 		Store:        st,
 		Raw:          raw,
@@ -79,8 +76,11 @@ func sessionOptions(h *Handler, st, raw store.Store) session.Options {
 		KeyRotation:  time.Duration(h.KeyRotation),
 		IdleTimeout:  time.Duration(h.SessionIdleTimeout),
 		MemoTTL:      time.Duration(*h.CacheTTL),
-		Prepare:      func(s session.Session) any { return newUserView(s, guard) },
+		Prepare:      func(s session.Session) any { return newUserView(s, rules) },
 		Hooks:        sessionHooks(h.metrics, h.logger, h.upgrades),
+		Cookies:      h.cookies,
+		Lifetime:     time.Duration(h.SessionLifetime),
+		Scope:        h.scope,
 	}
 }
 

@@ -83,7 +83,7 @@ func TestEvictionsAreCounted(t *testing.T) {
 	if got := evicted(); got != 2 {
 		t.Errorf("evictions counted %v, want 2", got)
 	}
-	if n, exact, _ := h.sessions.Count(t.Context()); n != 3 || !exact {
+	if n, exact, _ := h.sessions.Count(t.Context(), true); n != 3 || !exact {
 		t.Errorf("count = %d (exact %v), want 3 exact", n, exact)
 	}
 }

@@ -2,10 +2,7 @@ package caddysgid
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
-
-	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 )
 
 // validTarget reports whether the request target is one the handler can
@@ -38,28 +35,3 @@ const (
 	// ambiguousProtect judges it under every reading.
 	ambiguousProtect = "protect"
 )
-
-// pathReading is how the guard reads the path of one request, made at
-// most once per request however many rules ask: whether it is plain and,
-// only when it is not, its readings.
-type pathReading struct {
-	url      *url.URL
-	plain    bool
-	read     bool // views and complete are set
-	views    []string
-	complete bool
-}
-
-func readPath(u *url.URL) pathReading {
-	return pathReading{url: u, plain: pathview.Plain(u)}
-}
-
-// readings are the views of a path that is not plain (see
-// pathview.Views), read on the first call.
-func (p *pathReading) readings() ([]string, bool) {
-	if !p.read {
-		p.views, p.complete = pathview.Views(p.url)
-		p.read = true
-	}
-	return p.views, p.complete
-}

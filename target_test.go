@@ -156,26 +156,6 @@ func TestTrailingSlashOfExactPattern(t *testing.T) {
 	}
 }
 
-// The readings of a path are made once per request, however many rules
-// ask (protect, the exemption of login_page, fresh_login).
-func TestPathReadOnce(t *testing.T) {
-	t.Parallel()
-	h := testGuardHandler(t, &Guard{Protect: []string{"/api/*"}, LoginPage: "/login", AmbiguousPaths: ambiguousProtect})
-	req := readRawRequest(t, "GET", "/public/%2e%2e/x")
-	p := readPath(req.URL)
-	if h.guard.protects(req, &p) {
-		t.Fatal("protected")
-	}
-	views := p.views
-	if !p.read || len(views) == 0 {
-		t.Fatal("not read")
-	}
-	h.guard.protects(req, &p)
-	if &p.views[0] != &views[0] {
-		t.Error("the readings were made again")
-	}
-}
-
 // A path longer than pathview.MaxReadLen that is not plain is not read at
 // all: it counts as protected (and not exempt) under ambiguous_paths
 // protect, and is refused under refuse. Either way its cost is a scan.

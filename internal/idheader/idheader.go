@@ -5,6 +5,7 @@
 package idheader
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -257,4 +258,30 @@ var forbidden = map[string]bool{
 // an X-Forwarded- header.
 func Forbidden(name string) bool {
 	return forbidden[name] || strings.HasPrefix(name, "X-Forwarded-")
+}
+
+// Validate checks that every identity header (name to field) is a valid
+// name that may carry an identity, has a field, and is not named twice.
+func Validate(headers map[string]string) error {
+	seen := map[string]string{}
+	for name, field := range headers {
+		name = http.CanonicalHeaderKey(name)
+		if !IsToken(name) {
+			return fmt.Errorf("identity_header: %q is not a valid header name", name)
+		}
+		if Forbidden(name) {
+			return fmt.Errorf("identity_header: %s cannot carry an identity", name)
+		}
+		if field == "" {
+			return fmt.Errorf("identity_header: %s has no field", name)
+		}
+		// X-User-Id and X_User_Id are one header to upstreams that map
+		// names to CGI-style variables (HTTP_X_USER_ID).
+		key := strings.ReplaceAll(strings.ToLower(name), "_", "-")
+		if other, dup := seen[key]; dup {
+			return fmt.Errorf("identity_header: %s and %s name the same header", other, name)
+		}
+		seen[key] = name
+	}
+	return nil
 }

@@ -533,3 +533,29 @@ func IsLocal(p string) bool {
 	u, err := url.Parse(p)
 	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil
 }
+
+// Reading is how a guard reads the path of one request, made at most once
+// per request however many rules ask: whether it is Plain and, only when
+// it is not, its Views, read on the first call.
+type Reading struct {
+	URL   *url.URL
+	Plain bool
+
+	read     bool // views and complete are set
+	views    []string
+	complete bool
+}
+
+// Read is the Reading of u.
+func Read(u *url.URL) Reading {
+	return Reading{URL: u, Plain: Plain(u)}
+}
+
+// Views are the views of the path (see Views), made on the first call.
+func (p *Reading) Views() ([]string, bool) {
+	if !p.read {
+		p.views, p.complete = Views(p.URL)
+		p.read = true
+	}
+	return p.views, p.complete
+}

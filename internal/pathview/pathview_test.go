@@ -231,3 +231,21 @@ func TestViewsBounded(t *testing.T) {
 		t.Error("a path whose reading outgrows the bound is complete")
 	}
 }
+
+// A Reading makes the views of a path once, however often asked, and
+// none for a plain path until asked.
+func TestReadingReadsOnce(t *testing.T) {
+	t.Parallel()
+	r := Read(rawRequest(t, "/public/%2e%2e/x").URL)
+	if r.Plain || r.read {
+		t.Fatalf("plain %v, read before asked %v", r.Plain, r.read)
+	}
+	first, _ := r.Views()
+	again, _ := r.Views()
+	if len(first) == 0 || &first[0] != &again[0] {
+		t.Error("the views were made again")
+	}
+	if p := Read(rawRequest(t, "/public/x").URL); !p.Plain || p.read {
+		t.Errorf("plain path: %+v", p)
+	}
+}

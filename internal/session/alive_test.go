@@ -30,12 +30,12 @@ func TestAlive(t *testing.T) {
 	}{
 		{"live", func(*testing.T, *Manager, *Manager, *testclock.Clock, string) {}, true},
 		{"logged out here", func(t *testing.T, m, _ *Manager, _ *testclock.Clock, id string) {
-			if err := m.EndID(t.Context(), id); err != nil {
+			if err := m.endID(t.Context(), id); err != nil {
 				t.Fatal(err)
 			}
 		}, false},
 		{"logged out on another instance", func(t *testing.T, _, other *Manager, _ *testclock.Clock, id string) {
-			if err := other.EndID(t.Context(), id); err != nil {
+			if err := other.endID(t.Context(), id); err != nil {
 				t.Fatal(err)
 			}
 		}, false},

@@ -54,7 +54,7 @@ func FuzzOpenLogin(f *testing.F) {
 	m := fuzzManager(f)
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, name, value, state string) {
-		l, err := m.OpenLogin(ctx, name, value, state)
+		l, err := m.openLogin(ctx, name, value, state)
 		if err != nil {
 			if !errors.Is(err, ErrLoginInvalid) && !errors.Is(err, ErrLoginExpired) {
 				t.Fatalf("refused with %v, which the callback has no reason for", err)
@@ -70,14 +70,14 @@ func FuzzOpenLogin(f *testing.F) {
 		if l.SessionID == "" {
 			t.Fatalf("a login opened without the id of its session: %+v", l)
 		}
-		if _, err := m.PeekLogin(ctx, name+"x", value); err == nil {
+		if _, err := m.peekLogin(ctx, name+"x", value); err == nil {
 			t.Fatalf("the value of cookie %q opened under another name", name)
 		}
-		again, err := m.SealLogin(ctx, name, l)
+		again, err := m.sealLogin(ctx, name, l)
 		if err != nil {
 			t.Fatal(err)
 		}
-		q, err := m.OpenLogin(ctx, name, again, state)
+		q, err := m.openLogin(ctx, name, again, state)
 		if err != nil || !reflect.DeepEqual(l, q) {
 			t.Fatalf("%+v sealed again opened as %+v, %v", l, q, err)
 		}
@@ -99,7 +99,7 @@ func TestLoginFuzzSeeds(t *testing.T) {
 	expired.Expires = fuzzT0.Add(-time.Second).Unix()
 	seal := func(l Login) func() []string {
 		return func() []string {
-			v, err := m.SealLogin(ctx, fuzzCookie, l)
+			v, err := m.sealLogin(ctx, fuzzCookie, l)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,7 +116,7 @@ func TestLoginFuzzSeeds(t *testing.T) {
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			seed := fuzzseeds.Keep(t, "FuzzOpenLogin", tc.file, seal(tc.login))
-			got, err := m.OpenLogin(ctx, seed[0], seed[1], seed[2])
+			got, err := m.openLogin(ctx, seed[0], seed[1], seed[2])
 			if !errors.Is(err, tc.want) || err == nil && !reflect.DeepEqual(got, tc.login) {
 				t.Errorf("seed %s opened as %+v, %v; want %v", tc.file, got, err, tc.want)
 			}

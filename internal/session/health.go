@@ -27,10 +27,29 @@ const probeTTL = 30 * time.Second
 // store, cannot make each other read a value they did not expect.
 var probeValue = []byte("ok")
 
-// Probe writes the probe record to the store and reads it back, through
+// Check is what Manager.Check checks.
+type Check int
+
+const (
+	// CheckStore writes a probe record to the store and reads it back.
+	CheckStore Check = iota
+	// CheckKeys loads the index key and the current sealing key.
+	CheckKeys
+)
+
+// Check runs one health check: the store (CheckStore) or the keys
+// (CheckKeys).
+func (m *Manager) Check(ctx context.Context, what Check) error {
+	if what == CheckKeys {
+		return m.checkKeys(ctx)
+	}
+	return m.probe(ctx)
+}
+
+// probe writes the probe record to the store and reads it back, through
 // the store without its cache, so that it answers for the store itself:
 // a cached copy could hide a store that no longer answers.
-func (m *Manager) Probe(ctx context.Context) error {
+func (m *Manager) probe(ctx context.Context) error {
 	if err := m.raw.Put(ctx, probeKey, probeValue, probeTTL); err != nil {
 		return fmt.Errorf("writing: %w", err)
 	}
@@ -47,21 +66,21 @@ func (m *Manager) Probe(ctx context.Context) error {
 	return nil
 }
 
-// CheckKeys reports whether the Manager's keys load: the session index key
+// checkKeys reports whether the Manager's keys load: the session index key
 // (from the secret, or from the store, where it is made when missing and
 // refused as ErrIndexKeyLost when sets remain without it) and the current
 // login sealing key, with which a test login is sealed and opened again.
 // Keys loaded before are not loaded again.
-func (m *Manager) CheckKeys(ctx context.Context) error {
+func (m *Manager) checkKeys(ctx context.Context) error {
 	if _, err := m.index.loadKey(ctx); err != nil {
 		return err
 	}
 	const name, state = "readiness", "readiness-check"
-	sealed, err := m.SealLogin(ctx, name, Login{State: state, Expires: m.now().Add(time.Minute).Unix()})
+	sealed, err := m.sealLogin(ctx, name, Login{State: state, Expires: m.now().Add(time.Minute).Unix()})
 	if err != nil {
 		return err
 	}
-	if _, err := m.OpenLogin(ctx, name, sealed, state); err != nil {
+	if _, err := m.openLogin(ctx, name, sealed, state); err != nil {
 		return fmt.Errorf("a login sealed now does not open: %w", err)
 	}
 	return nil

@@ -54,7 +54,7 @@ func TestProbe(t *testing.T) {
 				st = tc.st(t)
 			}
 			m := newManager(st, testclock.New(clockStart), func(o *Options) { o.Raw = raw })
-			err := m.Probe(t.Context())
+			err := m.probe(t.Context())
 			switch {
 			case tc.want == "" && err != nil:
 				t.Errorf("Probe: %v", err)
@@ -73,7 +73,7 @@ func TestProbeRecord(t *testing.T) {
 	id := mustCreate(t, m, "sub-1")
 	before := sp.keys()
 	for range 3 {
-		if err := m.Probe(t.Context()); err != nil {
+		if err := m.probe(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -108,7 +108,7 @@ func TestCheckKeys(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			m := newManager(tc.st(t), testclock.New(clockStart), func(o *Options) { o.Secret = tc.secret })
-			err := m.CheckKeys(t.Context())
+			err := m.checkKeys(t.Context())
 			if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
 				t.Errorf("CheckKeys: %v, want %v", err, tc.want)
 			}
@@ -126,7 +126,7 @@ func TestCheckKeysIndexKeyLost(t *testing.T) {
 	if err := st.Delete(t.Context(), indexKeyName); err != nil {
 		t.Fatal(err)
 	}
-	if err := newManager(st, clk, nil).CheckKeys(t.Context()); !errors.Is(err, ErrIndexKeyLost) {
+	if err := newManager(st, clk, nil).checkKeys(t.Context()); !errors.Is(err, ErrIndexKeyLost) {
 		t.Errorf("CheckKeys: %v, want ErrIndexKeyLost", err)
 	}
 }

@@ -56,7 +56,7 @@ func newManager(st store.Store, clk *testclock.Clock, edit func(*Options)) *Mana
 func mustCreate(t *testing.T, m *Manager, sub string) string {
 	t.Helper()
 	id := NewID()
-	created, err := m.Create(t.Context(), id, Session{Sub: sub, Expires: m.Now().Add(time.Hour)})
+	created, err := m.create(t.Context(), id, Session{Sub: sub, Expires: m.now().Add(time.Hour)})
 	if err != nil || !created {
 		t.Fatalf("create: %v, %v", created, err)
 	}
@@ -66,7 +66,7 @@ func mustCreate(t *testing.T, m *Manager, sub string) string {
 // live reports whether Lookup finds the session of id.
 func live(t *testing.T, m *Manager, id string) bool {
 	t.Helper()
-	o, err := m.Lookup(t.Context(), id)
+	o, err := m.lookup(t.Context(), id)
 	if err != nil {
 		t.Fatalf("lookup: %v", err)
 	}
@@ -76,7 +76,7 @@ func live(t *testing.T, m *Manager, id string) bool {
 // count is the Manager's session count, failing the test on an error.
 func count(t *testing.T, m *Manager) int {
 	t.Helper()
-	n, _, err := m.Count(t.Context())
+	n, _, err := m.Count(t.Context(), true)
 	if err != nil {
 		t.Fatalf("count: %v", err)
 	}

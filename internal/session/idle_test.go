@@ -93,7 +93,7 @@ func TestIdleTimeoutOff(t *testing.T) {
 	st.prefix = "seen-"
 	m := idleManager(st, clk, 0, nil)
 	id := NewID()
-	if created, err := m.Create(t.Context(), id, Session{Sub: "u", Expires: clk.Now().Add(12 * time.Hour)}); err != nil || !created {
+	if created, err := m.create(t.Context(), id, Session{Sub: "u", Expires: clk.Now().Add(12 * time.Hour)}); err != nil || !created {
 		t.Fatalf("create: %v, %v", created, err)
 	}
 	clk.Advance(11 * time.Hour)
@@ -114,7 +114,7 @@ func TestLastUseWrittenAtMostOncePerMinute(t *testing.T) {
 	m := idleManager(st, clk, 30*time.Minute, nil)
 	start := clk.Now()
 	id := NewID()
-	if created, err := m.Create(t.Context(), id, Session{Sub: "u", Expires: start.Add(12 * time.Hour)}); err != nil || !created {
+	if created, err := m.create(t.Context(), id, Session{Sub: "u", Expires: start.Add(12 * time.Hour)}); err != nil || !created {
 		t.Fatalf("create: %v, %v", created, err)
 	}
 	// The login itself dates the session: no write in its first minute.
@@ -137,7 +137,7 @@ func TestLastUseWrittenAtMostOncePerMinute(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m.Lookup(context.Background(), id)
+			m.lookup(context.Background(), id)
 		}()
 	}
 	wg.Wait()
@@ -209,7 +209,7 @@ func TestIdleDecidedOnTheStoresCopy(t *testing.T) {
 	b := idleManager(store.Cached(shared, time.Hour, 0), clk, 10*time.Minute, func(o *Options) { o.Raw = shared })
 	start := clk.Now()
 	id := NewID()
-	if created, err := a.Create(t.Context(), id, Session{Sub: "u", Expires: start.Add(12 * time.Hour)}); err != nil || !created {
+	if created, err := a.create(t.Context(), id, Session{Sub: "u", Expires: start.Add(12 * time.Hour)}); err != nil || !created {
 		t.Fatalf("create: %v, %v", created, err)
 	}
 	// B records a use at 2m and keeps that copy in its cache; A records

@@ -99,7 +99,7 @@ func TestIndexKeyLost(t *testing.T) {
 		call func() error
 	}{
 		{"Create", func() error {
-			_, err := m.Create(t.Context(), id, Session{Sub: "carol", Expires: clk.Now().Add(time.Hour)})
+			_, err := m.create(t.Context(), id, Session{Sub: "carol", Expires: clk.Now().Add(time.Hour)})
 			return err
 		}},
 		{"RevokeSub", func() error { _, err := m.RevokeSub(t.Context(), "alice"); return err }},
@@ -117,7 +117,7 @@ func TestIndexKeyLost(t *testing.T) {
 	if _, err := st.Get(t.Context(), indexKeyName); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a new index key was stored while old sets remain: %v", err)
 	}
-	if finished, _ := m.Finished(t.Context(), id); finished {
+	if finished, _ := m.finished(t.Context(), id); finished {
 		t.Fatal("the session that could not be filed was left in the store")
 	}
 	for _, id := range old {

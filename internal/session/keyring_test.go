@@ -22,11 +22,11 @@ func testLogin(state string) Login {
 func sealOpen(t *testing.T, sealer, opener *Manager) error {
 	t.Helper()
 	l := testLogin("s1")
-	v, err := sealer.SealLogin(t.Context(), "sgid_session_login_x", l)
+	v, err := sealer.sealLogin(t.Context(), "sgid_session_login_x", l)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := opener.OpenLogin(t.Context(), "sgid_session_login_x", v, "s1")
+	got, err := opener.openLogin(t.Context(), "sgid_session_login_x", v, "s1")
 	if err == nil && (got.CodeVerifier != "v" || got.SessionID != l.SessionID) {
 		t.Fatalf("opened %+v", got)
 	}
@@ -70,7 +70,7 @@ func TestKeyringRotation(t *testing.T) {
 	seal := func(at time.Duration) string {
 		t.Helper()
 		clk.Set(clockStart.Add(at))
-		v, err := m.SealLogin(ctx, "c", testLogin("s"))
+		v, err := m.sealLogin(ctx, "c", testLogin("s"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,7 +93,7 @@ func TestKeyringRotation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk.Set(clockStart.Add(tc.at))
-			if _, err := m.OpenLogin(ctx, "c", tc.sealed, "s"); !errors.Is(err, tc.want) {
+			if _, err := m.openLogin(ctx, "c", tc.sealed, "s"); !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
 		})
@@ -130,7 +130,7 @@ func TestKeyringStoreFailure(t *testing.T) {
 	t.Parallel()
 	clk := testclock.New(clockStart)
 	st := memoryScope(t, 100)
-	sealed, err := newManager(st, clk, nil).SealLogin(t.Context(), "c", testLogin("s"))
+	sealed, err := newManager(st, clk, nil).sealLogin(t.Context(), "c", testLogin("s"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,8 +142,8 @@ func TestKeyringStoreFailure(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"seal", func() error { _, err := m.SealLogin(t.Context(), "c", testLogin("s")); return err }},
-		{"open", func() error { _, err := m.OpenLogin(t.Context(), "c", sealed, "s"); return err }},
+		{"seal", func() error { _, err := m.sealLogin(t.Context(), "c", testLogin("s")); return err }},
+		{"open", func() error { _, err := m.openLogin(t.Context(), "c", sealed, "s"); return err }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			told = nil

@@ -20,22 +20,22 @@ func TestCreateIsTheClaim(t *testing.T) {
 	clk := testclock.New(clockStart)
 	m := newManager(memoryScope(t, 100), clk, nil)
 	id := NewID()
-	if finished, err := m.Finished(t.Context(), id); err != nil || finished {
+	if finished, err := m.finished(t.Context(), id); err != nil || finished {
 		t.Fatalf("Finished before Create: %v, %v; want false", finished, err)
 	}
 	first := Session{Sub: "first", Expires: clk.Now().Add(time.Hour)}
-	if created, err := m.Create(t.Context(), id, first); err != nil || !created {
+	if created, err := m.create(t.Context(), id, first); err != nil || !created {
 		t.Fatalf("first Create: %v, %v", created, err)
 	}
 	second := Session{Sub: "second", Expires: clk.Now().Add(time.Hour)}
-	if created, err := m.Create(t.Context(), id, second); err != nil || created {
+	if created, err := m.create(t.Context(), id, second); err != nil || created {
 		t.Fatalf("second Create: %v, %v; want false", created, err)
 	}
-	o, err := m.Lookup(t.Context(), id)
+	o, err := m.lookup(t.Context(), id)
 	if err != nil || o == nil || o.Session.Sub != "first" {
 		t.Fatalf("after a refused Create the session is %+v, %v; want the first one", o, err)
 	}
-	if finished, err := m.Finished(t.Context(), id); err != nil || !finished {
+	if finished, err := m.finished(t.Context(), id); err != nil || !finished {
 		t.Fatalf("Finished after Create: %v, %v; want true", finished, err)
 	}
 	if n := count(t, m); n != 1 {
@@ -50,7 +50,7 @@ func TestCreateIsTheClaim(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			created, err := m.Create(context.Background(), id, Session{Sub: "race", Expires: clk.Now().Add(time.Hour)})
+			created, err := m.create(context.Background(), id, Session{Sub: "race", Expires: clk.Now().Add(time.Hour)})
 			if err == nil && created {
 				wins.Add(1)
 			}
@@ -87,19 +87,19 @@ func TestEndKeepsTheLoginFinished(t *testing.T) {
 				m := newManager(st, clk, nil)
 				id := NewID()
 				login := clk.Now()
-				if created, err := m.Create(t.Context(), id, Session{Sub: "u", Login: login, Expires: login.Add(2 * time.Hour)}); err != nil || !created {
+				if created, err := m.create(t.Context(), id, Session{Sub: "u", Login: login, Expires: login.Add(2 * time.Hour)}); err != nil || !created {
 					t.Fatalf("create: %v, %v", created, err)
 				}
 				clk.Advance(tc.age)
 				var err error
 				if how == "End" {
-					o, lerr := m.Lookup(t.Context(), id)
+					o, lerr := m.lookup(t.Context(), id)
 					if lerr != nil || o == nil {
 						t.Fatalf("lookup: %v, %v", o, lerr)
 					}
-					err = m.End(t.Context(), o)
+					err = m.end(t.Context(), m.st, o.Key, o.Session, true)
 				} else {
-					err = m.EndID(t.Context(), id)
+					err = m.endID(t.Context(), id)
 				}
 				if err != nil {
 					t.Fatal(err)
@@ -119,11 +119,11 @@ func TestEndKeepsTheLoginFinished(t *testing.T) {
 						t.Fatalf("the record is %v (%v) for %v; want the ended mark for %v", v, gerr, w.ttl, tc.mark)
 					}
 				}
-				finished, err := m.Finished(t.Context(), id)
+				finished, err := m.finished(t.Context(), id)
 				if err != nil || finished != (tc.mark > 0) {
 					t.Errorf("Finished after the end: %v, %v; want %v", finished, err, tc.mark > 0)
 				}
-				created, err := m.Create(t.Context(), id, Session{Sub: "u", Expires: clk.Now().Add(time.Hour)})
+				created, err := m.create(t.Context(), id, Session{Sub: "u", Expires: clk.Now().Add(time.Hour)})
 				if err != nil || created != (tc.mark == 0) {
 					t.Errorf("Create of the ended session's id: %v, %v; want %v", created, err, tc.mark == 0)
 				}
@@ -142,7 +142,7 @@ func TestEndIDOfNothing(t *testing.T) {
 	m := newManager(st, clk, nil)
 	keep := mustCreate(t, m, "u")
 	gone := mustCreate(t, m, "u")
-	if err := m.EndID(t.Context(), gone); err != nil {
+	if err := m.endID(t.Context(), gone); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -157,13 +157,13 @@ func TestEndIDOfNothing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := st.writes.Load()
-			if err := m.EndID(t.Context(), tc.id); err != nil {
+			if err := m.endID(t.Context(), tc.id); err != nil {
 				t.Fatalf("EndID: %v", err)
 			}
 			if wrote := st.writes.Load() != before; wrote && !tc.writes {
 				t.Errorf("EndID wrote %d times", st.writes.Load()-before)
 			}
-			if finished, _ := m.Finished(t.Context(), gone); !finished {
+			if finished, _ := m.finished(t.Context(), gone); !finished {
 				t.Error("the ended session's login is no longer finished")
 			}
 		})
@@ -195,7 +195,7 @@ func TestLookupRefusesBadRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	expired := NewID()
-	if created, err := m.Create(t.Context(), expired, Session{Sub: "u", Expires: clk.Now().Add(time.Minute)}); err != nil || !created {
+	if created, err := m.create(t.Context(), expired, Session{Sub: "u", Expires: clk.Now().Add(time.Minute)}); err != nil || !created {
 		t.Fatalf("create: %v, %v", created, err)
 	}
 	clk.Advance(time.Minute)
@@ -209,7 +209,7 @@ func TestLookupRefusesBadRecords(t *testing.T) {
 		{"expired", expired},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if o, err := m.Lookup(t.Context(), tc.id); o != nil || err != nil {
+			if o, err := m.lookup(t.Context(), tc.id); o != nil || err != nil {
 				t.Fatalf("got %+v, %v; want nothing and no error", o, err)
 			}
 		})
@@ -220,10 +220,10 @@ func TestLookupRefusesBadRecords(t *testing.T) {
 	down := newManager(&failingStore{Store: st, err: errors.New("store down")}, clk, func(o *Options) {
 		o.Hooks.StoreFailed = func(_ context.Context, op string, _ error) { told = append(told, op) }
 	})
-	if o, err := down.Lookup(t.Context(), id); o != nil || err == nil {
+	if o, err := down.lookup(t.Context(), id); o != nil || err == nil {
 		t.Fatalf("with the store down: %+v, %v; want its error", o, err)
 	}
-	if finished, err := down.Finished(t.Context(), id); finished || err == nil {
+	if finished, err := down.finished(t.Context(), id); finished || err == nil {
 		t.Fatalf("Finished with the store down: %v, %v; want its error", finished, err)
 	}
 	if len(told) != 2 || told[0] != "get" || told[1] != "get" {

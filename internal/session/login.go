@@ -33,17 +33,6 @@ type Login struct {
 	SessionID string `json:"i,omitempty"`
 }
 
-// Why a sealed login was refused. The callback turns them into its error
-// reasons.
-var (
-	// ErrLoginInvalid: not sealed by this site (tampered, truncated, or
-	// sealed with another site's key), or sealed for another state.
-	ErrLoginInvalid = errors.New("login cookie is not valid for this login")
-	// ErrLoginExpired: authentic, but its login timed out or its key has
-	// been rotated out.
-	ErrLoginExpired = errors.New("login expired")
-)
-
 // The first byte of every sealed login says how its plaintext is encoded;
 // a new format takes a new number. Logins sealed as JSON (jsonLogin) are
 // still opened, so that logins in flight when a site upgrades finish.
@@ -52,27 +41,27 @@ const (
 	binaryLogin = 2 // the plaintext is Login in the layout of appendLogin
 )
 
-// SealLogin seals l for the cookie called name. The layout is
+// sealLogin seals l for the cookie called name. The layout is
 //
 //	version (1 byte) | key epoch (uvarint) | GCM nonce (12 bytes) | ciphertext
 //
 // in base64url; the cookie's name and the header bytes are authenticated
 // with the payload, so a value moved to another cookie fails to open.
-func (m *Manager) SealLogin(ctx context.Context, name string, l Login) (string, error) {
-	raw, err := m.SealLoginRaw(ctx, name, &l, nil)
+func (m *Manager) sealLogin(ctx context.Context, name string, l Login) (string, error) {
+	raw, err := m.sealLoginRaw(ctx, name, &l, nil)
 	if err != nil {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(raw), nil
 }
 
-// SealLoginRaw appends l sealed for the cookie called name to dst, as
-// SealLogin seals it but before base64url, for a caller that encodes it
+// sealLoginRaw appends l sealed for the cookie called name to dst, as
+// sealLogin seals it but before base64url, for a caller that encodes it
 // straight into its Set-Cookie line. Every auth-url call seals a login,
 // so the plaintext is encoded and encrypted in place in a scratch buffer
 // kept for the next call, and only the sealed bytes are copied to dst: a
 // caller's buffer on the stack stays there.
-func (m *Manager) SealLoginRaw(ctx context.Context, name string, l *Login, dst []byte) ([]byte, error) {
+func (m *Manager) sealLoginRaw(ctx context.Context, name string, l *Login, dst []byte) ([]byte, error) {
 	epoch, aead, err := m.keys.current(ctx)
 	if err != nil {
 		m.storeFailed(ctx, "sealing_key", err)
@@ -96,10 +85,10 @@ func (m *Manager) SealLoginRaw(ctx context.Context, name string, l *Login, dst [
 	return append(dst, buf...), nil
 }
 
-// sealScratch keeps the buffers SealLoginRaw seals in for the next call.
+// sealScratch keeps the buffers sealLoginRaw seals in for the next call.
 var sealScratch = sync.Pool{New: func() any { return new(sealBuffers) }}
 
-// sealBuffers are one SealLoginRaw call's scratch: the sealed value and
+// sealBuffers are one sealLoginRaw call's scratch: the sealed value and
 // its additional data.
 type sealBuffers struct{ out, ad []byte }
 
@@ -116,11 +105,11 @@ func (s *sealBuffers) release() {
 	sealScratch.Put(s)
 }
 
-// OpenLogin opens the cookie called name and checks that it belongs to
+// openLogin opens the cookie called name and checks that it belongs to
 // state and has not expired. Errors other than ErrLoginInvalid and
 // ErrLoginExpired mean the keys could not be loaded.
-func (m *Manager) OpenLogin(ctx context.Context, name, value, state string) (Login, error) {
-	l, err := m.PeekLogin(ctx, name, value)
+func (m *Manager) openLogin(ctx context.Context, name, value, state string) (Login, error) {
+	l, err := m.peekLogin(ctx, name, value)
 	if err != nil {
 		return Login{}, err
 	}
@@ -140,9 +129,9 @@ func (m *Manager) OpenLogin(ctx context.Context, name, value, state string) (Log
 	return l, nil
 }
 
-// PeekLogin opens a value sealed by SealLogin for the cookie name, without
-// the checks of OpenLogin: for reading the expiry of a browser's logins.
-func (m *Manager) PeekLogin(ctx context.Context, name, value string) (Login, error) {
+// peekLogin opens a value sealed by sealLogin for the cookie name, without
+// the checks of openLogin: for reading the expiry of a browser's logins.
+func (m *Manager) peekLogin(ctx context.Context, name, value string) (Login, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(value)
 	if err != nil || len(raw) < 2 || raw[0] != jsonLogin && raw[0] != binaryLogin {
 		return Login{}, ErrLoginInvalid
@@ -203,14 +192,14 @@ func legacySessionID(verifier string) string {
 // per tab that pressed "log in".
 const LoginsPerBrowser = 5
 
-// LoginCookie is one of a browser's login cookies, by the name it was
+// loginCookie is one of a browser's login cookies, by the name it was
 // sealed for.
-type LoginCookie struct{ Name, Value string }
+type loginCookie struct{ Name, Value string }
 
-// Surplus returns the names of the login cookies a browser holding held
+// surplus returns the names of the login cookies a browser holding held
 // must drop so that one more login fits within LoginsPerBrowser:
 // unreadable ones first, then those that expire first.
-func (m *Manager) Surplus(ctx context.Context, held []LoginCookie) []string {
+func (m *Manager) surplus(ctx context.Context, held []loginCookie) []string {
 	if len(held) < LoginsPerBrowser {
 		return nil
 	}
@@ -221,7 +210,7 @@ func (m *Manager) Surplus(ctx context.Context, held []LoginCookie) []string {
 	logins := make([]login, 0, len(held))
 	for _, c := range held {
 		l := login{name: c.Name}
-		if p, err := m.PeekLogin(ctx, c.Name, c.Value); err == nil {
+		if p, err := m.peekLogin(ctx, c.Name, c.Value); err == nil {
 			l.expires = p.Expires
 		}
 		logins = append(logins, l)

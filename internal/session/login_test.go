@@ -25,11 +25,11 @@ func TestOpenLoginRefusals(t *testing.T) {
 		ReturnTo: "/back", AppValues: map[string]string{"iceCream": "vanilla"}, SessionID: NewID(),
 		Expires: clockStart.Add(10 * time.Minute).Unix()}
 	const name = "sgid_session_login_abc"
-	v, err := m.SealLogin(ctx, name, l)
+	v, err := m.sealLogin(ctx, name, l)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := m.OpenLogin(ctx, name, v, "state-1")
+	got, err := m.openLogin(ctx, name, v, "state-1")
 	if err != nil || got.CodeVerifier != l.CodeVerifier || got.Nonce != l.Nonce || got.ReturnTo != l.ReturnTo ||
 		got.AppValues["iceCream"] != "vanilla" || got.SessionID != l.SessionID || got.RedirectURI != l.RedirectURI {
 		t.Fatalf("round trip: %+v, %v", got, err)
@@ -61,7 +61,7 @@ func TestOpenLoginRefusals(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk.Set(tc.at)
-			if _, err := m.OpenLogin(ctx, tc.cookie, tc.value, tc.state); !errors.Is(err, tc.want) {
+			if _, err := m.openLogin(ctx, tc.cookie, tc.value, tc.state); !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
 		})
@@ -70,7 +70,7 @@ func TestOpenLoginRefusals(t *testing.T) {
 	// as an epoch not accepted, which ends the login as expired).
 	clk.Set(clockStart)
 	for i := range raw {
-		if _, err := m.OpenLogin(ctx, name, flipped(i), "state-1"); err == nil {
+		if _, err := m.openLogin(ctx, name, flipped(i), "state-1"); err == nil {
 			t.Fatalf("byte %d flipped: accepted", i)
 		}
 	}
@@ -84,14 +84,14 @@ func TestPeekLogin(t *testing.T) {
 	m := newManager(memoryScope(t, 100), clk, nil)
 	l := testLogin("s")
 	l.Expires = clockStart.Add(-time.Minute).Unix()
-	v, err := m.SealLogin(t.Context(), "c", l)
+	v, err := m.sealLogin(t.Context(), "c", l)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.OpenLogin(t.Context(), "c", v, "s"); !errors.Is(err, ErrLoginExpired) {
+	if _, err := m.openLogin(t.Context(), "c", v, "s"); !errors.Is(err, ErrLoginExpired) {
 		t.Fatalf("open of an expired login: %v", err)
 	}
-	got, err := m.PeekLogin(t.Context(), "c", v)
+	got, err := m.peekLogin(t.Context(), "c", v)
 	if err != nil || got.Expires != l.Expires || got.SessionID != l.SessionID {
 		t.Fatalf("peek of an expired login: %+v, %v", got, err)
 	}
@@ -101,7 +101,7 @@ func TestPeekLogin(t *testing.T) {
 		{"an unknown version", "c", "AwAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := m.PeekLogin(t.Context(), tc.cookie, tc.value); !errors.Is(err, ErrLoginInvalid) {
+			if _, err := m.peekLogin(t.Context(), tc.cookie, tc.value); !errors.Is(err, ErrLoginInvalid) {
 				t.Fatalf("got %v, want ErrLoginInvalid", err)
 			}
 		})
@@ -119,11 +119,11 @@ func TestLegacyLoginSessionID(t *testing.T) {
 		t.Helper()
 		l := testLogin("s")
 		l.SessionID, l.CodeVerifier = "", verifier
-		v, err := m.SealLogin(t.Context(), "c", l)
+		v, err := m.sealLogin(t.Context(), "c", l)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := m.OpenLogin(t.Context(), "c", v, "s")
+		got, err := m.openLogin(t.Context(), "c", v, "s")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,7 +135,7 @@ func TestLegacyLoginSessionID(t *testing.T) {
 	}
 	// Its claim works as any other: one session, once.
 	for i, want := range []bool{true, false} {
-		created, err := m.Create(t.Context(), a, Session{Sub: "u", Expires: clk.Now().Add(time.Hour)})
+		created, err := m.create(t.Context(), a, Session{Sub: "u", Expires: clk.Now().Add(time.Hour)})
 		if err != nil || created != want {
 			t.Fatalf("create %d of the legacy login's session: %v, %v; want %v", i+1, created, err, want)
 		}
@@ -150,25 +150,25 @@ func TestSurplusLogins(t *testing.T) {
 	clk := testclock.New(clockStart)
 	m := newManager(memoryScope(t, 100), clk, nil)
 	ctx := context.Background()
-	seal := func(name string, expiresIn time.Duration) LoginCookie {
-		v, err := m.SealLogin(ctx, name, Login{State: name, Expires: clk.Now().Add(expiresIn).Unix(), SessionID: NewID()})
+	seal := func(name string, expiresIn time.Duration) loginCookie {
+		v, err := m.sealLogin(ctx, name, Login{State: name, Expires: clk.Now().Add(expiresIn).Unix(), SessionID: NewID()})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return LoginCookie{Name: name, Value: v}
+		return loginCookie{Name: name, Value: v}
 	}
 	for _, tc := range []struct {
 		name string
-		held []LoginCookie
+		held []loginCookie
 		want []string
 	}{
-		{"fewer than the limit", []LoginCookie{seal("a", time.Minute), seal("b", 2*time.Minute)}, nil},
-		{"at the limit, soonest expiry goes", []LoginCookie{seal("a", 5*time.Minute), seal("b", time.Minute), seal("c", 3*time.Minute), seal("d", 4*time.Minute), seal("e", 6*time.Minute)}, []string{"b"}},
-		{"unreadable goes first", []LoginCookie{seal("a", 5*time.Minute), {Name: "b", Value: "junk"}, seal("c", time.Minute), seal("d", 4*time.Minute), seal("e", 6*time.Minute)}, []string{"b"}},
-		{"over the limit", []LoginCookie{seal("a", 5*time.Minute), seal("b", time.Minute), seal("c", 3*time.Minute), seal("d", 4*time.Minute), seal("e", 6*time.Minute), seal("f", 2*time.Minute)}, []string{"b", "f"}},
+		{"fewer than the limit", []loginCookie{seal("a", time.Minute), seal("b", 2*time.Minute)}, nil},
+		{"at the limit, soonest expiry goes", []loginCookie{seal("a", 5*time.Minute), seal("b", time.Minute), seal("c", 3*time.Minute), seal("d", 4*time.Minute), seal("e", 6*time.Minute)}, []string{"b"}},
+		{"unreadable goes first", []loginCookie{seal("a", 5*time.Minute), {Name: "b", Value: "junk"}, seal("c", time.Minute), seal("d", 4*time.Minute), seal("e", 6*time.Minute)}, []string{"b"}},
+		{"over the limit", []loginCookie{seal("a", 5*time.Minute), seal("b", time.Minute), seal("c", 3*time.Minute), seal("d", 4*time.Minute), seal("e", 6*time.Minute), seal("f", 2*time.Minute)}, []string{"b", "f"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := m.Surplus(ctx, tc.held); !slices.Equal(got, tc.want) {
+			if got := m.surplus(ctx, tc.held); !slices.Equal(got, tc.want) {
 				t.Errorf("Surplus = %v, want %v", got, tc.want)
 			}
 		})
@@ -198,7 +198,7 @@ func TestSealLoginRaw(t *testing.T) {
 		{"larger than the kept scratch", "", large},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := m.SealLoginRaw(ctx, name, &tc.login, []byte(tc.prefix))
+			out, err := m.sealLoginRaw(ctx, name, &tc.login, []byte(tc.prefix))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -209,14 +209,14 @@ func TestSealLoginRaw(t *testing.T) {
 			// Seal more logins, which reuse the scratch buffers, before
 			// opening the first.
 			for i := range 3 {
-				if _, err := m.SealLoginRaw(ctx, name, new(testLogin("other-"+strconv.Itoa(i))), nil); err != nil {
+				if _, err := m.sealLoginRaw(ctx, name, new(testLogin("other-"+strconv.Itoa(i))), nil); err != nil {
 					t.Fatal(err)
 				}
 			}
 			if !slices.Equal(out[len(tc.prefix):], sealed) {
 				t.Fatal("a later seal changed the bytes an earlier one handed back")
 			}
-			got, err := m.OpenLogin(ctx, name, base64.RawURLEncoding.EncodeToString(sealed), tc.login.State)
+			got, err := m.openLogin(ctx, name, base64.RawURLEncoding.EncodeToString(sealed), tc.login.State)
 			if err != nil || got.ReturnTo != tc.login.ReturnTo || got.SessionID != tc.login.SessionID {
 				t.Fatalf("open: %+v, %v", got, err)
 			}

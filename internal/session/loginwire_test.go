@@ -48,13 +48,13 @@ func TestLoginLayouts(t *testing.T) {
 		login Login
 	}{{"full", full}, {"bare", bare}} {
 		t.Run(tc.name, func(t *testing.T) {
-			bin, err := m.SealLogin(t.Context(), name, tc.login)
+			bin, err := m.sealLogin(t.Context(), name, tc.login)
 			if err != nil {
 				t.Fatal(err)
 			}
 			legacy := sealJSONLogin(t, m, name, tc.login)
 			for _, v := range []string{bin, legacy} {
-				got, err := m.OpenLogin(t.Context(), name, v, tc.login.State)
+				got, err := m.openLogin(t.Context(), name, v, tc.login.State)
 				if err != nil || !reflect.DeepEqual(got, tc.login) {
 					t.Errorf("opened as %+v, %v; want %+v", got, err, tc.login)
 				}

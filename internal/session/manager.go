@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
 	"github.com/caddy-sgid/caddy-sgid/store"
 )
 
@@ -37,6 +38,16 @@ type Options struct {
 	Now func() time.Time
 	// Hooks are told of events the caller counts or logs.
 	Hooks Hooks
+	// Cookies reads and writes the session cookie (its Name) and the
+	// login cookies named after it.
+	Cookies cookie.Jar
+	// Lifetime is how long a session lasts.
+	Lifetime time.Duration
+	// Scope names the store scope. The Managers of one scope in this
+	// process (an old config during a reload, another site with the same
+	// client) are peers: a revocation through one drops the others'
+	// copies of the sessions it ends. Until Close.
+	Scope string
 }
 
 // Hooks are called by a Manager for events its caller counts or logs. Any
@@ -66,6 +77,9 @@ type Manager struct {
 	prepare      func(Session) any
 	now          func() time.Time
 	hooks        Hooks
+	cookies      cookie.Jar
+	lifetime     time.Duration
+	peers        *peers
 }
 
 // New returns a Manager for o.
@@ -90,22 +104,17 @@ func New(o Options) *Manager {
 		prepare:      o.Prepare,
 		now:          o.Now,
 		hooks:        o.Hooks,
+		cookies:      o.Cookies,
+		lifetime:     o.Lifetime,
 	}
+	m.peers = joinPeers(o.Scope, m)
 	m.keys = newKeyring(o.Store, o.Secret, o.KeyRotation, o.LoginTimeout)
 	m.keys.now = o.Now
 	return m
 }
 
-// Now is the Manager's clock.
-func (m *Manager) Now() time.Time { return m.now() }
-
-// Lookup returns the live session of id, or nil when there is none
-// (unknown, expired, idle too long, or a record that does not open). The
-// error is set only when the store could not answer: the caller must then
-// not say "logged out". The store is asked on every call; only the
-// hashing of id and the opening of its record are skipped when the memo
-// holds a session opened from the record the store holds now.
-func (m *Manager) Lookup(ctx context.Context, id string) (*Opened, error) {
+// lookup returns the live session of id (see Lookup).
+func (m *Manager) lookup(ctx context.Context, id string) (*Opened, error) {
 	if !ValidID(id) {
 		return nil, nil
 	}
@@ -184,10 +193,10 @@ func (m *Manager) openStored(ctx context.Context, id string, now time.Time) (*Op
 	return o, nil
 }
 
-// Finished reports whether the session of id exists or existed, that is,
+// finished reports whether the session of id exists or existed, that is,
 // whether the login that names id (Login.SessionID) has been finished,
 // whether or not the session it made is still live.
-func (m *Manager) Finished(ctx context.Context, id string) (bool, error) {
+func (m *Manager) finished(ctx context.Context, id string) (bool, error) {
 	_, err := m.st.Get(ctx, Key(id))
 	switch {
 	case err == nil:
@@ -199,11 +208,11 @@ func (m *Manager) Finished(ctx context.Context, id string) (bool, error) {
 	return false, err
 }
 
-// Create stores s as the session of id, the SessionID of the login that
+// create stores s as the session of id, the SessionID of the login that
 // made it, and files it in its user's index. The record's creation is the
 // login's claim: created is false, and nothing is stored, when the session
 // of id exists or existed (the login was finished before).
-func (m *Manager) Create(ctx context.Context, id string, s Session) (created bool, err error) {
+func (m *Manager) create(ctx context.Context, id string, s Session) (created bool, err error) {
 	if s.Login.IsZero() {
 		s.Login = m.now()
 	}
@@ -235,13 +244,8 @@ func (m *Manager) Create(ctx context.Context, id string, s Session) (created boo
 	return true, nil
 }
 
-// End ends the session o, which Lookup returned.
-func (m *Manager) End(ctx context.Context, o *Opened) error {
-	return m.end(ctx, m.st, o.Key, o.Session, true)
-}
-
-// EndID ends the session of id, if there is one.
-func (m *Manager) EndID(ctx context.Context, id string) error {
+// endID ends the session of id, if there is one.
+func (m *Manager) endID(ctx context.Context, id string) error {
 	if !ValidID(id) {
 		return nil
 	}
@@ -313,21 +317,20 @@ func (m *Manager) endRecord(ctx context.Context, st store.Store, key string, log
 }
 
 // RevokeSub ends every session of sub. Each ending also goes through the
-// stores of peers, Managers of the same scope in this process (an old
-// config during a reload, another site with the same client), so that
-// none of their caches keeps serving an ended session. It returns how many
-// sessions it ended.
-func (m *Manager) RevokeSub(ctx context.Context, sub string, peers ...*Manager) (int, error) {
+// stores of the Manager's peers (see Options.Scope), so that none of their
+// caches keeps serving an ended session. It returns how many sessions it
+// ended.
+func (m *Manager) RevokeSub(ctx context.Context, sub string) (int, error) {
 	set, err := m.index.set(ctx, sub)
 	if err != nil {
 		m.storeFailed(ctx, "index", err)
 		return 0, err
 	}
-	return m.revokeSet(ctx, set, peers)
+	return m.revokeSet(ctx, set)
 }
 
 // RevokeAll ends every session of the scope.
-func (m *Manager) RevokeAll(ctx context.Context, peers ...*Manager) (int, error) {
+func (m *Manager) RevokeAll(ctx context.Context) (int, error) {
 	sets, err := m.raw.Sets(ctx)
 	if err != nil {
 		m.storeFailed(ctx, "index", err)
@@ -335,7 +338,7 @@ func (m *Manager) RevokeAll(ctx context.Context, peers ...*Manager) (int, error)
 	}
 	total := 0
 	for _, set := range sets {
-		n, err := m.revokeSet(ctx, set, peers)
+		n, err := m.revokeSet(ctx, set)
 		total += n
 		if err != nil {
 			return total, err
@@ -347,12 +350,13 @@ func (m *Manager) RevokeAll(ctx context.Context, peers ...*Manager) (int, error)
 // revokeSet ends every session in set and takes exactly those out of it:
 // a session filed in the set while this runs (a login during the
 // revocation) keeps its entry, so a later revocation still finds it.
-func (m *Manager) revokeSet(ctx context.Context, set string, peers []*Manager) (int, error) {
+func (m *Manager) revokeSet(ctx context.Context, set string) (int, error) {
 	members, err := m.raw.Members(ctx, set)
 	if err != nil {
 		m.storeFailed(ctx, "index", err)
 		return 0, err
 	}
+	peers := m.peers.others(m)
 	for i, key := range members {
 		// The peers drop their cached copies first, so that the ended
 		// mark written last through this Manager is what the store keeps.
@@ -377,12 +381,17 @@ func (m *Manager) revokeSet(ctx context.Context, set string, peers []*Manager) (
 type counter interface{ MemberCount() int }
 
 // Count returns the sessions of the scope: exact from a store that counts
-// its index entries (memory, where an entry leaves with its session), else
-// the live entries of the index, read set by set (a listing or SCAN of the
-// store: an administrative call).
-func (m *Manager) Count(ctx context.Context) (n int, exact bool, err error) {
+// its index entries (memory, where an entry leaves with its session), else,
+// when list is set, the live entries of the index, read set by set (a
+// listing or SCAN of the store: an administrative call). Without list, a
+// store that cannot count cheaply answers 0, not exact, at no cost: for a
+// metric read at every scrape.
+func (m *Manager) Count(ctx context.Context, list bool) (n int, exact bool, err error) {
 	if c, ok := m.raw.(counter); ok {
 		return c.MemberCount(), true, nil
+	}
+	if !list {
+		return 0, false, nil
 	}
 	sets, err := m.raw.Sets(ctx)
 	if err != nil {
@@ -398,13 +407,6 @@ func (m *Manager) Count(ctx context.Context) (n int, exact bool, err error) {
 		n += len(members)
 	}
 	return n, false, nil
-}
-
-// CountsExactly reports whether Count is exact and cheap (memory), so that
-// a metric may read it at every scrape.
-func (m *Manager) CountsExactly() bool {
-	_, ok := m.raw.(counter)
-	return ok
 }
 
 func (m *Manager) storeFailed(ctx context.Context, op string, err error) {

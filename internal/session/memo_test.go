@@ -32,7 +32,7 @@ func TestMemoFollowsTheStore(t *testing.T) {
 	id := mustCreate(t, m, "first")
 	lookup := func() *Opened {
 		t.Helper()
-		o, err := m.Lookup(ctx, id)
+		o, err := m.lookup(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,14 +97,14 @@ func TestMemoExpiryAndEnd(t *testing.T) {
 		t.Fatal("past the session's expiry it is still found")
 	}
 	clk.Set(clockStart)
-	o, err := m.Lookup(t.Context(), id)
+	o, err := m.lookup(t.Context(), id)
 	if err != nil || o == nil {
 		t.Fatalf("the session was not found again: %v", err)
 	}
 	if m.memo.len() != 1 {
 		t.Fatalf("%d sessions kept opened, want 1", m.memo.len())
 	}
-	if err := m.End(t.Context(), o); err != nil {
+	if err := m.end(t.Context(), m.st, o.Key, o.Session, true); err != nil {
 		t.Fatal(err)
 	}
 	if m.memo.len() != 0 {
@@ -268,7 +268,7 @@ func TestNoMemo(t *testing.T) {
 // m's store, as another instance sharing it could.
 func mustPutRecord(t *testing.T, m *Manager, id, sub string) {
 	t.Helper()
-	sealed, err := seal(id, Session{Sub: sub, Expires: m.Now().Add(time.Hour)})
+	sealed, err := seal(id, Session{Sub: sub, Expires: m.now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}

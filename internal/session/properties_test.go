@@ -31,7 +31,7 @@ func TestSecretKeepsKeysOutOfTheStore(t *testing.T) {
 	var ids []string
 	for i := range 3 {
 		got := mustSealOpen(t, m, "state")
-		if created, err := m.Create(ctx, got.SessionID, Session{Sub: "alice", Data: map[string]string{"n": "v"}, Expires: clk.Now().Add(3 * time.Hour)}); err != nil || !created {
+		if created, err := m.create(ctx, got.SessionID, Session{Sub: "alice", Data: map[string]string{"n": "v"}, Expires: clk.Now().Add(3 * time.Hour)}); err != nil || !created {
 			t.Fatalf("create %d: %v, %v", i, created, err)
 		}
 		ids = append(ids, got.SessionID)
@@ -40,7 +40,7 @@ func TestSecretKeepsKeysOutOfTheStore(t *testing.T) {
 	if !live(t, m, ids[0]) {
 		t.Fatal("the session is not found")
 	}
-	if err := m.EndID(ctx, ids[1]); err != nil {
+	if err := m.endID(ctx, ids[1]); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.RevokeSub(ctx, "nobody"); err != nil {
@@ -83,7 +83,7 @@ func sealKeyName(e uint64) string { return "sealkey-" + strconv.FormatUint(e, 10
 // header naming an epoch the keyring accepts.
 func junkLogins(t *testing.T, m *Manager, real string) []string {
 	t.Helper()
-	cur := m.keys.epoch(m.Now())
+	cur := m.keys.epoch(m.now())
 	header := func(e uint64) []byte { return binary.AppendUvarint([]byte{binaryLogin}, e) }
 	withBody := func(h []byte, n int) string {
 		b := make([]byte, n)
@@ -130,7 +130,7 @@ func TestFloodWritesNothing(t *testing.T) {
 			kept := mustCreate(t, m, "alice")
 			// A real login, sealed as auth-url does: the first one makes
 			// the epoch's key when the keys live in the store.
-			real, err := m.SealLogin(ctx, "c", testLogin("state"))
+			real, err := m.sealLogin(ctx, "c", testLogin("state"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,24 +138,24 @@ func TestFloodWritesNothing(t *testing.T) {
 				t.Helper()
 				for range 20 {
 					for _, id := range []string{NewID(), "junk", "", Key(kept), kept[:42] + "!"} {
-						if o, err := m.Lookup(ctx, id); o != nil || err != nil {
+						if o, err := m.lookup(ctx, id); o != nil || err != nil {
 							t.Fatalf("Lookup(%q) = %+v, %v", id, o, err)
 						}
-						if finished, err := m.Finished(ctx, id); finished || err != nil {
+						if finished, err := m.finished(ctx, id); finished || err != nil {
 							t.Fatalf("Finished(%q) = %v, %v", id, finished, err)
 						}
 					}
 				}
 				for _, v := range junkLogins(t, m, real) {
-					if _, err := m.OpenLogin(ctx, "c", v, "state"); !errors.Is(err, ErrLoginInvalid) && !errors.Is(err, ErrLoginExpired) {
+					if _, err := m.openLogin(ctx, "c", v, "state"); !errors.Is(err, ErrLoginInvalid) && !errors.Is(err, ErrLoginExpired) {
 						t.Fatalf("OpenLogin(%q) = %v, want a refusal", v, err)
 					}
-					if _, err := m.PeekLogin(ctx, "c", v); err == nil {
+					if _, err := m.peekLogin(ctx, "c", v); err == nil {
 						t.Fatalf("PeekLogin(%q) accepted junk", v)
 					}
 				}
 				for range 100 {
-					if _, err := m.OpenLogin(ctx, "c", real, "another state"); !errors.Is(err, ErrLoginInvalid) {
+					if _, err := m.openLogin(ctx, "c", real, "another state"); !errors.Is(err, ErrLoginInvalid) {
 						t.Fatalf("a login for another state: %v", err)
 					}
 				}
@@ -205,7 +205,7 @@ func TestLoginsEvictNoSession(t *testing.T) {
 	id := mustCreate(t, m, "alice")
 	for i := range 100 {
 		got := mustSealOpen(t, m, "state")
-		if finished, err := m.Finished(ctx, got.SessionID); err != nil || finished {
+		if finished, err := m.finished(ctx, got.SessionID); err != nil || finished {
 			t.Fatalf("login %d: Finished = %v, %v; want false", i, finished, err)
 		}
 	}
@@ -221,11 +221,11 @@ func TestLoginsEvictNoSession(t *testing.T) {
 // again, as auth-url and the callback do.
 func mustSealOpen(t *testing.T, m *Manager, state string) Login {
 	t.Helper()
-	v, err := m.SealLogin(t.Context(), "c", testLogin(state))
+	v, err := m.sealLogin(t.Context(), "c", testLogin(state))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := m.OpenLogin(t.Context(), "c", v, state)
+	got, err := m.openLogin(t.Context(), "c", v, state)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,13 +72,13 @@ func TestEndLeavesTheIndex(t *testing.T) {
 		end  func(*testing.T, *Manager, string) error
 	}{
 		{"End", func(t *testing.T, m *Manager, id string) error {
-			o, err := m.Lookup(t.Context(), id)
+			o, err := m.lookup(t.Context(), id)
 			if err != nil || o == nil {
 				t.Fatalf("lookup: %v, %v", o, err)
 			}
-			return m.End(t.Context(), o)
+			return m.end(t.Context(), m.st, o.Key, o.Session, true)
 		}},
-		{"EndID", func(t *testing.T, m *Manager, id string) error { return m.EndID(t.Context(), id) }},
+		{"EndID", func(t *testing.T, m *Manager, id string) error { return m.endID(t.Context(), id) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -112,14 +112,15 @@ func TestRevokeReachesPeerCaches(t *testing.T) {
 		name   string
 		revoke func(ctx context.Context, cur, old *Manager) (int, error)
 	}{
-		{"RevokeSub", func(ctx context.Context, cur, old *Manager) (int, error) { return cur.RevokeSub(ctx, "alice", old) }},
-		{"RevokeAll", func(ctx context.Context, cur, old *Manager) (int, error) { return cur.RevokeAll(ctx, old) }},
+		{"RevokeSub", func(ctx context.Context, cur, old *Manager) (int, error) { return cur.RevokeSub(ctx, "alice") }},
+		{"RevokeAll", func(ctx context.Context, cur, old *Manager) (int, error) { return cur.RevokeAll(ctx) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			clk := testclock.New(clockStart)
 			shared := memoryScope(t, 100)
-			memo := func(o *Options) { o.Raw, o.MemoTTL = shared, time.Hour }
+			scope := t.Name()
+			memo := func(o *Options) { o.Raw, o.MemoTTL, o.Scope = shared, time.Hour, scope }
 			old := newManager(store.Cached(shared, time.Hour, 0), clk, memo)
 			cur := newManager(store.Cached(shared, time.Hour, 0), clk, memo)
 			id := mustCreate(t, cur, "alice")
@@ -132,7 +133,7 @@ func TestRevokeReachesPeerCaches(t *testing.T) {
 			if live(t, old, id) {
 				t.Error("the old Manager's cache still serves the revoked session")
 			}
-			if created, err := old.Create(t.Context(), id, Session{Sub: "alice", Expires: clk.Now().Add(time.Hour)}); err != nil || created {
+			if created, err := old.create(t.Context(), id, Session{Sub: "alice", Expires: clk.Now().Add(time.Hour)}); err != nil || created {
 				t.Errorf("the revoked session's login finished again through the old Manager: %v, %v", created, err)
 			}
 		})
@@ -151,7 +152,7 @@ func TestCreateFailsWithoutIndex(t *testing.T) {
 		o.Hooks.StoreFailed = func(_ context.Context, op string, _ error) { told = append(told, op) }
 	})
 	id := NewID()
-	if _, err := m.Create(t.Context(), id, Session{Sub: "alice", Expires: clk.Now().Add(time.Hour)}); err == nil {
+	if _, err := m.create(t.Context(), id, Session{Sub: "alice", Expires: clk.Now().Add(time.Hour)}); err == nil {
 		t.Fatal("Create succeeded without an index entry")
 	}
 	if _, ok := st.lastWrite(Key(id)); !ok {
@@ -223,13 +224,44 @@ func TestRevocationLeavesEndedMark(t *testing.T) {
 	if !ok || string(w.value) != string(ended) || w.ttl != testLoginTimeout {
 		t.Fatalf("after revocation the record is %v for %v (written %v), want the ended mark for %v", w.value, w.ttl, ok, testLoginTimeout)
 	}
-	if finished, err := m.Finished(t.Context(), id); err != nil || !finished {
+	if finished, err := m.finished(t.Context(), id); err != nil || !finished {
 		t.Errorf("Finished after revocation: %v, %v; want true", finished, err)
 	}
-	if created, err := m.Create(t.Context(), id, Session{Sub: "alice", Expires: clk.Now().Add(time.Hour)}); err != nil || created {
+	if created, err := m.create(t.Context(), id, Session{Sub: "alice", Expires: clk.Now().Add(time.Hour)}); err != nil || created {
 		t.Errorf("Create of a revoked session's id: %v, %v; want false", created, err)
 	}
 	if live(t, m, id) {
 		t.Error("the revoked session is found")
+	}
+}
+
+// A closed Manager is no longer a peer: a revocation through another one
+// leaves its cache alone, and the scope's entry in the pool goes with the
+// last Manager.
+func TestClosedManagerIsNoPeer(t *testing.T) {
+	t.Parallel()
+	clk := testclock.New(clockStart)
+	shared := memoryScope(t, 100)
+	scope := t.Name()
+	memo := func(o *Options) { o.Raw, o.MemoTTL, o.Scope = shared, time.Hour, scope }
+	old := newManager(store.Cached(shared, time.Hour, 0), clk, memo)
+	cur := newManager(store.Cached(shared, time.Hour, 0), clk, memo)
+	id := mustCreate(t, cur, "alice")
+	if !live(t, old, id) {
+		t.Fatal("the old Manager does not see the session")
+	}
+	old.Close()
+	if got := cur.peers.others(cur); len(got) != 0 {
+		t.Fatalf("peers after Close: %d", len(got))
+	}
+	if n, err := cur.RevokeSub(t.Context(), "alice"); err != nil || n != 1 {
+		t.Fatalf("revoke: %d, %v", n, err)
+	}
+	if !live(t, old, id) {
+		t.Error("a closed Manager's cache was reached")
+	}
+	cur.Close()
+	if _, loaded := scopes.References(scope); loaded {
+		t.Error("the scope outlived its last Manager")
 	}
 }

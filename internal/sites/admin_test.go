@@ -88,8 +88,8 @@ func TestAdminSessions(t *testing.T) {
 			// Scope a: an older config reading through a cache, and the
 			// newer one on the same records, served by two servers.
 			rawA := memoryScope(t)
-			older := newManager(t, store.Cached(rawA, time.Hour, 0), rawA)
-			newer := newManager(t, rawA, nil)
+			older := newScopedManager(t, store.Cached(rawA, time.Hour, 0), rawA, t.Name())
+			newer := newScopedManager(t, rawA, nil, t.Name())
 			reg.Register(Site{Scope: "a", Server: "a2", Sessions: older})
 			reg.Register(Site{Scope: "a", Server: "a1", Sessions: newer})
 			b := newManager(t, nil, nil)
@@ -152,7 +152,7 @@ func TestAdminSessions(t *testing.T) {
 				}
 			}
 			for srv, m := range map[string]*session.Manager{"a1": newer, "b": b} {
-				if n, _, err := m.Count(t.Context()); err != nil || n != tc.counts[srv] {
+				if n, _, err := m.Count(t.Context(), true); err != nil || n != tc.counts[srv] {
 					t.Errorf("%s holds %d sessions (%v) after the call, want %d", srv, n, err, tc.counts[srv])
 				}
 			}

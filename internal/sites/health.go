@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/session"
 )
 
 // The admin API's readiness route, GET /sgid/health: for every live sgid
@@ -122,8 +124,8 @@ func siteName(g *group, taken map[string]siteHealth) string {
 // ctx ends.
 func checkSite(ctx context.Context, s Site) siteHealth {
 	checks := map[string]func(context.Context) error{
-		"store": s.Sessions.Probe,
-		"keys":  s.Sessions.CheckKeys,
+		"store": func(ctx context.Context) error { return s.Sessions.Check(ctx, session.CheckStore) },
+		"keys":  func(ctx context.Context) error { return s.Sessions.Check(ctx, session.CheckKeys) },
 		"provider": func(ctx context.Context) error {
 			if s.Provider == nil {
 				return errors.New("no sgID client")

@@ -10,7 +10,9 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/sessiontest"
 	"github.com/caddy-sgid/caddy-sgid/store"
 	"github.com/caddy-sgid/caddy-sgid/store/storetest"
 )
@@ -29,28 +31,38 @@ func memoryScope(t *testing.T) store.Store {
 // newManager is a session manager reading through st (a fresh memory
 // scope when nil) and deciding on raw (st when nil).
 func newManager(t *testing.T, st, raw store.Store) *session.Manager {
+	return newScopedManager(t, st, raw, "")
+}
+
+// newScopedManager is newManager with the peers of scope (see
+// session.Options.Scope), closed with the test.
+func newScopedManager(t *testing.T, st, raw store.Store, scope string) *session.Manager {
 	t.Helper()
 	if st == nil {
 		st = memoryScope(t)
 	}
-	return session.New(session.Options{Store: st, Raw: raw, LoginTimeout: 10 * time.Minute, KeyRotation: time.Hour})
+	m := session.New(session.Options{Store: st, Raw: raw, LoginTimeout: 10 * time.Minute, KeyRotation: time.Hour, Cookies: cookie.Jar{Name: cookieName}, Scope: scope})
+	t.Cleanup(m.Close)
+	return m
 }
 
 // putSession stores a session of sub through m and returns its id.
 func putSession(t *testing.T, m *session.Manager, sub string) string {
 	t.Helper()
-	id := session.NewID()
-	created, err := m.Create(t.Context(), id, session.Session{Sub: sub, Expires: time.Now().Add(time.Hour)})
-	if err != nil || !created {
-		t.Fatalf("creating a session of %s: created %v, %v", sub, created, err)
+	id, err := sessiontest.Put(t.Context(), m, session.Session{Sub: sub, Expires: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatalf("creating a session of %s: %v", sub, err)
 	}
 	return id
 }
 
+// cookieName is the session cookie of the tests' Managers.
+const cookieName = "sgid_session"
+
 // live reports whether m opens the session of id.
 func live(t *testing.T, m *session.Manager, id string) bool {
 	t.Helper()
-	o, err := m.Lookup(t.Context(), id)
+	o, err := sessiontest.Lookup(t.Context(), m, cookieName, id)
 	if err != nil {
 		t.Fatal(err)
 	}

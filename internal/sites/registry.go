@@ -91,22 +91,6 @@ func (r *Registry) Unregister(m *session.Manager) {
 	r.mu.Unlock()
 }
 
-// Peers are the session managers of the live sites of scope other than
-// self (an older config during a reload, another server with the same
-// client), so that a revocation through self also drops their cached
-// copies.
-func (r *Registry) Peers(scope string, self *session.Manager) []*session.Manager {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []*session.Manager
-	for m, e := range r.sites {
-		if m != self && e.site.Scope == scope {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 // group is the live sites of one scope: the sessions of one sgID client
 // and cookie, whichever servers serve them.
 type group struct {
@@ -116,16 +100,6 @@ type group struct {
 }
 
 func (g *group) newest() Site { return g.sites[len(g.sites)-1] }
-
-// peers are the session managers of the group's sites other than the
-// newest.
-func (g *group) peers() []*session.Manager {
-	out := make([]*session.Manager, 0, len(g.sites)-1)
-	for _, s := range g.sites[:len(g.sites)-1] {
-		out = append(out, s.Sessions)
-	}
-	return out
-}
 
 // groups returns the live sites grouped by scope, in scope order, each
 // group's sites in the order they were registered and its servers sorted.
@@ -167,8 +141,7 @@ func (r *Registry) RefreshHeld() {
 	}
 	for _, g := range r.groups() {
 		s := g.newest()
-		if s.Sessions.CountsExactly() {
-			n, _, _ := s.Sessions.Count(context.Background())
+		if n, exact, _ := s.Sessions.Count(context.Background(), false); exact {
 			r.Hooks.Held(s.Server, n)
 		}
 	}

@@ -3,8 +3,6 @@ package sites
 import (
 	"slices"
 	"testing"
-
-	"github.com/caddy-sgid/caddy-sgid/internal/session"
 )
 
 // TestRegistryGroups: sites are grouped by scope, in scope order, each
@@ -70,48 +68,6 @@ func TestRegistryGroups(t *testing.T) {
 				}
 				if g.newest().Sessions != tc.sites[w.sites[len(w.sites)-1]].Sessions {
 					t.Errorf("group %q: newest is not the last registered", g.scope)
-				}
-				if peers := g.peers(); len(peers) != len(w.sites)-1 || slices.Contains(peers, g.newest().Sessions) {
-					t.Errorf("group %q: %d peers (newest among them: %v), want the %d others", g.scope, len(peers), slices.Contains(peers, g.newest().Sessions), len(w.sites)-1)
-				}
-			}
-		})
-	}
-}
-
-// TestRegistryPeers: the peers of a site are the other live sites of its
-// scope, whether or not the site itself is registered.
-func TestRegistryPeers(t *testing.T) {
-	t.Parallel()
-	var reg Registry
-	oldA, newA, otherA, b := newManager(t, nil, nil), newManager(t, nil, nil), newManager(t, nil, nil), newManager(t, nil, nil)
-	reg.Register(Site{Scope: "a", Server: "srv", Sessions: oldA})
-	reg.Register(Site{Scope: "a", Server: "srv", Sessions: newA})
-	reg.Register(Site{Scope: "a", Server: "other", Sessions: otherA})
-	reg.Register(Site{Scope: "b", Server: "srv", Sessions: b})
-	gone := newManager(t, nil, nil)
-	reg.Register(Site{Scope: "a", Server: "srv", Sessions: gone})
-	reg.Unregister(gone)
-	for _, tc := range []struct {
-		name  string
-		scope string
-		self  *session.Manager
-		want  []*session.Manager
-	}{
-		{"the others of the scope", "a", newA, []*session.Manager{oldA, otherA}},
-		{"an older config", "a", oldA, []*session.Manager{newA, otherA}},
-		{"alone in its scope", "b", b, nil},
-		{"taken back already", "a", gone, []*session.Manager{oldA, newA, otherA}},
-		{"an unknown scope", "c", nil, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := reg.Peers(tc.scope, tc.self)
-			if len(got) != len(tc.want) {
-				t.Fatalf("%d peers, want %d", len(got), len(tc.want))
-			}
-			for _, m := range tc.want {
-				if !slices.Contains(got, m) {
-					t.Errorf("a peer is missing")
 				}
 			}
 		})

@@ -1,0 +1,181 @@
+package caddysgid
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strconv"
+
+	"github.com/caddy-sgid/caddy-sgid/assertion"
+	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
+	"github.com/caddy-sgid/caddy-sgid/internal/session"
+)
+
+// What a logged-in user's requests carry to the handlers after sgid: the
+// placeholders, the identity headers and the assertion's fields, made once
+// per opened session (see userView), and the scrubbing of client copies
+// of those headers from every request.
+
+// identityRules are identity_header and the identity assertion's fields,
+// compiled once.
+type identityRules struct {
+	// headers are the identity headers in canonical form, sorted by name.
+	headers []identityHeader
+	// scrubbed are the names whose client copies are deleted: the
+	// identity headers and the assertion's header.
+	scrubbed *idheader.Names
+	// fields are the assertion's fields; nil without an assertion.
+	fields []string
+}
+
+// identityHeader is one entry of identity_header.
+type identityHeader struct {
+	name  string // canonical header name
+	field string
+}
+
+// newIdentityRules compiles the identity headers of g and the fields of a
+// (nil without an assertion).
+func newIdentityRules(g *Guard, a *IdentityAssertion) *identityRules {
+	rules := new(identityRules)
+	for name, field := range g.IdentityHeaders {
+		rules.headers = append(rules.headers, identityHeader{name: http.CanonicalHeaderKey(name), field: field})
+	}
+	sort.Slice(rules.headers, func(i, j int) bool { return rules.headers[i].name < rules.headers[j].name })
+	scrubbed := make([]string, 0, len(rules.headers)+1)
+	for _, ih := range rules.headers {
+		scrubbed = append(scrubbed, ih.name)
+	}
+	if a != nil {
+		scrubbed = append(scrubbed, a.Header)
+		rules.fields = a.Fields
+	}
+	rules.scrubbed = idheader.NewNames(scrubbed...)
+	return rules
+}
+
+// userField is the value of "sub", "auth_time" (the login time in Unix
+// seconds) or a data key of the session.
+func userField(s session.Session, field string) (string, bool) {
+	switch field {
+	case "sub":
+		return s.Sub, s.Sub != ""
+	case "auth_time":
+		at := authTime(s)
+		return at, at != ""
+	}
+	v, ok := s.Data[field]
+	return v, ok
+}
+
+// authTime is the login time of s in Unix seconds, or "" when unknown.
+func authTime(s session.Session) string {
+	if s.Login.IsZero() {
+		return ""
+	}
+	return strconv.FormatInt(s.Login.Unix(), 10)
+}
+
+// reservedIdentityKeys are the keys under http.auth.user. that
+// identityPlaceholders fills from the session's sub and login rather
+// than its data: no app value may use them as its data key.
+var reservedIdentityKeys = map[string]bool{"id": true, "auth_time": true}
+
+// placeholder is one placeholder the handler sets for a logged-in user.
+type placeholder struct {
+	name  string
+	value any
+}
+
+// identityPlaceholders are the placeholders of session s, in the order they
+// are set: the login time (when known) and the sub go last, so that they
+// win over any data key that would name the same placeholder (Validate
+// refuses such app keys; this holds regardless). The values are boxed
+// here once, so that setting them again for each request of the same
+// session allocates nothing.
+func identityPlaceholders(s session.Session) []placeholder {
+	out := make([]placeholder, 0, len(s.Data)+2)
+	for k, v := range s.Data {
+		out = append(out, placeholder{"http.auth.user." + k, v})
+	}
+	if at := authTime(s); at != "" {
+		out = append(out, placeholder{"http.auth.user.auth_time", at})
+	}
+	return append(out, placeholder{"http.auth.user.id", s.Sub})
+}
+
+// userView is what the requests of one opened session need, made once
+// (see session.Options.Prepare): the placeholders, the encoded identity
+// header values, the assertion's fields, and the body of the userinfo
+// route.
+type userView struct {
+	placeholders []placeholder
+	// headers are the encoded values of the identity headers, in the
+	// order of identityRules.headers; "" where the user has no value.
+	headers []string
+	// fields are the assertion's fields the user has values for.
+	fields   []assertion.Field
+	userinfo []byte
+}
+
+// newUserView makes ready what requests of session s need.
+func newUserView(s session.Session, rules *identityRules) *userView {
+	v := &userView{placeholders: identityPlaceholders(s), userinfo: userinfoJSON(s)}
+	if len(rules.headers) > 0 {
+		v.headers = make([]string, len(rules.headers))
+		for i, ih := range rules.headers {
+			if val, ok := userField(s, ih.field); ok && val != "" {
+				v.headers[i] = idheader.Encode(val)
+			}
+		}
+	}
+	for _, f := range rules.fields {
+		if val, ok := userField(s, f); ok && val != "" {
+			v.fields = append(v.fields, assertion.Field{Name: f, Value: val})
+		}
+	}
+	return v
+}
+
+// viewOf is the view the handler's Prepare made for o.
+func viewOf(o *session.Opened) *userView { return o.View.(*userView) }
+
+// userinfoJSON is the body of the userinfo route for s: {"sub", "data"},
+// with data an object even when empty.
+func userinfoJSON(s session.Session) []byte {
+	data := s.Data
+	if data == nil {
+		data = map[string]string{}
+	}
+	// A map of strings always encodes.
+	b, _ := json.Marshal(struct {
+		Sub  string            `json:"sub"`
+		Data map[string]string `json:"data"`
+	}{s.Sub, data})
+	return b
+}
+
+// setIdentityHeaders sets the identity headers of a logged-in user on a
+// request passed on, from the values of its view; a header is left out
+// when the user has no value for its field. The values share one backing
+// array, each slice capped at its own element, so that a later append to
+// one header cannot reach another.
+func (rules *identityRules) setHeaders(r *http.Request, values []string) {
+	n := 0
+	for _, v := range values {
+		if v != "" {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	vals := make([]string, 0, n)
+	for i, ih := range rules.headers {
+		if v := values[i]; v != "" {
+			vals = append(vals, v)
+			j := len(vals)
+			r.Header[ih.name] = vals[j-1 : j : j]
+		}
+	}
+}
