@@ -113,8 +113,8 @@ func (r *Registry) revoke(ctx context.Context, w http.ResponseWriter, req *http.
 		n, err := revoke(g.newest().Sessions, g.peers())
 		// Sessions shared by several servers (the same client_id, host
 		// and cookie_name) are counted once, under the first name.
-		if r.Hooks.Revoked != nil {
-			r.Hooks.Revoked(g.servers[0], n)
+		if revoked := g.newest().Hooks.Revoked; revoked != nil {
+			revoked(g.servers[0], n)
 		}
 		if err != nil {
 			return storeAPIError(g, "ending sessions", err)
