@@ -133,7 +133,7 @@ func badRequest(msg string) error {
 // the servers (the error carries no key and no sub: set names are keyed
 // hashes).
 func storeAPIError(g *group, what string, err error) error {
-	return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("%s in the session store of %v: %v", what, g.servers, err)}
+	return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("%s in the session store of %v: %w", what, g.servers, err)}
 }
 
 func writeJSON(w http.ResponseWriter, v any) error {

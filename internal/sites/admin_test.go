@@ -2,11 +2,14 @@ package sites
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/store"
@@ -187,5 +190,16 @@ func TestAdminStoreFailure(t *testing.T) {
 				t.Errorf("%d %q %q, want 503 %q", status, msg, w.Body, tc.err)
 			}
 		})
+	}
+}
+
+// TestStoreAPIErrorKeepsTheCause: the admin API's error for a failing
+// store wraps the store's error, for errors.Is.
+func TestStoreAPIErrorKeepsTheCause(t *testing.T) {
+	t.Parallel()
+	cause := errors.New("store unreachable")
+	var apiErr caddy.APIError
+	if err := storeAPIError(&group{servers: []string{"x"}}, "counting", cause); !errors.As(err, &apiErr) || !errors.Is(apiErr.Err, cause) {
+		t.Errorf("storeAPIError = %v, want a caddy.APIError wrapping the store's error", err)
 	}
 }
