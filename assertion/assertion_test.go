@@ -17,12 +17,13 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/caddy-sgid/caddy-sgid/store"
-	"github.com/caddy-sgid/caddy-sgid/store/storetest"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
+
+	"github.com/caddy-sgid/caddy-sgid/store"
+	"github.com/caddy-sgid/caddy-sgid/store/storetest"
 )
 
 var ctx = context.Background()

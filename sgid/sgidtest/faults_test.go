@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwe"
 	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
 // signatureHeader returns an ID token's alg and kid.

@@ -11,9 +11,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwe"
+
+	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
 func TestDiscoveryAndJWKS(t *testing.T) {
