@@ -3,28 +3,26 @@ package caddysgid
 import (
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
 	"github.com/caddy-sgid/caddy-sgid/internal/sites"
 )
 
 func init() {
 	caddy.RegisterModule(adminAPI{})
-	metrics.SetHeldRefresh(live.RefreshHeld)
 }
 
 // live is every provisioned sgid handler's site, so that the admin API
 // reaches the sessions of the running config and the metrics count what
 // it does. The admin routes themselves (/sgid/sessions, /sgid/health) are
 // described in internal/sites.
-var live = &sites.Registry{Hooks: sites.Hooks{
-	Revoked: (&metrics.Metrics{}).Revocation,
-	Held:    (&metrics.Metrics{}).SessionsHeld,
-	Ready:   metrics.SetReady,
-}}
+var live = new(sites.Registry)
 
 // register adds h's site to live, once h is provisioned.
 func register(h *Handler) {
-	live.Register(sites.Site{Scope: h.scope, Server: h.site, Sessions: h.sessions, Provider: h.client.CheckDiscovery})
+	live.Register(sites.Site{Scope: h.scope, Server: h.site, Sessions: h.sessions, Provider: h.client.CheckDiscovery, Hooks: sites.Hooks{
+		Revoked: h.metrics.Revocation,
+		Held:    h.metrics.SessionsHeld,
+		Ready:   h.metrics.SetReady,
+	}})
 }
 
 // unregister takes h's site out of live, at cleanup.

@@ -128,7 +128,7 @@ func newAssertionSigner(h *Handler, st assertion.KeyStore) (*assertionSigner, er
 	if err != nil {
 		return nil, err
 	}
-	return &assertionSigner{cfg: a, secure: h.CookieSecure, signer: s, logger: h.logger}, nil
+	return &assertionSigner{cfg: a, origins: cookie.NewJar(h.CookieName, h.CookieSecure), signer: s, logger: h.logger}, nil
 }
 
 // newSigner builds the signer of a's assertions, on the session store,
@@ -184,17 +184,19 @@ func serveJWKS(w http.ResponseWriter, r *http.Request, s *assertion.Signer) erro
 // guard passes on, and serves the keys that verify it.
 type assertionSigner struct {
 	cfg *IdentityAssertion
-	// secure is cookie_secure, which also decides the issuer's scheme.
-	secure *bool
-	signer *assertion.Signer
-	logger *zap.Logger
+	// origins makes the issuer, the site's origin (cookie_secure also
+	// decides its scheme), keeping the last one apart from the handler's
+	// redirect URIs.
+	origins cookie.Jar
+	signer  *assertion.Signer
+	logger  *zap.Logger
 }
 
 // set signs the assertion of the session o for the request r, with the
 // fields the user has values for, and puts it in the header: issued by
 // the site's origin, for the configured audience (the origin by default).
 func (a *assertionSigner) set(r *http.Request, o *session.Opened, fields []assertion.Field) error {
-	issuer, err := cookie.Origin(r, a.secure, "")
+	issuer, err := a.origins.Origin(r, "")
 	if err != nil {
 		return err
 	}

@@ -588,7 +588,7 @@ func TestSecureFollowsTrustedProxies(t *testing.T) {
 	for _, tc := range tests {
 		h := &Handler{CookieSecure: tc.override}
 		applyDefaults(h)
-		h.cookies = cookie.Jar{Name: h.CookieName, Secure: h.CookieSecure}
+		h.cookies = cookie.NewJar(h.CookieName, h.CookieSecure)
 		req := httptest.NewRequest(http.MethodGet, "http://app.example/api/auth-url", nil)
 		if tc.tls {
 			req.TLS = &tls.ConnectionState{}

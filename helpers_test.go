@@ -64,7 +64,7 @@ func unitHandler(tb testing.TB, h *Handler, st store.Store, now func() time.Time
 		h.logger = zap.NewNop()
 	}
 	applyDefaults(h)
-	h.cookies = cookie.Jar{Name: h.CookieName, Secure: h.CookieSecure}
+	h.cookies = cookie.NewJar(h.CookieName, h.CookieSecure)
 	h.nestingReported = new(atomic.Bool)
 	h.gate = cmp.Or(h.Guard, new(Guard))
 	if err := h.gate.setup(caddy.Context{}, h.ErrorPath); err != nil {

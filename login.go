@@ -13,7 +13,6 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
 	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
@@ -80,7 +79,7 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 // loginRequest reads auth-url's query: return_to and the app values. A
 // query it refuses gives the error code and message to answer 400 with.
 func (h *Handler) loginRequest(r *http.Request) (req session.LoginRequest, code, msg string) {
-	redirectURI, err := cookie.RedirectURI(r, h.RedirectURI, h.CallbackPath, h.CookieSecure)
+	redirectURI, err := h.cookies.RedirectURI(r, h.RedirectURI, h.CallbackPath)
 	if err != nil {
 		return req, "invalid_host", "The Host header is not a valid host name and port."
 	}

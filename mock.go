@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
-
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
@@ -107,7 +105,7 @@ func mockRedirectAllowed(r *http.Request, uri string) bool {
 // callback on the origin of this very request. Anything else would make
 // the mock an open redirector that hands out codes and states.
 func (h *Handler) serveMock(w http.ResponseWriter, r *http.Request) error {
-	redirectURI, err := cookie.RedirectURI(r, h.RedirectURI, h.CallbackPath, h.CookieSecure)
+	redirectURI, err := h.cookies.RedirectURI(r, h.RedirectURI, h.CallbackPath)
 	if err != nil {
 		return writeError(w, http.StatusBadRequest, "invalid_host", "The Host header is not a valid host name and port.")
 	}

@@ -202,7 +202,9 @@ type Handler struct {
 	cookies         cookie.Jar
 	origins         *originPolicy
 	metrics         *metrics.Metrics
-	mock            *mock.Provider
+	// releaseMetrics gives back the hold on the shared metrics, at Cleanup.
+	releaseMetrics func()
+	mock           *mock.Provider
 	// st is the store's scope (cached when shared), ownStore the default
 	// backend to clean up, scope the scope's name, site the Caddy server.
 	st        store.Store
@@ -227,15 +229,15 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.site = metrics.SiteFromContext(ctx)
-	m, err := metrics.Register(ctx.GetMetricsRegistry())
+	m, release, err := metrics.Acquire(ctx.GetMetricsRegistry(), live.RefreshHeld)
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
-	h.metrics = m
+	h.metrics, h.releaseMetrics = m, release
 	if err := h.resolveConfig(); err != nil {
 		return err
 	}
-	h.cookies = cookie.Jar{Name: h.CookieName, Secure: h.CookieSecure}
+	h.cookies = cookie.NewJar(h.CookieName, h.CookieSecure)
 	if h.origins, err = newOriginPolicy(h.TrustedOrigins); err != nil {
 		return err
 	}
@@ -256,7 +258,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		httpClient = h.mockHTTPClient()
 	}
 	cfg := h.clientConfig()
-	cfg.HTTPClient, cfg.Observe = httpClient, metrics.ObserveProvider
+	cfg.HTTPClient, cfg.Observe = httpClient, h.metrics.ObserveProvider
 	if h.client, h.clientKey, err = pooledClient(cfg, h.Mock); err != nil {
 		return err
 	}
@@ -362,6 +364,9 @@ func (h *Handler) Validate() error {
 // pooled sgID client and mock.
 func (h *Handler) Cleanup() error {
 	unregister(h)
+	if h.releaseMetrics != nil {
+		h.releaseMetrics()
+	}
 	if h.sessions != nil {
 		h.sessions.Close()
 	}

@@ -23,10 +23,10 @@ import (
 func TestIdleTimeoutThroughHandler(t *testing.T) {
 	t0 := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	clock := testclock.New(t0)
-	h := unitHandler(t, &Handler{SessionIdleTimeout: caddy.Duration(5 * time.Minute), metrics: &metrics.Metrics{}}, nil, clock.Now)
+	h := unitHandler(t, &Handler{SessionIdleTimeout: caddy.Duration(5 * time.Minute), metrics: metrics.New(nil)}, nil, clock.Now)
 	id := putTestSession(t, h, session.Session{Sub: "idle-user", Expires: t0.Add(time.Hour)})
 	reg := prometheus.NewRegistry()
-	if _, err := metrics.Register(reg); err != nil {
+	if err := h.metrics.Register(reg); err != nil {
 		t.Fatal(err)
 	}
 	expiredBefore := testcaddy.GatherMetrics(t, reg).Value("caddy_sgid_idle_expiries_total", "server", "unknown")
@@ -60,11 +60,11 @@ func TestEvictionsAreCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := unitHandler(t, &Handler{metrics: &metrics.Metrics{}}, st, nil)
+	h := unitHandler(t, &Handler{metrics: metrics.New(nil)}, st, nil)
 	h.site = "unit-" + t.Name()
 	countEvictions(st, h.metrics, h.site)
 	reg := prometheus.NewRegistry()
-	if _, err := metrics.Register(reg); err != nil {
+	if err := h.metrics.Register(reg); err != nil {
 		t.Fatal(err)
 	}
 	evicted := func() float64 {

@@ -51,7 +51,7 @@ func runWrk(ctx context.Context, cpus cpuSet, d time.Duration, target string, he
 	defer cancel()
 	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
 	if err != nil {
-		return wrkResult{}, fmt.Errorf("wrk %s: %v\n%s", target, err, out)
+		return wrkResult{}, fmt.Errorf("wrk %s: %w\n%s", target, err, out)
 	}
 	s := string(out)
 	if m := wrkNon2xx.FindStringSubmatch(s); m != nil {

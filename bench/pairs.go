@@ -712,7 +712,7 @@ var showing = regexp.MustCompile(`Showing nodes accounting for ([^,]+), ([0-9.]+
 func pprof(file string, args ...string) (string, error) {
 	out, err := exec.Command("go", append(append([]string{"tool", "pprof"}, args...), file)...).CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("go tool pprof %s: %v\n%s", strings.Join(args, " "), err, out)
+		return "", fmt.Errorf("go tool pprof %s: %w\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out), nil
 }

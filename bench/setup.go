@@ -107,7 +107,7 @@ func (r *rig) setUp(peer bool) error {
 	bin := filepath.Join(r.work, "caddy")
 	build := exec.CommandContext(r.ctx, "go", "build", "-o", bin, "./cmd/caddy")
 	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/caddy: %v\n%s", err, out)
+		return fmt.Errorf("go build ./cmd/caddy: %w\n%s", err, out)
 	}
 
 	var err error

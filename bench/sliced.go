@@ -257,7 +257,7 @@ func (p *proc) runTime() (time.Duration, error) {
 		}
 		ns, err := strconv.ParseInt(f[0], 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("%s: %v", p.name, err)
+			return 0, fmt.Errorf("%s: %w", p.name, err)
 		}
 		sum += ns
 	}

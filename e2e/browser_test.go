@@ -18,11 +18,10 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
-
-	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	_ "github.com/caddy-sgid/caddy-sgid"
 	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testcaddy"

@@ -107,7 +107,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.RedirectURI != "" {
 		if err := checkRedirectURI(cfg.RedirectURI); err != nil {
-			return nil, &ConfigError{Field: "RedirectURI", Err: fmt.Errorf("%w: %v", ErrConfig, err)}
+			return nil, &ConfigError{Field: "RedirectURI", Err: fmt.Errorf("%w: %w", ErrConfig, err)}
 		}
 	}
 	scopes := cfg.Scopes
@@ -115,7 +115,7 @@ func New(cfg Config) (*Client, error) {
 		scopes = DefaultScopes
 	}
 	if err := checkScopes(scopes); err != nil {
-		return nil, &ConfigError{Field: "Scopes", Err: fmt.Errorf("%w: %v", ErrConfig, err)}
+		return nil, &ConfigError{Field: "Scopes", Err: fmt.Errorf("%w: %w", ErrConfig, err)}
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {

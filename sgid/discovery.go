@@ -49,7 +49,7 @@ func Discover(ctx context.Context, host string, hc *http.Client) (*Discovery, er
 	}
 	set, err := jwk.Parse(raw)
 	if err != nil {
-		return d, fmt.Errorf("%w: jwks answer is not a JWK set: %v", ErrProvider, err)
+		return d, fmt.Errorf("%w: jwks answer is not a JWK set: %w", ErrProvider, err)
 	}
 	d.JWKSKeys = set.Len()
 	return d, nil
@@ -74,7 +74,7 @@ func (c *Client) fetchDiscovery(ctx context.Context, issuer string) (*discoveryD
 func (c *Client) getJSON(ctx context.Context, url, endpoint string, dst any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return fmt.Errorf("%w: %s request: %v", ErrProvider, endpoint, err)
+		return fmt.Errorf("%w: %s request: %w", ErrProvider, endpoint, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	return c.doJSON(req, endpoint, dst)

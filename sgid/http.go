@@ -56,7 +56,7 @@ func (c *Client) roundTripJSON(req *http.Request, endpoint string, dst any) (str
 	if err != nil {
 		// The URL in a *url.Error holds no secret: tokens travel in the
 		// form body or the Authorization header, never in the URL.
-		return OutcomeNetworkError, 0, fmt.Errorf("%w: %s request: %v", ErrProvider, endpoint, err)
+		return OutcomeNetworkError, 0, fmt.Errorf("%w: %s request: %w", ErrProvider, endpoint, err)
 	}
 	defer resp.Body.Close()
 	status := resp.StatusCode
@@ -68,13 +68,13 @@ func (c *Client) roundTripJSON(req *http.Request, endpoint string, dst any) (str
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBodySize+1))
 	if err != nil {
-		return OutcomeNetworkError, status, fmt.Errorf("%w: reading %s answer: %v", ErrProvider, endpoint, err)
+		return OutcomeNetworkError, status, fmt.Errorf("%w: reading %s answer: %w", ErrProvider, endpoint, err)
 	}
 	if len(body) > maxBodySize {
 		return OutcomeBadAnswer, status, fmt.Errorf("%w: %s answer is larger than %d bytes", ErrProvider, endpoint, maxBodySize)
 	}
 	if err := json.Unmarshal(body, dst); err != nil {
-		return OutcomeBadAnswer, status, fmt.Errorf("%w: %s answer is not the expected JSON: %v", ErrProvider, endpoint, err)
+		return OutcomeBadAnswer, status, fmt.Errorf("%w: %s answer is not the expected JSON: %w", ErrProvider, endpoint, err)
 	}
 	return OutcomeOK, status, nil
 }

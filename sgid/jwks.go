@@ -62,7 +62,7 @@ func (c *Client) fetchKeysLocked(ctx context.Context) (jwk.Set, error) {
 	}
 	set, err := jwk.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: jwks answer is not a JWK set: %v", ErrProvider, err)
+		return nil, fmt.Errorf("%w: jwks answer is not a JWK set: %w", ErrProvider, err)
 	}
 	c.jwks.set = set
 	return set, nil

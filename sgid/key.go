@@ -61,7 +61,7 @@ func ParsePrivateKey(text string) (*rsa.PrivateKey, error) {
 		return nil, fmt.Errorf("%w: private key: PEM type %q is not a private key; use PKCS#1 or PKCS#8", ErrConfig, block.Type)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: private key: %v", ErrConfig, err)
+		return nil, fmt.Errorf("%w: private key: %w", ErrConfig, err)
 	}
 	rsaKey, ok := key.(*rsa.PrivateKey)
 	if !ok {
@@ -71,7 +71,7 @@ func ParsePrivateKey(text string) (*rsa.PrivateKey, error) {
 		return nil, fmt.Errorf("%w: private key: RSA key has %d bits; sgID needs at least 2048", ErrConfig, rsaKey.N.BitLen())
 	}
 	if err := rsaKey.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: private key: %v", ErrConfig, err)
+		return nil, fmt.Errorf("%w: private key: %w", ErrConfig, err)
 	}
 	return rsaKey, nil
 }

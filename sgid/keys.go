@@ -58,7 +58,7 @@ func parseClientKeys(cfg Config) ([]clientKey, error) {
 				}
 				continue
 			}
-			err = fmt.Errorf("%w: private key: %v", ErrConfig, err)
+			err = fmt.Errorf("%w: private key: %w", ErrConfig, err)
 		}
 		if i < fromList {
 			return nil, &ConfigError{Field: "PrivateKey", Err: err}

@@ -57,7 +57,7 @@ func (c *Client) CheckDiscovery(ctx context.Context, maxAge time.Duration) error
 		d.waiters--
 		d.mu.Unlock()
 		if ctxErr != nil {
-			return fmt.Errorf("%w: discovery request: %v", ErrProvider, ctxErr)
+			return fmt.Errorf("%w: discovery request: %w", ErrProvider, ctxErr)
 		}
 		if !call.abandoned {
 			return call.err

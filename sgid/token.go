@@ -80,7 +80,7 @@ func (c *Client) Exchange(ctx context.Context, p ExchangeParams) (*Tokens, error
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.issuer+"/oauth/token", strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, fmt.Errorf("%w: token request: %v", ErrProvider, err)
+		return nil, fmt.Errorf("%w: token request: %w", ErrProvider, err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")

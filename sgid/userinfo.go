@@ -126,7 +126,7 @@ func (c *Client) Userinfo(ctx context.Context, sub, accessToken string) (*UserIn
 func newUserinfoRequest(ctx context.Context, c *Client, accessToken string) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.issuer+"/oauth/userinfo", nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: userinfo request: %v", ErrProvider, err)
+		return nil, fmt.Errorf("%w: userinfo request: %w", ErrProvider, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+accessToken)
 	req.Header.Set("Accept", "application/json")
@@ -147,7 +147,7 @@ func (c *Client) decryptData(encKey string, fields map[string]string) (map[strin
 	}
 	rawJWK, err := c.decryptKeyJWE(encKey)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v; check that the private key is the one registered with sgID", ErrKeyDecryption, err)
+		return nil, fmt.Errorf("%w: %w; check that the private key is the one registered with sgID", ErrKeyDecryption, err)
 	}
 	symKey, err := jwk.ParseKey(rawJWK)
 	if err != nil || symKey.KeyType() != jwa.OctetSeq {
@@ -155,7 +155,7 @@ func (c *Client) decryptData(encKey string, fields map[string]string) (map[strin
 	}
 	var raw []byte
 	if err := symKey.Raw(&raw); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrKeyDecryption, err)
+		return nil, fmt.Errorf("%w: %w", ErrKeyDecryption, err)
 	}
 	for name, enc := range fields {
 		plain, err := fieldLayer.decrypt(enc, raw)

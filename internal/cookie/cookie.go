@@ -361,13 +361,26 @@ var tokenByte = func() (t [256]bool) {
 }()
 
 // Jar reads and writes one handler's cookies for a request, under the
-// names the request's scheme uses.
+// names the request's scheme uses, and makes the origin the browser sees
+// (see Jar.Origin). A Jar made by NewJar keeps the origin it made last;
+// a Jar literal keeps none and is otherwise the same.
 type Jar struct {
 	// Name is the session cookie's base name (cookie_name).
 	Name string
 	// Secure is cookie_secure: when set, it decides Secure instead of the
 	// request.
 	Secure *bool
+
+	// origins is the jar's own origin cache, shared by its copies; nil in
+	// a Jar literal.
+	origins *originCache
+}
+
+// NewJar is the jar of a handler whose session cookie is named name, under
+// cookie_secure secure (nil: each request's scheme decides), with an
+// origin cache of its own.
+func NewJar(name string, secure *bool) Jar {
+	return Jar{Name: name, Secure: secure, origins: new(originCache)}
 }
 
 // IsSecure reports whether the browser reached the site over HTTPS, and so

@@ -18,26 +18,50 @@ var ErrBadHost = errors.New("the Host header is not a valid host[:port]")
 // host name or IP literal with an optional port of 1 to 65535 written in
 // digits; anything else is an error, which the caller answers with 400.
 // The scheme is https when cookie_secure is on or the request came over
-// HTTPS.
-//
-// A site's logins come to one host or a few, so the origin made last is
-// kept, and a request for the same one gets it without checking the host
-// again or allocating.
+// HTTPS. Each call checks the host and builds the string anew; a handler
+// that makes an origin on every request uses its Jar's Origin, which keeps
+// the last one.
 func Origin(r *http.Request, secure *bool, path string) (string, error) {
-	https := IsHTTPS(r) || secure != nil && *secure
-	if last := lastOrigin.Load(); last != nil && last.host == r.Host && last.path == path && last.https == https {
-		return last.origin, nil
-	}
-	if !validHostPort(r.Host) {
+	return makeOrigin(r.Host, path, IsHTTPS(r) || secure != nil && *secure)
+}
+
+// makeOrigin is Origin for a host, a path and a scheme.
+func makeOrigin(host, path string, https bool) (string, error) {
+	if !validHostPort(host) {
 		return "", ErrBadHost
 	}
 	scheme := "http://"
 	if https {
 		scheme = "https://"
 	}
-	o := &madeOrigin{host: r.Host, path: path, https: https, origin: scheme + r.Host + path}
-	lastOrigin.Store(o)
-	return o.origin, nil
+	return scheme + host + path, nil
+}
+
+// Origin is the package's Origin under the jar's cookie_secure. A jar
+// made by NewJar keeps the origin it made last: a handler's logins come to
+// one host or a few, so a request for the same host, path and scheme gets
+// it without checking the host again or allocating. Each jar keeps its
+// own, so two handlers (or two routes of one, under different paths) do
+// not take turns evicting each other's.
+func (j Jar) Origin(r *http.Request, path string) (string, error) {
+	https := IsHTTPS(r) || j.Secure != nil && *j.Secure
+	if j.origins == nil {
+		return makeOrigin(r.Host, path, https)
+	}
+	if last := j.origins.last.Load(); last != nil && last.host == r.Host && last.path == path && last.https == https {
+		return last.origin, nil
+	}
+	o, err := makeOrigin(r.Host, path, https)
+	if err != nil {
+		return "", err
+	}
+	j.origins.last.Store(&madeOrigin{host: r.Host, path: path, https: https, origin: o})
+	return o, nil
+}
+
+// originCache is the origin a jar made last.
+type originCache struct {
+	last atomic.Pointer[madeOrigin]
 }
 
 // madeOrigin is what Origin made of a valid host, path and scheme.
@@ -46,9 +70,6 @@ type madeOrigin struct {
 	https      bool
 	origin     string
 }
-
-// lastOrigin is the origin Origin made last.
-var lastOrigin atomic.Pointer[madeOrigin]
 
 // validHostPort reports whether s is host or host:port, where host is a
 // DNS name (letters, digits and hyphens in dot-separated labels), an IPv4
@@ -136,4 +157,13 @@ func RedirectURI(r *http.Request, configured, callbackPath string, secure *bool)
 		return configured, nil
 	}
 	return Origin(r, secure, callbackPath)
+}
+
+// RedirectURI is the package's RedirectURI under the jar's cookie_secure,
+// with the origin made by the jar's Origin.
+func (j Jar) RedirectURI(r *http.Request, configured, callbackPath string) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	return j.Origin(r, callbackPath)
 }

@@ -55,11 +55,13 @@ func TestValidHostPort(t *testing.T) {
 }
 
 // TestOrigin: Origin follows each request's host, scheme and path, in a
-// row of requests that alternate between them, though it keeps the one
-// it made last; a bad host is refused right after a good one.
+// row of requests that alternate between them, whether made by the
+// package's Origin, by a Jar literal (no cache) or by a jar of NewJar,
+// which keeps the one it made last; a bad host is refused right after a
+// good one.
 func TestOrigin(t *testing.T) {
 	on := true
-	for _, tc := range []struct {
+	rows := []struct {
 		name, host, path string
 		tls              bool
 		secure           *bool
@@ -75,22 +77,104 @@ func TestOrigin(t *testing.T) {
 		{"a bad host", "app.example/x", "/cb", false, nil, ""},
 		{"a bad host that reads as the last origin", "app.example:8443/cb", "", false, nil, ""},
 		{"the first again", "app.example", "/api/redirect", false, nil, "http://app.example/api/redirect"},
+	}
+	// Jars of NewJar, one per cookie_secure, each kept for the whole row.
+	jars := map[*bool]Jar{nil: NewJar("sgid_session", nil), &on: NewJar("sgid_session", &on)}
+	for _, form := range []struct {
+		name   string
+		origin func(r *http.Request, secure *bool, path string) (string, error)
+	}{
+		{"func", Origin},
+		{"jar literal", func(r *http.Request, secure *bool, path string) (string, error) {
+			return Jar{Name: "sgid_session", Secure: secure}.Origin(r, path)
+		}},
+		{"NewJar", func(r *http.Request, secure *bool, path string) (string, error) {
+			return jars[secure].Origin(r, path)
+		}},
+	} {
+		t.Run(form.name, func(t *testing.T) {
+			for _, tc := range rows {
+				t.Run(tc.name, func(t *testing.T) {
+					r := httptest.NewRequest(http.MethodGet, "/", nil)
+					r.Host = tc.host
+					if tc.tls {
+						r.TLS = &tls.ConnectionState{}
+					}
+					got, err := form.origin(r, tc.secure, tc.path)
+					if tc.want == "" {
+						if err == nil {
+							t.Fatalf("Origin = %q, want an error", got)
+						}
+						return
+					}
+					if err != nil || got != tc.want {
+						t.Fatalf("Origin = %q, %v; want %q", got, err, tc.want)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestOriginCacheIsTheJars: the origin a jar keeps is its own, shared by
+// its copies: another jar's origin does not replace it, and a repeat
+// request allocates nothing, while a jar literal, which keeps none, builds
+// the origin every time.
+func TestOriginCacheIsTheJars(t *testing.T) {
+	a, b := NewJar("sgid_session", nil), NewJar("sgid_session", nil)
+	ra := httptest.NewRequest(http.MethodGet, "/", nil)
+	ra.Host = "a.example"
+	rb := httptest.NewRequest(http.MethodGet, "/", nil)
+	rb.Host = "b.example"
+	if _, err := a.Origin(ra, "/cb"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Origin(rb, "/cb"); err != nil {
+		t.Fatal(err)
+	}
+	copyOfA := a
+	if last := copyOfA.origins.last.Load(); last == nil || last.origin != "http://a.example/cb" {
+		t.Fatalf("jar a keeps %+v after jar b's call, want its own origin", last)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = a.Origin(ra, "/cb") }); n != 0 {
+		t.Errorf("a repeat origin from a jar of NewJar: %v allocations, want 0", n)
+	}
+	literal := Jar{Name: "sgid_session"}
+	if n := testing.AllocsPerRun(100, func() { _, _ = literal.Origin(ra, "/cb") }); n != 1 {
+		t.Errorf("an origin from a jar literal: %v allocations, want 1 (the string)", n)
+	}
+}
+
+// TestRedirectURI: the configured redirect URI wins; without one it is the
+// callback path on the request's origin, from the function and the jar
+// alike, and a bad host is an error.
+func TestRedirectURI(t *testing.T) {
+	on := true
+	jar := NewJar("sgid_session", &on)
+	for _, tc := range []struct {
+		name, host, configured, want string
+	}{
+		{"configured", "evil.example/x", "https://app.example/cb", "https://app.example/cb"},
+		{"derived", "app.example", "", "https://app.example/api/redirect"},
+		{"bad host", "app.example/x", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodGet, "/", nil)
 			r.Host = tc.host
-			if tc.tls {
-				r.TLS = &tls.ConnectionState{}
-			}
-			got, err := Origin(r, tc.secure, tc.path)
-			if tc.want == "" {
-				if err == nil {
-					t.Fatalf("Origin = %q, want an error", got)
+			for form, uri := range map[string]func() (string, error){
+				"func": func() (string, error) { return RedirectURI(r, tc.configured, "/api/redirect", &on) },
+				"jar":  func() (string, error) { return jar.RedirectURI(r, tc.configured, "/api/redirect") },
+			} {
+				got, err := uri()
+				if tc.want == "" {
+					if err == nil {
+						t.Errorf("%s: %q, want an error", form, got)
+					}
+					continue
 				}
-				return
-			}
-			if err != nil || got != tc.want {
-				t.Fatalf("Origin = %q, %v; want %q", got, err, tc.want)
+				if err != nil || got != tc.want {
+					t.Errorf("%s: %q, %v; want %q", form, got, err, tc.want)
+				}
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -67,12 +68,12 @@ func value(t *testing.T, g prometheus.Gatherer, name string, labels ...string) f
 	return 0
 }
 
-// registry is a new registry with the collectors in, as Caddy's next
+// registry is a new registry with m's collectors in, as Caddy's next
 // config load would have.
-func registry(t *testing.T) *prometheus.Registry {
+func registry(t *testing.T, m *Metrics) *prometheus.Registry {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
-	if _, err := Register(reg); err != nil {
+	if err := m.Register(reg); err != nil {
 		t.Fatal(err)
 	}
 	return reg
@@ -81,8 +82,9 @@ func registry(t *testing.T) *prometheus.Registry {
 // TestRegister: a second handler in the same config registers the same
 // collectors without error; a collector that is not ours under one of our
 // names is a conflict to report, not to paper over, even when it is built
-// exactly like ours.
+// exactly like ours, as another Metrics's are.
 func TestRegister(t *testing.T) {
+	m := New(nil)
 	foreign := func() prometheus.Collector {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "caddy", Subsystem: "sgid", Name: "logins_total",
@@ -95,8 +97,9 @@ func TestRegister(t *testing.T) {
 		wantErr bool
 	}{
 		{"a new registry", func(*prometheus.Registry) {}, false},
-		{"the same registry again", func(reg *prometheus.Registry) { _, _ = Register(reg) }, false},
+		{"the same registry again", func(reg *prometheus.Registry) { _ = m.Register(reg) }, false},
 		{"a same-shaped collector that is not ours", func(reg *prometheus.Registry) { reg.MustRegister(foreign()) }, true},
+		{"another Metrics's collectors", func(reg *prometheus.Registry) { _ = New(nil).Register(reg) }, true},
 		{"another collector under our name", func(reg *prometheus.Registry) {
 			reg.MustRegister(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "caddy_sgid_logins_total", Help: "other"}, []string{"x"}))
 		}, true},
@@ -104,25 +107,15 @@ func TestRegister(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			reg := prometheus.NewPedanticRegistry()
 			c.before(reg)
-			m, err := Register(reg)
-			if (err != nil) != c.wantErr {
+			if err := m.Register(reg); (err != nil) != c.wantErr {
 				t.Fatalf("Register: %v, want error %v", err, c.wantErr)
-			}
-			if err == nil && m == nil {
-				t.Fatal("Register gave no metrics and no error")
 			}
 		})
 	}
 }
 
-// TestCountsCarryOverToANewRegistry: Caddy gives every config load a new
-// registry; what was counted before is in the new one.
-func TestCountsCarryOverToANewRegistry(t *testing.T) {
-	site := "unit-" + t.Name()
-	m, err := Register(prometheus.NewPedanticRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
+// count counts one of everything in m under site.
+func count(m *Metrics, site string) {
 	m.Login(site, "ok")
 	m.Login(site, "ok")
 	m.Login(site, "state_mismatch")
@@ -134,67 +127,137 @@ func TestCountsCarryOverToANewRegistry(t *testing.T) {
 	m.StoreError(site, "put")
 	m.SessionsHeld(site, 7)
 	m.Denial(site, "401")
-	SetReady(site, true)
-	ObserveProvider(context.Background(), "token", "ok", time.Second)
+	m.SetReady(site, true)
+	m.ObserveProvider(context.Background(), "token", "ok", time.Second)
+}
 
-	reloaded := registry(t)
-	for _, c := range []struct {
-		name   string
-		labels []string
-		want   float64
-	}{
-		{"caddy_sgid_logins_total", []string{"server", site, "result", "ok"}, 2},
-		{"caddy_sgid_logins_total", []string{"server", site, "result", "state_mismatch"}, 1},
-		{"caddy_sgid_logouts_total", []string{"server", site}, 1},
-		{"caddy_sgid_revocations_total", []string{"server", site}, 3},
-		{"caddy_sgid_sessions_evicted_total", []string{"server", site}, 1},
-		{"caddy_sgid_idle_expiries_total", []string{"server", site}, 2},
-		{"caddy_sgid_store_errors_total", []string{"server", site, "operation", "put"}, 1},
-		{"caddy_sgid_sessions", []string{"server", site}, 7},
-		{"caddy_sgid_guard_denials_total", []string{"server", site, "status", "401"}, 1},
-		{"caddy_sgid_ready", []string{"server", site}, 1},
-	} {
-		t.Run(c.name+strings.Join(c.labels, ","), func(t *testing.T) {
-			if v := value(t, reloaded, c.name, c.labels...); v != c.want {
+// counted are the series count makes, with their values.
+var counted = []struct {
+	name   string
+	labels []string
+	want   float64
+}{
+	{"caddy_sgid_logins_total", []string{"result", "ok"}, 2},
+	{"caddy_sgid_logins_total", []string{"result", "state_mismatch"}, 1},
+	{"caddy_sgid_logouts_total", nil, 1},
+	{"caddy_sgid_revocations_total", nil, 3},
+	{"caddy_sgid_sessions_evicted_total", nil, 1},
+	{"caddy_sgid_idle_expiries_total", nil, 2},
+	{"caddy_sgid_store_errors_total", []string{"operation", "put"}, 1},
+	{"caddy_sgid_sessions", nil, 7},
+	{"caddy_sgid_guard_denials_total", []string{"status", "401"}, 1},
+	{"caddy_sgid_ready", nil, 1},
+}
+
+// TestCountsCarryOverAReload: Caddy gives every config load a new
+// registry, and provisions the new config before it cleans up the old:
+// what the old config's handlers counted is in the new registry. Once no
+// handler holds the Metrics, the next config starts at zero.
+func TestCountsCarryOverAReload(t *testing.T) {
+	site := "unit-" + t.Name()
+	old, releaseOld, err := Acquire(prometheus.NewPedanticRegistry(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count(old, site)
+	reloaded := prometheus.NewPedanticRegistry()
+	m, release, err := Acquire(reloaded, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	releaseOld()
+	releaseOld() // once is enough: the new config's hold stays
+	for _, c := range counted {
+		labels := append([]string{"server", site}, c.labels...)
+		t.Run(c.name+strings.Join(labels, ","), func(t *testing.T) {
+			if v := value(t, reloaded, c.name, labels...); v != c.want {
 				t.Errorf("%v in the new registry, want %v", v, c.want)
 			}
 		})
 	}
 	t.Run("provider duration", func(t *testing.T) {
-		if v := value(t, reloaded, "caddy_sgid_provider_request_duration_seconds", "server", "unknown", "endpoint", "token", "outcome", "ok"); v < 1 {
-			t.Errorf("%v samples in the new registry, want at least 1", v)
+		if v := value(t, reloaded, "caddy_sgid_provider_request_duration_seconds", "server", "unknown", "endpoint", "token", "outcome", "ok"); v != 1 {
+			t.Errorf("%v samples in the new registry, want 1", v)
 		}
 	})
+	if m != old {
+		t.Error("the new config's handler got other metrics than the old one's")
+	}
+
+	release()
+	fresh, releaseFresh, err := Acquire(prometheus.NewPedanticRegistry(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer releaseFresh()
+	if fresh == old {
+		t.Error("with no handler left the metrics stayed")
+	}
+	if _, ok := series(t, registry(t, fresh), "caddy_sgid_logins_total", "server", site, "result", "ok"); ok {
+		t.Error("a config after the last handler went starts with the old counts")
+	}
+}
+
+// TestAcquireConflict: a registry that holds a collector of another's
+// under one of our names fails the handler's Provision, and gives back the
+// hold it took.
+func TestAcquireConflict(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	if err := New(nil).Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	if m, release, err := Acquire(reg, nil); err == nil || m != nil || release != nil {
+		t.Fatalf("Acquire = %v, %v, want an error", m, err)
+	}
+	if n, ok := running.References(runningKey); ok {
+		t.Errorf("%d holds left after a failed Acquire, want none", n)
+	}
+}
+
+// TestMetricsAreValues: what one Metrics counts is not in another's
+// registry: each holds its own collectors.
+func TestMetricsAreValues(t *testing.T) {
+	site := "unit-" + t.Name()
+	a, b := New(nil), New(nil)
+	count(a, site)
+	regB := registry(t, b)
+	for _, c := range counted {
+		if _, ok := series(t, regB, c.name, append([]string{"server", site}, c.labels...)...); ok {
+			t.Errorf("%s%v counted in a shows in b", c.name, c.labels)
+		}
+	}
+	regA := registry(t, a)
+	for _, c := range counted {
+		if v := value(t, regA, c.name, append([]string{"server", site}, c.labels...)...); v != c.want {
+			t.Errorf("%s%v = %v in a, want %v", c.name, c.labels, v, c.want)
+		}
+	}
 }
 
 // TestNothingCountedWithoutSeries: a handler without metrics (never
-// provisioned) counts nothing and does not panic, and a DELETE that ended
-// no session adds no series.
+// provisioned: nil or the zero Metrics) counts nothing and does not panic,
+// and a DELETE that ended no session adds no series.
 func TestNothingCountedWithoutSeries(t *testing.T) {
-	var none *Metrics
-	for _, c := range []struct {
-		name   string
-		count  func(site string)
-		metric string
-		labels []string
-	}{
-		{"nil login", func(s string) { none.Login(s, "ok") }, "caddy_sgid_logins_total", []string{"result", "ok"}},
-		{"nil denial", func(s string) { none.Denial(s, "401") }, "caddy_sgid_guard_denials_total", []string{"status", "401"}},
-		{"nil logout", func(s string) { none.Logout(s) }, "caddy_sgid_logouts_total", nil},
-		{"nil revocation", func(s string) { none.Revocation(s, 2) }, "caddy_sgid_revocations_total", nil},
-		{"nil eviction", func(s string) { none.Evicted(s) }, "caddy_sgid_sessions_evicted_total", nil},
-		{"nil idle expiry", func(s string) { none.IdleExpired(s) }, "caddy_sgid_idle_expiries_total", nil},
-		{"nil store error", func(s string) { none.StoreError(s, "get") }, "caddy_sgid_store_errors_total", []string{"operation", "get"}},
-		{"nil sessions held", func(s string) { none.SessionsHeld(s, 3) }, "caddy_sgid_sessions", nil},
-		{"no session revoked", func(s string) { (&Metrics{}).Revocation(s, 0) }, "caddy_sgid_revocations_total", nil},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			site := "unit-" + t.Name()
-			c.count(site)
-			if _, ok := series(t, registry(t), c.metric, append([]string{"server", site}, c.labels...)...); ok {
-				t.Errorf("%s has a series for %s", c.metric, site)
+	m := New(nil)
+	reg := registry(t, m)
+	for _, none := range []*Metrics{nil, {}} {
+		site := fmt.Sprintf("unit-%s-%v", t.Name(), none != nil)
+		count(none, site)
+		m.Revocation(site, 0)
+		for _, c := range counted {
+			if _, ok := series(t, reg, c.name, append([]string{"server", site}, c.labels...)...); ok {
+				t.Errorf("%s has a series for %s", c.name, site)
 			}
-		})
+		}
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if len(mf.GetMetric()) != 0 {
+			t.Errorf("%s has %d series, want none", mf.GetName(), len(mf.GetMetric()))
+		}
 	}
 }
 
@@ -233,14 +296,15 @@ func TestObserveProvider(t *testing.T) {
 		{"jwks", "network_error", 3 * time.Second},
 	} {
 		t.Run(c.endpoint+"/"+c.outcome, func(t *testing.T) {
-			reg := registry(t)
+			m := New(nil)
+			reg := registry(t, m)
 			labels := []string{"server", "unknown", "endpoint", c.endpoint, "outcome", c.outcome}
 			var count uint64
 			var sum float64
 			if s, ok := series(t, reg, "caddy_sgid_provider_request_duration_seconds", labels...); ok {
 				count, sum = s.GetHistogram().GetSampleCount(), s.GetHistogram().GetSampleSum()
 			}
-			ObserveProvider(context.Background(), c.endpoint, c.outcome, c.d)
+			m.ObserveProvider(context.Background(), c.endpoint, c.outcome, c.d)
 			s, ok := series(t, reg, "caddy_sgid_provider_request_duration_seconds", labels...)
 			if !ok {
 				t.Fatal("no series")
@@ -258,12 +322,14 @@ func TestObserveProvider(t *testing.T) {
 // TestSetReady: the gauge follows the last health check, both ways.
 func TestSetReady(t *testing.T) {
 	site := "unit-" + t.Name()
+	m := New(nil)
+	reg := registry(t, m)
 	for _, c := range []struct {
 		ready bool
 		want  float64
 	}{{true, 1}, {false, 0}, {true, 1}} {
-		SetReady(site, c.ready)
-		if v := value(t, registry(t), "caddy_sgid_ready", "server", site); v != c.want {
+		m.SetReady(site, c.ready)
+		if v := value(t, reg, "caddy_sgid_ready", "server", site); v != c.want {
 			t.Errorf("after SetReady(%v): %v, want %v", c.ready, v, c.want)
 		}
 	}
@@ -273,11 +339,10 @@ func TestSetReady(t *testing.T) {
 // counts at each scrape, not what was set before.
 func TestHeldRefreshRunsAtScrape(t *testing.T) {
 	site := "unit-" + t.Name()
-	prev := sessionsHeldCollector.refresh
-	t.Cleanup(func() { SetHeldRefresh(prev) })
 	held := 0
-	SetHeldRefresh(func() { (&Metrics{}).SessionsHeld(site, held) })
-	reg := registry(t)
+	var m *Metrics
+	m = New(func() { m.SessionsHeld(site, held) })
+	reg := registry(t, m)
 	for _, n := range []int{4, 9, 0} {
 		t.Run("", func(t *testing.T) {
 			held = n
@@ -309,7 +374,7 @@ func TestDescriptions(t *testing.T) {
 		"caddy_sgid_provider_request_duration_seconds": `help: "Time of sgID back-channel requests until the answer was read, by endpoint and outcome.", unit: "", constLabels: {}, variableLabels: {server,endpoint,outcome}`,
 	}
 	got := map[string]*prometheus.Desc{}
-	for _, c := range collectors {
+	for _, c := range New(nil).collectors() {
 		ch := make(chan *prometheus.Desc, 1)
 		c.Describe(ch)
 		close(ch)

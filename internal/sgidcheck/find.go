@@ -34,7 +34,7 @@ func FindHandlers(cfg []byte) ([]Found, error) {
 		} `json:"apps"`
 	}
 	if err := json.Unmarshal(cfg, &doc); err != nil {
-		return nil, fmt.Errorf("reading the adapted config: %v", err)
+		return nil, fmt.Errorf("reading the adapted config: %w", err)
 	}
 	var found []Found
 	var walk func(name string, rs routes) error
@@ -46,7 +46,7 @@ func FindHandlers(cfg []byte) ([]Found, error) {
 					Routes  routes `json:"routes"`
 				}
 				if err := json.Unmarshal(raw, &kind); err != nil {
-					return fmt.Errorf("server %s: %v", name, err)
+					return fmt.Errorf("server %s: %w", name, err)
 				}
 				switch kind.Handler {
 				case "sgid":

@@ -42,7 +42,7 @@ func Keygen(w io.Writer, out string, bits int) error {
 	}
 	if err != nil {
 		os.Remove(out)
-		return fmt.Errorf("writing %s: %v", out, err)
+		return fmt.Errorf("writing %s: %w", out, err)
 	}
 	fmt.Fprintf(w, "Wrote a new %d-bit RSA private key (PKCS#8 PEM, mode 0600) to %s.\n", bits, out)
 	fmt.Fprintf(w, "Give it to the sgid handler as: private_key {file.%s}\n\n", out)

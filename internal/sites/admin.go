@@ -111,8 +111,8 @@ func (r *Registry) revoke(ctx context.Context, w http.ResponseWriter, req *http.
 		n, err := revoke(g.newest().Sessions)
 		// Sessions shared by several servers (the same client_id, host
 		// and cookie_name) are counted once, under the first name.
-		if r.Hooks.Revoked != nil {
-			r.Hooks.Revoked(g.servers[0], n)
+		if revoked := g.newest().Hooks.Revoked; revoked != nil {
+			revoked(g.servers[0], n)
 		}
 		if err != nil {
 			return storeAPIError(g, "ending sessions", err)
@@ -131,7 +131,7 @@ func badRequest(msg string) error {
 // the servers (the error carries no key and no sub: set names are keyed
 // hashes).
 func storeAPIError(g *group, what string, err error) error {
-	return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("%s in the session store of %v: %v", what, g.servers, err)}
+	return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("%s in the session store of %v: %w", what, g.servers, err)}
 }
 
 func writeJSON(w http.ResponseWriter, v any) error {

@@ -2,11 +2,14 @@ package sites
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/store"
@@ -37,9 +40,9 @@ func TestAdminRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			rec := newRecorder()
-			reg := Registry{Hooks: rec.hooks()}
+			var reg Registry
 			m := newManager(t, nil, nil)
-			reg.Register(Site{Scope: "s", Server: "srv", Sessions: m})
+			reg.Register(Site{Scope: "s", Server: "srv", Sessions: m, Hooks: rec.hooks()})
 			id := putSession(t, m, "alice")
 			status, w, msg := call(t, &reg, tc.method, tc.target)
 			if status != tc.status || msg != tc.err {
@@ -83,17 +86,19 @@ func TestAdminSessions(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			rec := newRecorder()
-			reg := Registry{Hooks: rec.hooks()}
+			// The older site's hooks are told nothing: a call acts, and
+			// tells, through the newest site of a scope.
+			rec, stale := newRecorder(), newRecorder()
+			var reg Registry
 			// Scope a: an older config reading through a cache, and the
 			// newer one on the same records, served by two servers.
 			rawA := memoryScope(t)
 			older := newScopedManager(t, store.Cached(rawA, time.Hour, 0), rawA, t.Name())
 			newer := newScopedManager(t, rawA, nil, t.Name())
-			reg.Register(Site{Scope: "a", Server: "a2", Sessions: older})
-			reg.Register(Site{Scope: "a", Server: "a1", Sessions: newer})
+			reg.Register(Site{Scope: "a", Server: "a2", Sessions: older, Hooks: stale.hooks()})
+			reg.Register(Site{Scope: "a", Server: "a1", Sessions: newer, Hooks: rec.hooks()})
 			b := newManager(t, nil, nil)
-			reg.Register(Site{Scope: "b", Server: "b", Sessions: b})
+			reg.Register(Site{Scope: "b", Server: "b", Sessions: b, Hooks: rec.hooks()})
 			alice := []string{putSession(t, newer, "alice"), putSession(t, newer, "alice")}
 			putSession(t, newer, "bob")
 			putSession(t, newer, longSub)
@@ -146,6 +151,9 @@ func TestAdminSessions(t *testing.T) {
 			if len(rec.revoked) != 2 {
 				t.Errorf("told %v, want the first servers only", rec.revoked)
 			}
+			if len(stale.revoked) != 0 {
+				t.Errorf("the older site's hooks were told %v, want nothing", stale.revoked)
+			}
 			for _, id := range alice {
 				if live(t, older, id) == tc.aliceEnded {
 					t.Errorf("the older site sees alice's session: %v, want %v", !tc.aliceEnded, !tc.aliceEnded)
@@ -182,5 +190,16 @@ func TestAdminStoreFailure(t *testing.T) {
 				t.Errorf("%d %q %q, want 503 %q", status, msg, w.Body, tc.err)
 			}
 		})
+	}
+}
+
+// TestStoreAPIErrorKeepsTheCause: the admin API's error for a failing
+// store wraps the store's error, for errors.Is.
+func TestStoreAPIErrorKeepsTheCause(t *testing.T) {
+	t.Parallel()
+	cause := errors.New("store unreachable")
+	var apiErr caddy.APIError
+	if err := storeAPIError(&group{servers: []string{"x"}}, "counting", cause); !errors.As(err, &apiErr) || !errors.Is(apiErr.Err, cause) {
+		t.Errorf("storeAPIError = %v, want a caddy.APIError wrapping the store's error", err)
 	}
 }

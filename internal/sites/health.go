@@ -75,7 +75,8 @@ func (r *Registry) serveHealth(w http.ResponseWriter, req *http.Request) error {
 }
 
 // checkHealth checks every site of groups at once, within ctx, and tells
-// Hooks.Ready of each server whether every site it serves is ready.
+// each server whether every site it serves is ready, through the
+// Hooks.Ready of the newest site of a group the server serves.
 func (r *Registry) checkHealth(ctx context.Context, groups []*group) healthAnswer {
 	results := make([]siteHealth, len(groups))
 	done := make(chan struct{})
@@ -90,6 +91,7 @@ func (r *Registry) checkHealth(ctx context.Context, groups []*group) healthAnswe
 	}
 	answer := healthAnswer{Status: healthOK, Sites: make(map[string]siteHealth, len(groups))}
 	ready := map[string]bool{}
+	tell := map[string]func(string, bool){}
 	for i, g := range groups {
 		answer.Sites[siteName(g, answer.Sites)] = results[i]
 		ok := results[i].Status == healthOK
@@ -99,12 +101,13 @@ func (r *Registry) checkHealth(ctx context.Context, groups []*group) healthAnswe
 		for _, srv := range g.servers {
 			prev, seen := ready[srv]
 			ready[srv] = ok && (prev || !seen)
+			if hook := g.newest().Hooks.Ready; hook != nil {
+				tell[srv] = hook
+			}
 		}
 	}
-	if r.Hooks.Ready != nil {
-		for srv, ok := range ready {
-			r.Hooks.Ready(srv, ok)
-		}
+	for srv, hook := range tell {
+		hook(srv, ready[srv])
 	}
 	return answer
 }

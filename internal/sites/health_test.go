@@ -83,8 +83,12 @@ func TestHealthAnswer(t *testing.T) {
 				cancel()
 			}
 			rec := newRecorder()
-			reg := Registry{Hooks: rec.hooks()}
-			raw, err := json.Marshal(reg.checkHealth(ctx, tc.groups()))
+			var reg Registry
+			groups := tc.groups()
+			for _, g := range groups {
+				g.sites[len(g.sites)-1].Hooks = rec.hooks()
+			}
+			raw, err := json.Marshal(reg.checkHealth(ctx, groups))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -166,6 +170,27 @@ func TestServeHealth(t *testing.T) {
 				t.Errorf("answer %s, want the provider check %q", w.Body, tc.check)
 			}
 		})
+	}
+}
+
+// TestReadyToldThroughNewest: readiness is told to the hooks of the newest
+// site of a scope, for every server of the scope, and not to an older
+// site's.
+func TestReadyToldThroughNewest(t *testing.T) {
+	t.Parallel()
+	fine := func(context.Context, time.Duration) error { return nil }
+	rec, stale := newRecorder(), newRecorder()
+	var reg Registry
+	reg.Register(Site{Scope: "s", Server: "old", Sessions: newManager(t, nil, nil), Provider: fine, Hooks: stale.hooks()})
+	reg.Register(Site{Scope: "s", Server: "new", Sessions: newManager(t, nil, nil), Provider: fine, Hooks: rec.hooks()})
+	if status, _, msg := call(t, &reg, http.MethodGet, "/sgid/health"); status != http.StatusOK {
+		t.Fatalf("%d %q, want 200", status, msg)
+	}
+	if want := map[string]bool{"old": true, "new": true}; !reflect.DeepEqual(rec.ready, want) {
+		t.Errorf("the newest site's hooks were told %v, want %v", rec.ready, want)
+	}
+	if len(stale.ready) != 0 {
+		t.Errorf("the older site's hooks were told %v, want nothing", stale.ready)
 	}
 }
 

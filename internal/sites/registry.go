@@ -4,8 +4,8 @@
 // /sgid/health).
 //
 // A site is what one provisioned sgid handler brings: its session scope,
-// the Caddy server that serves it, its session manager and a check of its
-// sgID client. The handler registers its site when provisioned and takes
+// the Caddy server that serves it, its session manager, a check of its
+// sgID client and the hooks of its metrics. The handler registers its site when provisioned and takes
 // it back at cleanup; nothing here knows the handler itself.
 package sites
 
@@ -33,10 +33,14 @@ type Site struct {
 	// maxAge, fetching it again when not. A site without one fails the
 	// provider check.
 	Provider func(ctx context.Context, maxAge time.Duration) error
+	// Hooks are told what the registry's calls did through this site, for
+	// its handler's metrics.
+	Hooks Hooks
 }
 
-// Hooks are told what the registry's calls did, for the caller's metrics.
-// Any of them may be nil.
+// Hooks are told what the registry's calls did, for a site's metrics. A
+// call acts through the newest site of a scope, and tells that site's
+// hooks. Any of them may be nil.
 type Hooks struct {
 	// Revoked is told of the sessions one DELETE ended in a scope, under
 	// the first of the scope's servers.
@@ -54,9 +58,6 @@ type Hooks struct {
 // registered; calls group the sites by scope and act through the newest.
 // The zero Registry is empty and ready; it is safe for concurrent use.
 type Registry struct {
-	// Hooks are set before the first Register and not changed after.
-	Hooks Hooks
-
 	mu    sync.Mutex
 	seq   uint64
 	sites map[*session.Manager]entry
@@ -132,17 +133,18 @@ func (r *Registry) groups() []*group {
 	return out
 }
 
-// RefreshHeld tells Hooks.Held the sessions of every scope whose store
-// counts them exactly and cheaply (memory), under the server of the
-// scope's newest site, and nothing of the other stores rather than guess.
+// RefreshHeld tells the Hooks.Held of each scope's newest site the
+// sessions of the scope, under that site's server, when its store counts
+// them exactly and cheaply (memory), and nothing of the other stores
+// rather than guess.
 func (r *Registry) RefreshHeld() {
-	if r.Hooks.Held == nil {
-		return
-	}
 	for _, g := range r.groups() {
 		s := g.newest()
+		if s.Hooks.Held == nil {
+			continue
+		}
 		if n, exact, _ := s.Sessions.Count(context.Background(), false); exact {
-			r.Hooks.Held(s.Server, n)
+			s.Hooks.Held(s.Server, n)
 		}
 	}
 }

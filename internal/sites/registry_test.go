@@ -75,8 +75,8 @@ func TestRegistryGroups(t *testing.T) {
 }
 
 // TestRefreshHeld: the sessions held are told for a scope whose store
-// counts them exactly, under its newest site's server, and not at all for
-// a store that cannot.
+// counts them exactly, to its newest site's hooks under that site's
+// server, and not at all for a store that cannot.
 func TestRefreshHeld(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -91,22 +91,25 @@ func TestRefreshHeld(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			rec := newRecorder()
-			reg := Registry{Hooks: rec.hooks()}
+			rec, stale := newRecorder(), newRecorder()
+			var reg Registry
 			st := memoryScope(t)
 			raw := st
 			if tc.uncount {
 				raw = uncounted{st}
 			}
 			older, newer := newManager(t, st, raw), newManager(t, st, raw)
-			reg.Register(Site{Scope: "s", Server: "first", Sessions: older})
-			reg.Register(Site{Scope: "s", Server: "new", Sessions: newer})
+			reg.Register(Site{Scope: "s", Server: "first", Sessions: older, Hooks: stale.hooks()})
+			reg.Register(Site{Scope: "s", Server: "new", Sessions: newer, Hooks: rec.hooks()})
 			for range tc.sessions {
 				putSession(t, newer, "alice")
 			}
 			reg.RefreshHeld()
 			if len(rec.held) != len(tc.want) || rec.held["new"] != tc.want["new"] {
 				t.Errorf("held %v, want %v", rec.held, tc.want)
+			}
+			if len(stale.held) != 0 {
+				t.Errorf("the older site's hooks were told %v, want nothing", stale.held)
 			}
 		})
 	}

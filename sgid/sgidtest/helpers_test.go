@@ -14,11 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwe"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jwt"
+
+	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
 const testRedirect = "http://app.example/callback"

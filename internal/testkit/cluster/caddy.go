@@ -98,7 +98,7 @@ func buildCaddy() (string, error) {
 	cmd := exec.CommandContext(ctx, goCmd, "build", "-o", bin, "./cmd/caddy")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/caddy in %s: %v\n%s", root, err, out)
+		return "", fmt.Errorf("go build ./cmd/caddy in %s: %w\n%s", root, err, out)
 	}
 	return bin, nil
 }
@@ -344,7 +344,7 @@ func (i *Instance) waitReady(p *process) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("no answer within %v: %v", startTimeout, last)
+	return fmt.Errorf("no answer within %v: %w", startTimeout, last)
 }
 
 // probe checks that the HTTP port answers with this start's token and that

@@ -196,7 +196,7 @@ func getJSON(tb testing.TB, u, bearer string, dst any) {
 		tb.Fatalf("%s answered %d", u, resp.StatusCode)
 	}
 	if err := json.NewDecoder(resp.Body).Decode(dst); err != nil {
-		tb.Fatal(fmt.Errorf("%s: %v", u, err))
+		tb.Fatal(fmt.Errorf("%s: %w", u, err))
 	}
 }
 

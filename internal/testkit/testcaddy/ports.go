@@ -35,11 +35,11 @@ func PortsFree(ports ...int) error {
 			addr := net.JoinHostPort(host, strconv.Itoa(port))
 			ln, err := net.Listen("tcp4", addr)
 			if err != nil {
-				return fmt.Errorf("port %d is in use%s (%v); the tests need it free: stop whatever holds it and run again",
+				return fmt.Errorf("port %d is in use%s (%w); the tests need it free: stop whatever holds it and run again",
 					port, holder(port), err)
 			}
 			if err := ln.Close(); err != nil {
-				return fmt.Errorf("close the probe listener on %s: %v", addr, err)
+				return fmt.Errorf("close the probe listener on %s: %w", addr, err)
 			}
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"net"
 	"strings"
 	"syscall"
-
 	"testing"
 
 	"golang.org/x/sys/unix"
