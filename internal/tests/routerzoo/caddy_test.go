@@ -70,12 +70,12 @@ type zooCaddy struct {
 }
 
 // startCaddy loads one in-process Caddy with a site for every router and
-// layout, each on a port of its own, with `sgid { mock; protect ... }`. The
+// each of layouts, each on a port of its own, with `sgid { mock; protect ... }`. The
 // admin endpoint is off and every port is picked by the system, so that
 // fuzzing workers, each a process with a Caddy of its own, never share
 // one. Caddy's storage is the test's own folder (testcaddy.StorageOption).
 // The cleanup stops Caddy.
-func startCaddy(tb testing.TB, routers []*router) *zooCaddy {
+func startCaddy(tb testing.TB, routers []*router, layouts []layout) *zooCaddy {
 	tb.Helper()
 	z := &zooCaddy{logFile: filepath.Join(tb.TempDir(), "caddy.log")}
 	var b strings.Builder
@@ -88,7 +88,7 @@ func startCaddy(tb testing.TB, routers []*router) *zooCaddy {
 	%s
 	log {
 		output file %q
-		level WARN
+		level ERROR
 	}
 }
 `, testcaddy.StorageOption(tb), z.logFile)
@@ -132,7 +132,7 @@ http://:%d {
 		}
 		if tb.Failed() {
 			if raw, _ := os.ReadFile(z.logFile); len(raw) > 0 {
-				tb.Logf("Caddy's log (warnings and errors), last part:\n%s", tail(string(raw), 4000))
+				tb.Logf("Caddy's log (errors), last part:\n%s", tail(string(raw), 4000))
 			}
 		}
 	})

@@ -12,18 +12,21 @@ import (
 // FuzzRawRequestTarget writes the fuzzer's method and request target as a
 // raw request line, without a login, to Caddy in front of each router of
 // the zoo that can run here (ServeMux always; Werkzeug, Express and
-// Fastify when installed), in each layout, and fails when any router ran a
-// protected route. The routers and Caddy start once per fuzzing process;
-// each input costs one connection a site, closed before the next input.
+// Fastify when installed), and fails when any router ran a protected
+// route. It uses the "site" layout only: there every request that the
+// guard lets through reaches the router, so a protected route that runs
+// in the "handle" layout runs there too. The routers and Caddy start once
+// per fuzzing worker, and the requests go over kept-alive connections
+// (keepAlive).
 //
 // The seeds are the corpus's targets. When fuzzing, only every
 // fuzzSeedStride-th of them is added: each seed then costs a coverage
-// baseline, about 0.1 s with all of Caddy instrumented, which would take
-// most of .ci/fuzz's 20 s; the plain run (go test) tries them all, as
-// TestRouterZoo does.
+// baseline, up to a quarter of a second with all of Caddy instrumented,
+// which would take most of .ci/fuzz's 20 s; the plain run (go test) tries
+// them all, as TestRouterZoo does.
 func FuzzRawRequestTarget(f *testing.F) {
 	stride := 1
-	if fuzzing() {
+	if flagSet("test.fuzz") {
 		stride = fuzzSeedStride
 	}
 	for i, t := range corpus(f) {
@@ -36,17 +39,36 @@ func FuzzRawRequestTarget(f *testing.F) {
 		}
 		f.Add(m, t.raw)
 	}
-	routers := startRouters(f)
 	var live []*router
-	for _, r := range routers {
-		if r.missing != "" {
-			f.Logf("fuzzing without %s: %s", r.name, r.missing)
-			continue
+	var z *zooCaddy
+	// The fuzzing coordinator runs no input: only its workers and a plain
+	// run need the zoo. Starting it there too would hold the workers back
+	// by as long again on a busy machine.
+	if !flagSet("test.fuzz") || flagSet("test.fuzzworker") {
+		for _, r := range startRouters(f) {
+			if r.missing != "" {
+				f.Logf("fuzzing without %s: %s", r.name, r.missing)
+				continue
+			}
+			live = append(live, r)
 		}
-		live = append(live, r)
+		z = startCaddy(f, live, layouts[:1])
 	}
-	z := startCaddy(f, live)
+	var conns []*keepAlive
+	if z != nil {
+		for _, s := range z.sites {
+			conns = append(conns, &keepAlive{addr: s.addr})
+		}
+		f.Cleanup(func() {
+			for _, c := range conns {
+				c.close()
+			}
+		})
+	}
 	f.Fuzz(func(t *testing.T, method, target string) {
+		if z == nil {
+			t.Fatal("the zoo did not start in this process")
+		}
 		if !isToken(method) {
 			method = http.MethodGet
 		}
@@ -54,16 +76,16 @@ func FuzzRawRequestTarget(f *testing.F) {
 		for i, r := range live {
 			marks[i] = r.hits.mark()
 		}
-		// Each site answers before its connection closes (sendRaw reads
-		// to the end), and a router records a hit before it answers: once
-		// every send is back, every hit of this input is recorded.
+		// A router records a hit before it answers, and each send returns
+		// once every request its bytes held was answered: once every send
+		// is back, every hit of this input is recorded.
 		answers := make([]answer, len(z.sites))
 		var wg sync.WaitGroup
-		for i, s := range z.sites {
+		for i := range z.sites {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				answers[i] = sendRaw(s.addr, method, target, "fuzz", "")
+				answers[i] = conns[i].send(method, target, "fuzz")
 			}()
 		}
 		wg.Wait()
@@ -89,11 +111,11 @@ func FuzzRawRequestTarget(f *testing.F) {
 // fuzzSeedStride thins the corpus's seeds when fuzzing.
 const fuzzSeedStride = 8
 
-// fuzzing reports whether the test binary fuzzes (-test.fuzz is set),
-// rather than running the seeds once.
-func fuzzing() bool {
-	fl := flag.Lookup("test.fuzz")
-	return fl != nil && fl.Value.String() != ""
+// flagSet reports whether the test binary's flag name (test.fuzz,
+// test.fuzzworker) is set to something other than its default.
+func flagSet(name string) bool {
+	fl := flag.Lookup(name)
+	return fl != nil && fl.Value.String() != fl.DefValue
 }
 
 // isToken reports whether m is an HTTP token (RFC 9110 section 5.6.2), as

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -63,4 +64,75 @@ func sendRaw(addr, method, target, id, cookie string) answer {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	return answer{status: resp.StatusCode, body: string(body), err: err}
+}
+
+// keepAlive sends raw requests to one address over one connection, kept
+// open between requests while the server keeps it, so that a fuzzing run
+// opens a handful of connections, not one for each input. A target that
+// holds CR or LF, which could split the bytes into several requests, goes
+// over a connection of its own (sendRaw), since only reading to the end
+// of that connection tells that all of them were answered; so does a
+// method outside keepMethods, such as CONNECT, after which the connection
+// may be a tunnel that no longer passes through Caddy's handlers. Not safe
+// for concurrent use.
+type keepAlive struct {
+	addr string
+	conn net.Conn
+	br   *bufio.Reader
+}
+
+// send writes one request and reads its answer.
+func (k *keepAlive) send(method, target, id string) answer {
+	if strings.ContainsAny(target, "\r\n") || !keepMethods[method] {
+		k.close()
+		return sendRaw(k.addr, method, target, id, "")
+	}
+	for attempt := 0; ; attempt++ {
+		reused := k.conn != nil
+		if !reused {
+			conn, err := net.DialTimeout("tcp4", k.addr, rawTimeout)
+			if err != nil {
+				return answer{err: err}
+			}
+			k.conn, k.br = conn, bufio.NewReader(conn)
+		}
+		k.conn.SetDeadline(time.Now().Add(rawTimeout))
+		req := method + " " + target + " HTTP/1.1\r\nHost: " + k.addr + "\r\nX-Zoo-Id: " + id + "\r\n"
+		if method == http.MethodPost || method == http.MethodPut {
+			req += "Content-Length: 0\r\n"
+		}
+		_, werr := io.WriteString(k.conn, req+"\r\n")
+		var resp *http.Response
+		err := werr
+		if err == nil {
+			resp, err = http.ReadResponse(k.br, &http.Request{Method: method})
+		}
+		if err != nil {
+			k.close()
+			// The server may have closed the idle connection before it
+			// read the request: send it once more on a new one.
+			if reused && attempt == 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
+				continue
+			}
+			return answer{err: err}
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		// A server that closes, or more bytes than one answer, end the
+		// connection: the next request starts clean.
+		if err != nil || resp.Close || resp.StatusCode == http.StatusSwitchingProtocols || k.br.Buffered() > 0 {
+			k.close()
+		}
+		return answer{status: resp.StatusCode, body: string(body), err: err}
+	}
+}
+
+// keepMethods are the methods keepAlive sends over its kept connection.
+var keepMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "DELETE": true, "PATCH": true, "OPTIONS": true}
+
+func (k *keepAlive) close() {
+	if k.conn != nil {
+		k.conn.Close()
+		k.conn, k.br = nil, nil
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -162,16 +163,18 @@ func (f fileHits) since(tb testing.TB, m int64) []hit {
 	return hits
 }
 
-// readyLine is what a router process prints once it listens.
-var readyLine = regexp.MustCompile(`^ZOO_READY (\d+)$`)
+// readyLine is what a router process prints once it listens: the port,
+// and maybe its version.
+var readyLine = regexp.MustCompile(`^ZOO_READY (\d+) ?(.*)$`)
 
 // startProcess runs a router program (argv, then the port 0 and the hits
 // file) in dir, and returns a function that waits for its ready line, so
-// that several start at once. Its standard input stays open while this
+// that several start at once; it returns an error with the program's
+// standard error when the program ended before it listened. Its standard input stays open while this
 // process lives: the program ends when it closes, so that a router
 // outlives no test binary, also one that is killed. The test's cleanup
 // kills its process group.
-func startProcess(tb testing.TB, name, dir string, argv ...string) (wait func() *router) {
+func startProcess(tb testing.TB, name, dir string, argv ...string) (wait func() (*router, error)) {
 	tb.Helper()
 	hitsFile := filepath.Join(tb.TempDir(), name+".hits")
 	if err := os.WriteFile(hitsFile, nil, 0o600); err != nil {
@@ -194,12 +197,12 @@ func startProcess(tb testing.TB, name, dir string, argv ...string) (wait func() 
 		tb.Fatalf("%s: %v", name, err)
 	}
 	exited := make(chan struct{})
-	port := make(chan string, 1)
+	ready := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			if m := readyLine.FindStringSubmatch(sc.Text()); m != nil {
-				port <- m[1]
+				ready <- m
 			}
 		}
 		io.Copy(io.Discard, stdout)
@@ -215,17 +218,17 @@ func startProcess(tb testing.TB, name, dir string, argv ...string) (wait func() 
 			tb.Logf("%s's standard error, last part:\n%s", name, tail(stderr.String(), 4000))
 		}
 	})
-	return func() *router {
+	return func() (*router, error) {
 		tb.Helper()
 		select {
-		case p := <-port:
-			return &router{name: name, addr: "127.0.0.1:" + p, hits: fileHits{hitsFile}, exited: exited}
+		case m := <-ready:
+			return &router{name: name, addr: "127.0.0.1:" + m[1], hits: fileHits{hitsFile}, exited: exited, about: m[2]}, nil
 		case <-exited:
-			tb.Fatalf("%s ended before it listened: %s", name, tail(stderr.String(), 4000))
+			return nil, fmt.Errorf("%s ended before it listened: %s", name, tail(stderr.String(), 4000))
 		case <-time.After(30 * time.Second):
 			tb.Fatalf("%s did not listen within 30 s: %s", name, tail(stderr.String(), 4000))
 		}
-		return nil
+		return nil, nil
 	}
 }
 
@@ -253,41 +256,47 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// findFlask is a python3 that imports Flask, preferring Debian's (the
-// python3-flask package) over the first python3 in PATH; "" and the reason
-// when none does.
-func findFlask() (python, version, why string) {
-	candidates := []string{"/usr/bin/python3"}
-	if p, err := exec.LookPath("python3"); err == nil {
-		candidates = append(candidates, p)
-	}
-	const probe = `import importlib.metadata as m; import flask; print("Flask", m.version("flask"), "Werkzeug", m.version("werkzeug"))`
-	for _, c := range candidates {
-		out, err := exec.Command(c, "-c", probe).Output()
-		if err == nil {
-			return c, strings.TrimSpace(string(out)), ""
-		}
-	}
-	return "", "", "no python3 imports flask (install Debian's python3-flask)"
-}
+// noFlask begins what flask/app.py writes to its standard error when its
+// python3 has no Flask.
+const noFlask = "no Flask for"
 
-// startFlask runs flask/app.py on Werkzeug's own server.
+// startFlask runs flask/app.py on Werkzeug's own server, with Debian's
+// python3 (the python3-flask package), else with the first python3 in
+// PATH, whichever has Flask.
 func startFlask(tb testing.TB) func() *router {
 	tb.Helper()
-	python, version, why := findFlask()
-	if why != "" {
-		return func() *router { return &router{name: "flask", missing: why} }
+	var pythons []string
+	for _, p := range []string{"/usr/bin/python3", lookPath("python3")} {
+		if _, err := os.Stat(p); p != "" && err == nil && !slices.Contains(pythons, p) {
+			pythons = append(pythons, p)
+		}
 	}
-	return about(startProcess(tb, "flask", "flask", python, "app.py"), version)
+	if len(pythons) == 0 {
+		return func() *router { return &router{name: "flask", missing: "no python3 (install Debian's python3-flask)"} }
+	}
+	wait := startProcess(tb, "flask", "flask", pythons[0], "app.py")
+	return func() *router {
+		tb.Helper()
+		for i := 1; ; i++ {
+			r, err := wait()
+			if err == nil {
+				return r
+			}
+			if !strings.Contains(err.Error(), noFlask) {
+				tb.Fatal(err)
+			}
+			if i == len(pythons) {
+				return &router{name: "flask", missing: fmt.Sprintf("no python3 with Flask (%s); install Debian's python3-flask", strings.Join(pythons, ", "))}
+			}
+			wait = startProcess(tb, "flask", "flask", pythons[i], "app.py")
+		}
+	}
 }
 
-// about sets the version of the router that wait returns.
-func about(wait func() *router, version string) func() *router {
-	return func() *router {
-		r := wait()
-		r.about = version
-		return r
-	}
+// lookPath is the program's path in PATH, or "".
+func lookPath(name string) string {
+	p, _ := exec.LookPath(name)
+	return p
 }
 
 // nodeModules are the npm packages of node/package.json, by name, with
@@ -334,7 +343,16 @@ func startNode(tb testing.TB, name, module, script string) func() *router {
 	if why != "" {
 		return func() *router { return &router{name: name, missing: why} }
 	}
-	return about(startProcess(tb, name, "node", node, script), version)
+	wait := startProcess(tb, name, "node", node, script)
+	return func() *router {
+		tb.Helper()
+		r, err := wait()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		r.about = version
+		return r
+	}
 }
 
 // startRouters starts every router of the zoo at once; those that cannot

@@ -51,7 +51,7 @@ func TestRouterZoo(t *testing.T) {
 	if len(live) == 0 {
 		t.Fatal("no router started")
 	}
-	z := startCaddy(t, live)
+	z := startCaddy(t, live, layouts)
 	reqs := requests(corpus(t))
 	t.Logf("%d targets, %d requests a site", len(corpus(t)), len(reqs))
 

@@ -3,21 +3,27 @@
     python3 app.py <port> <hits-file>
 
 Port 0 lets the system pick one; the port bound is printed as
-"ZOO_READY <port>". Every route that runs appends one JSON line to the hits
+"ZOO_READY <port> Flask <version> Werkzeug <version>". Without Flask the app
+ends at once with status 3. Every route that runs appends one JSON line to the hits
 file (the X-Zoo-Id request header, the route's name, the method and the path
 Flask saw) and flushes it before it answers, so that the test reads it
 beside Caddy, never through it. The app ends when its standard input closes,
 that is when the test process that started it ends.
 """
 
+import importlib.metadata
 import json
 import logging
 import os
 import sys
 import threading
 
-from flask import Flask, request
-from werkzeug.serving import make_server
+try:
+    from flask import Flask, request
+    from werkzeug.serving import make_server
+except ImportError as e:
+    print("no Flask for %s: %s" % (sys.executable, e), file=sys.stderr)
+    sys.exit(3)
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 
@@ -73,5 +79,9 @@ if __name__ == "__main__":
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = make_server("127.0.0.1", int(sys.argv[1]), app, threaded=True)
     threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
-    print("ZOO_READY %d" % server.server_port, flush=True)
+    versions = " ".join(
+        "%s %s" % (name, importlib.metadata.version(name.lower()))
+        for name in ("Flask", "Werkzeug")
+    )
+    print("ZOO_READY %d %s" % (server.server_port, versions), flush=True)
     server.serve_forever()
