@@ -73,8 +73,19 @@
 // itself, and what they did through Caddy.
 //
 // FuzzRawRequestTarget writes the fuzzer's method and request target the
-// same way to the zoo (the routers that can run; Caddy and the routers
-// start once per fuzzing process) and fails when any protected route ran.
+// same way to every router that can run, in the "site" layout (a
+// protected route that runs in the "handle" layout runs there too), and
+// fails when any protected route ran. The routers and Caddy start once per
+// fuzzing worker; the requests go over kept-alive connections.
+//
+// The corpus files hold one target a line, sent exactly as written; "#"
+// lines and blank lines are skipped; a line starting with a double quote
+// is a Go string literal (control bytes, invalid UTF-8); in
+// zoo-targets.txt a line may start with a method and a space.
+//
+// Caddy runs in process with its admin endpoint off and every port picked
+// by the system (not caddytest's fixed admin port), so that this package
+// runs beside the others and each fuzzing worker has a Caddy of its own.
 //
 // A router whose runtime or packages are missing (python3 with Flask;
 // node with node/node_modules from `npm ci`) is skipped with the reason,
