@@ -674,3 +674,80 @@ func TestUpgradeEndsWithSession(t *testing.T) {
 		})
 	}
 }
+
+// discardWriter is a ResponseWriter that keeps nothing but its header
+// map, reused between requests, so that an allocation count is the
+// handler's own.
+type discardWriter struct {
+	hdr  http.Header
+	code int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.hdr }
+func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *discardWriter) WriteHeader(code int)        { w.code = code }
+
+// TestAllocBudgets pins the allocations of the requests every user makes
+// all the time, counted in ServeHTTP alone (the request, its replacer and
+// the writer are made once, as Caddy makes them per request, outside
+// what is counted): a change that allocates more on one of these paths
+// must raise its budget here, knowingly. The no-op row is the harness's
+// own count, 0.
+func TestAllocBudgets(t *testing.T) {
+	h, sessionCookie := benchHandler(t)
+	guarded := unitHandler(t, &Handler{Guard: &Guard{Protect: []string{"/api/*"}, IdentityHeaders: map[string]string{"X-Sgid-Sub": "sub", "X-Sgid-Name": "myinfo.name"}}}, nil, nil)
+	id := putTestSession(t, guarded, session.Session{Sub: "s1", Data: map[string]string{"myinfo.name": "TAN"}, Expires: time.Now().Add(time.Hour)})
+	guardedCookie := (&http.Cookie{Name: DefaultCookieName, Value: id}).String()
+	h.client = mustTestClient(t)
+	noop := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error { w.WriteHeader(http.StatusNoContent); return nil })
+	type row struct {
+		name   string
+		h      *Handler
+		method string
+		target string
+		cookie string
+		want   int // status
+		budget float64
+	}
+	{
+		req := httptest.NewRequest("GET", "http://app.example/app/page", nil)
+		req = req.WithContext(contextWithReplacer(req))
+		w := &discardWriter{hdr: http.Header{}}
+		if got := testing.AllocsPerRun(200, func() { _ = noop.ServeHTTP(w, req) }); got != 0 {
+			t.Fatalf("the harness allocates %.0f per request", got)
+		}
+	}
+	for _, tc := range []row{
+		{"pass-on, no session cookie", guarded, "GET", "/app/page", "", 204, 0},
+		{"guarded pass-on, memo hit, identity headers", guarded, "GET", "/api/orders", guardedCookie, 204, 2},
+		{"userinfo, memo hit", h, "GET", DefaultUserinfoPath, sessionCookie.String(), 200, 2},
+		{"auth-url", h, "GET", DefaultAuthURLPath, "", 200, 9},
+	} {
+		req := httptest.NewRequest(tc.method, "http://app.example"+tc.target, nil)
+		req = req.WithContext(contextWithReplacer(req))
+		w := &discardWriter{hdr: http.Header{}}
+		run := func() {
+			clear(w.hdr)
+			if tc.cookie != "" {
+				req.Header.Set("Cookie", tc.cookie)
+			}
+			req.Header.Del("X-Sgid-Sub")
+			req.Header.Del("X-Sgid-Name")
+			if err := tc.h.ServeHTTP(w, req, noop); err != nil {
+				t.Fatal(err)
+			}
+		}
+		run()
+		if w.code != tc.want {
+			t.Fatalf("%s: status %d, want %d", tc.name, w.code, tc.want)
+		}
+		if tc.cookie == guardedCookie && req.Header.Get("X-Sgid-Sub") != "s1" {
+			t.Fatalf("%s: no identity header", tc.name)
+		}
+		got := testing.AllocsPerRun(200, run)
+		t.Logf("%-45s %4.0f allocations (budget %.0f)", tc.name, got, tc.budget)
+		if got > tc.budget {
+			t.Errorf("%s: %.0f allocations per request, over its budget of %.0f", tc.name, got, tc.budget)
+		}
+	}
+}
