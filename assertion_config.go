@@ -115,20 +115,20 @@ func (a *IdentityAssertion) validate(identityHeaders map[string]string) error {
 	return nil
 }
 
-// newAssertionSigner builds the signer of h's assertions, once its
-// session store is open (the keys live there), with its sealing_key (none
-// when empty) and key_rotation; nil without identity_assertion.
-func newAssertionSigner(h *Handler, st assertion.KeyStore) (*assertionSigner, error) {
-	a := h.IdentityAssertion
+// newAssertionSigner builds the signer of a's assertions (nil without
+// identity_assertion), once the session store is open (the keys live
+// there), with the handler's sealing_key (none when empty) and
+// key_rotation; jar makes the issuer, the site's origin.
+func newAssertionSigner(a *IdentityAssertion, st assertion.KeyStore, sealingKey string, rotation time.Duration, jar cookie.Jar, logger *zap.Logger) (*assertionSigner, error) {
 	if a == nil {
 		return nil, nil
 	}
 	a.applyDefaults()
-	s, err := a.newSigner(st, h.SealingKey, time.Duration(h.KeyRotation))
+	s, err := a.newSigner(st, sealingKey, rotation)
 	if err != nil {
 		return nil, err
 	}
-	return &assertionSigner{cfg: a, origins: cookie.NewJar(h.CookieName, h.CookieSecure), signer: s, logger: h.logger}, nil
+	return &assertionSigner{cfg: a, origins: jar, signer: s, logger: logger}, nil
 }
 
 // newSigner builds the signer of a's assertions, on the session store,

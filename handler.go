@@ -5,30 +5,13 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
 	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
-	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/upgrade"
 )
-
-// visit is what ServeHTTP learns of a request before it routes it, made
-// once and handed to the route or the guard that answers it.
-type visit struct {
-	// opened is the live session the session cookie names, or nil.
-	opened *session.Opened
-	// view is what opened's requests carry (see userView); nil with it.
-	view *userView
-	// storeErr is set when the store could not say whether there is a
-	// session: nobody may then be told "logged out".
-	storeErr error
-	// crossOrigin marks a write another origin's page sent (see
-	// originPolicy): it acts for nobody, so opened is nil.
-	crossOrigin bool
-}
 
 // ServeHTTP serves the sgid routes and passes other requests on, with the
 // user's identity in the placeholders when a session cookie is valid.
@@ -38,9 +21,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	h.receive(r)
 	v := visit{crossOrigin: h.origins.crossOriginWrite(r)}
-	// A write another origin's page sent with the user's cookie acts for
-	// nobody: the guard refuses it on protected paths, and elsewhere it
-	// is passed on without the user's identity.
+	// A write another origin's page sent acts for nobody: the guard
+	// refuses it on protected paths; elsewhere it passes on anonymous.
 	if !v.crossOrigin {
 		v.opened, v.storeErr = h.sessions.Lookup(r.Context(), r)
 	}
@@ -94,8 +76,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return next.ServeHTTP(w, r)
 }
 
-// jwksPath is the route of the identity assertion's keys, or "" (which no
-// valid request path equals) without an assertion.
+// jwksPath is the assertion's key route, or "" (no valid path) without one.
 func (h *Handler) jwksPath() string {
 	if h.signer == nil {
 		return ""
@@ -109,17 +90,6 @@ func (h *Handler) jwksPath() string {
 func (h *Handler) receive(r *http.Request) {
 	h.noteNesting(r)
 	h.identity.scrubbed.Scrub(r)
-}
-
-// setPlaceholders sets ps, in order, in the request's replacer.
-func setPlaceholders(r *http.Request, ps []placeholder) {
-	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if !ok {
-		return
-	}
-	for _, p := range ps {
-		repl.Set(p.name, p.value)
-	}
 }
 
 // logDenial counts and logs (at DEBUG) a request the guard answered

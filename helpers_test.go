@@ -73,7 +73,7 @@ func unitHandler(tb testing.TB, h *Handler, st store.Store, now func() time.Time
 	if err := h.gate.validate(nil); err != nil {
 		tb.Fatal(err)
 	}
-	h.identity = newIdentityRules(h.gate, h.IdentityAssertion)
+	h.identity = newIdentityRules(h.gate.IdentityHeaders, h.IdentityAssertion)
 	if st == nil {
 		st = memoryScope(tb)
 	}

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/caddyserver/caddy/v2"
+
 	"github.com/caddy-sgid/caddy-sgid/assertion"
 	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
@@ -34,11 +36,11 @@ type identityHeader struct {
 	field string
 }
 
-// newIdentityRules compiles the identity headers of g and the fields of a
-// (nil without an assertion).
-func newIdentityRules(g *Guard, a *IdentityAssertion) *identityRules {
+// newIdentityRules compiles identity_header (header name to field) and
+// the fields of a (nil without an assertion).
+func newIdentityRules(headers map[string]string, a *IdentityAssertion) *identityRules {
 	rules := new(identityRules)
-	for name, field := range g.IdentityHeaders {
+	for name, field := range headers {
 		rules.headers = append(rules.headers, identityHeader{name: http.CanonicalHeaderKey(name), field: field})
 	}
 	sort.Slice(rules.headers, func(i, j int) bool { return rules.headers[i].name < rules.headers[j].name })
@@ -177,5 +179,16 @@ func (rules *identityRules) setHeaders(r *http.Request, values []string) {
 			j := len(vals)
 			r.Header[ih.name] = vals[j-1 : j : j]
 		}
+	}
+}
+
+// setPlaceholders sets ps, in order, in the request's replacer.
+func setPlaceholders(r *http.Request, ps []placeholder) {
+	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if !ok {
+		return
+	}
+	for _, p := range ps {
+		repl.Set(p.name, p.value)
 	}
 }

@@ -38,10 +38,6 @@ const (
 	reasonServerError    = "server_error"    // our own store failed
 )
 
-// returnToParam is the auth-url query parameter naming the same-origin path
-// to land on after the login.
-const returnToParam = "return_to"
-
 func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	// GET only: auth-url and the callback change server state, and HEAD
 	// (link previews, prefetchers) must not start or consume a login.

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/confcheck"
+	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
 	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/upgrade"
@@ -47,9 +48,9 @@ func (h *Handler) provisionSessions(ctx caddy.Context) error {
 	}
 	countEvictions(raw, h.metrics, h.site)
 	h.upgrades = upgrade.New(time.Duration(*h.CacheTTL), h.sessionAlive, h.logger)
-	h.identity = newIdentityRules(h.gate, h.IdentityAssertion)
+	h.identity = newIdentityRules(h.gate.IdentityHeaders, h.IdentityAssertion)
 	h.sessions = session.New(sessionOptions(h, h.st, raw))
-	h.signer, err = newAssertionSigner(h, h.st)
+	h.signer, err = newAssertionSigner(h.IdentityAssertion, h.st, h.SealingKey, time.Duration(h.KeyRotation), cookie.NewJar(h.CookieName, h.CookieSecure), h.logger)
 	return err
 }
 
