@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -73,7 +72,7 @@ func checkProtectReachable(matcherSet caddy.ModuleMap, g *Guard) error {
 	}
 	var scope []string
 	if err := json.Unmarshal(raw, &scope); err != nil {
-		return fmt.Errorf("sgid: reading the directive's path matcher: %v", err)
+		return fmt.Errorf("sgid: reading the directive's path matcher: %w", err)
 	}
 	for _, p := range g.Protect {
 		if !slices.ContainsFunc(scope, func(s string) bool { return pathview.Within(p, s) }) {

@@ -21,9 +21,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-
-	// The Caddyfiles adapted here use standard directives and log encoders
-	// (try_files, the filter encoder), which register with these modules.
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"

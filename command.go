@@ -97,7 +97,7 @@ func runCheck(ctx context.Context, w io.Writer, configFile, adapter string, hc *
 	for _, f := range found {
 		var h Handler
 		if err := json.Unmarshal(f.JSON, &h); err != nil {
-			return caddy.ExitCodeFailedStartup, fmt.Errorf("server %s: sgid handler: %v", f.Server, err)
+			return caddy.ExitCodeFailedStartup, fmt.Errorf("server %s: sgid handler: %w", f.Server, err)
 		}
 		sites = append(sites, checkedSite(f.Server, h))
 	}

@@ -63,7 +63,7 @@ func (h *Handler) provisionMock() error {
 		return pooledProvider{p}, err
 	})
 	if err != nil {
-		return fmt.Errorf("mock: %v", err)
+		return fmt.Errorf("mock: %w", err)
 	}
 	h.mock = v.(pooledProvider).Provider
 	h.ClientID = mockClientID

@@ -15,16 +15,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
-
-	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
-	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
-
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/confcheck"
+	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
+	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
+	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/upgrade"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
