@@ -309,7 +309,7 @@ func TestSessionClient(t *testing.T) {
 	t.Run("a page seen again asks the server", func(t *testing.T) {
 		f, srv := newFakeAPI(t, 0, time.Hour)
 		tab := loggedIn(t, f, srv.URL, "/")
-		f.endAll() // no timer of the client is due for an hour
+		f.endAll()                          // no timer of the client is due for an hour
 		time.Sleep(1100 * time.Millisecond) // past the re-check's one-second throttle
 		tab.step("the page comes back into view", 5*time.Second, chromedp.Evaluate[chromedp.Void](
 			`document.dispatchEvent(new Event("visibilitychange"))`))
