@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -107,6 +108,27 @@ func TestSessionClient(t *testing.T) {
 		}
 		waitFor(t, "the login window to close", 5*time.Second, func() bool { return targetsAt(tab, "/api/login-popup") == 0 })
 		tab.checkConsole()
+	})
+
+	t.Run("a login too old for a path: log in again, retry", func(t *testing.T) {
+		f, srv := newFakeAPI(t, 0, time.Hour)
+		tab := loggedIn(t, f, srv.URL, "/")
+		time.Sleep(1100 * time.Millisecond) // the login is now too old for /api/fresh
+		tab.step("a button that calls the path", 5*time.Second, chromedp.Evaluate[chromedp.Void](`
+			const button = document.createElement("button");
+			button.id = "fresh";
+			button.onclick = () => sgid.fetch("/api/fresh").then(async (r) => (window.freshResult = r.status + " " + (await r.text())));
+			document.body.append(button);`))
+		pop := tab.popup("call it", chromedp.Click(chromedp.ID("fresh")))
+		pop.step("approve", 10*time.Second, chromedp.WaitVisible(chromedp.ID("approve")), chromedp.Click(chromedp.ID("approve")))
+		tab.waitJS("the retried call", `window.freshResult !== undefined`, 10*time.Second)
+		if got := js[string](tab, `window.freshResult`); !strings.HasPrefix(got, "200 ") {
+			tab.fatalf("the retried call: %q, want 200", got)
+		}
+		// The session never ended: a new login, but no expiry.
+		if got := eventTypes(events(tab)); got != "login,login" {
+			tab.fatalf("onChange saw %q, want login,login", got)
+		}
 	})
 
 	t.Run("a cancelled login and a closed popup reject login()", func(t *testing.T) {
@@ -225,6 +247,7 @@ func TestSessionClient(t *testing.T) {
 			if !seen[i].Remote || !seen[i].Active {
 				other.fatalf("the second tab's login event: %+v, want remote and active", seen[i])
 			}
+			a.waitJS("the first tab's login", fmt.Sprintf(`events.some((e) => e.type === "login" && e.at > %f)`, times[1]), 10*time.Second)
 			mine := events(a)
 			j := slices.IndexFunc(mine, func(e clientEvent) bool { return e.Type == "login" && e.At > times[1] })
 			if j < 0 {
@@ -238,6 +261,30 @@ func TestSessionClient(t *testing.T) {
 			other.checkConsole()
 		})
 	}
+
+	t.Run("a logout heard while a read from before it is on its way", func(t *testing.T) {
+		f, srv := newFakeAPI(t, 0, time.Hour)
+		a := loggedIn(t, f, srv.URL, "/")
+		other := a.tab(t)
+		other.step("open the page in a second tab", 10*time.Second, chromedp.Navigate(srv.URL+"/"))
+		other.waitJS("module loaded", `window.ready === true`, 5*time.Second)
+		f.slowReads(400 * time.Millisecond)
+		// The second tab asks (the answer, "active", comes late), then
+		// hears of the logout: it must read again, not take the answer
+		// on its way.
+		reads := f.sessionReads()
+		other.step("read", 5*time.Second, chromedp.Evaluate[chromedp.Void](`void sgid.session()`))
+		waitFor(t, "the read to reach the server", 5*time.Second, func() bool { return f.sessionReads() > reads })
+		js[chromedp.Void](a, `sgid.logout()`)
+		other.waitJS("the second tab sees the logout", `events.some((e) => e.type === "logout")`, 5*time.Second)
+		time.Sleep(500 * time.Millisecond) // the late answer has come
+		if got := eventTypes(events(other)); got != "logout" {
+			other.fatalf("the second tab saw %q, want logout", got)
+		}
+		if js[bool](other, `sgid.session().then((s) => s.active)`) {
+			other.fatalf("the second tab thinks it is logged in")
+		}
+	})
 
 	t.Run("before the idle end, extend, and the expiry", func(t *testing.T) {
 		f, srv := newFakeAPI(t, 3*time.Second, time.Hour)
@@ -319,14 +366,15 @@ func TestSessionClient(t *testing.T) {
 	t.Run("a session read from before a logout does not undo it", func(t *testing.T) {
 		f, srv := newFakeAPI(t, 0, time.Hour)
 		tab := loggedIn(t, f, srv.URL, "/")
-		f.slowReads(500 * time.Millisecond)
-		got := js[bool](tab, `(async () => {
-			const read = sgid.session(); // answered "active", half a second late
-			await new Promise((r) => setTimeout(r, 100));
-			await sgid.logout();
-			return (await read).active;
-		})()`)
-		if got {
+		// Let the reads that the login began (the popup's word, the
+		// window's focus) end, so that the next one is a request of its own.
+		time.Sleep(1500 * time.Millisecond)
+		f.slowReads(600 * time.Millisecond)
+		reads := f.sessionReads()
+		tab.step("read", 5*time.Second, chromedp.Evaluate[chromedp.Void](`window.staleRead = sgid.session()`))
+		waitFor(t, "the read to reach the server", 5*time.Second, func() bool { return f.sessionReads() > reads })
+		js[chromedp.Void](tab, `sgid.logout()`) // while the answer "active" is on its way
+		if js[bool](tab, `staleRead.then((s) => s.active)`) {
 			tab.fatalf("session() begun before the logout resolved to an active session after it")
 		}
 		if got := eventTypes(events(tab)); got != "login,logout" {

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -34,6 +36,7 @@ type fakeAPI struct {
 	life time.Duration
 
 	popupPage []byte
+	site      string // a folder served as an SPA instead of the test page
 	app       string // the app's origin, http://127.0.0.1:port
 	provider  string // the provider's, http://localhost:port
 
@@ -52,7 +55,7 @@ func (f *fakeAPI) now() time.Time {
 }
 
 type fakeSession struct {
-	sub                  string
+	sub, flavour         string
 	created, seen, login time.Time
 	device               string
 }
@@ -77,12 +80,29 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Date", f.now().UTC().Format(http.TimeFormat))
 	p := r.URL.Path
 	switch {
+	case f.site != "" && !strings.HasPrefix(p, "/api/") && !strings.HasPrefix(p, "/fake-"):
+		// The demo SPA: its files, and index.html for every other path.
+		if _, err := os.Stat(filepath.Join(f.site, filepath.FromSlash(path.Clean(p)))); err != nil || p == "/" {
+			http.ServeFile(w, r, filepath.Join(f.site, "index.html"))
+			return
+		}
+		http.ServeFile(w, r, filepath.Join(f.site, filepath.FromSlash(path.Clean(p))))
 	case p == "/" || p == "/other":
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write([]byte(testPage))
 	case p == "/error":
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write([]byte(`<!doctype html><title>error</title><p id="error">Login failed.</p>`))
+	case p == "/api/userinfo":
+		f.mu.Lock()
+		s, _ := f.current(r)
+		f.mu.Unlock()
+		if s == nil {
+			w.Header().Set("Link", `</api/auth-url?return_to=%2F>; rel="login"`)
+			writeJSON(w, http.StatusUnauthorized, nil)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"sub": s.sub, "data": map[string]string{"myinfo.name": "TEST PERSON", "iceCream": s.flavour}})
 	case strings.HasPrefix(p, "/api/sgid") && path.Dir(p) == "/api":
 		if !spaclient.Serve(w, r, path.Base(p)) {
 			http.NotFound(w, r)
@@ -115,12 +135,13 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/api/auth-url":
 		rt := r.URL.Query().Get("return_to")
 		if rt == "" {
-			rt = "/"
+			rt = "/logged-in" // the handler's success_path
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"url": f.provider + "/fake-provider?return_to=" + url.QueryEscape(rt)})
+		q := url.Values{"return_to": {rt}, "icecream": {r.URL.Query().Get("icecream")}}
+		writeJSON(w, http.StatusOK, map[string]string{"url": f.provider + "/fake-provider?" + q.Encode()})
 	case p == "/fake-provider":
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = providerPage.Execute(w, r.URL.Query().Get("return_to"))
+		_ = providerPage.Execute(w, r.URL.Query())
 	case p == "/fake-provider/login" && r.Method == http.MethodPost:
 		f.providerLogin(w, r)
 	case p == "/fake-callback":
@@ -151,11 +172,27 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.listSessions(w, r)
 	case strings.HasPrefix(p, "/api/sessions/"):
 		f.endSession(w, r, strings.TrimPrefix(p, "/api/sessions/"))
+	case p == "/api/fresh":
+		// A fresh_login path: a login older than a second is too old,
+		// said in the body only (no Link header).
+		f.mu.Lock()
+		s, _ := f.current(r)
+		f.mu.Unlock()
+		if s == nil || f.now().Sub(s.login) > time.Second {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "login_too_old"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"message": "fresh enough"})
 	case p == "/api/orders":
 		if r.Method != http.MethodPost || !sameOrigin(w, r) {
 			return
 		}
 		note := r.FormValue("note")
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+			var order struct{ Note string }
+			_ = json.NewDecoder(r.Body).Decode(&order)
+			note = order.Note
+		}
 		f.mu.Lock()
 		s, _ := f.current(r)
 		if s != nil {
@@ -262,7 +299,8 @@ func (f *fakeAPI) providerLogin(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, f.app+"/error?reason=access_denied", http.StatusFound)
 		return
 	}
-	http.Redirect(w, r, f.app+"/fake-callback?return_to="+url.QueryEscape(r.FormValue("return_to")), http.StatusFound)
+	q := url.Values{"return_to": {r.FormValue("return_to")}, "icecream": {r.FormValue("icecream")}}
+	http.Redirect(w, r, f.app+"/fake-callback?"+q.Encode(), http.StatusFound)
 }
 
 // callback is the stand-in for the app's callback: a session starts, and
@@ -274,6 +312,9 @@ func (f *fakeAPI) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := f.newSession("u=TESTUSER1", r.UserAgent())
+	f.mu.Lock()
+	f.sessions[id].flavour = r.FormValue("icecream")
+	f.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: fakeCookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, rt, http.StatusFound)
 }
@@ -349,7 +390,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 var providerPage = template.Must(template.New("p").Parse(`<!doctype html>
 <title>Fake provider</title>
 <form method="post" action="/fake-provider/login">
-<input type="hidden" name="return_to" value="{{.}}">
+<input type="hidden" name="return_to" value="{{.Get "return_to"}}">
+<input type="hidden" name="icecream" value="{{.Get "icecream"}}">
 <button id="approve" name="act" value="approve">Log in</button>
 <button id="deny" name="act" value="deny">Cancel</button>
 <button id="forge" type="button" onclick="opener.postMessage({ type: 'sgid:login-error', error: 'forged' }, '*'); opener.postMessage({ type: 'sgid:login' }, '*')">Forge</button>

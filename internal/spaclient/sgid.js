@@ -25,7 +25,7 @@
  * @property {Session} session the session now
  * @property {boolean} remote another tab made the change
  */
-/** @typedef {{login_url: string|null, response: Response}} LoginRequired */
+/** @typedef {{login_url: string|null, response: Response, ended: boolean}} LoginRequired ended: the session is gone (else the login is too old for the path) */
 /** @typedef {"idle"|"absolute"|"any"} Expiry */
 /** @typedef {{session: Session, expiresAt: number, remaining: number}} Warning */
 /** @typedef {{which: Expiry, ms: number, cb: (w: Warning) => void, timer?: number, done?: number}} Watch */
@@ -60,9 +60,10 @@ let loginRequired = null;
 
 /** @type {Session|null} */
 let current = null; // what the server last said
-let generation = 0; // counts updates; an answer older than one is stale
+let changes = 0; // counts what this tab did (logout, extend, a 401): a read begun before is stale
+let reads = 0, applied = 0; // numbers reads; an answer older than the last applied is stale
 let skew = 0; // server clock minus ours (ms), when over 2 s
-/** @type {Promise<{s: Session, gen: number}>|null} */
+/** @type {Promise<{s: Session, n: number, gen: number}>|null} */
 let loading = null;
 let lastLoad = 0;
 /** @type {Set<(e: ChangeEvent) => void>} */
@@ -208,7 +209,7 @@ export async function endSession(handle) {
 /**
  * fetch for the app's API: same-origin credentials and `X-Requested-With:
  * fetch` (a guard then answers 401, not a redirect). A 401 asking for a
- * login calls the login-required handler, then retries once. A stream
+ * login (or a fresher one) calls the login-required handler, then retries once. A stream
  * body cannot be sent twice.
  * @param {RequestInfo|URL} input @param {RequestInit} [init]
  * @returns {Promise<Response>}
@@ -222,7 +223,7 @@ export async function fetch(input, init = {}) {
   const res = await globalThis.fetch(input, opts);
   const info = res.status === 401 && (await askedToLogIn(res));
   if (!info) return res;
-  update(signedOut(info.login_url), "expired", false);
+  if (info.ended) update(signedOut(info.login_url), "expired", false);
   try {
     await (loginRequired ?? (() => login()))(info);
   } catch {
@@ -289,39 +290,50 @@ async function call(method, path) {
 }
 
 /**
- * Loads the session, one request for any number of callers, and records it.
- * @param {ChangeEvent["type"]|null} reason what the caller knows happened
+ * Reads the session and records it. A plain read joins one on its way; a
+ * caller that knows something happened (reason) needs one begun after.
+ * @param {ChangeEvent["type"]|null} reason
  * @param {boolean} remote
  * @returns {Promise<Session>}
  */
 async function load(reason, remote) {
   start();
-  loading ??= (async () => {
-    const gen = generation;
+  const p = !reason && loading ? loading : (loading = read());
+  const { s, n, gen } = await p;
+  // Not if this tab changed the session since the read began (a read from
+  // before a logout must not undo it), nor if a later read was applied.
+  if (gen === changes && n >= applied) {
+    applied = n;
+    update(s, reason, remote, true);
+  }
+  return current ?? s;
+}
+
+function read() {
+  const n = ++reads, gen = changes;
+  /** @type {Promise<{s: Session, n: number, gen: number}>} */
+  const p = (async () => {
     try {
       const { res, body } = await call("GET", paths.session);
       if (!res.ok || !isSession(body)) throw failure(res, body);
-      return { s: body, gen };
+      return { s: body, n, gen };
     } finally {
-      loading = null;
+      if (loading === p) loading = null;
       lastLoad = Date.now();
     }
   })();
-  const { s, gen } = await loading;
-  // Read before a logout (or any update) was made: it must not undo it.
-  if (gen === generation) update(s, reason, remote);
-  return current ?? s;
+  return p;
 }
 
 /**
  * Records a session; on a change tells the listeners and the other tabs.
  * The first answer is no change; before it, a login or logout implies what was.
- * @param {Session} next @param {ChangeEvent["type"]|null} reason @param {boolean} remote
+ * @param {Session} next @param {ChangeEvent["type"]|null} reason @param {boolean} remote @param {boolean} [fromRead]
  */
-function update(next, reason, remote) {
+function update(next, reason, remote, fromRead = false) {
   const prev = current ?? (reason === "login" ? { active: false } : reason === "logout" ? { active: true } : null);
   current = next;
-  generation++;
+  if (!fromRead) changes++;
   /** @type {ChangeEvent["type"]|null} */
   let type = null;
   if (prev?.active && !next.active) type = reason === "logout" ? "logout" : "expired";
@@ -448,16 +460,20 @@ async function redirect(returnTo, params) {
 }
 
 /**
- * A 401 asks for a login with {"error": "login_required"} or a Link rel="login".
+ * A 401 asks for a login with {"error": "login_required"} (or
+ * "login_too_old": a fresh_login path) or a Link rel="login".
  * @param {Response} res
  * @returns {Promise<LoginRequired|null>}
  */
 async function askedToLogIn(res) {
   const link = /<([^>]*)>\s*;\s*rel="?login"?/i.exec(res.headers.get("Link") ?? "");
   const body = parse(await res.clone().text());
-  const asked = isObject(body) && body.error === "login_required";
+  const error = isObject(body) ? body.error : null;
+  const asked = error === "login_required" || error === "login_too_old";
   if (!link && !asked) return null;
-  return { login_url: asked && typeof body.login_url === "string" ? body.login_url : link ? link[1] : null, response: res };
+  const url = asked && typeof body.login_url === "string" ? body.login_url : link ? link[1] : null;
+  // A login too old for the path leaves the session as it is.
+  return { login_url: url, response: res, ended: error !== "login_too_old" };
 }
 
 /** @param {string|null} [loginURL] @returns {Session} */
