@@ -199,3 +199,34 @@ func demoFlows(t *testing.T, b *chrome, site demoSite) {
 		other.checkConsole()
 	})
 }
+
+// TestSessionClientDemoWarning checks the demo's banner a minute before
+// the idle end, and its "Stay logged in", against fakeAPI with an idle
+// timeout of 62 s (Caddyfile.example sets none).
+func TestSessionClientDemoWarning(t *testing.T) {
+	chromium := requireChromium(t)
+	f, srv := newFakeAPI(t, 62*time.Second, time.Hour)
+	f.site = "../example"
+	b := startBrowser(t, chromium, artifactDir(t), time.Minute)
+	b.step("log in", 15*time.Second,
+		chromedp.Navigate(srv.URL+"/"),
+		chromedp.WaitVisible(chromedp.ID("login")),
+		chromedp.Click(chromedp.ID("login")),
+		chromedp.WaitVisible(chromedp.ID("approve")),
+		chromedp.Click(chromedp.ID("approve")),
+		chromedp.WaitVisible(chromedp.ID("user-name")),
+	)
+	b.step("the warning", 10*time.Second, chromedp.WaitVisible(chromedp.ID("stay-logged-in")))
+	if got := textOf(b, chromedp.ID("session-banner-text")); !strings.HasPrefix(got, "You will be logged out for inactivity in ") {
+		b.fatalf("the banner says %q", got)
+	}
+	if js[bool](b, `!document.getElementById("log-in-again").hidden`) {
+		b.fatalf("an idle session's warning offers a new login instead of extending it")
+	}
+	b.screenshot("session-04-warning.png")
+	b.step("stay logged in", 10*time.Second,
+		chromedp.Click(chromedp.ID("stay-logged-in")),
+		chromedp.WaitNotVisible(chromedp.ID("session-banner")),
+	)
+	b.checkConsole()
+}
