@@ -209,8 +209,8 @@ export async function endSession(handle) {
 /**
  * fetch for the app's API: same-origin credentials and `X-Requested-With:
  * fetch` (a guard then answers 401, not a redirect). A 401 asking for a
- * login (or a fresher one) calls the login-required handler, then retries once. A stream
- * body cannot be sent twice.
+ * login (or a fresher one) calls the login-required handler, then retries
+ * once. A stream body cannot be sent twice.
  * @param {RequestInfo|URL} input @param {RequestInit} [init]
  * @returns {Promise<Response>}
  */
