@@ -13,7 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/chromedp/chromedp"
 
-	"github.com/caddy-sgid/caddy-sgid/internal/testcaddy"
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
