@@ -172,6 +172,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = oneArg(d, &h.UserinfoPath)
 		case "logout_path":
 			err = oneArg(d, &h.LogoutPath)
+		case "session_path":
+			err = oneArg(d, &h.SessionPath)
 		case "success_path":
 			err = oneArg(d, &h.SuccessPath)
 		case "error_path":
