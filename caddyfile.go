@@ -98,6 +98,7 @@ func checkProtectReachable(matcherSet caddy.ModuleMap, g *Guard) error {
 //	    callback_path    <path>
 //	    userinfo_path    <path>
 //	    logout_path      <path>
+//	    session_path     <path>
 //	    success_path     <path>
 //	    error_path       <path>
 //	    cookie_name      <name>

@@ -320,7 +320,7 @@ func (h *Handler) Validate() error {
 	if a := h.IdentityAssertion; a != nil {
 		routes["identity_assertion jwks_path"] = a.JWKSPath
 	}
-	maps.Copy(routes, h.spa.Paths())
+	maps.Copy(routes, sparoutes.Paths(h.AuthURLPath, h.SessionPath))
 	if err := confcheck.CheckRoutes(routes); err != nil {
 		return err
 	}

@@ -47,24 +47,31 @@ const PopupName = "login-popup"
 
 // New returns the routes of c.
 func New(c Config) *Routes {
-	dir := path.Dir(c.AuthURLPath)
-	if !strings.HasSuffix(dir, "/") {
-		dir += "/"
-	}
+	dir := folder(c.AuthURLPath)
 	rt := &Routes{cfg: c, dir: dir, extend: c.SessionPath + "/extend", popup: dir + PopupName}
 	rt.page = spaclient.PopupPage(c.AuthURLPath, dir+spaclient.Popup.Versioned)
 	return rt
 }
 
-// Paths are the routes' exact paths, for the configuration's check that no
-// two routes share one.
-func (rt *Routes) Paths() map[string]string {
+// folder is the folder of authURLPath, ending in a slash.
+func folder(authURLPath string) string {
+	dir := path.Dir(authURLPath)
+	if !strings.HasSuffix(dir, "/") {
+		dir += "/"
+	}
+	return dir
+}
+
+// Paths are the exact paths of the routes for authURLPath and
+// sessionPath, for the configuration's check that no two routes share one.
+func Paths(authURLPath, sessionPath string) map[string]string {
+	dir := folder(authURLPath)
 	return map[string]string{
-		"session_path":         rt.cfg.SessionPath,
-		"session_path /extend": rt.extend,
-		PopupName:              rt.popup,
-		spaclient.Client.Name:  rt.dir + spaclient.Client.Name,
-		spaclient.Popup.Name:   rt.dir + spaclient.Popup.Name,
+		"session_path":         sessionPath,
+		"session_path /extend": sessionPath + "/extend",
+		PopupName:              dir + PopupName,
+		spaclient.Client.Name:  dir + spaclient.Client.Name,
+		spaclient.Popup.Name:   dir + spaclient.Popup.Name,
 	}
 }
 
