@@ -97,6 +97,7 @@ func checkProtectReachable(matcherSet caddy.ModuleMap, g *Guard) error {
 //	    callback_path    <path>
 //	    userinfo_path    <path>
 //	    logout_path      <path>
+//	    session_path     <path>
 //	    success_path     <path>
 //	    error_path       <path>
 //	    cookie_name      <name>
@@ -171,6 +172,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = oneArg(d, &h.UserinfoPath)
 		case "logout_path":
 			err = oneArg(d, &h.LogoutPath)
+		case "session_path":
+			err = oneArg(d, &h.SessionPath)
 		case "success_path":
 			err = oneArg(d, &h.SuccessPath)
 		case "error_path":

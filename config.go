@@ -15,6 +15,7 @@ const (
 	DefaultCallbackPath    = "/api/redirect"
 	DefaultUserinfoPath    = "/api/userinfo"
 	DefaultLogoutPath      = "/api/logout"
+	DefaultSessionPath     = "/api/session"
 	DefaultSuccessPath     = "/logged-in"
 	DefaultErrorPath       = "/error"
 	DefaultCookieName      = "sgid_session"
@@ -61,6 +62,7 @@ func applyDefaults(h *Handler) {
 	confcheck.SetDefault(&h.CallbackPath, DefaultCallbackPath)
 	confcheck.SetDefault(&h.UserinfoPath, DefaultUserinfoPath)
 	confcheck.SetDefault(&h.LogoutPath, DefaultLogoutPath)
+	confcheck.SetDefault(&h.SessionPath, DefaultSessionPath)
 	confcheck.SetDefault(&h.SuccessPath, DefaultSuccessPath)
 	confcheck.SetDefault(&h.ErrorPath, DefaultErrorPath)
 	confcheck.SetDefault(&h.CookieName, DefaultCookieName)

@@ -21,7 +21,7 @@ import (
 // logs in again, which replaces its session, so every tab then carries the
 // new login.
 //
-// A refused API call gets 401 {"error":"login_too_old"}; a refused
+// A refused API call gets 401 {"error":"login_too_old","login_url":…}; a refused
 // navigation goes to login_page with return_to, as when no one is logged
 // in, or gets a 401 text answer when there is no login_page.
 type FreshLogin struct {

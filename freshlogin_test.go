@@ -84,7 +84,7 @@ func TestFreshLoginAPI(t *testing.T) {
 				t.Fatalf("65 s after the login: %d %q, want %d", w.Code, w.Body, tc.want)
 			}
 			if tc.want == http.StatusUnauthorized {
-				if got := w.Body.String(); got != `{"error":"login_too_old"}` {
+				if got := w.Body.String(); got != `{"error":"login_too_old","login_url":"/api/auth-url?return_to=`+url.QueryEscape(tc.path)+`"}` {
 					t.Errorf("body %q", got)
 				}
 				if got := w.Header().Get("Cache-Control"); got != "no-store" {
@@ -172,7 +172,7 @@ func TestValidateFreshLogin(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fresh := tc.fresh
 			g := &Guard{Protect: tc.protect, FreshLogin: &fresh}
-			if err := g.setup(caddy.Context{}, "/error"); err != nil {
+			if err := g.setup(caddy.Context{}, "/error", DefaultAuthURLPath); err != nil {
 				t.Fatal(err)
 			}
 			err := g.validate(nil)

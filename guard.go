@@ -15,6 +15,7 @@ import (
 	"github.com/caddy-sgid/caddy-sgid/internal/navigation"
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/sparoutes"
 )
 
 // Guard protects the routes the sgid handler passes on (typically a
@@ -34,7 +35,8 @@ import (
 // who passes every rule (allow_subs and each of allow_fields); otherwise the
 // handler answers it:
 //
-//   - not logged in, API call: 401 {"error":"login_required"}, never a
+//   - not logged in, API call: 401 {"error":"login_required","login_url":
+//     auth-url with return_to} and a Link rel="login" to it, never a
 //     redirect;
 //   - not logged in, top-level GET or HEAD navigation: 302 to login_page
 //     with ?return_to=<original path and query>, or 401 with a short text
@@ -105,6 +107,8 @@ type Guard struct {
 	// exempt are the paths that Protect never covers (LoginPage's and
 	// error_path), compared ignoring ASCII case.
 	exempt []string
+	// authURL is the auth-url route, where a 401 sends the way back.
+	authURL string
 }
 
 // FieldRule passes for a user whose field equals one of its values.
@@ -119,7 +123,8 @@ type FieldRule struct {
 // setup compiles the guard's configuration. errorPath, the handler's
 // error page, is never protected, like login_page. validate checks the
 // result.
-func (g *Guard) setup(ctx caddy.Context, errorPath string) error {
+func (g *Guard) setup(ctx caddy.Context, errorPath, authURL string) error {
+	g.authURL = authURL
 	if err := g.Protect.Provision(ctx); err != nil {
 		return err
 	}
@@ -333,6 +338,15 @@ func (g *Guard) askLogin(w http.ResponseWriter, r *http.Request, code, text stri
 		http.Redirect(w, r, dest, http.StatusFound)
 		return http.StatusFound, nil
 	}
+	back := originalRequestURI(r)
+	if !pathview.IsLocal(back) {
+		back = ""
+	}
+	login := sparoutes.LoginURL(g.authURL, back)
+	if !nav {
+		return http.StatusUnauthorized, sparoutes.WriteLoginRequired(w, code, login)
+	}
+	sparoutes.SetLink(w.Header(), login)
 	return http.StatusUnauthorized, writeDenial(w, nav, http.StatusUnauthorized, code, text)
 }
 

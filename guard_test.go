@@ -77,7 +77,7 @@ func TestValidateGuard(t *testing.T) {
 	for _, tc := range tests {
 		h := &Handler{Guard: &tc.g, AppParams: map[string]string{"icecream": "iceCream"}}
 		applyDefaults(h)
-		if err := tc.g.setup(caddy.Context{}, h.ErrorPath); err != nil {
+		if err := tc.g.setup(caddy.Context{}, h.ErrorPath, h.AuthURLPath); err != nil {
 			t.Fatal(err)
 		}
 		err := tc.g.validate(slices.Collect(maps.Values(h.AppParams)))

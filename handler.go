@@ -10,6 +10,7 @@ import (
 
 	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
 	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
+	"github.com/caddy-sgid/caddy-sgid/internal/sparoutes"
 	"github.com/caddy-sgid/caddy-sgid/internal/upgrade"
 )
 
@@ -20,6 +21,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return writeInvalidTarget(w)
 	}
 	h.receive(r)
+	if ok, err := h.spa.Serve(w, r); ok {
+		return err // its routes look the session up as each needs
+	}
 	v := visit{crossOrigin: h.origins.crossOriginWrite(r)}
 	// A write another origin's page sent acts for nobody: the guard
 	// refuses it on protected paths; elsewhere it passes on anonymous.
@@ -36,7 +40,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	case h.CallbackPath:
 		return h.serveCallback(w, r)
 	case h.UserinfoPath:
-		return serveUserinfo(w, r, &v)
+		return serveUserinfo(w, r, &v, h.AuthURLPath)
 	case h.LogoutPath:
 		return h.serveLogout(w, r, &v)
 	case h.jwksPath():
@@ -102,8 +106,8 @@ func (h *Handler) logDenial(r *http.Request, status int) {
 }
 
 // serveUserinfo answers the logged-in user's sub and data, encoded once per
-// opened session, or 401 null.
-func serveUserinfo(w http.ResponseWriter, r *http.Request, v *visit) error {
+// opened session, or 401 null with the Link to authURL.
+func serveUserinfo(w http.ResponseWriter, r *http.Request, v *visit, authURL string) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return methodNotAllowed(w, "GET, HEAD")
 	}
@@ -113,6 +117,7 @@ func serveUserinfo(w http.ResponseWriter, r *http.Request, v *visit) error {
 	if v.opened == nil {
 		// JSON null, not an object: sgID's demo SPA treats any JSON object
 		// as a logged-in user.
+		sparoutes.SetLink(w.Header(), authURL)
 		return writeJSON(w, http.StatusUnauthorized, nil)
 	}
 	return writeJSONBody(w, http.StatusOK, v.view.userinfo)

@@ -66,7 +66,7 @@ func unitHandler(tb testing.TB, h *Handler, st store.Store, now func() time.Time
 	h.cookies = cookie.NewJar(h.CookieName, h.CookieSecure)
 	h.nestingReported = new(atomic.Bool)
 	h.gate = cmp.Or(h.Guard, new(Guard))
-	if err := h.gate.setup(caddy.Context{}, h.ErrorPath); err != nil {
+	if err := h.gate.setup(caddy.Context{}, h.ErrorPath, h.AuthURLPath); err != nil {
 		tb.Fatal(err)
 	}
 	if err := h.gate.validate(nil); err != nil {
@@ -82,6 +82,7 @@ func unitHandler(tb testing.TB, h *Handler, st store.Store, now func() time.Time
 	o.Now = now
 	h.sessions = session.New(o)
 	tb.Cleanup(h.sessions.Close)
+	h.provisionSPA()
 	return h
 }
 

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/jsonurl"
 	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
@@ -67,9 +68,9 @@ func (h *Handler) serveAuthURL(w http.ResponseWriter, r *http.Request) error {
 	if h.mock != nil {
 		u = mockBrowserURL(u)
 	}
-	answer := urlAnswer(u)
-	defer answer.release()
-	return writeJSONBody(w, http.StatusOK, answer.body)
+	answer := jsonurl.Answer(u)
+	defer answer.Release()
+	return writeJSONBody(w, http.StatusOK, answer.Bytes())
 }
 
 // loginRequest reads auth-url's query: return_to and the app values. A

@@ -24,6 +24,7 @@ import (
 	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/sparoutes"
 	"github.com/caddy-sgid/caddy-sgid/internal/upgrade"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
 	"github.com/caddy-sgid/caddy-sgid/sgid/mock"
@@ -94,6 +95,13 @@ type Handler struct {
 	// The route that ends the session on GET or POST; POST with
 	// ?everywhere=1 ends every session of the user. Default: /api/logout.
 	LogoutPath string `json:"logout_path,omitempty"`
+	// The route that answers GET with the session's state for a page,
+	// {"active", "sub", "auth_time", "expires_at", "idle_expires_at",
+	// "login_url", "logout_url"}, without counting as a use; POST to it
+	// followed by /extend counts as one. The client module sgid.js and
+	// the login window are served in the folder of auth_url_path.
+	// Default: /api/session.
+	SessionPath string `json:"session_path,omitempty"`
 	// Where a login lands when auth-url got no return_to. Default:
 	// /logged-in.
 	SuccessPath string `json:"success_path,omitempty"`
@@ -193,6 +201,7 @@ type Handler struct {
 	identity *identityRules // what a session's requests carry upstream
 	signer   *assertionSigner
 	sessions *session.Manager
+	spa      *sparoutes.Routes // the single-page app's session routes
 	// nestingReported makes noteNesting report once per handler; a
 	// pointer, since Handler values are copied.
 	nestingReported *atomic.Bool
@@ -241,7 +250,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.nestingReported = new(atomic.Bool)
 	h.gate = cmp.Or(h.Guard, new(Guard))
-	if err := h.gate.setup(ctx, h.ErrorPath); err != nil {
+	if err := h.gate.setup(ctx, h.ErrorPath, h.AuthURLPath); err != nil {
 		return err
 	}
 	if a := h.IdentityAssertion; a != nil {
@@ -264,6 +273,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionSessions(ctx); err != nil {
 		return err
 	}
+	h.provisionSPA()
 	register(h)
 	return nil
 }
@@ -308,6 +318,7 @@ func (h *Handler) Validate() error {
 	if a := h.IdentityAssertion; a != nil {
 		routes["identity_assertion jwks_path"] = a.JWKSPath
 	}
+	maps.Copy(routes, sparoutes.Paths(h.AuthURLPath, h.SessionPath))
 	if err := confcheck.CheckRoutes(routes); err != nil {
 		return err
 	}

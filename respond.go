@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"sync"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -38,76 +37,6 @@ func writeJSONBody(w http.ResponseWriter, status int, body []byte) error {
 	_, err := w.Write(body)
 	return err
 }
-
-// urlAnswer is {"url": u} as encoding/json writes it, in a buffer kept
-// for the next answer: release it once written. Auth-url answers it on
-// every call, and its URL is printable ASCII, written here in runs
-// without reflection; anything else goes through encoding/json.
-func urlAnswer(u string) *answer {
-	a := answers.Get().(*answer)
-	a.body = appendURLAnswer(a.body[:0], u)
-	return a
-}
-
-// appendURLAnswer appends {"url": u} to b, as encoding/json writes it.
-func appendURLAnswer(b []byte, u string) []byte {
-	b = append(b, `{"url":"`...)
-	run := 0 // the start of the run of bytes not yet written
-	for i := 0; i < len(u); i++ {
-		c := u[i]
-		if jsonAsIs[c] {
-			continue
-		}
-		b = append(b, u[run:i]...)
-		run = i + 1
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '<', '>', '&':
-			// encoding/json escapes these so the JSON is safe inside HTML.
-			b = append(b, `\u00`...)
-			b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
-		default:
-			v, _ := json.Marshal(struct {
-				URL string `json:"url"`
-			}{u})
-			return append(b[:0], v...)
-		}
-	}
-	b = append(b, u[run:]...)
-	return append(b, `"}`...)
-}
-
-// answer is a buffer for auth-url's answer.
-type answer struct{ body []byte }
-
-// answers keeps the buffers of auth-url's answers for the next answer.
-var answers = sync.Pool{New: func() any { return new(answer) }}
-
-// maxKeptAnswer is the largest answer buffer kept for the next answer:
-// an authorization URL is a few hundred bytes, and a rare larger one
-// (a long redirect URI) is not worth keeping.
-const maxKeptAnswer = 4 << 10
-
-// release hands a back for the next answer, but for one grown past
-// maxKeptAnswer, which is dropped.
-func (a *answer) release() {
-	if cap(a.body) <= maxKeptAnswer {
-		answers.Put(a)
-	}
-}
-
-// jsonAsIs marks the bytes encoding/json writes unchanged inside a string:
-// printable ASCII but for the quote, the backslash and <, > and &.
-var jsonAsIs = func() (t [256]bool) {
-	for c := 0x20; c < 0x7f; c++ {
-		t[c] = true
-	}
-	for _, c := range `"\<>&` {
-		t[c] = false
-	}
-	return t
-}()
 
 // errorBody is the JSON body of every error the handler answers itself:
 // a stable code for programs and a sentence for people.

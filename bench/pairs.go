@@ -828,7 +828,7 @@ var authURLRows = []stackRow{
 	{"  auth-url", `caddy-sgid\.\(\*Handler\)\.serveAuthURL`, ""},
 	{"    the login's four secrets (one random read)", `caddy-sgid/internal/session\.FillIDs`, ""},
 	{"    the PKCE challenge", `caddy-sgid/sgid\.CodeChallenge`, ""},
-	{"    the answer: the authorization URL written as JSON", `caddy-sgid\.\(\*Handler\)\.authURLAnswer|caddy-sgid\.writeJSONBody|caddy-sgid\.urlAnswer`, ""},
+	{"    the answer: the authorization URL written as JSON", `caddy-sgid\.\(\*Handler\)\.authURLAnswer|caddy-sgid\.writeJSONBody|caddy-sgid/internal/jsonurl\.Answer`, ""},
 	{"    sealing the login (key lookup, AES-GCM)", `caddy-sgid/internal/session\.\(\*Manager\)\.SealLogin`, ""},
 	{"    the login cookie's Set-Cookie (with its base64)", `caddy-sgid/internal/cookie\.Jar\.Set`, ""},
 	{"random numbers, anywhere (crypto/rand)", `crypto/rand\.`, ""},

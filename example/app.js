@@ -1,16 +1,18 @@
 // sgID demo SPA for caddy-sgid.
 //
-// One index.html answers every path; this script picks the view from
+// One index.html answers every path; this module picks the view from
 // location.pathname. It talks to the same-origin API that caddy-sgid provides
 // (the same API the official sgID demo frontend uses):
 //   GET /api/auth-url?icecream=<flavour>  -> {"url": "..."}
 //   GET /api/userinfo                      -> {"sub": "...", "data": {...}} or 401
-//   GET /api/logout                        -> answer ignored
-//   POST /api/logout?everywhere=1          -> {"ended": n}; caddy-sgid only,
-//                                             the official demo has no such route
+// and, through caddy-sgid's browser client /api/sgid.js (docs/spa.md), to its
+// session routes: logout (and logout everywhere), the session's end, a
+// warning a minute before it, a new login in a popup that leaves this page
+// and what was typed in it as they are, and the same in every tab.
+// POST /api/orders goes to the demo's stand-in API behind the guard.
 // Everything that comes from the server or the identity provider is inserted
 // with textContent, never as HTML.
-'use strict';
+import * as sgid from '/api/sgid.js';
 
 (function () {
   var FLAVOURS = ['Vanilla', 'Chocolate', 'Strawberry'];
@@ -62,6 +64,7 @@
   var ERROR_GENERIC = 'Something went wrong while logging you in.';
 
   var app = document.getElementById('app');
+  var view = null; // the template shown
 
   // ---------------------------------------------------------------- helpers
 
@@ -74,9 +77,10 @@
 
   function show(templateId, title) {
     var tpl = document.getElementById(templateId);
-    var view = tpl.content.cloneNode(true);
-    fillCones(view);
-    app.replaceChildren(view);
+    var content = tpl.content.cloneNode(true);
+    fillCones(content);
+    app.replaceChildren(content);
+    view = templateId;
     document.title = title ? title + ' · sgID demo' : 'sgID demo';
     return app;
   }
@@ -277,23 +281,171 @@
     }
 
     document.getElementById('user-sub').textContent = String(body.sub);
+    shownSub = String(body.sub);
+    shownFlavour = FLAVOURS.indexOf(iceCream) >= 0 ? iceCream : '';
+    setUpOrder(shownFlavour);
+    watchSession();
 
+    // sgid.logout tells the other tabs, which show that they are logged out.
     var logout = document.getElementById('logout');
     var everywhere = document.getElementById('logout-everywhere');
     var done = function () { window.location.assign('/'); };
     logout.addEventListener('click', function () {
       logout.disabled = everywhere.disabled = true;
       logout.textContent = 'Logging out…';
-      fetch('/api/logout', { credentials: 'include' }).then(done, done);
+      sgid.logout().then(done, done);
     });
-    // Ends this user's sessions in every browser, not just this one. POST:
-    // the route refuses GET for it.
+    // Ends this user's sessions in every browser, not just this one.
     everywhere.addEventListener('click', function () {
       logout.disabled = everywhere.disabled = true;
       everywhere.textContent = 'Logging out everywhere…';
-      fetch('/api/logout?everywhere=1', { method: 'POST', credentials: 'include' }).then(done, done);
+      sgid.logout({ everywhere: true }).then(done, done);
     });
   }
+
+  // The order goes to the API behind the guard through sgid.fetch: if the
+  // session has ended, the guard answers 401, the banner asks for a login
+  // in a popup, and the same order is sent again after it. Nothing on this
+  // page is reloaded, so the form keeps what was typed.
+  function setUpOrder(flavour) {
+    var form = document.getElementById('order-form');
+    var button = document.getElementById('order-submit');
+    var result = document.getElementById('order-result');
+    if (flavour) document.getElementById('order-flavour').value = flavour;
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      if (button.disabled) return;
+      var data = new FormData(form);
+      button.disabled = true;
+      result.textContent = 'Sending…';
+      sgid.fetch('/api/orders', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ flavour: data.get('flavour'), note: data.get('note') })
+      }).then(function (response) {
+        return readJSON(response).then(function (body) {
+          if (response.ok && isPlainObject(body) && typeof body.message === 'string') {
+            result.textContent = 'The API answered: ' + body.message + '.';
+          } else if (response.status === 401) {
+            result.textContent = 'Not sent: log in again first.';
+          } else {
+            result.textContent = 'Not sent: the API answered HTTP ' + response.status + '.';
+          }
+        });
+      }, function () {
+        result.textContent = 'Not sent: the API could not be reached.';
+      }).finally(function () { button.disabled = false; });
+    });
+  }
+
+  // ---------------------------------------------------------- the session
+
+  // A minute before the session ends, a banner offers to stay logged in
+  // (the idle end, which activity moves) or to log in again (the absolute
+  // end, which only a new login moves). Once it has ended, "Log in again"
+  // logs in in a popup; a request that met the end waits for that login
+  // and is then sent again.
+  var banner = document.getElementById('session-banner');
+  var bannerText = document.getElementById('session-banner-text');
+  var stayButton = document.getElementById('stay-logged-in');
+  var againButton = document.getElementById('log-in-again');
+  var countdown = 0;
+  var relogin = null; // {promise, resolve} while requests wait for a login
+  var watching = false;
+  var shownSub = null;
+  var shownFlavour = '';
+
+  function setBanner(text, canExtend) {
+    clearInterval(countdown);
+    bannerText.textContent = text;
+    stayButton.hidden = !canExtend;
+    againButton.hidden = canExtend;
+    banner.hidden = false;
+  }
+
+  function hideBanner() {
+    clearInterval(countdown);
+    banner.hidden = true;
+  }
+
+  function warn(w) {
+    if (view !== 'tpl-logged-in' || relogin) return;
+    var idle = w.session.idle_expires_at === w.expiresAt;
+    var until = Date.now() + w.remaining * 1000;
+    var tick = function () {
+      var left = Math.max(0, Math.round((until - Date.now()) / 1000));
+      bannerText.textContent = (idle ? 'You will be logged out for inactivity in ' : 'Your login ends in ') + left + ' s.';
+    };
+    setBanner('', idle);
+    tick();
+    countdown = setInterval(tick, 1000);
+  }
+
+  function ended() {
+    setBanner('Your session has ended. Log in again to carry on: this page keeps what you typed.', false);
+  }
+
+  // sgid.fetch calls this on a 401 that asks for a login; the request is
+  // sent again once the promise resolves.
+  function needLogin() {
+    ended();
+    if (!relogin) {
+      relogin = {};
+      relogin.promise = new Promise(function (resolve) { relogin.resolve = resolve; });
+    }
+    return relogin.promise;
+  }
+
+  function loggedInAgain() {
+    hideBanner();
+    if (relogin) {
+      relogin.resolve();
+      relogin = null;
+    }
+  }
+
+  stayButton.addEventListener('click', function () {
+    stayButton.disabled = true;
+    sgid.extend().then(hideBanner, ended).finally(function () { stayButton.disabled = false; });
+  });
+
+  // From a click, so the browser lets the login window open. The flavour
+  // goes with the new login, as with the first one.
+  againButton.addEventListener('click', function () {
+    againButton.disabled = true;
+    sgid.login({ popup: true, params: shownFlavour ? { icecream: shownFlavour } : undefined })
+      .then(loggedInAgain, function (err) {
+        bannerText.textContent = err && err.code === 'popup_closed'
+          ? 'The login window was closed. Log in again to carry on.'
+          : 'The login did not complete. Please try again.';
+      })
+      .finally(function () { againButton.disabled = false; });
+  });
+
+  function watchSession() {
+    if (watching) return;
+    watching = true;
+    sgid.before('any', 60, warn);
+  }
+
+  sgid.configure({ onLoginRequired: needLogin });
+
+  // Changes in this tab or another one.
+  sgid.onChange(function (e) {
+    if (e.type === 'login') {
+      loggedInAgain();
+      if (view === 'tpl-signed-out' || (view === 'tpl-logged-in' && e.session.sub !== shownSub)) renderLoggedIn();
+    } else if (e.type === 'extend') {
+      if (!relogin) hideBanner();
+    } else if (view === 'tpl-logged-in') {
+      if (e.type === 'expired') {
+        ended();
+      } else if (e.remote) { // logout: this tab's own button goes home
+        hideBanner();
+        renderSignedOut('You logged out in another tab.');
+      }
+    }
+  });
 
   function renderSignedOut(detail) {
     show('tpl-signed-out', 'Not logged in');

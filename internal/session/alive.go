@@ -45,7 +45,8 @@ func (m *Manager) Alive(ctx context.Context, id string) (bool, error) {
 		return false, nil
 	}
 	if m.idle > 0 {
-		return m.checkIdle(ctx, key, s, false)
+		_, ok, err := m.checkIdle(ctx, key, s, Peek)
+		return ok, err
 	}
 	return true, nil
 }

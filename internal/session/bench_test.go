@@ -31,7 +31,7 @@ func BenchmarkLookupHit(b *testing.B) {
 			// this work and not the waits for a core.
 			cpu := loginbench.CPUTime(b)
 			for b.Loop() {
-				o, err := m.lookup(b.Context(), id)
+				o, err := m.lookup(b.Context(), id, Used)
 				if err != nil || o == nil {
 					b.Fatalf("lookup: %v, %v", o, err)
 				}

@@ -66,7 +66,7 @@ func mustCreate(t *testing.T, m *Manager, sub string) string {
 // live reports whether Lookup finds the session of id.
 func live(t *testing.T, m *Manager, id string) bool {
 	t.Helper()
-	o, err := m.lookup(t.Context(), id)
+	o, err := m.lookup(t.Context(), id, Used)
 	if err != nil {
 		t.Fatalf("lookup: %v", err)
 	}

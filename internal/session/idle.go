@@ -27,22 +27,23 @@ const seenEvery = time.Minute
 func seenKey(key string) string { return "seen-" + key }
 
 // checkIdle applies the idle timeout to the session s filed under key: it
-// reports false (and ends the session) when it has gone unused too long,
-// and, when use is set, records this use when the last recorded one is
-// seenEvery old.
-func (m *Manager) checkIdle(ctx context.Context, key string, s Session, use bool) (bool, error) {
+// reports false (and ends the session) when it has gone unused too long.
+// With use Used it records this use when the last recorded one is
+// seenEvery old, with Extend it records it now, with Peek never. It
+// returns the last recorded use, this one if it recorded it.
+func (m *Manager) checkIdle(ctx context.Context, key string, s Session, use Use) (time.Time, bool, error) {
 	now := m.now()
 	seen, err := m.lastSeen(ctx, m.st, key, s)
 	if err != nil {
 		m.storeFailed(ctx, "get", err)
-		return false, err
+		return seen, false, err
 	}
 	if !seen.IsZero() && m.idleExpired(seen, now) {
 		// The copy read may be up to cache_ttl old; another instance may
 		// have recorded a later use since. Decide on the store's own copy.
 		if seen, err = m.lastSeen(ctx, m.raw, key, s); err != nil {
 			m.storeFailed(ctx, "get", err)
-			return false, err
+			return seen, false, err
 		}
 		if !seen.IsZero() && m.idleExpired(seen, now) {
 			// end tells StoreFailed of its own failures; the session
@@ -51,17 +52,23 @@ func (m *Manager) checkIdle(ctx context.Context, key string, s Session, use bool
 			if f := m.hooks.IdleExpired; f != nil {
 				f(ctx)
 			}
-			return false, nil
+			return seen, false, nil
 		}
 	}
-	if use && now.Sub(seen) >= seenEvery && m.seen.claim(key, now) {
+	record := use == Extend || (use == Used && now.Sub(seen) >= seenEvery && m.seen.claim(key, now))
+	if record {
+		if use == Extend {
+			m.seen.claimNow(key, now)
+		}
 		if err := m.st.Put(ctx, seenKey(key), []byte(strconv.FormatInt(now.UnixMilli(), 10)), s.Expires.Sub(now)); err != nil {
 			// The session is still good; the next request tries again.
 			m.seen.release(key)
 			m.storeFailed(ctx, "put", err)
+			return seen, true, nil
 		}
+		seen = now
 	}
-	return true, nil
+	return seen, true, nil
 }
 
 // idleExpired reports whether a session last used at seen has been idle
@@ -120,6 +127,13 @@ func (w *seenWrites) claim(key string, now time.Time) bool {
 	}
 	w.at[key] = now
 	return true
+}
+
+// claimNow notes a write of key's last use made now, whatever the last.
+func (w *seenWrites) claimNow(key string, now time.Time) {
+	w.mu.Lock()
+	w.at[key] = now
+	w.mu.Unlock()
 }
 
 // release forgets a claim whose write failed, so the next request retries.

@@ -137,7 +137,7 @@ func TestLastUseWrittenAtMostOncePerMinute(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m.lookup(context.Background(), id)
+			m.lookup(context.Background(), id, Used)
 		}()
 	}
 	wg.Wait()
@@ -313,4 +313,49 @@ type removeMemberFails struct{ store.Store }
 
 func (s *removeMemberFails) RemoveMember(context.Context, string, string) error {
 	return errors.New("remove member failed")
+}
+
+// TestPeekAndExtend: a Peek lookup records no use, so a session only
+// peeked at ends at its idle end, which it reports; an Extend records the
+// use at once (within seenEvery of the last one too) and moves the end.
+func TestPeekAndExtend(t *testing.T) {
+	t.Parallel()
+	clk := testclock.New(clockStart)
+	m := idleManager(memoryScope(t, 100), clk, 10*time.Minute, nil)
+	start := clk.Now()
+	id := mustCreate(t, m, "peeker")
+	if !live(t, m, id) { // records the first use, at start
+		t.Fatal("new session not found")
+	}
+	wantEnd := start.Add(10*time.Minute + seenEvery)
+	for clk.Now().Before(wantEnd) {
+		o, err := m.lookup(t.Context(), id, Peek)
+		if err != nil || o == nil {
+			t.Fatalf("peek at %v: %v, %v", clk.Now().Sub(start), o, err)
+		}
+		if !o.IdleUntil.Equal(wantEnd) {
+			t.Fatalf("IdleUntil = %v, want %v", o.IdleUntil, wantEnd)
+		}
+		clk.Advance(30 * time.Second)
+	}
+	if o, err := m.lookup(t.Context(), id, Peek); o != nil || err != nil {
+		t.Fatalf("a session only peeked at outlived its idle end: %v, %v", o, err)
+	}
+
+	id = mustCreate(t, m, "extender")
+	live(t, m, id)
+	clk.Advance(20 * time.Second) // within seenEvery: a plain use is not written
+	o, err := m.lookup(t.Context(), id, Extend)
+	if err != nil || o == nil {
+		t.Fatalf("extend: %v, %v", o, err)
+	}
+	if want := clk.Now().Add(10*time.Minute + seenEvery); !o.IdleUntil.Equal(want) {
+		t.Fatalf("extended IdleUntil = %v, want %v", o.IdleUntil, want)
+	}
+	if p, _ := m.lookup(t.Context(), id, Peek); p == nil || !p.IdleUntil.Equal(o.IdleUntil) {
+		t.Fatalf("the extension was not recorded: %v", p)
+	}
+	if u, _ := m.lookup(t.Context(), id, Used); u == nil || !u.IdleUntil.IsZero() {
+		t.Fatalf("a plain use filled IdleUntil or failed: %v", u)
+	}
 }

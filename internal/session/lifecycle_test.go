@@ -31,7 +31,7 @@ func TestCreateIsTheClaim(t *testing.T) {
 	if created, err := m.create(t.Context(), id, second); err != nil || created {
 		t.Fatalf("second Create: %v, %v; want false", created, err)
 	}
-	o, err := m.lookup(t.Context(), id)
+	o, err := m.lookup(t.Context(), id, Used)
 	if err != nil || o == nil || o.Session.Sub != "first" {
 		t.Fatalf("after a refused Create the session is %+v, %v; want the first one", o, err)
 	}
@@ -93,7 +93,7 @@ func TestEndKeepsTheLoginFinished(t *testing.T) {
 				clk.Advance(tc.age)
 				var err error
 				if how == "End" {
-					o, lerr := m.lookup(t.Context(), id)
+					o, lerr := m.lookup(t.Context(), id, Used)
 					if lerr != nil || o == nil {
 						t.Fatalf("lookup: %v, %v", o, lerr)
 					}
@@ -209,7 +209,7 @@ func TestLookupRefusesBadRecords(t *testing.T) {
 		{"expired", expired},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if o, err := m.lookup(t.Context(), tc.id); o != nil || err != nil {
+			if o, err := m.lookup(t.Context(), tc.id, Used); o != nil || err != nil {
 				t.Fatalf("got %+v, %v; want nothing and no error", o, err)
 			}
 		})
@@ -220,7 +220,7 @@ func TestLookupRefusesBadRecords(t *testing.T) {
 	down := newManager(&failingStore{Store: st, err: errors.New("store down")}, clk, func(o *Options) {
 		o.Hooks.StoreFailed = func(_ context.Context, op string, _ error) { told = append(told, op) }
 	})
-	if o, err := down.lookup(t.Context(), id); o != nil || err == nil {
+	if o, err := down.lookup(t.Context(), id, Used); o != nil || err == nil {
 		t.Fatalf("with the store down: %+v, %v; want its error", o, err)
 	}
 	if finished, err := down.finished(t.Context(), id); finished || err == nil {

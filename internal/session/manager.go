@@ -114,7 +114,7 @@ func New(o Options) *Manager {
 }
 
 // lookup returns the live session of id (see Lookup).
-func (m *Manager) lookup(ctx context.Context, id string) (*Opened, error) {
+func (m *Manager) lookup(ctx context.Context, id string, use Use) (*Opened, error) {
 	if !ValidID(id) {
 		return nil, nil
 	}
@@ -130,13 +130,20 @@ func (m *Manager) lookup(ctx context.Context, id string) (*Opened, error) {
 		return nil, nil
 	}
 	if m.idle > 0 {
-		ok, err := m.checkIdle(ctx, o.Key, o.Session, true)
+		seen, ok, err := m.checkIdle(ctx, o.Key, o.Session, use)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
 			m.memo.drop(o.Key)
 			return nil, nil
+		}
+		if use != Used && !seen.IsZero() {
+			// The memo's entry is shared by concurrent requests: the
+			// time goes into a copy.
+			c := *o
+			c.IdleUntil = seen.Add(seenEvery + m.idle)
+			return &c, nil
 		}
 	}
 	return o, nil

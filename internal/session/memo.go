@@ -20,6 +20,10 @@ type Opened struct {
 	Session Session
 	// View is what Options.Prepare returned for the session.
 	View any
+	// IdleUntil is when the idle timeout ends the session if it is not
+	// used before: filled only by a Lookup with Peek or Extend, and zero
+	// without an idle timeout.
+	IdleUntil time.Time
 
 	// sealed is the record as the store returned it: the opened session
 	// is reused only for a request whose record is byte for byte the same.

@@ -32,7 +32,7 @@ func TestMemoFollowsTheStore(t *testing.T) {
 	id := mustCreate(t, m, "first")
 	lookup := func() *Opened {
 		t.Helper()
-		o, err := m.lookup(ctx, id)
+		o, err := m.lookup(ctx, id, Used)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +97,7 @@ func TestMemoExpiryAndEnd(t *testing.T) {
 		t.Fatal("past the session's expiry it is still found")
 	}
 	clk.Set(clockStart)
-	o, err := m.lookup(t.Context(), id)
+	o, err := m.lookup(t.Context(), id, Used)
 	if err != nil || o == nil {
 		t.Fatalf("the session was not found again: %v", err)
 	}

@@ -128,7 +128,7 @@ func (m *Manager) PendingLogin(ctx context.Context, r *http.Request, state strin
 		return Login{}, err
 	}
 	if id, ok := m.cookies.Value(r, m.cookies.Name); ok && sameID(id, l.SessionID) {
-		if o, err := m.lookup(ctx, id); err == nil && o != nil {
+		if o, err := m.lookup(ctx, id, Used); err == nil && o != nil {
 			return l, ErrLoginReplayed
 		}
 	}
@@ -175,19 +175,39 @@ func (m *Manager) Finish(ctx context.Context, w http.ResponseWriter, r *http.Req
 	return s, nil
 }
 
+// Use says what a Lookup counts as for the idle timeout.
+type Use int
+
+const (
+	// Used is a request of the user: recorded as a use at most once per
+	// minute (the default).
+	Used Use = iota
+	// Peek only looks: no use is recorded, so a page that polls its
+	// session lets it end. It fills Opened.IdleUntil.
+	Peek
+	// Extend is the user asking to stay: the use is recorded now, moving
+	// the idle end as far as it goes. It fills Opened.IdleUntil.
+	Extend
+)
+
 // Lookup returns the live session the session cookie of r names, or nil
 // when there is none (no cookie, unknown, expired, idle too long, or a
 // record that does not open). The error is set only when the store could
 // not answer: the caller must then not say "logged out". The store is
 // asked on every call; only the hashing of the id and the opening of its
 // record are skipped when the memo holds a session opened from the
-// record the store holds now.
-func (m *Manager) Lookup(ctx context.Context, r *http.Request) (*Opened, error) {
+// record the store holds now. use, at most one, says what the lookup
+// counts as (default Used).
+func (m *Manager) Lookup(ctx context.Context, r *http.Request, use ...Use) (*Opened, error) {
 	id, ok := m.cookies.Value(r, m.cookies.Name)
 	if !ok {
 		return nil, nil
 	}
-	return m.lookup(ctx, id)
+	u := Used
+	if len(use) > 0 {
+		u = use[0]
+	}
+	return m.lookup(ctx, id, u)
 }
 
 // Logout ends o (nil: no session) and expires every cookie of the

@@ -138,7 +138,7 @@ func TestFloodWritesNothing(t *testing.T) {
 				t.Helper()
 				for range 20 {
 					for _, id := range []string{NewID(), "junk", "", Key(kept), kept[:42] + "!"} {
-						if o, err := m.lookup(ctx, id); o != nil || err != nil {
+						if o, err := m.lookup(ctx, id, Used); o != nil || err != nil {
 							t.Fatalf("Lookup(%q) = %+v, %v", id, o, err)
 						}
 						if finished, err := m.finished(ctx, id); finished || err != nil {

@@ -72,7 +72,7 @@ func TestEndLeavesTheIndex(t *testing.T) {
 		end  func(*testing.T, *Manager, string) error
 	}{
 		{"End", func(t *testing.T, m *Manager, id string) error {
-			o, err := m.lookup(t.Context(), id)
+			o, err := m.lookup(t.Context(), id, Used)
 			if err != nil || o == nil {
 				t.Fatalf("lookup: %v, %v", o, err)
 			}

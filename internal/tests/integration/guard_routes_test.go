@@ -22,7 +22,11 @@ func TestGuardAPIAndNavigation(t *testing.T) {
 
 	checkLoginRequired := func(name string, resp *http.Response, body string) {
 		t.Helper()
-		if resp.StatusCode != http.StatusUnauthorized || body != `{"error":"login_required"}` ||
+		login := "/api/auth-url?return_to=" + url.QueryEscape(resp.Request.URL.RequestURI())
+		if got := resp.Header.Get("Link"); got != "<"+login+`>; rel="login"` {
+			t.Errorf("%s: Link %q, want the login URL %s", name, got, login)
+		}
+		if resp.StatusCode != http.StatusUnauthorized || body != `{"error":"login_required","login_url":"`+login+`"}` ||
 			resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("Location") != "" ||
 			resp.Header.Get("WWW-Authenticate") != "" || resp.Header.Get("Cache-Control") != "no-store" {
 			t.Errorf("%s: %d %v %q, want 401 JSON", name, resp.StatusCode, resp.Header, body)

@@ -1,0 +1,214 @@
+// Package sparoutes serves the routes a single-page app follows its session
+// with (docs/spa.md): the session route and its extension, the client
+// module sgid.js and the login window (from internal/spaclient), and the
+// way back to a login that a 401 carries.
+//
+// The routes live in the folder of the auth-url route: with the default
+// /api/auth-url, /api/sgid.js, /api/sgid.<hash>.js, /api/sgid-popup.js
+// (and its hashed name) and /api/login-popup. The session route has a
+// path of its own (session_path), its extension that path + "/extend".
+package sparoutes
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/spaclient"
+)
+
+// Config is what the routes need of the handler.
+type Config struct {
+	// AuthURLPath is the auth-url route: the routes live in its folder,
+	// and a login URL is it with return_to.
+	AuthURLPath string
+	// LogoutPath is the logout route, told to the page.
+	LogoutPath string
+	// SessionPath is the session route; its extension is under it.
+	SessionPath string
+	// Sessions looks the session up.
+	Sessions *session.Manager
+	// SameOrigin reports whether a write came from a page of this site.
+	SameOrigin func(*http.Request) bool
+}
+
+// Routes serves the routes of a Config.
+type Routes struct {
+	cfg                Config
+	dir, extend, popup string
+	page               []byte
+}
+
+// PopupName is the login window page's name in the folder of the routes.
+const PopupName = "login-popup"
+
+// New returns the routes of c.
+func New(c Config) *Routes {
+	dir := folder(c.AuthURLPath)
+	rt := &Routes{cfg: c, dir: dir, extend: c.SessionPath + "/extend", popup: dir + PopupName}
+	rt.page = spaclient.PopupPage(c.AuthURLPath, dir+spaclient.Popup.Versioned)
+	return rt
+}
+
+// folder is the folder of authURLPath, ending in a slash.
+func folder(authURLPath string) string {
+	dir := path.Dir(authURLPath)
+	if !strings.HasSuffix(dir, "/") {
+		dir += "/"
+	}
+	return dir
+}
+
+// Paths are the exact paths of the routes for authURLPath and
+// sessionPath, for the configuration's check that no two routes share one.
+func Paths(authURLPath, sessionPath string) map[string]string {
+	dir := folder(authURLPath)
+	return map[string]string{
+		"session_path":         sessionPath,
+		"session_path /extend": sessionPath + "/extend",
+		PopupName:              dir + PopupName,
+		spaclient.Client.Name:  dir + spaclient.Client.Name,
+		spaclient.Popup.Name:   dir + spaclient.Popup.Name,
+	}
+}
+
+// Serve answers r when its path is one of the routes and reports true;
+// otherwise it writes nothing and reports false. A nil Routes serves
+// nothing.
+func (rt *Routes) Serve(w http.ResponseWriter, r *http.Request) (bool, error) {
+	if rt == nil {
+		return false, nil
+	}
+	switch p := r.URL.Path; {
+	case p == rt.cfg.SessionPath:
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return true, methodNotAllowed(w, "GET, HEAD")
+		}
+		return true, rt.answer(w, r, session.Peek)
+	case p == rt.extend:
+		if r.Method != http.MethodPost {
+			return true, methodNotAllowed(w, "POST")
+		}
+		if !rt.cfg.SameOrigin(r) {
+			return true, writeError(w, http.StatusForbidden, "cross_origin", "This request must come from a page of this site.")
+		}
+		return true, rt.answer(w, r, session.Extend)
+	case p == rt.popup:
+		spaclient.ServePage(w, r, rt.page)
+		return true, nil
+	case strings.HasPrefix(p, rt.dir) && !strings.Contains(p[len(rt.dir):], "/"):
+		return spaclient.Serve(w, r, p[len(rt.dir):]), nil
+	}
+	return false, nil
+}
+
+// State is the session route's answer. Times are Unix seconds; all but
+// active and the URLs are null without a session, idle_expires_at also
+// without an idle timeout.
+type State struct {
+	Active        bool    `json:"active"`
+	Sub           *string `json:"sub"`
+	AuthTime      *int64  `json:"auth_time"`
+	ExpiresAt     *int64  `json:"expires_at"`
+	IdleExpiresAt *int64  `json:"idle_expires_at"`
+	LoginURL      string  `json:"login_url"`
+	LogoutURL     string  `json:"logout_url"`
+}
+
+// answer looks the session up as use says and answers its State: 200, but
+// 401 login_required for an extension without a session, and 503 when the
+// store cannot say.
+func (rt *Routes) answer(w http.ResponseWriter, r *http.Request, use session.Use) error {
+	o, err := rt.cfg.Sessions.Lookup(r.Context(), r, use)
+	if err != nil {
+		return Unavailable(w)
+	}
+	login := LoginURL(rt.cfg.AuthURLPath, "")
+	if o == nil && use == session.Extend {
+		return WriteLoginRequired(w, "login_required", login)
+	}
+	return writeJSON(w, http.StatusOK, stateOf(o, login, rt.cfg.LogoutPath))
+}
+
+// stateOf is the State of o (nil: no session).
+func stateOf(o *session.Opened, login, logout string) State {
+	st := State{LoginURL: login, LogoutURL: logout}
+	if o == nil {
+		return st
+	}
+	unix := func(t int64) *int64 { return &t }
+	s := o.Session
+	st.Active, st.Sub = true, &s.Sub
+	st.ExpiresAt = unix(s.Expires.Unix())
+	if !s.Login.IsZero() {
+		st.AuthTime = unix(s.Login.Unix())
+	}
+	if !o.IdleUntil.IsZero() {
+		st.IdleExpiresAt = unix(o.IdleUntil.Unix())
+	}
+	return st
+}
+
+// returnToParam is auth-url's query parameter of the page to come back to.
+const returnToParam = "return_to"
+
+// LoginURL is the auth-url route with back (a local path and query, or ""
+// for none) as its return_to.
+func LoginURL(authURLPath, back string) string {
+	if back == "" {
+		return authURLPath
+	}
+	return authURLPath + "?" + returnToParam + "=" + url.QueryEscape(back)
+}
+
+// SetLink adds the login URL to h as a Link with rel="login".
+func SetLink(h http.Header, loginURL string) {
+	h.Add("Link", "<"+loginURL+`>; rel="login"`)
+}
+
+// WriteLoginRequired answers 401 {"error": code, "login_url": loginURL}
+// with the Link header.
+func WriteLoginRequired(w http.ResponseWriter, code, loginURL string) error {
+	SetLink(w.Header(), loginURL)
+	return writeJSON(w, http.StatusUnauthorized, struct {
+		Error    string `json:"error"`
+		LoginURL string `json:"login_url"`
+	}{code, loginURL})
+}
+
+// Unavailable answers 503 while the store cannot be reached, as the
+// handler's other routes do.
+func Unavailable(w http.ResponseWriter) error {
+	w.Header().Set("Retry-After", "5")
+	return writeError(w, http.StatusServiceUnavailable, "store_unavailable", "The session store cannot be reached; try again shortly.")
+}
+
+func methodNotAllowed(w http.ResponseWriter, allow string) error {
+	w.Header().Set("Allow", allow)
+	return writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "This route takes "+allow+" only.")
+}
+
+func writeError(w http.ResponseWriter, status int, code, message string) error {
+	return writeJSON(w, status, struct {
+		Error   string `json:"error"`
+		Message string `json:"message"`
+	}{code, message})
+}
+
+// writeJSON answers v as JSON, never cached nor sniffed.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, err = w.Write(body)
+	return err
+}
