@@ -161,8 +161,9 @@ func validHost(d string) bool {
 // a non-empty local part and a valid ASCII host name after it (already
 // lower case, as Parse leaves it); ok is false for anything else.
 func emailDomain(email string) (string, bool) {
+	// A second '@' lands in domain, which is then no host name.
 	local, domain, ok := strings.Cut(email, "@")
-	if !ok || local == "" || strings.Contains(domain, "@") || !validHost(domain) {
+	if !ok || local == "" || !validHost(domain) {
 		return "", false
 	}
 	return domain, true
