@@ -165,7 +165,7 @@ func Value(scope, raw string) any {
 // looksJSON is the SDK's test: the first and last characters are [ and ],
 // or { and }.
 func looksJSON(s string) bool {
-	if len(s) < 2 {
+	if s == "" {
 		return false
 	}
 	first, last := s[0], s[len(s)-1]
