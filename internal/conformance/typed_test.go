@@ -334,7 +334,7 @@ func TestOfficerProfilesFromMockpass(t *testing.T) {
 			{"SDK", func(k string) any { return job[k] }},
 			{"mockpass's file", func(k string) any { return oracle[i][k] }},
 		} {
-			want := Profile(src.get)
+			want := wantProfile(src.get)
 			if prof != want {
 				t.Errorf("profile %d: ours %+v, %s %+v", i, prof, src.name, want)
 			}
@@ -361,9 +361,9 @@ func TestOfficerProfilesFromMockpass(t *testing.T) {
 	}
 }
 
-// Profile builds the profile a job object should give: its five fields,
+// wantProfile builds the profile a job object should give: its five fields,
 // "NA" as empty, the work email trimmed and lower-cased.
-func Profile(get func(string) any) officer.Profile {
+func wantProfile(get func(string) any) officer.Profile {
 	s := func(k string) string {
 		v, _ := get(k).(string)
 		if v == "NA" {
