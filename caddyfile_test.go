@@ -113,6 +113,13 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{name: "bad cache_ttl", input: "sgid {\n cache_ttl lots\n}", wantErr: "cache_ttl:"},
 		{name: "unknown store", input: "sgid {\n store disk\n}", wantErr: "sgid.stores.disk"},
 		{name: "store without a name", input: "sgid {\n store\n}", wantErr: "wrong argument count"},
+		{name: "keep_fields add up", input: "sgid {\n keep_fields myinfo.name\n keep_fields myinfo.nric_number myinfo.email\n}", want: Handler{KeepFields: []string{"myinfo.name", "myinfo.nric_number", "myinfo.email"}}},
+		{name: "keep_fields without a field", input: "sgid {\n keep_fields\n}", wantErr: "keep_fields needs at least one field"},
+		{name: "typed_data", input: "sgid {\n typed_data\n}", want: Handler{TypedData: true}},
+		{name: "typed_data with a value", input: "sgid {\n typed_data on\n}", wantErr: "typed_data takes no value"},
+		{name: "typed_data twice", input: "sgid {\n typed_data\n typed_data\n}", wantErr: "typed_data is given twice"},
+		{name: "pseudonym and unmasked NRIC headers", input: "sgid {\n identity_header pseudonym:app-a X-User\n identity_header myinfo.nric_number:unmasked X-Nric\n}",
+			want: Handler{Guard: &Guard{IdentityHeaders: map[string]string{"X-User": "pseudonym:app-a", "X-Nric": "myinfo.nric_number:unmasked"}}}},
 		{
 			name: "guard",
 			input: `sgid {

@@ -73,7 +73,10 @@ func unitHandler(tb testing.TB, h *Handler, st store.Store, now func() time.Time
 	if err := h.gate.validate(nil); err != nil {
 		tb.Fatal(err)
 	}
-	h.identity = newIdentityRules(h.gate, h.IdentityAssertion)
+	var err error
+	if h.identity, err = newIdentityRules(h.gate, h.IdentityAssertion, h.SealingKey); err != nil {
+		tb.Fatal(err)
+	}
 	if st == nil {
 		st = memoryScope(tb)
 	}

@@ -2,11 +2,13 @@ package caddysgid
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
 
 	"github.com/caddy-sgid/caddy-sgid/assertion"
+	"github.com/caddy-sgid/caddy-sgid/internal/forward"
 	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 )
@@ -25,21 +27,26 @@ type identityRules struct {
 	// identity headers and the assertion's header.
 	scrubbed *idheader.Names
 	// fields are the assertion's fields; nil without an assertion.
-	fields []string
+	fields []forward.Field
 }
 
 // identityHeader is one entry of identity_header.
 type identityHeader struct {
 	name  string // canonical header name
-	field string
+	field forward.Field
 }
 
 // newIdentityRules compiles the identity headers of g and the fields of a
-// (nil without an assertion).
-func newIdentityRules(g *Guard, a *IdentityAssertion) *identityRules {
+// (nil without an assertion); secret is the sealing key that pseudonyms
+// are keyed from, "" when unset.
+func newIdentityRules(g *Guard, a *IdentityAssertion, secret string) (*identityRules, error) {
 	rules := new(identityRules)
-	for name, field := range g.IdentityHeaders {
-		rules.headers = append(rules.headers, identityHeader{name: http.CanonicalHeaderKey(name), field: field})
+	for name, spec := range g.IdentityHeaders {
+		f, err := forward.Compile(spec, secret)
+		if err != nil {
+			return nil, fmt.Errorf("identity_header %s: %w", name, err)
+		}
+		rules.headers = append(rules.headers, identityHeader{name: http.CanonicalHeaderKey(name), field: f})
 	}
 	sort.Slice(rules.headers, func(i, j int) bool { return rules.headers[i].name < rules.headers[j].name })
 	scrubbed := make([]string, 0, len(rules.headers)+1)
@@ -48,10 +55,34 @@ func newIdentityRules(g *Guard, a *IdentityAssertion) *identityRules {
 	}
 	if a != nil {
 		scrubbed = append(scrubbed, a.Header)
-		rules.fields = a.Fields
+		for _, spec := range a.Fields {
+			f, err := forward.Compile(spec, secret)
+			if err != nil {
+				return nil, fmt.Errorf("identity_assertion: %w", err)
+			}
+			for _, g := range rules.fields {
+				if g.Name == f.Name {
+					return nil, fmt.Errorf("identity_assertion: the claim %q is given twice", f.Name)
+				}
+			}
+			rules.fields = append(rules.fields, f)
+		}
 	}
 	rules.scrubbed = idheader.NewNames(scrubbed...)
-	return rules
+	return rules, nil
+}
+
+// checkKept refuses keep_fields that drop a field an identity header, an
+// assertion claim or an allow_field rule reads.
+func checkKept(h *Handler) error {
+	var claims, rules []string
+	if a := h.IdentityAssertion; a != nil {
+		claims = a.Fields
+	}
+	for _, rule := range h.gate.AllowFields {
+		rules = append(rules, rule.Field)
+	}
+	return forward.CheckConfig(h.KeepFields, h.gate.IdentityHeaders, claims, rules)
 }
 
 // userField is the value of "sub", "auth_time" (the login time in Unix
@@ -121,17 +152,18 @@ type userView struct {
 // newUserView makes ready what requests of session s need.
 func newUserView(s session.Session, rules *identityRules) *userView {
 	v := &userView{placeholders: identityPlaceholders(s), userinfo: userinfoJSON(s)}
+	get := func(field string) (string, bool) { return userField(s, field) }
 	if len(rules.headers) > 0 {
 		v.headers = make([]string, len(rules.headers))
 		for i, ih := range rules.headers {
-			if val, ok := userField(s, ih.field); ok && val != "" {
+			if val := ih.field.Value(get); val != "" {
 				v.headers[i] = idheader.Encode(val)
 			}
 		}
 	}
 	for _, f := range rules.fields {
-		if val, ok := userField(s, f); ok && val != "" {
-			v.fields = append(v.fields, assertion.Field{Name: f, Value: val})
+		if val := f.Value(get); val != "" {
+			v.fields = append(v.fields, assertion.Field{Name: f.Name, Value: val})
 		}
 	}
 	return v

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/forward"
 	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
@@ -195,7 +196,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request) error {
 
 	// App values never override what sgID vouched for (Validate keeps their
 	// keys out of the scopes' dotted namespace; this holds regardless).
-	data := info.Data
+	data := forward.Keep(info.Data, h.KeepFields)
 	for k, v := range login.AppValues {
 		if _, fromSgID := data[k]; !fromSgID {
 			data[k] = v

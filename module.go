@@ -82,6 +82,17 @@ type Handler struct {
 	// parameters not listed are ignored. A key may not contain a dot
 	// (sgID's fields do) nor be "id", "sub" or "openid". Default: none.
 	AppParams map[string]string `json:"app_params,omitempty"`
+	// The sgID data fields kept from a login, e.g. ["myinfo.name"]; every
+	// other field sgID returns is dropped before the session is stored,
+	// so it is never stored, logged, answered by the userinfo route nor
+	// forwarded. App values are always kept. Default: every field.
+	KeepFields []string `json:"keep_fields,omitempty"`
+	// Whether the userinfo route answers sgID's data typed: the fields
+	// sgID sends as JSON text (such as myinfo.vehicles) as arrays and
+	// objects, and "NA" as null, rather than every value a string. App
+	// values, identity headers, placeholders and the assertion keep the
+	// strings. Default: false.
+	TypedData bool `json:"typed_data,omitempty"`
 
 	// The route that answers GET with {"url": "<sgID authorization
 	// URL>"} and starts a login. Default: /api/auth-url.
@@ -355,6 +366,9 @@ func (h *Handler) Validate() error {
 		if err := a.validate(h.gate.IdentityHeaders); err != nil {
 			return err
 		}
+	}
+	if err := checkKept(h); err != nil {
+		return err
 	}
 	return h.gate.validate(slices.Collect(maps.Values(h.AppParams)))
 }

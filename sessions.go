@@ -47,7 +47,9 @@ func (h *Handler) provisionSessions(ctx caddy.Context) error {
 	}
 	countEvictions(raw, h.metrics, h.site)
 	h.upgrades = upgrade.New(time.Duration(*h.CacheTTL), h.sessionAlive, h.logger)
-	h.identity = newIdentityRules(h.gate, h.IdentityAssertion)
+	if h.identity, err = newIdentityRules(h.gate, h.IdentityAssertion, h.SealingKey); err != nil {
+		return err
+	}
 	h.sessions = session.New(sessionOptions(h, h.st, raw))
 	h.signer, err = newAssertionSigner(h, h.st)
 	return err
