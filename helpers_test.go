@@ -74,7 +74,7 @@ func unitHandler(tb testing.TB, h *Handler, st store.Store, now func() time.Time
 		tb.Fatal(err)
 	}
 	var err error
-	if h.identity, err = newIdentityRules(h.gate, h.IdentityAssertion, h.SealingKey); err != nil {
+	if h.identity, err = newIdentityRules(h); err != nil {
 		tb.Fatal(err)
 	}
 	if st == nil {

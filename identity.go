@@ -11,6 +11,7 @@ import (
 	"github.com/caddy-sgid/caddy-sgid/internal/forward"
 	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/typed"
 )
 
 // What a logged-in user's requests carry to the handlers after sgid: the
@@ -28,6 +29,10 @@ type identityRules struct {
 	scrubbed *idheader.Names
 	// fields are the assertion's fields; nil without an assertion.
 	fields []forward.Field
+	// typed makes the userinfo route answer sgID's data typed; appKeys
+	// are the app values' keys, which stay strings.
+	typed   bool
+	appKeys map[string]bool
 }
 
 // identityHeader is one entry of identity_header.
@@ -36,11 +41,14 @@ type identityHeader struct {
 	field forward.Field
 }
 
-// newIdentityRules compiles the identity headers of g and the fields of a
-// (nil without an assertion); secret is the sealing key that pseudonyms
-// are keyed from, "" when unset.
-func newIdentityRules(g *Guard, a *IdentityAssertion, secret string) (*identityRules, error) {
-	rules := new(identityRules)
+// newIdentityRules compiles the identity headers of h's guard, the fields
+// of its assertion, pseudonyms keyed from its sealing key, and typed_data.
+func newIdentityRules(h *Handler) (*identityRules, error) {
+	g, a, secret := h.gate, h.IdentityAssertion, h.SealingKey
+	rules := &identityRules{typed: h.TypedData, appKeys: make(map[string]bool, len(h.AppParams))}
+	for _, k := range h.AppParams {
+		rules.appKeys[k] = true
+	}
 	for name, spec := range g.IdentityHeaders {
 		f, err := forward.Compile(spec, secret)
 		if err != nil {
@@ -151,7 +159,7 @@ type userView struct {
 
 // newUserView makes ready what requests of session s need.
 func newUserView(s session.Session, rules *identityRules) *userView {
-	v := &userView{placeholders: identityPlaceholders(s), userinfo: userinfoJSON(s)}
+	v := &userView{placeholders: identityPlaceholders(s), userinfo: userinfoJSON(s, rules)}
 	get := func(field string) (string, bool) { return userField(s, field) }
 	if len(rules.headers) > 0 {
 		v.headers = make([]string, len(rules.headers))
@@ -173,16 +181,21 @@ func newUserView(s session.Session, rules *identityRules) *userView {
 func viewOf(o *session.Opened) *userView { return o.View.(*userView) }
 
 // userinfoJSON is the body of the userinfo route for s: {"sub", "data"},
-// with data an object even when empty.
-func userinfoJSON(s session.Session) []byte {
-	data := s.Data
-	if data == nil {
-		data = map[string]string{}
+// with data an object even when empty; with typed_data, sgID's fields
+// typed (internal/typed), the app values strings still.
+func userinfoJSON(s session.Session, rules *identityRules) []byte {
+	data := make(map[string]any, len(s.Data))
+	for k, v := range s.Data {
+		if rules.typed && !rules.appKeys[k] {
+			data[k] = typed.Value(k, v)
+		} else {
+			data[k] = v
+		}
 	}
-	// A map of strings always encodes.
+	// Strings and what typed decodes from JSON always encode.
 	b, _ := json.Marshal(struct {
-		Sub  string            `json:"sub"`
-		Data map[string]string `json:"data"`
+		Sub  string         `json:"sub"`
+		Data map[string]any `json:"data"`
 	}{s.Sub, data})
 	return b
 }

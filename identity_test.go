@@ -75,9 +75,20 @@ func TestPseudonymHeader(t *testing.T) {
 // the browser then holds.
 func mockLogin(t *testing.T, h *Handler, sub string) []*http.Cookie {
 	t.Helper()
+	return mockLoginAt(t, h, sub, "/api/auth-url")
+}
+
+// mockLoginAt is mockLogin starting at the auth-url target authPath.
+func mockLoginAt(t *testing.T, h *Handler, sub, authPath string) []*http.Cookie {
+	t.Helper()
 	const origin = "http://localhost:9080"
-	authURL, cookies := mockAuthURL(t, h, origin)
-	w := serveMockRequest(t, h, http.MethodGet, origin+authURL, nil)
+	w := serveMockRequest(t, h, http.MethodGet, origin+authPath, nil)
+	var out struct{ URL string }
+	if err := json.Unmarshal(w.Body.Bytes(), &out); w.Code != http.StatusOK || err != nil {
+		t.Fatalf("auth-url: %d %s", w.Code, w.Body)
+	}
+	authURL, cookies := out.URL, w.Result().Cookies()
+	w = serveMockRequest(t, h, http.MethodGet, origin+authURL, nil)
 	form := sgidtest.LoginForm(w.Body.String())
 	if form == nil {
 		t.Fatalf("login page: %d", w.Code)
@@ -197,4 +208,38 @@ func provisionErr(t *testing.T, settings map[string]any) error {
 		return err
 	}
 	return h.Validate()
+}
+
+// TestTypedData: with typed_data, the userinfo route answers sgID's JSON
+// fields as arrays while app values and plain fields stay strings, and
+// without it every value is the string sgID sent.
+func TestTypedData(t *testing.T) {
+	persona := sgidtest.DefaultPersonas()[1]
+	records := persona.Data["myinfo.sponsored_child_records"]
+	if !strings.HasPrefix(records, "[{") {
+		t.Fatal("the second persona needs sponsored child records")
+	}
+	for _, typedData := range []bool{false, true} {
+		h := mockHandler(t, map[string]any{
+			"scopes":     []string{"openid", "myinfo.name", "myinfo.sponsored_child_records"},
+			"app_params": map[string]string{"pick": "pick"},
+			"typed_data": typedData,
+		})
+		cookies := mockLoginAt(t, h, persona.Sub, "/api/auth-url?pick=%5B1%5D")
+		w := serveMockRequest(t, h, http.MethodGet, "http://localhost:9080/api/userinfo", nil, cookies...)
+		var info struct{ Data map[string]any }
+		if err := json.Unmarshal(w.Body.Bytes(), &info); err != nil || w.Code != http.StatusOK {
+			t.Fatalf("userinfo: %d %s", w.Code, w.Body)
+		}
+		if info.Data["pick"] != "[1]" || info.Data["myinfo.name"] != persona.Data["myinfo.name"] {
+			t.Errorf("typed_data %v: app value %v and name %v, want the strings", typedData, info.Data["pick"], info.Data["myinfo.name"])
+		}
+		rec := info.Data["myinfo.sponsored_child_records"]
+		if list, isList := rec.([]any); typedData && (!isList || len(list) == 0) {
+			t.Errorf("typed_data: records = %T, want a non-empty array", rec)
+		}
+		if !typedData && rec != records {
+			t.Errorf("records = %v, want sgID's string", rec)
+		}
+	}
 }

@@ -47,7 +47,7 @@ func (h *Handler) provisionSessions(ctx caddy.Context) error {
 	}
 	countEvictions(raw, h.metrics, h.site)
 	h.upgrades = upgrade.New(time.Duration(*h.CacheTTL), h.sessionAlive, h.logger)
-	if h.identity, err = newIdentityRules(h.gate, h.IdentityAssertion, h.SealingKey); err != nil {
+	if h.identity, err = newIdentityRules(h); err != nil {
 		return err
 	}
 	h.sessions = session.New(sessionOptions(h, h.st, raw))
