@@ -97,6 +97,7 @@ func checkProtectReachable(matcherSet caddy.ModuleMap, g *Guard) error {
 //	    app_param        <query_param> [<data_key>]
 //	    keep_fields      <field...>
 //	    typed_data
+//	    allow_officer    <pattern...>
 //	    auth_url_path    <path>
 //	    callback_path    <path>
 //	    userinfo_path    <path>
@@ -172,6 +173,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = cfgargs.Append(d, &h.KeepFields, "field")
 		case "typed_data":
 			err = cfgargs.None(d, &h.TypedData)
+		case "allow_officer":
+			err = cfgargs.Append(d, &h.AllowOfficer, "pattern")
 		case "auth_url_path":
 			err = cfgargs.One(d, &h.AuthURLPath)
 		case "callback_path":
@@ -258,7 +261,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 var repeatable = map[string]bool{
 	"scopes": true, "app_param": true, "protect": true,
 	"identity_header": true, "allow_sub": true, "allow_field": true,
-	"trusted_origins": true, "keep_fields": true,
+	"trusted_origins": true, "keep_fields": true, "allow_officer": true,
 }
 
 // guardConfig returns the handler's Guard, creating it for the first guard

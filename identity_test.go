@@ -78,8 +78,9 @@ func mockLogin(t *testing.T, h *Handler, sub string) []*http.Cookie {
 	return mockLoginAt(t, h, sub, "/api/auth-url")
 }
 
-// mockLoginAt is mockLogin starting at the auth-url target authPath.
-func mockLoginAt(t *testing.T, h *Handler, sub, authPath string) []*http.Cookie {
+// mockCallback runs a mock login of sub from the auth-url target
+// authPath and returns the callback's answer.
+func mockCallback(t *testing.T, h *Handler, sub, authPath string) *httptest.ResponseRecorder {
 	t.Helper()
 	const origin = "http://localhost:9080"
 	w := serveMockRequest(t, h, http.MethodGet, origin+authPath, nil)
@@ -95,7 +96,13 @@ func mockLoginAt(t *testing.T, h *Handler, sub, authPath string) []*http.Cookie 
 	}
 	form.Set("sub", sub)
 	w = serveMockRequest(t, h, http.MethodPost, origin+mockPrefix+"/v2/oauth/authorize", form)
-	w = serveMockRequest(t, h, http.MethodGet, w.Header().Get("Location"), nil, cookies...)
+	return serveMockRequest(t, h, http.MethodGet, w.Header().Get("Location"), nil, cookies...)
+}
+
+// mockLoginAt is mockLogin starting at the auth-url target authPath.
+func mockLoginAt(t *testing.T, h *Handler, sub, authPath string) []*http.Cookie {
+	t.Helper()
+	w := mockCallback(t, h, sub, authPath)
 	if loc := w.Header().Get("Location"); w.Code != http.StatusFound || strings.Contains(loc, "reason=") {
 		t.Fatalf("callback: %d to %q", w.Code, loc)
 	}

@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/confcheck"
+	"github.com/caddy-sgid/caddy-sgid/internal/officer"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/upgrade"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
@@ -93,6 +94,12 @@ type Handler struct {
 	// values, identity headers, placeholders and the assertion keep the
 	// strings. Default: false.
 	TypedData bool `json:"typed_data,omitempty"`
+	// Patterns a public officer's job must match for the login to
+	// succeed (docs/officers.md): a work email domain ("tech.gov.sg",
+	// "*.gov.sg"), "agency:NAME" or "type:TYPE"; any match passes. Needs
+	// the scope pocdex.public_officer_details. Default: none, so no job
+	// is required.
+	AllowOfficer []string `json:"allow_officer,omitempty"`
 
 	// The route that answers GET with {"url": "<sgID authorization
 	// URL>"} and starts a login. Default: /api/auth-url.
@@ -204,6 +211,7 @@ type Handler struct {
 	// gate is the compiled Guard, or an empty one when there is none.
 	gate     *Guard
 	identity *identityRules // what a session's requests carry upstream
+	officers *officer.Rules // allow_officer compiled; nil without it
 	signer   *assertionSigner
 	sessions *session.Manager
 	// nestingReported makes noteNesting report once per handler; a
@@ -246,6 +254,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.metrics, h.releaseMetrics = m, release
 	if err := h.resolveConfig(); err != nil {
+		return err
+	}
+	if h.officers, err = officer.CompileFor(h.AllowOfficer, h.Scopes); err != nil {
 		return err
 	}
 	h.cookies = cookie.NewJar(h.CookieName, h.CookieSecure)
