@@ -52,7 +52,9 @@ type IdentityAssertion struct {
 	// 1s, at most 5m. Default: 1m.
 	Lifetime caddy.Duration `json:"lifetime,omitempty"`
 	// The further claims: data keys from sgID (such as
-	// "myinfo.name") or app value keys, each sent under its own name when
+	// "myinfo.name"), app value keys, or the forms identity_headers takes
+	// ("pseudonym:<label>", "myinfo.nric_number" masked, and
+	// "myinfo.nric_number:unmasked" sent as "myinfo.nric_number"), each sent under its own name when
 	// the user has a value for it. App values are chosen by the browser
 	// when it starts the login. The registered claim names (iss, sub, aud,
 	// exp, nbf, iat, jti, auth_time) may not be used. Default: none, so

@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/cfgargs"
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 	"github.com/caddy-sgid/caddy-sgid/store"
 )
@@ -93,6 +94,9 @@ func checkProtectReachable(matcherSet caddy.ModuleMap, g *Guard) error {
 //	    redirect_uri     <url>
 //	    scopes           <scope...>
 //	    app_param        <query_param> [<data_key>]
+//	    keep_fields      <field...>
+//	    typed_data
+//	    allow_officer    <pattern...>
 //	    auth_url_path    <path>
 //	    callback_path    <path>
 //	    userinfo_path    <path>
@@ -147,15 +151,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		var err error
 		switch sub {
 		case "client_id":
-			err = oneArg(d, &h.ClientID)
+			err = cfgargs.One(d, &h.ClientID)
 		case "client_secret":
-			err = oneArg(d, &h.ClientSecret)
+			err = cfgargs.One(d, &h.ClientSecret)
 		case "private_key":
-			err = unmarshalPrivateKey(d, h)
+			// The current key and, during a rollover, the next one.
+			err = cfgargs.Upto(d, &h.PrivateKey, &h.PrivateKeys, 2)
 		case "host":
-			err = oneArg(d, &h.Host)
+			err = cfgargs.One(d, &h.Host)
 		case "redirect_uri":
-			err = oneArg(d, &h.RedirectURI)
+			err = cfgargs.One(d, &h.RedirectURI)
 		case "scopes":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
@@ -164,49 +169,55 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.Scopes = append(h.Scopes, args...)
 		case "app_param":
 			err = h.unmarshalAppParam(d)
+		case "keep_fields":
+			err = cfgargs.Append(d, &h.KeepFields, "field")
+		case "typed_data":
+			err = cfgargs.None(d, &h.TypedData)
+		case "allow_officer":
+			err = cfgargs.Append(d, &h.AllowOfficer, "pattern")
 		case "auth_url_path":
-			err = oneArg(d, &h.AuthURLPath)
+			err = cfgargs.One(d, &h.AuthURLPath)
 		case "callback_path":
-			err = oneArg(d, &h.CallbackPath)
+			err = cfgargs.One(d, &h.CallbackPath)
 		case "userinfo_path":
-			err = oneArg(d, &h.UserinfoPath)
+			err = cfgargs.One(d, &h.UserinfoPath)
 		case "logout_path":
-			err = oneArg(d, &h.LogoutPath)
+			err = cfgargs.One(d, &h.LogoutPath)
 		case "session_path":
-			err = oneArg(d, &h.SessionPath)
+			err = cfgargs.One(d, &h.SessionPath)
 		case "success_path":
-			err = oneArg(d, &h.SuccessPath)
+			err = cfgargs.One(d, &h.SuccessPath)
 		case "error_path":
-			err = oneArg(d, &h.ErrorPath)
+			err = cfgargs.One(d, &h.ErrorPath)
 		case "cookie_name":
-			err = oneArg(d, &h.CookieName)
+			err = cfgargs.One(d, &h.CookieName)
 		case "cookie_secure":
-			err = onOffArg(d, &h.CookieSecure)
+			err = cfgargs.OnOff(d, &h.CookieSecure)
 		case "login_timeout":
-			err = durationArg(d, &h.LoginTimeout)
+			err = cfgargs.Duration(d, &h.LoginTimeout)
 		case "session_lifetime":
-			err = durationArg(d, &h.SessionLifetime)
+			err = cfgargs.Duration(d, &h.SessionLifetime)
 		case "session_idle_timeout":
-			err = durationArg(d, &h.SessionIdleTimeout)
+			err = cfgargs.Duration(d, &h.SessionIdleTimeout)
 		case "store":
 			h.StoreRaw, err = store.UnmarshalStore(d)
 		case "cache_ttl":
 			var ttl caddy.Duration
-			err = durationArg(d, &ttl)
+			err = cfgargs.Duration(d, &ttl)
 			h.CacheTTL = &ttl
 		case "sealing_key":
-			err = oneArg(d, &h.SealingKey)
+			err = cfgargs.One(d, &h.SealingKey)
 		case "provider_timeout":
-			err = durationArg(d, &h.ProviderTimeout)
+			err = cfgargs.Duration(d, &h.ProviderTimeout)
 		case "key_rotation":
-			err = durationArg(d, &h.KeyRotation)
+			err = cfgargs.Duration(d, &h.KeyRotation)
 		case "mock":
 			if d.NextArg() {
 				return d.ArgErr()
 			}
 			h.Mock = true
 		case "protect":
-			err = appendArgs(d, &h.guardConfig().Protect, "path pattern")
+			err = cfgargs.Append(d, &h.guardConfig().Protect, "path pattern")
 		case "login_page":
 			args := d.RemainingArgs()
 			if len(args) != 1 {
@@ -216,7 +227,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "identity_header":
 			err = h.unmarshalIdentityHeader(d)
 		case "allow_sub":
-			err = appendArgs(d, &h.guardConfig().AllowSubs, "subject")
+			err = cfgargs.Append(d, &h.guardConfig().AllowSubs, "subject")
 		case "allow_field":
 			args := d.RemainingArgs()
 			if len(args) < 2 {
@@ -225,9 +236,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			g := h.guardConfig()
 			g.AllowFields = append(g.AllowFields, FieldRule{Field: args[0], Values: args[1:]})
 		case "ambiguous_paths":
-			err = oneArg(d, &h.guardConfig().AmbiguousPaths)
+			err = cfgargs.One(d, &h.guardConfig().AmbiguousPaths)
 		case "trusted_origins":
-			err = appendArgs(d, &h.TrustedOrigins, "origin")
+			err = cfgargs.Append(d, &h.TrustedOrigins, "origin")
 		case "forward_cookie":
 			if d.NextArg() {
 				return d.Errf("forward_cookie takes no value")
@@ -252,7 +263,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 var repeatable = map[string]bool{
 	"scopes": true, "app_param": true, "protect": true,
 	"identity_header": true, "allow_sub": true, "allow_field": true,
-	"trusted_origins": true,
+	"trusted_origins": true, "keep_fields": true, "allow_officer": true,
 }
 
 // guardConfig returns the handler's Guard, creating it for the first guard
@@ -262,29 +273,6 @@ func (h *Handler) guardConfig() *Guard {
 		h.Guard = new(Guard)
 	}
 	return h.Guard
-}
-
-// maxPrivateKeys is how many private_key lines a block may have: the
-// current key and the next one, during a rollover.
-const maxPrivateKeys = 2
-
-// unmarshalPrivateKey reads a private_key line into h: the first sets
-// private_key, the second adds to private_keys, and a third is refused,
-// since a rollover needs only the current key and the next.
-func unmarshalPrivateKey(d *caddyfile.Dispenser, h *Handler) error {
-	var pem string
-	if err := oneArg(d, &pem); err != nil {
-		return err
-	}
-	switch {
-	case h.PrivateKey == "" && len(h.PrivateKeys) == 0:
-		h.PrivateKey = pem
-	case 1+len(h.PrivateKeys) < maxPrivateKeys:
-		h.PrivateKeys = append(h.PrivateKeys, pem)
-	default:
-		return d.Errf("private_key is given more than %d times; give the current key and, during a rollover, the next one", maxPrivateKeys)
-	}
-	return nil
 }
 
 // unmarshalAppParam reads `app_param <query_param> [<data_key>]`.
@@ -341,65 +329,6 @@ func parseFreshLogin(d *caddyfile.Dispenser) (*FreshLogin, error) {
 	return &FreshLogin{MaxAge: caddy.Duration(age), Paths: args[1:]}, nil
 }
 
-// oneArg reads exactly one argument, failing on none or more. The error
-// never repeats the value, which may be a secret.
-func oneArg(d *caddyfile.Dispenser, dst *string) error {
-	name := d.Val()
-	if !d.NextArg() {
-		return d.Errf("%s needs a value", name)
-	}
-	*dst = d.Val()
-	if d.NextArg() {
-		return d.Errf("%s takes one value, got more", name)
-	}
-	return nil
-}
-
-// onOffArg reads exactly one of on and off into dst, which stays nil when
-// the line is absent so that the default can depend on the request.
-func onOffArg(d *caddyfile.Dispenser, dst **bool) error {
-	name := d.Val()
-	var v string
-	if err := oneArg(d, &v); err != nil {
-		return err
-	}
-	switch v {
-	case "on", "off":
-		b := v == "on"
-		*dst = &b
-		return nil
-	}
-	return d.Errf("%s: %q must be on or off", name, v)
-}
-
-// appendArgs adds the line's arguments, at least one, to dst: repeated
-// lines add up.
-func appendArgs[S ~[]string](d *caddyfile.Dispenser, dst *S, what string) error {
-	name := d.Val()
-	args := d.RemainingArgs()
-	if len(args) == 0 {
-		return d.Errf("%s needs at least one %s", name, what)
-	}
-	*dst = append(*dst, args...)
-	return nil
-}
-
-// durationArg reads one duration, in Caddy's syntax (which adds d for
-// days to Go's).
-func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
-	name := d.Val()
-	var v string
-	if err := oneArg(d, &v); err != nil {
-		return err
-	}
-	dur, err := caddy.ParseDuration(v)
-	if err != nil {
-		return d.Errf("%s: %v", name, err)
-	}
-	*dst = caddy.Duration(dur)
-	return nil
-}
-
 // Interface guard.
 var _ caddyfile.Unmarshaler = (*Handler)(nil)
 
@@ -431,13 +360,13 @@ func parseIdentityAssertion(d *caddyfile.Dispenser) (*IdentityAssertion, error) 
 		var err error
 		switch sub {
 		case "audience":
-			err = oneArg(d, &a.Audience)
+			err = cfgargs.One(d, &a.Audience)
 		case "lifetime":
-			err = durationArg(d, &a.Lifetime)
+			err = cfgargs.Duration(d, &a.Lifetime)
 		case "fields":
-			err = appendArgs(d, &a.Fields, "field")
+			err = cfgargs.Append(d, &a.Fields, "field")
 		case "jwks_path":
-			err = oneArg(d, &a.JWKSPath)
+			err = cfgargs.One(d, &a.JWKSPath)
 		default:
 			return nil, d.Errf("unknown identity_assertion subdirective %q", sub)
 		}

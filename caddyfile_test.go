@@ -110,6 +110,15 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{name: "bad cache_ttl", input: "sgid {\n cache_ttl lots\n}", wantErr: "cache_ttl:"},
 		{name: "unknown store", input: "sgid {\n store disk\n}", wantErr: "sgid.stores.disk"},
 		{name: "store without a name", input: "sgid {\n store\n}", wantErr: "wrong argument count"},
+		{name: "keep_fields add up", input: "sgid {\n keep_fields myinfo.name\n keep_fields myinfo.nric_number myinfo.email\n}", want: Handler{KeepFields: []string{"myinfo.name", "myinfo.nric_number", "myinfo.email"}}},
+		{name: "keep_fields without a field", input: "sgid {\n keep_fields\n}", wantErr: "keep_fields needs at least one field"},
+		{name: "typed_data", input: "sgid {\n typed_data\n}", want: Handler{TypedData: true}},
+		{name: "allow_officer adds up", input: "sgid {\n allow_officer *.gov.sg \"agency:Open Government Products\"\n allow_officer type:Permanent\n}", want: Handler{AllowOfficer: []string{"*.gov.sg", "agency:Open Government Products", "type:Permanent"}}},
+		{name: "allow_officer without a pattern", input: "sgid {\n allow_officer\n}", wantErr: "allow_officer needs at least one pattern"},
+		{name: "typed_data with a value", input: "sgid {\n typed_data on\n}", wantErr: "typed_data takes no value"},
+		{name: "typed_data twice", input: "sgid {\n typed_data\n typed_data\n}", wantErr: "typed_data is given twice"},
+		{name: "pseudonym and unmasked NRIC headers", input: "sgid {\n identity_header pseudonym:app-a X-User\n identity_header myinfo.nric_number:unmasked X-Nric\n}",
+			want: Handler{Guard: &Guard{IdentityHeaders: map[string]string{"X-User": "pseudonym:app-a", "X-Nric": "myinfo.nric_number:unmasked"}}}},
 		{
 			name: "guard",
 			input: `sgid {

@@ -66,8 +66,11 @@ type Guard struct {
 	// Maps a request header name to the user field whose value it carries
 	// to the handlers after this one (reverse_proxy sends it upstream):
 	// "sub" (the sgID subject), "auth_time" (the login time in Unix
-	// seconds), a data field from sgID such as
-	// "myinfo.name", or an app value key such as "iceCream". Values are
+	// seconds), a data field from sgID such as "myinfo.name" (the NRIC,
+	// "myinfo.nric_number", goes masked as *****123A unless written
+	// "myinfo.nric_number:unmasked"), "pseudonym:<label>" (a stable
+	// pseudonym of sub per label, keyed from sealing_key, which it needs),
+	// or an app value key such as "iceCream". Values are
 	// percent-encoded: control characters, bytes outside ASCII, '%', '+'
 	// and a leading or trailing space become %XX, so every common URL
 	// decoder gives the value back. A header is absent when the user has

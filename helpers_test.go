@@ -72,7 +72,10 @@ func unitHandler(tb testing.TB, h *Handler, st store.Store, now func() time.Time
 	if err := h.gate.validate(nil); err != nil {
 		tb.Fatal(err)
 	}
-	h.identity = newIdentityRules(h.gate.IdentityHeaders, h.IdentityAssertion)
+	var err error
+	if h.identity, err = newIdentityRules(h); err != nil {
+		tb.Fatal(err)
+	}
 	if st == nil {
 		st = memoryScope(tb)
 	}

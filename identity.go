@@ -2,6 +2,7 @@ package caddysgid
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -9,8 +10,10 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-sgid/caddy-sgid/assertion"
+	"github.com/caddy-sgid/caddy-sgid/internal/forward"
 	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/typed"
 )
 
 // What a logged-in user's requests carry to the handlers after sgid: the
@@ -27,21 +30,33 @@ type identityRules struct {
 	// identity headers and the assertion's header.
 	scrubbed *idheader.Names
 	// fields are the assertion's fields; nil without an assertion.
-	fields []string
+	fields []forward.Field
+	// typed makes the userinfo route answer sgID's data typed; appKeys
+	// are the app values' keys, which stay strings.
+	typed   bool
+	appKeys map[string]bool
 }
 
 // identityHeader is one entry of identity_header.
 type identityHeader struct {
 	name  string // canonical header name
-	field string
+	field forward.Field
 }
 
-// newIdentityRules compiles identity_header (header name to field) and
-// the fields of a (nil without an assertion).
-func newIdentityRules(headers map[string]string, a *IdentityAssertion) *identityRules {
-	rules := new(identityRules)
-	for name, field := range headers {
-		rules.headers = append(rules.headers, identityHeader{name: http.CanonicalHeaderKey(name), field: field})
+// newIdentityRules compiles the identity headers of h's guard, the fields
+// of its assertion, pseudonyms keyed from its sealing key, and typed_data.
+func newIdentityRules(h *Handler) (*identityRules, error) {
+	g, a, secret := h.gate, h.IdentityAssertion, h.SealingKey
+	rules := &identityRules{typed: h.TypedData, appKeys: make(map[string]bool, len(h.AppParams))}
+	for _, k := range h.AppParams {
+		rules.appKeys[k] = true
+	}
+	for name, spec := range g.IdentityHeaders {
+		f, err := forward.Compile(spec, secret)
+		if err != nil {
+			return nil, fmt.Errorf("identity_header %s: %w", name, err)
+		}
+		rules.headers = append(rules.headers, identityHeader{name: http.CanonicalHeaderKey(name), field: f})
 	}
 	sort.Slice(rules.headers, func(i, j int) bool { return rules.headers[i].name < rules.headers[j].name })
 	scrubbed := make([]string, 0, len(rules.headers)+1)
@@ -50,10 +65,34 @@ func newIdentityRules(headers map[string]string, a *IdentityAssertion) *identity
 	}
 	if a != nil {
 		scrubbed = append(scrubbed, a.Header)
-		rules.fields = a.Fields
+		for _, spec := range a.Fields {
+			f, err := forward.Compile(spec, secret)
+			if err != nil {
+				return nil, fmt.Errorf("identity_assertion: %w", err)
+			}
+			for _, g := range rules.fields {
+				if g.Name == f.Name {
+					return nil, fmt.Errorf("identity_assertion: the claim %q is given twice", f.Name)
+				}
+			}
+			rules.fields = append(rules.fields, f)
+		}
 	}
 	rules.scrubbed = idheader.NewNames(scrubbed...)
-	return rules
+	return rules, nil
+}
+
+// checkKept refuses keep_fields that drop a field an identity header, an
+// assertion claim or an allow_field rule reads.
+func checkKept(h *Handler) error {
+	var claims, rules []string
+	if a := h.IdentityAssertion; a != nil {
+		claims = a.Fields
+	}
+	for _, rule := range h.gate.AllowFields {
+		rules = append(rules, rule.Field)
+	}
+	return forward.CheckConfig(h.KeepFields, h.gate.IdentityHeaders, claims, rules)
 }
 
 // userField is the value of "sub", "auth_time" (the login time in Unix
@@ -122,18 +161,19 @@ type userView struct {
 
 // newUserView makes ready what requests of session s need.
 func newUserView(s session.Session, rules *identityRules) *userView {
-	v := &userView{placeholders: identityPlaceholders(s), userinfo: userinfoJSON(s)}
+	v := &userView{placeholders: identityPlaceholders(s), userinfo: userinfoJSON(s, rules)}
+	get := func(field string) (string, bool) { return userField(s, field) }
 	if len(rules.headers) > 0 {
 		v.headers = make([]string, len(rules.headers))
 		for i, ih := range rules.headers {
-			if val, ok := userField(s, ih.field); ok && val != "" {
+			if val := ih.field.Value(get); val != "" {
 				v.headers[i] = idheader.Encode(val)
 			}
 		}
 	}
 	for _, f := range rules.fields {
-		if val, ok := userField(s, f); ok && val != "" {
-			v.fields = append(v.fields, assertion.Field{Name: f, Value: val})
+		if val := f.Value(get); val != "" {
+			v.fields = append(v.fields, assertion.Field{Name: f.Name, Value: val})
 		}
 	}
 	return v
@@ -143,16 +183,21 @@ func newUserView(s session.Session, rules *identityRules) *userView {
 func viewOf(o *session.Opened) *userView { return o.View.(*userView) }
 
 // userinfoJSON is the body of the userinfo route for s: {"sub", "data"},
-// with data an object even when empty.
-func userinfoJSON(s session.Session) []byte {
-	data := s.Data
-	if data == nil {
-		data = map[string]string{}
+// with data an object even when empty; with typed_data, sgID's fields
+// typed (internal/typed), the app values strings still.
+func userinfoJSON(s session.Session, rules *identityRules) []byte {
+	data := make(map[string]any, len(s.Data))
+	for k, v := range s.Data {
+		if rules.typed && !rules.appKeys[k] {
+			data[k] = typed.Value(k, v)
+		} else {
+			data[k] = v
+		}
 	}
-	// A map of strings always encodes.
+	// Strings and what typed decodes from JSON always encode.
 	b, _ := json.Marshal(struct {
-		Sub  string            `json:"sub"`
-		Data map[string]string `json:"data"`
+		Sub  string         `json:"sub"`
+		Data map[string]any `json:"data"`
 	}{s.Sub, data})
 	return b
 }

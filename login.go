@@ -4,17 +4,20 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/confcheck"
+	"github.com/caddy-sgid/caddy-sgid/internal/forward"
 	"github.com/caddy-sgid/caddy-sgid/internal/jsonurl"
 	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
+	"github.com/caddy-sgid/caddy-sgid/internal/officer"
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
@@ -98,7 +101,7 @@ func (h *Handler) loginRequest(r *http.Request) (req session.LoginRequest, code,
 			continue
 		case len(v) > maxAppValue:
 			return req, "invalid_app_param", "An app parameter is too long."
-		case !validAppValue(v):
+		case !confcheck.ValidAppValue(v):
 			return req, "invalid_app_param", "An app parameter holds a control character or is not UTF-8."
 		}
 		if req.AppValues == nil {
@@ -107,22 +110,6 @@ func (h *Handler) loginRequest(r *http.Request) (req session.LoginRequest, code,
 		req.AppValues[key] = v
 	}
 	return req, "", ""
-}
-
-// validAppValue reports whether an app value the browser sent to auth-url
-// may be kept: valid UTF-8 without control characters. These values end up
-// in placeholders, headers, and logs, where a CR or LF would split a line
-// and bytes that are not UTF-8 would be replaced or garble it.
-func validAppValue(v string) bool {
-	if !utf8.ValidString(v) {
-		return false
-	}
-	for _, c := range v {
-		if unicode.IsControl(c) {
-			return false
-		}
-	}
-	return true
 }
 
 // serveCallback finishes the login whose state sgID sent back.
@@ -190,9 +177,18 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request) error {
 		return h.fail(w, r, reasonUserinfoFailed, zapcore.ErrorLevel, err)
 	}
 
+	if slices.Contains(h.Scopes, officer.Scope) {
+		fields, err := officer.Choose(info.Data, h.officers)
+		if err != nil {
+			// no_officer_profile, officer_not_allowed, or details unreadable.
+			return h.fail(w, r, cmp.Or(officer.Reason(err), reasonUserinfoFailed), zapcore.InfoLevel, err)
+		}
+		maps.Copy(info.Data, fields)
+	}
+
 	// App values never override what sgID vouched for (Validate keeps their
 	// keys out of the scopes' dotted namespace; this holds regardless).
-	data := info.Data
+	data := forward.Keep(info.Data, h.KeepFields)
 	for k, v := range login.AppValues {
 		if _, fromSgID := data[k]; !fromSgID {
 			data[k] = v

@@ -22,6 +22,7 @@ import (
 	"github.com/caddy-sgid/caddy-sgid/internal/confcheck"
 	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
 	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
+	"github.com/caddy-sgid/caddy-sgid/internal/officer"
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/sparoutes"
@@ -81,6 +82,23 @@ type Handler struct {
 	// parameters not listed are ignored. A key may not contain a dot
 	// (sgID's fields do) nor be "id", "sub" or "openid". Default: none.
 	AppParams map[string]string `json:"app_params,omitempty"`
+	// The sgID data fields kept from a login, e.g. ["myinfo.name"]; every
+	// other field sgID returns is dropped before the session is stored,
+	// so it is never stored, logged, answered by the userinfo route nor
+	// forwarded. App values are always kept. Default: every field.
+	KeepFields []string `json:"keep_fields,omitempty"`
+	// Whether the userinfo route answers sgID's data typed: the fields
+	// sgID sends as JSON text (such as myinfo.vehicles) as arrays and
+	// objects, and "NA" as null, rather than every value a string. App
+	// values, identity headers, placeholders and the assertion keep the
+	// strings. Default: false.
+	TypedData bool `json:"typed_data,omitempty"`
+	// Patterns a public officer's job must match for the login to
+	// succeed (docs/officers.md): a work email domain ("tech.gov.sg",
+	// "*.gov.sg"), "agency:NAME" or "type:TYPE"; any match passes. Needs
+	// the scope pocdex.public_officer_details. Default: none, so no job
+	// is required.
+	AllowOfficer []string `json:"allow_officer,omitempty"`
 
 	// The route that answers GET with {"url": "<sgID authorization
 	// URL>"} and starts a login. Default: /api/auth-url.
@@ -199,6 +217,7 @@ type Handler struct {
 	// gate is the compiled Guard, or an empty one when there is none.
 	gate     *Guard
 	identity *identityRules // what a session's requests carry upstream
+	officers *officer.Rules // allow_officer compiled; nil without it
 	signer   *assertionSigner
 	sessions *session.Manager
 	spa      *sparoutes.Routes // the single-page app's session routes
@@ -242,6 +261,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.metrics, h.releaseMetrics = m, release
 	if err := h.resolveConfig(); err != nil {
+		return err
+	}
+	if h.officers, err = officer.CompileFor(h.AllowOfficer, h.Scopes); err != nil {
 		return err
 	}
 	h.cookies = cookie.NewJar(h.CookieName, h.CookieSecure)
@@ -364,6 +386,9 @@ func (h *Handler) Validate() error {
 		if err := a.validate(h.gate.IdentityHeaders); err != nil {
 			return err
 		}
+	}
+	if err := checkKept(h); err != nil {
+		return err
 	}
 	return h.gate.validate(slices.Collect(maps.Values(h.AppParams)))
 }

@@ -48,7 +48,9 @@ func (h *Handler) provisionSessions(ctx caddy.Context) error {
 	}
 	countEvictions(raw, h.metrics, h.site)
 	h.upgrades = upgrade.New(time.Duration(*h.CacheTTL), h.sessionAlive, h.logger)
-	h.identity = newIdentityRules(h.gate.IdentityHeaders, h.IdentityAssertion)
+	if h.identity, err = newIdentityRules(h); err != nil {
+		return err
+	}
 	h.sessions = session.New(sessionOptions(h, h.st, raw))
 	h.signer, err = newAssertionSigner(h.IdentityAssertion, h.st, h.SealingKey, time.Duration(h.KeyRotation), cookie.NewJar(h.CookieName, h.CookieSecure), h.logger)
 	return err

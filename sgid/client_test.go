@@ -105,6 +105,40 @@ func TestWholeLoginBothEncodings(t *testing.T) {
 	}
 }
 
+// TestEveryPersonaRoundTrips logs in as every persona of the fake with
+// every scope it has data for, in both encodings: the client gets each
+// value exactly as the persona holds it (JSON text, "NA", partial dates,
+// new lines and non-ASCII alike).
+func TestEveryPersonaRoundTrips(t *testing.T) {
+	for _, enc := range []sgidtest.Encoding{sgidtest.EncodingSgID, sgidtest.EncodingMockpass} {
+		srv, c := newPair(t, sgidtest.Options{Encoding: enc})
+		for _, persona := range srv.Personas() {
+			t.Run(enc.String()+"/"+persona.Sub, func(t *testing.T) {
+				if err := srv.SelectPersona(persona.Sub); err != nil {
+					t.Fatal(err)
+				}
+				scopes := []string{"openid"}
+				for k := range persona.Data {
+					scopes = append(scopes, k)
+				}
+				tok, info, err := login(t, c, scopes)
+				if err != nil {
+					t.Fatalf("login: %v", err)
+				}
+				if tok.Sub != persona.Sub || info.Sub != persona.Sub {
+					t.Errorf("sub = %q/%q, want %q", tok.Sub, info.Sub, persona.Sub)
+				}
+				if len(persona.Data) == 0 && len(info.Data) == 0 {
+					return
+				}
+				if !reflect.DeepEqual(info.Data, persona.Data) {
+					t.Errorf("data = %v\nwant %v", info.Data, persona.Data)
+				}
+			})
+		}
+	}
+}
+
 func TestUserinfoNonASCIIAndOpenIDOnly(t *testing.T) {
 	srv, c := newPair(t, sgidtest.Options{})
 	var nonASCII sgidtest.Persona

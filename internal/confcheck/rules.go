@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // MinSealingKey is the shortest sealing_key accepted, in bytes.
@@ -80,4 +82,20 @@ func CheckAppParams(params map[string]string, returnToParam string, identityKeys
 		}
 	}
 	return nil
+}
+
+// ValidAppValue reports whether an app value the browser sent to auth-url
+// may be kept: valid UTF-8 without control characters. These values end up
+// in placeholders, headers, and logs, where a CR or LF would split a line
+// and bytes that are not UTF-8 would be replaced or garble it.
+func ValidAppValue(v string) bool {
+	if !utf8.ValidString(v) {
+		return false
+	}
+	for _, c := range v {
+		if unicode.IsControl(c) {
+			return false
+		}
+	}
+	return true
 }

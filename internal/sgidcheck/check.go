@@ -17,6 +17,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/confcheck"
+	"github.com/caddy-sgid/caddy-sgid/internal/forward"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
 )
 
@@ -117,6 +118,9 @@ func (c *checker) check(ctx context.Context, s Site) {
 	}
 
 	c.checkKeys(cfg)
+	if slices.Contains(cfg.Scopes, forward.NRIC) {
+		c.warn("scopes", "%s is asked for: ask for the NRIC only if the app needs it. Identity headers and the assertion send it masked unless written %s:unmasked; keep_fields without it keeps it out of the session (docs/security.md)", forward.NRIC, forward.NRIC)
+	}
 	// New checks the rest of the settings as Provision will; its errors
 	// about the keys were reported above.
 	if _, err := sgid.New(cfg); err != nil {

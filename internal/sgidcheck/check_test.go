@@ -85,9 +85,12 @@ func TestRun(t *testing.T) {
 			"  warn  mock: this is the built-in mock provider",
 			"0 failed, 1 warnings\n",
 		}, nil},
+		{"NRIC asked for", good(func(s *Site) { s.Scopes = []string{"openid", "myinfo.nric_number"} }), Checks{}, 0, []string{
+			"  warn  scopes: myinfo.nric_number is asked for: ask for the NRIC only if the app needs it.",
+		}, nil},
 		{"default scopes", good(), Checks{}, 0, []string{
 			"  ok    scopes: sgID supports all of " + strings.Join(sgid.DefaultScopes, " ") + " ",
-		}, nil},
+		}, []string{"NRIC"}},
 		// A bad key is named by its JSON field, as Provision names it.
 		{"bad key", good(func(s *Site) { s.PrivateKey = "not-a-key" }), Checks{}, 1, []string{
 			"  FAIL  private_key: private_key: invalid configuration: private key: ",

@@ -53,8 +53,15 @@ func clonePersonas(ps []Persona) []Persona {
 // deliberately carry a wrong check letter, so they cannot belong to a real
 // person, and the addresses use the unused postal district 00. Between them
 // the personas cover a non-ASCII name, JSON-valued fields, partial dates of
-// birth, the literal "NA" and a persona with nothing but a name (what clients
-// outside the public sector get).
+// birth (1984, 1990, 1990-05, 1991-07), the literal "NA", a persona with
+// nothing but a name (what clients outside the public sector get), FIN
+// holders (G and M series), children's birth records, and
+// pocdex.public_officer_details for an officer with one job, an officer
+// with three jobs in two agencies, and two people who are not officers:
+// "[]" (what sgID's relying parties expect) and "NA" (what mockpass sends).
+//
+// The personas are only ever appended to: tests elsewhere log in as a
+// persona by its index and check its data.
 func DefaultPersonas() []Persona {
 	return []Persona{
 		{
@@ -147,6 +154,81 @@ func DefaultPersonas() []Persona {
 			Label: "Name only, as private-sector apps see people",
 			Data: map[string]string{
 				"myinfo.name": "LEE JIA HUI",
+			},
+		},
+		{
+			Sub:   "sgidtest:goh-mei-ling",
+			Label: "Public officer with three jobs in two agencies",
+			Data: map[string]string{
+				"myinfo.name":                            "GOH MEI LING",
+				"myinfo.nric_number":                     "T0000005A",
+				"myinfo.email":                           "goh.meiling@example.com",
+				"myinfo.mobile_number":                   "90000005",
+				"myinfo.mobile_number_with_country_code": "+6590000005",
+				"myinfo.date_of_birth":                   "1990-05",
+				"myinfo.sex":                             "FEMALE",
+				"myinfo.race":                            "CHINESE",
+				"myinfo.nationality":                     "SINGAPORE CITIZEN",
+				"myinfo.residentialstatus":               "CITIZEN",
+				"myinfo.marital_status":                  "SINGLE",
+				// Two jobs in one agency, one in another; the first work
+				// email in mixed case, the third outside gov.sg and with
+				// a department that does not apply.
+				"pocdex.public_officer_details": `[{"agency_name":"EXAMPLE AGENCY","department_name":"DIGITAL SERVICES","employment_title":"PRODUCT MANAGER","employment_type":"PERMANENT","work_email":"Goh_Mei_Ling@Example-Agency.gov.sg"},` +
+					`{"agency_name":"EXAMPLE AGENCY","department_name":"POLICY OFFICE","employment_title":"DEPUTY DIRECTOR (SECONDED)","employment_type":"FIXED TERM","work_email":"goh_mei_ling@policy.example-agency.gov.sg"},` +
+					`{"agency_name":"SAMPLE STATUTORY BOARD","department_name":"NA","employment_title":"ADVISOR","employment_type":"CONTRACT","work_email":"goh.meiling@sample-board.example"}]`,
+			},
+		},
+		{
+			Sub:   "sgidtest:chua-kok-leong",
+			Label: "Not a public officer; parent with birth records, born 1990",
+			Data: map[string]string{
+				"myinfo.name":                            "CHUA KOK LEONG",
+				"myinfo.nric_number":                     "S9000006A",
+				"myinfo.email":                           "chua.kokleong@example.com",
+				"myinfo.mobile_number":                   "80000006",
+				"myinfo.mobile_number_with_country_code": "+6580000006",
+				"myinfo.date_of_birth":                   "1990",
+				"myinfo.registered_address":              "BLK 606 EXAMPLE CRESCENT\n#08-16\nSINGAPORE 000606",
+				"myinfo.sex":                             "MALE",
+				"myinfo.race":                            "CHINESE",
+				"myinfo.nationality":                     "SINGAPORE CITIZEN",
+				"myinfo.residentialstatus":               "CITIZEN",
+				"myinfo.marital_status":                  "MARRIED",
+				"myinfo.vehicles":                        "NA",
+				"myinfo.children_birth_records":          `[{"birth_cert_no":"T2000008A","name":"CHUA YI XUAN","date_of_birth":"2020-03-14","sex":"FEMALE","race":"CHINESE","life_status":"ALIVE"},{"birth_cert_no":"T2300009A","name":"CHUA YI HAO","date_of_birth":"2023-11-02","sex":"MALE","race":"CHINESE","life_status":"NA"}]`,
+				"myinfo.sponsored_children_records":      "[]",
+				// What sgID's relying parties get for someone who is not
+				// a public officer.
+				"pocdex.public_officer_details": "[]",
+			},
+		},
+		{
+			Sub:   "sgidtest:nguyen-thi-lan",
+			Label: "FIN holder (dependant), most fields NA",
+			Data: map[string]string{
+				"myinfo.name":                            "NGUYEN THI LAN",
+				"myinfo.nric_number":                     "M0000007A",
+				"myinfo.email":                           "NA",
+				"myinfo.mobile_number":                   "NA",
+				"myinfo.mobile_number_with_country_code": "NA",
+				"myinfo.date_of_birth":                   "1995-02-28",
+				"myinfo.registered_address":              "NA",
+				"myinfo.sex":                             "FEMALE",
+				"myinfo.race":                            "NA",
+				"myinfo.nationality":                     "VIETNAMESE",
+				"myinfo.residentialstatus":               "ALIEN",
+				"myinfo.birth_country":                   "VIET NAM",
+				"myinfo.marital_status":                  "NA",
+				"myinfo.housingtype":                     "NA",
+				"myinfo.hdbtype":                         "NA",
+				"myinfo.name_of_employer":                "NA",
+				"myinfo.workpass_status":                 "NA",
+				"myinfo.workpass_expiry_date":            "NA",
+				"myinfo.vehicles":                        "NA",
+				"myinfo.children_birth_records":          "NA",
+				// mockpass's value for a persona without officer details.
+				"pocdex.public_officer_details": "NA",
 			},
 		},
 	}

@@ -95,7 +95,7 @@ func TestDefaultPersonas(t *testing.T) {
 		"myinfo.name", "myinfo.nric_number", "myinfo.email", "myinfo.mobile_number",
 		"myinfo.mobile_number_with_country_code", "myinfo.date_of_birth", "myinfo.registered_address",
 		"myinfo.sex", "myinfo.nationality", "myinfo.residentialstatus", "myinfo.vehicles",
-		"myinfo.sponsored_child_records",
+		"myinfo.sponsored_child_records", "myinfo.children_birth_records", "pocdex.public_officer_details",
 	} {
 		if !has[k] {
 			t.Errorf("no persona has %s", k)

@@ -35,6 +35,19 @@
 //     were bugs of ours (empty field values, no kid with a one-key JWKS,
 //     azp, nbf, string dates, crit, at_hash, app values overriding sgID
 //     data); they are fixed and these tests keep them fixed.
+//   - TestTypedDataMatchesSDK: the SDK logs in to our built-in mock
+//     (sgidtest) as every one of its personas with every scope the
+//     persona has; its userinfo() decrypts exactly the persona's data, and
+//     typed.Data of that data equals its parseData() but for the
+//     documented "NA is null" (package typed lists the differences).
+//   - TestTypedEdgesMatchSDK: made-up values (JSON in string scopes, white
+//     space around JSON, NUL bytes, nested NA, numbers out of range) go
+//     through parseData() alone; each shows exactly the documented
+//     difference, or none.
+//   - TestOfficerProfilesFromMockpass: for mockpass's public officer, the
+//     profiles officer.Parse reads from our userinfo equal the jobs of the
+//     SDK's parseData() and of mockpass's persona file, with the work
+//     email lower-cased, and each kind of allow_officer rule finds them.
 //   - TestCaddyLoginAgainstMockpass: the sgid Caddy handler walks the whole
 //     login of sgID's demo SPA (auth-url with an app parameter, sgID,
 //     callback, userinfo, identity placeholders, replayed callback, logout)

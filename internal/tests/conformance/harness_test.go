@@ -323,6 +323,8 @@ type sdkRequest struct {
 
 	AccessToken string `json:"accessToken,omitempty"`
 	Sub         string `json:"sub,omitempty"`
+
+	ParseData map[string]string `json:"parseData,omitempty"`
 }
 
 // sdkResult is one answer of node/sdk.mjs.

@@ -7,7 +7,10 @@
 //   - {code, codeVerifier, nonce}: SgidClient.callback(), i.e. the token
 //     exchange and the ID token checks; with "userinfo": true, userinfo() is
 //     called next with the sub and access token callback() returned; or
-//   - {accessToken, sub}: SgidClient.userinfo() alone.
+//   - {accessToken, sub}: SgidClient.userinfo() alone; or
+//   - {parseData: {field: value, ...}}: SgidClient.parseData() alone, on
+//     data the test made up (the client fields may then be placeholders:
+//     parseData talks to nobody).
 // Output on stdout: one JSON result per request, in the same shape (object
 // or array): {ok: true, sub, accessToken, idToken, data, parsed} with the
 // fields that step produced (parsed = SgidClient.parseData(data)), or
@@ -46,6 +49,11 @@ async function run(req) {
       hostname: req.hostname,
     })
     const out = { ok: true }
+    if (req.parseData !== undefined) {
+      step = 'parseData'
+      out.parsed = client.parseData(req.parseData)
+      return out
+    }
     let { sub, accessToken } = req
     if (req.code !== undefined) {
       step = 'callback'
