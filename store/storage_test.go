@@ -114,7 +114,7 @@ func TestStorageSweepDeletesOnlyExpired(t *testing.T) {
 		t.Fatal("the record vanished before a sweep; the test would prove nothing")
 	}
 	clk.add(3 * bucketWidth)
-	if err := s.sweep(ctx); err != nil {
+	if _, err := s.sweepRun(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if onDisk(s, key("short")) {
@@ -148,7 +148,7 @@ func TestStorageSweepCostIsBounded(t *testing.T) {
 	}
 	clk.add(20 * time.Minute)
 	rec.reset()
-	if err := s.sweep(ctx); err != nil {
+	if _, err := s.sweepRun(ctx); err != nil {
 		t.Fatal(err)
 	}
 	lists, loads := rec.calls()
@@ -187,7 +187,7 @@ func TestStorageSweepUnderLock(t *testing.T) {
 	if err := fst.Lock(ctx, a.sweepLock()); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.sweep(ctx); err != nil {
+	if _, err := b.sweepRun(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if !onDisk(a, key("old")) {
@@ -196,14 +196,14 @@ func TestStorageSweepUnderLock(t *testing.T) {
 	if err := fst.Unlock(ctx, a.sweepLock()); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.sweep(ctx); err != nil {
+	if _, err := a.sweepRun(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if onDisk(a, key("old")) {
 		t.Fatal("the sweep did not delete the expired record")
 	}
 	recB.reset()
-	if err := b.sweep(ctx); err != nil {
+	if _, err := b.sweepRun(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if lists, _ := recB.calls(); len(lists) != 0 {
@@ -295,7 +295,7 @@ func TestStorageSweepDeletesExpiredMembers(t *testing.T) {
 	if !s.st.Exists(ctx, s.memberKey(set, key("short"))) {
 		t.Fatal("the member file vanished before a sweep; the test would prove nothing")
 	}
-	if err := s.sweep(ctx); err != nil {
+	if _, err := s.sweepRun(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if s.st.Exists(ctx, s.memberKey(set, key("short"))) {
