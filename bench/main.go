@@ -19,7 +19,9 @@
 // The pairs: 1 userinfo vs respond, per store; 2 guarded vs unguarded
 // reverse_proxy (with a CPU profile); 3 auth-url vs respond; 4 the plugin
 // vs the Express peer; 5 CPU per login vs its physical floor; 6 whole
-// login journeys, the Express peer vs the plugin on each store.
+// login journeys, the Express peer vs the plugin on each store; 7 each
+// store at N sessions vs at 1,000 (scale.go; its own Caddy build,
+// bench/caddy, fills the stores).
 package main
 
 import (

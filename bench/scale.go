@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -102,7 +101,7 @@ func (so scaleOpts) sessionsAt(store string, k int) int {
 // Fixed quantities of pair 7.
 const (
 	scaleRevokes  = 9                // users revoked on each site per phase
-	scaleReloads  = 7                // forced config reloads per store and phase
+	scaleReloads  = 9                // forced config reloads per server and phase
 	scaleStarts   = 3                // restarts per store and phase (storage, redis)
 	scaleExpiring = 10_000           // sessions left to expire per phase (memory)
 	scaleLifetime = 12 * time.Hour   // the sites' session_lifetime (the default)
@@ -131,6 +130,7 @@ type scaleSite struct {
 // scaleServer is the Caddy of one store, with its two sites.
 type scaleServer struct {
 	store     string
+	role      string          // "scale", or "base" for the twin that stays at the baseline
 	storeLine string          // the sites' store directive
 	storeJSON json.RawMessage // the same, as the fill module opens it
 	admin     string
@@ -171,9 +171,11 @@ type scalePhase struct {
 	// revokeCPU is the servers' CPU time around each revocation's admin
 	// call, sites A and B.
 	revokeCPU map[string][][2]time.Duration
-	reload    map[string][]timing
-	start     map[string][]timing
-	expire    map[string]scale.ExpireAnswer
+	// reload and start hold the base server's timing and the scale
+	// server's, taken in turn.
+	reload map[string][][2]timing
+	start  map[string][][2]timing
+	expire map[string]scale.ExpireAnswer
 }
 
 // pairSample is one round's samples of sites A and B.
@@ -184,8 +186,8 @@ func newScalePhase() *scalePhase {
 		n: map[string]int{}, fillN: map[string]int{}, fillTook: map[string]time.Duration{},
 		bytes: map[string]float64{}, files: map[string]float64{},
 		userinfo: map[string][]pairSample{}, login: map[string][]pairSample{},
-		revoke: map[string][][2]scale.RevokeAnswer{}, revokeCPU: map[string][][2]time.Duration{}, reload: map[string][]timing{},
-		start: map[string][]timing{}, expire: map[string]scale.ExpireAnswer{},
+		revoke: map[string][][2]scale.RevokeAnswer{}, revokeCPU: map[string][][2]time.Duration{}, reload: map[string][][2]timing{},
+		start: map[string][][2]timing{}, expire: map[string]scale.ExpireAnswer{},
 	}
 }
 
@@ -200,18 +202,30 @@ func (r *rig) pairScale(o opts, command string) (*section, error) {
 	if out, err := build.CombinedOutput(); err != nil {
 		return s, fmt.Errorf("go build ./bench/caddy: %v\n%s", err, out)
 	}
-	var servers []*scaleServer
+	// Each store has a scale server, whose site B grows, and a base
+	// server, its twin, whose sites stay at the baseline: reloads and
+	// starts of the two alternate, so that their ratio compares moments
+	// of the same machine.
+	var servers, all []*scaleServer
+	bases := map[string]*scaleServer{}
 	defer func() {
-		for _, sv := range servers {
+		for _, sv := range all {
 			sv.proc.stop()
 		}
 	}()
 	for _, st := range stores {
-		sv, err := r.startScaleServer(st, bin)
-		if err != nil {
-			return s, err
+		for _, role := range []string{"scale", "base"} {
+			sv, err := r.startScaleServer(st, role, bin)
+			if err != nil {
+				return s, err
+			}
+			all = append(all, sv)
+			if role == "base" {
+				bases[st] = sv
+			} else {
+				servers = append(servers, sv)
+			}
 		}
-		servers = append(servers, sv)
 	}
 	data, err := r.userinfoData()
 	if err != nil {
@@ -228,10 +242,10 @@ func (r *rig) pairScale(o opts, command string) (*section, error) {
 			fmt.Printf(" %s to %d;", sv.store, ph.n[sv.store])
 		}
 		fmt.Println()
-		if err := r.scaleFillAll(servers, so, k, ph, data); err != nil {
+		if err := r.scaleFillAll(servers, bases, so, k, ph, data); err != nil {
 			return s, err
 		}
-		if err := r.scaleMeasure(servers, so, o, k, ph, data); err != nil {
+		if err := r.scaleMeasure(servers, bases, so, o, k, ph, data); err != nil {
 			return s, err
 		}
 	}
@@ -247,8 +261,8 @@ func (r *rig) pairScale(o opts, command string) (*section, error) {
 
 // startScaleServer writes the Caddyfile of store's server, starts it and
 // learns its sites' scopes and the mock persona's sub on each.
-func (r *rig) startScaleServer(store, bin string) (*scaleServer, error) {
-	sv := &scaleServer{store: store, bin: bin, home: filepath.Join(r.work, "scale-"+store)}
+func (r *rig) startScaleServer(store, role, bin string) (*scaleServer, error) {
+	sv := &scaleServer{store: store, role: role, bin: bin, home: filepath.Join(r.work, role+"-"+store)}
 	switch store {
 	case "memory":
 		sv.storeLine = fmt.Sprintf("store memory {\n\t\t\t\tmax_entries %d\n\t\t\t}", memoryBound)
@@ -312,7 +326,7 @@ func (r *rig) startScaleServer(store, bin string) (*scaleServer, error) {
 // runScaleServer starts sv's Caddy on the servers' core.
 func (r *rig) runScaleServer(sv *scaleServer) error {
 	var err error
-	sv.proc, _, err = start(r.ctx, "caddy ("+sv.store+" at scale)", r.servers, sv.home,
+	sv.proc, _, err = start(r.ctx, "caddy ("+sv.store+", "+sv.role+")", r.servers, sv.home,
 		[]string{"XDG_DATA_HOME=" + filepath.Join(sv.home, "data"), "XDG_CONFIG_HOME=" + filepath.Join(sv.home, "config"), "HOME=" + sv.home},
 		"", sv.bin, "run", "--config", sv.cfgFile, "--adapter", "caddyfile")
 	return err
@@ -340,7 +354,7 @@ http://127.0.0.1:%d {
 	handle {
 		sgid {
 			host %s
-			client_id bench-scale-%s-%s
+			client_id bench-%s-%s-%s
 			client_secret the-mock-ignores-the-secret
 			private_key {file.%s}
 			scopes %s
@@ -351,7 +365,7 @@ http://127.0.0.1:%d {
 		respond "not found" 404
 	}
 }
-`, site.port, r.mpOrigin, sv.store, strings.ToLower(site.label), r.clientKey, scopes, sv.storeLine)
+`, site.port, r.mpOrigin, sv.role, sv.store, strings.ToLower(site.label), r.clientKey, scopes, sv.storeLine)
 	}
 	return b.String()
 }
@@ -451,21 +465,113 @@ func (r *rig) fill(sv *scaleServer, i int, seed string, from, to, per int, data 
 	return a, nil
 }
 
-// scaleFillAll brings each server's site B (and in phase 0 site A) to its
-// sessions of phase k, the three servers at once, measuring what the
-// store grew by; then it fills the users the phase revokes.
-func (r *rig) scaleFillAll(servers []*scaleServer, so scaleOpts, k int, ph *scalePhase, data map[string]string) error {
+// scaleFillAll brings each scale server's site B (and in phase 0 site A)
+// to its sessions of phase k, the servers at once, measuring what the
+// store grew by; then it fills the users the phase revokes. In phase 0 it
+// fills the base servers' sites to the baseline too.
+func (r *rig) scaleFillAll(servers []*scaleServer, bases map[string]*scaleServer, so scaleOpts, k int, ph *scalePhase, data map[string]string) error {
+	filling := servers
+	if k == 0 {
+		for _, st := range stores {
+			filling = append(filling, bases[st])
+		}
+	}
+	// The fills may use every core; the measures after them run with the
+	// servers on their own core again.
+	if err := r.spread(filling, true); err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
-	errs := make([]error, len(servers))
-	for j, sv := range servers {
+	errs := make([]error, len(filling))
+	for j, sv := range filling {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[j] = r.scaleFill(sv, so, k, ph, data)
+			if sv.role == "base" {
+				errs[j] = r.baseFill(sv, so, data)
+			} else {
+				errs[j] = r.scaleFill(sv, so, k, ph, data)
+			}
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return errors.Join(append(errs, r.spread(filling, false))...)
+}
+
+// baseFill fills both sites of a base server to the baseline.
+func (r *rig) baseFill(sv *scaleServer, so scaleOpts, data map[string]string) error {
+	for i, site := range sv.sites {
+		if _, err := r.fill(sv, i, site.seed, 0, so.base, 1, data); err != nil {
+			return err
+		}
+		site.n = so.base
+	}
+	return nil
+}
+
+// spread lets the servers' threads run on every core (wide), or pins them
+// back to the servers' core and waits until each runtime has taken
+// GOMAXPROCS back to one: Go follows its affinity within a second or two.
+func (r *rig) spread(servers []*scaleServer, wide bool) error {
+	if r.servers == "" {
+		return nil
+	}
+	cpus, procs := string(r.servers), 1
+	if wide {
+		cpus, procs = fmt.Sprintf("0-%d", nproc()-1), nproc()
+	}
+	for _, sv := range servers {
+		out, err := exec.CommandContext(r.ctx, "taskset", "-a", "-p", "-c", cpus, strconv.Itoa(sv.proc.pid())).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("taskset %s: %v\n%s", sv.store, err, out)
+		}
+	}
+	for _, sv := range servers {
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			n, err := gomaxprocs(r.ctx, sv.admin)
+			if err != nil {
+				return fmt.Errorf("%s: %w", sv.store, err)
+			}
+			if n == procs {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s: GOMAXPROCS %d, not %d, 15 s after taskset -c %s", sv.store, n, procs, cpus)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// gomaxprocs is the GOMAXPROCS of the Caddy at admin, from its metrics.
+func gomaxprocs(ctx context.Context, admin string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, admin+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	return metricValue(string(b), "go_sched_gomaxprocs_threads")
+}
+
+// metricValue reads a gauge without labels from Prometheus' text format.
+func metricValue(text, name string) (int, error) {
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return int(f), err
+		}
+	}
+	return 0, fmt.Errorf("no %s in the metrics", name)
 }
 
 // scaleFillMu guards a phase's maps while the servers fill at once.
@@ -542,7 +648,7 @@ func (r *rig) storeSize(sv *scaleServer) (size, files float64, err error) {
 // scaleMeasure measures phase k on every server: userinfo and logins at
 // site B against site A (from the second phase on), a revocation on each
 // site, reloads, restarts and, on the memory store, expiry.
-func (r *rig) scaleMeasure(servers []*scaleServer, so scaleOpts, o opts, k int, ph *scalePhase, data map[string]string) error {
+func (r *rig) scaleMeasure(servers []*scaleServer, bases map[string]*scaleServer, so scaleOpts, o opts, k int, ph *scalePhase, data map[string]string) error {
 	if k > 0 {
 		for _, sv := range servers {
 			fmt.Printf("  %s: userinfo at %d sessions (B) vs %d (A), CPU per request\n", sv.store, sv.sites[1].n, sv.sites[0].n)
@@ -577,12 +683,12 @@ func (r *rig) scaleMeasure(servers []*scaleServer, so scaleOpts, o opts, k int, 
 		if err := r.scaleRevoke(sv, k, ph); err != nil {
 			return err
 		}
-		if err := r.scaleReload(sv, ph); err != nil {
+		if err := r.scaleReload(sv, bases[sv.store], ph); err != nil {
 			return err
 		}
 		if sv.store != "memory" {
 			// A memory store's sessions do not outlive its process.
-			if err := r.scaleRestart(sv, ph); err != nil {
+			if err := r.scaleRestart(sv, bases[sv.store], ph); err != nil {
 				return err
 			}
 		} else {
@@ -715,11 +821,7 @@ func (r *rig) scaleRevoke(sv *scaleServer, k int, ph *scalePhase) error {
 	for j := range scaleRevokes {
 		var got [2]scale.RevokeAnswer
 		var cpu [2]time.Duration
-		order := []int{0, 1}
-		if j%2 == 1 {
-			slices.Reverse(order)
-		}
-		for _, i := range order {
+		for _, i := range turn(j) {
 			rv := scale.Revoke{Target: sv.target(i), Sub: scale.Sub(revokeSeed(k), j)}
 			c0, err := runTimes(sv.procs())
 			if err != nil {
@@ -755,69 +857,105 @@ func revokeTimes(rs [][2]scale.RevokeAnswer) (a, b time.Duration) {
 	return secs(median(as)), secs(median(bs))
 }
 
-// scaleReload reloads sv's config, forced, a few times, timing each.
-func (r *rig) scaleReload(sv *scaleServer, ph *scalePhase) error {
-	for range scaleReloads {
-		c0, err := sv.proc.runTime()
-		if err != nil {
-			return err
+// scaleReload reloads the configs of the base server and of sv, in turn,
+// forced, a few times each, timing each reload.
+func (r *rig) scaleReload(sv, base *scaleServer, ph *scalePhase) error {
+	for j := range scaleReloads {
+		var got [2]timing
+		for _, i := range turn(j) {
+			v := [2]*scaleServer{base, sv}[i]
+			c0, err := v.proc.runTime()
+			if err != nil {
+				return err
+			}
+			t0 := time.Now()
+			if err := loadConfig(r.ctx, v.admin, v.cfg, true); err != nil {
+				return fmt.Errorf("%s, %s: %w", v.store, v.role, err)
+			}
+			wall := time.Since(t0)
+			c1, err := v.proc.runTime()
+			if err != nil {
+				return err
+			}
+			got[i] = timing{c1 - c0, wall}
 		}
-		t0 := time.Now()
-		if err := loadConfig(r.ctx, sv.admin, sv.cfg, true); err != nil {
-			return fmt.Errorf("%s: %w", sv.store, err)
-		}
-		wall := time.Since(t0)
-		c1, err := sv.proc.runTime()
-		if err != nil {
-			return err
-		}
-		ph.reload[sv.store] = append(ph.reload[sv.store], timing{c1 - c0, wall})
+		ph.reload[sv.store] = append(ph.reload[sv.store], got)
 	}
-	t := medianTiming(ph.reload[sv.store])
-	fmt.Printf("  %s: reload %s CPU, %s (medians of %d)\n", sv.store, t.cpu.Round(time.Microsecond), t.wall.Round(time.Microsecond), scaleReloads)
+	b, c := timingRatios(ph.reload[sv.store])
+	fmt.Printf("  %s: reload at %d sessions over at %d: %.3f by CPU, %.3f by time (medians of %d)\n", sv.store, sv.sites[1].n, base.sites[1].n, c, b, scaleReloads)
 	return nil
 }
 
-// scaleRestart stops sv's Caddy and starts it again, a few times, timing
-// each start from the command to the first userinfo answered from a
-// session of site B.
-func (r *rig) scaleRestart(sv *scaleServer, ph *scalePhase) error {
-	probe, err := newFixedRequest("userinfo after a start", sv.origin(1)+"/api/userinfo", "Cookie: sgid_session="+scale.ID(sv.sites[1].seed, 0))
-	if err != nil {
-		return err
+// turn is the order of the two sides in turn j: each goes first every
+// other time.
+func turn(j int) []int {
+	if j%2 == 1 {
+		return []int{1, 0}
 	}
-	for range scaleStarts {
-		sv.proc.stop()
-		t0 := time.Now()
-		if err := r.runScaleServer(sv); err != nil {
-			return err
-		}
-		c := &client{}
-		for {
-			err := probe.send(c)
-			if err == nil {
-				break
-			}
-			c.close()
-			if err := sv.proc.alive(); err != nil {
+	return []int{0, 1}
+}
+
+// timingRatios are the medians of the per-turn ratios, the scale server's
+// over the base server's, by wall time and by CPU.
+func timingRatios(ts [][2]timing) (wall, cpu float64) {
+	var ws, cs []float64
+	for _, t := range ts {
+		ws = append(ws, float64(t[1].wall)/float64(t[0].wall))
+		cs = append(cs, float64(t[1].cpu)/float64(t[0].cpu))
+	}
+	return median(ws), median(cs)
+}
+
+// scaleRestart stops the base server and sv, in turn, and starts each
+// again, a few times, timing each start from the command to the first
+// userinfo answered from a session of its site B.
+func (r *rig) scaleRestart(sv, base *scaleServer, ph *scalePhase) error {
+	for j := range scaleStarts {
+		var got [2]timing
+		for _, i := range turn(j) {
+			t, err := r.restart([2]*scaleServer{base, sv}[i])
+			if err != nil {
 				return err
 			}
-			if time.Since(t0) > scaleReady {
-				return fmt.Errorf("%s: no userinfo within %s of a start: %v", sv.store, scaleReady, err)
-			}
-			time.Sleep(scalePoll)
+			got[i] = t
 		}
-		wall := time.Since(t0)
-		c.close()
-		cpu, err := sv.proc.runTime()
-		if err != nil {
-			return err
-		}
-		ph.start[sv.store] = append(ph.start[sv.store], timing{cpu, wall})
+		ph.start[sv.store] = append(ph.start[sv.store], got)
 	}
-	t := medianTiming(ph.start[sv.store])
-	fmt.Printf("  %s: start %s CPU, %s to the first userinfo (medians of %d)\n", sv.store, t.cpu.Round(time.Millisecond), t.wall.Round(time.Millisecond), scaleStarts)
+	b, c := timingRatios(ph.start[sv.store])
+	fmt.Printf("  %s: start at %d sessions over at %d: %.3f by CPU, %.3f by time (medians of %d)\n", sv.store, sv.sites[1].n, base.sites[1].n, c, b, scaleStarts)
 	return nil
+}
+
+// restart stops sv and starts it again, and times the start.
+func (r *rig) restart(sv *scaleServer) (timing, error) {
+	probe, err := newFixedRequest("userinfo after a start", sv.origin(1)+"/api/userinfo", "Cookie: sgid_session="+scale.ID(sv.sites[1].seed, 0))
+	if err != nil {
+		return timing{}, err
+	}
+	sv.proc.stop()
+	t0 := time.Now()
+	if err := r.runScaleServer(sv); err != nil {
+		return timing{}, err
+	}
+	c := &client{}
+	defer c.close()
+	for {
+		err := probe.send(c)
+		if err == nil {
+			break
+		}
+		c.close()
+		if err := sv.proc.alive(); err != nil {
+			return timing{}, err
+		}
+		if time.Since(t0) > scaleReady {
+			return timing{}, fmt.Errorf("%s, %s: no userinfo within %s of a start: %v", sv.store, sv.role, scaleReady, err)
+		}
+		time.Sleep(scalePoll)
+	}
+	wall := time.Since(t0)
+	cpu, err := sv.proc.runTime()
+	return timing{cpu, wall}, err
 }
 
 // medianTiming is the median CPU and the median wall time of ts.

@@ -133,10 +133,11 @@ func phasesFor(factor float64) []*scalePhase {
 				}
 				ph.revoke[st] = append(ph.revoke[st], [2]scale.RevokeAnswer{{Seconds: 0.001}, {Seconds: 0.001 * factor}})
 				ph.revokeCPU[st] = append(ph.revokeCPU[st], [2]time.Duration{time.Millisecond, time.Duration(factor * float64(time.Millisecond))})
-				reload := time.Duration(float64(10*time.Millisecond) * (1 + float64(k)*(factor-1)))
-				ph.reload[st] = append(ph.reload[st], timing{reload, 2 * reload})
+				base := timing{10 * time.Millisecond, 20 * time.Millisecond}
+				at := time.Duration(float64(10*time.Millisecond) * (1 + float64(k)*(factor-1)))
+				ph.reload[st] = append(ph.reload[st], [2]timing{base, {at, 2 * at}})
 				if st != "memory" {
-					ph.start[st] = append(ph.start[st], timing{reload, reload})
+					ph.start[st] = append(ph.start[st], [2]timing{base, {at, 2 * at}})
 				}
 			}
 		}
@@ -341,5 +342,15 @@ func TestSiteScopes(t *testing.T) {
 	}
 	if len(got) != 2 || got[9001] != "sa" || got[9002] != "sb" {
 		t.Errorf("scopes %v", got)
+	}
+}
+
+func TestMetricValue(t *testing.T) {
+	text := "# HELP go_sched_gomaxprocs_threads The current runtime.GOMAXPROCS setting.\n# TYPE go_sched_gomaxprocs_threads gauge\ngo_sched_gomaxprocs_threads 2\ngo_sched_gomaxprocs_threads_other 7\n"
+	if n, err := metricValue(text, "go_sched_gomaxprocs_threads"); err != nil || n != 2 {
+		t.Errorf("got %d, %v; want 2", n, err)
+	}
+	if _, err := metricValue(text, "go_goroutines"); err == nil {
+		t.Error("a missing metric read as a value")
 	}
 }

@@ -110,14 +110,14 @@ func scaleRow(what string, cpu, wall float64, target float64) string {
 	return fmt.Sprintf("| 7 | %s | %s | %.3f× | ≤ %.2f× | %s |", what, w, cpu, target, v)
 }
 
-// scaleSummary is pair 7's summary rows, from the last phase against the
-// first (reload, start) or against site A in the last phase (userinfo,
-// logins, revocations).
+// scaleSummary is pair 7's summary rows, from the last phase: site B
+// against site A (userinfo, logins, revocations), the scale server against
+// its base twin (reload, start).
 func scaleSummary(phases []*scalePhase) []string {
-	last, first := phases[len(phases)-1], phases[0]
+	last := phases[len(phases)-1]
 	var rows []string
 	for _, st := range stores {
-		rows = append(rows, scaleRow(fmt.Sprintf("scale userinfo, store %s (at %s sessions / at %s)", st, count(last.n[st]), count(first.n[st])),
+		rows = append(rows, scaleRow(fmt.Sprintf("scale userinfo, store %s (at %s sessions / at %s)", st, count(last.n[st]), count(phases[0].n[st])),
 			median(cpuRatios(last.userinfo[st])), 0, scaleUserinfoTarget))
 	}
 	for _, st := range stores {
@@ -128,15 +128,15 @@ func scaleSummary(phases []*scalePhase) []string {
 		rows = append(rows, scaleRow("scale revoke, store "+st, cpu, wall, scaleRevokeTarget))
 	}
 	for _, st := range stores {
-		a, b := medianTiming(first.reload[st]), medianTiming(last.reload[st])
-		rows = append(rows, scaleRow("scale reload, store "+st, float64(b.cpu)/float64(a.cpu), float64(b.wall)/float64(a.wall), scaleReloadTarget))
+		wall, cpu := timingRatios(last.reload[st])
+		rows = append(rows, scaleRow("scale reload, store "+st, cpu, wall, scaleReloadTarget))
 	}
 	for _, st := range stores {
-		if len(first.start[st]) == 0 {
+		if len(last.start[st]) == 0 {
 			continue
 		}
-		a, b := medianTiming(first.start[st]), medianTiming(last.start[st])
-		rows = append(rows, scaleRow("scale start, store "+st, float64(b.cpu)/float64(a.cpu), float64(b.wall)/float64(a.wall), scaleStartTarget))
+		wall, cpu := timingRatios(last.start[st])
+		rows = append(rows, scaleRow("scale start, store "+st, cpu, wall, scaleStartTarget))
 	}
 	for _, st := range []string{"memory", "redis"} {
 		b, max := scaleBytes(phases, st), bytesTargets[st]
@@ -179,20 +179,19 @@ func (r *rig) scaleReport(s *section, so scaleOpts, o opts, command string, phas
 - **userinfo**: each request carries the cookie of a session picked at random among its site's, A's or B's; the two sites alternate in %s slices, %d of each per round, and the CPU per request is the server's from the scheduler (per-thread `+"`schedstat`"+`): Caddy's, plus Redis's for the Redis store, whose work is the store's. The ratio is B / A per round; the figure is the median of %d rounds.
 - **login**: whole journeys as in pair 6 (%d clients), the six sites in a rotation of %s windows, %d rounds; CPU per journey as above. The persona's sessions are revoked after each phase.
 - **revoke**: %d users of three sessions each on each site, revoked in turn on A and B through the module (the session manager's `+"`RevokeSub`"+`, the admin API's call) with the store calls counted; the time is the call's inside Caddy, the CPU Caddy's (and Redis's) around the admin request.
-- **reload**: %d forced reloads (`+"`POST /load`"+` with `+"`Cache-Control: must-revalidate`"+`) of each server per phase; **start**: %d restarts of the storage and Redis servers per phase, timed from the command to the first userinfo answered from a session of site B, with the CPU Caddy had used by then. The memory store's sessions do not outlive its process, so it has no start row. The ratio compares the phase's medians with the first phase's (site B at %s).
+- **reload** and **start**: each store's Caddy has a twin, the base server, with the same config under other client ids, whose two sites hold %s sessions each throughout. Each phase reloads (`+"`POST /load`"+` with `+"`Cache-Control: must-revalidate`"+`) the base and the scale server in turn, %d times each, and restarts the storage and Redis ones in turn, %d times each, timing a start from the command to the first userinfo answered from a session of site B, with the CPU Caddy had used by then; the ratio is the scale server's over the base's, per turn, and the figure their median. The first phase, both at the baseline, shows the method's noise. The memory store's sessions do not outlive its process, so it has no start row.
 - **bytes per session**: what the store grew by over a fill, per session: the memory store's Caddy's live heap after a collection (a heap profile with `+"`gc=1`"+`, then `+"`HeapAlloc`"+` from `+"`/debug/vars`"+`), Redis's `+"`used_memory`"+`, and for storage the blocks on disk of the sites' folders (each file once, however many names it has). The summary's figure is the growth over every fill after the first phase.
 - **expiry**: on the memory store, %s sessions of site B left to expire (1 s) among the others: the next write, which is what a login's store call meets, and then a count of the sessions, which sweeps whatever expired is left.
 
 `, count(so.base), joinCounts(so.steps["memory"]), joinCounts(so.steps["storage"]), scaleSpread, scaleLifetime,
-		slice, slicedPerWindow(o.window), so.rounds, journeyClients, o.window, so.rounds, scaleRevokes, scaleReloads, scaleStarts, count(so.base), count(scaleExpiring))
+		slice, slicedPerWindow(o.window), so.rounds, journeyClients, o.window, so.rounds, scaleRevokes, count(so.base), scaleReloads, scaleStarts, count(scaleExpiring))
 
 	s.printf("![userinfo CPU per request against the sessions stored](bench/scale.svg)\n\n")
 	for _, st := range stores {
 		s.printf("#### Store `%s`\n\n", st)
-		s.printf("| sessions (site B) | filled | userinfo CPU per request | login CPU per journey | revoking a user of 3 sessions: time, CPU, store calls | reload: CPU, time | start: CPU, time | bytes per session |\n|---|---|---|---|---|---|---|---|\n")
+		s.printf("| sessions (site B) | filled | userinfo CPU per request | login CPU per journey | revoking a user of 3 sessions: time, CPU, store calls | reload: CPU, time (× base server) | start: CPU, time (× base server) | bytes per session |\n|---|---|---|---|---|---|---|---|\n")
 		uiA := baselineCPU(phases[1:], func(ph *scalePhase) []pairSample { return ph.userinfo[st] })
 		lgA := baselineCPU(phases[1:], func(ph *scalePhase) []pairSample { return ph.login[st] })
-		r0, l0 := medianTiming(phases[0].reload[st]), medianTiming(phases[0].start[st])
 		for k, ph := range phases {
 			fillRate := float64(ph.fillN[st]) / ph.fillTook[st].Seconds()
 			filled := fmt.Sprintf("%s in %s (%.0f/s)", count(ph.fillN[st]), ph.fillTook[st].Round(10*time.Millisecond), fillRate)
@@ -208,18 +207,10 @@ func (r *rig) scaleReport(s *section, so scaleOpts, o opts, command string, phas
 				bcpu = append(bcpu, float64(c[1]))
 			}
 			rv := fmt.Sprintf("%s (%.2f× A's), %s (%.2f×), %d", roundDur(b), wall, roundDur(time.Duration(median(bcpu))), cpu, ph.revoke[st][0][1].TotalCalls())
-			rl := medianTiming(ph.reload[st])
-			reload := fmt.Sprintf("%s, %s", roundDur(rl.cpu), roundDur(rl.wall))
-			if k > 0 {
-				reload = fmt.Sprintf("%s (%.2f×), %s (%.2f×)", roundDur(rl.cpu), float64(rl.cpu)/float64(r0.cpu), roundDur(rl.wall), float64(rl.wall)/float64(r0.wall))
-			}
+			reload := twinCell(ph.reload[st])
 			start := "n/a"
 			if len(ph.start[st]) > 0 {
-				sl := medianTiming(ph.start[st])
-				start = fmt.Sprintf("%s, %s", roundDur(sl.cpu), roundDur(sl.wall))
-				if k > 0 {
-					start = fmt.Sprintf("%s (%.2f×), %s (%.2f×)", roundDur(sl.cpu), float64(sl.cpu)/float64(l0.cpu), roundDur(sl.wall), float64(sl.wall)/float64(l0.wall))
-				}
+				start = twinCell(ph.start[st])
 			}
 			bytes := fmt.Sprintf("%.0f B", ph.bytes[st])
 			if st == "storage" {
@@ -259,6 +250,18 @@ func (r *rig) scaleReport(s *section, so scaleOpts, o opts, command string, phas
 	sum.printf("Command: `%s`. Machine: %s. Pair 7: costs at the largest N over the same costs at 1,000 sessions (below the target is better).\n\n| pair | measure | time ratio | CPU-per-operation ratio | target | verdict |\n|---|---|---|---|---|---|\n%s\n",
 		command, machine(), strings.Join(scaleSummary(phases), "\n"))
 	r.scaleSum = sum
+}
+
+// twinCell is the scale server's median CPU and time, each with its
+// median ratio to the base server's.
+func twinCell(ts [][2]timing) string {
+	var scaleSide []timing
+	for _, t := range ts {
+		scaleSide = append(scaleSide, t[1])
+	}
+	m := medianTiming(scaleSide)
+	wall, cpu := timingRatios(ts)
+	return fmt.Sprintf("%s (%.2f×), %s (%.2f×)", roundDur(m.cpu), cpu, roundDur(m.wall), wall)
 }
 
 func joinCounts(ns []int) string {

@@ -22,14 +22,17 @@ const (
 
 // sweepPerWrite bounds the expired records a write removes before it
 // stores: a write never pays for more than this many, however many expired
-// at once. Each session is made by a write, so in the long run writes
-// outnumber expiries and the sweep keeps up; what a burst leaves is
-// removed by later writes, by reads of it, by the bound (which takes
-// expired records first) and by a count (MemberCount), in steps of
-// sweepPerCount with the lock let go in between.
+// at once. Each session is made by writes (its record, its index entry),
+// so in the long run writes outnumber expiries and the sweep keeps up;
+// what a burst leaves is removed by later writes, by reads of it, by the
+// bound (which takes expired records first) and by a count (MemberCount),
+// in steps of sweepPerCount with the lock let go in between. Removing a
+// record costs a few microseconds in a small table and tens in one of a
+// million, where each step of the expiry heap is a cache miss, so a step
+// holds the lock for a few milliseconds at most.
 const (
-	sweepPerWrite = 16
-	sweepPerCount = 1024
+	sweepPerWrite = 8
+	sweepPerCount = 256
 )
 
 // memTable is one scope's records: a map for lookups and, per eviction
