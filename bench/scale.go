@@ -467,34 +467,40 @@ func (r *rig) fill(sv *scaleServer, i int, seed string, from, to, per int, data 
 // scaleFillAll brings each scale server's site B (and in phase 0 site A)
 // to its sessions of phase k, the servers at once, measuring what the
 // store grew by; then it fills the users the phase revokes. In phase 0 it
-// fills the base servers' sites to the baseline too.
+// then fills the base servers' sites to the baseline too, after the
+// measured fills, since the Redis servers share one Redis.
 func (r *rig) scaleFillAll(servers []*scaleServer, bases map[string]*scaleServer, so scaleOpts, k int, ph *scalePhase, data map[string]string) error {
-	filling := servers
-	if k == 0 {
-		for _, st := range stores {
-			filling = append(filling, bases[st])
-		}
+	if err := r.fillAtOnce(servers, func(sv *scaleServer) error { return r.scaleFill(sv, so, k, ph, data) }); err != nil {
+		return err
 	}
-	// The fills may use every core; the measures after them run with the
-	// servers on their own core again.
-	if err := r.spread(filling, true); err != nil {
+	if k > 0 {
+		return nil
+	}
+	var bs []*scaleServer
+	for _, st := range stores {
+		bs = append(bs, bases[st])
+	}
+	return r.fillAtOnce(bs, func(sv *scaleServer) error { return r.baseFill(sv, so, data) })
+}
+
+// fillAtOnce runs fill on every server at once, with the servers allowed
+// on every core meanwhile; the measures after it run with the servers on
+// their own core again.
+func (r *rig) fillAtOnce(servers []*scaleServer, fill func(*scaleServer) error) error {
+	if err := r.spread(servers, true); err != nil {
 		return err
 	}
 	var wg sync.WaitGroup
-	errs := make([]error, len(filling))
-	for j, sv := range filling {
+	errs := make([]error, len(servers))
+	for j, sv := range servers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if sv.role == "base" {
-				errs[j] = r.baseFill(sv, so, data)
-			} else {
-				errs[j] = r.scaleFill(sv, so, k, ph, data)
-			}
+			errs[j] = fill(sv)
 		}()
 	}
 	wg.Wait()
-	return errors.Join(append(errs, r.spread(filling, false))...)
+	return errors.Join(append(errs, r.spread(servers, false))...)
 }
 
 // baseFill fills both sites of a base server to the baseline.
