@@ -19,7 +19,9 @@
 // The pairs: 1 userinfo vs respond, per store; 2 guarded vs unguarded
 // reverse_proxy (with a CPU profile); 3 auth-url vs respond; 4 the plugin
 // vs the Express peer; 5 CPU per login vs its physical floor; 6 whole
-// login journeys, the Express peer vs the plugin on each store.
+// login journeys, the Express peer vs the plugin on each store; 7 each
+// store at N sessions vs at 1,000 (scale.go; its own Caddy build,
+// bench/caddy, fills the stores).
 package main
 
 import (
@@ -53,7 +55,7 @@ func nproc() int {
 }
 
 // allPairs are the pairs' numbers, in the order they run.
-var allPairs = []string{"1", "2", "3", "4", "5", "6"}
+var allPairs = []string{"1", "2", "3", "4", "5", "6", "7"}
 
 func run() error {
 	var o opts
@@ -63,8 +65,20 @@ func run() error {
 	flag.Int64Var(&o.pending, "pending", 20000, "auth-url calls for memory per pending login")
 	flag.Int64Var(&o.sessions, "sessions", 2000, "logins for memory per session")
 	flag.StringVar(&o.profiles, "profiles", "", "a folder to keep the CPU profiles in (for go tool pprof)")
+	scaleBase := flag.Int("scale-base", 1000, "pair 7: the sessions of the baseline")
+	scaleN := flag.String("scale-n", "100000,1000000", "pair 7: the sessions of each step, memory and Redis stores")
+	scaleStorageN := flag.String("scale-storage-n", "100000,300000", "pair 7: the sessions of each step, storage store (as many steps)")
+	scaleRounds := flag.Int("scale-rounds", 7, "pair 7: rounds per measure (at least 3)")
+	scaleSVG := flag.String("scale-svg", "bench/scale.svg", "pair 7: where to write the plot (not written with -out '')")
 	out := flag.String("out", "BENCHMARKS.md", "the file to write the sections into; empty: print only")
 	flag.Parse()
+	if *out == "" {
+		*scaleSVG = ""
+	}
+	var err error
+	if o.scale, err = newScaleOpts(*scaleBase, *scaleN, *scaleStorageN, *scaleRounds, *scaleSVG); err != nil {
+		return err
+	}
 	if o.rounds < 5 {
 		return fmt.Errorf("-rounds %d: at least 5 rounds make a median", o.rounds)
 	}
@@ -124,7 +138,7 @@ func run() error {
 	var secs []*section
 	for _, p := range []pair{
 		{"1", r.pairUserinfo}, {"2", r.pairGuard}, {"3", r.pairAuthURL}, {"4", r.pairExpress}, {"5", r.pairCPU},
-		{"6", r.pairJourney},
+		{"6", r.pairJourney}, {"7", r.pairScale},
 	} {
 		if !slices.Contains(want, p.id) {
 			continue
@@ -133,10 +147,16 @@ func run() error {
 		if err != nil {
 			return fmt.Errorf("pair %s: %w", p.id, err)
 		}
-		secs = append(secs, s)
+		done := []*section{s}
+		if p.id == "7" {
+			// Pair 7's summary rows are a section of their own, written
+			// by every run of the pair.
+			done = append(done, r.scaleSum)
+		}
+		secs = append(secs, done...)
 		// Each finished pair is written at once, so a later failure keeps it.
 		if *out != "" {
-			if err := writeSections(*out, []*section{s}); err != nil {
+			if err := writeSections(*out, done); err != nil {
 				return err
 			}
 		}

@@ -34,6 +34,7 @@ type opts struct {
 	pending  int64  // auth-url calls for memory per pending login
 	sessions int64  // logins for memory per session
 	profiles string // where to keep CPU profiles, if anywhere
+	scale    scaleOpts
 }
 
 // sample is what one window measured: the rate (requests or logins per

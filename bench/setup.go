@@ -52,6 +52,8 @@ type rig struct {
 	sessions     map[string]string // store -> a session cookie's value
 
 	summary []string // one table row per result of this run
+	// scaleSum is pair 7's summary, a section of its own.
+	scaleSum *section
 }
 
 func (r *rig) site(store string) string { return fmt.Sprintf("http://127.0.0.1:%d", r.sites[store]) }
@@ -335,19 +337,23 @@ func (r *rig) load(caddyfile string) error {
 	return nil
 }
 
-// caddyHeap is Caddy's live Go heap: a heap profile with gc=1 collects
-// garbage first, then /debug/vars tells HeapAlloc.
-func (r *rig) caddyHeap() (float64, error) {
+// caddyHeap is Caddy's live Go heap (see heapOf).
+func (r *rig) caddyHeap() (float64, error) { return heapOf(r.admin) }
+
+// heapOf is the live Go heap of the Caddy whose admin endpoint is admin: a
+// heap profile with gc=1 collects garbage first, then /debug/vars tells
+// HeapAlloc.
+func heapOf(admin string) (float64, error) {
 	c := &http.Client{Timeout: 30 * time.Second}
 	for range 2 {
-		resp, err := c.Get(r.admin + "/debug/pprof/heap?gc=1")
+		resp, err := c.Get(admin + "/debug/pprof/heap?gc=1")
 		if err != nil {
 			return 0, err
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	resp, err := c.Get(r.admin + "/debug/vars")
+	resp, err := c.Get(admin + "/debug/vars")
 	if err != nil {
 		return 0, err
 	}

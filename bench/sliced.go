@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -61,11 +62,26 @@ func newFixedRequest(name, target string, headers ...string) (fixedRequest, erro
 	return fixedRequest{name: name, addr: u.Host, raw: []byte(b.String())}, nil
 }
 
+// loadTarget is what a load sends: a fixed request, or one that varies from
+// call to call (see idRequest).
+type loadTarget interface {
+	// label names the target in errors and reports.
+	label() string
+	// send makes one call on c.
+	send(c *client) error
+}
+
+func (r *fixedRequest) label() string        { return r.name }
+func (r *fixedRequest) send(c *client) error { return c.do(r) }
+
 // client is one keep-alive connection of the load.
 type client struct {
 	addr string
 	conn net.Conn
 	br   *bufio.Reader
+	// rng and buf serve targets that vary per call.
+	rng *rand.Rand
+	buf []byte
 }
 
 func (c *client) close() {
@@ -78,18 +94,23 @@ func (c *client) close() {
 // do sends req and reads its whole answer. An answer other than 2xx is an
 // error, as a fast error page must not pass for throughput.
 func (c *client) do(req *fixedRequest) error {
-	if c.conn != nil && c.addr != req.addr {
+	return c.roundTrip(req.name, req.addr, req.raw)
+}
+
+// roundTrip sends raw, a whole request, to addr and reads its answer.
+func (c *client) roundTrip(name, addr string, raw []byte) error {
+	if c.conn != nil && c.addr != addr {
 		c.close()
 	}
 	if c.conn == nil {
-		conn, err := net.DialTimeout("tcp", req.addr, 5*time.Second)
+		conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		if err != nil {
 			return err
 		}
-		c.addr, c.conn, c.br = req.addr, conn, bufio.NewReaderSize(conn, 16<<10)
+		c.addr, c.conn, c.br = addr, conn, bufio.NewReaderSize(conn, 16<<10)
 	}
 	c.conn.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.conn.Write(req.raw); err != nil {
+	if _, err := c.conn.Write(raw); err != nil {
 		c.close()
 		return err
 	}
@@ -104,7 +125,7 @@ func (c *client) do(req *fixedRequest) error {
 		c.close()
 	}
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s: status %d", req.name, resp.StatusCode)
+		return fmt.Errorf("%s: status %d", name, resp.StatusCode)
 	}
 	return err
 }
@@ -117,7 +138,7 @@ type slicedLoad struct {
 func newSlicedLoad() *slicedLoad {
 	l := &slicedLoad{clients: make([]*client, conns)}
 	for i := range l.clients {
-		l.clients[i] = &client{}
+		l.clients[i] = &client{rng: rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))}
 	}
 	return l
 }
@@ -131,7 +152,7 @@ func (l *slicedLoad) close() {
 // run sends req on every connection, one call after another, until d has
 // passed, and waits for the calls in flight: every call it counts was
 // made and answered within the slice.
-func (l *slicedLoad) run(ctx context.Context, req *fixedRequest, d time.Duration) (ops int64, elapsed time.Duration, err error) {
+func (l *slicedLoad) run(ctx context.Context, req loadTarget, d time.Duration) (ops int64, elapsed time.Duration, err error) {
 	var stop atomic.Bool
 	var done atomic.Int64
 	var once sync.Once
@@ -145,7 +166,7 @@ func (l *slicedLoad) run(ctx context.Context, req *fixedRequest, d time.Duration
 		go func() {
 			defer wg.Done()
 			for !stop.Load() && ctx.Err() == nil {
-				if err := c.do(req); err != nil {
+				if err := req.send(c); err != nil {
 					once.Do(func() { first = err })
 					stop.Store(true)
 					return
@@ -162,16 +183,17 @@ func (l *slicedLoad) run(ctx context.Context, req *fixedRequest, d time.Duration
 	return done.Load(), elapsed, first
 }
 
-// sliced measures one round of two routes of server: slices slices of
-// each, in turn, starting with the first route on odd rounds and the
+// sliced measures one round of two routes of the servers: slices slices
+// of each, in turn, starting with the first route on odd rounds and the
 // second on even ones. Each side's sample is its calls per second of its
-// own slices and the server's CPU time in them per call.
-func (r *rig) sliced(ctx context.Context, l *slicedLoad, server *proc, reqs [2]*fixedRequest, slices, round int) ([2]sample, error) {
+// own slices and the servers' CPU time in them per call (the servers: a
+// Caddy, or a Caddy and the Redis its store uses).
+func (r *rig) sliced(ctx context.Context, l *slicedLoad, servers []*proc, reqs [2]loadTarget, slices, round int) ([2]sample, error) {
 	var ops [2]int64
 	var cpu, took [2]time.Duration
 	for i := range 2 * slices {
 		side := (i + round + 1) % 2 // round 1 starts with side 0
-		c0, err := server.runTime()
+		c0, err := runTimes(servers)
 		if err != nil {
 			return [2]sample{}, err
 		}
@@ -179,7 +201,7 @@ func (r *rig) sliced(ctx context.Context, l *slicedLoad, server *proc, reqs [2]*
 		if err != nil {
 			return [2]sample{}, err
 		}
-		c1, err := server.runTime()
+		c1, err := runTimes(servers)
 		if err != nil {
 			return [2]sample{}, err
 		}
@@ -190,7 +212,7 @@ func (r *rig) sliced(ctx context.Context, l *slicedLoad, server *proc, reqs [2]*
 	var out [2]sample
 	for side := range 2 {
 		if ops[side] == 0 {
-			return out, fmt.Errorf("%s: no call answered in round %d", reqs[side].name, round)
+			return out, fmt.Errorf("%s: no call answered in round %d", reqs[side].label(), round)
 		}
 		out[side] = sample{
 			rate: float64(ops[side]) / took[side].Seconds(),
@@ -211,13 +233,14 @@ func slicedPerWindow(window time.Duration) int {
 func (r *rig) compareSliced(s *section, o opts, pair, what string, target float64, base, cand fixedRequest) (float64, error) {
 	l := newSlicedLoad()
 	defer l.close()
-	reqs := [2]*fixedRequest{&base, &cand}
+	reqs := [2]loadTarget{&base, &cand}
+	servers := []*proc{r.caddy}
 	// Warm both routes up, unrecorded: connections, caches, the pools.
-	if _, err := r.sliced(r.ctx, l, r.caddy, reqs, 2, 1); err != nil {
+	if _, err := r.sliced(r.ctx, l, servers, reqs, 2, 1); err != nil {
 		return 0, err
 	}
 	rs, err := alternate(r.ctx, s, o.rounds, "req/s", base.name, cand.name, func(ctx context.Context, round int) (sample, sample, error) {
-		out, err := r.sliced(ctx, l, r.caddy, reqs, slicedPerWindow(o.window), round)
+		out, err := r.sliced(ctx, l, servers, reqs, slicedPerWindow(o.window), round)
 		return out[0], out[1], err
 	})
 	if err != nil {
@@ -229,6 +252,19 @@ func (r *rig) compareSliced(s *section, o opts, pair, what string, target float6
 // slicedNote says in a section how its rounds were measured.
 func slicedNote(o opts) string {
 	return fmt.Sprintf("The suite's own load generator, %d keep-alive connections (as wrk's -c%d elsewhere), sends each route's fixed request; every round alternates the two routes in %s slices, %d of each, so that both meet the same moments of a shared machine, and the server's CPU time is read from the scheduler (per-thread schedstat, in nanoseconds) around every slice.", conns, conns, slice, slicedPerWindow(o.window))
+}
+
+// runTimes is the sum of the processes' runTime.
+func runTimes(ps []*proc) (time.Duration, error) {
+	var sum time.Duration
+	for _, p := range ps {
+		t, err := p.runTime()
+		if err != nil {
+			return 0, err
+		}
+		sum += t
+	}
+	return sum, nil
 }
 
 // runTime is the CPU time the process's threads have run, in nanoseconds,

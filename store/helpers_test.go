@@ -24,7 +24,7 @@ func mustGet(t *testing.T, s Store, k string) string {
 
 // randomKey returns a fresh random key (store tests cannot import
 // storetest, which imports this package).
-func randomKey(t *testing.T) string {
+func randomKey(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {

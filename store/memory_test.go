@@ -11,7 +11,7 @@ import (
 
 var ctx = context.Background()
 
-func openMemory(t *testing.T, m *Memory, scope string) Store {
+func openMemory(t testing.TB, m *Memory, scope string) Store {
 	t.Helper()
 	s, err := m.Open(scope)
 	if err != nil {
@@ -21,7 +21,7 @@ func openMemory(t *testing.T, m *Memory, scope string) Store {
 }
 
 // memTableOf returns the table behind a memory store, with a fake clock.
-func memTableOf(t *testing.T, s Store) (*memTable, *testclock.Clock) {
+func memTableOf(t testing.TB, s Store) (*memTable, *testclock.Clock) {
 	t.Helper()
 	tbl := s.(*memoryStore).table
 	clk := testclock.New(clockStart)

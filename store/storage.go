@@ -1,12 +1,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,9 +32,11 @@ func init() {
 // one is never returned. An index of expiry buckets, in key paths
 // sgid/<scope>/x/<bucket end, unix seconds>/<key>, lets a sweep every
 // minute list only bucket names and the entries of buckets that have
-// ended, never every session. The sweep runs under the storage's lock, so
-// of several instances sharing the storage one sweeps at a time, and it
-// is skipped when another instance swept within the last half interval.
+// ended, never every session. A sweep handles at most 10,000 entries and,
+// when it leaves some, runs again a second later rather than a minute. It
+// runs under the storage's lock, so of several instances sharing the
+// storage one sweeps at a time, and it is skipped when another instance
+// finished a sweep within the last half interval.
 //
 // Layout under sgid/<scope>/: r/<key> the records, m/<set>/<member> the
 // set members (one file each, holding its expiry, so that instances adding
@@ -96,6 +100,13 @@ const (
 	bucketWidth = 5 * time.Minute
 	// sweepInterval is how often each open store tries to sweep.
 	sweepInterval = time.Minute
+	// sweepPerRun bounds the index entries (records and set members) one
+	// sweep handles, so that a burst of expiries never holds the sweep
+	// lock, or the storage, for long; sweepAgain is how soon the sweeper
+	// comes back for the rest, so that the bound does not bound how many
+	// it removes an hour.
+	sweepPerRun = 10_000
+	sweepAgain  = time.Second
 	// recordVersion is the first byte of a record, so the format can
 	// change later without misreading old records.
 	recordVersion = 1
@@ -113,6 +124,10 @@ type storageStore struct {
 	logger   *zap.Logger
 	now      func() time.Time
 	interval time.Duration
+	// perRun and again are sweepPerRun and sweepAgain; tests make them
+	// small.
+	perRun int
+	again  time.Duration
 	// locks is this process's keyed mutex (keyLocks); a test gives a
 	// second store its own to stand for another instance.
 	locks *keyedMutex
@@ -137,6 +152,8 @@ func newStorageStore(st certmagic.Storage, scope string, logger *zap.Logger) (*s
 		logger:   logger,
 		now:      time.Now,
 		interval: sweepInterval,
+		perRun:   sweepPerRun,
+		again:    sweepAgain,
 		locks:    keyLocks,
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -459,18 +476,30 @@ func (s *storageStore) sweepLoop() {
 		case <-ctx.Done():
 		}
 	}()
-	t := time.NewTicker(s.interval)
+	t := time.NewTimer(s.interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
-			if err := s.sweep(ctx); err != nil && ctx.Err() == nil {
+			more, err := s.sweepRun(ctx)
+			if err != nil && ctx.Err() == nil {
 				s.logger.Warn("sweeping expired sessions", zap.Error(err))
 			}
+			t.Reset(s.nextSweep(more, err))
 		}
 	}
+}
+
+// nextSweep is how long the sweeper waits after a run: again when the run
+// left entries, the interval otherwise (and after a failure, so that a
+// failing storage is not asked every second).
+func (s *storageStore) nextSweep(more bool, err error) time.Duration {
+	if more && err == nil {
+		return s.again
+	}
+	return s.interval
 }
 
 // Close stops the sweeper and waits for a sweep in progress to end.
@@ -486,57 +515,86 @@ func (s *storageStore) Close() error {
 	return nil
 }
 
-// sweep deletes the records of ended buckets, and the buckets. It holds the
-// scope's sweep lock; when the storage can tell, it gives up at once if
-// another instance holds it rather than sweeping after it.
-func (s *storageStore) sweep(ctx context.Context) error {
+// sweepRun deletes the expired records that ended buckets name, and the
+// buckets, oldest first, handling at most perRun entries; more reports
+// that it left some. It holds the scope's sweep lock; when the storage
+// can tell, it gives up at once if another instance holds it rather than
+// sweeping after it. Only a run that leaves nothing marks the scope
+// swept, so that the rest is taken up by the next run, here or on another
+// instance, without waiting for the interval.
+func (s *storageStore) sweepRun(ctx context.Context) (more bool, err error) {
 	if tl, ok := s.st.(certmagic.TryLocker); ok {
 		got, err := tl.TryLock(ctx, s.sweepLock())
 		if err != nil {
-			return storageErr("lock", err)
+			return false, storageErr("lock", err)
 		}
 		if !got {
-			return nil
+			return false, nil
 		}
 	} else if err := s.st.Lock(ctx, s.sweepLock()); err != nil {
-		return storageErr("lock", err)
+		return false, storageErr("lock", err)
 	}
 	defer s.unlock(s.sweepLock())
 
 	now := s.now()
 	if b, err := s.st.Load(ctx, s.markerKey()); err == nil {
 		if last, err := strconv.ParseInt(string(b), 10, 64); err == nil && now.Sub(time.Unix(0, last)) < s.interval/2 {
-			return nil
+			return false, nil
 		}
 	}
-	buckets, err := s.st.List(ctx, s.indexDir(), false)
+	names, err := s.st.List(ctx, s.indexDir(), false)
 	if errors.Is(err, fs.ErrNotExist) {
-		buckets = nil
+		names = nil
 	} else if err != nil {
-		return storageErr("list", err)
+		return false, storageErr("list", err)
 	}
 	// A bucket is swept one width after its end, so an instance whose clock
 	// runs a little ahead does not delete a bucket another is writing to.
 	limit := now.Add(-bucketWidth).Unix()
-	for _, b := range buckets {
+	type bucket struct {
+		key string
+		end int64
+	}
+	var ended []bucket
+	for _, b := range names {
 		end, err := strconv.ParseInt(path.Base(b), 10, 64)
 		if err != nil || end > limit {
 			continue
 		}
-		if err := s.sweepBucket(ctx, b, now); err != nil {
-			return err
+		ended = append(ended, bucket{b, end})
+	}
+	slices.SortFunc(ended, func(a, b bucket) int { return cmp.Compare(a.end, b.end) })
+	budget := s.perRun
+	for _, b := range ended {
+		if budget <= 0 {
+			return true, nil
+		}
+		n, done, err := s.sweepBucket(ctx, b.key, now, budget)
+		if err != nil {
+			return false, err
+		}
+		budget -= n
+		if !done {
+			return true, nil
 		}
 	}
-	return s.st.Store(ctx, s.markerKey(), []byte(strconv.FormatInt(now.UnixNano(), 10)))
+	return false, s.st.Store(ctx, s.markerKey(), []byte(strconv.FormatInt(now.UnixNano(), 10)))
 }
 
-// sweepBucket deletes the expired records the bucket names, then the
-// bucket. A record renewed since (Put with a later expiry) is kept: its
-// newer index entry is in a later bucket.
-func (s *storageStore) sweepBucket(ctx context.Context, bucket string, now time.Time) error {
+// sweepBucket deletes the expired records the bucket names, at most
+// budget entries of it, and then the bucket when it handled them all
+// (done); it returns how many entries it handled. A record renewed since
+// (Put with a later expiry) is kept: its newer index entry is in a later
+// bucket. When it stops short, it deletes the entries it handled, so the
+// next run starts where this one stopped.
+func (s *storageStore) sweepBucket(ctx context.Context, bucket string, now time.Time, budget int) (handled int, done bool, err error) {
 	entries, err := s.st.List(ctx, bucket, false)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return storageErr("list", err)
+		return 0, false, storageErr("list", err)
+	}
+	done = len(entries) <= budget
+	if !done {
+		entries = entries[:budget]
 	}
 	for _, e := range entries {
 		key := path.Base(e)
@@ -550,21 +608,37 @@ func (s *storageStore) sweepBucket(ctx context.Context, bucket string, now time.
 		} else if checkKey(key) != nil {
 			continue
 		}
-		b, err := s.st.Load(ctx, file)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return storageErr("load", err)
-		}
-		if _, expires, err := decodeRecord(b); err == nil && now.Before(expires) {
-			continue
-		}
-		if err := s.st.Delete(ctx, file); err != nil {
-			return storageErr("delete", err)
+		if err := s.sweepEntry(ctx, file, now); err != nil {
+			return 0, false, err
 		}
 	}
+	if !done {
+		for _, e := range entries {
+			if err := s.st.Delete(ctx, e); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return 0, false, storageErr("delete", err)
+			}
+		}
+		return len(entries), false, nil
+	}
 	if err := s.st.Delete(ctx, bucket); err != nil {
+		return 0, false, storageErr("delete", err)
+	}
+	return len(entries), true, nil
+}
+
+// sweepEntry deletes file, a record or a set member, when it has expired.
+func (s *storageStore) sweepEntry(ctx context.Context, file string, now time.Time) error {
+	b, err := s.st.Load(ctx, file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return storageErr("load", err)
+	}
+	if _, expires, err := decodeRecord(b); err == nil && now.Before(expires) {
+		return nil
+	}
+	if err := s.st.Delete(ctx, file); err != nil {
 		return storageErr("delete", err)
 	}
 	return nil

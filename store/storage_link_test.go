@@ -173,7 +173,7 @@ func TestStorageFileIndexEntries(t *testing.T) {
 			if !s.st.Exists(ctx, tc.file(short)) {
 				t.Fatal("the expired file vanished before a sweep; the test would prove nothing")
 			}
-			if err := s.sweep(ctx); err != nil {
+			if _, err := s.sweepRun(ctx); err != nil {
 				t.Fatal(err)
 			}
 			if s.st.Exists(ctx, tc.file(short)) {

@@ -116,7 +116,7 @@ func TestStorageSweepDeletesOnlyExpired(t *testing.T) {
 		t.Fatal("the record vanished before a sweep; the test would prove nothing")
 	}
 	clk.Advance(3 * bucketWidth)
-	if err := s.sweep(ctx); err != nil {
+	if _, err := s.sweepRun(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if onDisk(s, key("short")) {
@@ -150,7 +150,7 @@ func TestStorageSweepCostIsBounded(t *testing.T) {
 	}
 	clk.Advance(20 * time.Minute)
 	rec.reset()
-	if err := s.sweep(ctx); err != nil {
+	if _, err := s.sweepRun(ctx); err != nil {
 		t.Fatal(err)
 	}
 	lists, loads := rec.calls()
@@ -189,7 +189,7 @@ func TestStorageSweepUnderLock(t *testing.T) {
 	if err := fst.Lock(ctx, a.sweepLock()); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.sweep(ctx); err != nil {
+	if _, err := b.sweepRun(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if !onDisk(a, key("old")) {
@@ -198,14 +198,14 @@ func TestStorageSweepUnderLock(t *testing.T) {
 	if err := fst.Unlock(ctx, a.sweepLock()); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.sweep(ctx); err != nil {
+	if _, err := a.sweepRun(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if onDisk(a, key("old")) {
 		t.Fatal("the sweep did not delete the expired record")
 	}
 	recB.reset()
-	if err := b.sweep(ctx); err != nil {
+	if _, err := b.sweepRun(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if lists, _ := recB.calls(); len(lists) != 0 {
@@ -297,7 +297,7 @@ func TestStorageSweepDeletesExpiredMembers(t *testing.T) {
 	if !s.st.Exists(ctx, s.memberKey(set, key("short"))) {
 		t.Fatal("the member file vanished before a sweep; the test would prove nothing")
 	}
-	if err := s.sweep(ctx); err != nil {
+	if _, err := s.sweepRun(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if s.st.Exists(ctx, s.memberKey(set, key("short"))) {
