@@ -73,7 +73,7 @@ func unitHandler(tb testing.TB, h *Handler, st store.Store, now func() time.Time
 		tb.Fatal(err)
 	}
 	var err error
-	if h.identity, err = newIdentityRules(h); err != nil {
+	if h.identity, err = newIdentityRules(h.gate.IdentityHeaders, h.IdentityAssertion, h.SealingKey, h.TypedData, h.AppParams); err != nil {
 		tb.Fatal(err)
 	}
 	if st == nil {
@@ -85,7 +85,7 @@ func unitHandler(tb testing.TB, h *Handler, st store.Store, now func() time.Time
 	o.Now = now
 	h.sessions = session.New(o)
 	tb.Cleanup(h.sessions.Close)
-	h.provisionSPA()
+	h.spa = newSPARoutes(h.AuthURLPath, h.LogoutPath, h.SessionPath, h.sessions, h.origins.sameOrigin)
 	return h
 }
 

@@ -43,15 +43,15 @@ type identityHeader struct {
 	field forward.Field
 }
 
-// newIdentityRules compiles the identity headers of h's guard, the fields
-// of its assertion, pseudonyms keyed from its sealing key, and typed_data.
-func newIdentityRules(h *Handler) (*identityRules, error) {
-	g, a, secret := h.gate, h.IdentityAssertion, h.SealingKey
-	rules := &identityRules{typed: h.TypedData, appKeys: make(map[string]bool, len(h.AppParams))}
-	for _, k := range h.AppParams {
+// newIdentityRules compiles identity_header (header name to field spec),
+// the assertion's fields (a, nil without one), pseudonyms keyed from the
+// sealing key, typed_data, and the app values' keys (which stay strings).
+func newIdentityRules(headers map[string]string, a *IdentityAssertion, secret string, typed bool, appParams map[string]string) (*identityRules, error) {
+	rules := &identityRules{typed: typed, appKeys: make(map[string]bool, len(appParams))}
+	for _, k := range appParams {
 		rules.appKeys[k] = true
 	}
-	for name, spec := range g.IdentityHeaders {
+	for name, spec := range headers {
 		f, err := forward.Compile(spec, secret)
 		if err != nil {
 			return nil, fmt.Errorf("identity_header %s: %w", name, err)

@@ -295,7 +295,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionSessions(ctx); err != nil {
 		return err
 	}
-	h.provisionSPA()
+	h.spa = newSPARoutes(h.AuthURLPath, h.LogoutPath, h.SessionPath, h.sessions, h.origins.sameOrigin)
 	register(h)
 	return nil
 }

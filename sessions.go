@@ -48,7 +48,7 @@ func (h *Handler) provisionSessions(ctx caddy.Context) error {
 	}
 	countEvictions(raw, h.metrics, h.site)
 	h.upgrades = upgrade.New(time.Duration(*h.CacheTTL), h.sessionAlive, h.logger)
-	if h.identity, err = newIdentityRules(h); err != nil {
+	if h.identity, err = newIdentityRules(h.gate.IdentityHeaders, h.IdentityAssertion, h.SealingKey, h.TypedData, h.AppParams); err != nil {
 		return err
 	}
 	h.sessions = session.New(sessionOptions(h, h.st, raw))

@@ -2,7 +2,6 @@ package sgid
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -74,10 +73,9 @@ type Client struct {
 	discovery discoveryCheck
 
 	// authQuery is the start of every authorization URL, up to the
-	// code challenge's value, authQueryJSON the same inside a JSON string,
-	// and scopeQuery the escaped scope of the client's scopes: all are
-	// fixed, and made once.
-	authQuery, authQueryJSON, scopeQuery string
+	// code challenge's value, and scopeQuery the escaped scope of the
+	// client's scopes: both are fixed, and made once.
+	authQuery, scopeQuery string
 	// lastRedirect is the redirect URI AuthorizationURL checked and
 	// escaped last. A site sends every login of one host to one URI, so
 	// it is checked and escaped once, not for every login.
@@ -134,7 +132,6 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.jwks.url = issuer + "/.well-known/jwks.json"
 	c.authQuery = issuer + "/oauth/authorize?client_id=" + url.QueryEscape(c.clientID) + "&code_challenge="
-	c.authQueryJSON = jsonText(c.authQuery)
 	c.scopeQuery = url.QueryEscape(strings.Join(c.scopes, " "))
 	return c, nil
 }
@@ -228,49 +225,16 @@ func (c *Client) AuthorizationURL(p AuthParams) (authURL, nonce string, err erro
 	return string(b), nonce, nil
 }
 
-// AuthorizationURLJSON appends to dst the URL AuthorizationURL returns
-// for p as a JSON string, byte for byte what encoding/json writes for it,
-// and returns the nonce it carries: for an answer that hands the URL to a
-// browser's script, without writing the URL and then escaping it. Its
-// fixed parts are escaped once, and every value in it is query-escaped,
-// which leaves nothing for JSON to escape.
-func (c *Client) AuthorizationURLJSON(dst []byte, p AuthParams) ([]byte, string, error) {
-	dst = append(dst, '"')
-	dst, nonce, err := c.appendAuthorizationURL(dst, p, &jsonURLText)
-	if err != nil {
-		return dst, "", err
-	}
-	return append(dst, '"'), nonce, nil
-}
-
-// urlText is the fixed text of an authorization URL between its values:
-// as it is, or as it reads inside a JSON string.
+// urlText is the fixed text of an authorization URL between its values.
 type urlText struct {
-	json                           bool
 	method, redirect, scope, state string
 }
 
-var (
-	plainURLText = urlText{
-		method:   "&code_challenge_method=S256&nonce=",
-		redirect: "&redirect_uri=",
-		scope:    "&response_type=code&scope=",
-		state:    "&state=",
-	}
-	jsonURLText = urlText{
-		json:     true,
-		method:   jsonText(plainURLText.method),
-		redirect: jsonText(plainURLText.redirect),
-		scope:    jsonText(plainURLText.scope),
-		state:    jsonText(plainURLText.state),
-	}
-)
-
-// jsonText is s as encoding/json writes it inside a string, without the
-// quotes.
-func jsonText(s string) string {
-	b, _ := json.Marshal(s) // a string always encodes
-	return string(b[1 : len(b)-1])
+var plainURLText = urlText{
+	method:   "&code_challenge_method=S256&nonce=",
+	redirect: "&redirect_uri=",
+	scope:    "&response_type=code&scope=",
+	state:    "&state=",
 }
 
 // appendAuthorizationURL appends the authorization URL for p to dst, with
@@ -295,9 +259,6 @@ func (c *Client) appendAuthorizationURL(dst []byte, p AuthParams, t *urlText) ([
 		nonce = GenerateNonce()
 	}
 	start := c.authQuery
-	if t.json {
-		start = c.authQueryJSON
-	}
 	// The query is written in the order url.Values.Encode writes it
 	// (sorted by key), without building the map it needs: this runs for
 	// every login.
