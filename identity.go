@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/caddy-sgid/caddy-sgid/assertion"
 	"github.com/caddy-sgid/caddy-sgid/internal/forward"
 	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
+	"github.com/caddy-sgid/caddy-sgid/internal/officer"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/typed"
 )
@@ -188,6 +190,12 @@ func viewOf(o *session.Opened) *userView { return o.View.(*userView) }
 func userinfoJSON(s session.Session, rules *identityRules) []byte {
 	data := make(map[string]any, len(s.Data))
 	for k, v := range s.Data {
+		if slices.Contains(officer.FieldKeys, k) {
+			// The chosen job's fields are the handler's, derived from
+			// sgID's pocdex data, which the answer already holds as
+			// sgID sent it: userinfo stays what sgID's SDK returns.
+			continue
+		}
 		if rules.typed && !rules.appKeys[k] {
 			data[k] = typed.Value(k, v)
 		} else {
