@@ -73,7 +73,7 @@ func TestBrowserExampleLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testcaddy.RequirePortsFree(t, adminPort, exampleSite, exampleAPIPort)
+	requireExamplePortsFree(t)
 	cfg := testcaddy.WithGlobalOptions(string(raw),
 		fmt.Sprintf("admin localhost:%d", adminPort),
 		"grace_period 1ns",
@@ -422,5 +422,25 @@ func (b *chrome) checkConsole() {
 		if m.IsException() || (m.Type == chromedp.ConsoleError && m.Source != "network") {
 			b.t.Errorf("browser console: %v", m)
 		}
+	}
+}
+
+// examplePorts is the check of the example's ports, made once per test
+// process: caddytest keeps one Caddy for the process, so after the first
+// test that loads the example, its own listeners hold the ports, and the
+// next test's config replaces them through the admin API rather than
+// starting a second server beside them.
+var examplePorts struct {
+	once sync.Once
+	err  error
+}
+
+// requireExamplePortsFree stops the test when, before this process's first
+// Caddy, another process holds a port the example uses.
+func requireExamplePortsFree(t *testing.T) {
+	t.Helper()
+	examplePorts.once.Do(func() { examplePorts.err = testcaddy.PortsFree(adminPort, exampleSite, exampleAPIPort) })
+	if examplePorts.err != nil {
+		t.Fatal(examplePorts.err)
 	}
 }

@@ -51,7 +51,7 @@ func TestSessionClientExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testcaddy.RequirePortsFree(t, adminPort, exampleSite, exampleAPIPort)
+	requireExamplePortsFree(t)
 	cfg := testcaddy.WithGlobalOptions(string(raw),
 		fmt.Sprintf("admin localhost:%d", adminPort),
 		"grace_period 1ns",
