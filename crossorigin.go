@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/respond"
 	"github.com/caddy-sgid/caddy-sgid/internal/upgrade"
 )
 
@@ -77,6 +78,4 @@ func (p *originPolicy) logoutAllowed(r *http.Request) bool {
 }
 
 // writeCrossOrigin answers a write refused by the origin policy.
-func writeCrossOrigin(w http.ResponseWriter) error {
-	return writeError(w, http.StatusForbidden, "cross_origin", "This request must come from a page of this site.")
-}
+func writeCrossOrigin(w http.ResponseWriter) error { return respond.CrossOrigin(w) }

@@ -99,6 +99,12 @@ func TestSecureCookieAndRedirectURIOnHTTPS(t *testing.T) {
 // checkJSONError checks an error the handler answered itself: the status,
 // {"error": <code>, "message": <text>} as JSON, and the headers that keep
 // it out of caches and from being sniffed as another type.
+// errorBody is the body of the handler's own errors, as a client reads it.
+type errorBody struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
 func checkJSONError(t *testing.T, w *httptest.ResponseRecorder, status int) errorBody {
 	t.Helper()
 	var body errorBody

@@ -2,7 +2,6 @@ package caddysgid
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -10,54 +9,37 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/respond"
 )
 
-// writeJSON answers v as JSON. The answers hold user data or login state,
-// so no cache may keep them, and nosniff keeps a browser from reading one
-// as HTML or script whatever it holds.
+// The handler's JSON answers are internal/respond's, shared with the route
+// packages below the handler; these are their names here.
+
+// writeJSON answers v as JSON, not cached, not sniffed.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
-	body, err := json.Marshal(v)
-	if err != nil {
+	if err := respond.JSON(w, status, v); err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
 	}
-	return writeJSONBody(w, status, body)
+	return nil
 }
 
-// writeJSONBody answers status with body, already encoded JSON, and the
-// headers of every JSON answer: not cached, not sniffed as another type.
+// writeJSONBody answers status with body, already encoded JSON.
 func writeJSONBody(w http.ResponseWriter, status int, body []byte) error {
-	// The three values share one array, each slice capped at its own
-	// element so an append to one cannot reach another.
-	vals := [...]string{"application/json", "no-store", "nosniff"}
-	hdr := w.Header()
-	hdr["Content-Type"] = vals[0:1:1]
-	hdr["Cache-Control"] = vals[1:2:2]
-	hdr["X-Content-Type-Options"] = vals[2:3:3]
-	w.WriteHeader(status)
-	_, err := w.Write(body)
-	return err
-}
-
-// errorBody is the JSON body of every error the handler answers itself:
-// a stable code for programs and a sentence for people.
-type errorBody struct {
-	Error   string `json:"error"`
-	Message string `json:"message"`
+	return respond.JSONBody(w, status, body)
 }
 
 // writeError answers an error of the handler's own routes with
 // {"error": code, "message": message}. The handler writes these answers
 // itself rather than returning a caddyhttp.Error: Caddy answers a returned
 // error with an empty body unless the site has handle_errors, and the SPA
-// calling these routes with fetch needs a body it can read. The message
-// never holds a value from the request.
+// calling these routes with fetch needs a body it can read.
 func writeError(w http.ResponseWriter, status int, code, message string) error {
-	return writeJSON(w, status, errorBody{Error: code, Message: message})
+	return respond.Error(w, status, code, message)
 }
 
 func methodNotAllowed(w http.ResponseWriter, allow string) error {
-	w.Header().Set("Allow", allow)
-	return writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "This route takes "+allow+" only.")
+	return respond.MethodNotAllowed(w, allow)
 }
 
 // serverError logs an internal failure at ERROR, as Caddy would log a
@@ -90,13 +72,8 @@ func writeDenial(w http.ResponseWriter, navigation bool, status int, code, text 
 	return err
 }
 
-// writeUnavailable answers a request that needs the session store while it
-// cannot be reached: 503, not 401, so nobody is told "logged out" when
-// they are not.
-func writeUnavailable(w http.ResponseWriter) error {
-	w.Header().Set("Retry-After", "5")
-	return writeError(w, http.StatusServiceUnavailable, "store_unavailable", "The session store cannot be reached; try again shortly.")
-}
+// writeUnavailable answers 503 while the store cannot be reached.
+func writeUnavailable(w http.ResponseWriter) error { return respond.Unavailable(w) }
 
 // requestID returns Caddy's request id placeholder, if set, so log lines
 // can be tied to the access log without logging anything personal.

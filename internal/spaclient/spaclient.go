@@ -17,6 +17,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/respond"
 )
 
 //go:embed sgid.js
@@ -93,7 +95,7 @@ func Serve(w http.ResponseWriter, r *http.Request, name string) bool {
 	}
 	h := w.Header()
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		methodNotAllowed(w)
+		_ = respond.MethodNotAllowed(w, "GET, HEAD")
 		return true
 	}
 	h.Set("Content-Type", "text/javascript; charset=utf-8")
@@ -131,16 +133,6 @@ func noneMatch(values []string, etag string) bool {
 	return false
 }
 
-func methodNotAllowed(w http.ResponseWriter) {
-	h := w.Header()
-	h.Set("Allow", "GET, HEAD")
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusMethodNotAllowed)
-	_, _ = w.Write([]byte(`{"error":"method_not_allowed","message":"Use GET or HEAD."}` + "\n"))
-}
-
 // DoneParam and DoneValue mark the login window's page as the end of a
 // login: the window starts its login with return_to set to the page's own
 // path and "?sgid_popup=done".
@@ -174,7 +166,7 @@ const PageCSP = "default-src 'none'; script-src 'self'; connect-src 'self'; base
 // any other method gets 405.
 func ServePage(w http.ResponseWriter, r *http.Request, page []byte) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		methodNotAllowed(w)
+		_ = respond.MethodNotAllowed(w, "GET, HEAD")
 		return
 	}
 	h := w.Header()

@@ -10,12 +10,12 @@
 package sparoutes
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"path"
 	"strings"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/respond"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/spaclient"
 )
@@ -85,15 +85,15 @@ func (rt *Routes) Serve(w http.ResponseWriter, r *http.Request) (bool, error) {
 	switch p := r.URL.Path; {
 	case p == rt.cfg.SessionPath:
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			return true, methodNotAllowed(w, "GET, HEAD")
+			return true, respond.MethodNotAllowed(w, "GET, HEAD")
 		}
 		return true, rt.answer(w, r, session.Peek)
 	case p == rt.extend:
 		if r.Method != http.MethodPost {
-			return true, methodNotAllowed(w, "POST")
+			return true, respond.MethodNotAllowed(w, "POST")
 		}
 		if !rt.cfg.SameOrigin(r) {
-			return true, writeError(w, http.StatusForbidden, "cross_origin", "This request must come from a page of this site.")
+			return true, respond.CrossOrigin(w)
 		}
 		return true, rt.answer(w, r, session.Extend)
 	case p == rt.popup:
@@ -124,13 +124,13 @@ type State struct {
 func (rt *Routes) answer(w http.ResponseWriter, r *http.Request, use session.Use) error {
 	o, err := rt.cfg.Sessions.Lookup(r.Context(), r, use)
 	if err != nil {
-		return Unavailable(w)
+		return respond.Unavailable(w)
 	}
 	login := LoginURL(rt.cfg.AuthURLPath, "")
 	if o == nil && use == session.Extend {
 		return WriteLoginRequired(w, "login_required", login)
 	}
-	return writeJSON(w, http.StatusOK, stateOf(o, login, rt.cfg.LogoutPath))
+	return respond.JSON(w, http.StatusOK, stateOf(o, login, rt.cfg.LogoutPath))
 }
 
 // stateOf is the State of o (nil: no session).
@@ -173,42 +173,8 @@ func SetLink(h http.Header, loginURL string) {
 // with the Link header.
 func WriteLoginRequired(w http.ResponseWriter, code, loginURL string) error {
 	SetLink(w.Header(), loginURL)
-	return writeJSON(w, http.StatusUnauthorized, struct {
+	return respond.JSON(w, http.StatusUnauthorized, struct {
 		Error    string `json:"error"`
 		LoginURL string `json:"login_url"`
 	}{code, loginURL})
-}
-
-// Unavailable answers 503 while the store cannot be reached, as the
-// handler's other routes do.
-func Unavailable(w http.ResponseWriter) error {
-	w.Header().Set("Retry-After", "5")
-	return writeError(w, http.StatusServiceUnavailable, "store_unavailable", "The session store cannot be reached; try again shortly.")
-}
-
-func methodNotAllowed(w http.ResponseWriter, allow string) error {
-	w.Header().Set("Allow", allow)
-	return writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "This route takes "+allow+" only.")
-}
-
-func writeError(w http.ResponseWriter, status int, code, message string) error {
-	return writeJSON(w, status, struct {
-		Error   string `json:"error"`
-		Message string `json:"message"`
-	}{code, message})
-}
-
-// writeJSON answers v as JSON, never cached nor sniffed.
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, err = w.Write(body)
-	return err
 }
