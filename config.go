@@ -98,7 +98,3 @@ func (h *Handler) clientConfig() sgid.Config {
 		Scopes:       h.Scopes,
 	}
 }
-
-// returnToParam is the auth-url query parameter naming the same-origin path
-// to land on after the login.
-const returnToParam = "return_to"

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -328,22 +327,14 @@ func (g *Guard) allows(s session.Session) bool {
 // gets 401 with code, and text for navigations.
 func (g *Guard) askLogin(w http.ResponseWriter, r *http.Request, code, text string) (int, error) {
 	nav := navigation.Is(r)
-	if lp := g.LoginPage; nav && lp != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		dest := lp
-		if back := originalRequestURI(r); pathview.IsLocal(back) {
-			sep := "?"
-			if strings.Contains(dest, "?") {
-				sep = "&"
-			}
-			dest += sep + returnToParam + "=" + url.QueryEscape(back)
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, dest, http.StatusFound)
-		return http.StatusFound, nil
-	}
 	back := originalRequestURI(r)
 	if !pathview.IsLocal(back) {
 		back = ""
+	}
+	if lp := g.LoginPage; nav && lp != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, sparoutes.LoginURL(lp, back), http.StatusFound)
+		return http.StatusFound, nil
 	}
 	login := sparoutes.LoginURL(g.authURL, back)
 	if !nav {

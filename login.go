@@ -20,6 +20,7 @@ import (
 	"github.com/caddy-sgid/caddy-sgid/internal/officer"
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/sparoutes"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
 )
 
@@ -90,7 +91,7 @@ func (h *Handler) loginRequest(r *http.Request) (req session.LoginRequest, code,
 		return req, "", ""
 	}
 	q := r.URL.Query()
-	req.ReturnTo = q.Get(returnToParam)
+	req.ReturnTo = q.Get(sparoutes.ReturnToParam)
 	if req.ReturnTo != "" && !pathview.IsLocal(req.ReturnTo) {
 		return req, "invalid_return_to", "return_to must be a path on this site."
 	}

@@ -358,7 +358,7 @@ func (h *Handler) Validate() error {
 	if err := confcheck.CheckCookieName(h.CookieName); err != nil {
 		return err
 	}
-	if err := confcheck.CheckAppParams(h.AppParams, returnToParam, reservedIdentityKeys); err != nil {
+	if err := confcheck.CheckAppParams(h.AppParams, sparoutes.ReturnToParam, reservedIdentityKeys); err != nil {
 		return err
 	}
 	if time.Duration(h.LoginTimeout) < time.Minute {

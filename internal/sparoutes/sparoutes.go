@@ -152,16 +152,22 @@ func stateOf(o *session.Opened, login, logout string) State {
 	return st
 }
 
-// returnToParam is auth-url's query parameter of the page to come back to.
-const returnToParam = "return_to"
+// ReturnToParam is auth-url's query parameter of the page to come back
+// to, which login_page is handed on too.
+const ReturnToParam = "return_to"
 
-// LoginURL is the auth-url route with back (a local path and query, or ""
-// for none) as its return_to.
-func LoginURL(authURLPath, back string) string {
+// LoginURL is page (the auth-url route, or login_page, which may carry a
+// query of its own) with back (a local path and query, or "" for none)
+// added as its return_to.
+func LoginURL(page, back string) string {
 	if back == "" {
-		return authURLPath
+		return page
 	}
-	return authURLPath + "?" + returnToParam + "=" + url.QueryEscape(back)
+	sep := "?"
+	if strings.Contains(page, "?") {
+		sep = "&"
+	}
+	return page + sep + ReturnToParam + "=" + url.QueryEscape(back)
 }
 
 // SetLink adds the login URL to h as a Link with rel="login".
