@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/procgroup"
 )
 
 // Options says how to run the server.
@@ -139,7 +141,7 @@ func (s *Server) start() {
 	out := &lockedWriter{}
 	cmd.Stdout = out
 	cmd.Stderr = out
-	setProcessGroup(cmd)
+	procgroup.Own(cmd)
 	if err := cmd.Start(); err != nil {
 		s.tb.Fatalf("starting redis-server: %v", err)
 	}
@@ -199,11 +201,11 @@ func (s *Server) Stop() {
 	if cmd == nil {
 		return
 	}
-	terminate(cmd)
+	procgroup.Terminate(cmd)
 	select {
 	case <-exit:
 	case <-time.After(15 * time.Second):
-		kill(cmd)
+		procgroup.Kill(cmd)
 		<-exit
 		s.tb.Fatalf("redis-server did not stop on SIGTERM within 15s: %s", s.logTail())
 	}
@@ -235,7 +237,7 @@ func (s *Server) kill() {
 	if cmd == nil {
 		return
 	}
-	kill(cmd)
+	procgroup.Kill(cmd)
 	<-exit
 	if s.tb.Failed() {
 		s.tb.Logf("redis-server output: %s", s.logTail())

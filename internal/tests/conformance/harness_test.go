@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/procgroup"
 )
 
 // Pinned versions of the peers; node/package.json must name the same.
@@ -177,7 +179,7 @@ func startMockpass(t testing.TB, p prereqs, nric string) *mockpass {
 	cmd.Stdout = out
 	cmd.Stderr = out
 	cmd.WaitDelay = 2 * time.Second
-	setProcessGroup(cmd)
+	procgroup.Own(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting mockpass: %v", err)
 	}
@@ -191,7 +193,7 @@ func startMockpass(t testing.TB, p prereqs, nric string) *mockpass {
 		case <-m.exited:
 			t.Errorf("mockpass (MOCKPASS_NRIC=%s) had exited before the end of the test: %v", nric, m.err)
 		default:
-			killProcessGroup(cmd)
+			procgroup.Kill(cmd)
 			<-m.exited
 		}
 		if t.Failed() {

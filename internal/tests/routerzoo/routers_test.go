@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/procgroup"
 )
 
 // The routes of every router in the zoo, by the name each records.
@@ -182,7 +184,7 @@ func startProcess(tb testing.TB, name, dir string, argv ...string) (wait func() 
 	}
 	cmd := exec.Command(argv[0], append(argv[1:], "0", hitsFile)...)
 	cmd.Dir = dir
-	setProcessGroup(cmd)
+	procgroup.Own(cmd)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		tb.Fatal(err)
@@ -212,7 +214,7 @@ func startProcess(tb testing.TB, name, dir string, argv ...string) (wait func() 
 	}()
 	tb.Cleanup(func() {
 		stdin.Close()
-		killProcessGroup(cmd)
+		procgroup.Kill(cmd)
 		<-exited
 		if tb.Failed() && stderr.Len() > 0 {
 			tb.Logf("%s's standard error, last part:\n%s", name, tail(stderr.String(), 4000))

@@ -1,12 +1,12 @@
 //go:build !unix
 
-package testredis
+package procgroup
 
 import "os/exec"
 
-// Without process groups or SIGTERM, the server is killed either way.
+// Without process groups or SIGTERM, the process is killed either way.
 
-func setProcessGroup(*exec.Cmd) {}
+func own(*exec.Cmd) {}
 
 func terminate(cmd *exec.Cmd) { kill(cmd) }
 
