@@ -51,13 +51,7 @@ const adminPort = 2997
 // It needs Debian's chromium package. Without it the test skips, except
 // under CI (env CI set), where it fails.
 func TestBrowserExampleLogin(t *testing.T) {
-	chromium := findChromium()
-	if chromium == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("browser test cannot run: Chromium not found; install Debian's chromium package (CI is set, so this fails instead of skipping)")
-		}
-		t.Skip("browser test skipped: Chromium not found; install Debian's chromium package")
-	}
+	chromium := requireChromium(t)
 	persona := sgidtest.DefaultPersonas()[0]
 	wantName := persona.Data["myinfo.name"]
 	wantNRIC := persona.Data["myinfo.nric_number"]
@@ -66,23 +60,7 @@ func TestBrowserExampleLogin(t *testing.T) {
 	}
 	artifacts := artifactDir(t)
 
-	// The example, as it is, with test admin settings. Its paths (root *
-	// example) are relative to the repository root, so Caddy runs there.
-	t.Chdir("..")
-	raw, err := os.ReadFile("Caddyfile.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	requireExamplePortsFree(t)
-	cfg := testcaddy.WithGlobalOptions(string(raw),
-		fmt.Sprintf("admin localhost:%d", adminPort),
-		"grace_period 1ns",
-		"skip_install_trust",
-		testcaddy.StorageOption(t),
-	)
-	caddytest.NewTester(t).
-		WithDefaultOverrides(caddytest.Config{AdminPort: adminPort}).
-		InitServer(cfg, "caddyfile")
+	startExample(t)
 
 	b := startBrowser(t, chromium, artifacts, 60*time.Second)
 	start := time.Now()
@@ -443,4 +421,26 @@ func requireExamplePortsFree(t *testing.T) {
 	if examplePorts.err != nil {
 		t.Fatal(examplePorts.err)
 	}
+}
+
+// startExample runs Caddyfile.example as it is, with test admin settings
+// and storage of the test's own, in this process's Caddy. Its paths (root
+// * example) are relative to the repository root, so the test moves there.
+func startExample(t *testing.T) {
+	t.Helper()
+	t.Chdir("..")
+	raw, err := os.ReadFile("Caddyfile.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireExamplePortsFree(t)
+	cfg := testcaddy.WithGlobalOptions(string(raw),
+		fmt.Sprintf("admin localhost:%d", adminPort),
+		"grace_period 1ns",
+		"skip_install_trust",
+		testcaddy.StorageOption(t),
+	)
+	caddytest.NewTester(t).
+		WithDefaultOverrides(caddytest.Config{AdminPort: adminPort}).
+		InitServer(cfg, "caddyfile")
 }

@@ -5,15 +5,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/chromedp/chromedp"
 
-	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
 )
 
@@ -46,21 +43,7 @@ func TestSessionClientExample(t *testing.T) {
 	persona := sgidtest.DefaultPersonas()[0]
 	artifacts := artifactDir(t)
 
-	t.Chdir("..")
-	raw, err := os.ReadFile("Caddyfile.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	requireExamplePortsFree(t)
-	cfg := testcaddy.WithGlobalOptions(string(raw),
-		fmt.Sprintf("admin localhost:%d", adminPort),
-		"grace_period 1ns",
-		"skip_install_trust",
-		testcaddy.StorageOption(t),
-	)
-	caddytest.NewTester(t).
-		WithDefaultOverrides(caddytest.Config{AdminPort: adminPort}).
-		InitServer(cfg, "caddyfile")
+	startExample(t)
 
 	resp, err := http.Get(exampleOrigin + "/api/sgid.js")
 	if err != nil {
