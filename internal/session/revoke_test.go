@@ -117,16 +117,7 @@ func TestRevokeReachesPeerCaches(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clk := testclock.New(clockStart)
-			shared := memoryScope(t, 100)
-			scope := t.Name()
-			memo := func(o *Options) { o.Raw, o.MemoTTL, o.Scope = shared, time.Hour, scope }
-			old := newManager(store.Cached(shared, time.Hour, 0), clk, memo)
-			cur := newManager(store.Cached(shared, time.Hour, 0), clk, memo)
-			id := mustCreate(t, cur, "alice")
-			if !live(t, old, id) {
-				t.Fatal("the old Manager does not see the session")
-			}
+			old, cur, clk, id := twoPeers(t)
 			if n, err := tc.revoke(t.Context(), cur, old); err != nil || n != 1 {
 				t.Fatalf("revoke: %d, %v", n, err)
 			}
@@ -240,16 +231,7 @@ func TestRevocationLeavesEndedMark(t *testing.T) {
 // last Manager.
 func TestClosedManagerIsNoPeer(t *testing.T) {
 	t.Parallel()
-	clk := testclock.New(clockStart)
-	shared := memoryScope(t, 100)
-	scope := t.Name()
-	memo := func(o *Options) { o.Raw, o.MemoTTL, o.Scope = shared, time.Hour, scope }
-	old := newManager(store.Cached(shared, time.Hour, 0), clk, memo)
-	cur := newManager(store.Cached(shared, time.Hour, 0), clk, memo)
-	id := mustCreate(t, cur, "alice")
-	if !live(t, old, id) {
-		t.Fatal("the old Manager does not see the session")
-	}
+	old, cur, _, id := twoPeers(t)
 	old.Close()
 	if got := cur.peers.others(cur); len(got) != 0 {
 		t.Fatalf("peers after Close: %d", len(got))
@@ -261,7 +243,25 @@ func TestClosedManagerIsNoPeer(t *testing.T) {
 		t.Error("a closed Manager's cache was reached")
 	}
 	cur.Close()
-	if _, loaded := scopes.References(scope); loaded {
+	if _, loaded := scopes.References(t.Name()); loaded { // twoPeers names the scope after the test
 		t.Error("the scope outlived its last Manager")
 	}
+}
+
+// twoPeers are two Managers of one scope on one shared store, each behind
+// a cache of its own, as an old and a new config during a reload: a
+// session of alice, id, made through cur is seen, and cached, by old.
+func twoPeers(t *testing.T) (old, cur *Manager, clk *testclock.Clock, id string) {
+	t.Helper()
+	clk = testclock.New(clockStart)
+	shared := memoryScope(t, 100)
+	scope := t.Name()
+	memo := func(o *Options) { o.Raw, o.MemoTTL, o.Scope = shared, time.Hour, scope }
+	old = newManager(store.Cached(shared, time.Hour, 0), clk, memo)
+	cur = newManager(store.Cached(shared, time.Hour, 0), clk, memo)
+	id = mustCreate(t, cur, "alice")
+	if !live(t, old, id) {
+		t.Fatal("the old Manager does not see the session")
+	}
+	return old, cur, clk, id
 }
