@@ -68,11 +68,10 @@ func Plain(u *url.URL) bool {
 	}
 	raw := u.RawPath
 	if raw == "" {
-		raw = u.Path
-		// Go's encoding of the decoded path: escapes appear only for
-		// bytes that are not printable ASCII, which the checks on the
-		// decoded path below judge.
-		return plainDecoded(raw)
+		// The path was sent as Go encodes the decoded one, so each escape
+		// in it stands for a byte the decoded path holds, which the checks
+		// on the decoded path judge.
+		return plainDecoded(u.Path)
 	}
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
