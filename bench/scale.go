@@ -336,17 +336,7 @@ func (r *rig) runScaleServer(sv *scaleServer) error {
 // (so a scope of its own), and cache_ttl 0.
 func (r *rig) scaleCaddyfile(sv *scaleServer) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `{
-	admin %s
-	default_bind 127.0.0.1
-	auto_https off
-	skip_install_trust
-	grace_period 1s
-	log {
-		level ERROR
-	}
-}
-`, strings.TrimPrefix(sv.admin, "http://"))
+	b.WriteString(globalOptions(sv.admin))
 	for _, site := range sv.sites {
 		fmt.Fprintf(&b, `
 http://127.0.0.1:%d {

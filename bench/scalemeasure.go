@@ -339,8 +339,8 @@ func medianTiming(ts []timing) timing {
 	return timing{time.Duration(median(c)), time.Duration(median(w))}
 }
 
-// loadConfig replaces the config of the Caddy at admin, forcing a reload
-// of an unchanged one.
+// loadConfig replaces the config of the Caddy at admin; force reloads an
+// unchanged one too.
 func loadConfig(ctx context.Context, admin, caddyfile string, force bool) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, admin+"/load", strings.NewReader(caddyfile))
 	if err != nil {

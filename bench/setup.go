@@ -241,22 +241,13 @@ func (r *rig) setUp(peer bool) error {
 // first login) those routes are left out.
 func (r *rig) caddyfile(baselines bool) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `{
-	admin %s
-	default_bind 127.0.0.1
-	auto_https off
-	skip_install_trust
-	grace_period 1s
-	log {
-		level ERROR
-	}
-}
-
+	b.WriteString(globalOptions(r.admin))
+	fmt.Fprintf(&b, `
 # The upstream both proxied routes reach.
 http://127.0.0.1:%d {
 	respond `+"`"+`{"orders":[1,2,3]}`+"`"+` 200
 }
-`, strings.TrimPrefix(r.admin, "http://"), r.upstream)
+`, r.upstream)
 	for _, s := range stores {
 		common := fmt.Sprintf(`host %s
 			client_id bench-%s
@@ -318,23 +309,26 @@ http://127.0.0.1:%d {
 	return b.String()
 }
 
+// globalOptions is the global block of every Caddy the bench runs, with
+// its admin endpoint at admin: loopback only, no certificates, errors
+// only in the log.
+func globalOptions(admin string) string {
+	return fmt.Sprintf(`{
+	admin %s
+	default_bind 127.0.0.1
+	auto_https off
+	skip_install_trust
+	grace_period 1s
+	log {
+		level ERROR
+	}
+}
+`, strings.TrimPrefix(admin, "http://"))
+}
+
 // load replaces Caddy's configuration through its admin endpoint.
 func (r *rig) load(caddyfile string) error {
-	req, err := http.NewRequestWithContext(r.ctx, http.MethodPost, r.admin+"/load", strings.NewReader(caddyfile))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "text/caddyfile")
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		return fmt.Errorf("loading the config: %w", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("loading the config: %d %s", resp.StatusCode, body)
-	}
-	return nil
+	return loadConfig(r.ctx, r.admin, caddyfile, false)
 }
 
 // caddyHeap is Caddy's live Go heap (see heapOf).
