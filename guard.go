@@ -13,6 +13,7 @@ import (
 	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
 	"github.com/caddy-sgid/caddy-sgid/internal/navigation"
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
+	"github.com/caddy-sgid/caddy-sgid/internal/respond"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/sparoutes"
 )
@@ -201,7 +202,7 @@ func (g *Guard) judge(w http.ResponseWriter, r *http.Request, v *visit) (status 
 	}
 	switch {
 	case v.crossOrigin:
-		return http.StatusForbidden, true, writeCrossOrigin(w)
+		return http.StatusForbidden, true, respond.CrossOrigin(w)
 	case v.storeErr != nil:
 		// Whether anyone is logged in cannot be told: neither let the
 		// request through nor say "log in".

@@ -11,12 +11,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/crossorigin"
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 )
@@ -437,6 +439,76 @@ func TestSetIdentitySubWins(t *testing.T) {
 		repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 		if got, _ := repl.GetString("http.auth.user.id"); got != "sgidtest:real" {
 			t.Fatalf("{http.auth.user.id} = %q, want the sub", got)
+		}
+	}
+}
+
+// A write to a protected path (POST, PUT, PATCH, DELETE, and a WebSocket
+// opening) must come from the site's own origin: a page on a sibling
+// subdomain, which SameSite=Lax sends the cookie for, gets 403 and the
+// upstream never runs; curl with the cookie and no browser headers passes.
+// A trusted origin passes.
+func TestCrossOriginWritesRefused(t *testing.T) {
+	t.Parallel()
+	for _, trusted := range [][]string{nil, {"https://evil.app.example"}} {
+		h := unitHandler(t, &Handler{Guard: &Guard{Protect: []string{"/api/*"}, IdentityHeaders: map[string]string{"X-Sub": "sub"}}, TrustedOrigins: trusted}, nil, nil)
+		var err error
+		if h.origins, err = crossorigin.New(h.TrustedOrigins); err != nil {
+			t.Fatal(err)
+		}
+		id := putTestSession(t, h, session.Session{Sub: "s1", Expires: time.Now().Add(time.Hour)})
+		for _, tc := range []struct {
+			name    string
+			method  string
+			b       browser
+			upgrade bool
+			want    int
+		}{
+			{"same-origin POST", "POST", sameOriginFetch, false, 204},
+			{"same-origin DELETE", "DELETE", sameOriginFetch, false, 204},
+			{"sibling POST", "POST", siblingFetch, false, 403},
+			{"sibling PUT", "PUT", siblingFetch, false, 403},
+			{"sibling PATCH", "PATCH", siblingFetch, false, 403},
+			{"sibling DELETE", "DELETE", siblingFetch, false, 403},
+			{"sibling form POST", "POST", siblingForm, false, 403},
+			{"cross-site POST", "POST", crossSiteFrame, false, 403},
+			{"old browser, other origin", "POST", oldBrowserPost, false, 403},
+			{"old browser, this origin", "POST", oldBrowserSame, false, 204},
+			{"curl POST", "POST", curl, false, 204},
+			{"sibling GET", "GET", siblingFetch, false, 204},
+			{"sibling WebSocket", "GET", siblingFetch, true, 403},
+			{"same-origin WebSocket", "GET", sameOriginFetch, true, 204},
+		} {
+			want := tc.want
+			if trusted != nil && tc.b.origin == "https://evil.app.example" {
+				want = 204
+			}
+			req := withReplacer(httptest.NewRequest(tc.method, "http://app.example/api/x", nil))
+			tc.b.set(req)
+			if tc.upgrade {
+				req.Header.Set("Connection", "Upgrade")
+				req.Header.Set("Upgrade", "websocket")
+			}
+			req.AddCookie(&http.Cookie{Name: DefaultCookieName, Value: id})
+			var sub string
+			next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+				sub = r.Header.Get("X-Sub")
+				w.WriteHeader(http.StatusNoContent)
+				return nil
+			})
+			w := httptest.NewRecorder()
+			if err := h.ServeHTTP(w, req, next); err != nil {
+				t.Fatal(err)
+			}
+			if w.Code != want {
+				t.Errorf("trusted %v, %s: %d, want %d", trusted, tc.name, w.Code, want)
+			}
+			if want == 403 && w.Body.String() != `{"error":"cross_origin","message":"This request must come from a page of this site."}` {
+				t.Errorf("%s: body %s", tc.name, w.Body)
+			}
+			if want == 204 && sub != "s1" {
+				t.Errorf("%s: the upstream got X-Sub %q", tc.name, sub)
+			}
 		}
 	}
 }

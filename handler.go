@@ -10,6 +10,7 @@ import (
 
 	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
 	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
+	"github.com/caddy-sgid/caddy-sgid/internal/respond"
 	"github.com/caddy-sgid/caddy-sgid/internal/sparoutes"
 	"github.com/caddy-sgid/caddy-sgid/internal/upgrade"
 )
@@ -24,7 +25,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if ok, err := h.spa.Serve(w, r); ok {
 		return err // its routes look the session up as each needs
 	}
-	v := visit{crossOrigin: h.origins.crossOriginWrite(r)}
+	v := visit{crossOrigin: h.origins.Write(r)}
 	// A write another origin's page sent acts for nobody: the guard
 	// refuses it on protected paths; elsewhere it passes on anonymous.
 	if !v.crossOrigin {
@@ -134,8 +135,8 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, v *visit) 
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return methodNotAllowed(w, "GET, POST")
 	}
-	if !h.origins.logoutAllowed(r) {
-		return writeCrossOrigin(w)
+	if !h.origins.SameOrigin(r) {
+		return respond.CrossOrigin(w)
 	}
 	if v.storeErr != nil {
 		return writeUnavailable(w)
@@ -169,8 +170,8 @@ func (h *Handler) logoutEverywhere(w http.ResponseWriter, r *http.Request, v *vi
 	if r.URL.Query().Get(everywhereParam) != "1" {
 		return writeError(w, http.StatusBadRequest, "invalid_everywhere", "everywhere takes the value 1.")
 	}
-	if !h.origins.logoutAllowed(r) {
-		return writeCrossOrigin(w)
+	if !h.origins.SameOrigin(r) {
+		return respond.CrossOrigin(w)
 	}
 	if v.storeErr != nil {
 		return writeUnavailable(w)

@@ -757,3 +757,83 @@ func TestAllocBudgets(t *testing.T) {
 		}
 	}
 }
+
+// A write from another origin to a path that is not protected passes on
+// as from nobody: no identity header, no placeholder of the user.
+func TestCrossOriginWriteElsewhereIsAnonymous(t *testing.T) {
+	t.Parallel()
+	h := testGuardHandler(t, &Guard{Protect: []string{"/api/*"}, IdentityHeaders: map[string]string{"X-Sub": "sub"}})
+	id := putTestSession(t, h, session.Session{Sub: "s1", Expires: time.Now().Add(time.Hour)})
+	for _, b := range []browser{siblingFetch, sameOriginFetch} {
+		req := withReplacer(httptest.NewRequest("POST", "http://app.example/public/comment", nil))
+		b.set(req)
+		req.AddCookie(&http.Cookie{Name: DefaultCookieName, Value: id})
+		var sub string
+		next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			sub = r.Header.Get("X-Sub")
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		})
+		w := httptest.NewRecorder()
+		if err := h.ServeHTTP(w, req, next); err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]string{true: "", false: "s1"}[b == siblingFetch]; w.Code != 204 || sub != want {
+			t.Errorf("%+v: %d, X-Sub %q, want 204 and %q", b, w.Code, sub, want)
+		}
+	}
+}
+
+// Logout, GET or POST, and logout everywhere end a session only for a
+// request from this origin, from the user (a typed address), or without
+// browser headers (curl, sgID's demo SPA's fetch sends same-origin): an
+// image, a frame or a fetch from a sibling subdomain ends nothing and
+// gets 403.
+func TestLogoutOnlyFromThisOrigin(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		method string
+		query  string
+		b      browser
+		ends   bool
+	}{
+		{"GET same-origin fetch", "GET", "", sameOriginFetch, true},
+		{"GET typed address", "GET", "", typedAddress, true},
+		{"GET curl", "GET", "", curl, true},
+		{"GET sibling image", "GET", "", siblingImage, false},
+		{"GET sibling fetch", "GET", "", siblingFetch, false},
+		{"GET cross-site frame", "GET", "", crossSiteFrame, false},
+		{"GET old browser, other origin", "GET", "", oldBrowserPost, false},
+		{"POST same-origin", "POST", "", sameOriginFetch, true},
+		{"POST sibling", "POST", "", siblingFetch, false},
+		{"POST sibling form", "POST", "", siblingForm, false},
+		{"POST old browser, other origin", "POST", "", oldBrowserPost, false},
+		{"POST curl", "POST", "", curl, true},
+		{"everywhere same-origin", "POST", "?everywhere=1", sameOriginFetch, true},
+		{"everywhere sibling", "POST", "?everywhere=1", browser{site: "same-site", mode: "cors", dest: "empty", origin: "https://evil.example"}, false},
+		{"everywhere old browser", "POST", "?everywhere=1", oldBrowserPost, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := unitHandler(t, &Handler{}, nil, nil)
+			id := putTestSession(t, h, session.Session{Sub: "s1", Expires: time.Now().Add(time.Hour)})
+			req := withReplacer(httptest.NewRequest(tc.method, "http://app.example"+DefaultLogoutPath+tc.query, nil))
+			tc.b.set(req)
+			req.AddCookie(&http.Cookie{Name: DefaultCookieName, Value: id})
+			w := httptest.NewRecorder()
+			if err := h.ServeHTTP(w, req, okNext); err != nil {
+				t.Fatal(err)
+			}
+			o, err := lookupID(t, h, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ended := o == nil; ended != tc.ends {
+				t.Errorf("ended %v, want %v (answer %d %s)", ended, tc.ends, w.Code, w.Body)
+			}
+			if !tc.ends && (w.Code != http.StatusForbidden || w.Header().Get("Set-Cookie") != "") {
+				t.Errorf("refused logout answered %d, Set-Cookie %q", w.Code, w.Header().Get("Set-Cookie"))
+			}
+		})
+	}
+}

@@ -85,7 +85,7 @@ func unitHandler(tb testing.TB, h *Handler, st store.Store, now func() time.Time
 	o.Now = now
 	h.sessions = session.New(o)
 	tb.Cleanup(h.sessions.Close)
-	h.spa = newSPARoutes(h.AuthURLPath, h.LogoutPath, h.SessionPath, h.sessions, h.origins.sameOrigin)
+	h.spa = newSPARoutes(h.AuthURLPath, h.LogoutPath, h.SessionPath, h.sessions, h.origins.SameOrigin)
 	return h
 }
 
@@ -209,3 +209,28 @@ func protectsPath(g *Guard, r *http.Request) bool {
 	p := pathview.Read(r.URL)
 	return g.protects(r, &p)
 }
+
+// browser is what a browser sends about where a request comes from.
+type browser struct {
+	site, mode, dest, origin string
+}
+
+func (b browser) set(r *http.Request) {
+	for k, v := range map[string]string{"Sec-Fetch-Site": b.site, "Sec-Fetch-Mode": b.mode, "Sec-Fetch-Dest": b.dest, "Origin": b.origin} {
+		if v != "" {
+			r.Header.Set(k, v)
+		}
+	}
+}
+
+var (
+	sameOriginFetch = browser{site: "same-origin", mode: "cors", dest: "empty", origin: "http://app.example"}
+	siblingFetch    = browser{site: "same-site", mode: "cors", dest: "empty", origin: "https://evil.app.example"}
+	siblingForm     = browser{site: "same-site", mode: "navigate", dest: "document", origin: "https://evil.example"}
+	siblingImage    = browser{site: "same-site", mode: "no-cors", dest: "image"}
+	crossSiteFrame  = browser{site: "cross-site", mode: "navigate", dest: "iframe"}
+	typedAddress    = browser{site: "none", mode: "navigate", dest: "document"}
+	oldBrowserPost  = browser{origin: "https://evil.app.example"}
+	oldBrowserSame  = browser{origin: "http://app.example"}
+	curl            = browser{}
+)

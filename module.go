@@ -21,6 +21,7 @@ import (
 
 	"github.com/caddy-sgid/caddy-sgid/internal/confcheck"
 	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
+	"github.com/caddy-sgid/caddy-sgid/internal/crossorigin"
 	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
 	"github.com/caddy-sgid/caddy-sgid/internal/officer"
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
@@ -226,7 +227,7 @@ type Handler struct {
 	nestingReported *atomic.Bool
 	upgrades        *upgrade.Tracker // upgraded connections, closed with their session
 	cookies         cookie.Jar
-	origins         *originPolicy
+	origins         *crossorigin.Policy
 	metrics         *metrics.Metrics
 	// releaseMetrics gives back the hold on the shared metrics, at Cleanup.
 	releaseMetrics func()
@@ -267,7 +268,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.cookies = cookie.NewJar(h.CookieName, h.CookieSecure)
-	if h.origins, err = newOriginPolicy(h.TrustedOrigins); err != nil {
+	if h.origins, err = crossorigin.New(h.TrustedOrigins); err != nil {
 		return err
 	}
 	h.nestingReported = new(atomic.Bool)
@@ -295,7 +296,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionSessions(ctx); err != nil {
 		return err
 	}
-	h.spa = newSPARoutes(h.AuthURLPath, h.LogoutPath, h.SessionPath, h.sessions, h.origins.sameOrigin)
+	h.spa = newSPARoutes(h.AuthURLPath, h.LogoutPath, h.SessionPath, h.sessions, h.origins.SameOrigin)
 	register(h)
 	return nil
 }

@@ -13,6 +13,6 @@ type visit struct {
 	// session: nobody may then be told "logged out".
 	storeErr error
 	// crossOrigin marks a write another origin's page sent (see
-	// originPolicy): it acts for nobody, so opened is nil.
+	// internal/crossorigin): it acts for nobody, so opened is nil.
 	crossOrigin bool
 }
