@@ -1,7 +1,6 @@
 package caddysgid
 
 import (
-	"cmp"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -13,8 +12,8 @@ import (
 
 	"github.com/caddy-sgid/caddy-sgid/assertion"
 	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
+	"github.com/caddy-sgid/caddy-sgid/internal/identity"
 	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
-	"github.com/caddy-sgid/caddy-sgid/internal/session"
 )
 
 // Defaults of IdentityAssertion.
@@ -130,7 +129,7 @@ func newAssertionSigner(a *IdentityAssertion, st assertion.KeyStore, sealingKey 
 	if err != nil {
 		return nil, err
 	}
-	return &assertionSigner{cfg: a, origins: jar, signer: s, logger: logger}, nil
+	return &assertionSigner{cfg: a, sign: identity.Signer{Header: a.Header, Audience: a.Audience, Origins: jar, Signer: s}, logger: logger}, nil
 }
 
 // newSigner builds the signer of a's assertions, on the session store,
@@ -183,41 +182,17 @@ func serveJWKS(w http.ResponseWriter, r *http.Request, s *assertion.Signer) erro
 }
 
 // assertionSigner puts the signed identity assertion on the requests the
-// guard passes on, and serves the keys that verify it.
+// guard passes on (its sign, see identity.Signer), and serves the keys
+// that verify it.
 type assertionSigner struct {
-	cfg *IdentityAssertion
-	// origins makes the issuer, the site's origin (cookie_secure also
-	// decides its scheme), keeping the last one apart from the handler's
-	// redirect URIs.
-	origins cookie.Jar
-	signer  *assertion.Signer
-	logger  *zap.Logger
-}
-
-// set signs the assertion of the session o for the request r, with the
-// fields the user has values for, and puts it in the header: issued by
-// the site's origin, for the configured audience (the origin by default).
-func (a *assertionSigner) set(r *http.Request, o *session.Opened, fields []assertion.Field) error {
-	issuer, err := a.origins.Origin(r, "")
-	if err != nil {
-		return err
-	}
-	tok, err := a.signer.Assertion(r.Context(), o.Key, cmp.Or(a.cfg.Audience, issuer), assertion.Claims{
-		Issuer:   issuer,
-		Subject:  o.Session.Sub,
-		AuthTime: o.Session.Login,
-		Fields:   fields,
-	})
-	if err != nil {
-		return err
-	}
-	r.Header[http.CanonicalHeaderKey(a.cfg.Header)] = []string{tok}
-	return nil
+	cfg    *IdentityAssertion
+	sign   identity.Signer
+	logger *zap.Logger
 }
 
 // serveJWKS answers the JWKS route, logging keys that cannot be loaded.
 func (a *assertionSigner) serveJWKS(w http.ResponseWriter, r *http.Request) error {
-	if err := serveJWKS(w, r, a.signer); err != nil {
+	if err := serveJWKS(w, r, a.sign.Signer); err != nil {
 		a.logger.Warn("sgid assertion keys could not be loaded", zap.Error(err), zap.String("request_id", requestID(r)))
 	}
 	return nil

@@ -3,7 +3,6 @@ package caddysgid
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
-	"github.com/caddy-sgid/caddy-sgid/internal/session"
 )
 
 // FreshLogin asks for a recent login on some protected paths, such as an
@@ -76,14 +74,4 @@ func (f *FreshLogin) validate(protect caddyhttp.MatchPath) error {
 		}
 	}
 	return nil
-}
-
-// tooOld reports whether the request asks for a fresh-login path with a
-// login older than max_age. A session without a login time (made before
-// logins were dated) counts as too old: its age cannot be shown.
-func (f *FreshLogin) tooOld(r *http.Request, p *pathview.Reading, s session.Session) bool {
-	if f == nil || !matches(f.Paths, r, p) {
-		return false
-	}
-	return s.Login.IsZero() || f.now().Sub(s.Login) > time.Duration(f.MaxAge)
 }

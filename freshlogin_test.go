@@ -30,7 +30,7 @@ func freshHandler(t *testing.T, clock *testclock.Clock, identity map[string]stri
 		FreshLogin:      &FreshLogin{MaxAge: caddy.Duration(time.Minute), Paths: caddyhttp.MatchPath{"/api/admin/*", "/app/pay"}},
 	}
 	h := unitHandler(t, &Handler{Guard: g}, nil, clock.Now)
-	h.gate.FreshLogin.now = clock.Now
+	h.gate.rules.Now = clock.Now
 	id := putTestSession(t, h, session.Session{Sub: "s1", Login: clock.Now(), Expires: clock.Now().Add(time.Hour)})
 	return h, &http.Cookie{Name: DefaultCookieName, Value: id}
 }

@@ -6,15 +6,16 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddy-sgid/caddy-sgid/internal/access"
 	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
 	"github.com/caddy-sgid/caddy-sgid/internal/navigation"
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 	"github.com/caddy-sgid/caddy-sgid/internal/respond"
-	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/sparoutes"
 )
 
@@ -112,6 +113,8 @@ type Guard struct {
 	exempt []string
 	// authURL is the auth-url route, where a 401 sends the way back.
 	authURL string
+	// rules are allow_subs, allow_fields and fresh_login, compiled.
+	rules access.Rules
 }
 
 // FieldRule passes for a user whose field equals one of its values.
@@ -133,6 +136,13 @@ func (g *Guard) setup(ctx caddy.Context, errorPath, authURL string) error {
 	}
 	if err := g.FreshLogin.setup(ctx); err != nil {
 		return err
+	}
+	g.rules = access.Rules{Subs: g.AllowSubs}
+	for _, rule := range g.AllowFields {
+		g.rules.Fields = append(g.rules.Fields, access.Field{Name: rule.Field, Values: rule.Values})
+	}
+	if f := g.FreshLogin; f != nil {
+		g.rules.FreshPaths, g.rules.MaxAge, g.rules.Now = f.Paths, time.Duration(f.MaxAge), f.now
 	}
 	g.exempt = g.exempt[:0]
 	for _, p := range []string{g.LoginPage, errorPath} {
@@ -195,9 +205,9 @@ func (g *Guard) judge(w http.ResponseWriter, r *http.Request, v *visit) (status 
 	}
 	p := pathview.Read(r.URL)
 	if !p.Plain && g.AmbiguousPaths != ambiguousProtect {
-		return http.StatusBadRequest, false, writeError(w, http.StatusBadRequest, "invalid_path", "The request path can be read in more than one way; send it in plain form.")
+		return http.StatusBadRequest, false, respond.Error(w, http.StatusBadRequest, "invalid_path", "The request path can be read in more than one way; send it in plain form.")
 	}
-	if !g.protects(r, &p) {
+	if !pathview.Covered(g.Protect, g.exempt, r, &p) {
 		return 0, false, nil
 	}
 	switch {
@@ -206,150 +216,17 @@ func (g *Guard) judge(w http.ResponseWriter, r *http.Request, v *visit) (status 
 	case v.storeErr != nil:
 		// Whether anyone is logged in cannot be told: neither let the
 		// request through nor say "log in".
-		return http.StatusServiceUnavailable, true, writeUnavailable(w)
+		return http.StatusServiceUnavailable, true, respond.Unavailable(w)
 	case v.opened == nil:
-		status, err = g.askLogin(w, r, "login_required", "Please log in to see this page.")
+		status, err = sparoutes.AskLogin(w, r, g.LoginPage, g.authURL, "login_required", "Please log in to see this page.")
 		return status, true, err
-	case !g.allows(v.opened.Session):
-		return http.StatusForbidden, true, writeDenial(w, navigation.Is(r), http.StatusForbidden, "forbidden", "You are not allowed to see this page.")
-	case g.FreshLogin.tooOld(r, &p, v.opened.Session):
-		status, err = g.askLogin(w, r, errLoginTooOld, "Please log in again to see this page.")
+	}
+	switch g.rules.Judge(r, &p, v.opened.Session) {
+	case access.Forbidden:
+		return http.StatusForbidden, true, respond.Denial(w, navigation.Is(r), http.StatusForbidden, "forbidden", "You are not allowed to see this page.")
+	case access.TooOld:
+		status, err = sparoutes.AskLogin(w, r, g.LoginPage, g.authURL, errLoginTooOld, "Please log in again to see this page.")
 		return status, true, err
 	}
 	return 0, true, nil
-}
-
-// protects reports whether the request's path needs a login: a protect
-// pattern matches it under some reading of its path (see matches), and it
-// is not an exempt page under every reading.
-func (g *Guard) protects(r *http.Request, p *pathview.Reading) bool {
-	return matches(g.Protect, r, p) && !g.exempted(r, p)
-}
-
-// matches reports whether one of patterns matches the request: Caddy's
-// path matcher on the request as it is, or, for a path that routers may
-// read in more than one way, one of its readings (see pathview), since the
-// upstream routes its own reading, not Caddy's cleaned one. A plain path
-// also matches a pattern without its one trailing slash, as routers that
-// take /x/ for /x (Express, Spring) route it. A path whose readings are
-// too many or too long to read, and a matcher error, count as a match: it
-// fails closed.
-func matches(patterns caddyhttp.MatchPath, r *http.Request, p *pathview.Reading) bool {
-	if len(patterns) == 0 {
-		return false
-	}
-	if ok, err := patterns.MatchWithError(r); ok || err != nil {
-		return true
-	}
-	if p.Plain {
-		if path := r.URL.Path; len(path) > 1 && path[len(path)-1] == '/' {
-			return anyViewMatches(patterns, r, []string{path[:len(path)-1]})
-		}
-		return false
-	}
-	views, complete := p.Views()
-	return !complete || anyViewMatches(patterns, r, views)
-}
-
-// exempted reports whether the request is for login_page or error_path
-// under every reading of its path. An exact match is needed: a variant
-// such as /login/ stays protected, which fails closed, and its redirect
-// goes to the exempt page. A path sent with escapes (/%6cogin) is read in
-// every way, since a router that matches the path as sent (Express) does
-// not take it for the page. Case folds in ASCII only: strings.EqualFold
-// would also take U+017F (ſ) for s and U+212A (K) for k, exempting paths
-// that the upstream may treat as other paths.
-func (g *Guard) exempted(r *http.Request, p *pathview.Reading) bool {
-	if len(g.exempt) == 0 {
-		return false
-	}
-	if p.Plain && pathview.Literal(r.URL) {
-		for _, e := range g.exempt {
-			if pathview.EqualFold(r.URL.Path, e) {
-				return true
-			}
-		}
-		return false
-	}
-	views, complete := p.Views()
-	for _, e := range g.exempt {
-		if complete && pathview.AllEqualFold(views, e) {
-			return true
-		}
-	}
-	return false
-}
-
-// anyViewMatches reports whether one of patterns matches one of views
-// with the path matcher's semantics (case-insensitive; /x/* by prefix, *.x
-// by suffix, *x* by substring, else a glob) but without its cleaning, since
-// the views already include the cleaned readings next to the raw ones. A
-// pattern holding an escape such as %2f is compared as it is with every
-// view (%* standing for *), so it matches the raw view and any view that
-// a router decoding too few or too many times would see.
-func anyViewMatches(patterns caddyhttp.MatchPath, r *http.Request, views []string) bool {
-	lower := make([]string, len(views))
-	for i, v := range views {
-		lower[i] = strings.ToLower(v)
-	}
-	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	for _, pattern := range patterns {
-		if strings.Contains(pattern, "{") && repl != nil {
-			pattern = strings.ToLower(repl.ReplaceAll(pattern, ""))
-		}
-		if strings.Contains(pattern, "%") {
-			pattern = strings.ReplaceAll(pattern, "%*", "*")
-		}
-		for _, v := range lower {
-			if pathview.Match(pattern, v) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// allows reports whether the user passes every rule.
-func (g *Guard) allows(s session.Session) bool {
-	if len(g.AllowSubs) > 0 && !slices.Contains(g.AllowSubs, s.Sub) {
-		return false
-	}
-	for _, rule := range g.AllowFields {
-		v, ok := userField(s, rule.Field)
-		if !ok || !slices.Contains(rule.Values, v) {
-			return false
-		}
-	}
-	return true
-}
-
-// askLogin answers a protected request that needs a (new) login: GET and
-// HEAD navigations go to the login page when there is one, everything else
-// gets 401 with code, and text for navigations.
-func (g *Guard) askLogin(w http.ResponseWriter, r *http.Request, code, text string) (int, error) {
-	nav := navigation.Is(r)
-	back := originalRequestURI(r)
-	if !pathview.IsLocal(back) {
-		back = ""
-	}
-	if lp := g.LoginPage; nav && lp != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, sparoutes.LoginURL(lp, back), http.StatusFound)
-		return http.StatusFound, nil
-	}
-	login := sparoutes.LoginURL(g.authURL, back)
-	if !nav {
-		return http.StatusUnauthorized, sparoutes.WriteLoginRequired(w, code, login)
-	}
-	sparoutes.SetLink(w.Header(), login)
-	return http.StatusUnauthorized, writeDenial(w, nav, http.StatusUnauthorized, code, text)
-}
-
-// originalRequestURI is the path and query the client asked for, before
-// any rewrite.
-func originalRequestURI(r *http.Request) string {
-	if or, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && or.URL != nil {
-		return or.URL.RequestURI()
-	}
-	return r.URL.RequestURI()
 }

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
+	"github.com/caddy-sgid/caddy-sgid/internal/identity"
 	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
 	"github.com/caddy-sgid/caddy-sgid/internal/respond"
 	"github.com/caddy-sgid/caddy-sgid/internal/sparoutes"
@@ -19,7 +20,7 @@ import (
 // user's identity in the placeholders when a session cookie is valid.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if !validTarget(r) {
-		return writeInvalidTarget(w)
+		return respond.Error(w, http.StatusBadRequest, "invalid_target", "The request target must be a path starting with /.")
 	}
 	h.receive(r)
 	if ok, err := h.spa.Serve(w, r); ok {
@@ -32,38 +33,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		v.opened, v.storeErr = h.sessions.Lookup(r.Context(), r)
 	}
 	if v.opened != nil {
-		v.view = viewOf(v.opened)
-		setPlaceholders(r, v.view.placeholders)
+		v.view = identity.Of(v.opened)
+		v.view.SetPlaceholders(r)
 	}
-	switch r.URL.Path {
-	case h.AuthURLPath:
-		return h.serveAuthURL(w, r)
-	case h.CallbackPath:
-		return h.serveCallback(w, r)
-	case h.UserinfoPath:
-		return serveUserinfo(w, r, &v, h.AuthURLPath)
-	case h.LogoutPath:
-		return h.serveLogout(w, r, &v)
-	case h.jwksPath():
-		return h.signer.serveJWKS(w, r)
-	}
-	if h.mock != nil && strings.HasPrefix(r.URL.Path, mockPrefix+"/") {
-		return h.serveMock(w, r)
+	if serve := h.route(r.URL.Path); serve != nil {
+		return serve(h, w, r, v)
 	}
 	status, protected, err := h.gate.judge(w, r, &v)
 	if status != 0 {
-		h.logDenial(r, status)
+		h.metrics.Denial(metrics.Site(r), strconv.Itoa(status))
+		if ce := h.logger.Check(zap.DebugLevel, "sgid guard answered a protected request"); ce != nil {
+			ce.Write(zap.Int("status", status), zap.String("request_id", requestID(r)))
+		}
 		return err
 	}
 	if v.opened != nil {
-		h.identity.setHeaders(r, v.view.headers)
+		h.identity.SetHeaders(r, v.view)
 		if h.signer != nil {
-			if err := h.signer.set(r, v.opened, v.view.fields); err != nil {
+			if err := h.signer.sign.Set(r, v.opened, v.view); err != nil {
 				// Without its assertion the upstream cannot tell who
 				// calls: a protected request is not passed on.
 				h.logger.Warn("sgid identity assertion not signed", zap.Error(err), zap.String("request_id", requestID(r)))
 				if protected {
-					return writeUnavailable(w)
+					return respond.Unavailable(w)
 				}
 			}
 		}
@@ -81,7 +73,41 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return next.ServeHTTP(w, r)
 }
 
-// jwksPath is the assertion's key route, or "" (no valid path) without one.
+// ownRoutes are the handler's own routes, each with the path it answers
+// (given by the handler's configuration; "" for a route that is off), in
+// the order they are tried: where two routes were given one path, the
+// first keeps it. The built-in mock answers every path under its prefix.
+var ownRoutes = [...]struct {
+	path   func(h *Handler) string
+	prefix bool
+	serve  func(h *Handler, w http.ResponseWriter, r *http.Request, v visit) error
+}{
+	{path: func(h *Handler) string { return h.AuthURLPath }, serve: func(h *Handler, w http.ResponseWriter, r *http.Request, _ visit) error { return h.serveAuthURL(w, r) }},
+	{path: func(h *Handler) string { return h.CallbackPath }, serve: func(h *Handler, w http.ResponseWriter, r *http.Request, _ visit) error { return h.serveCallback(w, r) }},
+	{path: func(h *Handler) string { return h.UserinfoPath }, serve: func(h *Handler, w http.ResponseWriter, r *http.Request, v visit) error {
+		return serveUserinfo(w, r, v, h.AuthURLPath)
+	}},
+	{path: func(h *Handler) string { return h.LogoutPath }, serve: (*Handler).serveLogout},
+	{path: (*Handler).jwksPath, serve: func(h *Handler, w http.ResponseWriter, r *http.Request, _ visit) error {
+		return h.signer.serveJWKS(w, r)
+	}},
+	{path: (*Handler).mockPath, prefix: true, serve: func(h *Handler, w http.ResponseWriter, r *http.Request, _ visit) error { return h.serveMock(w, r) }},
+}
+
+// route is the handler's own route for path, or nil when the request is
+// for none of them.
+func (h *Handler) route(path string) func(h *Handler, w http.ResponseWriter, r *http.Request, v visit) error {
+	for i := range ownRoutes {
+		rt := &ownRoutes[i]
+		p := rt.path(h)
+		if p != "" && (path == p || rt.prefix && strings.HasPrefix(path, p)) {
+			return rt.serve
+		}
+	}
+	return nil
+}
+
+// jwksPath is the assertion's key route, or "" (off) without one.
 func (h *Handler) jwksPath() string {
 	if h.signer == nil {
 		return ""
@@ -89,26 +115,25 @@ func (h *Handler) jwksPath() string {
 	return h.signer.cfg.JWKSPath
 }
 
+// mockPath is the built-in mock's prefix, or "" (off) without mock.
+func (h *Handler) mockPath() string {
+	if h.mock == nil {
+		return ""
+	}
+	return mockPrefix + "/"
+}
+
 // receive runs first for every request the handler sees, before it routes
 // it: it marks the request as seen by this handler (see noteNesting) and
 // deletes every client copy of the identity headers.
 func (h *Handler) receive(r *http.Request) {
 	h.noteNesting(r)
-	h.identity.scrubbed.Scrub(r)
-}
-
-// logDenial counts and logs (at DEBUG) a request the guard answered
-// itself.
-func (h *Handler) logDenial(r *http.Request, status int) {
-	h.metrics.Denial(metrics.Site(r), strconv.Itoa(status))
-	if ce := h.logger.Check(zap.DebugLevel, "sgid guard answered a protected request"); ce != nil {
-		ce.Write(zap.Int("status", status), zap.String("request_id", requestID(r)))
-	}
+	h.identity.Scrub(r)
 }
 
 // serveUserinfo answers the logged-in user's sub and data, encoded once per
 // opened session, or 401 null with the Link to authURL.
-func serveUserinfo(w http.ResponseWriter, r *http.Request, v *visit, authURL string) error {
+func serveUserinfo(w http.ResponseWriter, r *http.Request, v visit, authURL string) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return methodNotAllowed(w, "GET, HEAD")
 	}
@@ -121,14 +146,14 @@ func serveUserinfo(w http.ResponseWriter, r *http.Request, v *visit, authURL str
 		sparoutes.SetLink(w.Header(), authURL)
 		return writeJSON(w, http.StatusUnauthorized, nil)
 	}
-	return writeJSONBody(w, http.StatusOK, v.view.userinfo)
+	return writeJSONBody(w, http.StatusOK, v.view.Userinfo())
 }
 
 // serveLogout ends the session that ServeHTTP found for the request's
 // cookie. A cookie that names no session costs no store call; when the
 // store could not say whether there is one, the logout cannot be confirmed
 // and answers 503.
-func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, v *visit) error {
+func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, v visit) error {
 	if r.URL.Query().Has(everywhereParam) {
 		return h.logoutEverywhere(w, r, v)
 	}
@@ -163,7 +188,7 @@ const everywhereParam = "everywhere"
 // it takes POST only, which a cross-site link or image cannot send, and
 // like a plain logout it refuses requests from another origin. Without a
 // session it ends nothing and still clears this browser's cookies.
-func (h *Handler) logoutEverywhere(w http.ResponseWriter, r *http.Request, v *visit) error {
+func (h *Handler) logoutEverywhere(w http.ResponseWriter, r *http.Request, v visit) error {
 	if r.Method != http.MethodPost {
 		return methodNotAllowed(w, "POST")
 	}

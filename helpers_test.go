@@ -73,7 +73,7 @@ func unitHandler(tb testing.TB, h *Handler, st store.Store, now func() time.Time
 		tb.Fatal(err)
 	}
 	var err error
-	if h.identity, err = newIdentityRules(h.gate.IdentityHeaders, h.IdentityAssertion, h.SealingKey, h.TypedData, h.AppParams); err != nil {
+	if h.identity, err = identityRules(h); err != nil {
 		tb.Fatal(err)
 	}
 	if st == nil {
@@ -207,7 +207,7 @@ var guardNext = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Reques
 // reads it once per request.
 func protectsPath(g *Guard, r *http.Request) bool {
 	p := pathview.Read(r.URL)
-	return g.protects(r, &p)
+	return pathview.Covered(g.Protect, g.exempt, r, &p)
 }
 
 // browser is what a browser sends about where a request comes from.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/caddy-sgid/caddy-sgid/internal/confcheck"
 	"github.com/caddy-sgid/caddy-sgid/internal/forward"
+	"github.com/caddy-sgid/caddy-sgid/internal/identity"
 	"github.com/caddy-sgid/caddy-sgid/internal/jsonurl"
 	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
 	"github.com/caddy-sgid/caddy-sgid/internal/officer"
@@ -202,7 +203,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return h.fail(w, r, reasonServerError, zapcore.ErrorLevel, err)
 	}
-	setPlaceholders(r, identityPlaceholders(s))
+	identity.SetPlaceholders(r, s)
 	h.metrics.Login(metrics.Site(r), "ok")
 	h.logger.Info("user logged in", zap.String("sub", info.Sub), zap.String("request_id", requestID(r)))
 	http.Redirect(w, r, cmp.Or(login.ReturnTo, h.SuccessPath), http.StatusFound)

@@ -22,6 +22,7 @@ import (
 	"github.com/caddy-sgid/caddy-sgid/internal/confcheck"
 	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
 	"github.com/caddy-sgid/caddy-sgid/internal/crossorigin"
+	"github.com/caddy-sgid/caddy-sgid/internal/identity"
 	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
 	"github.com/caddy-sgid/caddy-sgid/internal/officer"
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
@@ -217,8 +218,8 @@ type Handler struct {
 	client *sgid.Client
 	// gate is the compiled Guard, or an empty one when there is none.
 	gate     *Guard
-	identity *identityRules // what a session's requests carry upstream
-	officers *officer.Rules // allow_officer compiled; nil without it
+	identity *identity.Rules // what a session's requests carry upstream
+	officers *officer.Rules  // allow_officer compiled; nil without it
 	signer   *assertionSigner
 	sessions *session.Manager
 	spa      *sparoutes.Routes // the single-page app's session routes
@@ -359,7 +360,7 @@ func (h *Handler) Validate() error {
 	if err := confcheck.CheckCookieName(h.CookieName); err != nil {
 		return err
 	}
-	if err := confcheck.CheckAppParams(h.AppParams, sparoutes.ReturnToParam, reservedIdentityKeys); err != nil {
+	if err := confcheck.CheckAppParams(h.AppParams, sparoutes.ReturnToParam, identity.ReservedKeys); err != nil {
 		return err
 	}
 	if time.Duration(h.LoginTimeout) < time.Minute {

@@ -48,7 +48,7 @@ func (h *Handler) provisionSessions(ctx caddy.Context) error {
 	}
 	countEvictions(raw, h.metrics, h.site)
 	h.upgrades = upgrade.New(time.Duration(*h.CacheTTL), h.sessionAlive, h.logger)
-	if h.identity, err = newIdentityRules(h.gate.IdentityHeaders, h.IdentityAssertion, h.SealingKey, h.TypedData, h.AppParams); err != nil {
+	if h.identity, err = identityRules(h); err != nil {
 		return err
 	}
 	h.sessions = session.New(sessionOptions(h, h.st, raw))
@@ -79,7 +79,7 @@ func sessionOptions(h *Handler, st, raw store.Store) session.Options {
 		KeyRotation:  time.Duration(h.KeyRotation),
 		IdleTimeout:  time.Duration(h.SessionIdleTimeout),
 		MemoTTL:      time.Duration(*h.CacheTTL),
-		Prepare:      func(s session.Session) any { return newUserView(s, rules) },
+		Prepare:      func(s session.Session) any { return rules.View(s) },
 		Hooks:        sessionHooks(h.metrics, h.logger, h.upgrades),
 		Cookies:      h.cookies,
 		Lifetime:     time.Duration(h.SessionLifetime),

@@ -22,11 +22,6 @@ func validTarget(r *http.Request) bool {
 	return r.Method == http.MethodOptions && r.URL.Path == "*" && r.RequestURI == "*"
 }
 
-// writeInvalidTarget answers a request refused by validTarget.
-func writeInvalidTarget(w http.ResponseWriter) error {
-	return writeError(w, http.StatusBadRequest, "invalid_target", "The request target must be a path starting with /.")
-}
-
 // How the guard treats a path that routers may read in more than one way
 // (one that is not pathview.Plain).
 const (

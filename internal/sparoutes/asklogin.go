@@ -1,0 +1,44 @@
+package sparoutes
+
+import (
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/navigation"
+	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
+	"github.com/caddy-sgid/caddy-sgid/internal/respond"
+)
+
+// AskLogin answers a protected request that needs a (new) login and
+// returns the status it answered: GET and HEAD navigations go to
+// loginPage, when there is one, with return_to the path and query first
+// asked for; everything else gets 401 with code and the login URL (the
+// authURL route with return_to), and text for navigations.
+func AskLogin(w http.ResponseWriter, r *http.Request, loginPage, authURL, code, text string) (int, error) {
+	nav := navigation.Is(r)
+	back := originalRequestURI(r)
+	if !pathview.IsLocal(back) {
+		back = ""
+	}
+	if nav && loginPage != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, LoginURL(loginPage, back), http.StatusFound)
+		return http.StatusFound, nil
+	}
+	login := LoginURL(authURL, back)
+	if !nav {
+		return http.StatusUnauthorized, WriteLoginRequired(w, code, login)
+	}
+	SetLink(w.Header(), login)
+	return http.StatusUnauthorized, respond.Denial(w, nav, http.StatusUnauthorized, code, text)
+}
+
+// originalRequestURI is the path and query the client asked for, before
+// any rewrite.
+func originalRequestURI(r *http.Request) string {
+	if or, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && or.URL != nil {
+		return or.URL.RequestURI()
+	}
+	return r.URL.RequestURI()
+}
