@@ -45,7 +45,7 @@ func (m *Manager) Alive(ctx context.Context, id string) (bool, error) {
 		return false, nil
 	}
 	if m.idle > 0 {
-		_, ok, err := m.checkIdle(ctx, key, s, Peek)
+		_, ok, err := m.checkIdle(ctx, key, s, Peek, now)
 		return ok, err
 	}
 	return true, nil

@@ -29,10 +29,10 @@ func seenKey(key string) string { return "seen-" + key }
 // checkIdle applies the idle timeout to the session s filed under key: it
 // reports false (and ends the session) when it has gone unused too long.
 // With use Used it records this use when the last recorded one is
-// seenEvery old, with Extend it records it now, with Peek never. It
-// returns the last recorded use, this one if it recorded it.
-func (m *Manager) checkIdle(ctx context.Context, key string, s Session, use Use) (time.Time, bool, error) {
-	now := m.now()
+// seenEvery old, with Extend it records it now, with Peek never; now is
+// the caller's clock reading. It returns the last recorded use, this one
+// if it recorded it.
+func (m *Manager) checkIdle(ctx context.Context, key string, s Session, use Use, now time.Time) (time.Time, bool, error) {
 	seen, err := m.lastSeen(ctx, m.st, key, s)
 	if err != nil {
 		m.storeFailed(ctx, "get", err)

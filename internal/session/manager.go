@@ -130,7 +130,7 @@ func (m *Manager) lookup(ctx context.Context, id string, use Use) (*Opened, erro
 		return nil, nil
 	}
 	if m.idle > 0 {
-		seen, ok, err := m.checkIdle(ctx, o.Key, o.Session, use)
+		seen, ok, err := m.checkIdle(ctx, o.Key, o.Session, use, now)
 		if err != nil {
 			return nil, err
 		}
