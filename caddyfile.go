@@ -102,6 +102,7 @@ func checkProtectReachable(matcherSet caddy.ModuleMap, g *Guard) error {
 //	    userinfo_path    <path>
 //	    logout_path      <path>
 //	    session_path     <path>
+//	    profiles_path    <path>
 //	    success_path     <path>
 //	    error_path       <path>
 //	    cookie_name      <name>
@@ -117,6 +118,7 @@ func checkProtectReachable(matcherSet caddy.ModuleMap, g *Guard) error {
 //	    mock
 //	    protect          <path pattern...>
 //	    login_page       <path>
+//	    profile_page     <path>
 //	    identity_header  <field> <Header-Name>
 //	    allow_sub        <sub...>
 //	    allow_field      <field> <value...>
@@ -127,8 +129,9 @@ func checkProtectReachable(matcherSet caddy.ModuleMap, g *Guard) error {
 //	    identity_assertion <Header-Name> [{ audience <aud>; lifetime <duration>; fields <field...>; jwks_path <path> }]
 //	}
 //
-// The seven lines before the last configure the Guard; the last one the
-// signed identity assertion (see parseIdentityAssertion). scopes, app_param, protect,
+// protect to fresh_login, but trusted_origins, configure the Guard;
+// identity_assertion the signed identity assertion (see
+// parseIdentityAssertion). scopes, app_param, protect,
 // identity_header, allow_sub and allow_field may be repeated: repeated
 // scopes, protect and allow_sub lines add up, each app_param and
 // identity_header line adds one entry, and each allow_field line is a rule
@@ -185,6 +188,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = cfgargs.One(d, &h.LogoutPath)
 		case "session_path":
 			err = cfgargs.One(d, &h.SessionPath)
+		case "profiles_path":
+			err = cfgargs.One(d, &h.ProfilesPath)
 		case "success_path":
 			err = cfgargs.One(d, &h.SuccessPath)
 		case "error_path":
@@ -224,6 +229,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("login_page takes one path, got %d arguments", len(args))
 			}
 			h.guardConfig().LoginPage = args[0]
+		case "profile_page":
+			err = cfgargs.One(d, &h.guardConfig().ProfilePage)
 		case "identity_header":
 			err = h.unmarshalIdentityHeader(d)
 		case "allow_sub":

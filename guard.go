@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
 	"github.com/caddy-sgid/caddy-sgid/internal/navigation"
+	"github.com/caddy-sgid/caddy-sgid/internal/officer"
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/sparoutes"
@@ -62,6 +63,11 @@ type Guard struct {
 	// the page would pass that on to the auth-url route. Default: none;
 	// such navigations are answered 401.
 	LoginPage string `json:"login_page,omitempty"`
+	// The path on this site, like login_page, where a navigation to a
+	// protected path goes, with return_to, while a public officer with
+	// several jobs has chosen none (docs/officers.md); it is never
+	// protected. Default: none; such navigations are answered 409.
+	ProfilePage string `json:"profile_page,omitempty"`
 	// Maps a request header name to the user field whose value it carries
 	// to the handlers after this one (reverse_proxy sends it upstream):
 	// "sub" (the sgID subject), "auth_time" (the login time in Unix
@@ -111,6 +117,8 @@ type Guard struct {
 	exempt []string
 	// authURL is the auth-url route, where a 401 sends the way back.
 	authURL string
+	// profilesURL is the officer profiles' route, which a 409 names.
+	profilesURL string
 }
 
 // FieldRule passes for a user whose field equals one of its values.
@@ -134,7 +142,7 @@ func (g *Guard) setup(ctx caddy.Context, errorPath, authURL string) error {
 		return err
 	}
 	g.exempt = g.exempt[:0]
-	for _, p := range []string{g.LoginPage, errorPath} {
+	for _, p := range []string{g.LoginPage, g.ProfilePage, errorPath} {
 		if p, _, _ = strings.Cut(p, "?"); p != "" {
 			g.exempt = append(g.exempt, p)
 		}
@@ -150,8 +158,10 @@ func (g *Guard) validate(appKeys []string) error {
 			return fmt.Errorf("protect: pattern %q must start with / (use /* for the whole site)", p)
 		}
 	}
-	if g.LoginPage != "" && !pathview.IsLocal(g.LoginPage) {
-		return fmt.Errorf("login_page: %q must be a path on this site, starting with a single /", g.LoginPage)
+	for field, p := range map[string]string{"login_page": g.LoginPage, "profile_page": g.ProfilePage} {
+		if p != "" && !pathview.IsLocal(p) {
+			return fmt.Errorf("%s: %q must be a path on this site, starting with a single /", field, p)
+		}
 	}
 	if err := idheader.Validate(g.IdentityHeaders); err != nil {
 		return err
@@ -208,6 +218,10 @@ func (g *Guard) judge(w http.ResponseWriter, r *http.Request, v *visit) (status 
 		return http.StatusServiceUnavailable, true, writeUnavailable(w)
 	case v.opened == nil:
 		status, err = g.askLogin(w, r, "login_required", "Please log in to see this page.")
+		return status, true, err
+	case officer.Pending(v.opened.Session.Data):
+		// Before the rules, which may read the job's fields.
+		status, err = sparoutes.ProfileRequired(w, r, g.ProfilePage, g.profilesURL, returnTo(r))
 		return status, true, err
 	case !g.allows(v.opened.Session):
 		return http.StatusForbidden, true, writeDenial(w, navigation.Is(r), http.StatusForbidden, "forbidden", "You are not allowed to see this page.")
@@ -327,10 +341,7 @@ func (g *Guard) allows(s session.Session) bool {
 // gets 401 with code, and text for navigations.
 func (g *Guard) askLogin(w http.ResponseWriter, r *http.Request, code, text string) (int, error) {
 	nav := navigation.Is(r)
-	back := originalRequestURI(r)
-	if !pathview.IsLocal(back) {
-		back = ""
-	}
+	back := returnTo(r)
 	if lp := g.LoginPage; nav && lp != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, sparoutes.LoginURL(lp, back), http.StatusFound)
@@ -344,11 +355,15 @@ func (g *Guard) askLogin(w http.ResponseWriter, r *http.Request, code, text stri
 	return http.StatusUnauthorized, writeDenial(w, nav, http.StatusUnauthorized, code, text)
 }
 
-// originalRequestURI is the path and query the client asked for, before
-// any rewrite.
-func originalRequestURI(r *http.Request) string {
+// returnTo is the path and query the client asked for, before any
+// rewrite, or "" when that is not a path on this site.
+func returnTo(r *http.Request) string {
+	back := r.URL.RequestURI()
 	if or, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && or.URL != nil {
-		return or.URL.RequestURI()
+		back = or.URL.RequestURI()
 	}
-	return r.URL.RequestURI()
+	if !pathview.IsLocal(back) {
+		return ""
+	}
+	return back
 }

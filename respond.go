@@ -2,9 +2,7 @@ package caddysgid
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -55,21 +53,9 @@ func serverError(w http.ResponseWriter, r *http.Request, logger *zap.Logger, sta
 }
 
 // writeDenial answers {"error": code} to API calls and a line of text to
-// navigations. There is no WWW-Authenticate: no standard scheme fits a
-// cookie login, and Basic would make browsers prompt for a password.
+// navigations (respond.Denial).
 func writeDenial(w http.ResponseWriter, navigation bool, status int, code, text string) error {
-	if !navigation {
-		return writeJSON(w, status, struct {
-			Error string `json:"error"`
-		}{code})
-	}
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/plain; charset=utf-8")
-	hdr.Set("Cache-Control", "no-store")
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, err := io.WriteString(w, strconv.Itoa(status)+" "+http.StatusText(status)+": "+text+"\n")
-	return err
+	return respond.Denial(w, navigation, status, code, text)
 }
 
 // writeUnavailable answers 503 while the store cannot be reached.

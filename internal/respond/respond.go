@@ -6,7 +6,9 @@ package respond
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
+	"strconv"
 )
 
 // JSON answers v as JSON (see JSONBody).
@@ -64,4 +66,23 @@ func Unavailable(w http.ResponseWriter) error {
 // CrossOrigin answers a write that another origin's page sent.
 func CrossOrigin(w http.ResponseWriter) error {
 	return Error(w, http.StatusForbidden, "cross_origin", "This request must come from a page of this site.")
+}
+
+// Denial answers a request the guard refuses: {"error": code} to an API
+// call, a line of text to a page load (navigation), which a person reads.
+// There is no WWW-Authenticate: no standard scheme fits a cookie login,
+// and Basic would make browsers prompt for a password.
+func Denial(w http.ResponseWriter, navigation bool, status int, code, text string) error {
+	if !navigation {
+		return JSON(w, status, struct {
+			Error string `json:"error"`
+		}{code})
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/plain; charset=utf-8")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, err := io.WriteString(w, strconv.Itoa(status)+" "+http.StatusText(status)+": "+text+"\n")
+	return err
 }
