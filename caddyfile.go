@@ -217,18 +217,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "key_rotation":
 			err = cfgargs.Duration(d, &h.KeyRotation)
 		case "mock":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			h.Mock = true
+			err = cfgargs.None(d, &h.Mock)
 		case "protect":
 			err = cfgargs.Append(d, &h.guardConfig().Protect, "path pattern")
 		case "login_page":
-			args := d.RemainingArgs()
-			if len(args) != 1 {
-				return d.Errf("login_page takes one path, got %d arguments", len(args))
-			}
-			h.guardConfig().LoginPage = args[0]
+			err = cfgargs.One(d, &h.guardConfig().LoginPage)
 		case "profile_page":
 			err = cfgargs.One(d, &h.guardConfig().ProfilePage)
 		case "identity_header":
@@ -247,10 +240,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "trusted_origins":
 			err = cfgargs.Append(d, &h.TrustedOrigins, "origin")
 		case "forward_cookie":
-			if d.NextArg() {
-				return d.Errf("forward_cookie takes no value")
-			}
-			h.guardConfig().ForwardCookie = true
+			err = cfgargs.None(d, &h.guardConfig().ForwardCookie)
 		case "identity_assertion":
 			h.IdentityAssertion, err = parseIdentityAssertion(d)
 		case "fresh_login":

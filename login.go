@@ -141,7 +141,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request) error {
 		if e == "access_denied" {
 			reason = reasonAccessDenied
 		}
-		return h.fail(w, r, reason, zapcore.InfoLevel, errors.New("sgID answered error="+truncate(e, 64)))
+		return h.fail(w, r, reason, zapcore.InfoLevel, errors.New("sgID answered error="+e[:min(len(e), 64)]))
 	case err != nil:
 		return h.fail(w, r, reasonServerError, zapcore.ErrorLevel, err)
 	}
@@ -228,11 +228,4 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, reason string, le
 	}
 	http.Redirect(w, r, h.ErrorPath+"?reason="+url.QueryEscape(reason), http.StatusFound)
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }
