@@ -102,6 +102,7 @@ func checkProtectReachable(matcherSet caddy.ModuleMap, g *Guard) error {
 //	    userinfo_path    <path>
 //	    logout_path      <path>
 //	    session_path     <path>
+//	    profiles_path    <path>
 //	    success_path     <path>
 //	    error_path       <path>
 //	    cookie_name      <name>
@@ -117,6 +118,7 @@ func checkProtectReachable(matcherSet caddy.ModuleMap, g *Guard) error {
 //	    mock
 //	    protect          <path pattern...>
 //	    login_page       <path>
+//	    profile_page     <path>
 //	    identity_header  <field> <Header-Name>
 //	    allow_sub        <sub...>
 //	    allow_field      <field> <value...>
@@ -127,8 +129,9 @@ func checkProtectReachable(matcherSet caddy.ModuleMap, g *Guard) error {
 //	    identity_assertion <Header-Name> [{ audience <aud>; lifetime <duration>; fields <field...>; jwks_path <path> }]
 //	}
 //
-// The seven lines before the last configure the Guard; the last one the
-// signed identity assertion (see parseIdentityAssertion). scopes, app_param, protect,
+// protect to fresh_login, but trusted_origins, configure the Guard;
+// identity_assertion the signed identity assertion (see
+// parseIdentityAssertion). scopes, app_param, protect,
 // identity_header, allow_sub and allow_field may be repeated: repeated
 // scopes, protect and allow_sub lines add up, each app_param and
 // identity_header line adds one entry, and each allow_field line is a rule
@@ -185,6 +188,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = cfgargs.One(d, &h.LogoutPath)
 		case "session_path":
 			err = cfgargs.One(d, &h.SessionPath)
+		case "profiles_path":
+			err = cfgargs.One(d, &h.ProfilesPath)
 		case "success_path":
 			err = cfgargs.One(d, &h.SuccessPath)
 		case "error_path":
@@ -212,18 +217,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "key_rotation":
 			err = cfgargs.Duration(d, &h.KeyRotation)
 		case "mock":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			h.Mock = true
+			err = cfgargs.None(d, &h.Mock)
 		case "protect":
 			err = cfgargs.Append(d, &h.guardConfig().Protect, "path pattern")
 		case "login_page":
-			args := d.RemainingArgs()
-			if len(args) != 1 {
-				return d.Errf("login_page takes one path, got %d arguments", len(args))
-			}
-			h.guardConfig().LoginPage = args[0]
+			err = cfgargs.One(d, &h.guardConfig().LoginPage)
+		case "profile_page":
+			err = cfgargs.One(d, &h.guardConfig().ProfilePage)
 		case "identity_header":
 			err = h.unmarshalIdentityHeader(d)
 		case "allow_sub":
@@ -240,10 +240,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "trusted_origins":
 			err = cfgargs.Append(d, &h.TrustedOrigins, "origin")
 		case "forward_cookie":
-			if d.NextArg() {
-				return d.Errf("forward_cookie takes no value")
-			}
-			h.guardConfig().ForwardCookie = true
+			err = cfgargs.None(d, &h.guardConfig().ForwardCookie)
 		case "identity_assertion":
 			h.IdentityAssertion, err = parseIdentityAssertion(d)
 		case "fresh_login":

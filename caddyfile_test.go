@@ -115,6 +115,11 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{name: "typed_data", input: "sgid {\n typed_data\n}", want: Handler{TypedData: true}},
 		{name: "allow_officer adds up", input: "sgid {\n allow_officer *.gov.sg \"agency:Open Government Products\"\n allow_officer type:Permanent\n}", want: Handler{AllowOfficer: []string{"*.gov.sg", "agency:Open Government Products", "type:Permanent"}}},
 		{name: "allow_officer without a pattern", input: "sgid {\n allow_officer\n}", wantErr: "allow_officer needs at least one pattern"},
+		{name: "profiles_path", input: "sgid {\n profiles_path /auth/jobs\n}", want: Handler{ProfilesPath: "/auth/jobs"}},
+		{name: "profiles_path without a path", input: "sgid {\n profiles_path\n}", wantErr: "profiles_path needs a value"},
+		{name: "profile_page", input: "sgid {\n protect /*\n profile_page /choose-profile\n}", want: Handler{Guard: &Guard{Protect: []string{"/*"}, ProfilePage: "/choose-profile"}}},
+		{name: "profile_page without a path", input: "sgid {\n profile_page\n}", wantErr: "profile_page needs a value"},
+		{name: "profile_page with two paths", input: "sgid {\n profile_page /a /b\n}", wantErr: "profile_page takes one value"},
 		{name: "typed_data with a value", input: "sgid {\n typed_data on\n}", wantErr: "typed_data takes no value"},
 		{name: "typed_data twice", input: "sgid {\n typed_data\n typed_data\n}", wantErr: "typed_data is given twice"},
 		{name: "pseudonym and unmasked NRIC headers", input: "sgid {\n identity_header pseudonym:app-a X-User\n identity_header myinfo.nric_number:unmasked X-Nric\n}",
@@ -152,7 +157,9 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{name: "fresh_login bad age", input: "sgid {\n fresh_login soon /api/*\n}", wantErr: "fresh_login:"},
 		{name: "fresh_login twice", input: "sgid {\n fresh_login 5m /a\n fresh_login 1m /b\n}", wantErr: "fresh_login is given twice"},
 		{name: "protect without patterns", input: "sgid {\n protect\n}", wantErr: "protect needs at least one path pattern"},
-		{name: "login_page without path", input: "sgid {\n login_page\n}", wantErr: "login_page takes one path, got 0"},
+		{name: "login_page without path", input: "sgid {\n login_page\n}", wantErr: "login_page needs a value"},
+		{name: "login_page with two paths", input: "sgid {\n login_page /a /b\n}", wantErr: "login_page takes one value, got more"},
+		{name: "mock with a value", input: "sgid {\n mock on\n}", wantErr: "mock takes no value"},
 		{name: "login_page twice", input: "sgid {\n login_page /a\n login_page /b\n}", wantErr: "login_page is given twice"},
 		{name: "identity_header without header", input: "sgid {\n identity_header sub\n}", wantErr: "identity_header takes a field and a header name, got 1"},
 		{name: "identity_header twice", input: "sgid {\n identity_header sub X-User\n identity_header myinfo.name x-user\n}", wantErr: "identity_header x-user is given twice"},
@@ -174,7 +181,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		"userinfo_path": "/a", "logout_path": "/a", "success_path": "/a", "error_path": "/a",
 		"cookie_name": "a", "cookie_secure": "on", "login_timeout": "5m", "session_lifetime": "1h", "session_idle_timeout": "10m",
 		"store": "memory", "cache_ttl": "1s", "sealing_key": "k", "key_rotation": "1h", "provider_timeout": "5s", "mock": "", "login_page": "/a",
-		"forward_cookie": "", "ambiguous_paths": "refuse",
+		"forward_cookie": "", "ambiguous_paths": "refuse", "profiles_path": "/a", "profile_page": "/a",
 	} {
 		tests = append(tests, struct {
 			name    string

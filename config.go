@@ -16,6 +16,7 @@ const (
 	DefaultUserinfoPath    = "/api/userinfo"
 	DefaultLogoutPath      = "/api/logout"
 	DefaultSessionPath     = "/api/session"
+	DefaultProfilesPath    = "/api/profiles"
 	DefaultSuccessPath     = "/logged-in"
 	DefaultErrorPath       = "/error"
 	DefaultCookieName      = "sgid_session"
@@ -63,6 +64,7 @@ func applyDefaults(h *Handler) {
 	confcheck.SetDefault(&h.UserinfoPath, DefaultUserinfoPath)
 	confcheck.SetDefault(&h.LogoutPath, DefaultLogoutPath)
 	confcheck.SetDefault(&h.SessionPath, DefaultSessionPath)
+	confcheck.SetDefault(&h.ProfilesPath, DefaultProfilesPath)
 	confcheck.SetDefault(&h.SuccessPath, DefaultSuccessPath)
 	confcheck.SetDefault(&h.ErrorPath, DefaultErrorPath)
 	confcheck.SetDefault(&h.CookieName, DefaultCookieName)

@@ -14,6 +14,7 @@ import (
 	"github.com/caddy-sgid/caddy-sgid/internal/access"
 	"github.com/caddy-sgid/caddy-sgid/internal/idheader"
 	"github.com/caddy-sgid/caddy-sgid/internal/navigation"
+	"github.com/caddy-sgid/caddy-sgid/internal/officer"
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 	"github.com/caddy-sgid/caddy-sgid/internal/respond"
 	"github.com/caddy-sgid/caddy-sgid/internal/sparoutes"
@@ -64,6 +65,11 @@ type Guard struct {
 	// the page would pass that on to the auth-url route. Default: none;
 	// such navigations are answered 401.
 	LoginPage string `json:"login_page,omitempty"`
+	// The path on this site, like login_page, where a navigation to a
+	// protected path goes, with return_to, while a public officer with
+	// several jobs has chosen none (docs/officers.md); it is never
+	// protected. Default: none; such navigations are answered 409.
+	ProfilePage string `json:"profile_page,omitempty"`
 	// Maps a request header name to the user field whose value it carries
 	// to the handlers after this one (reverse_proxy sends it upstream):
 	// "sub" (the sgID subject), "auth_time" (the login time in Unix
@@ -113,6 +119,8 @@ type Guard struct {
 	exempt []string
 	// authURL is the auth-url route, where a 401 sends the way back.
 	authURL string
+	// profilesURL is the officer profiles' route, which a 409 names.
+	profilesURL string
 	// rules are allow_subs, allow_fields and fresh_login, compiled.
 	rules access.Rules
 }
@@ -145,7 +153,7 @@ func (g *Guard) setup(ctx caddy.Context, errorPath, authURL string) error {
 		g.rules.FreshPaths, g.rules.MaxAge, g.rules.Now = f.Paths, time.Duration(f.MaxAge), f.now
 	}
 	g.exempt = g.exempt[:0]
-	for _, p := range []string{g.LoginPage, errorPath} {
+	for _, p := range []string{g.LoginPage, g.ProfilePage, errorPath} {
 		if p, _, _ = strings.Cut(p, "?"); p != "" {
 			g.exempt = append(g.exempt, p)
 		}
@@ -161,8 +169,10 @@ func (g *Guard) validate(appKeys []string) error {
 			return fmt.Errorf("protect: pattern %q must start with / (use /* for the whole site)", p)
 		}
 	}
-	if g.LoginPage != "" && !pathview.IsLocal(g.LoginPage) {
-		return fmt.Errorf("login_page: %q must be a path on this site, starting with a single /", g.LoginPage)
+	for field, p := range map[string]string{"login_page": g.LoginPage, "profile_page": g.ProfilePage} {
+		if p != "" && !pathview.IsLocal(p) {
+			return fmt.Errorf("%s: %q must be a path on this site, starting with a single /", field, p)
+		}
 	}
 	if err := idheader.Validate(g.IdentityHeaders); err != nil {
 		return err
@@ -219,6 +229,10 @@ func (g *Guard) judge(w http.ResponseWriter, r *http.Request, v *visit) (status 
 		return http.StatusServiceUnavailable, true, respond.Unavailable(w)
 	case v.opened == nil:
 		status, err = sparoutes.AskLogin(w, r, g.LoginPage, g.authURL, "login_required", "Please log in to see this page.")
+		return status, true, err
+	case officer.Pending(v.opened.Session.Data):
+		// Before the rules, which may read the job's fields.
+		status, err = sparoutes.ProfileRequired(w, r, g.ProfilePage, g.profilesURL, sparoutes.ReturnTo(r))
 		return status, true, err
 	}
 	switch g.rules.Judge(r, &p, v.opened.Session) {

@@ -68,6 +68,9 @@ func TestValidateGuard(t *testing.T) {
 		{"bare star", Guard{Protect: []string{"*"}}, "use /*"},
 		{"login page elsewhere", Guard{LoginPage: "https://evil.example/"}, "login_page"},
 		{"login page scheme-relative", Guard{LoginPage: "//evil.example"}, "login_page"},
+		{"profile page elsewhere", Guard{ProfilePage: "https://evil.example/choose"}, "profile_page"},
+		{"profile page relative", Guard{ProfilePage: "choose"}, "profile_page"},
+		{"profile page with a query", Guard{ProfilePage: "/choose?lang=en"}, ""},
 		{"header with a space", Guard{IdentityHeaders: map[string]string{"X Sgid": "sub"}}, "not a valid header name"},
 		{"header with a colon", Guard{IdentityHeaders: map[string]string{"X-Sgid:": "sub"}}, "not a valid header name"},
 		{"Cookie", Guard{IdentityHeaders: map[string]string{"cookie": "sub"}}, "Cookie cannot carry"},
@@ -315,18 +318,20 @@ func TestGuardPathViews(t *testing.T) {
 	}
 }
 
-// TestGuardPathExemption: the login page and error_path are exempt only
-// when every reading of the path is that path, so that no reading of an
-// exempt-looking path reaches another resource.
+// TestGuardPathExemption: the login page, the profile page and error_path
+// are exempt only when every reading of the path is that path, so that no
+// reading of an exempt-looking path reaches another resource.
 func TestGuardPathExemption(t *testing.T) {
 	t.Parallel()
-	h := testGuardHandler(t, &Guard{Protect: []string{"/*"}, LoginPage: "/login", IdentityHeaders: map[string]string{}})
+	h := testGuardHandler(t, &Guard{Protect: []string{"/*"}, LoginPage: "/login", ProfilePage: "/choose", IdentityHeaders: map[string]string{}})
 	for _, tc := range []struct {
 		raw    string
 		exempt bool
 	}{
 		{"/login", true},
 		{"/LOGIN", true},
+		{"/choose", true},
+		{"/choose/..%2fapi", false},
 		{"/login?x=1", true},
 		{"/error", true},
 		{"/error?reason=x", true},

@@ -22,6 +22,7 @@ import (
 	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
+	"github.com/caddy-sgid/caddy-sgid/internal/sparoutes"
 	"github.com/caddy-sgid/caddy-sgid/internal/testkit/sessiontest"
 	"github.com/caddy-sgid/caddy-sgid/internal/upgrade"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
@@ -85,7 +86,8 @@ func unitHandler(tb testing.TB, h *Handler, st store.Store, now func() time.Time
 	o.Now = now
 	h.sessions = session.New(o)
 	tb.Cleanup(h.sessions.Close)
-	h.spa = newSPARoutes(h.AuthURLPath, h.LogoutPath, h.SessionPath, h.sessions, h.origins.SameOrigin)
+	h.gate.profilesURL = h.ProfilesPath
+	h.spa = sparoutes.New(spaConfig(h))
 	return h
 }
 

@@ -121,8 +121,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	q := r.URL.Query()
-	state := q.Get("state")
-	login, err := h.sessions.PendingLogin(ctx, r, state)
+	login, err := h.sessions.PendingLogin(ctx, w, r)
 	switch {
 	case errors.Is(err, session.ErrLoginReplayed):
 		// The browser that finished this login replays its callback (some
@@ -138,16 +137,14 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request) error {
 		return h.fail(w, r, reasonLoginExpired, zapcore.InfoLevel, err)
 	case errors.Is(err, session.ErrLoginFinished):
 		return h.fail(w, r, reasonLoginExpired, zapcore.WarnLevel, errors.New("this login was finished before, by another browser or with a copy of its cookie"))
-	case err != nil:
-		return h.fail(w, r, reasonServerError, zapcore.ErrorLevel, err)
-	}
-	if e := q.Get("error"); e != "" {
-		reason := reasonProviderError
+	case errors.Is(err, session.ErrLoginAbandoned):
+		e, reason := q.Get("error"), reasonProviderError
 		if e == "access_denied" {
 			reason = reasonAccessDenied
 		}
-		h.sessions.AbandonLogin(w, r, state)
-		return h.fail(w, r, reason, zapcore.InfoLevel, errors.New("sgID answered error="+truncate(e, 64)))
+		return h.fail(w, r, reason, zapcore.InfoLevel, errors.New("sgID answered error="+e[:min(len(e), 64)]))
+	case err != nil:
+		return h.fail(w, r, reasonServerError, zapcore.ErrorLevel, err)
 	}
 	code := q.Get("code")
 	if code == "" {
@@ -179,18 +176,18 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request) error {
 		return h.fail(w, r, reasonUserinfoFailed, zapcore.ErrorLevel, err)
 	}
 
+	var jobs map[string]string // the officer's jobs, kept whatever keep_fields says
 	if slices.Contains(h.Scopes, officer.Scope) {
-		fields, err := officer.Choose(info.Data, h.officers)
-		if err != nil {
+		if jobs, err = officer.Start(info.Data, h.officers, h.KeepFields); err != nil {
 			// no_officer_profile, officer_not_allowed, or details unreadable.
 			return h.fail(w, r, cmp.Or(officer.Reason(err), reasonUserinfoFailed), zapcore.InfoLevel, err)
 		}
-		maps.Copy(info.Data, fields)
 	}
 
 	// App values never override what sgID vouched for (Validate keeps their
 	// keys out of the scopes' dotted namespace; this holds regardless).
 	data := forward.Keep(info.Data, h.KeepFields)
+	maps.Copy(data, jobs)
 	for k, v := range login.AppValues {
 		if _, fromSgID := data[k]; !fromSgID {
 			data[k] = v
@@ -232,11 +229,4 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, reason string, le
 	}
 	http.Redirect(w, r, h.ErrorPath+"?reason="+url.QueryEscape(reason), http.StatusFound)
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }

@@ -122,6 +122,12 @@ type Handler struct {
 	// the login window are served in the folder of auth_url_path.
 	// Default: /api/session.
 	SessionPath string `json:"session_path,omitempty"`
+	// The officer profiles route, with the scope
+	// pocdex.public_officer_details (docs/officers.md): GET answers
+	// {"profiles": [{"id", "agency_name", ...}], "chosen": id or null};
+	// POST to it followed by /<id> chooses the job to act as, again later
+	// with no new login. Default: /api/profiles.
+	ProfilesPath string `json:"profiles_path,omitempty"`
 	// Where a login lands when auth-url got no return_to. Default:
 	// /logged-in.
 	SuccessPath string `json:"success_path,omitempty"`
@@ -277,6 +283,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.gate.setup(ctx, h.ErrorPath, h.AuthURLPath); err != nil {
 		return err
 	}
+	h.gate.profilesURL = h.ProfilesPath
 	if a := h.IdentityAssertion; a != nil {
 		a.applyDefaults()
 	}
@@ -297,7 +304,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionSessions(ctx); err != nil {
 		return err
 	}
-	h.spa = newSPARoutes(h.AuthURLPath, h.LogoutPath, h.SessionPath, h.sessions, h.origins.SameOrigin)
+	h.spa = sparoutes.New(spaConfig(h))
 	register(h)
 	return nil
 }
@@ -342,7 +349,7 @@ func (h *Handler) Validate() error {
 	if a := h.IdentityAssertion; a != nil {
 		routes["identity_assertion jwks_path"] = a.JWKSPath
 	}
-	maps.Copy(routes, sparoutes.Paths(h.AuthURLPath, h.SessionPath))
+	maps.Copy(routes, sparoutes.Paths(spaConfig(h)))
 	if err := confcheck.CheckRoutes(routes); err != nil {
 		return err
 	}

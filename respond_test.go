@@ -61,9 +61,9 @@ func TestAuthURLLoginSizes(t *testing.T) {
 			if len(cookies) != 1 || cookies[0].Name != name {
 				t.Fatalf("cookies %v, want one named %s", cookies, name)
 			}
-			back := httptest.NewRequest(http.MethodGet, "http://app.example/api/redirect", nil)
+			back := httptest.NewRequest(http.MethodGet, "http://app.example/api/redirect?state="+url.QueryEscape(state), nil)
 			back.AddCookie(cookies[0])
-			l, err := h.sessions.PendingLogin(t.Context(), back, state)
+			l, err := h.sessions.PendingLogin(t.Context(), httptest.NewRecorder(), back)
 			if err != nil || l.ReturnTo != returnTo || len(l.AppValues) != tc.apps || l.Nonce != u.Query().Get("nonce") {
 				t.Fatalf("the login opens to %+v, %v", l, err)
 			}

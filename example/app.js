@@ -9,6 +9,11 @@
 // session routes: logout (and logout everywhere), the session's end, a
 // warning a minute before it, a new login in a popup that leaves this page
 // and what was typed in it as they are, and the same in every tab.
+// A public officer with several jobs picks the one they act as:
+//   GET  /api/profiles       -> {"profiles": [{"id", ...}], "chosen": id|null}
+//   POST /api/profiles/<id>  -> the same, with that job chosen
+// (404 for someone who is no officer). Until one is chosen, the guard
+// answers the API 409 {"error": "profile_required"}.
 // POST /api/orders goes to the demo's stand-in API behind the guard.
 // Everything that comes from the server or the identity provider is inserted
 // with textContent, never as HTML.
@@ -284,6 +289,7 @@ import * as sgid from '/api/sgid.js';
     shownSub = String(body.sub);
     shownFlavour = FLAVOURS.indexOf(iceCream) >= 0 ? iceCream : '';
     setUpOrder(shownFlavour);
+    loadProfiles();
     watchSession();
 
     // sgid.logout tells the other tabs, which show that they are logged out.
@@ -325,7 +331,11 @@ import * as sgid from '/api/sgid.js';
       }).then(function (response) {
         return readJSON(response).then(function (body) {
           if (response.ok && isPlainObject(body) && typeof body.message === 'string') {
-            result.textContent = 'The API answered: ' + body.message + '.';
+            var officer = typeof body.officer === 'string' ? body.officer : '';
+            result.textContent = 'The API answered: ' + body.message + (officer ? ', for ' + officer : '') + '.';
+          } else if (response.status === 409 && isPlainObject(body) && body.error === 'profile_required') {
+            result.textContent = 'Not sent: choose the profile you act as first.';
+            loadProfiles();
           } else if (response.status === 401) {
             result.textContent = 'Not sent: log in again first.';
           } else {
@@ -336,6 +346,72 @@ import * as sgid from '/api/sgid.js';
         result.textContent = 'Not sent: the API could not be reached.';
       }).finally(function () { button.disabled = false; });
     });
+  }
+
+  // --------------------------------------------------- officer profiles
+
+  // Shows the jobs of a public officer, and which one they act as. Someone
+  // who is no officer (404) sees nothing.
+  function loadProfiles() {
+    fetch('/api/profiles', { credentials: 'include' })
+      .then(function (response) {
+        return readJSON(response).then(function (body) {
+          if (response.ok && isPlainObject(body) && Array.isArray(body.profiles)) showProfiles(body);
+        });
+      })
+      .catch(function () { /* the profile section stays as it was */ });
+  }
+
+  function showProfiles(answer) {
+    var section = document.getElementById('officer');
+    if (!section) return; // another view is shown now
+    var status = document.getElementById('officer-status');
+    var options = document.getElementById('officer-options');
+    var errorBox = document.getElementById('officer-error');
+    var chosen = typeof answer.chosen === 'string' ? answer.chosen : null;
+    var current = answer.profiles.filter(function (p) { return p.id === chosen; })[0];
+    status.textContent = current
+      ? 'You act as ' + (current.employment_title || 'an officer') + ' at ' + (current.agency_name || 'your agency') + '.' +
+        (answer.profiles.length > 1 ? ' Pick another job to switch.' : '')
+      : 'You hold ' + answer.profiles.length + ' jobs in the public service. Choose the one you act as in this app.';
+    options.replaceChildren();
+    answer.profiles.forEach(function (p) {
+      var button = el('button', 'button button--secondary officer__option');
+      button.type = 'button';
+      button.setAttribute('data-profile', p.id);
+      button.setAttribute('aria-pressed', p.id === chosen ? 'true' : 'false');
+      button.appendChild(el('span', 'officer__job', p.employment_title || 'Officer'));
+      button.appendChild(el('span', 'officer__where', [p.department_name, p.agency_name].filter(Boolean).join(', ')));
+      button.appendChild(el('span', 'officer__email', p.work_email));
+      button.disabled = p.id === chosen;
+      button.addEventListener('click', function () { chooseProfile(p.id, options, errorBox); });
+      var li = el('li');
+      li.appendChild(button);
+      options.appendChild(li);
+    });
+    errorBox.hidden = true;
+    section.hidden = false;
+  }
+
+  function chooseProfile(id, options, errorBox) {
+    options.querySelectorAll('button').forEach(function (b) { b.disabled = true; });
+    fetch('/api/profiles/' + encodeURIComponent(id), { method: 'POST', credentials: 'include' })
+      .then(function (response) {
+        return readJSON(response).then(function (body) {
+          if (response.ok && isPlainObject(body) && Array.isArray(body.profiles)) {
+            showProfiles(body);
+            return;
+          }
+          throw new Error(response.status === 404
+            ? 'That job is no longer on offer; the list is shown again.'
+            : 'The job could not be chosen (HTTP ' + response.status + ').');
+        });
+      })
+      .catch(function (err) {
+        errorBox.textContent = err && err.message ? err.message : 'The job could not be chosen.';
+        errorBox.hidden = false;
+        loadProfiles();
+      });
   }
 
   // ---------------------------------------------------------- the session

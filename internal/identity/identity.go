@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"sort"
 	"strconv"
 
@@ -154,7 +153,9 @@ type placeholder struct {
 func placeholders(s session.Session) []placeholder {
 	out := make([]placeholder, 0, len(s.Data)+2)
 	for k, v := range s.Data {
-		out = append(out, placeholder{"http.auth.user." + k, v})
+		if !officer.Own(k) { // the officer's jobs and choice are the handler's
+			out = append(out, placeholder{"http.auth.user." + k, v})
+		}
 	}
 	if at := authTime(s); at != "" {
 		out = append(out, placeholder{"http.auth.user.auth_time", at})
@@ -228,10 +229,11 @@ func (v *View) Userinfo() []byte { return v.userinfo }
 func (rules *Rules) userinfoJSON(s session.Session) []byte {
 	data := make(map[string]any, len(s.Data))
 	for k, v := range s.Data {
-		if slices.Contains(officer.FieldKeys, k) {
-			// The chosen job's fields are the handler's, derived from
-			// sgID's pocdex data, which the answer already holds as
-			// sgID sent it: userinfo stays what sgID's SDK returns.
+		if officer.Derived(k) {
+			// The officer's jobs and the chosen one's fields are the
+			// handler's, derived from sgID's pocdex data, which the
+			// answer holds as sgID sent it (when kept): userinfo stays
+			// what sgID's SDK returns.
 			continue
 		}
 		if rules.typed && !rules.appKeys[k] {

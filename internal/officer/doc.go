@@ -65,6 +65,29 @@
 // forged one finds nothing. A key shorter than MinKeyLen makes ID return
 // "" and Find find nothing: a missing key must never make every id match.
 //
+// # The session's jobs
+//
+// A session keeps an officer's jobs in its data, beside sgID's fields:
+//
+//	func Start(data map[string]string, rules *Rules, keep []string) (map[string]string, error)
+//	func Pending(data map[string]string) bool
+//	func Read(data map[string]string) (Jobs, bool)
+//	func Choose(data map[string]string, id string, key []byte, keep []string) (map[string]string, Entry, bool)
+//	func SessionKey(sessionID string) ([]byte, error)
+//
+// Start runs at login: it keeps the jobs the rules allow under ProfilesKey
+// (a JSON array), whatever keep_fields says, since a picker needs them;
+// with exactly one it chooses it: ChosenKey holds the chosen job's
+// position and FieldKeys its fields (those keep keeps). With several, the
+// choice is pending (Pending: jobs and no ChosenKey; it only looks keys
+// up, for the guard's every request) until Choose picks the job an id
+// names and returns the session's new data, the fields of a job chosen
+// before replaced. The ids of a session are made under SessionKey of its
+// id. ProfilesKey and ChosenKey are the handler's own (Own): never
+// placeholders, headers nor userinfo; Derived adds the chosen job's
+// fields, which userinfo leaves out too, so that it stays what sgID's SDK
+// returns.
+//
 // # Rules
 //
 //	func Compile(patterns []string) (Rules, error)

@@ -9,7 +9,7 @@ import (
 // Scope is sgID's scope, and data field, of the public officer details.
 const Scope = "pocdex.public_officer_details"
 
-// The ways Choose refuses a login.
+// The ways Start refuses a login.
 var (
 	// ErrNoProfile: the user is not a public officer (no profile at all).
 	ErrNoProfile = errors.New("the user has no public officer profile")
@@ -18,16 +18,18 @@ var (
 	ErrNotAllowed = errors.New("none of the user's public officer profiles passes allow_officer")
 )
 
-// Choose reads the profiles in a login's sgID data and returns the data
-// keys of the profile chosen, for the session: the Fields of the one
-// profile rules allow (every profile, without rules). With several allowed
-// profiles it returns no keys, since a picker would have to choose (none is
-// wired yet): an upstream then gets no officer.* value rather than the
-// wrong job's. With rules, a login with no allowed profile is refused
-// (ErrNoProfile, ErrNotAllowed); without rules, a user with no profile
-// logs in with no officer.* keys. Malformed details give an error wrapping
-// ErrMalformed.
-func Choose(data map[string]string, rules *Rules) (map[string]string, error) {
+// Start reads the profiles in a login's sgID data (as sgID sent it, before
+// keep_fields) and returns the data keys the session starts with (see
+// Jobs): the jobs rules allow (every job, without rules) under
+// ProfilesKey, and, when that is exactly one, it chosen. With several the
+// choice is pending until the user picks one (Choose): an upstream gets
+// no officer.* value rather than the wrong job's. With rules, a login with
+// no allowed profile is refused (ErrNoProfile, ErrNotAllowed); without
+// rules, a user with no profile logs in with no officer keys at all.
+// Malformed details give an error wrapping ErrMalformed. keep is
+// keep_fields (nil keeps everything): the chosen job's officer.* fields
+// are kept as it says, the jobs themselves always.
+func Start(data map[string]string, rules *Rules, keep []string) (map[string]string, error) {
 	profiles, err := Parse(data[Scope])
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", Scope, err)
@@ -40,14 +42,20 @@ func Choose(data map[string]string, rules *Rules) (map[string]string, error) {
 			return nil, ErrNotAllowed
 		}
 	}
-	if len(profiles) != 1 {
+	if len(profiles) == 0 {
 		return nil, nil
 	}
-	return profiles[0].Fields(), nil
+	j := Jobs{Profiles: profiles, Chosen: -1}
+	if len(profiles) == 1 {
+		j.Chosen = 0
+	}
+	out := make(map[string]string, 2+len(FieldKeys))
+	j.put(out, keep)
+	return out, nil
 }
 
 // Reason is the reason, for the error path's query, that a login refused
-// by Choose ends with: "no_officer_profile" for ErrNoProfile,
+// by Start ends with: "no_officer_profile" for ErrNoProfile,
 // "officer_not_allowed" for ErrNotAllowed, "" for any other error.
 func Reason(err error) string {
 	switch {

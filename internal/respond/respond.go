@@ -68,9 +68,10 @@ func CrossOrigin(w http.ResponseWriter) error {
 	return Error(w, http.StatusForbidden, "cross_origin", "This request must come from a page of this site.")
 }
 
-// Denial answers {"error": code} to API calls and a line of text to
-// navigations. There is no WWW-Authenticate: no standard scheme fits a
-// cookie login, and Basic would make browsers prompt for a password.
+// Denial answers a request the guard refuses: {"error": code} to an API
+// call, a line of text to a page load (navigation), which a person reads.
+// There is no WWW-Authenticate: no standard scheme fits a cookie login,
+// and Basic would make browsers prompt for a password.
 func Denial(w http.ResponseWriter, navigation bool, status int, code, text string) error {
 	if !navigation {
 		return JSON(w, status, struct {

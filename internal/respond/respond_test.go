@@ -44,3 +44,22 @@ func TestAnswers(t *testing.T) {
 		t.Error("a value that does not encode was written")
 	}
 }
+
+// A denial is JSON for an API call and a line of text for a page load,
+// neither cached nor sniffed.
+func TestDenial(t *testing.T) {
+	t.Parallel()
+	w := httptest.NewRecorder()
+	if err := Denial(w, false, 409, "profile_required", "Choose."); err != nil || w.Code != 409 || w.Body.String() != `{"error":"profile_required"}` || w.Header().Get("Content-Type") != "application/json" {
+		t.Errorf("API call: %d %q %v", w.Code, w.Body, w.Header())
+	}
+	w = httptest.NewRecorder()
+	if err := Denial(w, true, 403, "forbidden", "Not for you."); err != nil || w.Code != 403 || w.Body.String() != "403 Forbidden: Not for you.\n" {
+		t.Errorf("navigation: %d %q", w.Code, w.Body)
+	}
+	for k, v := range map[string]string{"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"} {
+		if got := w.Header().Get(k); got != v {
+			t.Errorf("navigation: %s %q, want %q", k, got, v)
+		}
+	}
+}

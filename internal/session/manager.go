@@ -220,22 +220,28 @@ func (m *Manager) finished(ctx context.Context, id string) (bool, error) {
 // login's claim: created is false, and nothing is stored, when the session
 // of id exists or existed (the login was finished before).
 func (m *Manager) create(ctx context.Context, id string, s Session) (created bool, err error) {
+	_, created, err = m.createSealed(ctx, id, s)
+	return created, err
+}
+
+// createSealed is create, which also returns the record it stored.
+func (m *Manager) createSealed(ctx context.Context, id string, s Session) (sealed []byte, created bool, err error) {
 	if s.Login.IsZero() {
 		s.Login = m.now()
 	}
-	sealed, err := seal(id, s)
+	sealed, err = seal(id, s)
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
 	key := Key(id)
 	ttl := s.Expires.Sub(m.now())
 	created, err = m.st.Create(ctx, key, sealed, ttl)
 	if err != nil {
 		m.storeFailed(ctx, "put", err)
-		return false, err
+		return nil, false, err
 	}
 	if !created {
-		return false, nil
+		return nil, false, nil
 	}
 	// A session missing from the index could not be revoked, so it is not
 	// handed out.
@@ -246,9 +252,9 @@ func (m *Manager) create(ctx context.Context, id string, s Session) (created boo
 	if err != nil {
 		m.storeFailed(ctx, "index", err)
 		_ = m.st.Delete(ctx, key)
-		return false, err
+		return nil, false, err
 	}
-	return true, nil
+	return sealed, true, nil
 }
 
 // endID ends the session of id, if there is one.
@@ -283,7 +289,12 @@ func (m *Manager) end(ctx context.Context, st store.Store, key string, s Session
 	if !known {
 		return nil
 	}
-	set, err := m.index.set(ctx, s.Sub)
+	return m.unindex(ctx, st, key, s.Sub)
+}
+
+// unindex takes the session filed under key out of the index of sub.
+func (m *Manager) unindex(ctx context.Context, st store.Store, key, sub string) error {
+	set, err := m.index.set(ctx, sub)
 	if err == nil {
 		err = st.RemoveMember(ctx, set, key)
 	}

@@ -39,6 +39,13 @@ var (
 	// ErrLoginTooLarge: return_to and the app values do not fit in a
 	// cookie.
 	ErrLoginTooLarge = errors.New("login too large for a cookie")
+	// ErrLoginAbandoned: sgID ended the login with an error (the
+	// callback's error parameter); PendingLogin expired its cookie, and
+	// returns the login with it.
+	ErrLoginAbandoned = errors.New("sgID ended the login with an error")
+	// ErrSessionGone: the session Amend was to change ended, or was
+	// changed, since it was looked up.
+	ErrSessionGone = errors.New("the session ended or changed meanwhile")
 )
 
 // maxLoginCookie bounds a login cookie's name and value together: browsers
@@ -111,10 +118,16 @@ func codeChallenge(verifier string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// PendingLogin is the login of the browser of r that state names, ready to
-// be finished: sealed by this site for this state, not expired, and not
-// finished before. With ErrLoginReplayed it returns the login too.
-func (m *Manager) PendingLogin(ctx context.Context, r *http.Request, state string) (Login, error) {
+// PendingLogin is the login that sgID's callback r names by its state,
+// ready to be finished: sealed by this site for this state, in the
+// browser of r, not expired, and not finished before. With
+// ErrLoginReplayed it returns the login too. When sgID ended the login
+// with an error (the callback's error parameter), the login can never
+// finish: PendingLogin expires its cookie on w and returns it with
+// ErrLoginAbandoned; the caller reads the error's code itself.
+func (m *Manager) PendingLogin(ctx context.Context, w http.ResponseWriter, r *http.Request) (Login, error) {
+	q := r.URL.Query()
+	state := q.Get("state")
 	name := cookie.LoginName(m.cookies.Name, state)
 	c, err := m.cookies.Get(r, name)
 	if err != nil {
@@ -137,13 +150,11 @@ func (m *Manager) PendingLogin(ctx context.Context, r *http.Request, state strin
 	} else if done {
 		return Login{}, ErrLoginFinished
 	}
+	if q.Get("error") != "" {
+		m.cookies.Set(w, r, name, "", -1)
+		return l, ErrLoginAbandoned
+	}
 	return l, nil
-}
-
-// AbandonLogin expires the login cookie of state, for a login sgID ended
-// with an error: it can never finish.
-func (m *Manager) AbandonLogin(w http.ResponseWriter, r *http.Request, state string) {
-	m.cookies.Set(w, r, cookie.LoginName(m.cookies.Name, state), "", -1)
 }
 
 // Finish finishes login l, which PendingLogin returned, for the user s

@@ -52,13 +52,13 @@ func TestLoginOperations(t *testing.T) {
 	if started.State == "" || started.Nonce == "" || started.CodeChallenge == "" || len(start.Result().Cookies()) != 1 {
 		t.Fatalf("started %+v, cookies %v", started, start.Result().Cookies())
 	}
-	if _, err := m.PendingLogin(ctx, browserRequest("/cb"), started.State); !errors.Is(err, ErrNoLogin) {
+	if _, err := m.PendingLogin(ctx, httptest.NewRecorder(), browserRequest(callback(started.State))); !errors.Is(err, ErrNoLogin) {
 		t.Errorf("no cookie: %v", err)
 	}
-	if _, err := m.PendingLogin(ctx, browserRequest("/cb", start), NewID()); !errors.Is(err, ErrLoginInvalid) {
+	if _, err := m.PendingLogin(ctx, httptest.NewRecorder(), browserRequest(callback(NewID()), start)); !errors.Is(err, ErrLoginInvalid) {
 		t.Errorf("another state: %v", err)
 	}
-	l, err := m.PendingLogin(ctx, browserRequest("/cb", start), started.State)
+	l, err := m.PendingLogin(ctx, httptest.NewRecorder(), browserRequest(callback(started.State), start))
 	if err != nil || l.ReturnTo != "/back" || l.SessionID == "" {
 		t.Fatalf("pending: %+v, %v", l, err)
 	}
@@ -73,11 +73,11 @@ func TestLoginOperations(t *testing.T) {
 		t.Fatalf("lookup: %+v, %v", o, err)
 	}
 	// The same browser's callback again lands where it did.
-	if again, err := m.PendingLogin(ctx, browserRequest("/cb", start, finish), started.State); !errors.Is(err, ErrLoginReplayed) || again.ReturnTo != "/back" {
+	if again, err := m.PendingLogin(ctx, httptest.NewRecorder(), browserRequest(callback(started.State), start, finish)); !errors.Is(err, ErrLoginReplayed) || again.ReturnTo != "/back" {
 		t.Errorf("replay: %+v, %v", again, err)
 	}
 	// A copy of the login cookie in another browser finishes nothing.
-	if _, err := m.PendingLogin(ctx, browserRequest("/cb", start), started.State); !errors.Is(err, ErrLoginFinished) {
+	if _, err := m.PendingLogin(ctx, httptest.NewRecorder(), browserRequest(callback(started.State), start)); !errors.Is(err, ErrLoginFinished) {
 		t.Errorf("copy: %v", err)
 	}
 	if _, err := m.Finish(ctx, httptest.NewRecorder(), browserRequest("/cb", start), l, Session{Sub: "mallory"}); !errors.Is(err, ErrLoginFinished) {
@@ -110,7 +110,7 @@ func TestLoginOperationEdges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l, err := m.PendingLogin(ctx, browserRequest("/cb", append(from, start)...), st.State)
+		l, err := m.PendingLogin(ctx, httptest.NewRecorder(), browserRequest(callback(st.State), append(from, start)...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +132,7 @@ func TestLoginOperationEdges(t *testing.T) {
 	start := httptest.NewRecorder()
 	st, _ := m.StartLogin(ctx, start, browserRequest("/a"), LoginRequest{})
 	clk.Advance(testLoginTimeout + time.Second)
-	if _, err := m.PendingLogin(ctx, browserRequest("/cb", start), st.State); !errors.Is(err, ErrLoginExpired) {
+	if _, err := m.PendingLogin(ctx, httptest.NewRecorder(), browserRequest(callback(st.State), start)); !errors.Is(err, ErrLoginExpired) {
 		t.Errorf("timed out: %v", err)
 	}
 
@@ -141,12 +141,27 @@ func TestLoginOperationEdges(t *testing.T) {
 		t.Errorf("too large: %v, cookies %v", err, big.Result().Cookies())
 	}
 
+	// sgID's error ends a login that could finish: its cookie is expired,
+	// and the login comes back with ErrLoginAbandoned.
+	fresh := httptest.NewRecorder()
+	st, _ = m.StartLogin(ctx, fresh, browserRequest("/a"), LoginRequest{ReturnTo: "/x"})
 	drop := httptest.NewRecorder()
-	m.AbandonLogin(drop, browserRequest("/cb", start), st.State)
+	l, err := m.PendingLogin(ctx, drop, browserRequest(callback(st.State)+"&error=access_denied", fresh))
+	if !errors.Is(err, ErrLoginAbandoned) || l.ReturnTo != "/x" {
+		t.Errorf("abandon: %+v, %v", l, err)
+	}
 	if cs := drop.Result().Cookies(); len(cs) != 1 || cs[0].MaxAge >= 0 || cs[0].Name != cookie.LoginName("sgid_session", st.State) {
 		t.Errorf("abandon: %v", cs)
 	}
+	// Without the error, PendingLogin expires nothing.
+	keep := httptest.NewRecorder()
+	if _, err := m.PendingLogin(ctx, keep, browserRequest(callback(st.State), fresh)); err != nil || len(keep.Result().Cookies()) != 0 {
+		t.Errorf("pending: %v, cookies %v", err, keep.Result().Cookies())
+	}
 }
+
+// callback is the path of sgID's callback for state.
+func callback(state string) string { return "/cb?code=c&state=" + state }
 
 // A browser keeps at most LoginsPerBrowser logins in flight: starting one
 // more expires the oldest.

@@ -17,10 +17,7 @@ import (
 // authURL route with return_to), and text for navigations.
 func AskLogin(w http.ResponseWriter, r *http.Request, loginPage, authURL, code, text string) (int, error) {
 	nav := navigation.Is(r)
-	back := originalRequestURI(r)
-	if !pathview.IsLocal(back) {
-		back = ""
-	}
+	back := ReturnTo(r)
 	if nav && loginPage != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, LoginURL(loginPage, back), http.StatusFound)
@@ -34,11 +31,15 @@ func AskLogin(w http.ResponseWriter, r *http.Request, loginPage, authURL, code, 
 	return http.StatusUnauthorized, respond.Denial(w, nav, http.StatusUnauthorized, code, text)
 }
 
-// originalRequestURI is the path and query the client asked for, before
-// any rewrite.
-func originalRequestURI(r *http.Request) string {
+// ReturnTo is the path and query the client asked for, before any
+// rewrite, or "" when that is not a path on this site.
+func ReturnTo(r *http.Request) string {
+	back := r.URL.RequestURI()
 	if or, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && or.URL != nil {
-		return or.URL.RequestURI()
+		back = or.URL.RequestURI()
 	}
-	return r.URL.RequestURI()
+	if !pathview.IsLocal(back) {
+		return ""
+	}
+	return back
 }

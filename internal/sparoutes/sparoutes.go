@@ -1,7 +1,8 @@
 // Package sparoutes serves the routes a single-page app follows its session
 // with (docs/spa.md): the session route and its extension, the client
-// module sgid.js and the login window (from internal/spaclient), and the
-// way back to a login that a 401 carries.
+// module sgid.js and the login window (from internal/spaclient), the way
+// back to a login that a 401 carries, and the officer profile routes with
+// the guard's answer while a profile is to be chosen (docs/officers.md).
 //
 // The routes live in the folder of the auth-url route: with the default
 // /api/auth-url, /api/sgid.js, /api/sgid.<hash>.js, /api/sgid-popup.js
@@ -33,13 +34,23 @@ type Config struct {
 	Sessions *session.Manager
 	// SameOrigin reports whether a write came from a page of this site.
 	SameOrigin func(*http.Request) bool
+	// ProfilesPath is the officer profiles' route (see profiles.go), or ""
+	// for none: a handler that asks for no officer details leaves the
+	// path to the app.
+	ProfilesPath string
+	// KeepFields is keep_fields: the chosen job's officer.* fields that a
+	// session keeps (nil: every one).
+	KeepFields []string
 }
 
 // Routes serves the routes of a Config.
 type Routes struct {
 	cfg                Config
 	dir, extend, popup string
-	page               []byte
+	// profile is the folder of the choice route, ProfilesPath + "/", or
+	// "" without profile routes.
+	profile string
+	page    []byte
 }
 
 // PopupName is the login window page's name in the folder of the routes.
@@ -49,6 +60,9 @@ const PopupName = "login-popup"
 func New(c Config) *Routes {
 	dir := folder(c.AuthURLPath)
 	rt := &Routes{cfg: c, dir: dir, extend: c.SessionPath + "/extend", popup: dir + PopupName}
+	if c.ProfilesPath != "" {
+		rt.profile = c.ProfilesPath + "/"
+	}
 	rt.page = spaclient.PopupPage(c.AuthURLPath, dir+spaclient.Popup.Versioned)
 	return rt
 }
@@ -62,17 +76,21 @@ func folder(authURLPath string) string {
 	return dir
 }
 
-// Paths are the exact paths of the routes for authURLPath and
-// sessionPath, for the configuration's check that no two routes share one.
-func Paths(authURLPath, sessionPath string) map[string]string {
-	dir := folder(authURLPath)
-	return map[string]string{
-		"session_path":         sessionPath,
-		"session_path /extend": sessionPath + "/extend",
+// Paths are the exact paths of the routes of c, for the configuration's
+// check that no two routes share one.
+func Paths(c Config) map[string]string {
+	dir := folder(c.AuthURLPath)
+	paths := map[string]string{
+		"session_path":         c.SessionPath,
+		"session_path /extend": c.SessionPath + "/extend",
 		PopupName:              dir + PopupName,
 		spaclient.Client.Name:  dir + spaclient.Client.Name,
 		spaclient.Popup.Name:   dir + spaclient.Popup.Name,
 	}
+	if c.ProfilesPath != "" {
+		paths["profiles_path"] = c.ProfilesPath
+	}
+	return paths
 }
 
 // Serve answers r when its path is one of the routes and reports true;
@@ -99,6 +117,10 @@ func (rt *Routes) Serve(w http.ResponseWriter, r *http.Request) (bool, error) {
 	case p == rt.popup:
 		spaclient.ServePage(w, r, rt.page)
 		return true, nil
+	case rt.profile != "" && p == rt.cfg.ProfilesPath:
+		return true, rt.serveProfiles(w, r, "", true)
+	case rt.profile != "" && strings.HasPrefix(p, rt.profile):
+		return true, rt.serveProfiles(w, r, p[len(rt.profile):], false)
 	case strings.HasPrefix(p, rt.dir) && !strings.Contains(p[len(rt.dir):], "/"):
 		return spaclient.Serve(w, r, p[len(rt.dir):]), nil
 	}
