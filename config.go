@@ -6,6 +6,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/confcheck"
+	"github.com/caddy-sgid/caddy-sgid/internal/sparoutes"
 	"github.com/caddy-sgid/caddy-sgid/sgid"
 )
 
@@ -99,4 +100,17 @@ func (h *Handler) clientConfig() sgid.Config {
 		RedirectURI:  h.RedirectURI,
 		Scopes:       h.Scopes,
 	}
+}
+
+// spaRoutes are the single-page app's routes of h (see spaConfig).
+func (h *Handler) spaRoutes() *sparoutes.Routes {
+	return sparoutes.New(spaConfig(sparoutes.Config{
+		AuthURLPath:  h.AuthURLPath,
+		LogoutPath:   h.LogoutPath,
+		SessionPath:  h.SessionPath,
+		ProfilesPath: h.ProfilesPath,
+		Sessions:     h.sessions,
+		SameOrigin:   h.origins.SameOrigin,
+		KeepFields:   h.KeepFields,
+	}, h.Scopes))
 }

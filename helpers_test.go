@@ -22,7 +22,6 @@ import (
 	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
 	"github.com/caddy-sgid/caddy-sgid/internal/pathview"
 	"github.com/caddy-sgid/caddy-sgid/internal/session"
-	"github.com/caddy-sgid/caddy-sgid/internal/sparoutes"
 	"github.com/caddy-sgid/caddy-sgid/internal/testkit/sessiontest"
 	"github.com/caddy-sgid/caddy-sgid/internal/upgrade"
 	"github.com/caddy-sgid/caddy-sgid/sgid/sgidtest"
@@ -87,7 +86,7 @@ func unitHandler(tb testing.TB, h *Handler, st store.Store, now func() time.Time
 	h.sessions = session.New(o)
 	tb.Cleanup(h.sessions.Close)
 	h.gate.profilesURL = h.ProfilesPath
-	h.spa = sparoutes.New(spaConfig(h))
+	h.spa = h.spaRoutes()
 	return h
 }
 

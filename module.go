@@ -304,7 +304,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionSessions(ctx); err != nil {
 		return err
 	}
-	h.spa = sparoutes.New(spaConfig(h))
+	h.spa = h.spaRoutes()
 	register(h)
 	return nil
 }
@@ -349,7 +349,7 @@ func (h *Handler) Validate() error {
 	if a := h.IdentityAssertion; a != nil {
 		routes["identity_assertion jwks_path"] = a.JWKSPath
 	}
-	maps.Copy(routes, sparoutes.Paths(spaConfig(h)))
+	maps.Copy(routes, sparoutes.Paths(spaConfig(sparoutes.Config{AuthURLPath: h.AuthURLPath, SessionPath: h.SessionPath, ProfilesPath: h.ProfilesPath}, h.Scopes)))
 	if err := confcheck.CheckRoutes(routes); err != nil {
 		return err
 	}
