@@ -23,7 +23,7 @@ func BenchmarkLookupHit(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			m := New(Options{Store: memoryScope(b, 100), LoginTimeout: testLoginTimeout, KeyRotation: testRotation, MemoTTL: tc.memo})
 			id := NewID()
-			if created, err := m.create(b.Context(), id, Session{Sub: "u", Expires: time.Now().Add(time.Hour)}); err != nil || !created {
+			if created, err := m.create(b.Context(), id, Session{Sub: "u", Expires: time.Now().Add(time.Hour)}, ""); err != nil || !created {
 				b.Fatalf("create: %v, %v", created, err)
 			}
 			b.ReportAllocs()
