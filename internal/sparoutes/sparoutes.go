@@ -5,8 +5,10 @@
 //
 // The routes live in the folder of the auth-url route: with the default
 // /api/auth-url, /api/sgid.js, /api/sgid.<hash>.js, /api/sgid-popup.js
-// (and its hashed name) and /api/login-popup. The session route has a
-// path of its own (session_path), its extension that path + "/extend".
+// (and its hashed name), /api/login-popup, and the user's list of sessions
+// /api/sessions with /api/sessions/<handle> to end one. The session route
+// has a path of its own (session_path), its extension that path +
+// "/extend".
 package sparoutes
 
 import (
@@ -37,9 +39,9 @@ type Config struct {
 
 // Routes serves the routes of a Config.
 type Routes struct {
-	cfg                Config
-	dir, extend, popup string
-	page               []byte
+	cfg                          Config
+	dir, extend, popup, sessions string
+	page                         []byte
 }
 
 // PopupName is the login window page's name in the folder of the routes.
@@ -48,7 +50,7 @@ const PopupName = "login-popup"
 // New returns the routes of c.
 func New(c Config) *Routes {
 	dir := folder(c.AuthURLPath)
-	rt := &Routes{cfg: c, dir: dir, extend: c.SessionPath + "/extend", popup: dir + PopupName}
+	rt := &Routes{cfg: c, dir: dir, extend: c.SessionPath + "/extend", popup: dir + PopupName, sessions: dir + SessionsName}
 	rt.page = spaclient.PopupPage(c.AuthURLPath, dir+spaclient.Popup.Versioned)
 	return rt
 }
@@ -70,6 +72,7 @@ func Paths(authURLPath, sessionPath string) map[string]string {
 		"session_path":         sessionPath,
 		"session_path /extend": sessionPath + "/extend",
 		PopupName:              dir + PopupName,
+		SessionsName:           dir + SessionsName,
 		spaclient.Client.Name:  dir + spaclient.Client.Name,
 		spaclient.Popup.Name:   dir + spaclient.Popup.Name,
 	}
@@ -99,6 +102,19 @@ func (rt *Routes) Serve(w http.ResponseWriter, r *http.Request) (bool, error) {
 	case p == rt.popup:
 		spaclient.ServePage(w, r, rt.page)
 		return true, nil
+	case p == rt.sessions:
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return true, respond.MethodNotAllowed(w, "GET, HEAD")
+		}
+		return true, rt.listSessions(w, r)
+	case strings.HasPrefix(p, rt.sessions+"/"):
+		if r.Method != http.MethodDelete {
+			return true, respond.MethodNotAllowed(w, "DELETE")
+		}
+		if !rt.cfg.SameOrigin(r) {
+			return true, respond.CrossOrigin(w)
+		}
+		return true, rt.endSession(w, r, p[len(rt.sessions)+1:])
 	case strings.HasPrefix(p, rt.dir) && !strings.Contains(p[len(rt.dir):], "/"):
 		return spaclient.Serve(w, r, p[len(rt.dir):]), nil
 	}
