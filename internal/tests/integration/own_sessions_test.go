@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	caddysgid "github.com/caddy-sgid/caddy-sgid"
+	"github.com/caddy-sgid/caddy-sgid/internal/sparoutes"
 	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testcaddy"
 	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testws"
 )
@@ -16,23 +17,12 @@ const (
 	safariOnIPhone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
 )
 
-// listedSession is one entry of GET /api/sessions.
-type listedSession struct {
-	Handle   string `json:"handle"`
-	Created  *int64 `json:"created"`
-	LastSeen *int64 `json:"last_seen"`
-	Device   string `json:"device"`
-	Current  bool   `json:"current"`
-}
-
 // ownSessions is b's GET /api/sessions, failing the test unless it
 // answers 200 with a list.
-func ownSessions(b *testcaddy.Browser) []listedSession {
+func ownSessions(b *testcaddy.Browser) []sparoutes.Listed {
 	b.TB.Helper()
 	resp, body := b.Get("/api/sessions")
-	var got struct {
-		Sessions []listedSession `json:"sessions"`
-	}
+	var got sparoutes.Sessions
 	if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &got) != nil || got.Sessions == nil {
 		b.TB.Fatalf("GET /api/sessions: %d %s", resp.StatusCode, body)
 	}
