@@ -146,7 +146,13 @@ func (rt *Routes) answer(w http.ResponseWriter, r *http.Request, use session.Use
 	if o == nil && use == session.Extend {
 		return WriteLoginRequired(w, "login_required", login)
 	}
-	return respond.JSON(w, http.StatusOK, stateOf(o, login, rt.cfg.LogoutPath))
+	buf := stateBufs.Get().(*[]byte)
+	*buf = appendState((*buf)[:0], stateOf(o, login, rt.cfg.LogoutPath))
+	err = respond.JSONBody(w, http.StatusOK, *buf)
+	if cap(*buf) <= maxKeptState {
+		stateBufs.Put(buf)
+	}
+	return err
 }
 
 // stateOf is the State of o (nil: no session).
