@@ -146,8 +146,9 @@ func (rt *Routes) answer(w http.ResponseWriter, r *http.Request, use session.Use
 	if o == nil && use == session.Extend {
 		return WriteLoginRequired(w, "login_required", login)
 	}
+	var v stateValues
 	buf := stateBufs.Get().(*[]byte)
-	*buf = appendState((*buf)[:0], stateOf(o, login, rt.cfg.LogoutPath))
+	*buf = appendState((*buf)[:0], stateOf(o, login, rt.cfg.LogoutPath, &v))
 	err = respond.JSONBody(w, http.StatusOK, *buf)
 	if cap(*buf) <= maxKeptState {
 		stateBufs.Put(buf)
@@ -155,21 +156,29 @@ func (rt *Routes) answer(w http.ResponseWriter, r *http.Request, use session.Use
 	return err
 }
 
-// stateOf is the State of o (nil: no session).
-func stateOf(o *session.Opened, login, logout string) State {
+// stateValues hold what a State's pointers point to, so that a State made
+// for one answer costs no allocation.
+type stateValues struct {
+	sub                                string
+	authTime, expiresAt, idleExpiresAt int64
+}
+
+// stateOf is the State of o (nil: no session), pointing into v.
+func stateOf(o *session.Opened, login, logout string, v *stateValues) State {
 	st := State{LoginURL: login, LogoutURL: logout}
 	if o == nil {
 		return st
 	}
-	unix := func(t int64) *int64 { return &t }
-	s := o.Session
-	st.Active, st.Sub = true, &s.Sub
-	st.ExpiresAt = unix(s.Expires.Unix())
+	s := &o.Session
+	v.sub, v.expiresAt = s.Sub, s.Expires.Unix()
+	st.Active, st.Sub, st.ExpiresAt = true, &v.sub, &v.expiresAt
 	if !s.Login.IsZero() {
-		st.AuthTime = unix(s.Login.Unix())
+		v.authTime = s.Login.Unix()
+		st.AuthTime = &v.authTime
 	}
 	if !o.IdleUntil.IsZero() {
-		st.IdleExpiresAt = unix(o.IdleUntil.Unix())
+		v.idleExpiresAt = o.IdleUntil.Unix()
+		st.IdleExpiresAt = &v.idleExpiresAt
 	}
 	return st
 }

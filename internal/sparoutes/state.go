@@ -52,7 +52,9 @@ func appendState(b []byte, st State) []byte {
 func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
+			// A copy goes to encoding/json, so that s itself, which may
+			// point into the caller's frame, does not escape.
+			q, _ := json.Marshal(string([]byte(s)))
 			return append(b, q...)
 		}
 	}
