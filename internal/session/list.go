@@ -61,8 +61,8 @@ const MaxListed = 100
 type Entry struct {
 	// Handle names the session for OneSession.
 	Handle string
-	// Created is the login, to the minute; zero for a session made
-	// before sessions were listed.
+	// Created is the login, to the minute; zero for another session
+	// made before records carried their listing info.
 	Created time.Time
 	// LastSeen is its last recorded use, to the minute: recorded under
 	// an idle timeout, at most once a minute per instance. Without one
