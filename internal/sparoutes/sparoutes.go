@@ -31,7 +31,8 @@ type Config struct {
 	LogoutPath string
 	// SessionPath is the session route; its extension is under it.
 	SessionPath string
-	// Sessions looks the session up.
+	// Sessions looks the session up, lists the user's sessions and ends
+	// one.
 	Sessions *session.Manager
 	// SameOrigin reports whether a write came from a page of this site.
 	SameOrigin func(*http.Request) bool
