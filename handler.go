@@ -12,6 +12,7 @@ import (
 	"github.com/caddy-sgid/caddy-sgid/internal/identity"
 	"github.com/caddy-sgid/caddy-sgid/internal/metrics"
 	"github.com/caddy-sgid/caddy-sgid/internal/respond"
+	"github.com/caddy-sgid/caddy-sgid/internal/session"
 	"github.com/caddy-sgid/caddy-sgid/internal/sparoutes"
 	"github.com/caddy-sgid/caddy-sgid/internal/upgrade"
 )
@@ -203,13 +204,12 @@ func (h *Handler) logoutEverywhere(w http.ResponseWriter, r *http.Request, v vis
 	}
 	ended := 0
 	if o := v.opened; o != nil {
-		n, err := h.sessions.RevokeSub(r.Context(), o.Session.Sub)
-		if err != nil {
+		var err error
+		if ended, err = h.sessions.Revoke(r.Context(), session.UserSessions(o.Session.Sub)); err != nil {
 			return writeUnavailable(w)
 		}
-		ended = n
 		h.metrics.Logout(metrics.Site(r))
-		h.logger.Info("user logged out everywhere", zap.String("sub", o.Session.Sub), zap.Int("sessions", n), zap.String("request_id", requestID(r)))
+		h.logger.Info("user logged out everywhere", zap.String("sub", o.Session.Sub), zap.Int("sessions", ended), zap.String("request_id", requestID(r)))
 	}
 	if err := h.sessions.Logout(r.Context(), w, r, nil); err != nil {
 		return writeUnavailable(w)

@@ -208,6 +208,7 @@ func TestProvisionErrorsNameTheField(t *testing.T) {
 		{"redirect_uri off the callback", func(m map[string]any) { m["redirect_uri"] = "https://a.example/other" }, "redirect_uri"},
 		{"relative path", func(m map[string]any) { m["userinfo_path"] = "api/me" }, "userinfo_path"},
 		{"duplicate paths", func(m map[string]any) { m["logout_path"] = "/api/userinfo" }, "is also"},
+		{"session_path on the list of sessions", func(m map[string]any) { m["session_path"] = "/api/sessions" }, "is also"},
 		{"open redirect in error_path", func(m map[string]any) { m["error_path"] = "//evil.example" }, "error_path"},
 		{"bad cookie name", func(m map[string]any) { m["cookie_name"] = "a b" }, "cookie_name"},
 		{"prefixed cookie name", func(m map[string]any) { m["cookie_name"] = "__Host-sid" }, "has a cookie prefix"},

@@ -212,9 +212,27 @@ func (r *rig) pairUserinfo(o opts, command string) (*section, error) {
 			if err := r.profileRoute(s, o, "userinfo", userinfoRows, r.site(store)+"/api/userinfo", cookie); err != nil {
 				return s, err
 			}
+			if err := r.pairSession(s, o, cookie); err != nil {
+				return s, err
+			}
 		}
 	}
 	return s, nil
+}
+
+// pairSession: the session route a single-page app polls, /api/session,
+// against a `respond` with an answer of the same size, on the memory
+// store's site.
+func (r *rig) pairSession(s *section, o opts, cookie string) error {
+	fmt.Println("pair 1, store memory: session vs respond (req/s)")
+	s.printf("#### `/api/session` vs `respond`, store `memory`\n\nThe session route a page polls (it looks the session up without counting a use and answers its state) against a `respond` with an answer of the same size. Target ≥ 0.95×.\n\n")
+	base, err1 := newFixedRequest("respond", r.site("memory")+"/session-baseline", cookie)
+	cand, err2 := newFixedRequest("session", r.site("memory")+"/api/session", cookie)
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	_, err := r.compareSliced(s, o, "1", "session / respond, store memory", 0.95, base, cand)
+	return err
 }
 
 // pairGuard: a reverse_proxy route behind the guard against the same
@@ -817,7 +835,7 @@ var userinfoRows = []stackRow{
 	{"    the store", `caddy-sgid/store\.`, ""},
 	{"    opening the sealed record (key derivation, AES-GCM, JSON)", `caddy-sgid/internal/session\.open$`, ""},
 	{"      of which the record's key derivation (HKDF)", `caddy-sgid/internal/session\.recordAEAD`, ""},
-	{"  setting the identity placeholders", `caddy-sgid\.setPlaceholders`, ""},
+	{"  setting the identity placeholders", `caddy-sgid/internal/identity\.setPlaceholders`, ""},
 	{"  writing the answer (JSON)", `caddy-sgid\.serveUserinfo`, ""},
 	{"garbage collection in the background (everyone's garbage)", `runtime\.gcBgMarkWorker`, ""},
 	{"the whole profile", "", ""},
@@ -843,9 +861,9 @@ var guardRows = []stackRow{
 	{"  scrubbing client copies of identity headers", `caddy-sgid/internal/idheader\.\(\*Names\)\.Scrub`, ""},
 	{"  looking the session up (cookie, cache, store)", `caddy-sgid/internal/session\.\(\*Manager\)\.Lookup`, ""},
 	{"    of which opening the sealed record", `caddy-sgid/internal/session\.open$`, ""},
-	{"  setting the identity placeholders", `caddy-sgid\.setPlaceholders`, ""},
+	{"  setting the identity placeholders", `caddy-sgid/internal/identity\.setPlaceholders`, ""},
 	{"  the guard's judgement: path, rules", `caddy-sgid\.\(\*Guard\)\.judge$`, `reverseproxy`},
-	{"  identity headers", `caddy-sgid\.\(\*identityRules\)\.setHeaders`, ""},
+	{"  identity headers", `caddy-sgid/internal/identity\.\(\*Rules\)\.SetHeaders`, ""},
 	{"  cutting the session cookies", `caddy-sgid/internal/cookie\.Strip`, ""},
 	{"reverse_proxy (for scale)", `reverseproxy`, ""},
 	{"garbage collection in the background (everyone's garbage)", `runtime\.gcBgMarkWorker`, ""},

@@ -49,7 +49,10 @@ type rig struct {
 	userinfoBody string
 	sub          string
 	authURLSize  int
-	sessions     map[string]string // store -> a session cookie's value
+	// sessionBody is the session route's answer to the first login: the
+	// size of every later one (the times have as many digits).
+	sessionBody string
+	sessions    map[string]string // store -> a session cookie's value
 
 	summary []string // one table row per result of this run
 	// scaleSum is pair 7's summary, a section of its own.
@@ -184,6 +187,11 @@ func (r *rig) setUp(peer bool) error {
 		return fmt.Errorf("userinfo answer %q", body)
 	}
 	r.sub = ui.Sub
+	status, _, body, err = get(r.ctx, c, r.site("memory")+"/api/session")
+	if err != nil || status != http.StatusOK {
+		return fmt.Errorf("the session route after the first login: %d %v", status, err)
+	}
+	r.sessionBody = string(body)
 	status, _, body, err = get(r.ctx, newBrowser(), r.site("memory")+"/api/auth-url")
 	if err != nil || status != http.StatusOK {
 		return fmt.Errorf("auth-url: %d %v", status, err)
@@ -214,6 +222,19 @@ func (r *rig) setUp(peer bool) error {
 		}
 		if string(ui) != string(base) {
 			return fmt.Errorf("%s site: userinfo answers %q but the baseline %q", s, ui, base)
+		}
+		if s == "memory" {
+			_, _, st, err := get(r.ctx, c, r.site(s)+"/api/session")
+			if err != nil {
+				return err
+			}
+			_, _, base, err := get(r.ctx, c, r.site(s)+"/session-baseline")
+			if err != nil {
+				return err
+			}
+			if len(st) != len(base) || !strings.Contains(string(st), `"active":true`) {
+				return fmt.Errorf("the session route answers %q, its baseline %q: not of one size", st, base)
+			}
 		}
 	}
 
@@ -265,6 +286,7 @@ http://127.0.0.1:%d {
 		if baselines && s == "memory" {
 			pad := max(r.authURLSize-len(`{"url":""}`), 0)
 			fmt.Fprintf(&b, "\thandle /authurl-baseline {\n\t\trespond `{\"url\":\"%s\"}` 200\n\t}\n", strings.Repeat("x", pad))
+			fmt.Fprintf(&b, "\thandle /session-baseline {\n\t\trespond `%s` 200\n\t}\n", r.sessionBody)
 			fmt.Fprintf(&b, `	handle /unguarded/* {
 		reverse_proxy 127.0.0.1:%d
 	}

@@ -33,6 +33,8 @@ type demoSite struct {
 //	(a) a session ended on the server while an order is half typed: the
 //	    order's 401 shows "Log in again", which logs in in a popup; the
 //	    form still holds what was typed and the order is sent again;
+//	(sessions) the client's list of sessions shows this browser's one,
+//	    labelled from its User-Agent;
 //	(b) a logout in one tab shows in a second tab; the time it takes is
 //	    logged.
 //
@@ -153,6 +155,25 @@ func demoFlows(t *testing.T, b *chrome, site demoSite) {
 		}
 		waitFor(t, "the login window to close", 5*time.Second, func() bool { return targetsAt(b, "/api/login-popup") == 0 })
 		b.checkConsole()
+	})
+
+	// The client's list of sessions against the routes: after the new
+	// login of (a), this browser's session alone, labelled from its
+	// User-Agent.
+	t.Run("sessions", func(t *testing.T) {
+		b.t = t
+		type entry struct {
+			Handle   string `json:"handle"`
+			Created  int64  `json:"created"`
+			LastSeen int64  `json:"last_seen"`
+			Device   string `json:"device"`
+			Current  bool   `json:"current"`
+		}
+		list := js[[]entry](b, `import("/api/sgid.js").then((m) => m.sessions())`)
+		if len(list) != 1 || !list[0].Current || list[0].Handle == "" || list[0].Device != "Headless Chrome on Linux" ||
+			list[0].Created == 0 || list[0].Created%60 != 0 || list[0].LastSeen < list[0].Created {
+			b.fatalf("sessions() = %+v, want this browser's one session", list)
+		}
 	})
 
 	t.Run("b", func(t *testing.T) {

@@ -31,7 +31,7 @@ func init() {
 // storage folder and the Redis keys are the site's own), and writes
 // through a session.Manager: the calls a login makes (Create: the sealed
 // record, its claim, the user's index entry) and the call the admin API's
-// revocation makes (RevokeSub).
+// revocation makes (Revoke of a user's sessions).
 type benchAPI struct{}
 
 // CaddyModule returns the Caddy module information.
@@ -187,12 +187,12 @@ func serveRevoke(w http.ResponseWriter, r *http.Request) error {
 	m := manager(cs)
 	// The admin API's manager has its index key at hand; so does this
 	// one before the call that is counted.
-	if _, err := m.RevokeSub(r.Context(), "sgid-bench-nobody"); err != nil {
+	if _, err := m.Revoke(r.Context(), session.UserSessions("sgid-bench-nobody")); err != nil {
 		return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
 	}
 	cs.reset()
 	t0 := time.Now()
-	n, err := m.RevokeSub(r.Context(), rv.Sub)
+	n, err := m.Revoke(r.Context(), session.UserSessions(rv.Sub))
 	took := time.Since(t0)
 	if err != nil {
 		return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}

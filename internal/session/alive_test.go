@@ -40,7 +40,7 @@ func TestAlive(t *testing.T) {
 			}
 		}, false},
 		{"revoked on another instance", func(t *testing.T, _, other *Manager, _ *testclock.Clock, _ string) {
-			if _, err := other.RevokeSub(t.Context(), "u"); err != nil {
+			if _, err := other.Revoke(t.Context(), UserSessions("u")); err != nil {
 				t.Fatal(err)
 			}
 		}, false},

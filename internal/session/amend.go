@@ -63,7 +63,7 @@ func (m *Manager) Amend(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		}
 		m.seen.claimNow(key, now)
 	}
-	sealed, created, err := m.createSealed(ctx, id, s)
+	sealed, created, err := m.createRecord(ctx, id, s, m.deviceOf(ctx, o.Key, s.Sub, o.sealed))
 	if err != nil {
 		return nil, err
 	}

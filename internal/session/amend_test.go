@@ -97,7 +97,7 @@ func TestAmend(t *testing.T) {
 	if n := count(t, m); n != 1 {
 		t.Errorf("%d sessions indexed, want 1", n)
 	}
-	if n, err := m.RevokeSub(ctx, "alice"); err != nil || n != 1 || lookupFrom(t, m, w) != nil {
+	if n, err := m.Revoke(ctx, UserSessions("alice")); err != nil || n != 1 || lookupFrom(t, m, w) != nil {
 		t.Errorf("revoke after amend: %d, %v", n, err)
 	}
 }
@@ -226,5 +226,46 @@ func TestAmendThatCannotEndTheOldOne(t *testing.T) {
 	}
 	if n := count(t, m); n != 1 {
 		t.Errorf("%d sessions indexed, want the old one only", n)
+	}
+}
+
+// An amended session keeps what the user's list shows of it: its login
+// time and the browser it was started from.
+func TestAmendKeepsItsListing(t *testing.T) {
+	t.Parallel()
+	clk := testclock.New(clockStart)
+	m := amendManager(memoryScope(t, 100), clk, func(*Options) {})
+	ctx := t.Context()
+	start := httptest.NewRecorder()
+	st, err := m.StartLogin(ctx, start, browserRequest("/a"), LoginRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := m.PendingLogin(ctx, httptest.NewRecorder(), browserRequest(callback(st.State), start))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := httptest.NewRecorder()
+	cb := browserRequest("/cb", start)
+	cb.Header.Set("User-Agent", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")
+	if _, err := m.Finish(ctx, first, cb, l, Session{Sub: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	o := lookupFrom(t, m, first)
+	before, _, err := m.List(ctx, o)
+	if err != nil || len(before) != 1 || before[0].Device == "" {
+		t.Fatalf("listed %+v, %v", before, err)
+	}
+	clk.Advance(time.Minute)
+	next, err := m.Amend(ctx, httptest.NewRecorder(), browserRequest("/api/profiles/x", first), o, map[string]string{"job": "two"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _, err := m.List(ctx, next)
+	if err != nil || len(after) != 1 {
+		t.Fatalf("listed %+v, %v", after, err)
+	}
+	if got, want := after[0], before[0]; got.Device != want.Device || !got.Created.Equal(want.Created) || !got.Current {
+		t.Errorf("after the amend the list shows %+v, want the device and login of %+v", got, want)
 	}
 }

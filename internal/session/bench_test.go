@@ -23,7 +23,7 @@ func BenchmarkLookupHit(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			m := New(Options{Store: memoryScope(b, 100), LoginTimeout: testLoginTimeout, KeyRotation: testRotation, MemoTTL: tc.memo})
 			id := NewID()
-			if created, err := m.create(b.Context(), id, Session{Sub: "u", Expires: time.Now().Add(time.Hour)}); err != nil || !created {
+			if created, err := m.create(b.Context(), id, Session{Sub: "u", Expires: time.Now().Add(time.Hour)}, ""); err != nil || !created {
 				b.Fatalf("create: %v, %v", created, err)
 			}
 			b.ReportAllocs()
@@ -39,4 +39,31 @@ func BenchmarkLookupHit(b *testing.B) {
 			b.ReportMetric(float64((loginbench.CPUTime(b)-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		})
 	}
+}
+
+// BenchmarkList is a user's list of their three sessions on the memory
+// store: the index set, then each record read and its info opened.
+//
+//	go test -run '^$' -bench List -benchmem ./internal/session/
+func BenchmarkList(b *testing.B) {
+	m := New(Options{Store: memoryScope(b, 100), LoginTimeout: testLoginTimeout, KeyRotation: testRotation, MemoTTL: time.Minute})
+	var id string
+	for range 3 {
+		id = NewID()
+		if created, err := m.create(b.Context(), id, Session{Sub: "u", Expires: time.Now().Add(time.Hour)}, "Chrome on macOS"); err != nil || !created {
+			b.Fatalf("create: %v, %v", created, err)
+		}
+	}
+	o, err := m.lookup(b.Context(), id, Used)
+	if err != nil || o == nil {
+		b.Fatalf("lookup: %v, %v", o, err)
+	}
+	b.ReportAllocs()
+	cpu := loginbench.CPUTime(b)
+	for b.Loop() {
+		if entries, _, err := m.List(b.Context(), o); err != nil || len(entries) != 3 {
+			b.Fatalf("List: %d, %v", len(entries), err)
+		}
+	}
+	b.ReportMetric(float64((loginbench.CPUTime(b)-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }

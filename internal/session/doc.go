@@ -10,8 +10,8 @@
 //     session's record is the claim, so a login finishes once;
 //   - session records, sealed at rest under a key derived from the session
 //     id and filed under a one-way hash of it (Lookup, Create, End);
-//   - the per-user index that revocation reads (RevokeSub, RevokeAll,
-//     Count);
+//   - the per-user index that revocation reads (Revoke, Count), and a
+//     user's own list of sessions with the handles that end one (List);
 //   - the idle timeout;
 //   - the memo of opened sessions, which spares a returning user's request
 //     the decryption of its record.

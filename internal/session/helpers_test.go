@@ -56,7 +56,7 @@ func newManager(st store.Store, clk *testclock.Clock, edit func(*Options)) *Mana
 func mustCreate(t *testing.T, m *Manager, sub string) string {
 	t.Helper()
 	id := NewID()
-	created, err := m.create(t.Context(), id, Session{Sub: sub, Expires: m.now().Add(time.Hour)})
+	created, err := m.create(t.Context(), id, Session{Sub: sub, Expires: m.now().Add(time.Hour)}, "")
 	if err != nil || !created {
 		t.Fatalf("create: %v, %v", created, err)
 	}

@@ -93,7 +93,7 @@ func TestIdleTimeoutOff(t *testing.T) {
 	st.prefix = "seen-"
 	m := idleManager(st, clk, 0, nil)
 	id := NewID()
-	if created, err := m.create(t.Context(), id, Session{Sub: "u", Expires: clk.Now().Add(12 * time.Hour)}); err != nil || !created {
+	if created, err := m.create(t.Context(), id, Session{Sub: "u", Expires: clk.Now().Add(12 * time.Hour)}, ""); err != nil || !created {
 		t.Fatalf("create: %v, %v", created, err)
 	}
 	clk.Advance(11 * time.Hour)
@@ -114,7 +114,7 @@ func TestLastUseWrittenAtMostOncePerMinute(t *testing.T) {
 	m := idleManager(st, clk, 30*time.Minute, nil)
 	start := clk.Now()
 	id := NewID()
-	if created, err := m.create(t.Context(), id, Session{Sub: "u", Expires: start.Add(12 * time.Hour)}); err != nil || !created {
+	if created, err := m.create(t.Context(), id, Session{Sub: "u", Expires: start.Add(12 * time.Hour)}, ""); err != nil || !created {
 		t.Fatalf("create: %v, %v", created, err)
 	}
 	// The login itself dates the session: no write in its first minute.
@@ -178,7 +178,7 @@ func TestLastUseWriteDoesNotBringBackAnEndedSession(t *testing.T) {
 	if !live(t, b, id) {
 		t.Fatal("B does not see the session")
 	}
-	if n, err := a.RevokeSub(t.Context(), "u"); err != nil || n != 1 {
+	if n, err := a.Revoke(t.Context(), UserSessions("u")); err != nil || n != 1 {
 		t.Fatalf("revoke on A: %d, %v", n, err)
 	}
 	clk.Advance(2 * time.Minute)
@@ -209,7 +209,7 @@ func TestIdleDecidedOnTheStoresCopy(t *testing.T) {
 	b := idleManager(store.Cached(shared, time.Hour, 0), clk, 10*time.Minute, func(o *Options) { o.Raw = shared })
 	start := clk.Now()
 	id := NewID()
-	if created, err := a.create(t.Context(), id, Session{Sub: "u", Expires: start.Add(12 * time.Hour)}); err != nil || !created {
+	if created, err := a.create(t.Context(), id, Session{Sub: "u", Expires: start.Add(12 * time.Hour)}, ""); err != nil || !created {
 		t.Fatalf("create: %v, %v", created, err)
 	}
 	// B records a use at 2m and keeps that copy in its cache; A records

@@ -49,6 +49,9 @@ type index struct {
 
 	mu  sync.Mutex
 	key []byte
+	// handleKey and infoKey are derived from key, for a user's list of
+	// their sessions (see list.go).
+	handleKey, infoKey []byte
 }
 
 // loadKey returns the index key, from memory, derived from the secret, or
@@ -64,7 +67,9 @@ func (x *index) loadKey(ctx context.Context) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		x.key = key
+		if err := x.keep(key); err != nil {
+			return nil, err
+		}
 		return key, nil
 	}
 	// Read first: a key made before is the common case, and only a key
@@ -79,8 +84,25 @@ func (x *index) loadKey(ctx context.Context) ([]byte, error) {
 	if len(key) != 32 {
 		return nil, fmt.Errorf("loading the session index key: stored key has %d bytes, want 32", len(key))
 	}
-	x.key = key
+	if err := x.keep(key); err != nil {
+		return nil, err
+	}
 	return key, nil
+}
+
+// keep keeps key as the index key, with the keys derived from it. The
+// caller holds x.mu.
+func (x *index) keep(key []byte) error {
+	handleKey, err := hkdf.Key(sha256.New, key, nil, "sgid session handle key", 32)
+	if err != nil {
+		return err
+	}
+	infoKey, err := hkdf.Key(sha256.New, key, nil, "sgid session info key", 32)
+	if err != nil {
+		return err
+	}
+	x.key, x.handleKey, x.infoKey = key, handleKey, infoKey
+	return nil
 }
 
 // create makes the index key when there is none and no set remains that an

@@ -73,7 +73,7 @@ func TestIndexKeysSetsWithAKeyedHash(t *testing.T) {
 // TestIndexKeyLost: when the stored index key is gone while sets with live
 // members remain, no new key is made (it would name every set anew and
 // revocation would miss the old sessions): filing and revoking a user fail
-// with ErrIndexKeyLost and StoreFailed is told. RevokeAll needs no key and
+// with ErrIndexKeyLost and StoreFailed is told. Revoke of all sessions needs no key and
 // ends the old sessions, after which a new key is made.
 func TestIndexKeyLost(t *testing.T) {
 	t.Parallel()
@@ -99,10 +99,10 @@ func TestIndexKeyLost(t *testing.T) {
 		call func() error
 	}{
 		{"Create", func() error {
-			_, err := m.create(t.Context(), id, Session{Sub: "carol", Expires: clk.Now().Add(time.Hour)})
+			_, err := m.create(t.Context(), id, Session{Sub: "carol", Expires: clk.Now().Add(time.Hour)}, "")
 			return err
 		}},
-		{"RevokeSub", func() error { _, err := m.RevokeSub(t.Context(), "alice"); return err }},
+		{"revoke a user", func() error { _, err := m.Revoke(t.Context(), UserSessions("alice")); return err }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			told = nil
@@ -126,19 +126,19 @@ func TestIndexKeyLost(t *testing.T) {
 		}
 	}
 
-	if n, err := m.RevokeAll(t.Context()); err != nil || n != 2 {
-		t.Fatalf("RevokeAll with the key lost ended %d, %v; want 2", n, err)
+	if n, err := m.Revoke(t.Context(), AllSessions()); err != nil || n != 2 {
+		t.Fatalf("revoking all with the key lost ended %d, %v; want 2", n, err)
 	}
 	for _, id := range old {
 		if live(t, m, id) {
-			t.Fatal("an old session outlived RevokeAll")
+			t.Fatal("an old session outlived revoking all")
 		}
 	}
 	carol := mustCreate(t, m, "carol")
 	if _, err := st.Get(t.Context(), indexKeyName); err != nil {
 		t.Fatalf("no new index key after the old sets were emptied: %v", err)
 	}
-	if n, err := m.RevokeSub(t.Context(), "carol"); err != nil || n != 1 || live(t, m, carol) {
+	if n, err := m.Revoke(t.Context(), UserSessions("carol")); err != nil || n != 1 || live(t, m, carol) {
 		t.Fatalf("revocation under the new key ended %d, %v", n, err)
 	}
 }
@@ -154,7 +154,7 @@ func TestIndexKeyFromSecret(t *testing.T) {
 	withSecret := func(o *Options) { o.Secret = testSecret }
 	first := newManager(st, clk, withSecret)
 	a1, a2 := mustCreate(t, first, "alice"), mustCreate(t, first, "alice")
-	if _, err := first.RevokeSub(t.Context(), "nobody"); err != nil {
+	if _, err := first.Revoke(t.Context(), UserSessions("nobody")); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := st.lastWrite(indexKeyName); ok {
@@ -164,7 +164,7 @@ func TestIndexKeyFromSecret(t *testing.T) {
 		t.Fatalf("the store holds an index key although a secret is set: %v", err)
 	}
 	fresh := newManager(st, clk, withSecret)
-	if n, err := fresh.RevokeSub(t.Context(), "alice"); err != nil || n != 2 {
+	if n, err := fresh.Revoke(t.Context(), UserSessions("alice")); err != nil || n != 2 {
 		t.Fatalf("a fresh Manager with the secret ended %d, %v; want 2", n, err)
 	}
 	if live(t, fresh, a1) || live(t, fresh, a2) {

@@ -24,11 +24,11 @@ func TestCreateIsTheClaim(t *testing.T) {
 		t.Fatalf("Finished before Create: %v, %v; want false", finished, err)
 	}
 	first := Session{Sub: "first", Expires: clk.Now().Add(time.Hour)}
-	if created, err := m.create(t.Context(), id, first); err != nil || !created {
+	if created, err := m.create(t.Context(), id, first, ""); err != nil || !created {
 		t.Fatalf("first Create: %v, %v", created, err)
 	}
 	second := Session{Sub: "second", Expires: clk.Now().Add(time.Hour)}
-	if created, err := m.create(t.Context(), id, second); err != nil || created {
+	if created, err := m.create(t.Context(), id, second, ""); err != nil || created {
 		t.Fatalf("second Create: %v, %v; want false", created, err)
 	}
 	o, err := m.lookup(t.Context(), id, Used)
@@ -50,7 +50,7 @@ func TestCreateIsTheClaim(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			created, err := m.create(context.Background(), id, Session{Sub: "race", Expires: clk.Now().Add(time.Hour)})
+			created, err := m.create(context.Background(), id, Session{Sub: "race", Expires: clk.Now().Add(time.Hour)}, "")
 			if err == nil && created {
 				wins.Add(1)
 			}
@@ -87,7 +87,7 @@ func TestEndKeepsTheLoginFinished(t *testing.T) {
 				m := newManager(st, clk, nil)
 				id := NewID()
 				login := clk.Now()
-				if created, err := m.create(t.Context(), id, Session{Sub: "u", Login: login, Expires: login.Add(2 * time.Hour)}); err != nil || !created {
+				if created, err := m.create(t.Context(), id, Session{Sub: "u", Login: login, Expires: login.Add(2 * time.Hour)}, ""); err != nil || !created {
 					t.Fatalf("create: %v, %v", created, err)
 				}
 				clk.Advance(tc.age)
@@ -123,7 +123,7 @@ func TestEndKeepsTheLoginFinished(t *testing.T) {
 				if err != nil || finished != (tc.mark > 0) {
 					t.Errorf("Finished after the end: %v, %v; want %v", finished, err, tc.mark > 0)
 				}
-				created, err := m.create(t.Context(), id, Session{Sub: "u", Expires: clk.Now().Add(time.Hour)})
+				created, err := m.create(t.Context(), id, Session{Sub: "u", Expires: clk.Now().Add(time.Hour)}, "")
 				if err != nil || created != (tc.mark == 0) {
 					t.Errorf("Create of the ended session's id: %v, %v; want %v", created, err, tc.mark == 0)
 				}
@@ -195,7 +195,7 @@ func TestLookupRefusesBadRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	expired := NewID()
-	if created, err := m.create(t.Context(), expired, Session{Sub: "u", Expires: clk.Now().Add(time.Minute)}); err != nil || !created {
+	if created, err := m.create(t.Context(), expired, Session{Sub: "u", Expires: clk.Now().Add(time.Minute)}, ""); err != nil || !created {
 		t.Fatalf("create: %v, %v", created, err)
 	}
 	clk.Advance(time.Minute)

@@ -135,7 +135,7 @@ func TestLegacyLoginSessionID(t *testing.T) {
 	}
 	// Its claim works as any other: one session, once.
 	for i, want := range []bool{true, false} {
-		created, err := m.create(t.Context(), a, Session{Sub: "u", Expires: clk.Now().Add(time.Hour)})
+		created, err := m.create(t.Context(), a, Session{Sub: "u", Expires: clk.Now().Add(time.Hour)}, "")
 		if err != nil || created != want {
 			t.Fatalf("create %d of the legacy login's session: %v, %v; want %v", i+1, created, err, want)
 		}

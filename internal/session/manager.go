@@ -216,26 +216,43 @@ func (m *Manager) finished(ctx context.Context, id string) (bool, error) {
 }
 
 // create stores s as the session of id, the SessionID of the login that
-// made it, and files it in its user's index. The record's creation is the
-// login's claim: created is false, and nothing is stored, when the session
-// of id exists or existed (the login was finished before).
-func (m *Manager) create(ctx context.Context, id string, s Session) (created bool, err error) {
-	_, created, err = m.createSealed(ctx, id, s)
+// made it, with its listing info (its login and device, the browser's
+// coarse label), and files it in its user's index. The record's creation
+// is the login's claim: created is false, and nothing is stored, when the
+// session of id exists or existed (the login was finished before).
+func (m *Manager) create(ctx context.Context, id string, s Session, device string) (created bool, err error) {
+	_, created, err = m.createRecord(ctx, id, s, device)
 	return created, err
 }
 
-// createSealed is create, which also returns the record it stored.
-func (m *Manager) createSealed(ctx context.Context, id string, s Session) (sealed []byte, created bool, err error) {
+// createRecord is create, which also returns the record it stored.
+func (m *Manager) createRecord(ctx context.Context, id string, s Session, device string) (rec []byte, created bool, err error) {
 	if s.Login.IsZero() {
 		s.Login = m.now()
 	}
-	sealed, err = seal(id, s)
+	key := Key(id)
+	// The info's key, like the index set's name, comes from the index
+	// key: a session that could not be filed is not made.
+	_, infoKey, err := m.index.keys(ctx)
+	if err != nil {
+		m.storeFailed(ctx, "index", err)
+		return nil, false, err
+	}
+	aead, err := userAEAD(infoKey, s.Sub)
 	if err != nil {
 		return nil, false, err
 	}
-	key := Key(id)
+	body, err := seal(id, s)
+	if err != nil {
+		return nil, false, err
+	}
+	info, err := sealInfo(aead, key, s.Login, device)
+	if err != nil {
+		return nil, false, err
+	}
 	ttl := s.Expires.Sub(m.now())
-	created, err = m.st.Create(ctx, key, sealed, ttl)
+	rec = frame(info, body)
+	created, err = m.st.Create(ctx, key, rec, ttl)
 	if err != nil {
 		m.storeFailed(ctx, "put", err)
 		return nil, false, err
@@ -254,7 +271,30 @@ func (m *Manager) createSealed(ctx context.Context, id string, s Session) (seale
 		_ = m.st.Delete(ctx, key)
 		return nil, false, err
 	}
-	return sealed, true, nil
+	return rec, true, nil
+}
+
+// deviceOf is the device label in the listing info of rec, the record of
+// the session filed under key for sub, or "" when it has none (a record
+// made before listing info existed) or it does not open.
+func (m *Manager) deviceOf(ctx context.Context, key, sub string, rec []byte) string {
+	info, _, ok := split(rec)
+	if !ok {
+		return ""
+	}
+	_, infoKey, err := m.index.keys(ctx)
+	if err != nil {
+		return ""
+	}
+	aead, err := userAEAD(infoKey, sub)
+	if err != nil {
+		return ""
+	}
+	_, label, err := openInfo(aead, key, info)
+	if err != nil {
+		return ""
+	}
+	return label
 }
 
 // endID ends the session of id, if there is one.
@@ -334,21 +374,81 @@ func (m *Manager) endRecord(ctx context.Context, st store.Store, key string, log
 	return nil
 }
 
-// RevokeSub ends every session of sub. Each ending also goes through the
-// stores of the Manager's peers (see Options.Scope), so that none of their
-// caches keeps serving an ended session. It returns how many sessions it
-// ended.
-func (m *Manager) RevokeSub(ctx context.Context, sub string) (int, error) {
-	set, err := m.index.set(ctx, sub)
+// Target names the sessions Revoke ends. Make one with AllSessions,
+// UserSessions or OneSession; the zero Target names none.
+type Target struct {
+	kind        targetKind
+	sub, handle string
+}
+
+type targetKind int
+
+const (
+	noTarget targetKind = iota
+	allSessions
+	userSessions
+	oneSession
+)
+
+// AllSessions names every session of the scope.
+func AllSessions() Target { return Target{kind: allSessions} }
+
+// UserSessions names every session of sub.
+func UserSessions(sub string) Target { return Target{kind: userSessions, sub: sub} }
+
+// OneSession names the session of sub that List shows under handle. A
+// handle is looked for among sub's sessions only, so a handle of another
+// user's session names nothing.
+func OneSession(sub, handle string) Target {
+	return Target{kind: oneSession, sub: sub, handle: handle}
+}
+
+// errNoTarget is Revoke's answer to the zero Target.
+var errNoTarget = errors.New("session: Revoke needs a Target made by AllSessions, UserSessions or OneSession")
+
+// Revoke ends the sessions t names and returns how many it ended. Each
+// ending also goes through the stores of the Manager's peers (see
+// Options.Scope), so that none of their caches keeps serving an ended
+// session, and is told to Hooks.Ended, so that its upgraded connections
+// close.
+func (m *Manager) Revoke(ctx context.Context, t Target) (int, error) {
+	switch t.kind {
+	case allSessions:
+		return m.revokeAll(ctx)
+	case userSessions:
+	case oneSession:
+		if !validHandle(t.handle) {
+			return 0, nil
+		}
+	default:
+		return 0, errNoTarget
+	}
+	set, err := m.index.set(ctx, t.sub)
 	if err != nil {
 		m.storeFailed(ctx, "index", err)
 		return 0, err
 	}
-	return m.revokeSet(ctx, set)
+	members, err := m.raw.Members(ctx, set)
+	if err != nil {
+		m.storeFailed(ctx, "index", err)
+		return 0, err
+	}
+	if t.kind == oneSession {
+		handleKey, _, err := m.index.keys(ctx)
+		if err != nil {
+			return 0, err
+		}
+		key, ok := withHandle(handleKey, members, t.handle)
+		if !ok {
+			return 0, nil
+		}
+		members = []string{key}
+	}
+	return m.revokeKeys(ctx, set, members)
 }
 
-// RevokeAll ends every session of the scope.
-func (m *Manager) RevokeAll(ctx context.Context) (int, error) {
+// revokeAll ends every session of the scope, set by set.
+func (m *Manager) revokeAll(ctx context.Context) (int, error) {
 	sets, err := m.raw.Sets(ctx)
 	if err != nil {
 		m.storeFailed(ctx, "index", err)
@@ -356,7 +456,12 @@ func (m *Manager) RevokeAll(ctx context.Context) (int, error) {
 	}
 	total := 0
 	for _, set := range sets {
-		n, err := m.revokeSet(ctx, set)
+		members, err := m.raw.Members(ctx, set)
+		if err != nil {
+			m.storeFailed(ctx, "index", err)
+			return total, err
+		}
+		n, err := m.revokeKeys(ctx, set, members)
 		total += n
 		if err != nil {
 			return total, err
@@ -365,17 +470,13 @@ func (m *Manager) RevokeAll(ctx context.Context) (int, error) {
 	return total, nil
 }
 
-// revokeSet ends every session in set and takes exactly those out of it:
-// a session filed in the set while this runs (a login during the
-// revocation) keeps its entry, so a later revocation still finds it.
-func (m *Manager) revokeSet(ctx context.Context, set string) (int, error) {
-	members, err := m.raw.Members(ctx, set)
-	if err != nil {
-		m.storeFailed(ctx, "index", err)
-		return 0, err
-	}
+// revokeKeys ends the sessions filed under keys, members of set, and takes
+// exactly those out of it: a session filed in the set while this runs (a
+// login during the revocation) keeps its entry, so a later revocation
+// still finds it.
+func (m *Manager) revokeKeys(ctx context.Context, set string, keys []string) (int, error) {
 	peers := m.peers.others(m)
-	for i, key := range members {
+	for i, key := range keys {
 		// The peers drop their cached copies first, so that the ended
 		// mark written last through this Manager is what the store keeps.
 		for _, p := range peers {
@@ -391,7 +492,7 @@ func (m *Manager) revokeSet(ctx context.Context, set string) (int, error) {
 			return i + 1, err
 		}
 	}
-	return len(members), nil
+	return len(keys), nil
 }
 
 // counter is a store that counts its sessions exactly and cheaply

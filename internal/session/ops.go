@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/caddy-sgid/caddy-sgid/internal/cookie"
+	"github.com/caddy-sgid/caddy-sgid/internal/device"
 )
 
 // The whole operations of a login and a session, as the HTTP side needs
@@ -160,10 +161,11 @@ func (m *Manager) PendingLogin(ctx context.Context, w http.ResponseWriter, r *ht
 // Finish finishes login l, which PendingLogin returned, for the user s
 // (its Sub and Data; its Expires, when zero, becomes the session
 // lifetime from now): it ends the browser's earlier session, stores the
-// new one under the id sealed in the login (so an id planted before the
-// login never becomes a logged-in one) and sets the session cookie. The
-// store's creation of the record is the login's single-use claim:
-// ErrLoginFinished when another request won it.
+// new one (with the coarse label of the browser of r, for List) under the
+// id sealed in the login (so an id planted before the login never becomes
+// a logged-in one) and sets the session cookie. The store's creation of
+// the record is the login's single-use claim: ErrLoginFinished when
+// another request won it.
 func (m *Manager) Finish(ctx context.Context, w http.ResponseWriter, r *http.Request, l Login, s Session) (Session, error) {
 	if old, ok := m.cookies.Value(r, m.cookies.Name); ok {
 		_ = m.endID(ctx, old)
@@ -175,7 +177,7 @@ func (m *Manager) Finish(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if s.Login.IsZero() {
 		s.Login = now
 	}
-	created, err := m.create(ctx, l.SessionID, s)
+	created, err := m.create(ctx, l.SessionID, s, device.Label(r.UserAgent()))
 	if err != nil {
 		return Session{}, err
 	}

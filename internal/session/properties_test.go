@@ -31,7 +31,7 @@ func TestSecretKeepsKeysOutOfTheStore(t *testing.T) {
 	var ids []string
 	for i := range 3 {
 		got := mustSealOpen(t, m, "state")
-		if created, err := m.create(ctx, got.SessionID, Session{Sub: "alice", Data: map[string]string{"n": "v"}, Expires: clk.Now().Add(3 * time.Hour)}); err != nil || !created {
+		if created, err := m.create(ctx, got.SessionID, Session{Sub: "alice", Data: map[string]string{"n": "v"}, Expires: clk.Now().Add(3 * time.Hour)}, ""); err != nil || !created {
 			t.Fatalf("create %d: %v, %v", i, created, err)
 		}
 		ids = append(ids, got.SessionID)
@@ -43,7 +43,7 @@ func TestSecretKeepsKeysOutOfTheStore(t *testing.T) {
 	if err := m.endID(ctx, ids[1]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.RevokeSub(ctx, "nobody"); err != nil {
+	if _, err := m.Revoke(ctx, UserSessions("nobody")); err != nil {
 		t.Fatal(err)
 	}
 	if len(st.keys()) == 0 {

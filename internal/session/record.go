@@ -111,17 +111,59 @@ func seal(id string, s Session) ([]byte, error) {
 	return aead.Seal(out, out, plain, []byte(Key(id))), nil
 }
 
-// open decrypts a record sealed by seal for the same id.
-func open(id string, sealed []byte) (Session, error) {
+// A record made by create carries, ahead of the sealed session, the
+// session's listing info (see list.go), sealed apart under a key of its
+// user, since listing a user's other sessions cannot open their records:
+//
+//	withInfo, len(info), info, the sealed session
+//
+// A record made before sessions were listed is the sealed session alone.
+// Its first byte is the random nonce's, which may be withInfo too: open
+// then falls back to reading the whole record as the session.
+const withInfo = 0x01
+
+// frame is the record of a sealed session body with its info (at most
+// 255 bytes) ahead of it.
+func frame(info, body []byte) []byte {
+	rec := make([]byte, 0, 2+len(info)+len(body))
+	rec = append(rec, withInfo, byte(len(info)))
+	return append(append(rec, info...), body...)
+}
+
+// split returns the info and the sealed session of a record that frame
+// made, and false for anything else: a record made before listing info
+// existed (or one that merely starts like one), the ended mark.
+func split(rec []byte) (info, body []byte, ok bool) {
+	if len(rec) < 2 || rec[0] != withInfo || len(rec) < 2+int(rec[1]) {
+		return nil, nil, false
+	}
+	n := 2 + int(rec[1])
+	return rec[2:n], rec[n:], true
+}
+
+// open decrypts a record made for the same id: the session that seal
+// sealed, alone or framed with its info.
+func open(id string, rec []byte) (Session, error) {
 	aead, err := recordAEAD(id)
 	if err != nil {
 		return Session{}, err
 	}
+	key := []byte(Key(id))
+	if _, body, ok := split(rec); ok {
+		if s, err := openBody(aead, key, body); err == nil {
+			return s, nil
+		}
+	}
+	return openBody(aead, key, rec)
+}
+
+// openBody decrypts a session sealed by seal under aead, for store key key.
+func openBody(aead cipher.AEAD, key, sealed []byte) (Session, error) {
 	if len(sealed) < aead.NonceSize()+aead.Overhead() {
 		return Session{}, errRecordInvalid
 	}
 	n := aead.NonceSize()
-	plain, err := aead.Open(nil, sealed[:n], sealed[n:], []byte(Key(id)))
+	plain, err := aead.Open(nil, sealed[:n], sealed[n:], key)
 	if err != nil {
 		return Session{}, errRecordInvalid
 	}

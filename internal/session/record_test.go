@@ -106,7 +106,7 @@ func TestRecordSizeBudget(t *testing.T) {
 	st := spy(memoryScope(t, 100))
 	m := newManager(st, clk, nil)
 	id := NewID()
-	created, err := m.create(t.Context(), id, Session{Sub: persona.Sub, Data: persona.Data, Expires: clk.Now().Add(12 * time.Hour)})
+	created, err := m.create(t.Context(), id, Session{Sub: persona.Sub, Data: persona.Data, Expires: clk.Now().Add(12 * time.Hour)}, "")
 	if err != nil || !created {
 		t.Fatalf("create: %v, %v", created, err)
 	}

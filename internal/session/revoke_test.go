@@ -10,9 +10,9 @@ import (
 	"github.com/caddy-sgid/caddy-sgid/store"
 )
 
-// TestRevokeSub ends every session of one user and no other, counts them,
-// and leaves a count of what remains; RevokeAll ends the rest.
-func TestRevokeSub(t *testing.T) {
+// TestRevokeUser ends every session of one user and no other, counts them,
+// and leaves a count of what remains; revoking all ends the rest.
+func TestRevokeUser(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name string
@@ -32,7 +32,7 @@ func TestRevokeSub(t *testing.T) {
 			if n := count(t, m); n != 3 {
 				t.Fatalf("count = %d, want 3", n)
 			}
-			n, err := m.RevokeSub(t.Context(), "alice")
+			n, err := m.Revoke(t.Context(), UserSessions("alice"))
 			if err != nil || n != 2 {
 				t.Fatalf("revoking alice ended %d, %v; want 2", n, err)
 			}
@@ -42,13 +42,13 @@ func TestRevokeSub(t *testing.T) {
 			if !live(t, m, b) {
 				t.Error("revoking alice ended bob's session")
 			}
-			if n, err := m.RevokeSub(t.Context(), "alice"); err != nil || n != 0 {
+			if n, err := m.Revoke(t.Context(), UserSessions("alice")); err != nil || n != 0 {
 				t.Errorf("revoking alice again ended %d, %v; want 0", n, err)
 			}
 			if n := count(t, m); n != 1 {
 				t.Errorf("count after the revocation = %d, want 1", n)
 			}
-			if n, err := m.RevokeAll(t.Context()); err != nil || n != 1 {
+			if n, err := m.Revoke(t.Context(), AllSessions()); err != nil || n != 1 {
 				t.Errorf("revoking all ended %d, %v; want 1", n, err)
 			}
 			if live(t, m, b) {
@@ -95,7 +95,7 @@ func TestEndLeavesTheIndex(t *testing.T) {
 			if n := count(t, m); n != 1 {
 				t.Errorf("count after an end = %d, want 1", n)
 			}
-			if n, _ := m.RevokeSub(t.Context(), "alice"); n != 1 {
+			if n, _ := m.Revoke(t.Context(), UserSessions("alice")); n != 1 {
 				t.Errorf("revocation after an end ended %d, want 1", n)
 			}
 		})
@@ -110,21 +110,22 @@ func TestRevokeReachesPeerCaches(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name   string
-		revoke func(ctx context.Context, cur, old *Manager) (int, error)
+		target func(t *testing.T, cur *Manager, id string) Target
 	}{
-		{"RevokeSub", func(ctx context.Context, cur, old *Manager) (int, error) { return cur.RevokeSub(ctx, "alice") }},
-		{"RevokeAll", func(ctx context.Context, cur, old *Manager) (int, error) { return cur.RevokeAll(ctx) }},
+		{"a user", func(*testing.T, *Manager, string) Target { return UserSessions("alice") }},
+		{"all", func(*testing.T, *Manager, string) Target { return AllSessions() }},
+		{"one session", func(t *testing.T, cur *Manager, id string) Target { return OneSession("alice", handleOfID(t, cur, id)) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			old, cur, clk, id := twoPeers(t)
-			if n, err := tc.revoke(t.Context(), cur, old); err != nil || n != 1 {
+			if n, err := cur.Revoke(t.Context(), tc.target(t, cur, id)); err != nil || n != 1 {
 				t.Fatalf("revoke: %d, %v", n, err)
 			}
 			if live(t, old, id) {
 				t.Error("the old Manager's cache still serves the revoked session")
 			}
-			if created, err := old.create(t.Context(), id, Session{Sub: "alice", Expires: clk.Now().Add(time.Hour)}); err != nil || created {
+			if created, err := old.create(t.Context(), id, Session{Sub: "alice", Expires: clk.Now().Add(time.Hour)}, ""); err != nil || created {
 				t.Errorf("the revoked session's login finished again through the old Manager: %v, %v", created, err)
 			}
 		})
@@ -143,7 +144,7 @@ func TestCreateFailsWithoutIndex(t *testing.T) {
 		o.Hooks.StoreFailed = func(_ context.Context, op string, _ error) { told = append(told, op) }
 	})
 	id := NewID()
-	if _, err := m.create(t.Context(), id, Session{Sub: "alice", Expires: clk.Now().Add(time.Hour)}); err == nil {
+	if _, err := m.create(t.Context(), id, Session{Sub: "alice", Expires: clk.Now().Add(time.Hour)}, ""); err == nil {
 		t.Fatal("Create succeeded without an index entry")
 	}
 	if _, ok := st.lastWrite(Key(id)); !ok {
@@ -177,7 +178,7 @@ func TestRevokeKeepsSessionsFiledMeanwhile(t *testing.T) {
 	var during string
 	st.afterMembers = func() { during = mustCreate(t, m, "alice") }
 
-	n, err := m.RevokeSub(t.Context(), "alice")
+	n, err := m.Revoke(t.Context(), UserSessions("alice"))
 	if err != nil || n != 1 {
 		t.Fatalf("first revocation ended %d, %v; want 1", n, err)
 	}
@@ -190,7 +191,7 @@ func TestRevokeKeepsSessionsFiledMeanwhile(t *testing.T) {
 	if !live(t, m, during) {
 		t.Fatal("the session created after the listing was ended; the interleaving was not the one meant")
 	}
-	n, err = m.RevokeSub(t.Context(), "alice")
+	n, err = m.Revoke(t.Context(), UserSessions("alice"))
 	if err != nil || n != 1 {
 		t.Fatalf("second revocation ended %d, %v; want 1 (the session filed meanwhile lost its index entry)", n, err)
 	}
@@ -208,7 +209,7 @@ func TestRevocationLeavesEndedMark(t *testing.T) {
 	st := spy(memoryScope(t, 100))
 	m := newManager(st, clk, nil)
 	id := mustCreate(t, m, "alice")
-	if n, err := m.RevokeAll(t.Context()); err != nil || n != 1 {
+	if n, err := m.Revoke(t.Context(), AllSessions()); err != nil || n != 1 {
 		t.Fatalf("revoke: %d, %v", n, err)
 	}
 	w, ok := st.lastWrite(Key(id))
@@ -218,7 +219,7 @@ func TestRevocationLeavesEndedMark(t *testing.T) {
 	if finished, err := m.finished(t.Context(), id); err != nil || !finished {
 		t.Errorf("Finished after revocation: %v, %v; want true", finished, err)
 	}
-	if created, err := m.create(t.Context(), id, Session{Sub: "alice", Expires: clk.Now().Add(time.Hour)}); err != nil || created {
+	if created, err := m.create(t.Context(), id, Session{Sub: "alice", Expires: clk.Now().Add(time.Hour)}, ""); err != nil || created {
 		t.Errorf("Create of a revoked session's id: %v, %v; want false", created, err)
 	}
 	if live(t, m, id) {
@@ -236,7 +237,7 @@ func TestClosedManagerIsNoPeer(t *testing.T) {
 	if got := cur.peers.others(cur); len(got) != 0 {
 		t.Fatalf("peers after Close: %d", len(got))
 	}
-	if n, err := cur.RevokeSub(t.Context(), "alice"); err != nil || n != 1 {
+	if n, err := cur.Revoke(t.Context(), UserSessions("alice")); err != nil || n != 1 {
 		t.Fatalf("revoke: %d, %v", n, err)
 	}
 	if !live(t, old, id) {

@@ -89,7 +89,7 @@ func (r *Registry) count(ctx context.Context, w http.ResponseWriter) error {
 func (r *Registry) revoke(ctx context.Context, w http.ResponseWriter, req *http.Request) error {
 	q := req.URL.Query()
 	sub, confirm := q.Get("sub"), q.Get("confirm")
-	var revoke func(*session.Manager) (int, error)
+	var target session.Target
 	switch {
 	case q.Has("sub") && q.Has("confirm"):
 		return badRequest("give either sub or confirm, not both")
@@ -97,9 +97,9 @@ func (r *Registry) revoke(ctx context.Context, w http.ResponseWriter, req *http.
 		if sub == "" || len(sub) > maxSubLen {
 			return badRequest(fmt.Sprintf("sub must be 1 to %d bytes", maxSubLen))
 		}
-		revoke = func(m *session.Manager) (int, error) { return m.RevokeSub(ctx, sub) }
+		target = session.UserSessions(sub)
 	case confirm == confirmAll:
-		revoke = func(m *session.Manager) (int, error) { return m.RevokeAll(ctx) }
+		target = session.AllSessions()
 	default:
 		return badRequest("give sub=<sub> to end a user's sessions, or confirm=" + confirmAll + " to end every session")
 	}
@@ -108,7 +108,7 @@ func (r *Registry) revoke(ctx context.Context, w http.ResponseWriter, req *http.
 		Sites []siteSessions `json:"sites"`
 	}{Sites: []siteSessions{}}
 	for _, g := range r.groups() {
-		n, err := revoke(g.newest().Sessions)
+		n, err := g.newest().Sessions.Revoke(ctx, target)
 		// Sessions shared by several servers (the same client_id, host
 		// and cookie_name) are counted once, under the first name.
 		if revoked := g.newest().Hooks.Revoked; revoked != nil {

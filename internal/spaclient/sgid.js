@@ -187,8 +187,9 @@ export async function logout({ everywhere = false } = {}) {
 }
 
 /**
- * The user's sessions in every browser.
- * @returns {Promise<Array<{handle: string, created: number, last_seen: number, device: string, current: boolean}>>}
+ * The user's sessions in every browser, this one first. Times are Unix
+ * seconds to the minute; null for a session older than the list.
+ * @returns {Promise<Array<{handle: string, created: number|null, last_seen: number|null, device: string, current: boolean}>>}
  */
 export async function sessions() {
   const { res, body } = await call("GET", paths.sessions);

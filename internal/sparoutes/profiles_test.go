@@ -16,7 +16,6 @@ import (
 	"github.com/caddy-sgid/caddy-sgid/store/storetest"
 )
 
-const cookieName = "sgid_session"
 
 // threeJobs is sgID's value of an officer with three jobs, the first
 // email in mixed case.

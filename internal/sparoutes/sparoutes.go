@@ -6,8 +6,10 @@
 //
 // The routes live in the folder of the auth-url route: with the default
 // /api/auth-url, /api/sgid.js, /api/sgid.<hash>.js, /api/sgid-popup.js
-// (and its hashed name) and /api/login-popup. The session route has a
-// path of its own (session_path), its extension that path + "/extend".
+// (and its hashed name), /api/login-popup, and the user's list of sessions
+// /api/sessions with /api/sessions/<handle> to end one. The session route
+// has a path of its own (session_path), its extension that path +
+// "/extend".
 package sparoutes
 
 import (
@@ -30,7 +32,8 @@ type Config struct {
 	LogoutPath string
 	// SessionPath is the session route; its extension is under it.
 	SessionPath string
-	// Sessions looks the session up.
+	// Sessions looks the session up, lists the user's sessions and ends
+	// one.
 	Sessions *session.Manager
 	// SameOrigin reports whether a write came from a page of this site.
 	SameOrigin func(*http.Request) bool
@@ -45,8 +48,8 @@ type Config struct {
 
 // Routes serves the routes of a Config.
 type Routes struct {
-	cfg                Config
-	dir, extend, popup string
+	cfg                          Config
+	dir, extend, popup, sessions string
 	// profile is the folder of the choice route, ProfilesPath + "/", or
 	// "" without profile routes.
 	profile string
@@ -59,7 +62,7 @@ const PopupName = "login-popup"
 // New returns the routes of c.
 func New(c Config) *Routes {
 	dir := folder(c.AuthURLPath)
-	rt := &Routes{cfg: c, dir: dir, extend: c.SessionPath + "/extend", popup: dir + PopupName}
+	rt := &Routes{cfg: c, dir: dir, extend: c.SessionPath + "/extend", popup: dir + PopupName, sessions: dir + SessionsName}
 	if c.ProfilesPath != "" {
 		rt.profile = c.ProfilesPath + "/"
 	}
@@ -84,6 +87,7 @@ func Paths(c Config) map[string]string {
 		"session_path":         c.SessionPath,
 		"session_path /extend": c.SessionPath + "/extend",
 		PopupName:              dir + PopupName,
+		SessionsName:           dir + SessionsName,
 		spaclient.Client.Name:  dir + spaclient.Client.Name,
 		spaclient.Popup.Name:   dir + spaclient.Popup.Name,
 	}
@@ -121,6 +125,19 @@ func (rt *Routes) Serve(w http.ResponseWriter, r *http.Request) (bool, error) {
 		return true, rt.serveProfiles(w, r, "", true)
 	case rt.profile != "" && strings.HasPrefix(p, rt.profile):
 		return true, rt.serveProfiles(w, r, p[len(rt.profile):], false)
+	case p == rt.sessions:
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return true, respond.MethodNotAllowed(w, "GET, HEAD")
+		}
+		return true, rt.listSessions(w, r)
+	case strings.HasPrefix(p, rt.sessions+"/"):
+		if r.Method != http.MethodDelete {
+			return true, respond.MethodNotAllowed(w, "DELETE")
+		}
+		if !rt.cfg.SameOrigin(r) {
+			return true, respond.CrossOrigin(w)
+		}
+		return true, rt.endSession(w, r, p[len(rt.sessions)+1:])
 	case strings.HasPrefix(p, rt.dir) && !strings.Contains(p[len(rt.dir):], "/"):
 		return spaclient.Serve(w, r, p[len(rt.dir):]), nil
 	}
@@ -152,24 +169,39 @@ func (rt *Routes) answer(w http.ResponseWriter, r *http.Request, use session.Use
 	if o == nil && use == session.Extend {
 		return WriteLoginRequired(w, "login_required", login)
 	}
-	return respond.JSON(w, http.StatusOK, stateOf(o, login, rt.cfg.LogoutPath))
+	var v stateValues
+	buf := stateBufs.Get().(*[]byte)
+	*buf = appendState((*buf)[:0], stateOf(o, login, rt.cfg.LogoutPath, &v))
+	err = respond.JSONBody(w, http.StatusOK, *buf)
+	if cap(*buf) <= maxKeptState {
+		stateBufs.Put(buf)
+	}
+	return err
 }
 
-// stateOf is the State of o (nil: no session).
-func stateOf(o *session.Opened, login, logout string) State {
+// stateValues hold what a State's pointers point to, so that a State made
+// for one answer costs no allocation.
+type stateValues struct {
+	sub                                string
+	authTime, expiresAt, idleExpiresAt int64
+}
+
+// stateOf is the State of o (nil: no session), pointing into v.
+func stateOf(o *session.Opened, login, logout string, v *stateValues) State {
 	st := State{LoginURL: login, LogoutURL: logout}
 	if o == nil {
 		return st
 	}
-	unix := func(t int64) *int64 { return &t }
-	s := o.Session
-	st.Active, st.Sub = true, &s.Sub
-	st.ExpiresAt = unix(s.Expires.Unix())
+	s := &o.Session
+	v.sub, v.expiresAt = s.Sub, s.Expires.Unix()
+	st.Active, st.Sub, st.ExpiresAt = true, &v.sub, &v.expiresAt
 	if !s.Login.IsZero() {
-		st.AuthTime = unix(s.Login.Unix())
+		v.authTime = s.Login.Unix()
+		st.AuthTime = &v.authTime
 	}
 	if !o.IdleUntil.IsZero() {
-		st.IdleExpiresAt = unix(o.IdleUntil.Unix())
+		v.idleExpiresAt = o.IdleUntil.Unix()
+		st.IdleExpiresAt = &v.idleExpiresAt
 	}
 	return st
 }

@@ -53,6 +53,30 @@ func NewBrowser(tb testing.TB, base string) *Browser {
 	}}
 }
 
+// UserAgent makes b send ua as its User-Agent from now on, as a real
+// browser names itself (Go's client sends its own otherwise).
+func (b *Browser) UserAgent(ua string) {
+	c := *b.Client
+	c.Transport = userAgent{ua: ua, next: c.Transport}
+	b.Client = &c
+}
+
+// userAgent is a transport that sets the User-Agent of every request.
+type userAgent struct {
+	ua   string
+	next http.RoundTripper
+}
+
+func (u userAgent) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("User-Agent", u.ua)
+	next := u.next
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return next.RoundTrip(r)
+}
+
 // At is the same browser (jar and client) with paths on another origin.
 func (b *Browser) At(base string) *Browser {
 	c := *b

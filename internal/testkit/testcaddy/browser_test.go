@@ -138,3 +138,23 @@ func (l *oneConn) Accept() (net.Conn, error) {
 }
 func (l *oneConn) Close() error   { return nil }
 func (l *oneConn) Addr() net.Addr { return l.c.LocalAddr() }
+
+// UserAgent names the browser on every request from then on, also from a
+// copy made by At, and leaves the caller's header alone.
+func TestBrowserUserAgent(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(r.UserAgent()))
+	}))
+	t.Cleanup(srv.Close)
+	b := NewBrowser(t, srv.URL)
+	if _, body := b.Get("/"); strings.Contains(body, "Firefox") {
+		t.Fatalf("before UserAgent: %q", body)
+	}
+	const ua = "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0"
+	b.UserAgent(ua)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	if _, body := b.At(srv.URL).Do(req); body != ua || req.Header.Get("User-Agent") != "" {
+		t.Errorf("sent %q (the request's own header now %q), want %q", body, req.Header.Get("User-Agent"), ua)
+	}
+}

@@ -2,7 +2,8 @@
 // processes, started by the harness internal/testkit/cluster, sharing a
 // fake sgID and a session store, each part bounded in time: the scenarios
 // of a login that spans instances, restarts and revocation (stores_test.go,
-// baseline_test.go, revoke_test.go), nothing readable at rest
+// baseline_test.go, revoke_test.go), a user's own sessions listed and ended
+// across instances (own_sessions_test.go), nothing readable at rest
 // (atrest_test.go), the config reloaded under load (reload_test.go), sgID
 // down, slow, failing or rotating its signing key during concurrent logins,
 // with Provider.Down and Up for an outage (faults_test.go), and floods of
