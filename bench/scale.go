@@ -250,6 +250,9 @@ func (r *rig) pairScale(o opts, command string) (*section, error) {
 	}
 	r.scaleReport(s, so, o, command, phases)
 	if so.svg != "" {
+		if err := os.MkdirAll(filepath.Dir(so.svg), 0o755); err != nil {
+			return s, err
+		}
 		if err := os.WriteFile(so.svg, scaleSVG(so, phases), 0o644); err != nil {
 			return s, err
 		}

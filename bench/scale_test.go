@@ -58,6 +58,21 @@ func TestNewScaleOpts(t *testing.T) {
 	}
 }
 
+// The plot goes where the written section's link finds it: bench/scale.svg
+// beside the file written; nowhere when nothing is.
+func TestSVGPath(t *testing.T) {
+	for _, tc := range []struct{ out, svg, want string }{
+		{"BENCHMARKS.md", "", "bench/scale.svg"},
+		{"runs/quiet.md", "", "runs/bench/scale.svg"},
+		{"runs/quiet.md", "plot.svg", "plot.svg"},
+		{"", "plot.svg", ""},
+	} {
+		if got := svgPath(tc.out, tc.svg); got != tc.want {
+			t.Errorf("svgPath(%q, %q) = %q, want %q", tc.out, tc.svg, got, tc.want)
+		}
+	}
+}
+
 func TestCount(t *testing.T) {
 	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 300000: "300,000", 1000000: "1,000,000"} {
 		if got := count(n); got != want {
