@@ -202,7 +202,7 @@ func (s *storageStore) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	b, err := s.st.Load(ctx, s.recordKey(key))
+	b, err := s.load(ctx, s.recordKey(key))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNotFound
 	}
@@ -313,7 +313,7 @@ func (s *storageStore) Members(ctx context.Context, set string) ([]string, error
 		if checkKey(member) != nil {
 			continue
 		}
-		b, err := s.st.Load(ctx, s.memberKey(set, member))
+		b, err := s.load(ctx, s.memberKey(set, member))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -628,7 +628,7 @@ func (s *storageStore) sweepBucket(ctx context.Context, bucket string, now time.
 
 // sweepEntry deletes file, a record or a set member, when it has expired.
 func (s *storageStore) sweepEntry(ctx context.Context, file string, now time.Time) error {
-	b, err := s.st.Load(ctx, file)
+	b, err := s.load(ctx, file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

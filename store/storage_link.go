@@ -152,7 +152,7 @@ func (s *storageStore) stillOurs(ctx context.Context, fsys *certmagic.FileStorag
 		}
 		s.unlock(lock)
 	}
-	b, err := s.st.Load(ctx, s.recordKey(key))
+	b, err := s.load(ctx, s.recordKey(key))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return false, true, storageErr("load", err)
 	}
