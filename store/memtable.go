@@ -166,6 +166,22 @@ func (t *memTable) create(key string, value []byte, ttl time.Duration) bool {
 	return true
 }
 
+// createInSet is create with key filed in set first, under the same lock
+// hold, so that the record is stored in its class, a set member's, at
+// once.
+func (t *memTable) createInSet(key string, value []byte, ttl time.Duration, set string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	if t.liveLocked(key, now.UnixNano()) != nil {
+		return false
+	}
+	exp := now.Add(ttl).UnixNano()
+	t.addMemberLocked(set, key, now.UnixNano(), exp)
+	t.storeLocked(key, value, now.UnixNano(), exp, false)
+	return true
+}
+
 // storeLocked sets key, first sweeping a few expired records and then, if
 // the table is still full, evicting.
 func (t *memTable) storeLocked(key string, value []byte, now, expires int64, pinned bool) {
@@ -310,17 +326,21 @@ func (t *memTable) addMember(set, member string, ttl time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
+	t.addMemberLocked(set, member, now.UnixNano(), now.Add(ttl).UnixNano())
+}
+
+// addMemberLocked adds member to set until exp, or renews it.
+func (t *memTable) addMemberLocked(set, member string, now, exp int64) {
 	// Adding is the moment to drop the set's expired members, so that a
 	// set that is only ever added to does not grow without end.
 	ms := t.sets[set]
 	kept := ms[:0]
 	found := false
-	exp := now.Add(ttl).UnixNano()
 	for _, m := range ms {
 		switch {
 		case m.key == member:
 			m.expires, found = exp, true
-		case now.UnixNano() >= m.expires:
+		case now >= m.expires:
 			t.nMembers--
 			t.leaveLocked(set, m.key)
 			continue
