@@ -242,7 +242,7 @@ func (r *rig) scaleReport(s *section, so scaleOpts, o opts, command string, phas
 	}
 
 	s.printf("#### Expiry\n\n| store | what removes an expired session | on a request |\n|---|---|---|\n")
-	s.printf("| memory | a read of it; the sweep that starts each write, which takes expired records from the front of the expiry heaps; a count (metrics, admin API) | a login's write sweeps what expired since the last write, at most a bounded number; the rest waits for the next write or count |\n")
+	s.printf("| memory | a read of it; the sweep that starts each write, which takes expired records from the fronts of the expiry queues (a heap per eviction class, whose entries only a push or a pop moves); a count (metrics, admin API) | a login's write removes what expired since the last write, at most 8 records and 32 queue entries; the rest waits for the next write or count |\n")
 	s.printf("| storage | the sweeper, every minute, under the storage's lock: it lists the expiry buckets' names (one per 5 minutes of lifetime) and, for buckets ended a width ago, deletes the records their entries name, a bounded number per run | never; a read refuses an expired record by the expiry it carries |\n")
 	s.printf("| redis | Redis itself (`PX` expiry: on access, and its sampling active expiry); an index entry, when its user's set is next added to or when the set's own expiry passes | never |\n\n")
 	s.printf("Memory store, %s sessions of site B left to expire among the others:\n\n| sessions (site B) | the next write | the sweep of the rest | per expired session |\n|---|---|---|---|\n", count(scaleExpiring))

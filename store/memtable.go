@@ -1,7 +1,6 @@
 package store
 
 import (
-	"math"
 	"slices"
 	"sync"
 	"time"
@@ -22,8 +21,9 @@ const (
 
 // sweepPerWrite bounds the expired records a write removes before it
 // stores: a write never pays for more than this many, however many expired
-// at once. Each session is made by writes (its record, its index entry),
-// so in the long run writes outnumber expiries and the sweep keeps up;
+// at once. Each session is made by a write (its record, filed in its
+// user's set), so in the long run writes are at least as many as expiries
+// and the sweep, several per write, keeps up;
 // what a burst leaves is removed by later writes, by reads of it, by the
 // bound (which takes expired records first) and by a count (MemberCount),
 // in steps of sweepPerCount with the lock let go in between. Removing a
@@ -543,8 +543,8 @@ func (t *memTable) setNames() []string {
 }
 
 // memQueue orders the records of one eviction class by expiry, lazily: a
-// binary heap of entries, each a record's expiry when it was queued
-// (rounded up to the second) and the record. A record has one current
+// binary heap of entries, each a record's expiry when it was queued and
+// the record. A record has one current
 // entry, the last pushed (its gen); an entry whose record has since gone,
 // changed class or been queued again is stale and dropped when it comes
 // up. An entry whose record was renewed since comes up early and is
@@ -558,31 +558,19 @@ type memQueue struct {
 	nodes []memNode
 }
 
-// memNode is one entry of a memQueue: 16 bytes.
+// memNode is one entry of a memQueue: 24 bytes. Its expiry is exact, so
+// that a record comes up the moment it expires and a count right after
+// counts it out.
 type memNode struct {
-	at  uint32 // the expiry queued, in unix seconds rounded up
+	at  int64  // the expiry queued, unix nanoseconds
 	gen uint32 // the record's gen when queued
 	e   *memEntry
-}
-
-// queueTime is expires (unix nanoseconds) as a queue entry holds it: in
-// seconds, rounded up, so that an entry never comes up before its record's
-// expiry; from 0 to the year 2106, which stands for any time after.
-func queueTime(expires int64) uint32 {
-	if expires <= 0 {
-		return 0
-	}
-	s := (expires-1)/int64(time.Second) + 1
-	if s > math.MaxUint32 {
-		return math.MaxUint32
-	}
-	return uint32(s)
 }
 
 // push queues e's current expiry as its current entry.
 func (q *memQueue) push(e *memEntry) {
 	e.gen++
-	q.nodes = append(q.nodes, memNode{at: queueTime(e.expires), gen: e.gen, e: e})
+	q.nodes = append(q.nodes, memNode{at: e.expires, gen: e.gen, e: e})
 	// Up.
 	n := q.nodes
 	for i := len(n) - 1; i > 0; {
@@ -597,7 +585,7 @@ func (q *memQueue) push(e *memEntry) {
 
 // due reports whether the first entry has come up at now.
 func (q *memQueue) due(now int64) bool {
-	return len(q.nodes) > 0 && int64(q.nodes[0].at)*int64(time.Second) <= now
+	return len(q.nodes) > 0 && q.nodes[0].at <= now
 }
 
 // current reports whether nd stands for its record in q.
@@ -648,7 +636,7 @@ func (q *memQueue) popFirst() *memEntry {
 		switch {
 		case !q.current(nd):
 			q.pop()
-		case queueTime(nd.e.expires) > nd.at:
+		case nd.e.expires > nd.at:
 			q.push(q.pop())
 		default:
 			return q.pop()

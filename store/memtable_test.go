@@ -3,7 +3,6 @@ package store
 import (
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"testing"
 	"time"
@@ -279,18 +278,16 @@ func TestMemoryEvictionPassesStaleEntries(t *testing.T) {
 	wantPresent(t, s, "renewed", "late", "new")
 }
 
-func TestQueueTime(t *testing.T) {
-	for _, tc := range []struct {
-		expires int64
-		want    uint32
-	}{
-		{-5, 0}, {0, 0}, {1, 1}, {int64(time.Second), 1}, {int64(time.Second) + 1, 2},
-		{int64(math.MaxUint32) * int64(time.Second), math.MaxUint32},
-		{math.MaxInt64, math.MaxUint32},
-	} {
-		if got := queueTime(tc.expires); got != tc.want {
-			t.Errorf("queueTime(%d) = %d, want %d", tc.expires, got, tc.want)
-		}
+// A count right after records expired counts none of them, to the
+// nanosecond: the queues order by exact expiries.
+func TestMemoryCountRightAfterExpiry(t *testing.T) {
+	s, _, clk := boundedMemory(t, 10_000)
+	for i := range 10 {
+		session(t, s, fmt.Sprint("s", i), 1500*time.Millisecond+time.Duration(i)*time.Millisecond)
+	}
+	clk.Advance(1509*time.Millisecond + 1)
+	if n := s.(*memoryStore).MemberCount(); n != 0 {
+		t.Fatalf("count %d right after every session expired, want 0", n)
 	}
 }
 
