@@ -73,6 +73,29 @@ func TestSVGPath(t *testing.T) {
 	}
 }
 
+// A fill goes in calls of fillChunk sessions at most, covering the range
+// once, each call starting on a user's first session.
+func TestFillChunks(t *testing.T) {
+	for _, tc := range []struct{ from, to, per int }{
+		{0, 1000, 1}, {0, 1_000_000, 1}, {1000, 1_000_000, 1}, {0, 27, 3}, {5, 5, 1}, {999_999, 1_000_001, 1}, {0, 300_001, 3},
+	} {
+		got := fillChunks(tc.from, tc.to, tc.per)
+		next := tc.from
+		for _, c := range got {
+			if c[0] != next || c[1] <= c[0] || c[1]-c[0] > fillChunk || (c[0] != tc.from && c[0]%tc.per != 0) {
+				t.Fatalf("fillChunks(%d, %d, %d) = %v: bad chunk %v", tc.from, tc.to, tc.per, got, c)
+			}
+			next = c[1]
+		}
+		if next != tc.to && tc.to > tc.from {
+			t.Fatalf("fillChunks(%d, %d, %d) = %v: ends at %d", tc.from, tc.to, tc.per, got, next)
+		}
+		if tc.to-tc.from > 0 && len(got) != (tc.to-tc.from+fillChunk-1)/fillChunk && tc.from%fillChunk == 0 {
+			t.Errorf("fillChunks(%d, %d, %d) = %d chunks", tc.from, tc.to, tc.per, len(got))
+		}
+	}
+}
+
 func TestCount(t *testing.T) {
 	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 300000: "300,000", 1000000: "1,000,000"} {
 		if got := count(n); got != want {
