@@ -62,6 +62,12 @@ type memTable struct {
 	max   int
 	now   func() time.Time
 	items map[string]*memEntry
+	// byLen counts the records by the length of their keys, so that the
+	// lookup of a key no record's key is as long as costs no probe of
+	// items: a revocation or a logout deletes each session's last use,
+	// which no session has without session_idle_timeout, and a miss in a
+	// map of a million records costs several misses to memory.
+	byLen [MaxKeyLen + 1]int32
 	order [nClasses]memQueue
 	// sets holds each set's members; a member's first set is in its
 	// record's entry (set) when it is a record's key, a session's, and in
@@ -145,9 +151,17 @@ func (t *memTable) same(key string, value []byte) (bool, error) {
 	return e.value == string(value), nil
 }
 
+// recordLocked returns the record of key, or nil.
+func (t *memTable) recordLocked(key string) *memEntry {
+	if len(key) <= MaxKeyLen && t.byLen[len(key)] == 0 {
+		return nil
+	}
+	return t.items[key]
+}
+
 // liveLocked returns the live record of key, dropping it when expired.
 func (t *memTable) liveLocked(key string, now int64) *memEntry {
-	e := t.items[key]
+	e := t.recordLocked(key)
 	if e == nil {
 		return nil
 	}
@@ -211,7 +225,7 @@ func (t *memTable) createInSet(key string, value []byte, ttl time.Duration, set 
 // the table is still full, evicting.
 func (t *memTable) storeLocked(key string, value []byte, now, expires int64, pinned bool) {
 	t.sweepLocked(now, sweepPerWrite)
-	if e := t.items[key]; e != nil {
+	if e := t.recordLocked(key); e != nil {
 		// The entry keeps its place in its queue: one that comes up before
 		// the new expiry is queued again then; one that comes up after a
 		// shorter one (an ended mark over a session) leaves the record to be
@@ -236,6 +250,9 @@ func (t *memTable) storeLocked(key string, value []byte, now, expires int64, pin
 	}
 	e.class = t.classOfLocked(e)
 	t.items[key] = e
+	if len(key) <= MaxKeyLen {
+		t.byLen[len(key)]++
+	}
 	t.order[e.class].push(e)
 }
 
@@ -286,7 +303,7 @@ func (t *memTable) evictLocked(now int64) {
 func (t *memTable) delete(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if e := t.items[key]; e != nil {
+	if e := t.recordLocked(key); e != nil {
 		t.removeLocked(e)
 	}
 }
@@ -368,6 +385,9 @@ func (t *memTable) memberCount() int {
 func (t *memTable) removeLocked(e *memEntry) {
 	e.class = classGone
 	delete(t.items, e.key)
+	if len(e.key) <= MaxKeyLen {
+		t.byLen[len(e.key)]--
+	}
 	if set := e.set; set != "" {
 		// Its memberships go with it, read from memberOf meanwhile.
 		t.memberOf[e.key], e.set = set, ""
@@ -415,7 +435,7 @@ func (t *memTable) addMemberLocked(set, member string, now, exp int64) {
 // firstSetLocked is the first set member is in, and whether it is in
 // any, with the record of member, when there is one, which holds it.
 func (t *memTable) firstSetLocked(member string) (e *memEntry, set string, ok bool) {
-	if e = t.items[member]; e != nil {
+	if e = t.recordLocked(member); e != nil {
 		return e, e.set, e.set != ""
 	}
 	set, ok = t.memberOf[member]

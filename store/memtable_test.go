@@ -3,7 +3,9 @@ package store
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -308,5 +310,55 @@ func TestMemorySessionCostsOneEntry(t *testing.T) {
 	defer tbl.mu.Unlock()
 	if len(tbl.memberOf) != 0 || len(tbl.order[classPlain].nodes) != 0 {
 		t.Fatalf("memberOf holds %d members, the plain queue %d entries; want none", len(tbl.memberOf), len(tbl.order[classPlain].nodes))
+	}
+}
+
+// The count of records by key length, which spares a lookup of a key no
+// record is as long as (a session's last use, without an idle timeout),
+// follows every way a record comes and goes: a write, a create, a delete,
+// an expiry swept or met by a read, an eviction; and records of a length
+// it counts are found.
+func TestMemoryCountsRecordsByKeyLength(t *testing.T) {
+	s, tbl, clk := boundedMemory(t, 60)
+	rng := rand.New(rand.NewPCG(3, 4))
+	live := map[string]bool{}
+	for i := range 2000 {
+		k := strings.Repeat("k", 1+rng.IntN(8)) + fmt.Sprint(rng.IntN(40))
+		switch rng.IntN(5) {
+		case 0, 1:
+			putValue(t, s, k, k, time.Duration(1+rng.IntN(120))*time.Second)
+		case 2:
+			if _, err := s.Create(ctx, k, []byte(k), time.Duration(1+rng.IntN(120))*time.Second); err != nil {
+				t.Fatal(err)
+			}
+		case 3:
+			if err := s.Delete(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+		case 4:
+			_, _ = s.Get(ctx, k)
+		}
+		if i%50 == 0 {
+			clk.Advance(time.Duration(rng.IntN(30)) * time.Second)
+		}
+	}
+	tbl.mu.Lock()
+	var want [MaxKeyLen + 1]int32
+	for k := range tbl.items {
+		want[len(k)]++
+		live[k] = true
+	}
+	got := tbl.byLen
+	tbl.mu.Unlock()
+	if got != want {
+		t.Fatalf("counted by length %v, want %v", got[:16], want[:16])
+	}
+	for k := range live {
+		if v, err := s.Get(ctx, k); err == nil && string(v) != k {
+			t.Fatalf("%s = %q", k, v)
+		}
+	}
+	if len(live) == 0 {
+		t.Fatal("no record left; the test proves nothing")
 	}
 }
