@@ -284,8 +284,16 @@ func (t *memTable) reclassLocked(e *memEntry) {
 // any, and otherwise the soonest-expiring record of the lowest non-empty
 // class, telling the eviction hook when its key is a set member.
 func (t *memTable) evictLocked(now int64) {
-	if t.sweepLocked(now, 1) > 0 {
-		return
+	// Past however many stale entries come first: an expired record goes
+	// before any live one.
+	for {
+		n, more := t.sweepSome(now, 1)
+		if n > 0 {
+			return
+		}
+		if !more {
+			break
+		}
 	}
 	var e *memEntry
 	for c := range t.order {

@@ -362,3 +362,21 @@ func TestMemoryCountsRecordsByKeyLength(t *testing.T) {
 		t.Fatal("no record left; the test proves nothing")
 	}
 }
+
+// An expired session goes before a live record is evicted even when more
+// stale queue entries come first than a write's sweep and a sweep step
+// look at together.
+func TestMemoryEvictionSweepsPastStaleEntries(t *testing.T) {
+	s, _, clk := boundedMemory(t, 2)
+	for i := range sweepSteps*(sweepPerWrite+1) + 4 {
+		putValue(t, s, key(fmt.Sprint("gone", i)), "v", time.Second)
+		if err := s.Delete(ctx, key(fmt.Sprint("gone", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	session(t, s, "expired", 2*time.Second)
+	putValue(t, s, key("live"), "live", time.Hour)
+	clk.Advance(3 * time.Second)
+	putValue(t, s, key("new"), "new", time.Hour)
+	wantPresent(t, s, "live", "new")
+}
