@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -54,6 +55,20 @@ func nproc() int {
 	return runtime.NumCPU()
 }
 
+// svgPath is where pair 7's plot goes: svg when given, else
+// bench/scale.svg in the folder of out, the file whose section links to it
+// by that relative path, so that a run writing elsewhere than
+// BENCHMARKS.md leaves the repository's plot alone. Without out, nowhere.
+func svgPath(out, svg string) string {
+	switch {
+	case out == "":
+		return ""
+	case svg != "":
+		return svg
+	}
+	return filepath.Join(filepath.Dir(out), "bench", "scale.svg")
+}
+
 // allPairs are the pairs' numbers, in the order they run.
 var allPairs = []string{"1", "2", "3", "4", "5", "6", "7"}
 
@@ -69,12 +84,10 @@ func run() error {
 	scaleN := flag.String("scale-n", "100000,1000000", "pair 7: the sessions of each step, memory and Redis stores")
 	scaleStorageN := flag.String("scale-storage-n", "100000,300000", "pair 7: the sessions of each step, storage store (as many steps)")
 	scaleRounds := flag.Int("scale-rounds", 7, "pair 7: rounds per measure (at least 3)")
-	scaleSVG := flag.String("scale-svg", "bench/scale.svg", "pair 7: where to write the plot (not written with -out '')")
+	scaleSVG := flag.String("scale-svg", "", "pair 7: where to write the plot (default: bench/scale.svg beside -out, where the section's link points; none with -out '')")
 	out := flag.String("out", "BENCHMARKS.md", "the file to write the sections into; empty: print only")
 	flag.Parse()
-	if *out == "" {
-		*scaleSVG = ""
-	}
+	*scaleSVG = svgPath(*out, *scaleSVG)
 	var err error
 	if o.scale, err = newScaleOpts(*scaleBase, *scaleN, *scaleStorageN, *scaleRounds, *scaleSVG); err != nil {
 		return err

@@ -99,13 +99,14 @@ func (so scaleOpts) sessionsAt(store string, k int) int {
 
 // Fixed quantities of pair 7.
 const (
-	scaleRevokes  = 9                // users revoked on each site per phase
+	scaleRevokes  = 31               // users revoked on each site per phase
 	scaleReloads  = 9                // forced config reloads per server and phase
 	scaleStarts   = 3                // restarts per store and phase (storage, redis)
 	scaleExpiring = 10_000           // sessions left to expire per phase (memory)
 	scaleLifetime = 12 * time.Hour   // the sites' session_lifetime (the default)
 	scaleSpread   = 11 * time.Hour   // filled sessions logged in up to this long ago
-	scaleMaxLoad  = 10 * time.Minute // bounds one fill or admin call
+	scaleMaxLoad  = 10 * time.Minute // bounds one admin call (a fill's chunk)
+	fillChunk     = 100_000          // sessions per fill call
 	scaleReady    = 60 * time.Second // bounds a start
 	memoryBound   = 3_000_000        // the memory sites' max_entries
 	scalePoll     = 5 * time.Millisecond
@@ -250,6 +251,9 @@ func (r *rig) pairScale(o opts, command string) (*section, error) {
 	}
 	r.scaleReport(s, so, o, command, phases)
 	if so.svg != "" {
+		if err := os.MkdirAll(filepath.Dir(so.svg), 0o755); err != nil {
+			return s, err
+		}
 		if err := os.WriteFile(so.svg, scaleSVG(so, phases), 0o644); err != nil {
 			return s, err
 		}
@@ -440,18 +444,40 @@ func (r *rig) userinfoData() (map[string]string, error) {
 }
 
 // fill fills sessions from to to of site i of sv under seed, per
-// sessions per user.
+// sessions per user, in calls of fillChunk sessions at most, so that each
+// call stays well within scaleMaxLoad however slow the store: a million
+// sessions of Redis on a loaded machine take about as long as one call
+// may. The answer sums the calls'.
 func (r *rig) fill(sv *scaleServer, i int, seed string, from, to, per int, data map[string]string) (scale.FillAnswer, error) {
-	f := scale.Fill{Target: sv.target(i), Seed: seed, From: from, To: to, PerUser: per, Data: data,
-		Lifetime: scaleLifetime, Spread: scaleSpread, Concurrency: fillConcurrency[sv.store]}
-	var a scale.FillAnswer
-	if err := adminJSON(r.ctx, http.MethodPost, sv.admin+scale.FillPath, f, &a); err != nil {
-		return a, fmt.Errorf("%s: fill %q of site %s: %w", sv.store, seed, sv.sites[i].label, err)
+	var sum scale.FillAnswer
+	for _, c := range fillChunks(from, to, per) {
+		f := scale.Fill{Target: sv.target(i), Seed: seed, From: c[0], To: c[1], PerUser: per, Data: data,
+			Lifetime: scaleLifetime, Spread: scaleSpread, Concurrency: fillConcurrency[sv.store]}
+		var a scale.FillAnswer
+		if err := adminJSON(r.ctx, http.MethodPost, sv.admin+scale.FillPath, f, &a); err != nil {
+			return sum, fmt.Errorf("%s: fill %q of site %s: %w", sv.store, seed, sv.sites[i].label, err)
+		}
+		sum.Created += a.Created
+		sum.Seconds += a.Seconds
 	}
-	if a.Created != to-from {
-		return a, fmt.Errorf("%s: fill %q of site %s created %d of %d", sv.store, seed, sv.sites[i].label, a.Created, to-from)
+	if sum.Created != to-from {
+		return sum, fmt.Errorf("%s: fill %q of site %s created %d of %d", sv.store, seed, sv.sites[i].label, sum.Created, to-from)
 	}
-	return a, nil
+	return sum, nil
+}
+
+// fillChunks cuts sessions from to to into ranges of fillChunk sessions
+// at most, each starting on a user's first session (a multiple of per),
+// so that no user's sessions are split between two calls.
+func fillChunks(from, to, per int) [][2]int {
+	var out [][2]int
+	step := max(fillChunk/per, 1) * per
+	for lo := from; lo < to; {
+		hi := min((lo/step+1)*step, to)
+		out = append(out, [2]int{lo, hi})
+		lo = hi
+	}
+	return out
 }
 
 // scaleFillAll brings each scale server's site B (and in phase 0 site A)

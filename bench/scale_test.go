@@ -58,6 +58,44 @@ func TestNewScaleOpts(t *testing.T) {
 	}
 }
 
+// The plot goes where the written section's link finds it: bench/scale.svg
+// beside the file written; nowhere when nothing is.
+func TestSVGPath(t *testing.T) {
+	for _, tc := range []struct{ out, svg, want string }{
+		{"BENCHMARKS.md", "", "bench/scale.svg"},
+		{"runs/quiet.md", "", "runs/bench/scale.svg"},
+		{"runs/quiet.md", "plot.svg", "plot.svg"},
+		{"", "plot.svg", ""},
+	} {
+		if got := svgPath(tc.out, tc.svg); got != tc.want {
+			t.Errorf("svgPath(%q, %q) = %q, want %q", tc.out, tc.svg, got, tc.want)
+		}
+	}
+}
+
+// A fill goes in calls of fillChunk sessions at most, covering the range
+// once, each call starting on a user's first session.
+func TestFillChunks(t *testing.T) {
+	for _, tc := range []struct{ from, to, per int }{
+		{0, 1000, 1}, {0, 1_000_000, 1}, {1000, 1_000_000, 1}, {0, 27, 3}, {5, 5, 1}, {999_999, 1_000_001, 1}, {0, 300_001, 3},
+	} {
+		got := fillChunks(tc.from, tc.to, tc.per)
+		next := tc.from
+		for _, c := range got {
+			if c[0] != next || c[1] <= c[0] || c[1]-c[0] > fillChunk || (c[0] != tc.from && c[0]%tc.per != 0) {
+				t.Fatalf("fillChunks(%d, %d, %d) = %v: bad chunk %v", tc.from, tc.to, tc.per, got, c)
+			}
+			next = c[1]
+		}
+		if next != tc.to && tc.to > tc.from {
+			t.Fatalf("fillChunks(%d, %d, %d) = %v: ends at %d", tc.from, tc.to, tc.per, got, next)
+		}
+		if tc.to-tc.from > 0 && len(got) != (tc.to-tc.from+fillChunk-1)/fillChunk && tc.from%fillChunk == 0 {
+			t.Errorf("fillChunks(%d, %d, %d) = %d chunks", tc.from, tc.to, tc.per, len(got))
+		}
+	}
+}
+
 func TestCount(t *testing.T) {
 	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 300000: "300,000", 1000000: "1,000,000"} {
 		if got := count(n); got != want {
@@ -131,7 +169,8 @@ func phasesFor(factor float64) []*scalePhase {
 					ph.userinfo[st] = append(ph.userinfo[st], pairSample{a, b})
 					ph.login[st] = append(ph.login[st], pairSample{a, b})
 				}
-				ph.revoke[st] = append(ph.revoke[st], [2]scale.RevokeAnswer{{Seconds: 0.001}, {Seconds: 0.001 * factor}})
+				calls := map[string]int64{"Members": 1, "Put": 3, "Delete": 3, "RemoveMember": 3}
+				ph.revoke[st] = append(ph.revoke[st], [2]scale.RevokeAnswer{{Seconds: 0.001, Calls: calls}, {Seconds: 0.001 * factor, Calls: calls}})
 				ph.revokeCPU[st] = append(ph.revokeCPU[st], [2]time.Duration{time.Millisecond, time.Duration(factor * float64(time.Millisecond))})
 				base := timing{10 * time.Millisecond, 20 * time.Millisecond}
 				at := time.Duration(float64(10*time.Millisecond) * (1 + float64(k)*(factor-1)))
@@ -169,17 +208,17 @@ func phasesFor(factor float64) []*scalePhase {
 func TestScaleSummary(t *testing.T) {
 	rows := scaleSummary(phasesFor(1.05))
 	want := []string{
-		"| 7 | scale userinfo, store memory (at 1,000,000 sessions / at 1,000) |  | 1.050× | ≤ 1.10× | by CPU: meets ≤ 1.10× |",
-		"| 7 | scale userinfo, store storage (at 300,000 sessions / at 1,000) |  | 1.050× | ≤ 1.10× | by CPU: meets ≤ 1.10× |",
-		"| 7 | scale login, store redis |  | 1.050× | ≤ 1.20× | by CPU: meets ≤ 1.20× |",
-		"| 7 | scale revoke, store storage | 1.050× | 1.050× | ≤ 1.20× | by CPU: meets ≤ 1.20×; by time: meets ≤ 1.20× |",
-		"| 7 | scale reload, store memory | 1.050× | 1.050× | ≤ 1.20× | by CPU: meets ≤ 1.20×; by time: meets ≤ 1.20× |",
-		"| 7 | scale start, store redis | 1.050× | 1.050× | ≤ 1.20× | by CPU: meets ≤ 1.20×; by time: meets ≤ 1.20× |",
+		"| 7 | scale userinfo, store memory |  | 1.050× | ≤ 1.10× | by CPU: meets ≤ 1.10× (1,000,000 sessions / 1,000) |",
+		"| 7 | scale userinfo, store storage |  | 1.050× | ≤ 1.10× | by CPU: meets ≤ 1.10× (300,000 sessions / 1,000) |",
+		"| 7 | scale login, store redis |  | 1.050× | ≤ 1.20× | by CPU: meets ≤ 1.20× (1,000,000 sessions / 1,000) |",
+		"| 7 | scale revoke, store storage | 1.050× | 1.050× | ≤ 1.20× | by CPU: meets ≤ 1.20×; by time: meets ≤ 1.20× (300,000 sessions / 1,000; store calls 10 at 300,000, 10 at 1,000) |",
+		"| 7 | scale reload, store memory | 1.050× | 1.050× | ≤ 1.20× | by CPU: meets ≤ 1.20×; by time: meets ≤ 1.20× (1,000,000 sessions / 1,000) |",
+		"| 7 | scale start, store redis | 1.050× | 1.050× | ≤ 1.20× | by CPU: meets ≤ 1.20×; by time: meets ≤ 1.20× (1,000,000 sessions / 1,000) |",
 		"| 7 | bytes per session, store memory | | 610 B | ≤ 700 B | meets ≤ 700 B |",
 		"| 7 | bytes per session, store redis | | 810 B | ≤ 1024 B | meets ≤ 1024 B |",
 		"| 7 | bytes per session, store storage (on disk) | | 710 B | | |",
-		"| 7 | login CPU, storage / memory, at 1,000 sessions | | 1.200× | ≤ 1.25× | meets ≤ 1.25× |",
-		"| 7 | login CPU, storage / memory, at the largest N (storage 300,000, memory 1,000,000) | | 1.300× | ≤ 1.25× | **misses ≤ 1.25×** |",
+		"| 7 | login CPU, storage / memory | | 1.200× | ≤ 1.25× | meets ≤ 1.25× (at 1,000 sessions) |",
+		"| 7 | login CPU, storage / memory | | 1.300× | ≤ 1.25× | **misses ≤ 1.25×** (at 300,000 sessions, memory at 1,000,000) |",
 	}
 	for _, w := range want {
 		found := false
@@ -199,6 +238,53 @@ func TestScaleSummary(t *testing.T) {
 	for _, r := range scaleSummary(phasesFor(1.3)) {
 		if strings.HasPrefix(r, "| 7 | scale ") && !strings.Contains(r, "**misses") {
 			t.Errorf("at 1.3× the cost: %s", r)
+		}
+	}
+}
+
+// Each row issue 30 names is there under exactly its label, read as a
+// script reads it (the measure cell), with a figure and a target that
+// parse; no label is left out.
+func TestScaleSummaryLabels(t *testing.T) {
+	targets := map[string]string{}
+	for _, st := range stores {
+		targets["scale userinfo, store "+st] = "≤ 1.10×"
+		targets["scale login, store "+st] = "≤ 1.20×"
+		targets["scale revoke, store "+st] = "≤ 1.20×"
+		targets["scale reload, store "+st] = "≤ 1.20×"
+	}
+	targets["bytes per session, store memory"] = "≤ 700 B"
+	targets["bytes per session, store redis"] = "≤ 1024 B"
+	targets["login CPU, storage / memory"] = "≤ 1.25×"
+	seen := map[string]int{}
+	for _, r := range scaleSummary(phasesFor(1.05)) {
+		cells := strings.Split(strings.Trim(r, "|"), "|")
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		if len(cells) != 6 {
+			t.Fatalf("%d cells in %s", len(cells), r)
+		}
+		want, ok := targets[cells[1]]
+		if !ok {
+			continue
+		}
+		seen[cells[1]]++
+		if cells[4] != want {
+			t.Errorf("%s: target %q, want %q", cells[1], cells[4], want)
+		}
+		fig := strings.TrimSuffix(strings.TrimSuffix(cells[3], "×"), " B")
+		if _, err := strconv.ParseFloat(fig, 64); err != nil {
+			t.Errorf("%s: the CPU column %q holds no figure", cells[1], cells[3])
+		}
+	}
+	for label := range targets {
+		want := 1
+		if label == "login CPU, storage / memory" {
+			want = 2 // at 1,000 sessions and at the largest N
+		}
+		if seen[label] != want {
+			t.Errorf("%d rows labelled %q, want %d", seen[label], label, want)
 		}
 	}
 }

@@ -99,15 +99,17 @@ func scaleBytes(phases []*scalePhase, store string) float64 {
 	return b / n
 }
 
-// scaleRow is one summary row of pair 7.
-func scaleRow(what string, cpu, wall float64, target float64) string {
+// scaleRow is one summary row of pair 7: what is the label a script
+// reads (exactly as issue 30 names the row), at says between which sizes
+// the ratio was taken, after the verdict.
+func scaleRow(what, at string, cpu, wall float64, target float64) string {
 	v := "by CPU: " + verdictMax(cpu, target)
 	w := ""
 	if wall > 0 {
 		w = fmt.Sprintf("%.3f×", wall)
 		v += "; by time: " + verdictMax(wall, target)
 	}
-	return fmt.Sprintf("| 7 | %s | %s | %.3f× | ≤ %.2f× | %s |", what, w, cpu, target, v)
+	return fmt.Sprintf("| 7 | %s | %s | %.3f× | ≤ %.2f× | %s (%s) |", what, w, cpu, target, v, at)
 }
 
 // scaleSummary is pair 7's summary rows, from the last phase: site B
@@ -115,28 +117,32 @@ func scaleRow(what string, cpu, wall float64, target float64) string {
 // its base twin (reload, start).
 func scaleSummary(phases []*scalePhase) []string {
 	last := phases[len(phases)-1]
+	at := func(st string) string {
+		return fmt.Sprintf("%s sessions / %s", count(last.n[st]), count(phases[0].n[st]))
+	}
 	var rows []string
 	for _, st := range stores {
-		rows = append(rows, scaleRow(fmt.Sprintf("scale userinfo, store %s (at %s sessions / at %s)", st, count(last.n[st]), count(phases[0].n[st])),
-			median(cpuRatios(last.userinfo[st])), 0, scaleUserinfoTarget))
+		rows = append(rows, scaleRow("scale userinfo, store "+st, at(st), median(cpuRatios(last.userinfo[st])), 0, scaleUserinfoTarget))
 	}
 	for _, st := range stores {
-		rows = append(rows, scaleRow("scale login, store "+st, median(cpuRatios(last.login[st])), 0, scaleLoginTarget))
+		rows = append(rows, scaleRow("scale login, store "+st, at(st), median(cpuRatios(last.login[st])), 0, scaleLoginTarget))
 	}
 	for _, st := range stores {
 		wall, cpu := revokeRatios(last, st)
-		rows = append(rows, scaleRow("scale revoke, store "+st, cpu, wall, scaleRevokeTarget))
+		calls := fmt.Sprintf("; store calls %d at %s, %d at %s", last.revoke[st][0][1].TotalCalls(), count(last.n[st]),
+			last.revoke[st][0][0].TotalCalls(), count(phases[0].n[st]))
+		rows = append(rows, scaleRow("scale revoke, store "+st, at(st)+calls, cpu, wall, scaleRevokeTarget))
 	}
 	for _, st := range stores {
 		wall, cpu := timingRatios(last.reload[st])
-		rows = append(rows, scaleRow("scale reload, store "+st, cpu, wall, scaleReloadTarget))
+		rows = append(rows, scaleRow("scale reload, store "+st, at(st), cpu, wall, scaleReloadTarget))
 	}
 	for _, st := range stores {
 		if len(last.start[st]) == 0 {
 			continue
 		}
 		wall, cpu := timingRatios(last.start[st])
-		rows = append(rows, scaleRow("scale start, store "+st, cpu, wall, scaleStartTarget))
+		rows = append(rows, scaleRow("scale start, store "+st, at(st), cpu, wall, scaleStartTarget))
 	}
 	for _, st := range []string{"memory", "redis"} {
 		b, max := scaleBytes(phases, st), bytesTargets[st]
@@ -147,9 +153,10 @@ func scaleSummary(phases []*scalePhase) []string {
 		rows = append(rows, fmt.Sprintf("| 7 | bytes per session, store %s | | %.0f B | ≤ %.0f B | %s |", st, b, max, v))
 	}
 	rows = append(rows, fmt.Sprintf("| 7 | bytes per session, store storage (on disk) | | %.0f B | | |", scaleBytes(phases, "storage")))
-	for i, at := range []string{"at 1,000 sessions", fmt.Sprintf("at the largest N (storage %s, memory %s)", count(last.n["storage"]), count(last.n["memory"]))} {
+	for i, where := range []string{"at " + count(phases[0].n["storage"]) + " sessions",
+		fmt.Sprintf("at %s sessions, memory at %s", count(last.n["storage"]), count(last.n["memory"]))} {
 		x := loginStorageOverMemory(last, i)
-		rows = append(rows, fmt.Sprintf("| 7 | login CPU, storage / memory, %s | | %.3f× | ≤ %.2f× | %s |", at, x, loginStorageTarget, verdictMax(x, loginStorageTarget)))
+		rows = append(rows, fmt.Sprintf("| 7 | login CPU, storage / memory | | %.3f× | ≤ %.2f× | %s (%s) |", x, loginStorageTarget, verdictMax(x, loginStorageTarget), where))
 	}
 	return rows
 }
@@ -235,7 +242,7 @@ func (r *rig) scaleReport(s *section, so scaleOpts, o opts, command string, phas
 	}
 
 	s.printf("#### Expiry\n\n| store | what removes an expired session | on a request |\n|---|---|---|\n")
-	s.printf("| memory | a read of it; the sweep that starts each write, which takes expired records from the front of the expiry heaps; a count (metrics, admin API) | a login's write sweeps what expired since the last write, at most a bounded number; the rest waits for the next write or count |\n")
+	s.printf("| memory | a read of it; the sweep that starts each write, which takes expired records from the fronts of the expiry queues (a heap per eviction class, whose entries only a push or a pop moves); a count (metrics, admin API) | a login's write removes what expired since the last write, at most 8 records and 32 queue entries; the rest waits for the next write or count |\n")
 	s.printf("| storage | the sweeper, every minute, under the storage's lock: it lists the expiry buckets' names (one per 5 minutes of lifetime) and, for buckets ended a width ago, deletes the records their entries name, a bounded number per run | never; a read refuses an expired record by the expiry it carries |\n")
 	s.printf("| redis | Redis itself (`PX` expiry: on access, and its sampling active expiry); an index entry, when its user's set is next added to or when the set's own expiry passes | never |\n\n")
 	s.printf("Memory store, %s sessions of site B left to expire among the others:\n\n| sessions (site B) | the next write | the sweep of the rest | per expired session |\n|---|---|---|---|\n", count(scaleExpiring))

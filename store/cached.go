@@ -183,6 +183,19 @@ func (c *cached) PutIfAbsent(ctx context.Context, key string, value []byte, ttl 
 // be newer than it.
 func (c *cached) Create(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
 	created, err := c.next.Create(ctx, key, value, ttl)
+	return c.afterCreate(key, value, ttl, created, err)
+}
+
+// CreateInSet goes to the store behind as Create does, through its own
+// CreateInSet when it has one, and caches as Create does.
+func (c *cached) CreateInSet(ctx context.Context, key string, value []byte, ttl time.Duration, set string) (bool, error) {
+	created, err := CreateInSet(ctx, c.next, key, value, ttl, set)
+	return c.afterCreate(key, value, ttl, created, err)
+}
+
+// afterCreate caches a created value, and drops any cached copy of a key
+// that was not created or whose creation failed.
+func (c *cached) afterCreate(key string, value []byte, ttl time.Duration, created bool, err error) (bool, error) {
 	sh := c.shard(key)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -256,6 +269,7 @@ func (c *cached) len() int {
 
 // Interface guards
 var (
-	_ Store    = (*cached)(nil)
-	_ Comparer = (*cached)(nil)
+	_ Store      = (*cached)(nil)
+	_ Comparer   = (*cached)(nil)
+	_ SetCreator = (*cached)(nil)
 )

@@ -153,6 +153,19 @@ func (s *memoryStore) Create(_ context.Context, key string, value []byte, ttl ti
 	return s.table.create(key, value, ttl), nil
 }
 
+// CreateInSet creates the record already filed in set, under one lock
+// hold: the record is a session from the start, so it takes its place
+// among the sessions at once rather than among plain records first.
+func (s *memoryStore) CreateInSet(_ context.Context, key string, value []byte, ttl time.Duration, set string) (bool, error) {
+	if err := checkPut(key, ttl); err != nil {
+		return false, err
+	}
+	if err := checkKey(set); err != nil {
+		return false, err
+	}
+	return s.table.createInSet(key, value, ttl, set), nil
+}
+
 func (s *memoryStore) AddMember(_ context.Context, set, member string, ttl time.Duration) error {
 	if err := checkMember(set, member); err != nil {
 		return err
@@ -231,5 +244,6 @@ var (
 	_ Backend            = (*Memory)(nil)
 	_ Store              = (*memoryStore)(nil)
 	_ Comparer           = (*memoryStore)(nil)
+	_ SetCreator         = (*memoryStore)(nil)
 	_ caddy.Destructor   = (*memTable)(nil)
 )

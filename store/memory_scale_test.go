@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -41,6 +42,24 @@ func fillSessions(tb testing.TB, s Store, value []byte, from, to int, ttl time.D
 	tb.Helper()
 	for i := from; i < to; i++ {
 		k := scaleKey("session", i)
+		if ok, err := s.Create(ctx, k, value, ttl); err != nil || !ok {
+			tb.Fatalf("create %d: %v %v", i, ok, err)
+		}
+		if err := s.AddMember(ctx, scaleKey("user", i), k, ttl); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// fillSpread is fillSessions with the sessions' expiries spread over
+// lifetime - spread to lifetime, as logins through a day leave them,
+// rather than all at one instant, which would flatten the expiry heaps.
+func fillSpread(tb testing.TB, s Store, value []byte, from, to int, lifetime, spread time.Duration) {
+	tb.Helper()
+	for i := from; i < to; i++ {
+		k := scaleKey("session", i)
+		// The golden ratio's fractional part spreads consecutive i.
+		ttl := lifetime - time.Duration(float64(uint64(i)*0x9E3779B97F4A7C15>>11)/(1<<53)*float64(spread))
 		if ok, err := s.Create(ctx, k, value, ttl); err != nil || !ok {
 			tb.Fatalf("create %d: %v %v", i, ok, err)
 		}
@@ -111,7 +130,7 @@ func BenchmarkMemoryAtScale(b *testing.B) {
 	for _, n := range []int{1_000, 1_000_000} {
 		s := openMemory(b, &Memory{MaxEntries: 2*n + 1_000_000}, randomKey(b))
 		tbl, clk := memTableOf(b, s)
-		fillSessions(b, s, value, 0, n, time.Hour)
+		fillSpread(b, s, value, 0, n, 12*time.Hour, 11*time.Hour)
 		keys := make([]string, n)
 		for i := range keys {
 			keys[i] = scaleKey("session", i)
@@ -134,6 +153,67 @@ func BenchmarkMemoryAtScale(b *testing.B) {
 				fillSessions(b, s, value, i, i+1, time.Hour)
 			}
 		})
+		b.Run("revoke/"+strconv.Itoa(n), func(b *testing.B) {
+			// Users of three sessions each, made for the purpose among
+			// the n, a batch at a time so that the table stays near n,
+			// each revoked as the session manager revokes: its set read,
+			// then per session the ended mark written over the record,
+			// its last use deleted and its index entry removed. The
+			// ended marks are deleted after each batch, untimed.
+			const batch = 100
+			runtime.GC()
+			b.ResetTimer()
+			stop := reportCPU(b)
+			for done := 0; done < b.N; done += batch {
+				b.StopTimer()
+				users := min(batch, b.N-done)
+				from := int(fresh.Add(int64(3*users))) - 3*users + 1
+				var sets []string
+				for u := range users {
+					set := scaleKey("revoked", from+u)
+					sets = append(sets, set)
+					for j := range 3 {
+						i := from + 3*u + j
+						k := scaleKey("session", i)
+						ttl := 12*time.Hour - time.Duration(uint64(i)*0x9E3779B97F4A7C15>>40)%(11*time.Hour)
+						if ok, err := s.Create(ctx, k, value, ttl); err != nil || !ok {
+							b.Fatal(ok, err)
+						}
+						if err := s.AddMember(ctx, set, k, ttl); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				b.StartTimer()
+				var ended []string
+				for _, set := range sets {
+					ms, err := s.Members(ctx, set)
+					if err != nil || len(ms) != 3 {
+						b.Fatal(ms, err)
+					}
+					for _, k := range ms {
+						if err := s.Put(ctx, k, []byte{0}, 10*time.Minute); err != nil {
+							b.Fatal(err)
+						}
+						if err := s.Delete(ctx, "seen-"+k); err != nil {
+							b.Fatal(err)
+						}
+						if err := s.RemoveMember(ctx, set, k); err != nil {
+							b.Fatal(err)
+						}
+					}
+					ended = append(ended, ms...)
+				}
+				b.StopTimer()
+				for _, k := range ended {
+					if err := s.Delete(ctx, k); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StartTimer()
+			}
+			stop()
+		})
 		b.Run("expire/"+strconv.Itoa(n), func(b *testing.B) {
 			// b.N sessions expire among the n; the clock passes their
 			// expiry and a count sweeps them.
@@ -152,5 +232,84 @@ func BenchmarkMemoryAtScale(b *testing.B) {
 		})
 		runtime.KeepAlive(tbl)
 		s.Close()
+	}
+}
+
+// BenchmarkMemoryRevokeCold times the revocation of a user of three
+// sessions as the admin API meets it, with caches cold: the calls come
+// after unrelated work, so that whatever they touch in a table of a
+// million sessions costs a miss to memory. Two tables, of 1,000 and of
+// 1,000,000 sessions, take turns, user by user, the first swapped every
+// time, as pair 7's sites do; it reports the medians of the calls' time
+// (Members, then per session the ended mark, the last use's Delete and
+// RemoveMember) on each and of the ratio of each turn.
+//
+//	go test -run '^$' -bench MemoryRevokeCold -benchtime 1x ./store/
+func BenchmarkMemoryRevokeCold(b *testing.B) {
+	value := make([]byte, sessionRecord)
+	flush := make([]byte, 256<<20)
+	sizes := []int{1_000, 1_000_000}
+	var tables []Store
+	for _, n := range sizes {
+		s := openMemory(b, &Memory{MaxEntries: 2 * n}, randomKey(b))
+		defer s.Close()
+		fillSpread(b, s, value, 0, n, 12*time.Hour, 11*time.Hour)
+		tables = append(tables, s)
+	}
+	runtime.GC()
+	revoke := func(s Store) float64 {
+		i := int(fresh.Add(3)) - 2
+		set := scaleKey("revoked", i)
+		for j := range 3 {
+			k := scaleKey("session", i+j)
+			ttl := 12*time.Hour - time.Duration(uint64(i+j)*0x9E3779B97F4A7C15>>40)%(11*time.Hour)
+			if ok, err := CreateInSet(ctx, s, k, value, ttl, set); err != nil || !ok {
+				b.Fatal(ok, err)
+			}
+		}
+		for p := 0; p < len(flush); p += 64 {
+			flush[p]++
+		}
+		t0 := time.Now()
+		ms, err := s.Members(ctx, set)
+		if err != nil || len(ms) != 3 {
+			b.Fatal(ms, err)
+		}
+		for _, k := range ms {
+			if err := s.Put(ctx, k, []byte{0}, 10*time.Minute); err != nil {
+				b.Fatal(err)
+			}
+			if err := s.Delete(ctx, "seen-"+k); err != nil {
+				b.Fatal(err)
+			}
+			if err := s.RemoveMember(ctx, set, k); err != nil {
+				b.Fatal(err)
+			}
+		}
+		took := float64(time.Since(t0))
+		for _, k := range ms {
+			if err := s.Delete(ctx, k); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return took
+	}
+	for b.Loop() {
+		var took [2][]float64
+		var ratios []float64
+		for u := range 301 {
+			var t [2]float64
+			for _, j := range []int{u % 2, 1 - u%2} {
+				t[j] = revoke(tables[j])
+				took[j] = append(took[j], t[j])
+			}
+			ratios = append(ratios, t[1]/t[0])
+		}
+		for j, n := range sizes {
+			slices.Sort(took[j])
+			b.ReportMetric(took[j][len(took[j])/2], "ns/revoke-at-"+strconv.Itoa(n))
+		}
+		slices.Sort(ratios)
+		b.ReportMetric(ratios[len(ratios)/2], "ratio")
 	}
 }

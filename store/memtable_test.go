@@ -1,8 +1,11 @@
 package store
 
 import (
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -143,4 +146,237 @@ func TestMemoryLeavingOneOfTwoSetsKeepsASession(t *testing.T) {
 	}
 	putValue(t, s, key("newer"), "newer", 2*time.Hour)
 	wantEvicted(t, s, "two")
+}
+
+// queued is the number of entries of the table's queues, stale or not.
+func queued(tbl *memTable) int {
+	tbl.mu.Lock()
+	defer tbl.mu.Unlock()
+	n := 0
+	for c := range tbl.order {
+		n += len(tbl.order[c].nodes)
+	}
+	return n
+}
+
+// What a revocation does to a session among many (the ended mark written
+// over its record with a shorter lifetime, its last use deleted, its key
+// taken out of its user's set) moves no entry of the sessions' queue:
+// with a million sessions each step of a heap is a miss to memory. The
+// record then waits among plain records, and goes at its new expiry.
+func TestMemoryRevocationMovesNoQueueEntry(t *testing.T) {
+	s, tbl, clk := boundedMemory(t, 10_000)
+	for i := range 1000 {
+		if created, err := s.(SetCreator).CreateInSet(ctx, key(fmt.Sprint("s", i)), []byte("v"), time.Hour+time.Duration(i)*time.Second, key(fmt.Sprint("u", i))); !created || err != nil {
+			t.Fatal(created, err)
+		}
+	}
+	if n := queued(tbl); n != 1000 {
+		t.Fatalf("1,000 sessions made in their sets queued %d entries, want one each", n)
+	}
+	tbl.mu.Lock()
+	before := slices.Clone(tbl.order[classMember].nodes)
+	tbl.mu.Unlock()
+
+	k, set := key("s500"), key("u500")
+	if err := s.Put(ctx, k, []byte{0}, 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, "seen-"+k); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveMember(ctx, set, k); err != nil {
+		t.Fatal(err)
+	}
+	tbl.mu.Lock()
+	after := slices.Clone(tbl.order[classMember].nodes)
+	plain := len(tbl.order[classPlain].nodes)
+	tbl.mu.Unlock()
+	if !slices.Equal(before, after) {
+		t.Fatal("the sessions' queue changed")
+	}
+	if plain != 1 {
+		t.Fatalf("%d entries among plain records, want the ended mark's", plain)
+	}
+	clk.Advance(11 * time.Minute)
+	putValue(t, s, key("write"), "w", time.Hour) // sweeps
+	if _, err := s.Get(ctx, k); err == nil {
+		t.Fatal("the ended mark outlived its lifetime")
+	}
+	if n := tbl.len(); n != 1000 {
+		t.Fatalf("the table holds %d records, want 999 sessions and the write", n)
+	}
+}
+
+// A record renewed with a later expiry is not swept at its first one: its
+// queue entry comes up early and is queued again. One whose expiry was
+// shortened is refused from its new expiry on, and goes by its first.
+func TestMemoryRenewedAndShortenedRecords(t *testing.T) {
+	s, tbl, clk := boundedMemory(t, 10_000)
+	putValue(t, s, key("renewed"), "a", time.Minute)
+	putValue(t, s, key("renewed"), "b", time.Hour)
+	putValue(t, s, key("shortened"), "a", time.Hour)
+	putValue(t, s, key("shortened"), "b", time.Minute)
+	clk.Advance(2 * time.Minute)
+	putValue(t, s, key("write"), "w", 3*time.Hour)
+	if got := mustGet(t, s, key("renewed")); got != "b" {
+		t.Fatalf("renewed = %q", got)
+	}
+	if _, err := s.Get(ctx, key("shortened")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the shortened record is served after its expiry: %v", err)
+	}
+	clk.Advance(2 * time.Hour)
+	putValue(t, s, key("write"), "w", 3*time.Hour)
+	if n := tbl.len(); n != 1 {
+		t.Fatalf("%d records left two hours on, want the write alone", n)
+	}
+	if n := queued(tbl); n != 1 {
+		t.Fatalf("%d queue entries left, want the write's", n)
+	}
+}
+
+// Records that go leave stale entries in their queues, dropped as they
+// come up, a bounded number per write: a write looks at no more than
+// sweepSteps entries per record it may remove, however many are stale at
+// the front, and a count drops them all.
+func TestMemoryStaleEntriesAreDroppedBoundedly(t *testing.T) {
+	s, tbl, clk := boundedMemory(t, 10_000)
+	const n = 500
+	for i := range n {
+		putValue(t, s, key(fmt.Sprint("p", i)), "v", time.Minute)
+		if err := s.Delete(ctx, key(fmt.Sprint("p", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := queued(tbl); got != n {
+		t.Fatalf("%d entries queued, want %d stale ones", got, n)
+	}
+	clk.Advance(2 * time.Minute)
+	putValue(t, s, key("write"), "w", time.Hour)
+	if got, want := queued(tbl), n-sweepSteps*sweepPerWrite+1; got != want {
+		t.Fatalf("after one write %d entries queued, want %d (%d looked at)", got, want, sweepSteps*sweepPerWrite)
+	}
+	s.(*memoryStore).MemberCount()
+	if got := queued(tbl); got != 1 {
+		t.Fatalf("after a count %d entries queued, want the write's", got)
+	}
+}
+
+// Evicting meets stale and early entries at the front of a queue and
+// passes them: the record evicted is the soonest-expiring one of the
+// lowest class.
+func TestMemoryEvictionPassesStaleEntries(t *testing.T) {
+	s, _, _ := boundedMemory(t, 3)
+	putValue(t, s, key("gone"), "v", time.Minute)
+	if err := s.Delete(ctx, key("gone")); err != nil {
+		t.Fatal(err)
+	}
+	putValue(t, s, key("renewed"), "renewed", 2*time.Minute)
+	putValue(t, s, key("renewed"), "renewed", 3*time.Hour)
+	putValue(t, s, key("soon"), "soon", time.Hour)
+	putValue(t, s, key("late"), "late", 2*time.Hour)
+	putValue(t, s, key("new"), "new", 4*time.Hour)
+	wantEvicted(t, s, "soon")
+	wantPresent(t, s, "renewed", "late", "new")
+}
+
+// A count right after records expired counts none of them, to the
+// nanosecond: the queues order by exact expiries.
+func TestMemoryCountRightAfterExpiry(t *testing.T) {
+	s, _, clk := boundedMemory(t, 10_000)
+	for i := range 10 {
+		session(t, s, fmt.Sprint("s", i), 1500*time.Millisecond+time.Duration(i)*time.Millisecond)
+	}
+	clk.Advance(1509*time.Millisecond + 1)
+	if n := s.(*memoryStore).MemberCount(); n != 0 {
+		t.Fatalf("count %d right after every session expired, want 0", n)
+	}
+}
+
+// A session made as the handler made it before CreateInSet (its record,
+// then its key filed in its user's set) leaves one queue entry, not a
+// stale one among plain records as well; and a session's membership is
+// kept in its record's entry, not in memberOf, a map of every session,
+// whose lookups and entries a million sessions would pay for.
+func TestMemorySessionCostsOneEntry(t *testing.T) {
+	s, tbl, _ := boundedMemory(t, 10_000)
+	for i := range 100 {
+		session(t, s, fmt.Sprint("s", i), time.Hour)
+	}
+	if n := queued(tbl); n != 100 {
+		t.Fatalf("100 sessions queued %d entries, want 100", n)
+	}
+	tbl.mu.Lock()
+	defer tbl.mu.Unlock()
+	if len(tbl.memberOf) != 0 || len(tbl.order[classPlain].nodes) != 0 {
+		t.Fatalf("memberOf holds %d members, the plain queue %d entries; want none", len(tbl.memberOf), len(tbl.order[classPlain].nodes))
+	}
+}
+
+// The count of records by key length, which spares a lookup of a key no
+// record is as long as (a session's last use, without an idle timeout),
+// follows every way a record comes and goes: a write, a create, a delete,
+// an expiry swept or met by a read, an eviction; and records of a length
+// it counts are found.
+func TestMemoryCountsRecordsByKeyLength(t *testing.T) {
+	s, tbl, clk := boundedMemory(t, 60)
+	rng := rand.New(rand.NewPCG(3, 4))
+	live := map[string]bool{}
+	for i := range 2000 {
+		k := strings.Repeat("k", 1+rng.IntN(8)) + fmt.Sprint(rng.IntN(40))
+		switch rng.IntN(5) {
+		case 0, 1:
+			putValue(t, s, k, k, time.Duration(1+rng.IntN(120))*time.Second)
+		case 2:
+			if _, err := s.Create(ctx, k, []byte(k), time.Duration(1+rng.IntN(120))*time.Second); err != nil {
+				t.Fatal(err)
+			}
+		case 3:
+			if err := s.Delete(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+		case 4:
+			_, _ = s.Get(ctx, k)
+		}
+		if i%50 == 0 {
+			clk.Advance(time.Duration(rng.IntN(30)) * time.Second)
+		}
+	}
+	tbl.mu.Lock()
+	var want [MaxKeyLen + 1]int32
+	for k := range tbl.items {
+		want[len(k)]++
+		live[k] = true
+	}
+	got := tbl.byLen
+	tbl.mu.Unlock()
+	if got != want {
+		t.Fatalf("counted by length %v, want %v", got[:16], want[:16])
+	}
+	for k := range live {
+		if v, err := s.Get(ctx, k); err == nil && string(v) != k {
+			t.Fatalf("%s = %q", k, v)
+		}
+	}
+	if len(live) == 0 {
+		t.Fatal("no record left; the test proves nothing")
+	}
+}
+
+// An expired session goes before a live record is evicted even when more
+// stale queue entries come first than a write's sweep and a sweep step
+// look at together.
+func TestMemoryEvictionSweepsPastStaleEntries(t *testing.T) {
+	s, _, clk := boundedMemory(t, 2)
+	for i := range sweepSteps*(sweepPerWrite+1) + 4 {
+		putValue(t, s, key(fmt.Sprint("gone", i)), "v", time.Second)
+		if err := s.Delete(ctx, key(fmt.Sprint("gone", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	session(t, s, "expired", 2*time.Second)
+	putValue(t, s, key("live"), "live", time.Hour)
+	clk.Advance(3 * time.Second)
+	putValue(t, s, key("new"), "new", time.Hour)
+	wantPresent(t, s, "live", "new")
 }

@@ -44,7 +44,9 @@ func init() {
 // both (a member's entry is named m.<set>.<member>), swept the time of the
 // last sweep. Locks: sgid/<scope>/sweep and
 // sgid/<scope>/put/<key>. On the file system an index entry is a hard link
-// of the file it indexes, so that each write makes one file, not two.
+// of the file it indexes, so that each write makes one file, not two, and
+// a session created in its user's set at login is one file for the
+// record, the member and both their index entries.
 type Storage struct {
 	storage certmagic.Storage
 	logger  *zap.Logger
@@ -202,7 +204,7 @@ func (s *storageStore) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	b, err := s.st.Load(ctx, s.recordKey(key))
+	b, err := s.load(ctx, s.recordKey(key))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNotFound
 	}
@@ -313,7 +315,7 @@ func (s *storageStore) Members(ctx context.Context, set string) ([]string, error
 		if checkKey(member) != nil {
 			continue
 		}
-		b, err := s.st.Load(ctx, s.memberKey(set, member))
+		b, err := s.load(ctx, s.memberKey(set, member))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -402,7 +404,7 @@ func (s *storageStore) Create(ctx context.Context, key string, value []byte, ttl
 		return false, err
 	}
 	if fsys, ok := s.st.(*certmagic.FileStorage); ok {
-		if created, done, err := s.createLinked(ctx, fsys, key, value, ttl); done {
+		if created, done, err := s.createLinked(ctx, fsys, key, value, ttl, ""); done {
 			return created, err
 		}
 	}
@@ -421,6 +423,30 @@ func (s *storageStore) Create(ctx context.Context, key string, value []byte, ttl
 		return false, err
 	}
 	return created, nil
+}
+
+// CreateInSet is Create and AddMember (see SetCreator). On the file
+// system storage, the member is a further name of the record's file (see
+// fileLinked): one synced file per login rather than two, with the same
+// guarantee, since each name is made only once the file is synced, as
+// before. Elsewhere, and on Create's locked path, it is the two calls.
+func (s *storageStore) CreateInSet(ctx context.Context, key string, value []byte, ttl time.Duration, set string) (bool, error) {
+	if err := checkPut(key, ttl); err != nil {
+		return false, err
+	}
+	if err := checkKey(set); err != nil {
+		return false, err
+	}
+	if fsys, ok := s.st.(*certmagic.FileStorage); ok {
+		if created, done, err := s.createLinked(ctx, fsys, key, value, ttl, set); done {
+			return created, err
+		}
+	}
+	created, err := s.Create(ctx, key, value, ttl)
+	if err != nil || !created {
+		return false, err
+	}
+	return true, s.AddMember(ctx, set, key, ttl)
 }
 
 // lockKey runs write unless present reports a live record, holding the
@@ -628,7 +654,7 @@ func (s *storageStore) sweepBucket(ctx context.Context, bucket string, now time.
 
 // sweepEntry deletes file, a record or a set member, when it has expired.
 func (s *storageStore) sweepEntry(ctx context.Context, file string, now time.Time) error {
-	b, err := s.st.Load(ctx, file)
+	b, err := s.load(ctx, file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -650,4 +676,5 @@ var (
 	_ caddy.CleanerUpper = (*Storage)(nil)
 	_ Backend            = (*Storage)(nil)
 	_ Store              = (*storageStore)(nil)
+	_ SetCreator         = (*storageStore)(nil)
 )

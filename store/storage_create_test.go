@@ -3,12 +3,18 @@ package store
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/certmagic"
+
+	"github.com/caddy-sgid/caddy-sgid/internal/testkit/testclock"
 )
 
 // held is how many names (for tests) are held or waited for.
@@ -164,5 +170,117 @@ func TestStorageCreateOtherKeysDoNotWait(t *testing.T) {
 	release()
 	if err := <-heldDone; err != nil {
 		t.Fatalf("Create of the held key: %v", err)
+	}
+}
+
+// files is the number of distinct files (inodes, each counted once however
+// many names it has) of the scope's records, members and expiry index,
+// not counting folders or the sweep's marker.
+func files(t *testing.T, fsys *certmagic.FileStorage, s *storageStore) int {
+	t.Helper()
+	seen := map[[2]uint64]bool{}
+	err := filepath.WalkDir(fsys.Filename(s.prefix), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || path == fsys.Filename(s.markerKey()) {
+			return err
+		}
+		fi, err := os.Lstat(path)
+		if err != nil {
+			return err
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		seen[[2]uint64{uint64(st.Dev), st.Ino}] = true
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(seen)
+}
+
+// On the file system, a login's record and its index entry are one synced
+// file: the member's file and both expiry entries are names of the
+// record's file, so a login makes (and syncs) one file, not two. The
+// member, read for its expiry, lives and is swept with the record's.
+func TestStorageCreateInSetMakesOneFile(t *testing.T) {
+	fsys := &certmagic.FileStorage{Path: t.TempDir()}
+	s, err := newStorageStore(fsys, randomKey(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	clk := testclock.New(clockStart)
+	s.now = clk.Now
+	set := key("user")
+	for i := range 3 {
+		if created, err := s.CreateInSet(ctx, key(fmt.Sprint("s", i)), []byte("sealed"), time.Hour, set); !created || err != nil {
+			t.Fatalf("CreateInSet = %v, %v", created, err)
+		}
+	}
+	if n := files(t, fsys, s); n != 3 {
+		t.Fatalf("three logins made %d files, want 3", n)
+	}
+	k := key("s0")
+	expires := clk.Now().Add(time.Hour)
+	record, err := os.Stat(fsys.Filename(s.recordKey(k)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{s.memberKey(set, k), s.indexKey(k, expires), s.indexKey("m."+set+"."+k, expires)} {
+		fi, err := os.Stat(fsys.Filename(name))
+		if err != nil || !os.SameFile(record, fi) {
+			t.Errorf("%s is not a name of the record's file: %v", name, err)
+		}
+	}
+	got, err := s.Members(ctx, set)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("Members = %q, %v", got, err)
+	}
+	// Ending the session (the ended mark over the record, then its entry
+	// out of the set) leaves neither name behind.
+	if err := s.Put(ctx, k, []byte{0}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveMember(ctx, set, k); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Members(ctx, set); err != nil || len(got) != 2 {
+		t.Fatalf("Members after one left = %q, %v", got, err)
+	}
+	clk.Advance(2 * time.Hour)
+	for {
+		more, err := s.sweepRun(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !more {
+			break
+		}
+	}
+	if n := files(t, fsys, s); n != 0 {
+		t.Errorf("%d files left after every session expired and the sweep ran", n)
+	}
+}
+
+// A member's name that cannot be a link of the record (a member there
+// already) is written as AddMember writes it, with the record's lifetime.
+func TestStorageCreateInSetOverAMember(t *testing.T) {
+	fsys := &certmagic.FileStorage{Path: t.TempDir()}
+	s, err := newStorageStore(fsys, randomKey(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	clk := testclock.New(clockStart)
+	s.now = clk.Now
+	set, k := key("user"), key("s")
+	if err := s.AddMember(ctx, set, k, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if created, err := s.CreateInSet(ctx, k, []byte("sealed"), time.Hour, set); !created || err != nil {
+		t.Fatalf("CreateInSet = %v, %v", created, err)
+	}
+	clk.Advance(30 * time.Minute)
+	if got, err := s.Members(ctx, set); err != nil || len(got) != 1 || got[0] != k {
+		t.Fatalf("Members half an hour on = %q, %v; want the member renewed with the record", got, err)
 	}
 }

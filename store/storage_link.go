@@ -23,7 +23,9 @@ import (
 // is there but has expired (it is replaced under the lock, after checking
 // again), or the file system refused the hard link (some network and
 // FUSE file systems have none).
-func (s *storageStore) createLinked(ctx context.Context, fsys *certmagic.FileStorage, key string, value []byte, ttl time.Duration) (created, done bool, err error) {
+//
+// With a set, a created record is also filed in it (see CreateInSet).
+func (s *storageStore) createLinked(ctx context.Context, fsys *certmagic.FileStorage, key string, value []byte, ttl time.Duration, set string) (created, done bool, err error) {
 	expires := s.now().Add(ttl)
 	record := encodeRecord(value, expires)
 	name := fsys.Filename(s.recordKey(key))
@@ -41,7 +43,11 @@ func (s *storageStore) createLinked(ctx context.Context, fsys *certmagic.FileSto
 	err = os.Link(tmp, name)
 	switch {
 	case err == nil:
-		return s.stillOurs(ctx, fsys, key, record)
+		created, done, err = s.stillOurs(ctx, fsys, key, record)
+		if created && set != "" {
+			err = s.fileLinked(ctx, fsys, tmp, set, key, expires)
+		}
+		return created, done, err
 	case !errors.Is(err, fs.ErrExist):
 		return false, false, nil
 	}
@@ -53,6 +59,29 @@ func (s *storageStore) createLinked(ctx context.Context, fsys *certmagic.FileSto
 		return false, false, nil
 	}
 	return false, true, err
+}
+
+// fileLinked files key, whose record tmp holds, in set: the member's file
+// and its index entry are more names of the record's synced file, whose
+// header (the expiry) is all a member's file is read for. A login thus
+// makes one file where it made two, and syncs one. When the member's name
+// cannot be made a link (a member there already, no hard links), it is
+// written as AddMember writes it.
+func (s *storageStore) fileLinked(ctx context.Context, fsys *certmagic.FileStorage, tmp, set, key string, expires time.Time) error {
+	if linkIndex(fsys, tmp, s.indexKey("m."+set+"."+key, expires)) == nil {
+		name := fsys.Filename(s.memberKey(set, key))
+		err := os.Link(tmp, name)
+		if errors.Is(err, fs.ErrNotExist) {
+			// The user's first session makes the set's folder.
+			if err = os.MkdirAll(filepath.Dir(name), 0o700); err == nil {
+				err = os.Link(tmp, name)
+			}
+		}
+		if err == nil {
+			return nil
+		}
+	}
+	return s.AddMember(ctx, set, key, expires.Sub(s.now()))
 }
 
 // putLinked is Put and AddMember on certmagic's file system storage: file
@@ -152,7 +181,7 @@ func (s *storageStore) stillOurs(ctx context.Context, fsys *certmagic.FileStorag
 		}
 		s.unlock(lock)
 	}
-	b, err := s.st.Load(ctx, s.recordKey(key))
+	b, err := s.load(ctx, s.recordKey(key))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return false, true, storageErr("load", err)
 	}

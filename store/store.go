@@ -120,6 +120,41 @@ func Same(ctx context.Context, s Store, key string, value []byte) (bool, error) 
 	return bytes.Equal(got, value), nil
 }
 
+// SetCreator is a Store that creates a record and files its key in a set
+// in one call: what a login does (its session's record, whose creation is
+// the login's claim, and the entry of the session in its user's index),
+// for a backend that can do the two at less cost together than apart.
+type SetCreator interface {
+	// CreateInSet is Create(key, value, ttl) and then, when that created
+	// the record, AddMember(set, key, ttl), with their guarantees. created
+	// is whether the record was created: with an error, a created record
+	// may be missing from set, and the caller deletes it.
+	CreateInSet(ctx context.Context, key string, value []byte, ttl time.Duration, set string) (created bool, err error)
+}
+
+// CreateInSet creates the record of key in s as Create does and, when it
+// created it, files key in set for ttl as AddMember does: through s's own
+// CreateInSet when s is a SetCreator, otherwise by the two calls. With an
+// error, created says whether the record was created (and may be missing
+// from set); without one, a created record is in set.
+func CreateInSet(ctx context.Context, s Store, key string, value []byte, ttl time.Duration, set string) (created bool, err error) {
+	// Checked first, so that a bad set name never leaves a record behind.
+	if err := checkPut(key, ttl); err != nil {
+		return false, err
+	}
+	if err := checkKey(set); err != nil {
+		return false, err
+	}
+	if c, ok := s.(SetCreator); ok {
+		return c.CreateInSet(ctx, key, value, ttl, set)
+	}
+	created, err = s.Create(ctx, key, value, ttl)
+	if err != nil || !created {
+		return false, err
+	}
+	return true, s.AddMember(ctx, set, key, ttl)
+}
+
 // Backend is the guest module the handler loads from its "store" field
 // (namespace sgid.stores, JSON inline key "module").
 type Backend interface {

@@ -105,9 +105,11 @@ func manager(st store.Store) *session.Manager {
 }
 
 // fill creates the sessions of f through m, Concurrency at a time, and
-// fails on the first error or on a session that existed already.
+// fails on the first error or on a session that existed already. Each
+// session's login time is taken when it is made, so that its lifetime
+// counts from then however long the fill takes (a fill of sessions that
+// expire a second after their login can take longer than a second).
 func fill(ctx context.Context, m *session.Manager, f *scale.Fill) (int, error) {
-	now := time.Now()
 	var next atomic.Int64
 	next.Store(int64(f.From))
 	var created atomic.Int64
@@ -125,7 +127,7 @@ func fill(ctx context.Context, m *session.Manager, f *scale.Fill) (int, error) {
 				if i >= f.To {
 					return
 				}
-				login := now.Add(-scale.Age(i, f.Spread))
+				login := time.Now().Add(-scale.Age(i, f.Spread))
 				// Through the Manager's whole operation, as a login
 				// finishes: record, index entry and keys.
 				_, err := m.Finish(ctx, discard{}, bareRequest, session.Login{SessionID: scale.ID(f.Seed, i)}, session.Session{
@@ -222,7 +224,8 @@ func serveExpire(w http.ResponseWriter, r *http.Request) error {
 	}
 	m := manager(st)
 	before := c.MemberCount()
-	// Lifetime - Spread = TTL: every session expires TTL from now.
+	// Lifetime - Spread = TTL: every session expires TTL after it was
+	// made, the last one TTL after the fill returns.
 	if _, err := fill(r.Context(), m, &scale.Fill{Seed: e.Seed, From: 0, To: e.Count, PerUser: 1, Data: e.Data, Lifetime: e.TTL, Concurrency: 4}); err != nil {
 		return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
 	}

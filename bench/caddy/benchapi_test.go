@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -87,6 +88,38 @@ func TestFill(t *testing.T) {
 	}
 	if status, msg := call(t, post(serveFill), req, &got); status != http.StatusInternalServerError || !strings.Contains(msg, "exists already") {
 		t.Errorf("filling again: %d %q, want 500 exists already", status, msg)
+	}
+}
+
+// slowStore takes its time over each Create, as a loaded machine does
+// over a fill.
+type slowStore struct {
+	store.Store
+	delay time.Duration
+}
+
+func (s slowStore) Create(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	time.Sleep(s.delay)
+	return s.Store.Create(ctx, key, value, ttl)
+}
+
+// A fill that takes longer than its sessions' lifetime (the expiry
+// measure's sessions live a second) still makes every one, each living
+// its lifetime from when it was made.
+func TestFillLongerThanLifetime(t *testing.T) {
+	_, st := memoryTarget(t)
+	m := manager(slowStore{st, 30 * time.Millisecond})
+	t0 := time.Now()
+	n, err := fill(t.Context(), m, &scale.Fill{Seed: "slow", To: 8, PerUser: 1, Lifetime: 100 * time.Millisecond, Concurrency: 1})
+	if err != nil || n != 8 {
+		t.Fatalf("filled %d: %v", n, err)
+	}
+	if took := time.Since(t0); took < 200*time.Millisecond {
+		t.Fatalf("the fill took %s, not longer than the lifetime", took)
+	}
+	o, err := sessiontest.Lookup(t.Context(), manager(st), cookieName, scale.ID("slow", 7))
+	if err != nil || o == nil {
+		t.Fatalf("the last session: %v, %v", o, err)
 	}
 }
 

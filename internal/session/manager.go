@@ -250,26 +250,27 @@ func (m *Manager) createRecord(ctx context.Context, id string, s Session, device
 	if err != nil {
 		return nil, false, err
 	}
-	ttl := s.Expires.Sub(m.now())
 	rec = frame(info, body)
-	created, err = m.st.Create(ctx, key, rec, ttl)
+	set, err := m.index.set(ctx, s.Sub)
 	if err != nil {
-		m.storeFailed(ctx, "put", err)
+		m.storeFailed(ctx, "index", err)
 		return nil, false, err
 	}
-	if !created {
-		return nil, false, nil
-	}
-	// A session missing from the index could not be revoked, so it is not
-	// handed out.
-	set, err := m.index.set(ctx, s.Sub)
-	if err == nil {
-		err = m.st.AddMember(ctx, set, key, ttl)
-	}
-	if err != nil {
+	// The record and its index entry in one call, which a store may make
+	// cheaper than two (one file for both on the file system).
+	created, err = store.CreateInSet(ctx, m.st, key, rec, s.Expires.Sub(m.now()), set)
+	switch {
+	case err != nil && created:
+		// A session missing from the index could not be revoked, so it
+		// is not handed out.
 		m.storeFailed(ctx, "index", err)
 		_ = m.st.Delete(ctx, key)
 		return nil, false, err
+	case err != nil:
+		m.storeFailed(ctx, "put", err)
+		return nil, false, err
+	case !created:
+		return nil, false, nil
 	}
 	return rec, true, nil
 }

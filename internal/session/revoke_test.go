@@ -158,6 +158,89 @@ func TestCreateFailsWithoutIndex(t *testing.T) {
 	}
 }
 
+// setCreator is a store with its own CreateInSet, which fails as told
+// (after creating the record when created is set), and counts its calls.
+type setCreator struct {
+	*spyStore
+	fail                     error
+	created                  bool
+	calls, creates, addsMade int
+}
+
+func (s *setCreator) CreateInSet(ctx context.Context, key string, value []byte, ttl time.Duration, set string) (bool, error) {
+	s.calls++
+	if s.fail == nil {
+		return store.CreateInSet(ctx, s.spyStore.Store, key, value, ttl, set)
+	}
+	if s.created {
+		_, err := s.spyStore.Store.Create(ctx, key, value, ttl)
+		return err == nil, s.fail
+	}
+	return false, s.fail
+}
+
+func (s *setCreator) Create(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	s.creates++
+	return s.spyStore.Create(ctx, key, value, ttl)
+}
+
+func (s *setCreator) AddMember(ctx context.Context, set, member string, ttl time.Duration) error {
+	s.addsMade++
+	return s.spyStore.AddMember(ctx, set, member, ttl)
+}
+
+// A login's session goes to a store that creates records in sets through
+// that one call, not through Create and AddMember, and is filed in its
+// user's set; when the call fails after creating the record (not filed),
+// the record goes, and StoreFailed hears of the index; when it fails
+// before, nothing is deleted and StoreFailed hears of the write.
+func TestCreateThroughSetCreator(t *testing.T) {
+	t.Parallel()
+	clk := testclock.New(clockStart)
+	for _, tc := range []struct {
+		name    string
+		fail    error
+		created bool
+		told    string
+	}{
+		{"filed", nil, false, ""},
+		{"failed after the record", errors.New("index unavailable"), true, "index"},
+		{"failed before the record", errors.New("store unavailable"), false, "put"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &setCreator{spyStore: spy(memoryScope(t, 100)), fail: tc.fail, created: tc.created}
+			var told []string
+			m := newManager(st, clk, func(o *Options) {
+				o.Hooks.StoreFailed = func(_ context.Context, op string, _ error) { told = append(told, op) }
+			})
+			id := NewID()
+			created, err := m.create(t.Context(), id, Session{Sub: "alice", Expires: clk.Now().Add(time.Hour)}, "")
+			if st.calls != 1 || st.creates != 0 || st.addsMade != 0 {
+				t.Fatalf("CreateInSet %d, Create %d, AddMember %d calls; want CreateInSet alone", st.calls, st.creates, st.addsMade)
+			}
+			if tc.fail == nil {
+				if !created || err != nil || !live(t, m, id) {
+					t.Fatalf("create = %v, %v", created, err)
+				}
+				if n, err := m.Revoke(t.Context(), UserSessions("alice")); n != 1 || err != nil {
+					t.Fatalf("the session is not in its user's set: revoked %d, %v", n, err)
+				}
+				return
+			}
+			if created || err == nil {
+				t.Fatalf("create = %v, %v; want the failure", created, err)
+			}
+			_, getErr := st.Store.Get(t.Context(), Key(id))
+			if !errors.Is(getErr, store.ErrNotFound) {
+				t.Errorf("the unfiled record was left in the store: %v", getErr)
+			}
+			if len(told) != 1 || told[0] != tc.told {
+				t.Errorf("StoreFailed told %q, want [%s]", told, tc.told)
+			}
+		})
+	}
+}
+
 // failingIndex is a store whose index cannot be written.
 type failingIndex struct{ *spyStore }
 

@@ -16,7 +16,6 @@ import (
 	"github.com/caddy-sgid/caddy-sgid/store/storetest"
 )
 
-
 // threeJobs is sgID's value of an officer with three jobs, the first
 // email in mixed case.
 const threeJobs = `[{"agency_name":"EXAMPLE AGENCY","department_name":"DIGITAL SERVICES","employment_title":"PRODUCT MANAGER","employment_type":"PERMANENT","work_email":"Goh@Example-Agency.gov.sg"},` +

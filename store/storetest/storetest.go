@@ -64,6 +64,8 @@ func Run(t *testing.T, open Open) {
 		{"SetDeleteAndList", testSetDeleteAndList},
 		{"SetApartFromRecords", testSetApartFromRecords},
 		{"SetInvalidArguments", testSetInvalidArguments},
+		{"CreateInSet", testCreateInSet},
+		{"CreateInSetRace", testCreateInSetRace},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, &suite{t: t, open: open})
@@ -861,4 +863,110 @@ func testSetInvalidArguments(t *testing.T, s *suite) {
 		}
 	}
 	wantMembers(t, st, good)
+}
+
+// testCreateInSet creates records filed in sets, as logins do, through
+// store.CreateInSet (the store's own when it has one): a created record is
+// readable and a member of its set, with the record's lifetime; a key that
+// exists is neither created again nor filed again; the member leaves with
+// RemoveMember and the set with DeleteSet as any member does, and the
+// record stays; a bad set name creates nothing.
+func testCreateInSet(t *testing.T, s *suite) {
+	st := s.fresh()
+	set, other, k, k2 := RandomKey(t), RandomKey(t), RandomKey(t), RandomKey(t)
+	if created, err := store.CreateInSet(ctx, st, k, []byte("first"), hour, set); !created || err != nil {
+		t.Fatalf("CreateInSet = %v, %v; want created", created, err)
+	}
+	wantValue(t, st, k, []byte("first"))
+	wantMembers(t, st, set, k)
+	if created, err := store.CreateInSet(ctx, st, k, []byte("second"), hour, other); created || err != nil {
+		t.Fatalf("CreateInSet of a created key = %v, %v; want false", created, err)
+	}
+	wantValue(t, st, k, []byte("first"))
+	wantMembers(t, st, other)
+	if created, err := st.Create(ctx, k, []byte("third"), hour); created || err != nil {
+		t.Fatalf("Create of a key CreateInSet made = %v, %v; want false", created, err)
+	}
+	// A second session of the same user joins the same set.
+	if created, err := store.CreateInSet(ctx, st, k2, []byte("two"), hour, set); !created || err != nil {
+		t.Fatalf("CreateInSet = %v, %v; want created", created, err)
+	}
+	wantMembers(t, st, set, k, k2)
+	if err := st.RemoveMember(ctx, set, k); err != nil {
+		t.Fatal(err)
+	}
+	wantMembers(t, st, set, k2)
+	wantValue(t, st, k, []byte("first"))
+	if err := st.DeleteSet(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	wantMembers(t, st, set)
+	wantValue(t, st, k2, []byte("two"))
+	// Replacing the record leaves its membership as it was.
+	k3 := RandomKey(t)
+	if created, err := store.CreateInSet(ctx, st, k3, []byte("three"), hour, set); !created || err != nil {
+		t.Fatalf("CreateInSet = %v, %v; want created", created, err)
+	}
+	mustPut(t, st, k3, []byte{0}, time.Minute)
+	wantValue(t, st, k3, []byte{0})
+	wantMembers(t, st, set, k3)
+
+	bad := RandomKey(t)
+	if _, err := store.CreateInSet(ctx, st, bad, []byte("x"), hour, "no/set"); !errors.Is(err, store.ErrInvalidKey) {
+		t.Fatalf("CreateInSet with a bad set name: %v, want ErrInvalidKey", err)
+	}
+	wantNotFound(t, st, bad)
+
+	// The member expires with the record.
+	short := RandomKey(t)
+	if created, err := store.CreateInSet(ctx, st, short, []byte("s"), time.Second, set); !created || err != nil {
+		t.Fatalf("CreateInSet = %v, %v; want created", created, err)
+	}
+	waitNotFound(t, st, short)
+	deadline := time.Now().Add(expiryDeadline)
+	for {
+		got, err := st.Members(ctx, set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(got, short) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("member still listed %v after its record's ttl", expiryDeadline)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// testCreateInSetRace has 32 goroutines, half of them on a second handle
+// of the same scope, create one key in one set: exactly one creates it,
+// its value is stored, and the set holds the key once.
+func testCreateInSetRace(t *testing.T, s *suite) {
+	scope := RandomKey(t)
+	handles := []store.Store{s.store(scope), s.store(scope)}
+	k, set := RandomKey(t), RandomKey(t)
+	const n = 32
+	created := make([]bool, n)
+	errs := atOnce(n, func(i int) (err error) {
+		created[i], err = store.CreateInSet(ctx, handles[i%2], k, []byte(fmt.Sprintf("value-%02d", i)), hour, set)
+		return err
+	})
+	winner := -1
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("goroutine %d: CreateInSet: %v", i, err)
+		}
+		if created[i] {
+			if winner >= 0 {
+				t.Fatalf("goroutines %d and %d both created the key", winner, i)
+			}
+			winner = i
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no goroutine created the key")
+	}
+	wantValue(t, handles[1], k, []byte(fmt.Sprintf("value-%02d", winner)))
+	wantMembers(t, handles[0], set, k)
 }
