@@ -99,7 +99,7 @@ func (so scaleOpts) sessionsAt(store string, k int) int {
 
 // Fixed quantities of pair 7.
 const (
-	scaleRevokes  = 31               // users revoked on each site per phase
+	scaleRevokes  = 101              // users revoked on each site per phase
 	scaleReloads  = 9                // forced config reloads per server and phase
 	scaleStarts   = 3                // restarts per store and phase (storage, redis)
 	scaleExpiring = 10_000           // sessions left to expire per phase (memory)
