@@ -79,13 +79,15 @@ http://%s.localhost:9080 {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var record, index fs.FileInfo
+		var record, index, member fs.FileInfo
 		for where, info := range found {
 			switch {
 			case strings.HasSuffix(where, "/r"):
 				record = info
 			case strings.HasPrefix(where, "x/"):
 				index = info
+			case strings.HasPrefix(where, "m/"):
+				member = info
 			}
 		}
 		if record == nil || index == nil {
@@ -96,9 +98,11 @@ http://%s.localhost:9080 {
 		}
 		if os.SameFile(record, index) {
 			// On a file system with hard links the index entry is a
-			// second name of the record's file: no block of its own.
-			t.Logf("storage: record %d B (disk %d B), its index entry a hard link of it, plus two directory entries of %d-character names",
-				record.Size(), diskUsage(record), len(key))
+			// second name of the record's file: no block of its own; so
+			// is the session's entry in its user's set, and its own
+			// index entry.
+			t.Logf("storage: record %d B (disk %d B), its index entry a hard link of it, its user's index entry a hard link of it too: %v",
+				record.Size(), diskUsage(record), member != nil && os.SameFile(record, member))
 		} else {
 			t.Logf("storage: record %d B (disk %d B), index entry %d B (disk %d B), plus two directory entries of %d-character names",
 				record.Size(), diskUsage(record), index.Size(), diskUsage(index), len(key))
