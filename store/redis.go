@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -293,6 +294,21 @@ func (s *redisStore) Create(ctx context.Context, key string, value []byte, ttl t
 	created, err := s.client.SetNX(ctx, s.prefix+key, value, redisTTL(ttl)).Result()
 	if err != nil {
 		return false, redisErr("set nx", err)
+	}
+	if !created {
+		// The client retries a command whose answer did not come within
+		// read_timeout (a loaded Redis): the first try may have set the
+		// key, and the retry then finds it. A record is sealed with a
+		// fresh random nonce, so the key holding exactly this value is
+		// this call's own write, not an earlier one's.
+		held, err := s.client.Get(ctx, s.prefix+key).Bytes()
+		switch {
+		case errors.Is(err, redis.Nil):
+			return false, nil
+		case err != nil:
+			return false, redisErr("get", err)
+		}
+		return bytes.Equal(held, value), nil
 	}
 	return created, nil
 }

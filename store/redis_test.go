@@ -171,3 +171,36 @@ func TestRedisKeyLayout(t *testing.T) {
 		t.Fatalf("PTTL of the record = %v, want about an hour", ttl)
 	}
 }
+
+// A Create whose answer came too late is retried by the client: the retry
+// finds the key the first try set. Create reports it created when the key
+// holds exactly the value it was given (its own write), and not when it
+// holds another value.
+func TestRedisCreateRetriedFindsItsOwnWrite(t *testing.T) {
+	srv := testredis.Start(t, testredis.Options{})
+	r := redisBackend(t, &store.Redis{Addresses: []string{srv.Addr}, KeyPrefix: "app1:"})
+	scope := storetest.RandomKey(t)
+	s, err := r.Open(scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer c.Close()
+	mine, theirs := storetest.RandomKey(t), storetest.RandomKey(t)
+	// What the first, unanswered try left behind.
+	if err := c.Set(t.Context(), "app1:"+scope+":"+mine, "sealed-1", time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if created, err := s.Create(t.Context(), mine, []byte("sealed-1"), time.Hour); err != nil || !created {
+		t.Errorf("Create over its own write: %v, %v; want created", created, err)
+	}
+	if err := c.Set(t.Context(), "app1:"+scope+":"+theirs, "sealed-2", time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if created, err := s.Create(t.Context(), theirs, []byte("sealed-1"), time.Hour); err != nil || created {
+		t.Errorf("Create over another value: %v, %v; want not created", created, err)
+	}
+	if got, _ := c.Get(t.Context(), "app1:"+scope+":"+theirs).Result(); got != "sealed-2" {
+		t.Errorf("the other value became %q", got)
+	}
+}
