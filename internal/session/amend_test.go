@@ -29,6 +29,12 @@ func amendManager(st store.Store, clk *testclock.Clock, edit func(*Options)) *Ma
 // returns the answer that set its session cookie.
 func loggedIn(t *testing.T, m *Manager, sub string, data map[string]string) *httptest.ResponseRecorder {
 	t.Helper()
+	return loggedInFrom(t, m, "", sub, data)
+}
+
+// loggedInFrom is loggedIn from a browser that sends userAgent.
+func loggedInFrom(t *testing.T, m *Manager, userAgent, sub string, data map[string]string) *httptest.ResponseRecorder {
+	t.Helper()
 	ctx := t.Context()
 	start := httptest.NewRecorder()
 	st, err := m.StartLogin(ctx, start, browserRequest("/a"), LoginRequest{})
@@ -40,7 +46,11 @@ func loggedIn(t *testing.T, m *Manager, sub string, data map[string]string) *htt
 		t.Fatal(err)
 	}
 	finish := httptest.NewRecorder()
-	if _, err := m.Finish(ctx, finish, browserRequest("/cb", start), l, Session{Sub: sub, Data: data}); err != nil {
+	cb := browserRequest("/cb", start)
+	if userAgent != "" {
+		cb.Header.Set("User-Agent", userAgent)
+	}
+	if _, err := m.Finish(ctx, finish, cb, l, Session{Sub: sub, Data: data}); err != nil {
 		t.Fatal(err)
 	}
 	return finish
@@ -236,21 +246,7 @@ func TestAmendKeepsItsListing(t *testing.T) {
 	clk := testclock.New(clockStart)
 	m := amendManager(memoryScope(t, 100), clk, func(*Options) {})
 	ctx := t.Context()
-	start := httptest.NewRecorder()
-	st, err := m.StartLogin(ctx, start, browserRequest("/a"), LoginRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := m.PendingLogin(ctx, httptest.NewRecorder(), browserRequest(callback(st.State), start))
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := httptest.NewRecorder()
-	cb := browserRequest("/cb", start)
-	cb.Header.Set("User-Agent", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")
-	if _, err := m.Finish(ctx, first, cb, l, Session{Sub: "alice"}); err != nil {
-		t.Fatal(err)
-	}
+	first := loggedInFrom(t, m, "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36", "alice", nil)
 	o := lookupFrom(t, m, first)
 	before, _, err := m.List(ctx, o)
 	if err != nil || len(before) != 1 || before[0].Device == "" {
