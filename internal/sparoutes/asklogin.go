@@ -18,9 +18,7 @@ import (
 func AskLogin(w http.ResponseWriter, r *http.Request, loginPage, authURL, code, text string) (int, error) {
 	nav := navigation.Is(r)
 	back := ReturnTo(r)
-	if nav && loginPage != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, LoginURL(loginPage, back), http.StatusFound)
+	if nav && toPage(w, r, loginPage, back) {
 		return http.StatusFound, nil
 	}
 	login := LoginURL(authURL, back)
@@ -29,6 +27,18 @@ func AskLogin(w http.ResponseWriter, r *http.Request, loginPage, authURL, code, 
 	}
 	SetLink(w.Header(), login)
 	return http.StatusUnauthorized, respond.Denial(w, nav, http.StatusUnauthorized, code, text)
+}
+
+// toPage sends a GET or HEAD page load to page (login_page or
+// profile_page), with back as its return_to, and reports true; without a
+// page, or for another method, it writes nothing and reports false.
+func toPage(w http.ResponseWriter, r *http.Request, page, back string) bool {
+	if page == "" || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		return false
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, LoginURL(page, back), http.StatusFound)
+	return true
 }
 
 // ReturnTo is the path and query the client asked for, before any

@@ -97,9 +97,7 @@ func profilesOf(jobs officer.Jobs, key []byte) Profiles {
 // with profilesURL, the list route; for a page load a line of text.
 func ProfileRequired(w http.ResponseWriter, r *http.Request, page, profilesURL, back string) (int, error) {
 	nav := navigation.Is(r)
-	if nav && page != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, LoginURL(page, back), http.StatusFound)
+	if nav && toPage(w, r, page, back) {
 		return http.StatusFound, nil
 	}
 	const text = "Choose the public officer profile to act as."
