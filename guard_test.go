@@ -502,16 +502,7 @@ func TestCrossOriginWritesRefused(t *testing.T) {
 				req.Header.Set("Upgrade", "websocket")
 			}
 			req.AddCookie(&http.Cookie{Name: DefaultCookieName, Value: id})
-			var sub string
-			next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-				sub = r.Header.Get("X-Sub")
-				w.WriteHeader(http.StatusNoContent)
-				return nil
-			})
-			w := httptest.NewRecorder()
-			if err := h.ServeHTTP(w, req, next); err != nil {
-				t.Fatal(err)
-			}
+			w, sub := passOn(t, h, req, "X-Sub")
 			if w.Code != want {
 				t.Errorf("trusted %v, %s: %d, want %d", trusted, tc.name, w.Code, want)
 			}

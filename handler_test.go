@@ -768,16 +768,7 @@ func TestCrossOriginWriteElsewhereIsAnonymous(t *testing.T) {
 		req := withReplacer(httptest.NewRequest("POST", "http://app.example/public/comment", nil))
 		b.set(req)
 		req.AddCookie(&http.Cookie{Name: DefaultCookieName, Value: id})
-		var sub string
-		next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-			sub = r.Header.Get("X-Sub")
-			w.WriteHeader(http.StatusNoContent)
-			return nil
-		})
-		w := httptest.NewRecorder()
-		if err := h.ServeHTTP(w, req, next); err != nil {
-			t.Fatal(err)
-		}
+		w, sub := passOn(t, h, req, "X-Sub")
 		if want := map[bool]string{true: "", false: "s1"}[b == siblingFetch]; w.Code != 204 || sub != want {
 			t.Errorf("%+v: %d, X-Sub %q, want 204 and %q", b, w.Code, sub, want)
 		}

@@ -235,3 +235,21 @@ var (
 	oldBrowserSame  = browser{origin: "http://app.example"}
 	curl            = browser{}
 )
+
+// passOn runs req through h in front of a next handler that answers 204,
+// and returns the answer and the value of header the next handler got
+// ("" when h answered itself).
+func passOn(t *testing.T, h *Handler, req *http.Request, header string) (*httptest.ResponseRecorder, string) {
+	t.Helper()
+	var got string
+	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		got = r.Header.Get(header)
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+	w := httptest.NewRecorder()
+	if err := h.ServeHTTP(w, req, next); err != nil {
+		t.Fatal(err)
+	}
+	return w, got
+}
