@@ -541,21 +541,7 @@ func testCreateRace(t *testing.T, s *suite) {
 		created[i], err = handles[i%2].Create(ctx, k, []byte(fmt.Sprintf("value-%02d", i)), hour)
 		return err
 	})
-	winner := -1
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("goroutine %d: Create: %v", i, err)
-		}
-		if created[i] {
-			if winner >= 0 {
-				t.Fatalf("goroutines %d and %d both created the key", winner, i)
-			}
-			winner = i
-		}
-	}
-	if winner < 0 {
-		t.Fatal("no goroutine created the key")
-	}
+	winner := onlyWinner(t, "Create", created, errs)
 	want := []byte(fmt.Sprintf("value-%02d", winner))
 	wantValue(t, handles[0], k, want)
 	wantValue(t, handles[1], k, want)
@@ -952,10 +938,19 @@ func testCreateInSetRace(t *testing.T, s *suite) {
 		created[i], err = store.CreateInSet(ctx, handles[i%2], k, []byte(fmt.Sprintf("value-%02d", i)), hour, set)
 		return err
 	})
+	winner := onlyWinner(t, "CreateInSet", created, errs)
+	wantValue(t, handles[1], k, []byte(fmt.Sprintf("value-%02d", winner)))
+	wantMembers(t, handles[0], set, k)
+}
+
+// onlyWinner is the one goroutine of a race whose op created the key: it
+// fails t on any error, on two winners, and on none.
+func onlyWinner(t *testing.T, op string, created []bool, errs []error) int {
+	t.Helper()
 	winner := -1
 	for i, err := range errs {
 		if err != nil {
-			t.Fatalf("goroutine %d: CreateInSet: %v", i, err)
+			t.Fatalf("goroutine %d: %s: %v", i, op, err)
 		}
 		if created[i] {
 			if winner >= 0 {
@@ -967,6 +962,5 @@ func testCreateInSetRace(t *testing.T, s *suite) {
 	if winner < 0 {
 		t.Fatal("no goroutine created the key")
 	}
-	wantValue(t, handles[1], k, []byte(fmt.Sprintf("value-%02d", winner)))
-	wantMembers(t, handles[0], set, k)
+	return winner
 }
