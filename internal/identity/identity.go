@@ -98,15 +98,6 @@ func Compile(c Config) (*Rules, error) {
 	return rules, nil
 }
 
-// HeaderNames are the identity headers' canonical names, sorted.
-func (rules *Rules) HeaderNames() []string {
-	names := make([]string, len(rules.headers))
-	for i, ih := range rules.headers {
-		names[i] = ih.name
-	}
-	return names
-}
-
 // Scrub deletes every client copy of the identity headers and the
 // assertion's header from r (see idheader.Names.Scrub).
 func (rules *Rules) Scrub(r *http.Request) { rules.scrubbed.Scrub(r) }
