@@ -3,6 +3,7 @@ package pathview
 import (
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -26,6 +27,11 @@ func Covered(patterns caddyhttp.MatchPath, exempt []string, r *http.Request, p *
 func Matches(patterns caddyhttp.MatchPath, r *http.Request, p *Reading) bool {
 	if len(patterns) == 0 {
 		return false
+	}
+	if p.Plain {
+		if ok, sure := matchPlain(patterns, r.URL.Path); sure {
+			return ok
+		}
 	}
 	if ok, err := patterns.MatchWithError(r); ok || err != nil {
 		return true
@@ -96,4 +102,35 @@ func anyViewMatches(patterns caddyhttp.MatchPath, r *http.Request, views []strin
 		}
 	}
 	return false
+}
+
+// matchPlain is Matches for a plain path without the path matcher's
+// general steps, where they cannot change the answer: a path of
+// lower-case ASCII that is plain is its own lower-case and cleaned form,
+// so the matcher compares it with each pattern as it is. It is sure only
+// then, and only for patterns with neither a placeholder, an escape nor a
+// run of slashes (which the matcher compares in other forms of the path).
+// Otherwise the caller asks the matcher. A path with a trailing slash
+// also matches a pattern without it (see Matches).
+func matchPlain(patterns caddyhttp.MatchPath, path string) (matched, sure bool) {
+	for i := 0; i < len(path); i++ {
+		if c := path[i]; c >= utf8.RuneSelf || 'A' <= c && c <= 'Z' {
+			return false, false
+		}
+	}
+	for _, pattern := range patterns {
+		if strings.ContainsAny(pattern, "{%") || strings.Contains(pattern, "//") {
+			return false, false
+		}
+	}
+	trimmed := ""
+	if len(path) > 1 && path[len(path)-1] == '/' {
+		trimmed = path[:len(path)-1]
+	}
+	for _, pattern := range patterns {
+		if Match(pattern, path) || trimmed != "" && Match(pattern, trimmed) {
+			return true, true
+		}
+	}
+	return false, true
 }
