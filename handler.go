@@ -81,7 +81,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 var ownRoutes = [...]struct {
 	path   func(h *Handler) string
 	prefix bool
-	serve  func(h *Handler, w http.ResponseWriter, r *http.Request, v visit) error
+	serve  serveFunc
 }{
 	{path: func(h *Handler) string { return h.AuthURLPath }, serve: func(h *Handler, w http.ResponseWriter, r *http.Request, _ visit) error { return h.serveAuthURL(w, r) }},
 	{path: func(h *Handler) string { return h.CallbackPath }, serve: func(h *Handler, w http.ResponseWriter, r *http.Request, _ visit) error { return h.serveCallback(w, r) }},
@@ -97,15 +97,35 @@ var ownRoutes = [...]struct {
 
 // route is the handler's own route for path, or nil when the request is
 // for none of them.
-func (h *Handler) route(path string) func(h *Handler, w http.ResponseWriter, r *http.Request, v visit) error {
-	for i := range ownRoutes {
-		rt := &ownRoutes[i]
-		p := rt.path(h)
-		if p != "" && (path == p || rt.prefix && strings.HasPrefix(path, p)) {
+func (h *Handler) route(path string) serveFunc {
+	for _, rt := range h.routes {
+		if path == rt.path || rt.prefix && strings.HasPrefix(path, rt.path) {
 			return rt.serve
 		}
 	}
 	return nil
+}
+
+type serveFunc = func(h *Handler, w http.ResponseWriter, r *http.Request, v visit) error
+
+// boundRoute is one of ownRoutes with its path read from the handler's
+// configuration.
+type boundRoute struct {
+	path   string
+	prefix bool
+	serve  serveFunc
+}
+
+// bindRoutes reads ownRoutes' paths from the configuration once, at
+// provisioning, keeping the routes that are on, in their order.
+func (h *Handler) bindRoutes() []boundRoute {
+	var out []boundRoute
+	for _, rt := range ownRoutes {
+		if p := rt.path(h); p != "" {
+			out = append(out, boundRoute{p, rt.prefix, rt.serve})
+		}
+	}
+	return out
 }
 
 // jwksPath is the assertion's key route, or "" (off) without one.

@@ -1,9 +1,12 @@
 package caddysgid
 
 import (
+	"bytes"
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -277,7 +280,8 @@ func BenchmarkLoginCPU(b *testing.B) {
 // on, against a no-op handler in the same harness (the rows of
 // TestAllocBudgets): with no session cookie, and on a memo hit of a
 // logged-in user with two identity headers on a protected path. Subtract
-// the noop row from each.
+// the noop row from each. The floor row is the least a guard can do on a
+// memo hit (see memoFloor), for comparison with the memo hit.
 //
 //	go test -run '^$' -bench HandlerOverhead -benchmem -count 6 .
 func BenchmarkHandlerOverhead(b *testing.B) {
@@ -285,6 +289,7 @@ func BenchmarkHandlerOverhead(b *testing.B) {
 	id := putTestSession(b, h, session.Session{Sub: "s1", Data: map[string]string{"myinfo.name": "TAN"}, Expires: time.Now().Add(time.Hour)})
 	cookie := (&http.Cookie{Name: DefaultCookieName, Value: id}).String()
 	noop := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error { w.WriteHeader(http.StatusNoContent); return nil })
+	floor := newMemoFloor(id, map[string]string{"X-Sgid-Sub": "s1", "X-Sgid-Name": "TAN"})
 	for _, tc := range []struct {
 		name, target, cookie string
 		sgid                 bool
@@ -292,6 +297,7 @@ func BenchmarkHandlerOverhead(b *testing.B) {
 		{"noop", "/api/orders", "", false},
 		{"no_session_cookie", "/app/page", "", true},
 		{"memo_hit_identity_headers", "/api/orders", cookie, true},
+		{"floor_memo_hit", "/api/orders", cookie, false},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, "http://app.example"+tc.target, nil)
@@ -305,9 +311,12 @@ func BenchmarkHandlerOverhead(b *testing.B) {
 					req.Header["Cookie"] = []string{tc.cookie}
 				}
 				var err error
-				if tc.sgid {
+				switch {
+				case tc.sgid:
 					err = h.ServeHTTP(w, req, noop)
-				} else {
+				case tc.name == "floor_memo_hit":
+					err = floor.ServeHTTP(w, req, noop)
+				default:
 					err = noop.ServeHTTP(w, req)
 				}
 				if err != nil || w.code != http.StatusNoContent {
@@ -320,4 +329,60 @@ func BenchmarkHandlerOverhead(b *testing.B) {
 			}
 		})
 	}
+}
+
+// memoFloor is the least a guard can do on a memo hit, as the issue on the
+// handler's own cost lists it, for BenchmarkHandlerOverhead's floor row:
+// read the session cookie, hash it, read the memo, read the store's
+// record under its lock and compare it in constant time with the
+// remembered one, set three placeholders and two identity headers, and
+// cut the cookie out. No path rule, no header scrubbing, no expiry or
+// clock, no access rule: it is a reference, not a guard.
+type memoFloor struct {
+	seed    maphash.Seed
+	memo    map[uint64]*floorEntry
+	mu      sync.RWMutex
+	records map[string][]byte
+}
+
+type floorEntry struct {
+	key     string
+	sealed  []byte
+	headers map[string][]string
+	places  [3][2]string
+}
+
+func newMemoFloor(id string, headers map[string]string) *memoFloor {
+	f := &memoFloor{seed: maphash.MakeSeed(), memo: map[uint64]*floorEntry{}, records: map[string][]byte{}}
+	e := &floorEntry{key: "k-" + id, sealed: []byte(strings.Repeat("s", 600)), headers: map[string][]string{},
+		places: [3][2]string{{"http.auth.user.id", "s1"}, {"http.auth.user.myinfo.name", "TAN"}, {"http.auth.user.auth_time", "1"}}}
+	for k, v := range headers {
+		e.headers[k] = []string{v}
+	}
+	f.memo[maphash.String(f.seed, id)] = e
+	f.records[e.key] = bytes.Clone(e.sealed)
+	return f
+}
+
+func (f *memoFloor) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if lines := r.Header["Cookie"]; len(lines) == 1 {
+		if _, id, ok := strings.Cut(lines[0], "="); ok {
+			if e := f.memo[maphash.String(f.seed, id)]; e != nil {
+				f.mu.RLock()
+				rec := f.records[e.key]
+				f.mu.RUnlock()
+				if subtle.ConstantTimeCompare(rec, e.sealed) == 1 {
+					repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+					for _, p := range e.places {
+						repl.Set(p[0], p[1])
+					}
+					for k, v := range e.headers {
+						r.Header[k] = v
+					}
+					delete(r.Header, "Cookie")
+				}
+			}
+		}
+	}
+	return next.ServeHTTP(w, r)
 }

@@ -119,8 +119,10 @@ func matchPlain(patterns caddyhttp.MatchPath, path string) (matched, sure bool) 
 		}
 	}
 	for _, pattern := range patterns {
-		if strings.ContainsAny(pattern, "{%") || strings.Contains(pattern, "//") {
-			return false, false
+		for i := 0; i < len(pattern); i++ {
+			if c := pattern[i]; c == '{' || c == '%' || c == '/' && i > 0 && pattern[i-1] == '/' {
+				return false, false
+			}
 		}
 	}
 	trimmed := ""

@@ -130,7 +130,7 @@ func (rt *Routes) Serve(w http.ResponseWriter, r *http.Request) (bool, error) {
 			return true, respond.MethodNotAllowed(w, "GET, HEAD")
 		}
 		return true, rt.listSessions(w, r)
-	case strings.HasPrefix(p, rt.sessions+"/"):
+	case len(p) > len(rt.sessions) && p[len(rt.sessions)] == '/' && strings.HasPrefix(p, rt.sessions):
 		if r.Method != http.MethodDelete {
 			return true, respond.MethodNotAllowed(w, "DELETE")
 		}
