@@ -120,10 +120,14 @@ func (s *storageStore) putLinked(fsys *certmagic.FileStorage, file, idx string, 
 // so nothing reads it as a record or a member.
 func writeTemp(name string, content []byte) (string, error) {
 	dir := filepath.Dir(name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", storageErr("store", err)
-	}
+	// The folder is there for every write but a folder's first: it is
+	// made when the file cannot be, not looked up before every write.
 	f, err := os.CreateTemp(dir, ".create-*")
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(dir, 0o700); err == nil {
+			f, err = os.CreateTemp(dir, ".create-*")
+		}
+	}
 	if err != nil {
 		return "", storageErr("store", err)
 	}
