@@ -290,7 +290,7 @@ func (r *rig) guardControls(s *section, o opts, headers []string) error {
 		"User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36",
 	}, headers...)
 	s.printf("\n#### Controls: what the guarded route's ratio is made of\n\nThe guard cuts the session cookie out of the request and adds two identity headers, so the guarded route's upstream gets one header more than the unguarded one's. These rows take the ratio apart. Measures only, but for the guarded route against the unguarded one with the identity headers sent by the client, which holds the sgid handler's own work: target ≥ %.2f×.\n\n", guardTarget)
-	for _, c := range guardControlCases(r.site("memory")+"/unguarded/x", r.site("memory")+"/guarded/x", headers, noCookie, browser) {
+	for _, c := range guardControlCases(r.site("memory")+"/unguarded/x", r.site("memory")+"/guarded/x", r.site("memory")+"/chained/x", headers, noCookie, browser) {
 		b, err1 := newFixedRequest(c.baseName, c.baseTarget, c.baseHeaders...)
 		k, err2 := newFixedRequest(c.candName, c.candTarget, c.candHeaders...)
 		if err := errors.Join(err1, err2); err != nil {
@@ -316,10 +316,12 @@ type guardControl struct {
 	target               float64
 }
 
-// guardControlCases are pair 2's controls on the routes unguarded and
-// guarded: headers carry the session cookie, noCookie the identity
-// headers instead, browser a browser's headers with the cookie.
-func guardControlCases(unguarded, guarded string, headers, noCookie, browser []string) []guardControl {
+// guardControlCases are pair 2's controls on the routes unguarded,
+// guarded and chained (the unguarded route with one more handler, Caddy's
+// vars, before its reverse_proxy): headers carry the session cookie,
+// noCookie the identity headers instead, browser a browser's headers with
+// the cookie.
+func guardControlCases(unguarded, guarded, chained string, headers, noCookie, browser []string) []guardControl {
 	return []guardControl{
 		{"unguarded / unguarded, the method's noise", "The unguarded route against itself: how far from 1 a ratio strays with nothing to measure.",
 			"unguarded", unguarded, headers, "unguarded again", unguarded, headers, 0},
@@ -327,7 +329,9 @@ func guardControlCases(unguarded, guarded string, headers, noCookie, browser []s
 			"unguarded", unguarded, headers, "one header more", unguarded, append([]string{"X-Bench: 1"}, headers...), 0},
 		{"unguarded with the identity headers for the cookie / unguarded", "The unguarded route whose client sends the two identity headers, with the guard's values, instead of the cookie: the upstream gets what the guarded route's upstream gets, with no sgid handler.",
 			"unguarded", unguarded, headers, "identity headers", unguarded, noCookie, 0},
-		{"guarded / unguarded with the identity headers sent by the client", "The guarded route against the previous row's request: both upstreams get the same request, so the ratio holds the sgid handler's own work.",
+		{"unguarded with one more handler / unguarded, identity headers sent by the client", "The unguarded route with a `vars` handler before its `reverse_proxy`, both with the previous row's request (the identity headers, no cookie): what one more handler in a route's chain costs, with no sgid code (the guarded route's chain has the sgid handler more).",
+			"identity headers", unguarded, noCookie, "one more handler", chained, noCookie, 0},
+		{"guarded / unguarded with the identity headers sent by the client", "The guarded route against the unguarded one whose client sends the identity headers instead of the cookie: both upstreams get the same request, so the ratio holds the sgid handler's own work, with its place in the route's chain.",
 			"identity headers", unguarded, noCookie, "guarded", guarded, headers, guardTarget},
 		{"guarded / unguarded, with a browser's request headers", "Both routes with the ten headers a browser's `fetch` of an API sends (Accept, Accept-Encoding, Accept-Language, Connection, Cookie, Referer, Sec-Fetch-Dest, Sec-Fetch-Mode, Sec-Fetch-Site, User-Agent) instead of two.",
 			"unguarded, browser", unguarded, browser, "guarded, browser", guarded, browser, 0},

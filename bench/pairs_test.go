@@ -14,7 +14,7 @@ func TestGuardControlTarget(t *testing.T) {
 	const label = "guarded / unguarded with the identity headers sent by the client"
 	headers := []string{"Cookie: sgid_session=abc", "Sec-Fetch-Mode: cors"}
 	noCookie := []string{"Sec-Fetch-Mode: cors", "X-Sgid-Sub: s", "X-Sgid-Name: n"}
-	cases := guardControlCases("http://h/unguarded/x", "http://h/guarded/x", headers, noCookie, nil)
+	cases := guardControlCases("http://h/unguarded/x", "http://h/guarded/x", "http://h/chained/x", headers, noCookie, nil)
 	var targeted []guardControl
 	for _, c := range cases {
 		if c.target != 0 {

@@ -290,6 +290,10 @@ http://127.0.0.1:%d {
 			fmt.Fprintf(&b, `	handle /unguarded/* {
 		reverse_proxy 127.0.0.1:%d
 	}
+	handle /chained/* {
+		vars bench_chained 1
+		reverse_proxy 127.0.0.1:%d
+	}
 	handle /guarded/* {
 		sgid {
 			%s
@@ -315,7 +319,7 @@ http://127.0.0.1:%d {
 		}
 		reverse_proxy 127.0.0.1:%d
 	}
-`, r.upstream, common, storeLine, r.sub, r.upstream, common, storeLine, r.sub, r.upstream)
+`, r.upstream, r.upstream, common, storeLine, r.sub, r.upstream, common, storeLine, r.sub, r.upstream)
 		}
 		fmt.Fprintf(&b, `	handle {
 		sgid {
