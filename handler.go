@@ -98,8 +98,9 @@ var ownRoutes = [...]struct {
 // route is the handler's own route for path, or nil when the request is
 // for none of them.
 func (h *Handler) route(path string) serveFunc {
-	for _, rt := range h.routes {
-		if path == rt.path || rt.prefix && strings.HasPrefix(path, rt.path) {
+	for i := range ownRoutes {
+		rt := &ownRoutes[i]
+		if p := rt.path(h); p != "" && (path == p || rt.prefix && strings.HasPrefix(path, p)) {
 			return rt.serve
 		}
 	}
@@ -107,26 +108,6 @@ func (h *Handler) route(path string) serveFunc {
 }
 
 type serveFunc = func(h *Handler, w http.ResponseWriter, r *http.Request, v visit) error
-
-// boundRoute is one of ownRoutes with its path read from the handler's
-// configuration.
-type boundRoute struct {
-	path   string
-	prefix bool
-	serve  serveFunc
-}
-
-// bindRoutes reads ownRoutes' paths from the configuration once, at
-// provisioning, keeping the routes that are on, in their order.
-func (h *Handler) bindRoutes() []boundRoute {
-	var out []boundRoute
-	for _, rt := range ownRoutes {
-		if p := rt.path(h); p != "" {
-			out = append(out, boundRoute{p, rt.prefix, rt.serve})
-		}
-	}
-	return out
-}
 
 // jwksPath is the assertion's key route, or "" (off) without one.
 func (h *Handler) jwksPath() string {

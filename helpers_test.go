@@ -86,7 +86,7 @@ func unitHandler(tb testing.TB, h *Handler, st store.Store, now func() time.Time
 	h.sessions = session.New(o)
 	tb.Cleanup(h.sessions.Close)
 	h.gate.profilesURL = h.ProfilesPath
-	h.spa, h.routes = h.spaRoutes(), h.bindRoutes()
+	h.spa = h.spaRoutes()
 	return h
 }
 

@@ -229,7 +229,6 @@ type Handler struct {
 	signer   *assertionSigner
 	sessions *session.Manager
 	spa      *sparoutes.Routes // the single-page app's session routes
-	routes   []boundRoute      // the handler's own routes that are on
 	// nestingReported makes noteNesting report once per handler; a
 	// pointer, since Handler values are copied.
 	nestingReported *atomic.Bool
@@ -305,7 +304,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionSessions(ctx); err != nil {
 		return err
 	}
-	h.spa, h.routes = h.spaRoutes(), h.bindRoutes()
+	h.spa = h.spaRoutes()
 	register(h)
 	return nil
 }
