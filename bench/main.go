@@ -140,6 +140,7 @@ func run() error {
 		r.servers, r.helpers = "0", "1"
 	}
 	defer r.stop()
+	start := time.Now()
 	if err := r.setUp(needPeer); err != nil {
 		return err
 	}
@@ -156,10 +157,12 @@ func run() error {
 		if !slices.Contains(want, p.id) {
 			continue
 		}
+		t0 := time.Now()
 		s, err := p.run(o, command)
 		if err != nil {
 			return fmt.Errorf("pair %s: %w", p.id, err)
 		}
+		fmt.Printf("pair %s took %s (%s since the start)\n", p.id, time.Since(t0).Round(time.Second), time.Since(start).Round(time.Second))
 		done := []*section{s}
 		if p.id == "7" {
 			// Pair 7's summary rows are a section of their own, written
