@@ -295,21 +295,29 @@ func BenchmarkMemoryRevokeCold(b *testing.B) {
 		return took
 	}
 	for b.Loop() {
-		var took [2][]float64
-		var ratios []float64
-		for u := range 301 {
-			var t [2]float64
-			for _, j := range []int{u % 2, 1 - u%2} {
-				t[j] = revoke(tables[j])
-				took[j] = append(took[j], t[j])
-			}
-			ratios = append(ratios, t[1]/t[0])
-		}
-		for j, n := range sizes {
-			slices.Sort(took[j])
-			b.ReportMetric(took[j][len(took[j])/2], "ns/revoke-at-"+strconv.Itoa(n))
-		}
-		slices.Sort(ratios)
-		b.ReportMetric(ratios[len(ratios)/2], "ratio")
+		alternate(b, 301, sizes, "ns/revoke-at-", func(j int) float64 { return revoke(tables[j]) })
 	}
+}
+
+// alternate measures the two sides of a scale benchmark (sizes[0] and
+// sizes[1]) in turns, the first swapped every turn, and reports the median
+// of each side's measures, as unit followed by its size, and the median
+// of the turns' ratios of the second to the first.
+func alternate(b *testing.B, turns int, sizes []int, unit string, measure func(side int) float64) {
+	var per [2][]float64
+	var ratios []float64
+	for turn := range turns {
+		var t [2]float64
+		for _, j := range []int{turn % 2, 1 - turn%2} {
+			t[j] = measure(j)
+			per[j] = append(per[j], t[j])
+		}
+		ratios = append(ratios, t[1]/t[0])
+	}
+	for j, n := range sizes {
+		slices.Sort(per[j])
+		b.ReportMetric(per[j][len(per[j])/2], unit+strconv.Itoa(n))
+	}
+	slices.Sort(ratios)
+	b.ReportMetric(ratios[len(ratios)/2], "ratio")
 }

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -276,21 +275,6 @@ func BenchmarkFileReadControl(b *testing.B) {
 		return float64(cpuTime(b)-c0) / reads
 	}
 	for b.Loop() {
-		var per [2][]float64
-		var ratios []float64
-		for turn := range 41 {
-			var t [2]float64
-			for _, j := range []int{turn % 2, 1 - turn%2} {
-				t[j] = slice(j)
-				per[j] = append(per[j], t[j])
-			}
-			ratios = append(ratios, t[1]/t[0])
-		}
-		for j, n := range sizes {
-			slices.Sort(per[j])
-			b.ReportMetric(per[j][len(per[j])/2], "cpu-ns/read-at-"+strconv.Itoa(n))
-		}
-		slices.Sort(ratios)
-		b.ReportMetric(ratios[len(ratios)/2], "ratio")
+		alternate(b, 41, sizes, "cpu-ns/read-at-", slice)
 	}
 }
