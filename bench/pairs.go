@@ -333,6 +333,8 @@ func guardControlCases(unguarded, guarded, chained string, headers, noCookie, br
 			"identity headers", unguarded, noCookie, "one more handler", chained, noCookie, 0},
 		{"guarded / unguarded with the identity headers sent by the client", "The guarded route against the unguarded one whose client sends the identity headers instead of the cookie: both upstreams get the same request, so the ratio holds the sgid handler's own work, with its place in the route's chain.",
 			"identity headers", unguarded, noCookie, "guarded", guarded, headers, guardTarget},
+		{"guarded / unguarded with one more handler, identity headers sent by the client", "The guarded route against the unguarded route with the `vars` handler, whose client sends the identity headers: both upstreams get the same request and both routes' chains have two handlers, so the ratio holds the sgid handler's own work without its place in the chain.",
+			"one more handler", chained, noCookie, "guarded", guarded, headers, 0},
 		{"guarded / unguarded, with a browser's request headers", "Both routes with the ten headers a browser's `fetch` of an API sends (Accept, Accept-Encoding, Accept-Language, Connection, Cookie, Referer, Sec-Fetch-Dest, Sec-Fetch-Mode, Sec-Fetch-Site, User-Agent) instead of two.",
 			"unguarded, browser", unguarded, browser, "guarded, browser", guarded, browser, 0},
 	}
