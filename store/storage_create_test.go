@@ -58,6 +58,19 @@ func instanceStoreOn(t *testing.T, st certmagic.Storage, scope string) *storageS
 	return s
 }
 
+// newFileStore is a storage store on a file system storage of its own,
+// closed when the test ends.
+func newFileStore(t *testing.T) (*certmagic.FileStorage, *storageStore) {
+	t.Helper()
+	fsys := &certmagic.FileStorage{Path: t.TempDir()}
+	s, err := newStorageStore(fsys, randomKey(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return fsys, s
+}
+
 // TestStorageCreateAcrossInstances races Create of one key from two
 // instances sharing a folder, 16 goroutines each: exactly one creates it.
 // The instances share no memory, so this holds only through the storage's
@@ -202,12 +215,7 @@ func files(t *testing.T, fsys *certmagic.FileStorage, s *storageStore) int {
 // record's file, so a login makes (and syncs) one file, not two. The
 // member, read for its expiry, lives and is swept with the record's.
 func TestStorageCreateInSetMakesOneFile(t *testing.T) {
-	fsys := &certmagic.FileStorage{Path: t.TempDir()}
-	s, err := newStorageStore(fsys, randomKey(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	fsys, s := newFileStore(t)
 	clk := testclock.New(clockStart)
 	s.now = clk.Now
 	set := key("user")
@@ -264,12 +272,7 @@ func TestStorageCreateInSetMakesOneFile(t *testing.T) {
 // A member's name that cannot be a link of the record (a member there
 // already) is written as AddMember writes it, with the record's lifetime.
 func TestStorageCreateInSetOverAMember(t *testing.T) {
-	fsys := &certmagic.FileStorage{Path: t.TempDir()}
-	s, err := newStorageStore(fsys, randomKey(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	_, s := newFileStore(t)
 	clk := testclock.New(clockStart)
 	s.now = clk.Now
 	set, k := key("user"), key("s")

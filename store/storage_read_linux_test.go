@@ -8,8 +8,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/caddyserver/certmagic"
 )
 
 // openFlags are the flags the open file f has, from /proc/self/fdinfo.
@@ -37,12 +35,7 @@ func openFlags(t *testing.T, f *os.File) int {
 // whose access time is older than its change (which relatime, the
 // default, would update) keeps it.
 func TestStorageReadKeepsAccessTime(t *testing.T) {
-	fsys := &certmagic.FileStorage{Path: t.TempDir()}
-	s, err := newStorageStore(fsys, randomKey(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	fsys, s := newFileStore(t)
 	k := key("session")
 	putValue(t, s, k, "sealed", time.Hour)
 	name := fsys.Filename(s.recordKey(k))
@@ -87,12 +80,7 @@ func atime(t *testing.T, name string) time.Time {
 // reads still succeed, opening files as os.ReadFile does, and stop asking
 // for it.
 func TestStorageReadWithoutNoatime(t *testing.T) {
-	fsys := &certmagic.FileStorage{Path: t.TempDir()}
-	s, err := newStorageStore(fsys, randomKey(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	_, s := newFileStore(t)
 	putValue(t, s, key("a"), "sealed", time.Hour)
 	var asked []int
 	openFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {

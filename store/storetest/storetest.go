@@ -167,6 +167,26 @@ func waitNotFound(t *testing.T, st store.Store, key string) {
 	}
 }
 
+// waitNotMember waits, up to expiryDeadline, until set no longer lists
+// member.
+func waitNotMember(t *testing.T, st store.Store, set, member string) {
+	t.Helper()
+	deadline := time.Now().Add(expiryDeadline)
+	for {
+		got, err := st.Members(ctx, set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(got, member) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("member %s still listed %v after its ttl", member, expiryDeadline)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func testGetMissing(t *testing.T, s *suite) {
 	wantNotFound(t, s.fresh(), RandomKey(t))
 }
@@ -734,20 +754,7 @@ func testSetMemberExpiry(t *testing.T, s *suite) {
 	mustAdd(t, st, set, renewed, time.Second)
 	mustAdd(t, st, set, renewed, hour)
 	mustAdd(t, st, set, short, time.Second)
-	deadline := time.Now().Add(expiryDeadline)
-	for {
-		got, err := st.Members(ctx, set)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Contains(got, short) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("member still listed %v after its ttl", expiryDeadline)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitNotMember(t, st, set, short)
 	wantMembers(t, st, set, long, renewed)
 }
 
@@ -909,20 +916,7 @@ func testCreateInSet(t *testing.T, s *suite) {
 		t.Fatalf("CreateInSet = %v, %v; want created", created, err)
 	}
 	waitNotFound(t, st, short)
-	deadline := time.Now().Add(expiryDeadline)
-	for {
-		got, err := st.Members(ctx, set)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Contains(got, short) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("member still listed %v after its record's ttl", expiryDeadline)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitNotMember(t, st, set, short)
 }
 
 // testCreateInSetRace has 32 goroutines, half of them on a second handle
