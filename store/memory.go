@@ -157,10 +157,7 @@ func (s *memoryStore) Create(_ context.Context, key string, value []byte, ttl ti
 // hold: the record is a session from the start, so it takes its place
 // among the sessions at once rather than among plain records first.
 func (s *memoryStore) CreateInSet(_ context.Context, key string, value []byte, ttl time.Duration, set string) (bool, error) {
-	if err := checkPut(key, ttl); err != nil {
-		return false, err
-	}
-	if err := checkKey(set); err != nil {
+	if err := checkCreateInSet(key, ttl, set); err != nil {
 		return false, err
 	}
 	return s.table.createInSet(key, value, ttl, set), nil

@@ -431,10 +431,7 @@ func (s *storageStore) Create(ctx context.Context, key string, value []byte, ttl
 // guarantee, since each name is made only once the file is synced, as
 // before. Elsewhere, and on Create's locked path, it is the two calls.
 func (s *storageStore) CreateInSet(ctx context.Context, key string, value []byte, ttl time.Duration, set string) (bool, error) {
-	if err := checkPut(key, ttl); err != nil {
-		return false, err
-	}
-	if err := checkKey(set); err != nil {
+	if err := checkCreateInSet(key, ttl, set); err != nil {
 		return false, err
 	}
 	if fsys, ok := s.st.(*certmagic.FileStorage); ok {
@@ -442,11 +439,7 @@ func (s *storageStore) CreateInSet(ctx context.Context, key string, value []byte
 			return created, err
 		}
 	}
-	created, err := s.Create(ctx, key, value, ttl)
-	if err != nil || !created {
-		return false, err
-	}
-	return true, s.AddMember(ctx, set, key, ttl)
+	return createThenAdd(ctx, s, key, value, ttl, set)
 }
 
 // lockKey runs write unless present reports a live record, holding the

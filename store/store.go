@@ -138,17 +138,27 @@ type SetCreator interface {
 // error, created says whether the record was created (and may be missing
 // from set); without one, a created record is in set.
 func CreateInSet(ctx context.Context, s Store, key string, value []byte, ttl time.Duration, set string) (created bool, err error) {
-	// Checked first, so that a bad set name never leaves a record behind.
-	if err := checkPut(key, ttl); err != nil {
-		return false, err
-	}
-	if err := checkKey(set); err != nil {
+	if err := checkCreateInSet(key, ttl, set); err != nil {
 		return false, err
 	}
 	if c, ok := s.(SetCreator); ok {
 		return c.CreateInSet(ctx, key, value, ttl, set)
 	}
-	created, err = s.Create(ctx, key, value, ttl)
+	return createThenAdd(ctx, s, key, value, ttl, set)
+}
+
+// checkCreateInSet checks CreateInSet's arguments before any write, so
+// that a bad set name never leaves a record behind.
+func checkCreateInSet(key string, ttl time.Duration, set string) error {
+	if err := checkPut(key, ttl); err != nil {
+		return err
+	}
+	return checkKey(set)
+}
+
+// createThenAdd is CreateInSet as two calls, Create and then AddMember.
+func createThenAdd(ctx context.Context, s Store, key string, value []byte, ttl time.Duration, set string) (bool, error) {
+	created, err := s.Create(ctx, key, value, ttl)
 	if err != nil || !created {
 		return false, err
 	}
