@@ -211,13 +211,13 @@ func (t *memTable) create(key string, value []byte, ttl time.Duration) bool {
 func (t *memTable) createInSet(key string, value []byte, ttl time.Duration, set string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := t.now()
-	if t.liveLocked(key, now.UnixNano()) != nil {
+	now := t.nowNano()
+	if t.liveLocked(key, now) != nil {
 		return false
 	}
-	exp := now.Add(ttl).UnixNano()
-	t.addMemberLocked(set, key, now.UnixNano(), exp)
-	t.storeLocked(key, value, now.UnixNano(), exp, false)
+	exp := now + int64(ttl)
+	t.addMemberLocked(set, key, now, exp)
+	t.storeLocked(key, value, now, exp, false)
 	return true
 }
 
