@@ -69,15 +69,7 @@ func (s *storageStore) createLinked(ctx context.Context, fsys *certmagic.FileSto
 // written as AddMember writes it.
 func (s *storageStore) fileLinked(ctx context.Context, fsys *certmagic.FileStorage, tmp, set, key string, expires time.Time) error {
 	if linkIndex(fsys, tmp, s.indexKey("m."+set+"."+key, expires)) == nil {
-		name := fsys.Filename(s.memberKey(set, key))
-		err := os.Link(tmp, name)
-		if errors.Is(err, fs.ErrNotExist) {
-			// The user's first session makes the set's folder.
-			if err = os.MkdirAll(filepath.Dir(name), 0o700); err == nil {
-				err = os.Link(tmp, name)
-			}
-		}
-		if err == nil {
+		if link(tmp, fsys.Filename(s.memberKey(set, key))) == nil {
 			return nil
 		}
 	}
@@ -119,15 +111,11 @@ func (s *storageStore) putLinked(fsys *certmagic.FileStorage, file, idx string, 
 // file starts with a dot and never has a key's name (keys are base64url),
 // so nothing reads it as a record or a member.
 func writeTemp(name string, content []byte) (string, error) {
-	dir := filepath.Dir(name)
-	// The folder is there for every write but a folder's first: it is
-	// made when the file cannot be, not looked up before every write.
-	f, err := os.CreateTemp(dir, ".create-*")
-	if errors.Is(err, fs.ErrNotExist) {
-		if err = os.MkdirAll(dir, 0o700); err == nil {
-			f, err = os.CreateTemp(dir, ".create-*")
-		}
-	}
+	var f *os.File
+	err := inFolder(name, func() (err error) {
+		f, err = os.CreateTemp(filepath.Dir(name), ".create-*")
+		return err
+	})
 	if err != nil {
 		return "", storageErr("store", err)
 	}
@@ -154,16 +142,29 @@ func writeTemp(name string, content []byte) (string, error) {
 // file system made no link (some network and FUSE file systems have
 // none).
 func linkIndex(fsys *certmagic.FileStorage, tmp, idx string) error {
-	name := fsys.Filename(idx)
-	err := os.Link(tmp, name)
-	if errors.Is(err, fs.ErrNotExist) {
-		// The bucket's first entry makes its folder.
-		if err = os.MkdirAll(filepath.Dir(name), 0o700); err == nil {
-			err = os.Link(tmp, name)
-		}
-	}
+	err := link(tmp, fsys.Filename(idx))
 	if errors.Is(err, fs.ErrExist) {
 		return nil
+	}
+	return err
+}
+
+// link makes name a hard link of tmp, in name's folder (see inFolder).
+func link(tmp, name string) error {
+	return inFolder(name, func() error { return os.Link(tmp, name) })
+}
+
+// inFolder runs create, which makes the file name, and when name's folder is
+// not there, makes the folder and runs create again. The folder is there for
+// every file but its first (a bucket's first entry, a user's first
+// session), so it is made when the file cannot be, not looked up before
+// every write.
+func inFolder(name string, create func() error) error {
+	err := create()
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(filepath.Dir(name), 0o700); err == nil {
+			err = create()
+		}
 	}
 	return err
 }
